@@ -1,0 +1,74 @@
+"""The ``gitops-agent`` command line: parse flags, call one engine function, map errors to exit codes.
+
+Each command lives in ``gitops_agent.commands.<name>`` and registers itself on the app.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import typer
+
+from gitops_agent.errors import EXIT_INTERRUPTED, EXIT_INVALID, GitOpsAgentError
+
+EXIT_INTERNAL = 70
+"""An unexpected internal error (a bug): a short message and the path of a log file."""
+
+app = typer.Typer(
+    name="gitops-agent",
+    help="Deploy AI workflows to Kubernetes the GitOps way.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_commands() -> None:
+    from gitops_agent.commands import compile as compile_cmd
+    from gitops_agent.commands import init, render, validate
+
+    for module in (init, validate, compile_cmd, render):
+        module.register(app)
+
+
+_register_commands()
+
+
+def _write_crash_log() -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    fd, name = tempfile.mkstemp(prefix=f"gitops-agent-crash-{stamp}-", suffix=".log")
+    with open(fd, "w", encoding="utf-8") as log:
+        traceback.print_exc(file=log)
+    return Path(name)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (never raises, never prints a traceback)."""
+    try:
+        result = app(args=argv, prog_name="gitops-agent", standalone_mode=False)
+    except click.exceptions.Exit as exit_:
+        return int(exit_.exit_code)
+    except click.exceptions.ClickException as error:
+        error.show()
+        return EXIT_INVALID if isinstance(error, click.exceptions.UsageError) else error.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        typer.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except GitOpsAgentError as error:
+        typer.echo(f"error: {error}", err=True)
+        return error.exit_code
+    except Exception as error:  # noqa: BLE001 - the one place that catches everything
+        log = _write_crash_log()
+        typer.echo(f"internal error: {type(error).__name__}: {error} (traceback in {log})", err=True)
+        return EXIT_INTERNAL
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

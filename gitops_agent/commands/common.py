@@ -1,0 +1,62 @@
+"""Options and output helpers shared by every command module."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+RepoOption = Annotated[
+    Path,
+    typer.Option("--repo", help="The GitOps repository.", file_okay=False, resolve_path=True),
+]
+OutputOption = Annotated[
+    OutputFormat, typer.Option("--output", "-o", help="text for people, json for programs.")
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.")]
+KubeconfigOption = Annotated[
+    Path | None,
+    typer.Option("--kubeconfig", envvar="KUBECONFIG", help="kubeconfig file.", dir_okay=False),
+]
+ContextOption = Annotated[
+    str | None, typer.Option("--context", help="kubeconfig context (overrides the environment's).")
+]
+RefOption = Annotated[
+    str | None, typer.Option("--ref", help="Revision of the environment branch (default: its head).")
+]
+
+
+def configure_logging(verbose: bool) -> None:
+    """Logs go to stderr; ``-v`` shows debug detail."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def emit_json(document: Any) -> None:
+    """Print exactly one JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def say(message: str) -> None:
+    """A line for people, on stdout."""
+    typer.echo(message)
+
+
+def progress(message: str) -> None:
+    """Progress and logs go to stderr."""
+    typer.echo(message, err=True)

@@ -1,0 +1,1 @@
+"""Load workflow and environment specs with positions, validate them, build the typed model."""

@@ -1,0 +1,255 @@
+"""Typed, validated model of workflows and environments (the output of the spec loader).
+
+Every value here has already passed the JSON Schema and the semantic checks, and
+``defaults`` have been resolved into each task and service. Quantities, durations and
+cron expressions are kept as the user wrote them (strings); durations also as seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+
+def frozen_map(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """A read-only, key-sorted mapping (deterministic iteration order)."""
+    return MappingProxyType(dict(sorted((values or {}).items())))
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Requests (``cpu``, ``memory``), a GPU count and optional explicit limits."""
+
+    cpu: str | None = None
+    memory: str | None = None
+    gpu: int | None = None
+    limits: Mapping[str, str] = field(default_factory=frozen_map)
+
+
+class EnvFromKind(StrEnum):
+    SECRET = "secret"
+    CONFIG_MAP = "configMap"
+
+
+@dataclass(frozen=True)
+class EnvFrom:
+    """A reference to a Secret or ConfigMap whose keys become environment variables."""
+
+    kind: EnvFromKind
+    name: str
+
+
+@dataclass(frozen=True)
+class SecretKeyRef:
+    """``env: {NAME: {secretRef: {name: s, key: k}}}``: one variable from one Secret key."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Probe:
+    """An HTTP GET probe (``path`` + ``port``, a port name or number) or an exec probe."""
+
+    path: str | None = None
+    port: str | int | None = None
+    command: tuple[str, ...] = ()
+    initial_delay_seconds: int | None = None
+    period_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Container:
+    """What tasks and services share: the container they run, defaults already applied."""
+
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str | SecretKeyRef] = field(default_factory=frozen_map)
+    env_from: tuple[EnvFrom, ...] = ()
+    resources: Resources = field(default_factory=Resources)
+    service_account: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """A run-to-completion step: a Job in the DAG, or a CronJob when ``schedule`` is set."""
+
+    name: str
+    container: Container
+    depends_on: tuple[str, ...] = ()
+    retries: int | None = None
+    timeout: str | None = None
+    timeout_seconds: int | None = None
+    schedule: str | None = None
+
+    @property
+    def scheduled(self) -> bool:
+        return self.schedule is not None
+
+
+@dataclass(frozen=True)
+class Autoscale:
+    """HPA bounds and target; ``cpu_utilization`` and ``memory_utilization`` in percent."""
+
+    min: int
+    max: int
+    cpu_utilization: int | None = None
+    memory_utilization: int | None = None
+
+
+@dataclass(frozen=True)
+class Disruption:
+    """PodDisruptionBudget: exactly one of ``min_available`` / ``max_unavailable``."""
+
+    min_available: int | str | None = None
+    max_unavailable: int | str | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An A/B variant: an extra Deployment behind the service's Service.
+
+    ``weight`` is the percentage of the service's replicas this variant gets.
+    """
+
+    name: str
+    weight: int
+    image: str | None = None
+    env: Mapping[str, str | SecretKeyRef] = field(default_factory=frozen_map)
+
+
+@dataclass(frozen=True)
+class Service:
+    """A long-running model server: Deployment + Service (+ HPA, PDB, variants)."""
+
+    name: str
+    container: Container
+    depends_on: tuple[str, ...] = ()
+    ports: Mapping[str, int] = field(default_factory=frozen_map)
+    replicas: int | None = None
+    autoscale: Autoscale | None = None
+    readiness: Probe | None = None
+    liveness: Probe | None = None
+    disruption: Disruption | None = None
+    variants: tuple[Variant, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scrape:
+    port: str
+    path: str = "/metrics"
+    interval: str = "30s"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    expr: str
+    severity: Severity = Severity.WARNING
+    for_: str | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    scrape: Scrape | None = None
+    alerts: tuple[Alert, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rightsizing:
+    enabled: bool = True
+    window: str = "7d"
+    cpu_percentile: float = 95.0
+    memory_buffer_percent: float = 15.0
+    min_change_percent: float = 10.0
+
+
+@dataclass(frozen=True)
+class Experiments:
+    metric: str = "errorRate"
+    confidence: float = 0.95
+    min_samples: int = 1000
+
+
+@dataclass(frozen=True)
+class Optimize:
+    rightsizing: Rightsizing | None = None
+    experiments: Experiments | None = None
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """One ``kind: Workflow`` file, validated, with defaults resolved."""
+
+    name: str
+    source: str
+    labels: Mapping[str, str] = field(default_factory=frozen_map)
+    config: Mapping[str, str] = field(default_factory=frozen_map)
+    tasks: tuple[Task, ...] = ()
+    services: tuple[Service, ...] = ()
+    monitoring: Monitoring | None = None
+    optimize: Optimize | None = None
+
+    def task(self, name: str) -> Task:
+        return next(t for t in self.tasks if t.name == name)
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    """How the reconciler treats an environment (see the schema for each field)."""
+
+    prune: bool = False
+    self_heal: bool = False
+    interval: str = "1m"
+    force: bool = False
+    allow_empty: bool = False
+    max_prune_percent: int = 50
+    job_history: int = 2
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One ``kind: Environment`` file, validated."""
+
+    name: str
+    source: str
+    namespace: str
+    branch: str
+    context: str | None = None
+    prometheus_url: str | None = None
+    workflows: tuple[str, ...] | None = None
+    images: Mapping[str, str] = field(default_factory=frozen_map)
+    labels: Mapping[str, str] = field(default_factory=frozen_map)
+    resources: tuple[str, ...] = ()
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=frozen_map)
+    sync: SyncPolicy = field(default_factory=SyncPolicy)
+
+    def selects(self, workflow: str) -> bool:
+        return self.workflows is None or workflow in self.workflows
+
+
+@dataclass(frozen=True)
+class SpecSet:
+    """Everything loaded from one GitOps repository.
+
+    ``raw_workflows`` keeps each workflow's plain ``spec`` dict (for applying environment
+    ``overrides``, which are merged by name onto the raw spec and then validated again).
+    """
+
+    workflows: Mapping[str, Workflow]
+    environments: Mapping[str, Environment]
+    raw_workflows: Mapping[str, Mapping[str, Any]] = field(default_factory=frozen_map)
