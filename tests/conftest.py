@@ -4,4 +4,6 @@ Fixture modules live in ``tests/support/`` and are registered here as plugins, s
 test directory sees them (cluster, Prometheus, git remotes, spec builders).
 """
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "tests.support.gitrepos",
+]

@@ -1,0 +1,246 @@
+"""Every git call of gitops-agent, in one place.
+
+Branch writes use plumbing (blobs → temporary index → tree → commit → compare-and-swap
+``update-ref``), so the user's HEAD, index and working files are never touched and a
+branch is either moved to a complete commit or not moved at all.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+from gitdb import IStream
+
+from gitops_agent.errors import GitError
+
+NOTES_REF = "refs/notes/gitops-agent"
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """What audit and provenance need of one commit."""
+
+    sha: str
+    author: str
+    author_email: str
+    timestamp: int
+    message: str
+    parents: tuple[str, ...]
+
+    @property
+    def subject(self) -> str:
+        return self.message.splitlines()[0] if self.message else ""
+
+    def trailer(self, key: str) -> str | None:
+        """The value of a ``Key: value`` trailer in the message, if present (last one wins)."""
+        found = None
+        for line in self.message.splitlines():
+            name, sep, value = line.partition(":")
+            if sep and name.strip() == key:
+                found = value.strip()
+        return found
+
+
+class PushRejected(GitError):
+    """The remote refused a push because it is not a fast-forward."""
+
+
+def open_repo(path: Path) -> git.Repo:
+    """Open the git repository containing ``path``."""
+    try:
+        return git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as error:
+        raise GitError(f"{path}: not a git repository") from error
+
+
+def run(repo: git.Repo, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """Run one git command in ``repo`` and return its stdout (stripped)."""
+    try:
+        out = repo.git.execute(
+            ["git", *args],
+            env=dict(env) if env else None,
+            strip_newline_in_stdout=True,
+        )
+    except git.GitCommandError as error:
+        detail = (error.stderr or "").strip().replace("\n", " ") or str(error)
+        raise GitError(f"git {' '.join(args[:2])}: {detail}") from error
+    return str(out)
+
+
+def rev_parse(repo: git.Repo, rev: str) -> str | None:
+    """The commit sha of ``rev``, or None when it does not exist."""
+    try:
+        out = repo.git.execute(
+            ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+            with_exceptions=False,
+        )
+    except git.GitCommandError:
+        return None
+    sha = str(out).strip()
+    return sha or None
+
+
+def head_commit(repo: git.Repo) -> str | None:
+    """The sha of HEAD, or None in a repository without commits."""
+    return rev_parse(repo, "HEAD")
+
+
+def is_dirty(repo: git.Repo, paths: Sequence[str] = ()) -> bool:
+    """Whether the working tree or index differs from HEAD (optionally below ``paths``)."""
+    return bool(run(repo, "status", "--porcelain", "--untracked-files=all", "--", *paths))
+
+
+def tree_of(repo: git.Repo, rev: str) -> str:
+    """The tree sha of a commit."""
+    return run(repo, "rev-parse", f"{rev}^{{tree}}")
+
+
+def write_tree(repo: git.Repo, files: Mapping[str, bytes]) -> str:
+    """Store ``files`` (POSIX path → content) as blobs and a tree; return the tree sha.
+
+    Uses a temporary index file, so the repository's own index is untouched.
+    """
+    lines = []
+    for path in sorted(files):
+        data = files[path]
+        stream = repo.odb.store(IStream(b"blob", len(data), io.BytesIO(data)))
+        lines.append(f"100644 {stream.hexsha.decode()}\t{path}")
+    fd, index = tempfile.mkstemp(prefix="gitops-agent-index-")
+    os.close(fd)
+    Path(index).unlink()
+    env = {**os.environ, "GIT_INDEX_FILE": index}
+    try:
+        if lines:
+            _run_with_input(repo, ["update-index", "--add", "--index-info"], "\n".join(lines), env)
+        return run(repo, "write-tree", env=env)
+    finally:
+        Path(index).unlink(missing_ok=True)
+
+
+def _run_with_input(
+    repo: git.Repo, args: list[str], stdin: str, env: Mapping[str, str]
+) -> str:
+    proc = subprocess.run(
+        ["git", f"--git-dir={repo.git_dir}", *args],
+        input=stdin.encode(),
+        env=dict(env),
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise GitError(f"git {args[0]}: {proc.stderr.decode(errors='replace').strip()}")
+    return proc.stdout.decode().strip()
+
+
+def commit_tree(
+    repo: git.Repo,
+    tree: str,
+    parents: Sequence[str],
+    message: str,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """Create a commit object (not referenced by any branch yet)."""
+    args = ["commit-tree", tree]
+    for parent in parents:
+        args += ["-p", parent]
+    args += ["-m", message]
+    full_env = {**os.environ, **(env or {})}
+    return run(repo, *args, env=full_env)
+
+
+def update_ref(repo: git.Repo, ref: str, new: str, old: str | None, message: str) -> None:
+    """Move ``ref`` to ``new`` only if it still points at ``old`` (None: must not exist)."""
+    expected = old if old is not None else "0" * 40
+    run(repo, "update-ref", "-m", message, ref, new, expected)
+
+
+def list_files(repo: git.Repo, rev: str) -> dict[str, bytes]:
+    """Every file of ``rev``'s tree (POSIX path → content)."""
+    data = repo.git.execute(["git", "archive", "--format=tar", rev], stdout_as_string=False)
+    files: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(bytes(data)), mode="r:") as archive:
+        for member in archive.getmembers():
+            if member.isfile():
+                extracted = archive.extractfile(member)
+                if extracted is not None:
+                    files[member.name] = extracted.read()
+    return files
+
+
+def export_tree(repo: git.Repo, rev: str, dest: Path) -> None:
+    """Write ``rev``'s files below ``dest`` (which must be empty or absent)."""
+    for path, content in list_files(repo, rev).items():
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
+def commit_info(repo: git.Repo, rev: str) -> CommitInfo:
+    """Author, time, message and parents of one commit."""
+    fmt = "%H%x00%an%x00%ae%x00%at%x00%P%x00%B"
+    out = run(repo, "show", "-s", f"--format={fmt}", rev)
+    sha, author, email, stamp, parents, message = out.split("\x00", 5)
+    return CommitInfo(sha, author, email, int(stamp), message.strip(), tuple(parents.split()))
+
+
+def log(repo: git.Repo, rev: str, *, paths: Sequence[str] = (), since: str | None = None) -> list[CommitInfo]:
+    """Commits reachable from ``rev``, newest first."""
+    args = ["log", "--format=%H"]
+    if since:
+        args.append(f"--since={since}")
+    args.append(rev)
+    if paths:
+        args += ["--", *paths]
+    out = run(repo, *args)
+    return [commit_info(repo, sha) for sha in out.split()]
+
+
+def has_remote(repo: git.Repo, name: str = "origin") -> bool:
+    return name in {remote.name for remote in repo.remotes}
+
+
+def remote_url(repo: git.Repo, name: str = "origin") -> str | None:
+    if not has_remote(repo, name):
+        return None
+    return run(repo, "remote", "get-url", name)
+
+
+def fetch(repo: git.Repo, refspecs: Sequence[str], remote: str = "origin") -> None:
+    """Fetch ``refspecs`` from the remote; a missing remote ref is not an error."""
+    for refspec in refspecs:
+        try:
+            run(repo, "fetch", "--quiet", "--no-tags", remote, refspec)
+        except GitError as error:
+            if "couldn't find remote ref" in str(error):
+                continue
+            raise GitError(f"fetch from {remote} failed: {error}") from error
+
+
+def push(repo: git.Repo, refspec: str, remote: str = "origin") -> None:
+    """Push one refspec, never forcing; a non-fast-forward raises ``PushRejected``."""
+    if refspec.startswith("+"):
+        raise ValueError("gitops-agent never force-pushes")
+    try:
+        run(repo, "push", "--quiet", "--porcelain", remote, refspec)
+    except GitError as error:
+        text = str(error)
+        if "non-fast-forward" in text or "[rejected]" in text or "fetch first" in text:
+            raise PushRejected(f"push of {refspec} to {remote} rejected: not a fast-forward") from error
+        raise GitError(f"push to {remote} failed: {text}") from error
+
+
+def is_ancestor(repo: git.Repo, ancestor: str, descendant: str) -> bool:
+    try:
+        repo.git.execute(["git", "merge-base", "--is-ancestor", ancestor, descendant])
+    except git.GitCommandError:
+        return False
+    return True
