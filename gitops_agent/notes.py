@@ -1,0 +1,158 @@
+"""Sync records kept in git: one JSON line per sync in a note on the environment commit.
+
+The note lives under ``refs/notes/gitops-agent`` on the environment-branch commit that was
+synced. Each record is one JSON object on one line, ``time`` first, so lines sort
+chronologically; records are appended, never overwritten, and concurrent writers in other
+clones are merged with ``git notes merge -s cat_sort_uniq`` before the push is retried.
+
+The call for ``sync`` and ``reconcile``::
+
+    record_sync(repo: Path, env: str, revision: str, record: SyncRecord, *,
+                push: bool = True) -> SyncNote
+
+``repo`` is the GitOps repository holding the environment branch, ``env`` the environment
+name, ``revision`` the environment commit that was applied (any ref naming it), ``record``
+what happened (``SyncRecord(summary={"create": 1, ...}, result="succeeded",
+event=SyncEvent.SYNC | SyncEvent.DRIFT_FIX | SyncEvent.ROLLBACK, context="prod",
+changes=("update apps/v1 Deployment ml-prod/classifier", ...), health="Healthy")``; ``user``
+and ``time`` default to the git identity and now). With ``push`` and an ``origin`` remote,
+the notes ref is pushed. Returns the stored :class:`SyncNote`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from gitops_agent.adapters import git_notes
+from gitops_agent.spec.model import frozen_map
+
+NOTES_REF = git_notes.NOTES_REF
+
+
+class SyncEvent(StrEnum):
+    """What wrote the record."""
+
+    SYNC = "sync"
+    DRIFT_FIX = "drift-fix"
+    ROLLBACK = "rollback"
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """What one sync did: change-set summary (action → count), result, and who/where/when."""
+
+    summary: Mapping[str, int]
+    result: str
+    event: SyncEvent = SyncEvent.SYNC
+    context: str | None = None
+    changes: tuple[str, ...] = ()
+    health: str | None = None
+    user: str | None = None
+    time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SyncNote:
+    """One stored record, as read back from the notes."""
+
+    time: datetime
+    event: SyncEvent
+    environment: str
+    revision: str
+    context: str | None
+    user: str
+    result: str
+    health: str | None = None
+    summary: Mapping[str, int] = field(default_factory=frozen_map)
+    changes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as a JSON object, ``time`` first."""
+        return {
+            "time": format_time(self.time),
+            "event": self.event.value,
+            "environment": self.environment,
+            "revision": self.revision,
+            "context": self.context,
+            "user": self.user,
+            "result": self.result,
+            "health": self.health,
+            "summary": dict(self.summary),
+            "changes": list(self.changes),
+        }
+
+
+def format_time(moment: datetime) -> str:
+    """UTC, ISO 8601, microseconds, ``Z``: lexical order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def encode(note: SyncNote) -> str:
+    """One JSON line (no newline inside)."""
+    return json.dumps(note.to_json(), separators=(",", ":"), ensure_ascii=True)
+
+
+def decode(line: str) -> SyncNote | None:
+    """A stored line back into a record; None for lines that are not records."""
+    try:
+        raw = json.loads(line)
+        return SyncNote(
+            time=parse_time(str(raw["time"])),
+            event=SyncEvent(raw["event"]),
+            environment=str(raw["environment"]),
+            revision=str(raw["revision"]),
+            context=None if raw.get("context") is None else str(raw["context"]),
+            user=str(raw.get("user", "")),
+            result=str(raw.get("result", "")),
+            health=None if raw.get("health") is None else str(raw["health"]),
+            summary=frozen_map({str(k): int(v) for k, v in dict(raw.get("summary", {})).items()}),
+            changes=tuple(str(c) for c in raw.get("changes", [])),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def record_sync(
+    repo: Path, env: str, revision: str, record: SyncRecord, *, push: bool = True
+) -> SyncNote:
+    """Append ``record`` to the note on ``revision`` and push the notes when a remote exists."""
+    sha = git_notes.resolve_commit(repo, revision)
+    note = SyncNote(
+        time=record.time or datetime.now(UTC),
+        event=record.event,
+        environment=env,
+        revision=sha,
+        context=record.context,
+        user=record.user or git_notes.current_user(repo),
+        result=record.result,
+        health=record.health,
+        summary=frozen_map(dict(record.summary)),
+        changes=tuple(record.changes),
+    )
+    git_notes.append_note_lines(repo, sha, [encode(note)])
+    if push and git_notes.has_remote(repo):
+        git_notes.push_notes(repo)
+    return note
+
+
+def read_sync_notes(repo: Path, env: str | None = None, *, fetch: bool = False) -> list[SyncNote]:
+    """Every stored record (of ``env`` when given), oldest first."""
+    if fetch:
+        git_notes.fetch_notes(repo)
+    notes: list[SyncNote] = []
+    for text in git_notes.list_notes(repo).values():
+        for line in text.splitlines():
+            note = decode(line) if line.strip() else None
+            if note is not None and (env is None or note.environment == env):
+                notes.append(note)
+    return sorted(notes, key=lambda n: (n.time, n.environment, n.revision))
