@@ -6,4 +6,5 @@ test directory sees them (cluster, Prometheus, git remotes, spec builders).
 
 pytest_plugins: list[str] = [
     "tests.support.gitrepos",
+    "tests.support.prometheus",
 ]
