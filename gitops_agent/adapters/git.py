@@ -61,6 +61,14 @@ def open_repo(path: Path) -> git.Repo:
         raise GitError(f"{path}: not a git repository") from error
 
 
+def init_repo(path: Path, *, branch: str = "main") -> git.Repo:
+    """Create a new repository at ``path``."""
+    try:
+        return git.Repo.init(path, initial_branch=branch)
+    except git.GitCommandError as error:
+        raise GitError(f"git init {path}: {error}") from error
+
+
 def run(repo: git.Repo, *args: str, env: Mapping[str, str] | None = None) -> str:
     """Run one git command in ``repo`` and return its stdout (stripped)."""
     try:
@@ -161,6 +169,14 @@ def update_ref(repo: git.Repo, ref: str, new: str, old: str | None, message: str
     """Move ``ref`` to ``new`` only if it still points at ``old`` (None: must not exist)."""
     expected = old if old is not None else "0" * 40
     run(repo, "update-ref", "-m", message, ref, new, expected)
+
+
+def reset_ref(repo: git.Repo, ref: str, target: str | None, current: str) -> None:
+    """Move ``ref`` back from ``current`` to ``target`` (None: delete it), compare-and-swap."""
+    if target is None:
+        run(repo, "update-ref", "-d", ref, current)
+    else:
+        run(repo, "update-ref", "-m", "gitops-agent: undo", ref, target, current)
 
 
 def list_files(repo: git.Repo, rev: str) -> dict[str, bytes]:

@@ -1,0 +1,21 @@
+"""Compile workflow specs into kustomize bases and per-environment overlays (pure)."""
+
+from gitops_agent.compile.environment import (
+    SOURCE_FILE,
+    Tree,
+    compile_environment,
+    selected_workflows,
+    spec_digests,
+    tree_spec_digest,
+)
+from gitops_agent.compile.objects import compile_workflow
+
+__all__ = [
+    "SOURCE_FILE",
+    "Tree",
+    "compile_environment",
+    "compile_workflow",
+    "selected_workflows",
+    "spec_digests",
+    "tree_spec_digest",
+]

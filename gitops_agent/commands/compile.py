@@ -1,0 +1,123 @@
+"""``gitops-agent compile``: specs → kustomize bases + overlays, optionally committed to env branches."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitops_agent.adapters import git as g
+from gitops_agent.branches import BranchResult, commit_environment
+from gitops_agent.commands.common import (
+    OutputFormat,
+    OutputOption,
+    RepoOption,
+    VerboseOption,
+    configure_logging,
+    emit_json,
+    say,
+)
+from gitops_agent.compile import Tree, compile_environment, tree_spec_digest
+from gitops_agent.errors import EXIT_OK, InvalidInputError
+from gitops_agent.spec import load_specs
+from gitops_agent.spec.model import Environment, SpecSet
+
+log = logging.getLogger(__name__)
+
+SPEC_PATHS = ("workflows", "environments")
+
+
+def select_environments(specs: SpecSet, names: list[str] | None) -> list[Environment]:
+    """The environments named on the command line (default: all), in name order."""
+    if not names:
+        return [specs.environments[name] for name in sorted(specs.environments)]
+    unknown = sorted(set(names) - set(specs.environments))
+    if unknown:
+        known = ", ".join(sorted(specs.environments)) or "none"
+        raise InvalidInputError(f"--env {unknown[0]}: no such environment (known: {known})")
+    return [specs.environments[name] for name in sorted(set(names))]
+
+
+def compile_trees(repo: Path, specs: SpecSet, envs: list[Environment], source_commit: str | None) -> dict[str, Tree]:
+    return {
+        env.name: compile_environment(specs, env, source_commit=source_commit, repo_root=repo) for env in envs
+    }
+
+
+def write_out(out: Path, trees: dict[str, Tree]) -> None:
+    """Each environment's tree below ``out/<env>/``, as its branch would hold it."""
+    for env_name, tree in trees.items():
+        root = out / env_name
+        for path, content in tree.items():
+            target = root / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+
+
+def compile_command(
+    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="Environment(s) to compile (default: all).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write each environment's tree to OUT/<env>/.")] = None,
+    commit: Annotated[bool, typer.Option("--commit", help="Commit each environment's tree to its branch.")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push the environment branches to origin (implies --commit).")] = False,
+    repo: RepoOption = Path(),
+    output: OutputOption = OutputFormat.TEXT,
+    verbose: VerboseOption = False,
+) -> int:
+    """Compile workflow specs into kustomize bases and per-environment overlays."""
+    configure_logging(verbose)
+    specs = load_specs(repo)
+    envs = select_environments(specs, env)
+    handle = g.open_repo(repo) if (commit or push) else None
+    source_commit = None
+    if handle is not None:
+        source_commit = g.head_commit(handle)
+        dirty_paths = [*SPEC_PATHS, *sorted({r for e in envs for r in e.resources})]
+        if source_commit is None or g.is_dirty(handle, dirty_paths):
+            raise InvalidInputError(
+                "--commit needs committed specs: commit your changes under "
+                + ", ".join(dirty_paths)
+                + " first (provenance names the spec commit)"
+            )
+    trees = compile_trees(repo, specs, envs, source_commit)
+    if out is not None:
+        write_out(out, trees)
+    results: list[BranchResult] = []
+    if handle is not None:
+        for environment in envs:
+            results.append(
+                commit_environment(handle, environment, trees[environment.name], source_commit=source_commit, push=push)
+            )
+    by_env = {r.environment: r for r in results}
+    report = []
+    for environment in envs:
+        tree = trees[environment.name]
+        result = by_env.get(environment.name)
+        report.append(
+            {
+                "environment": environment.name,
+                "branch": environment.branch,
+                "files": len(tree),
+                "specDigest": tree_spec_digest(tree),
+                "commit": result.head if result else None,
+                "committed": result.committed if result else False,
+                "pushed": result.pushed if result else False,
+            }
+        )
+    if output == OutputFormat.JSON:
+        emit_json({"sourceCommit": source_commit, "environments": report})
+    else:
+        for row in report:
+            if row["commit"]:
+                state = "new commit" if row["committed"] else "unchanged"
+                pushed = ", pushed" if row["pushed"] else ""
+                say(f"{row['environment']}: {row['files']} files → {row['branch']} {str(row['commit'])[:12]} ({state}{pushed})")
+            else:
+                where = f" → {out / str(row['environment'])}" if out else ""
+                say(f"{row['environment']}: {row['files']} files{where}")
+    return EXIT_OK
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compile")(compile_command)

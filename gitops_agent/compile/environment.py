@@ -1,0 +1,231 @@
+"""Specs + one environment → the complete tree of its branch (pure but for reading extra resources).
+
+Layout (see docs/compiled-layout.md):
+
+    base/<workflow>/kustomization.yaml, <kind>-<name>.yaml …
+    overlays/<env>/kustomization.yaml       namespace, labels, images, patches
+    overlays/<env>/namespace.yaml
+    overlays/<env>/patches/<workflow>/…     JSON patches (and deletions) from overrides
+    overlays/<env>/resources/<workflow>/…   objects only the environment has
+    overlays/<env>/extra/…                  the environment's `resources:` copied in
+    .gitops-agent/source.json               provenance
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from types import MappingProxyType
+from typing import Any
+
+from gitops_agent import __version__
+from gitops_agent.compile import labels as L
+from gitops_agent.compile.objects import compile_workflow, file_name, identity
+from gitops_agent.compile.patches import json_patch
+from gitops_agent.compile.templates import template
+from gitops_agent.compile.workloads import Obj, split_image
+from gitops_agent.compile.yamlio import dump
+from gitops_agent.errors import Diagnostic, SpecError
+from gitops_agent.spec.model import Environment, SpecSet
+
+Tree = Mapping[str, bytes]
+KUSTOMIZE_HEADER = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+SOURCE_FILE = ".gitops-agent/source.json"
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses, read-only maps, tuples and enums → plain JSON-able values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping | MappingProxyType):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def digest(value: Any) -> str:
+    """SHA-256 of a value's canonical JSON."""
+    canonical = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def selected_workflows(specs: SpecSet, env: Environment) -> list[str]:
+    """Names of the workflows an environment deploys, sorted."""
+    return sorted(name for name in specs.workflows if env.selects(name))
+
+
+def spec_digests(specs: SpecSet, env: Environment) -> dict[str, str]:
+    """Digest of each input: every selected workflow's raw spec and the environment."""
+    result = {
+        f"workflow/{name}": digest(specs.raw_workflows.get(name, specs.workflows[name]))
+        for name in selected_workflows(specs, env)
+    }
+    env_value = _plain(env)
+    env_value.pop("source", None)
+    result[f"environment/{env.name}"] = digest(env_value)
+    return result
+
+
+def compile_environment(
+    specs: SpecSet,
+    env: Environment,
+    *,
+    source_commit: str | None,
+    repo_root: Path | None = None,
+) -> Tree:
+    """The full branch tree for ``env``: bases, overlay, extra resources, provenance.
+
+    ``repo_root`` is where the environment's ``resources:`` paths are read from; it is
+    required when the environment lists any.
+    """
+    from gitops_agent.spec import effective_workflow
+
+    files: dict[str, bytes] = {}
+    overlay = f"overlays/{env.name}"
+    kustomization: dict[str, Any] = dict(KUSTOMIZE_HEADER)
+    kustomization["namespace"] = env.namespace
+    resources = ["namespace.yaml"]
+    patches: list[dict[str, Any]] = []
+
+    namespace = template("namespace")
+    namespace["metadata"]["name"] = env.namespace
+    namespace["metadata"]["labels"] = {L.NAME: env.namespace, L.MANAGED_BY: L.MANAGER}
+    files[f"{overlay}/namespace.yaml"] = dump(namespace)
+
+    for name in selected_workflows(specs, env):
+        base_objects = compile_workflow(specs.workflows[name])
+        _write_base(files, name, base_objects)
+        resources.append(f"../../base/{name}")
+        effective = effective_workflow(specs, env, name)
+        env_objects = compile_workflow(effective, image_pins=env.images)
+        workflow_patches, added = _write_differences(files, overlay, name, base_objects, env_objects)
+        patches.extend(workflow_patches)
+        resources.extend(added)
+
+    resources.extend(_copy_extra_resources(files, overlay, env, repo_root))
+    kustomization["resources"] = resources
+    pairs = {**env.labels, L.MANAGED_BY: L.MANAGER, L.ENVIRONMENT: env.name}
+    kustomization["labels"] = [
+        {"pairs": dict(sorted(pairs.items())), "includeSelectors": False, "includeTemplates": True}
+    ]
+    if env.images:
+        kustomization["images"] = [_image_entry(image, pin) for image, pin in sorted(env.images.items())]
+    if patches:
+        kustomization["patches"] = patches
+    files[f"{overlay}/kustomization.yaml"] = dump(kustomization)
+
+    source = {
+        "environment": env.name,
+        "sourceCommit": source_commit,
+        "specDigest": digest(spec_digests(specs, env)),
+        "specs": spec_digests(specs, env),
+        "toolVersion": __version__,
+    }
+    files[SOURCE_FILE] = (json.dumps(source, indent=2, sort_keys=True) + "\n").encode()
+    return MappingProxyType(dict(sorted(files.items())))
+
+
+def tree_spec_digest(tree: Tree) -> str:
+    """The ``specDigest`` recorded in a compiled tree."""
+    return str(json.loads(tree[SOURCE_FILE])["specDigest"])
+
+
+def _write_base(files: dict[str, bytes], workflow: str, objects: list[Obj]) -> None:
+    names = [file_name(obj) for obj in objects]
+    for obj, name in zip(objects, names, strict=True):
+        files[f"base/{workflow}/{name}"] = dump(obj)
+    kustomization = {**KUSTOMIZE_HEADER, "resources": names}
+    files[f"base/{workflow}/kustomization.yaml"] = dump(kustomization)
+
+
+def _target(obj: Obj) -> dict[str, str]:
+    group, kind, name = identity(obj)
+    version = obj["apiVersion"].rpartition("/")[2]
+    target = {"group": group, "version": version, "kind": kind, "name": name}
+    return {k: v for k, v in target.items() if v}
+
+
+def _write_differences(
+    files: dict[str, bytes], overlay: str, workflow: str, base: list[Obj], env: list[Obj]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Patches for changed objects and deletions; a kustomization of the objects only the
+    environment has (returned as a resource entry of the overlay)."""
+    base_by_id = {identity(obj): obj for obj in base}
+    env_by_id = {identity(obj): obj for obj in env}
+    patches: list[dict[str, Any]] = []
+    for key in sorted(base_by_id.keys() | env_by_id.keys()):
+        before, after = base_by_id.get(key), env_by_id.get(key)
+        if before is not None and after is not None:
+            ops = json_patch(before, after)
+            if not ops:
+                continue
+            path = f"patches/{workflow}/{file_name(before)}"
+            files[f"{overlay}/{path}"] = dump(ops)
+            patches.append({"path": path, "target": _target(before)})
+        elif before is not None:
+            path = f"patches/{workflow}/delete-{file_name(before)}"
+            deletion = {
+                "apiVersion": before["apiVersion"],
+                "kind": before["kind"],
+                "metadata": {"name": before["metadata"]["name"]},
+                "$patch": "delete",
+            }
+            files[f"{overlay}/{path}"] = dump(deletion)
+            patches.append({"path": path})
+        elif after is not None:
+            path = f"resources/{workflow}/{file_name(after)}"
+            files[f"{overlay}/{path}"] = dump(after)
+    prefix = f"{overlay}/resources/{workflow}/"
+    added = sorted(PurePosixPath(p).name for p in files if p.startswith(prefix))
+    if not added:
+        return patches, []
+    files[f"{prefix}kustomization.yaml"] = dump({**KUSTOMIZE_HEADER, "resources": added})
+    return patches, [f"resources/{workflow}"]
+
+
+def _image_entry(image: str, pin: str) -> dict[str, str]:
+    name, _ = split_image(image)
+    if pin.startswith("sha256:"):
+        return {"name": name, "digest": pin}
+    return {"name": name, "newTag": pin}
+
+
+def _copy_extra_resources(
+    files: dict[str, bytes], overlay: str, env: Environment, repo_root: Path | None
+) -> list[str]:
+    """Copy the environment's ``resources:`` into the overlay; return kustomize entries."""
+    entries: list[str] = []
+    if not env.resources:
+        return entries
+    if repo_root is None:
+        raise ValueError("compile_environment needs repo_root for an environment with resources")
+    root = repo_root.resolve()
+    for index, relative in enumerate(env.resources):
+        field = f"spec.resources[{index}]"
+        source = (root / relative).resolve()
+        if not source.is_relative_to(root) or not source.exists():
+            problem = "is outside the repository" if not source.is_relative_to(root) else "does not exist"
+            raise SpecError([Diagnostic(env.source, 0, 0, field, f"{relative!r} {problem}")])
+        target = f"extra/{source.relative_to(root).as_posix()}"
+        if source.is_file():
+            files[f"{overlay}/{target}"] = source.read_bytes()
+            entries.append(target)
+        elif (source / "kustomization.yaml").exists() or (source / "kustomization.yml").exists():
+            for path in sorted(p for p in source.rglob("*") if p.is_file()):
+                files[f"{overlay}/{target}/{path.relative_to(source).as_posix()}"] = path.read_bytes()
+            entries.append(target)
+        else:
+            manifests = sorted(p for p in source.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not manifests:
+                raise SpecError([Diagnostic(env.source, 0, 0, field, f"{relative!r} holds no YAML manifests")])
+            for path in manifests:
+                files[f"{overlay}/{target}/{path.name}"] = path.read_bytes()
+                entries.append(f"{target}/{path.name}")
+    return entries

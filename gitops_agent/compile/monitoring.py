@@ -1,0 +1,48 @@
+"""Config and monitoring → ConfigMap, ServiceMonitor and PrometheusRule objects (pure)."""
+
+from __future__ import annotations
+
+from gitops_agent.compile import labels as L
+from gitops_agent.compile.templates import template
+from gitops_agent.compile.workloads import Obj, config_map_name, object_labels
+from gitops_agent.spec.model import Scrape, Service, Workflow
+
+
+def config_map(workflow: Workflow) -> Obj:
+    """The workflow's ``config:`` files as ConfigMap ``<workflow>-config``."""
+    obj = template("configmap")
+    obj["metadata"]["name"] = config_map_name(workflow)
+    obj["metadata"]["labels"] = object_labels(workflow, config_map_name(workflow), "config")
+    obj["data"] = {key: workflow.config[key] for key in sorted(workflow.config)}
+    return obj
+
+
+def service_monitor(service: Service, workflow: Workflow, scrape: Scrape) -> Obj:
+    """A ServiceMonitor scraping one service's Service on the ``scrape`` port."""
+    obj = template("servicemonitor")
+    obj["metadata"]["name"] = service.name
+    obj["metadata"]["labels"] = object_labels(workflow, service.name, "monitoring")
+    selector = {L.NAME: service.name, L.PART_OF: workflow.name, L.COMPONENT: "service"}
+    obj["spec"]["selector"]["matchLabels"] = dict(sorted(selector.items()))
+    endpoint = {"port": scrape.port, "path": scrape.path, "interval": scrape.interval}
+    obj["spec"]["endpoints"] = [endpoint]
+    return obj
+
+
+def prometheus_rule(workflow: Workflow) -> Obj:
+    """One PrometheusRule with one group holding every alert of the workflow."""
+    assert workflow.monitoring is not None
+    obj = template("prometheusrule")
+    obj["metadata"]["name"] = workflow.name
+    obj["metadata"]["labels"] = object_labels(workflow, workflow.name, "monitoring")
+    rules = []
+    for alert in workflow.monitoring.alerts:
+        rule: Obj = {"alert": alert.name, "expr": alert.expr}
+        if alert.for_:
+            rule["for"] = alert.for_
+        rule["labels"] = {"severity": str(alert.severity), "workflow": workflow.name}
+        if alert.summary:
+            rule["annotations"] = {"summary": alert.summary}
+        rules.append(rule)
+    obj["spec"]["groups"] = [{"name": workflow.name, "rules": rules}]
+    return obj

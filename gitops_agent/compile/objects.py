@@ -1,0 +1,60 @@
+"""One workflow → the list of Kubernetes objects it compiles to (pure, deterministic)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gitops_agent.compile import monitoring, workloads
+from gitops_agent.compile.workloads import Obj
+from gitops_agent.spec.model import Workflow
+
+KIND_FILE_ORDER = (
+    "ConfigMap", "Service", "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+    "Job", "CronJob", "ServiceMonitor", "PrometheusRule",
+)
+
+
+def compile_workflow(workflow: Workflow, *, image_pins: Mapping[str, str] | None = None) -> list[Obj]:
+    """Every object of ``workflow``; ``image_pins`` only affect Job names (their hash).
+
+    Images themselves are pinned later by kustomize's ``images:``; the Job name must already
+    reflect the pinned image so that a new pin runs the task again.
+    """
+    pins = image_pins or {}
+    objects: list[Obj] = []
+    if workflow.config:
+        objects.append(monitoring.config_map(workflow))
+    for task in workflow.tasks:
+        objects.append(workloads.cronjob(task, workflow) if task.scheduled else workloads.job(task, workflow, pins))
+    for service in workflow.services:
+        objects.append(workloads.deployment(service, workflow))
+        objects.extend(workloads.deployment(service, workflow, variant) for variant in service.variants)
+        if service.ports:
+            objects.append(workloads.service_object(service, workflow))
+        if service.autoscale is not None:
+            objects.append(workloads.hpa(service, workflow))
+        if service.disruption is not None:
+            objects.append(workloads.pdb(service, workflow))
+        scrape = workflow.monitoring.scrape if workflow.monitoring else None
+        if scrape is not None and scrape.port in service.ports:
+            objects.append(monitoring.service_monitor(service, workflow, scrape))
+    if workflow.monitoring and workflow.monitoring.alerts:
+        objects.append(monitoring.prometheus_rule(workflow))
+    return sorted(objects, key=object_key)
+
+
+def object_key(obj: Obj) -> tuple[int, str, str]:
+    kind = obj["kind"]
+    order = KIND_FILE_ORDER.index(kind) if kind in KIND_FILE_ORDER else len(KIND_FILE_ORDER)
+    return order, kind, obj["metadata"]["name"]
+
+
+def file_name(obj: Obj) -> str:
+    """Stable file name of an object: ``<kind>-<name>.yaml`` in lower case."""
+    return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+
+
+def identity(obj: Obj) -> tuple[str, str, str]:
+    """(apiVersion group, kind, name): how base and overlay objects are matched."""
+    group = obj["apiVersion"].rpartition("/")[0]
+    return group, obj["kind"], obj["metadata"]["name"]

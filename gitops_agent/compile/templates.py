@@ -1,0 +1,26 @@
+"""The YAML skeletons in ``templates/`` that the compiler fills."""
+
+from __future__ import annotations
+
+import copy
+import functools
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
+
+
+@functools.cache
+def _load(name: str) -> dict[str, Any]:
+    yaml = YAML(typ="safe", pure=True)
+    loaded = yaml.load((TEMPLATE_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
+    if not isinstance(loaded, dict):
+        raise ValueError(f"template {name}.yaml is not a mapping")
+    return loaded
+
+
+def template(name: str) -> dict[str, Any]:
+    """A fresh copy of one skeleton (``job``, ``deployment``, …), safe to fill in."""
+    return copy.deepcopy(_load(name))

@@ -1,0 +1,329 @@
+"""Tasks and services → Job, CronJob, Deployment, Service, HPA and PDB objects (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from gitops_agent.compile import labels as L
+from gitops_agent.compile.templates import template
+from gitops_agent.spec.model import (
+    Container,
+    EnvFromKind,
+    Probe,
+    SecretKeyRef,
+    Service,
+    Task,
+    Variant,
+    Workflow,
+)
+
+Obj = dict[str, Any]
+
+GPU_RESOURCE = "nvidia.com/gpu"
+CONFIG_MOUNT_ROOT = "/etc/gitops-agent"
+
+
+def short_hash(value: Any, length: int = 8) -> str:
+    """First ``length`` hex digits of the SHA-256 of ``value``'s canonical JSON."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:length]
+
+
+def split_image(image: str) -> tuple[str, str | None]:
+    """``registry:5000/repo:tag`` → (``registry:5000/repo``, ``tag``); digests stay in the name."""
+    if "@" in image:
+        return image, None
+    name, sep, tag = image.rpartition(":")
+    if not sep or "/" in tag:
+        return image, None
+    return name, tag
+
+
+def pin_image(image: str, pins: Mapping[str, str]) -> str:
+    """The image after the environment's ``images:`` pins (what kustomize will produce)."""
+    name, _ = split_image(image)
+    if name not in pins:
+        return image
+    pin = pins[name]
+    return f"{name}@{pin}" if pin.startswith("sha256:") else f"{name}:{pin}"
+
+
+def object_labels(workflow: Workflow, name: str, component: str) -> dict[str, str]:
+    """The standard labels of every generated object (the overlay adds the environment)."""
+    result = dict(workflow.labels)
+    result.update({L.NAME: name, L.PART_OF: workflow.name, L.MANAGED_BY: L.MANAGER, L.COMPONENT: component})
+    return dict(sorted(result.items()))
+
+
+def _env_vars(env: Mapping[str, str | SecretKeyRef]) -> list[Obj]:
+    result: list[Obj] = []
+    for name in sorted(env):
+        value = env[name]
+        if isinstance(value, SecretKeyRef):
+            ref = {"name": value.name, "key": value.key}
+            result.append({"name": name, "valueFrom": {"secretKeyRef": ref}})
+        else:
+            result.append({"name": name, "value": value})
+    return result
+
+
+def _resources(container: Container) -> Obj:
+    res = container.resources
+    requests: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
+    if res.cpu is not None:
+        requests["cpu"] = res.cpu
+    if res.memory is not None:
+        requests["memory"] = res.memory
+    for key in sorted(res.limits):
+        limits[key] = res.limits[key]
+    if res.gpu:
+        limits[GPU_RESOURCE] = res.gpu
+    result: Obj = {}
+    if limits:
+        result["limits"] = limits
+    if requests:
+        result["requests"] = requests
+    return result
+
+
+def _probe(probe: Probe) -> Obj:
+    result: Obj = {}
+    if probe.command:
+        result["exec"] = {"command": list(probe.command)}
+    else:
+        result["httpGet"] = {"path": probe.path or "/", "port": probe.port}
+    if probe.initial_delay_seconds is not None:
+        result["initialDelaySeconds"] = probe.initial_delay_seconds
+    if probe.period_seconds is not None:
+        result["periodSeconds"] = probe.period_seconds
+    return result
+
+
+def config_map_name(workflow: Workflow) -> str:
+    return f"{workflow.name}-config"
+
+
+def container_spec(
+    name: str,
+    container: Container,
+    workflow: Workflow,
+    *,
+    image: str | None = None,
+    ports: Mapping[str, int] | None = None,
+    readiness: Probe | None = None,
+    liveness: Probe | None = None,
+    extra_env: Mapping[str, str | SecretKeyRef] | None = None,
+) -> Obj:
+    """One container: image, command, env, envFrom, resources, ports, probes, config mount."""
+    spec: Obj = {"name": name, "image": image or container.image}
+    if container.command:
+        spec["command"] = list(container.command)
+    if container.args:
+        spec["args"] = list(container.args)
+    env = dict(container.env)
+    env.update(extra_env or {})
+    if env:
+        spec["env"] = _env_vars(env)
+    if container.env_from:
+        spec["envFrom"] = [
+            {"secretRef": {"name": ref.name}}
+            if ref.kind == EnvFromKind.SECRET
+            else {"configMapRef": {"name": ref.name}}
+            for ref in container.env_from
+        ]
+    if ports:
+        spec["ports"] = [
+            {"name": port, "containerPort": number, "protocol": "TCP"}
+            for port, number in sorted(ports.items(), key=lambda item: (item[1], item[0]))
+        ]
+    resources = _resources(container)
+    if resources:
+        spec["resources"] = resources
+    if readiness is not None:
+        spec["readinessProbe"] = _probe(readiness)
+    if liveness is not None:
+        spec["livenessProbe"] = _probe(liveness)
+    if workflow.config:
+        spec["volumeMounts"] = [
+            {"name": "config", "mountPath": f"{CONFIG_MOUNT_ROOT}/{workflow.name}", "readOnly": True}
+        ]
+    return spec
+
+
+def pod_spec(container: Container, workflow: Workflow, main: Obj, *, restart_never: bool) -> Obj:
+    spec: Obj = {}
+    if restart_never:
+        spec["restartPolicy"] = "Never"
+    if container.service_account:
+        spec["serviceAccountName"] = container.service_account
+    spec["containers"] = [main]
+    if workflow.config:
+        spec["volumes"] = [{"name": "config", "configMap": {"name": config_map_name(workflow)}}]
+    return spec
+
+
+def pod_annotations(workflow: Workflow) -> dict[str, str]:
+    """A hash of the config files, so a config change restarts pods and reruns tasks."""
+    if not workflow.config:
+        return {}
+    return {L.CONFIG_HASH: short_hash(dict(workflow.config))}
+
+
+def _job_spec(task: Task, workflow: Workflow, *, image: str | None = None) -> Obj:
+    """The ``spec`` of a Job for ``task`` (also the ``jobTemplate.spec`` of a CronJob)."""
+    pod_labels = object_labels(workflow, task.name, "task")
+    pod_labels[L.TASK] = task.name
+    template_meta: Obj = {"labels": dict(sorted(pod_labels.items()))}
+    annotations = pod_annotations(workflow)
+    if annotations:
+        template_meta["annotations"] = annotations
+    main = container_spec(task.name, task.container, workflow, image=image)
+    spec: Obj = {}
+    if task.retries is not None:
+        spec["backoffLimit"] = task.retries
+    if task.timeout_seconds is not None:
+        spec["activeDeadlineSeconds"] = task.timeout_seconds
+    spec["template"] = {
+        "metadata": template_meta,
+        "spec": pod_spec(task.container, workflow, main, restart_never=True),
+    }
+    return spec
+
+
+def job_name(task: Task, workflow: Workflow, pins: Mapping[str, str]) -> str:
+    """``<workflow>-<task>-<hash8>``: the hash covers the Job spec as the cluster will get it."""
+    pinned = _job_spec(task, workflow, image=pin_image(task.container.image, pins))
+    return f"{workflow.name}-{task.name}-{short_hash(pinned)}"
+
+
+def job(task: Task, workflow: Workflow, pins: Mapping[str, str]) -> Obj:
+    """A task of the DAG as a ``batch/v1`` Job."""
+    obj = template("job")
+    meta = obj["metadata"]
+    meta["name"] = job_name(task, workflow, pins)
+    meta["labels"] = {**object_labels(workflow, task.name, "task"), L.TASK: task.name}
+    if task.depends_on:
+        meta["annotations"] = {L.DEPENDS_ON: ",".join(task.depends_on)}
+    obj["spec"] = _job_spec(task, workflow)
+    return obj
+
+
+def cronjob(task: Task, workflow: Workflow) -> Obj:
+    """A scheduled task as a ``batch/v1`` CronJob."""
+    obj = template("cronjob")
+    obj["metadata"]["name"] = f"{workflow.name}-{task.name}"
+    obj["metadata"]["labels"] = {**object_labels(workflow, task.name, "task"), L.TASK: task.name}
+    obj["spec"]["schedule"] = task.schedule
+    obj["spec"]["jobTemplate"]["spec"] = _job_spec(task, workflow)
+    return obj
+
+
+def variant_replicas(service: Service) -> dict[str, int]:
+    """Replicas per variant (``main`` included) from the total and the variants' weights.
+
+    The total is ``replicas`` (default 1), or ``autoscale.min`` when autoscaling; each variant
+    gets ``max(1, round(total × weight / 100))``; with autoscaling only ``main`` is scaled by
+    the HPA, variants keep their share of the minimum.
+    """
+    total = service.autoscale.min if service.autoscale else (service.replicas or 1)
+    shares = {v.name: max(1, round(total * v.weight / 100)) for v in service.variants}
+    return {L.MAIN_VARIANT: max(1, total - sum(shares.values())), **shares}
+
+
+def _selector(workflow: Workflow, service: Service) -> dict[str, str]:
+    return {L.NAME: service.name, L.PART_OF: workflow.name}
+
+
+def deployment(service: Service, workflow: Workflow, variant: Variant | None = None) -> Obj:
+    """The main Deployment of a service, or the Deployment of one of its variants."""
+    variant_name = variant.name if variant else L.MAIN_VARIANT
+    obj = template("deployment")
+    meta = obj["metadata"]
+    meta["name"] = service.name if variant is None else f"{service.name}-{variant.name}"
+    component = "service" if variant is None else "variant"
+    meta["labels"] = {**object_labels(workflow, service.name, component), L.VARIANT: variant_name}
+    if service.depends_on:
+        meta["annotations"] = {L.DEPENDS_ON: ",".join(service.depends_on)}
+    spec = obj["spec"]
+    if variant is not None or service.autoscale is None:
+        spec["replicas"] = variant_replicas(service)[variant_name]
+    selector = {**_selector(workflow, service), L.VARIANT: variant_name}
+    spec["selector"]["matchLabels"] = dict(sorted(selector.items()))
+    pod_labels = {**object_labels(workflow, service.name, component), L.VARIANT: variant_name}
+    template_meta: Obj = {"labels": dict(sorted(pod_labels.items()))}
+    annotations = pod_annotations(workflow)
+    if annotations:
+        template_meta["annotations"] = annotations
+    main = container_spec(
+        service.name,
+        service.container,
+        workflow,
+        image=variant.image if variant else None,
+        ports=service.ports,
+        readiness=service.readiness,
+        liveness=service.liveness,
+        extra_env=variant.env if variant else None,
+    )
+    spec["template"] = {
+        "metadata": template_meta,
+        "spec": pod_spec(service.container, workflow, main, restart_never=False),
+    }
+    # Keys in a stable, readable order: replicas, selector, template.
+    obj["spec"] = {k: spec[k] for k in ("replicas", "selector", "template") if k in spec}
+    return obj
+
+
+def service_object(service: Service, workflow: Workflow) -> Obj:
+    """The ``v1`` Service in front of the main Deployment and every variant."""
+    obj = template("service")
+    obj["metadata"]["name"] = service.name
+    obj["metadata"]["labels"] = object_labels(workflow, service.name, "service")
+    obj["spec"]["selector"] = dict(sorted(_selector(workflow, service).items()))
+    obj["spec"]["ports"] = [
+        {"name": port, "port": number, "targetPort": port, "protocol": "TCP"}
+        for port, number in sorted(service.ports.items(), key=lambda item: (item[1], item[0]))
+    ]
+    return obj
+
+
+def hpa(service: Service, workflow: Workflow) -> Obj:
+    """An ``autoscaling/v2`` HorizontalPodAutoscaler for the main Deployment."""
+    assert service.autoscale is not None
+    scale = service.autoscale
+    obj = template("hpa")
+    obj["metadata"]["name"] = service.name
+    obj["metadata"]["labels"] = object_labels(workflow, service.name, "service")
+    obj["spec"]["scaleTargetRef"]["name"] = service.name
+    obj["spec"]["minReplicas"] = scale.min
+    obj["spec"]["maxReplicas"] = scale.max
+    metrics = []
+    targets = (("cpu", scale.cpu_utilization), ("memory", scale.memory_utilization))
+    for resource, utilization in targets:
+        if utilization is not None:
+            target = {"type": "Utilization", "averageUtilization": utilization}
+            metrics.append({"type": "Resource", "resource": {"name": resource, "target": target}})
+    if not metrics:
+        target = {"type": "Utilization", "averageUtilization": 80}
+        metrics.append({"type": "Resource", "resource": {"name": "cpu", "target": target}})
+    obj["spec"]["metrics"] = metrics
+    return obj
+
+
+def pdb(service: Service, workflow: Workflow) -> Obj:
+    """A ``policy/v1`` PodDisruptionBudget over the main Deployment and its variants."""
+    assert service.disruption is not None
+    obj = template("pdb")
+    obj["metadata"]["name"] = service.name
+    obj["metadata"]["labels"] = object_labels(workflow, service.name, "service")
+    spec: Obj = {}
+    if service.disruption.min_available is not None:
+        spec["minAvailable"] = service.disruption.min_available
+    if service.disruption.max_unavailable is not None:
+        spec["maxUnavailable"] = service.disruption.max_unavailable
+    spec["selector"] = {"matchLabels": dict(sorted(_selector(workflow, service).items()))}
+    obj["spec"] = spec
+    return obj
