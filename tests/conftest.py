@@ -5,6 +5,7 @@ test directory sees them (cluster, Prometheus, git remotes, spec builders).
 """
 
 pytest_plugins: list[str] = [
+    "tests.support.cluster",
     "tests.support.gitrepos",
     "tests.support.prometheus",
 ]

@@ -1,0 +1,1 @@
+"""A real local Kubernetes control plane built from Go modules, for tests and demos."""

@@ -1,0 +1,731 @@
+"""Run a real local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager.
+
+Standard library and the ``openssl`` command only, so scripts can use it before any Python
+dependency is installed. Binaries come from ``tools/testcluster/build.sh`` (or the directory
+named by ``GITOPS_AGENT_TESTCLUSTER_BIN``).
+
+    start_cluster(workdir) -> RunningCluster     # tests and scripts
+    python -m tools.testcluster.launcher up|down|status [--state-dir DIR]
+
+Every process runs in its own process group, is told to die with its parent (``setpriv
+--pdeathsig``), and is stopped by ``RunningCluster.stop()``, at interpreter exit and on SIGTERM
+of the ``up`` supervisor. Each process logs to ``<workdir>/logs/<name>.log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import base64
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = REPO_ROOT / "tools" / "testcluster" / "build.sh"
+BIN_DIR_ENV = "GITOPS_AGENT_TESTCLUSTER_BIN"
+STATE_DIR_ENV = "GITOPS_AGENT_CLUSTER_DIR"
+
+RESTRICTED_USER = "restricted"
+RESTRICTED_NAMESPACE = "restricted"
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+CONTROLLERS = (
+    "namespace-controller",
+    "garbage-collector-controller",
+    "deployment-controller",
+    "replicaset-controller",
+    "statefulset-controller",
+    "daemonset-controller",
+    "job-controller",
+    "cronjob-controller",
+    "ttl-after-finished-controller",
+    "serviceaccount-controller",
+    "serviceaccount-token-controller",
+    "root-ca-certificate-publisher-controller",
+    "endpointslice-controller",
+    "clusterrole-aggregation-controller",
+)
+READY_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 15.0
+
+
+class ClusterStartError(RuntimeError):
+    """The control plane did not come up; the message carries the relevant log tail."""
+
+
+def binary_dir() -> Path:
+    """The directory holding ``etcd``, ``kube-apiserver`` and ``kube-controller-manager``.
+
+    ``GITOPS_AGENT_TESTCLUSTER_BIN`` wins; otherwise ``build.sh`` runs (instant when cached).
+    """
+    override = os.environ.get(BIN_DIR_ENV)
+    if override:
+        return Path(override)
+    out = subprocess.run(
+        [str(BUILD_SCRIPT)], check=True, stdout=subprocess.PIPE, text=True
+    ).stdout.strip()
+    return Path(out.splitlines()[-1])
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _log_tail(path: Path, lines: int) -> str:
+    if not path.exists():
+        return "(no log)"
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 256 * lines))
+        text = f.read().decode("utf-8", "replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+_SETPRIV = shutil.which("setpriv")
+
+
+@dataclass
+class _Process:
+    """One control-plane binary, run in its own process group with its log in a file."""
+
+    name: str
+    argv: list[str]
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        prefix = [_SETPRIV, "--pdeathsig", "TERM"] if _SETPRIV else []
+        with self.log.open("ab") as log:
+            log.write(f"--- {time.strftime('%H:%M:%S')} starting: {' '.join(self.argv)}\n".encode())
+            log.flush()
+            self.popen = subprocess.Popen(
+                [*prefix, *self.argv],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen is not None else None
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL it after ``STOP_TIMEOUT_S``; idempotent."""
+        if self.popen is None:
+            return
+        pgid = self.popen.pid
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, sig)
+            try:
+                self.popen.wait(timeout=STOP_TIMEOUT_S)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        self.popen.wait()
+
+    def tail(self, lines: int) -> str:
+        return _log_tail(self.log, lines)
+
+
+class _Api:
+    """A minimal authenticated JSON client for the apiserver (stdlib only)."""
+
+    def __init__(self, server: str, token: str, ca_file: Path) -> None:
+        self.server = server
+        self.token = token
+        self.context = ssl.create_default_context(cafile=str(ca_file))
+
+    def request(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.server + path, data=data, method=method)
+        req.add_header("Authorization", f"Bearer {self.token}")
+        req.add_header("Accept", "application/json")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, context=self.context, timeout=10) as resp:
+                raw = resp.read()
+                status = int(resp.status)
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            status = e.code
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, raw.decode("utf-8", "replace")
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def _kubeconfig(server: str, ca_pem: bytes, users: Sequence[tuple[str, str, str]]) -> str:
+    """A kubeconfig (JSON, which is YAML) with one context per ``(name, token, namespace)``."""
+    contexts = [
+        {"name": name, "context": {"cluster": "testcluster", "user": name, "namespace": ns}}
+        for name, _, ns in users
+    ]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "testcluster",
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": base64.b64encode(ca_pem).decode(),
+                },
+            }
+        ],
+        "users": [{"name": name, "user": {"token": token}} for name, token, _ in users],
+        "contexts": contexts,
+        "current-context": users[0][0],
+        "preferences": {},
+    }
+    return json.dumps(config, indent=2) + "\n"
+
+
+@dataclass
+class RunningCluster:
+    """A started control plane. ``stop()`` tears it down (idempotent)."""
+
+    workdir: Path
+    kubeconfig: Path
+    restricted_kubeconfig: Path
+    restricted_namespace: str
+    server: str
+    log_dir: Path
+    ca_file: Path
+    admin_token: str
+    restricted_token: str
+    startup_seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    apiserver_args: list[str] = field(default_factory=list)
+    _etcd: _Process | None = None
+    _apiserver: _Process | None = None
+    _controller_manager: _Process | None = None
+    _base_apiserver_argv: list[str] = field(default_factory=list)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop the controller manager, the apiserver and etcd (process groups)."""
+        for proc in (self._controller_manager, self._apiserver, self._etcd):
+            if proc is not None:
+                proc.stop()
+
+    def stop_apiserver(self) -> None:
+        """Stop only kube-apiserver (etcd data and the port stay), for fault tests."""
+        if self._apiserver is not None:
+            self._apiserver.stop()
+
+    def start_apiserver(self, extra_args: Sequence[str] | None = None) -> float:
+        """(Re)start kube-apiserver on the same port, certificates and etcd; wait for /readyz.
+
+        ``extra_args`` replaces the extra flags given to ``start_cluster`` (``None`` keeps
+        them). Returns the seconds until ready.
+        """
+        if self._apiserver is not None and self._apiserver.alive():
+            raise ClusterStartError("kube-apiserver is already running")
+        if extra_args is not None:
+            self.apiserver_args = list(extra_args)
+        self._apiserver = _Process(
+            "kube-apiserver",
+            [*self._base_apiserver_argv, *self.apiserver_args],
+            self.log_dir / "kube-apiserver.log",
+        )
+        t = time.monotonic()
+        self._apiserver.start()
+        self._wait_ready(self._apiserver)
+        return time.monotonic() - t
+
+    def stop_etcd(self) -> None:
+        """Stop etcd only (its data dir stays), for fault tests."""
+        if self._etcd is not None:
+            self._etcd.stop()
+
+    def start_etcd(self) -> None:
+        """Restart etcd on the same ports and data dir; wait until it is healthy."""
+        if self._etcd is None or self._etcd.alive():
+            raise ClusterStartError("etcd was never started or is already running")
+        self._etcd = _Process(self._etcd.name, self._etcd.argv, self._etcd.log)
+        self._etcd.start()
+        _wait_etcd(self._etcd, self._etcd_client_url())
+
+    # -- inspection --------------------------------------------------------------------------
+
+    def pids(self) -> dict[str, int]:
+        """Process ids of the processes this cluster started (running or not)."""
+        procs = (self._etcd, self._apiserver, self._controller_manager)
+        return {p.name: p.pid for p in procs if p is not None and p.pid is not None}
+
+    def running(self) -> dict[str, bool]:
+        procs = (self._etcd, self._apiserver, self._controller_manager)
+        return {p.name: p.alive() for p in procs if p is not None}
+
+    def log_tails(self, lines: int = 40) -> str:
+        """The last ``lines`` lines of every process log, headed by the file name."""
+        parts = []
+        for path in sorted(self.log_dir.glob("*.log")):
+            parts.append(f"==> {path} <==\n{_log_tail(path, lines)}")
+        return "\n\n".join(parts)
+
+    def api(self, token: str | None = None) -> _Api:
+        """A stdlib JSON client authenticated as admin (or with ``token``)."""
+        return _Api(self.server, token or self.admin_token, self.ca_file)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _etcd_client_url(self) -> str:
+        assert self._etcd is not None
+        arg = next(a for a in self._etcd.argv if a.startswith("--listen-client-urls="))
+        return arg.split("=", 1)[1]
+
+    def _wait_ready(self, proc: _Process) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        last = ""
+        while time.monotonic() < deadline:
+            if not proc.alive():
+                raise ClusterStartError(f"{proc.name} exited:\n{proc.tail(40)}")
+            if self.ca_file.exists():
+                try:
+                    status, body = self.api().request("GET", "/readyz")
+                    if status == 200:
+                        return
+                    last = f"HTTP {status}: {body}"
+                except (OSError, ssl.SSLError) as e:
+                    last = str(e)
+            time.sleep(0.1)
+        raise ClusterStartError(f"{proc.name} not ready after {READY_TIMEOUT_S}s ({last}):\n"
+                                f"{proc.tail(40)}")
+
+
+def _wait_etcd(proc: _Process, client_url: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise ClusterStartError(f"etcd exited:\n{proc.tail(40)}")
+        try:
+            with urllib.request.urlopen(client_url + "/health", timeout=2) as resp:
+                if json.loads(resp.read()).get("health") == "true":
+                    return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise ClusterStartError(f"etcd not healthy after {READY_TIMEOUT_S}s:\n{proc.tail(40)}")
+
+
+def _wait_for(what: str, check: Any, procs: Sequence[_Process]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for p in procs:
+            if not p.alive():
+                raise ClusterStartError(f"{p.name} exited while waiting for {what}:\n{p.tail(40)}")
+        if check():
+            return
+        time.sleep(0.1)
+    tails = "\n".join(f"--- {p.name}\n{p.tail(30)}" for p in procs)
+    raise ClusterStartError(f"timed out waiting for {what}:\n{tails}")
+
+
+def start_cluster(
+    workdir: Path,
+    *,
+    extra_apiserver_args: Sequence[str] = (),
+    bin_dir: Path | None = None,
+) -> RunningCluster:
+    """Start etcd, kube-apiserver and kube-controller-manager under ``workdir``.
+
+    Returns once ``/readyz`` answers, the ``default`` namespace exists, the restricted user's
+    namespace and RoleBinding exist and the controller manager has created that namespace's
+    ``default`` ServiceAccount. Stops whatever started if anything fails.
+    """
+    t0 = time.monotonic()
+    bins = bin_dir or binary_dir()
+    workdir = workdir.resolve()
+    log_dir = workdir / "logs"
+    pki = workdir / "pki"
+    cert_dir = workdir / "apiserver-certs"
+    for d in (log_dir, pki, cert_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    sa_key, sa_pub = pki / "sa.key", pki / "sa.pub"
+    _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+             "-out", str(sa_key))
+    _openssl("rsa", "-in", str(sa_key), "-pubout", "-out", str(sa_pub))
+    admin_token, restricted_token = secrets.token_hex(24), secrets.token_hex(24)
+    tokens = pki / "tokens.csv"
+    tokens.write_text(
+        f'{admin_token},admin,admin,"system:masters"\n'
+        f"{restricted_token},{RESTRICTED_USER},{RESTRICTED_USER}\n"
+    )
+    tokens.chmod(0o600)
+    timings["keys"] = time.monotonic() - t0
+
+    etcd_client, etcd_peer, api_port = free_port(), free_port(), free_port()
+    client_url = f"http://127.0.0.1:{etcd_client}"
+    peer_url = f"http://127.0.0.1:{etcd_peer}"
+    server = f"https://127.0.0.1:{api_port}"
+    ca_file = cert_dir / "apiserver.crt"  # the apiserver's self-signed certificate bundle
+
+    cluster = RunningCluster(
+        workdir=workdir,
+        kubeconfig=workdir / "kubeconfig",
+        restricted_kubeconfig=workdir / "restricted.kubeconfig",
+        restricted_namespace=RESTRICTED_NAMESPACE,
+        server=server,
+        log_dir=log_dir,
+        ca_file=ca_file,
+        admin_token=admin_token,
+        restricted_token=restricted_token,
+        apiserver_args=list(extra_apiserver_args),
+    )
+    atexit.register(cluster.stop)
+    try:
+        t = time.monotonic()
+        cluster._etcd = _Process(
+            "etcd",
+            [
+                str(bins / "etcd"),
+                "--name=testcluster",
+                f"--data-dir={workdir / 'etcd-data'}",
+                f"--listen-client-urls={client_url}",
+                f"--advertise-client-urls={client_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=testcluster={peer_url}",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+            log_dir / "etcd.log",
+        )
+        cluster._etcd.start()
+        _wait_etcd(cluster._etcd, client_url)
+        timings["etcd"] = time.monotonic() - t
+
+        cluster._base_apiserver_argv = [
+            str(bins / "kube-apiserver"),
+            f"--etcd-servers={client_url}",
+            f"--secure-port={api_port}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--cert-dir={cert_dir}",
+            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+            "--authorization-mode=RBAC",
+            f"--token-auth-file={tokens}",
+            f"--service-account-key-file={sa_pub}",
+            f"--service-account-signing-key-file={sa_key}",
+            f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+            "--allow-privileged=true",
+            # A loopback advertise address cannot back the `kubernetes` Service's endpoints.
+            "--endpoint-reconciler-type=none",
+            "--profiling=false",
+        ]
+        t = time.monotonic()
+        cluster.start_apiserver()
+        timings["apiserver"] = time.monotonic() - t
+
+        ca_pem = ca_file.read_bytes()
+        cluster.kubeconfig.write_text(
+            _kubeconfig(
+                server,
+                ca_pem,
+                [("admin", admin_token, "default"),
+                 ("restricted", restricted_token, RESTRICTED_NAMESPACE)],
+            )
+        )
+        cluster.restricted_kubeconfig.write_text(
+            _kubeconfig(server, ca_pem, [("restricted", restricted_token, RESTRICTED_NAMESPACE)])
+        )
+        for path in (cluster.kubeconfig, cluster.restricted_kubeconfig):
+            path.chmod(0o600)
+
+        t = time.monotonic()
+        cluster._controller_manager = _Process(
+            "kube-controller-manager",
+            [
+                str(bins / "kube-controller-manager"),
+                f"--kubeconfig={cluster.kubeconfig}",
+                "--leader-elect=false",
+                "--secure-port=0",
+                f"--controllers={','.join(CONTROLLERS)}",
+                f"--service-account-private-key-file={sa_key}",
+                f"--root-ca-file={ca_file}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                "--concurrent-gc-syncs=5",
+            ],
+            log_dir / "kube-controller-manager.log",
+        )
+        cluster._controller_manager.start()
+        api = cluster.api()
+        _setup_restricted_namespace(api)
+        procs = [cluster._etcd, cluster._apiserver, cluster._controller_manager]
+        assert all(p is not None for p in procs)
+        live = [p for p in procs if p is not None]
+        _wait_for(
+            "the default namespace",
+            lambda: api.request("GET", "/api/v1/namespaces/default")[0] == 200,
+            live,
+        )
+        sa_path = f"/api/v1/namespaces/{RESTRICTED_NAMESPACE}/serviceaccounts/default"
+        _wait_for(
+            "kube-controller-manager (default ServiceAccount)",
+            lambda: api.request("GET", sa_path)[0] == 200,
+            live,
+        )
+        timings["controller-manager"] = time.monotonic() - t
+    except BaseException:
+        cluster.stop()
+        raise
+    cluster.timings = timings
+    cluster.startup_seconds = time.monotonic() - t0
+    return cluster
+
+
+def _setup_restricted_namespace(api: _Api) -> None:
+    """Namespace ``restricted`` and a RoleBinding giving the restricted user ``edit`` there."""
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": RESTRICTED_NAMESPACE}}
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": f"{RESTRICTED_USER}-edit", "namespace": RESTRICTED_NAMESPACE},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": RESTRICTED_USER}
+        ],
+    }
+    for path, body in (
+        ("/api/v1/namespaces", ns),
+        (f"/apis/rbac.authorization.k8s.io/v1/namespaces/{RESTRICTED_NAMESPACE}/rolebindings",
+         binding),
+    ):
+        status, resp = api.request("POST", path, body)
+        if status not in (201, 409):
+            raise ClusterStartError(f"POST {path}: HTTP {status}: {resp}")
+
+
+def describe_startup(cluster: RunningCluster) -> str:
+    """One line: total startup time and its phases."""
+    phases = ", ".join(f"{k} {v:.1f}s" for k, v in cluster.timings.items())
+    return f"control plane ready in {cluster.startup_seconds:.1f}s ({phases})"
+
+
+# -- command line: a background control plane for people and scripts ----------------------------
+
+
+def default_state_dir() -> Path:
+    override = os.environ.get(STATE_DIR_ENV)
+    if override:
+        return Path(override)
+    return Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / "gitops-agent-cluster"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_state(state_dir: Path) -> dict[str, Any] | None:
+    """The ``ready.json`` of a running supervisor, or ``None``."""
+    try:
+        state: dict[str, Any] = json.loads((state_dir / "ready.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return state if _pid_alive(int(state["pid"])) else None
+
+
+def _serve(state_dir: Path) -> int:
+    """Supervisor: start the cluster, publish ``ready.json``, stop on SIGTERM/SIGINT."""
+    stopping = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    cluster = start_cluster(state_dir / "cluster")
+    try:
+        state = {
+            "pid": os.getpid(),
+            "server": cluster.server,
+            "kubeconfig": str(cluster.kubeconfig),
+            "restricted_kubeconfig": str(cluster.restricted_kubeconfig),
+            "restricted_namespace": cluster.restricted_namespace,
+            "log_dir": str(cluster.log_dir),
+            "startup_seconds": round(cluster.startup_seconds, 2),
+            "processes": cluster.pids(),
+        }
+        tmp = state_dir / "ready.json.tmp"
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        tmp.replace(state_dir / "ready.json")
+        print(describe_startup(cluster), flush=True)
+        while not stopping:
+            dead = [name for name, ok in cluster.running().items() if not ok]
+            if dead:
+                print(f"stopping: {', '.join(dead)} exited", flush=True)
+                break
+            time.sleep(0.5)
+    finally:
+        cluster.stop()
+        (state_dir / "ready.json").unlink(missing_ok=True)
+    return 0
+
+
+def _print_env(state: dict[str, Any]) -> None:
+    print(f"KUBECONFIG={state['kubeconfig']}")
+    print(f"RESTRICTED_KUBECONFIG={state['restricted_kubeconfig']}")
+
+
+def cmd_up(state_dir: Path) -> int:
+    state = _read_state(state_dir)
+    if state is not None:
+        print(f"control plane already running at {state['server']} (pid {state['pid']})")
+        _print_env(state)
+        return 0
+    shutil.rmtree(state_dir, ignore_errors=True)
+    state_dir.mkdir(parents=True)
+    bins = binary_dir()
+    log = (state_dir / "supervisor.log").open("ab")
+    env = {**os.environ, BIN_DIR_ENV: str(bins)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools.testcluster.launcher", "serve",
+         "--state-dir", str(state_dir)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    deadline = time.monotonic() + READY_TIMEOUT_S * 2
+    while time.monotonic() < deadline:
+        state = _read_state(state_dir)
+        if state is not None:
+            print(f"control plane running at {state['server']} (supervisor pid {state['pid']}), "
+                  f"started in {state['startup_seconds']}s; logs in {state['log_dir']}")
+            _print_env(state)
+            return 0
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait()
+    print(f"control plane failed to start; see {state_dir / 'supervisor.log'}:", file=sys.stderr)
+    print(_log_tail(state_dir / "supervisor.log", 30), file=sys.stderr)
+    return 1
+
+
+def cmd_down(state_dir: Path) -> int:
+    state = _read_state(state_dir)
+    if state is not None:
+        pid = int(state["pid"])
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S * 3
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _pid_alive(pid):  # a hung supervisor: kill it and, should any survive, its children
+            for proc_pid in [pid, *state.get("processes", {}).values()]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(int(proc_pid), signal.SIGKILL)
+        print(f"control plane stopped (was {state['server']})")
+    else:
+        print("control plane not running")
+    shutil.rmtree(state_dir, ignore_errors=True)
+    return 0
+
+
+def cmd_status(state_dir: Path) -> int:
+    state = _read_state(state_dir)
+    if state is None:
+        print("control plane not running")
+        return 1
+    print(f"control plane running at {state['server']} (supervisor pid {state['pid']}); "
+          f"logs in {state['log_dir']}")
+    _print_env(state)
+    return 0
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def raise_interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.testcluster.launcher",
+                                     description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("command", choices=["up", "down", "status", "serve", "run"],
+                        help="up/down/status: background control plane; run: foreground "
+                             "until Ctrl-C")
+    parser.add_argument("--state-dir", type=Path, default=default_state_dir())
+    args = parser.parse_args(argv)
+    state_dir: Path = args.state_dir.resolve()
+    if args.command == "up":
+        return cmd_up(state_dir)
+    if args.command == "down":
+        return cmd_down(state_dir)
+    if args.command == "status":
+        return cmd_status(state_dir)
+    if args.command == "serve":
+        return _serve(state_dir)
+    with _sigterm_as_interrupt(), tempfile.TemporaryDirectory(prefix="testcluster-") as tmp:
+        cluster = start_cluster(Path(tmp))
+        try:
+            print(describe_startup(cluster))
+            print(f"PIDS={json.dumps(cluster.pids())}")
+            print(f"KUBECONFIG={cluster.kubeconfig}")
+            print(f"RESTRICTED_KUBECONFIG={cluster.restricted_kubeconfig}", flush=True)
+            while all(cluster.running().values()):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
