@@ -1,0 +1,278 @@
+"""``plan``: what a change to the specs does to every environment's rendered manifests.
+
+Both revisions are exported from git, loaded, compiled and rendered with the real
+kustomize; then, per environment, objects are paired by identity (API group, kind,
+namespace, name) and reported as added, changed (with a unified diff of their YAML) or
+removed. Secret ``data`` and ``stringData`` values never appear: they are masked before
+any diff is taken, and a masked value only says whether it changed.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from gitops_agent.adapters import git as gitops_git
+from gitops_agent.compile import compile_environment
+from gitops_agent.compile.yamlio import dump
+from gitops_agent.errors import InvalidInputError
+from gitops_agent.render import render_files
+
+Manifest = dict[str, Any]
+MASK = "<masked>"
+MASK_CHANGED = "<masked, changed>"
+SECRET_FIELDS = ("data", "stringData")
+
+
+class Change(StrEnum):
+    """How one object differs between base and head."""
+
+    ADDED = "added"
+    CHANGED = "changed"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True, order=True)
+class ObjectKey:
+    """An object's identity: the API group (not version), kind, namespace and name."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ObjectKey:
+        api_version = str(obj.get("apiVersion", ""))
+        group = api_version.rpartition("/")[0]
+        meta = obj.get("metadata") or {}
+        return cls(group, str(obj.get("kind", "")), str(meta.get("namespace") or ""),
+                   str(meta.get("name", "")))
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind}/{where}"
+
+
+@dataclass(frozen=True)
+class ObjectDiff:
+    """One added, changed or removed object and the unified diff of its (masked) YAML."""
+
+    change: Change
+    key: ObjectKey
+    api_version: str
+    diff: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.change.value,
+            "apiVersion": self.api_version,
+            "kind": self.key.kind,
+            "namespace": self.key.namespace or None,
+            "name": self.key.name,
+            "diff": self.diff,
+        }
+
+
+@dataclass(frozen=True)
+class EnvironmentPlan:
+    """The differences of one environment, in a stable order (removed, changed, added)."""
+
+    environment: str
+    changes: tuple[ObjectDiff, ...] = ()
+    unchanged: int = 0
+    note: str | None = None
+
+    def count(self, change: Change) -> int:
+        return sum(1 for c in self.changes if c.change is change)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {change.value: self.count(change) for change in Change}
+        return {**counts, "unchanged": self.unchanged}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "summary": self.summary,
+            "note": self.note,
+            "changes": [c.to_json() for c in self.changes],
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every selected environment's differences between ``base`` and ``head``.
+
+    ``live`` holds head-against-cluster differences when they were asked for.
+    """
+
+    base: str
+    head: str
+    environments: tuple[EnvironmentPlan, ...]
+    live: tuple[EnvironmentPlan, ...] = field(default=())
+
+    @property
+    def changed(self) -> bool:
+        return any(env.changes for env in (*self.environments, *self.live))
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "base": self.base,
+            "head": self.head,
+            "changed": self.changed,
+            "environments": [env.to_json() for env in self.environments],
+        }
+        if self.live:
+            document["live"] = [env.to_json() for env in self.live]
+        return document
+
+
+def _is_secret(obj: Mapping[str, Any] | None) -> bool:
+    return obj is not None and obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
+
+
+def mask_secret(obj: Manifest, other: Mapping[str, Any] | None = None) -> Manifest:
+    """A copy of ``obj`` whose Secret values are masked; ``other`` marks which ones changed."""
+    if not _is_secret(obj):
+        return obj
+    masked = copy.deepcopy(obj)
+    theirs = other if _is_secret(other) else None
+    for field_name in SECRET_FIELDS:
+        values = obj.get(field_name)
+        if not isinstance(values, Mapping):
+            if values is not None:
+                masked[field_name] = MASK
+            continue
+        previous = theirs.get(field_name) if theirs is not None else None
+        previous = previous if isinstance(previous, Mapping) else {}
+        masked[field_name] = {
+            key: MASK if theirs is None or previous.get(key) == value else MASK_CHANGED
+            for key, value in values.items()
+        }
+    return masked
+
+
+def _yaml_lines(obj: Manifest | None) -> list[str]:
+    if obj is None:
+        return []
+    return dump(obj).decode("utf-8").splitlines(keepends=True)
+
+
+def unified_diff(key: ObjectKey, base: Manifest | None, head: Manifest | None) -> str:
+    """The unified diff of two versions of one object, Secret values masked.
+
+    Base values show as ``<masked>``; head values that differ from base as
+    ``<masked, changed>``, so a changed secret value still shows up as one changed line.
+    """
+    old = mask_secret(base) if base is not None else None
+    new = mask_secret(head, base) if head is not None else None
+    lines = difflib.unified_diff(
+        _yaml_lines(old),
+        _yaml_lines(new),
+        fromfile=f"base/{key}" if base is not None else "/dev/null",
+        tofile=f"head/{key}" if head is not None else "/dev/null",
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def _index(objects: Iterable[Manifest]) -> dict[ObjectKey, Manifest]:
+    return {ObjectKey.of(obj): obj for obj in objects}
+
+
+def diff_environment(
+    environment: str,
+    base: Iterable[Manifest],
+    head: Iterable[Manifest],
+    *,
+    note: str | None = None,
+) -> EnvironmentPlan:
+    """Pair the rendered objects of two revisions and describe every difference (pure)."""
+    old, new = _index(base), _index(head)
+    changes: list[ObjectDiff] = []
+    unchanged = 0
+    for key in sorted(old.keys() - new.keys()):
+        changes.append(ObjectDiff(Change.REMOVED, key, str(old[key].get("apiVersion", "")),
+                                  unified_diff(key, old[key], None)))
+    for key in sorted(old.keys() & new.keys()):
+        if old[key] == new[key]:
+            unchanged += 1
+            continue
+        changes.append(ObjectDiff(Change.CHANGED, key, str(new[key].get("apiVersion", "")),
+                                  unified_diff(key, old[key], new[key])))
+    for key in sorted(new.keys() - old.keys()):
+        changes.append(ObjectDiff(Change.ADDED, key, str(new[key].get("apiVersion", "")),
+                                  unified_diff(key, None, new[key])))
+    return EnvironmentPlan(environment, tuple(changes), unchanged, note)
+
+
+RenderAll = Callable[[Path, Sequence[str] | None], Mapping[str, list[Manifest]]]
+"""Renders every (selected) environment of the GitOps repository at a directory."""
+
+
+def render_environments(root: Path, only: Sequence[str] | None) -> dict[str, list[Manifest]]:
+    """Load, compile and render each environment of the GitOps repository at ``root``."""
+    from gitops_agent.spec import load_specs
+
+    if not (root / "environments").is_dir():
+        return {}
+    specs = load_specs(root)
+    rendered: dict[str, list[Manifest]] = {}
+    for name, env in sorted(specs.environments.items()):
+        if only and name not in only:
+            continue
+        tree = compile_environment(specs, env, source_commit=None)
+        rendered[name] = render_files(dict(tree), name)
+    return rendered
+
+
+def render_revision(
+    repo: Path, ref: str, only: Sequence[str] | None, render: RenderAll = render_environments
+) -> dict[str, list[Manifest]]:
+    """Export ``ref``'s tree to a temporary directory and render its environments there."""
+    handle = gitops_git.open_repo(repo)
+    with tempfile.TemporaryDirectory(prefix="gitops-agent-plan-") as tmp:
+        root = Path(tmp)
+        gitops_git.export_tree(handle, ref, root)
+        return dict(render(root, only))
+
+
+def compute_plan(
+    repo: Path,
+    base: str,
+    head: str,
+    *,
+    environments: Sequence[str] = (),
+    render: RenderAll = render_environments,
+) -> Plan:
+    """Render both revisions and diff each environment present in either."""
+    handle = gitops_git.open_repo(repo)
+    shas: list[str] = []
+    for flag, ref in (("--base", base), ("--head", head)):
+        sha = gitops_git.rev_parse(handle, ref)
+        if sha is None:
+            raise InvalidInputError(f"{flag} {ref}: no such revision in {repo}")
+        shas.append(sha)
+    only = list(environments) or None
+    old = render_revision(repo, shas[0], only, render)
+    new = render_revision(repo, shas[1], only, render)
+    if only:
+        unknown = sorted(set(only) - old.keys() - new.keys())
+        if unknown:
+            names = ", ".join(unknown)
+            raise InvalidInputError(f"--env {names}: no such environment at either revision")
+    plans = []
+    for name in sorted(old.keys() | new.keys()):
+        note = None
+        if name not in old:
+            note = "new environment"
+        elif name not in new:
+            note = "environment removed"
+        plans.append(diff_environment(name, old.get(name, []), new.get(name, []), note=note))
+    return Plan(base=shas[0], head=shas[1], environments=tuple(plans))
