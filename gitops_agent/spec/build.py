@@ -1,0 +1,281 @@
+"""Build the typed model from documents that passed validation, resolving ``defaults``.
+
+Defaults resolution: a task's or service's own ``image``, ``command``, ``args`` and
+``serviceAccount`` win over ``defaults``; ``env`` maps merge (own value wins); ``envFrom``
+lists concatenate, defaults first; ``resources`` merge key by key (``limits`` too).
+Literal env/config values that YAML read as numbers or booleans become strings
+(``true``/``false``; quote a value to keep it verbatim). A variant's ``env`` holds only
+the variant's own variables (the compiler merges them over the service's).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from gitops_agent.spec.durations import parse_duration
+from gitops_agent.spec.model import (
+    Alert,
+    Autoscale,
+    Container,
+    Disruption,
+    EnvFrom,
+    EnvFromKind,
+    Environment,
+    Experiments,
+    Monitoring,
+    Optimize,
+    Probe,
+    Resources,
+    Rightsizing,
+    Scrape,
+    SecretKeyRef,
+    Service,
+    Severity,
+    SyncPolicy,
+    Task,
+    Variant,
+    Workflow,
+    frozen_map,
+)
+from gitops_agent.spec.quantities import quantity_text
+
+
+def scalar_text(value: Any) -> str:
+    """An env/config/label scalar as the string Kubernetes needs."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return quantity_text(value) or str(value)
+    return str(value)
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(scalar_text(v) for v in value) if isinstance(value, list) else ()
+
+
+def _env(value: Any) -> Mapping[str, str | SecretKeyRef]:
+    out: dict[str, str | SecretKeyRef] = {}
+    for name, item in _map(value).items():
+        if isinstance(item, dict):
+            ref = _map(item.get("secretRef"))
+            out[name] = SecretKeyRef(name=str(ref["name"]), key=str(ref["key"]))
+        else:
+            out[name] = scalar_text(item)
+    return frozen_map(out)
+
+
+def _quantity(value: Any) -> str | None:
+    return None if value is None else quantity_text(value)
+
+
+def _resources(defaults: Mapping[str, Any], own: Mapping[str, Any]) -> Resources:
+    merged = {**defaults, **own}
+    limits = {**_map(defaults.get("limits")), **_map(own.get("limits"))}
+    gpu = merged.get("gpu")
+    return Resources(
+        cpu=_quantity(merged.get("cpu")),
+        memory=_quantity(merged.get("memory")),
+        gpu=int(gpu) if isinstance(gpu, int) else None,
+        limits=frozen_map({k: quantity_text(v) or str(v) for k, v in limits.items()}),
+    )
+
+
+def _container(defaults: Mapping[str, Any], body: Mapping[str, Any]) -> Container:
+    env_from = [*(defaults.get("envFrom") or []), *(body.get("envFrom") or [])]
+    return Container(
+        image=str(body.get("image", defaults.get("image", ""))),
+        command=_strings(body.get("command", defaults.get("command"))),
+        args=_strings(body.get("args", defaults.get("args"))),
+        env=_env({**_map(defaults.get("env")), **_map(body.get("env"))}),
+        env_from=tuple(
+            EnvFrom(kind=EnvFromKind(kind), name=str(name))
+            for item in env_from
+            for kind, name in _map(item).items()
+        ),
+        resources=_resources(_map(defaults.get("resources")), _map(body.get("resources"))),
+        service_account=body.get("serviceAccount", defaults.get("serviceAccount")),
+    )
+
+
+def _task(name: str, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> Task:
+    timeout = body.get("timeout")
+    return Task(
+        name=name,
+        container=_container(defaults, body),
+        depends_on=tuple(body.get("dependsOn") or ()),
+        retries=body.get("retries"),
+        timeout=timeout,
+        timeout_seconds=parse_duration(timeout) if timeout is not None else None,
+        schedule=body.get("schedule"),
+    )
+
+
+def _probe(value: Any) -> Probe | None:
+    if not isinstance(value, dict):
+        return None
+    return Probe(
+        path=value.get("path"),
+        port=value.get("port"),
+        command=_strings(value.get("command")),
+        initial_delay_seconds=value.get("initialDelaySeconds"),
+        period_seconds=value.get("periodSeconds"),
+    )
+
+
+def _service(name: str, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> Service:
+    autoscale = body.get("autoscale")
+    disruption = body.get("disruption")
+    probes = _map(body.get("probes"))
+    return Service(
+        name=name,
+        container=_container(defaults, body),
+        depends_on=tuple(body.get("dependsOn") or ()),
+        ports=frozen_map(_map(body.get("ports"))),
+        replicas=body.get("replicas"),
+        autoscale=(
+            Autoscale(
+                min=autoscale["min"],
+                max=autoscale["max"],
+                cpu_utilization=autoscale.get("cpuUtilization"),
+                memory_utilization=autoscale.get("memoryUtilization"),
+            )
+            if isinstance(autoscale, dict)
+            else None
+        ),
+        readiness=_probe(probes.get("readiness")),
+        liveness=_probe(probes.get("liveness")),
+        disruption=(
+            Disruption(
+                min_available=disruption.get("minAvailable"),
+                max_unavailable=disruption.get("maxUnavailable"),
+            )
+            if isinstance(disruption, dict)
+            else None
+        ),
+        variants=tuple(
+            Variant(
+                name=variant,
+                weight=int(spec["weight"]),
+                image=spec.get("image"),
+                env=_env(spec.get("env")),
+            )
+            for variant, spec in sorted(_map(body.get("variants")).items())
+        ),
+    )
+
+
+def _monitoring(value: Any) -> Monitoring | None:
+    if not isinstance(value, dict):
+        return None
+    scrape = value.get("scrape")
+    return Monitoring(
+        scrape=(
+            Scrape(
+                port=str(scrape["port"]),
+                path=scrape.get("path", "/metrics"),
+                interval=scrape.get("interval", "30s"),
+            )
+            if isinstance(scrape, dict)
+            else None
+        ),
+        alerts=tuple(
+            Alert(
+                name=alert["name"],
+                expr=alert["expr"],
+                severity=Severity(alert.get("severity", "warning")),
+                for_=alert.get("for"),
+                summary=alert.get("summary"),
+            )
+            for alert in value.get("alerts") or []
+        ),
+    )
+
+
+def _optimize(value: Any) -> Optimize | None:
+    if not isinstance(value, dict):
+        return None
+    right = value.get("rightsizing")
+    exp = value.get("experiments")
+    base_r, base_e = Rightsizing(), Experiments()
+    return Optimize(
+        rightsizing=(
+            Rightsizing(
+                enabled=bool(right.get("enabled", base_r.enabled)),
+                window=right.get("window", base_r.window),
+                cpu_percentile=float(right.get("cpuPercentile", base_r.cpu_percentile)),
+                memory_buffer_percent=float(
+                    right.get("memoryBufferPercent", base_r.memory_buffer_percent)
+                ),
+                min_change_percent=float(right.get("minChangePercent", base_r.min_change_percent)),
+            )
+            if isinstance(right, dict)
+            else None
+        ),
+        experiments=(
+            Experiments(
+                metric=exp.get("metric", base_e.metric),
+                confidence=float(exp.get("confidence", base_e.confidence)),
+                min_samples=int(exp.get("minSamples", base_e.min_samples)),
+            )
+            if isinstance(exp, dict)
+            else None
+        ),
+    )
+
+
+def build_workflow(document: Mapping[str, Any], source: str) -> Workflow:
+    """A :class:`Workflow` from a validated ``kind: Workflow`` document."""
+    metadata = _map(document.get("metadata"))
+    spec = _map(document.get("spec"))
+    defaults = _map(spec.get("defaults"))
+    return Workflow(
+        name=str(metadata["name"]),
+        source=source,
+        labels=frozen_map({k: scalar_text(v) for k, v in _map(metadata.get("labels")).items()}),
+        config=frozen_map({k: scalar_text(v) for k, v in _map(spec.get("config")).items()}),
+        tasks=tuple(
+            _task(name, body, defaults) for name, body in sorted(_map(spec.get("tasks")).items())
+        ),
+        services=tuple(
+            _service(name, body, defaults)
+            for name, body in sorted(_map(spec.get("services")).items())
+        ),
+        monitoring=_monitoring(spec.get("monitoring")),
+        optimize=_optimize(spec.get("optimize")),
+    )
+
+
+def build_environment(document: Mapping[str, Any], source: str) -> Environment:
+    """An :class:`Environment` from a validated ``kind: Environment`` document."""
+    spec = _map(document.get("spec"))
+    sync = _map(spec.get("sync"))
+    base = SyncPolicy()
+    workflows = spec.get("workflows")
+    return Environment(
+        name=str(_map(document.get("metadata"))["name"]),
+        source=source,
+        namespace=str(spec["namespace"]),
+        branch=str(spec["branch"]),
+        context=_map(spec.get("cluster")).get("context"),
+        prometheus_url=_map(spec.get("prometheus")).get("url"),
+        workflows=tuple(workflows) if isinstance(workflows, list) else None,
+        images=frozen_map({k: str(v) for k, v in _map(spec.get("images")).items()}),
+        labels=frozen_map({k: scalar_text(v) for k, v in _map(spec.get("labels")).items()}),
+        resources=tuple(spec.get("resources") or ()),
+        overrides=frozen_map({k: copy.deepcopy(v) for k, v in _map(spec.get("overrides")).items()}),
+        sync=SyncPolicy(
+            prune=bool(sync.get("prune", base.prune)),
+            self_heal=bool(sync.get("selfHeal", base.self_heal)),
+            interval=str(sync.get("interval", base.interval)),
+            force=bool(sync.get("force", base.force)),
+            allow_empty=bool(sync.get("allowEmpty", base.allow_empty)),
+            max_prune_percent=int(sync.get("maxPrunePercent", base.max_prune_percent)),
+            job_history=int(sync.get("jobHistory", base.job_history)),
+        ),
+    )

@@ -1,0 +1,83 @@
+"""Cron schedules as Kubernetes CronJobs accept them (five fields or an ``@`` macro).
+
+Fields: minute 0-59, hour 0-23, day of month 1-31, month 1-12 or JAN-DEC, day of week
+0-6 or SUN-SAT (names case-insensitive). Each field is ``*``, ``?`` (day fields), a value,
+a range ``a-b``, with an optional step ``/n``, or a comma-separated list of those.
+Macros: ``@yearly``, ``@annually``, ``@monthly``, ``@weekly``, ``@daily``, ``@midnight``,
+``@hourly``. Time-zone prefixes (``TZ=``) are refused: Kubernetes rejects them.
+"""
+
+from __future__ import annotations
+
+MACROS = frozenset(
+    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+)
+_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    ("month", 1, 12, {name: i + 1 for i, name in enumerate(_MONTHS)}),
+    ("day of week", 0, 6, {name: i for i, name in enumerate(_DAYS)}),
+)
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why ``expression`` is not a valid schedule, or None when it is."""
+    text = expression.strip()
+    if not text:
+        return "is empty; expected five cron fields such as '0 2 * * *'"
+    if text.upper().startswith(("TZ=", "CRON_TZ=")):
+        return "time-zone prefixes (TZ=) are not supported in schedules"
+    if text.startswith("@"):
+        if text.lower() in MACROS:
+            return None
+        return "unknown macro; use one of " + ", ".join(sorted(MACROS))
+    fields = text.split()
+    if len(fields) != 5:
+        return (
+            f"has {len(fields)} fields; expected five (minute hour day-of-month month"
+            " day-of-week), e.g. '0 2 * * *'"
+        )
+    for value, (name, low, high, names) in zip(fields, _FIELDS, strict=True):
+        problem = _field_problem(value, low, high, names, allow_question=name.startswith("day"))
+        if problem:
+            return f"{name} field {value!r}: {problem}"
+    return None
+
+
+def _field_problem(
+    field: str, low: int, high: int, names: dict[str, int], *, allow_question: bool
+) -> str | None:
+    for part in field.split(","):
+        if not part:
+            return "empty list item"
+        base, slash, step = part.partition("/")
+        if slash and (not step.isdigit() or int(step) == 0):
+            return f"step {step!r} must be a positive number"
+        if base in ("*", "?"):
+            if base == "?" and not allow_question:
+                return "'?' is only allowed in the day fields"
+            continue
+        start_text, dash, end_text = base.partition("-")
+        start = _value(start_text, names)
+        if start is None:
+            return f"{start_text!r} is not a number" + (" or name" if names else "")
+        if not low <= start <= high:
+            return f"{start} is out of range {low}-{high}"
+        if dash:
+            end = _value(end_text, names)
+            if end is None:
+                return f"{end_text!r} is not a number" + (" or name" if names else "")
+            if not low <= end <= high:
+                return f"{end} is out of range {low}-{high}"
+            if end < start:
+                return f"range {start}-{end} runs backwards"
+    return None
+
+
+def _value(text: str, names: dict[str, int]) -> int | None:
+    if text.isdigit() and len(text) <= 4:
+        return int(text)
+    return names.get(text.upper())

@@ -1,0 +1,188 @@
+"""JSON Schema validation of one document, turned into located diagnostics.
+
+The schemas live in the repository's top-level ``schemas/`` directory (the contract users
+see). They are found next to the package source (``<repo>/schemas``, which covers the
+editable install and a source checkout) or, for a wheel, in the package's bundled copy
+``gitops_agent/spec/schemas`` when one is present.
+
+Messages are written here rather than taken from jsonschema, so that they are short, name
+the field, and never echo a value that could be a secret (anything under ``env`` or
+``config``). A schema may carry an ``x-error`` message used for its pattern/type failures.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from gitops_agent.errors import Diagnostic
+from gitops_agent.spec.yaml_positions import Document, YamlPath
+
+SCHEMA_NAMES = ("workflow", "environment")
+
+
+def schema_dir() -> Path:
+    """The directory holding ``workflow.schema.json`` and ``environment.schema.json``."""
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[2] / "schemas", here.parent / "schemas"):
+        if (candidate / "workflow.schema.json").is_file():
+            return candidate
+    raise FileNotFoundError(f"JSON Schemas not found next to {here.parent}")
+
+
+@cache
+def load_schema(name: str) -> Mapping[str, Any]:
+    """The parsed JSON Schema ``<name>.schema.json`` (``workflow`` or ``environment``)."""
+    with (schema_dir() / f"{name}.schema.json").open(encoding="utf-8") as handle:
+        schema: dict[str, Any] = json.load(handle)
+    return schema
+
+
+@cache
+def _validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(load_schema(name))
+
+
+def check_schema(document: Document, name: str, *, prefix: YamlPath = ()) -> list[Diagnostic]:
+    """Validate ``document.data`` against schema ``name``; one diagnostic per problem."""
+    return check_value(
+        document.data,
+        name,
+        lambda path, msg, key: document.diagnostic((*prefix, *path), msg, key=key),
+    )
+
+
+def check_value(
+    value: Any,
+    name: str,
+    report: Any,
+) -> list[Diagnostic]:
+    """Validate ``value``; ``report(path, message, key)`` turns a problem into a diagnostic."""
+    out: list[Diagnostic] = []
+    seen: set[tuple[YamlPath, str]] = set()
+    for path, message, key in _problems(_validator(name).iter_errors(value)):
+        if (path, message) in seen:
+            continue
+        seen.add((path, message))
+        out.append(report(path, message, key))
+    return out
+
+
+def _problems(errors: Iterator[ValidationError]) -> Iterator[tuple[YamlPath, str, bool]]:
+    for error in errors:
+        yield from _explain(error)
+
+
+def _explain(error: ValidationError) -> Iterator[tuple[YamlPath, str, bool]]:
+    path: YamlPath = tuple(error.absolute_path)
+    validator = str(error.validator)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    custom = schema.get("x-error")
+    if "propertyNames" in error.relative_schema_path or "propertyNames" in list(
+        error.absolute_schema_path
+    ):
+        key = str(error.instance)
+        yield (*path, key), custom or f"{_show(key)} is not a valid name here", True
+        return
+    if validator == "additionalProperties" and schema.get("additionalProperties") is False:
+        allowed = sorted(schema.get("properties", {}))
+        for extra in sorted(set(error.instance) - set(allowed)):
+            hint = difflib.get_close_matches(extra, allowed, n=1)
+            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+            yield (*path, extra), f"unknown field {extra!r}{suggestion}", True
+        return
+    if validator == "required":
+        missing = [m for m in error.validator_value if m not in error.instance]
+        for name in missing:
+            yield (*path, name), f"required field {name!r} is missing", True
+        return
+    if validator in ("if", "then", "else", "oneOf", "anyOf", "allOf") and error.context:
+        for sub in error.context:
+            yield from _explain(sub)
+        return
+    yield path, _message(error, path, custom), False
+
+
+def _message(error: ValidationError, path: YamlPath, custom: Any) -> str:
+    validator = str(error.validator)
+    expected = error.validator_value
+    instance = error.instance
+    secret_area = any(part in ("env", "config") for part in path if isinstance(part, str))
+    if validator in ("pattern", "type", "minProperties", "maxProperties") and custom:
+        return str(custom)
+    if validator == "type":
+        wanted = expected if isinstance(expected, list) else [expected]
+        return f"must be {' or '.join(_article(t) for t in wanted)}, not {_json_type(instance)}"
+    if validator == "const":
+        return f"must be {expected!r}" + ("" if secret_area else f", not {_show(instance)}")
+    if validator == "enum":
+        return "must be one of: " + ", ".join(str(v) for v in expected)
+    if validator == "pattern":
+        shown = "value" if secret_area else _show(instance)
+        return f"{shown} does not match the pattern {expected}"
+    if validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        word = {
+            "minimum": "at least",
+            "exclusiveMinimum": "greater than",
+            "maximum": "at most",
+            "exclusiveMaximum": "less than",
+        }[validator]
+        return f"must be {word} {expected}"
+    if validator == "minLength":
+        return "must not be empty" if expected == 1 else f"must have at least {expected} characters"
+    if validator == "maxLength":
+        return f"must have at most {expected} characters"
+    if validator == "minItems":
+        return f"must have at least {expected} items"
+    if validator == "maxItems":
+        return f"must have at most {expected} items"
+    if validator == "uniqueItems":
+        return "items must be unique"
+    if validator == "minProperties":
+        return f"must have at least {expected} entries"
+    if validator == "maxProperties":
+        return f"must have at most {expected} entries"
+    return f"is invalid ({validator})"
+
+
+def _article(json_type: str) -> str:
+    names = {
+        "object": "a mapping",
+        "array": "a list",
+        "string": "a string",
+        "integer": "an integer",
+        "number": "a number",
+        "boolean": "a boolean",
+        "null": "null",
+    }
+    return names.get(json_type, json_type)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"

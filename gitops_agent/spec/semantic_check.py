@@ -1,0 +1,499 @@
+"""Checks the JSON Schema cannot express, on one workflow or environment document.
+
+Every check is defensive: it runs even when the schema already found problems, skipping
+values of the wrong type, so that all errors of a file are reported at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+from typing import Any
+
+from gitops_agent.errors import Diagnostic
+from gitops_agent.spec.cron import cron_problem
+from gitops_agent.spec.durations import duration_problem
+from gitops_agent.spec.quantities import parse_quantity
+from gitops_agent.spec.secret_scan import credential_kind, secret_name_reason
+from gitops_agent.spec.yaml_positions import YamlPath
+
+Report = Callable[[YamlPath, str, bool], Diagnostic]
+"""``report(path, message, key)``: a diagnostic at ``path`` (its key when ``key``)."""
+
+JOB_NAME_MAX = 63
+JOB_HASH_SUFFIX = 9  # "-" + 8 hex characters
+CRONJOB_NAME_MAX = 52
+DEPLOYMENT_NAME_MAX = 63
+
+
+def _map(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _duration(report: Report, path: YamlPath, value: Any, out: list[Diagnostic]) -> None:
+    problem = duration_problem(value)
+    if problem:
+        out.append(report(path, problem, False))
+
+
+def check_workflow(data: Any, report: Report) -> list[Diagnostic]:
+    """Semantic problems of a ``kind: Workflow`` document (already a mapping)."""
+    out: list[Diagnostic] = []
+    doc = _map(data)
+    name = _str(_map(doc.get("metadata")).get("name"))
+    spec = _map(doc.get("spec"))
+    sp: YamlPath = ("spec",)
+    tasks = _map(spec.get("tasks"))
+    services = _map(spec.get("services"))
+    defaults = _map(spec.get("defaults"))
+    if "spec" in doc and isinstance(doc["spec"], dict) and not tasks and not services:
+        out.append(report(sp, "a workflow needs at least one task or service", True))
+
+    scheduled = {t for t, body in tasks.items() if isinstance(body, dict) and "schedule" in body}
+    for task, body in tasks.items():
+        path = (*sp, "tasks", task)
+        body_map = _map(body)
+        if name:
+            if task in scheduled and len(name) + 1 + len(task) > CRONJOB_NAME_MAX:
+                out.append(
+                    report(
+                        path,
+                        f"name too long: CronJob name '{name}-{task}' would have "
+                        f"{len(name) + 1 + len(task)} characters (at most {CRONJOB_NAME_MAX})",
+                        True,
+                    )
+                )
+            elif task not in scheduled and len(name) + 1 + len(task) + 8 + 1 > JOB_NAME_MAX:
+                out.append(
+                    report(
+                        path,
+                        f"name too long: Job name '{name}-{task}-<8 hex>' would have "
+                        f"{len(name) + len(task) + 1 + JOB_HASH_SUFFIX} characters "
+                        f"(at most {JOB_NAME_MAX})",
+                        True,
+                    )
+                )
+        schedule = body_map.get("schedule")
+        if isinstance(schedule, str):
+            problem = cron_problem(schedule)
+            if problem:
+                out.append(report((*path, "schedule"), f"invalid cron schedule: {problem}", False))
+            if "dependsOn" in body_map:
+                out.append(
+                    report(
+                        (*path, "dependsOn"),
+                        "a scheduled task runs on its own schedule, outside the DAG, "
+                        "and cannot have dependsOn",
+                        True,
+                    )
+                )
+        else:
+            _check_depends(report, path, task, body_map, tasks, services, scheduled, out)
+        _duration(report, (*path, "timeout"), body_map.get("timeout"), out)
+        _check_container(report, path, body_map, defaults, out)
+
+    for service, body in services.items():
+        path = (*sp, "services", service)
+        body_map = _map(body)
+        if service in tasks:
+            out.append(
+                report(
+                    path,
+                    f"service {service!r} has the same name as a task; "
+                    "task and service names must be unique within a workflow",
+                    True,
+                )
+            )
+        _check_depends(report, path, None, body_map, tasks, services, scheduled, out)
+        _check_container(report, path, body_map, defaults, out)
+        _check_service(report, path, service, body_map, services, out)
+
+    out.extend(_check_cycles(report, tasks, scheduled))
+    _check_defaults(report, (*sp, "defaults"), defaults, out)
+    _check_config(report, (*sp, "config"), spec.get("config"), out)
+    _check_monitoring(report, (*sp, "monitoring"), spec.get("monitoring"), services, out)
+    rightsizing = _map(_map(spec.get("optimize")).get("rightsizing"))
+    _duration(report, (*sp, "optimize", "rightsizing", "window"), rightsizing.get("window"), out)
+    return out
+
+
+def _check_depends(
+    report: Report,
+    path: YamlPath,
+    task: str | None,
+    body: Mapping[str, Any],
+    tasks: Mapping[str, Any],
+    services: Mapping[str, Any],
+    scheduled: set[str],
+    out: list[Diagnostic],
+) -> None:
+    for index, dep in enumerate(_list(body.get("dependsOn"))):
+        if not isinstance(dep, str):
+            continue
+        at = (*path, "dependsOn", index)
+        if dep == task:
+            out.append(report(at, f"task {dep!r} depends on itself (cycle {dep} -> {dep})", False))
+        elif dep in scheduled:
+            out.append(
+                report(
+                    at,
+                    f"{dep!r} is a scheduled task (a CronJob outside the DAG); "
+                    "nothing may depend on it",
+                    False,
+                )
+            )
+        elif dep not in tasks:
+            hint = " (it is a service; dependsOn names tasks)" if dep in services else ""
+            out.append(report(at, f"unknown task {dep!r}{hint}", False))
+
+
+def _check_cycles(
+    report: Report, tasks: Mapping[str, Any], scheduled: set[str]
+) -> list[Diagnostic]:
+    graph: dict[str, list[str]] = {}
+    for task, body in tasks.items():
+        if task in scheduled:
+            continue
+        deps = _list(_map(body).get("dependsOn"))
+        graph[task] = [
+            d
+            for d in deps
+            if isinstance(d, str) and d in tasks and d not in scheduled and d != task
+        ]
+    out: list[Diagnostic] = []
+    for component in _strongly_connected(graph):
+        if len(component) < 2:
+            continue
+        cycle = _cycle_in(graph, component)
+        first, second = cycle[0], cycle[1]
+        index = _list(_map(tasks[first]).get("dependsOn")).index(second)
+        text = " -> ".join([*cycle, cycle[0]])
+        out.append(
+            report(("spec", "tasks", first, "dependsOn", index), f"dependency cycle: {text}", False)
+        )
+    return out
+
+
+def _strongly_connected(graph: Mapping[str, list[str]]) -> list[list[str]]:
+    """Tarjan's algorithm, iterative (no recursion limit on big graphs)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    result: list[list[str]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work: list[tuple[str, Iterator[str]]] = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            advanced = False
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                    advanced = True
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                result.append(sorted(component))
+    return result
+
+
+def _cycle_in(graph: Mapping[str, list[str]], component: list[str]) -> list[str]:
+    """A simple cycle through the smallest node of a strongly connected component."""
+    members = set(component)
+    start = component[0]
+    # Breadth-first search for the shortest path back to start.
+    previous: dict[str, str] = {}
+    frontier = [start]
+    seen = {start}
+    while frontier:
+        following: list[str] = []
+        for node in frontier:
+            for child in sorted(graph[node]):
+                if child not in members:
+                    continue
+                if child == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(previous[path[-1]])
+                    return list(reversed(path))
+                if child not in seen:
+                    seen.add(child)
+                    previous[child] = node
+                    following.append(child)
+        frontier = following
+    return component  # unreachable for a real component
+
+
+def _check_container(
+    report: Report,
+    path: YamlPath,
+    body: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    out: list[Diagnostic],
+) -> None:
+    if "image" not in body and "image" not in defaults:
+        out.append(report(path, "no image: set 'image' here or in spec.defaults", True))
+    _check_env(report, (*path, "env"), body.get("env"), out)
+    _check_strings(report, (*path, "command"), body.get("command"), out)
+    _check_strings(report, (*path, "args"), body.get("args"), out)
+    _check_limits(report, (*path, "resources"), body.get("resources"), defaults, out)
+
+
+def _check_defaults(
+    report: Report, path: YamlPath, defaults: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    _check_env(report, (*path, "env"), defaults.get("env"), out)
+    _check_strings(report, (*path, "command"), defaults.get("command"), out)
+    _check_strings(report, (*path, "args"), defaults.get("args"), out)
+    if isinstance(defaults.get("resources"), dict):
+        _check_limits(report, (*path, "resources"), defaults.get("resources"), {}, out)
+
+
+def _check_limits(
+    report: Report,
+    path: YamlPath,
+    resources: Any,
+    defaults: Mapping[str, Any],
+    out: list[Diagnostic],
+) -> None:
+    own = _map(resources)
+    inherited = _map(defaults.get("resources"))
+    limits = _map(own.get("limits"))
+    merged_limits = {**_map(inherited.get("limits")), **limits}
+    for key in ("cpu", "memory"):
+        request = parse_quantity(own.get(key, inherited.get(key)))
+        limit = parse_quantity(merged_limits.get(key))
+        if request is None or limit is None or limit >= request:
+            continue
+        if key in limits:
+            at: YamlPath = (*path, "limits", key)
+        elif key in own:
+            at = (*path, key)
+        else:
+            continue  # both inherited: reported once on defaults
+        out.append(
+            report(
+                at,
+                f"{key} limit is lower than the {key} request ({_fmt(limit)} < {_fmt(request)})",
+                False,
+            )
+        )
+
+
+def _fmt(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _check_env(report: Report, path: YamlPath, env: Any, out: list[Diagnostic]) -> None:
+    for var, value in _map(env).items():
+        at = (*path, var)
+        if isinstance(value, dict):
+            continue
+        reason = secret_name_reason(var)
+        if reason is not None:
+            out.append(
+                report(
+                    at,
+                    f"{var!r} looks like a secret ({reason} in the name): reference a Secret "
+                    "with {secretRef: {name, key}} or envFrom instead of writing a value",
+                    False,
+                )
+            )
+            continue
+        if isinstance(value, str):
+            kind = credential_kind(value)
+            if kind:
+                out.append(report(at, _credential_message(kind), False))
+
+
+def _credential_message(kind: str) -> str:
+    return (
+        f"value looks like {kind}; keep credentials in a Secret and reference it "
+        "(secretRef or envFrom)"
+    )
+
+
+def _check_strings(report: Report, path: YamlPath, values: Any, out: list[Diagnostic]) -> None:
+    for index, value in enumerate(_list(values)):
+        if isinstance(value, str):
+            kind = credential_kind(value)
+            if kind:
+                out.append(report((*path, index), _credential_message(kind), False))
+
+
+def _check_config(report: Report, path: YamlPath, config: Any, out: list[Diagnostic]) -> None:
+    for key, value in _map(config).items():
+        if isinstance(value, str):
+            kind = credential_kind(value)
+            if kind:
+                out.append(report((*path, key), _credential_message(kind), False))
+
+
+def _check_service(
+    report: Report,
+    path: YamlPath,
+    service: str,
+    body: Mapping[str, Any],
+    services: Mapping[str, Any],
+    out: list[Diagnostic],
+) -> None:
+    ports = _map(body.get("ports"))
+    probes = _map(body.get("probes"))
+    for kind, probe in probes.items():
+        probe_map = _map(probe)
+        at = (*path, "probes", kind)
+        has_http = "path" in probe_map or "port" in probe_map
+        if "command" in probe_map and has_http:
+            out.append(report(at, "a probe is either HTTP (path, port) or exec (command)", True))
+        elif "command" not in probe_map and not has_http:
+            out.append(report(at, "a probe needs path and port, or command", True))
+        elif has_http and "port" not in probe_map:
+            out.append(report(at, "an HTTP probe needs a port", True))
+        elif has_http and "path" not in probe_map:
+            out.append(report(at, "an HTTP probe needs a path", True))
+        port = probe_map.get("port")
+        if isinstance(port, str) and port not in ports:
+            declared = ", ".join(sorted(ports)) or "none"
+            out.append(
+                report((*at, "port"), f"unknown port {port!r} (declared ports: {declared})", False)
+            )
+    autoscale = _map(body.get("autoscale"))
+    low, high = autoscale.get("min"), autoscale.get("max")
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        out.append(
+            report((*path, "autoscale", "min"), f"min ({low}) is greater than max ({high})", False)
+        )
+    if "disruption" in body and isinstance(body["disruption"], dict):
+        chosen = [k for k in ("minAvailable", "maxUnavailable") if k in body["disruption"]]
+        if len(chosen) != 1:
+            out.append(
+                report(
+                    (*path, "disruption"),
+                    "set exactly one of minAvailable or maxUnavailable",
+                    True,
+                )
+            )
+    variants = _map(body.get("variants"))
+    total = 0
+    for variant, spec in variants.items():
+        at = (*path, "variants", variant)
+        spec_map = _map(spec)
+        weight = spec_map.get("weight")
+        if isinstance(weight, int) and not isinstance(weight, bool):
+            total += weight
+        deployment = f"{service}-{variant}"
+        if len(deployment) > DEPLOYMENT_NAME_MAX:
+            out.append(
+                report(
+                    at,
+                    f"name too long: Deployment '{deployment}' would have {len(deployment)} "
+                    f"characters (at most {DEPLOYMENT_NAME_MAX})",
+                    True,
+                )
+            )
+        if deployment in services:
+            out.append(
+                report(
+                    at,
+                    f"variant Deployment '{deployment}' clashes with service {deployment!r}",
+                    True,
+                )
+            )
+        if isinstance(spec, dict) and "image" not in spec_map and "env" not in spec_map:
+            out.append(report(at, "a variant must change image or env", True))
+        _check_env(report, (*at, "env"), spec_map.get("env"), out)
+    if total >= 100:
+        out.append(
+            report(
+                (*path, "variants"),
+                f"variant weights sum to {total}; they must sum to less than 100 "
+                "(the rest goes to the main Deployment)",
+                True,
+            )
+        )
+
+
+def _check_monitoring(
+    report: Report,
+    path: YamlPath,
+    monitoring: Any,
+    services: Mapping[str, Any],
+    out: list[Diagnostic],
+) -> None:
+    mon = _map(monitoring)
+    scrape = _map(mon.get("scrape"))
+    port = scrape.get("port")
+    if isinstance(port, str):
+        if not services:
+            out.append(
+                report((*path, "scrape"), "scrape needs at least one service to scrape", True)
+            )
+        missing = sorted(
+            s for s, body in services.items() if port not in _map(_map(body).get("ports"))
+        )
+        if services and missing:
+            out.append(
+                report(
+                    (*path, "scrape", "port"),
+                    f"port {port!r} is not declared by service(s) {', '.join(missing)}",
+                    False,
+                )
+            )
+    _duration(report, (*path, "scrape", "interval"), scrape.get("interval"), out)
+    seen: dict[str, int] = {}
+    for index, alert in enumerate(_list(mon.get("alerts"))):
+        alert_map = _map(alert)
+        alert_name = alert_map.get("name")
+        if isinstance(alert_name, str):
+            if alert_name in seen:
+                out.append(
+                    report(
+                        (*path, "alerts", index, "name"),
+                        f"duplicate alert name {alert_name!r} (also alerts[{seen[alert_name]}])",
+                        False,
+                    )
+                )
+            else:
+                seen[alert_name] = index
+
+
+def check_environment(data: Any, report: Report) -> list[Diagnostic]:
+    """Semantic problems of a ``kind: Environment`` document on its own."""
+    out: list[Diagnostic] = []
+    spec = _map(_map(data).get("spec"))
+    sync = _map(spec.get("sync"))
+    _duration(report, ("spec", "sync", "interval"), sync.get("interval"), out)
+    return out
