@@ -3,7 +3,8 @@
 The schemas live in the repository's top-level ``schemas/`` directory (the contract users
 see). They are found next to the package source (``<repo>/schemas``, which covers the
 editable install and a source checkout) or, for a wheel, in the package's bundled copy
-``gitops_agent/spec/schemas`` when one is present.
+``gitops_agent/spec/schemas`` (in the source tree a symlink to ``../../schemas``, which
+setuptools copies into the wheel as package data).
 
 Messages are written here rather than taken from jsonschema, so that they are short, name
 the field, and never echo a value that could be a secret (anything under ``env`` or
