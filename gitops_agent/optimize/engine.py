@@ -1,0 +1,186 @@
+"""From an environment's workflows and the fetched history to every recommendation (pure),
+plus :func:`fetch`, which runs a query plan through any client with an ``instant`` method."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from gitops_agent.optimize import experiments, replicas, rightsizing
+from gitops_agent.optimize.model import (
+    Evidence,
+    LoadHistory,
+    Recommendation,
+    Target,
+    TargetKind,
+    TrafficHistory,
+)
+from gitops_agent.optimize.queries import Fetched, Query, QueryKind, QueryPlan, assemble, plan
+from gitops_agent.optimize.rightsizing import MIN_POINTS
+from gitops_agent.spec.model import Container, Rightsizing, Service, Task, Workflow
+
+DEFAULT_WINDOW = "7d"
+
+
+class Row(Protocol):
+    """One series of an instant-query answer (the Prometheus adapter's ``Sample``)."""
+
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+    @property
+    def value(self) -> float: ...
+
+
+class InstantClient(Protocol):
+    def instant(self, query: str, *, at: datetime | float) -> Sequence[Row]: ...
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A task or service and the names of the Kubernetes workloads that run it."""
+
+    target: Target
+    container: Container
+    workloads: tuple[str, ...]
+    spec: Task | Service
+
+
+def workloads_of(workflow: Workflow) -> list[Workload]:
+    """Services (main Deployment + one per variant) and tasks (Jobs/CronJobs) of a workflow."""
+    found = []
+    for service in workflow.services:
+        names = (service.name, *(f"{service.name}-{v.name}" for v in service.variants))
+        target = Target(workflow.name, TargetKind.SERVICE, service.name)
+        found.append(Workload(target, service.container, names, service))
+    for task in workflow.tasks:
+        target = Target(workflow.name, TargetKind.TASK, task.name)
+        found.append(Workload(target, task.container, (f"{workflow.name}-{task.name}",), task))
+    return found
+
+
+def plan_for(namespace: str, workflows: Sequence[Workflow], window: str | None) -> QueryPlan:
+    """The batched queries one environment needs (see :mod:`gitops_agent.optimize.queries`)."""
+    policies = [w.optimize.rightsizing for w in workflows if w.optimize and w.optimize.rightsizing]
+    enabled = [p for p in policies if p.enabled]
+    chosen = window or max((p.window for p in enabled), key=_seconds, default=DEFAULT_WINDOW)
+    percentiles = {p.cpu_percentile for p in enabled} or {Rightsizing().cpu_percentile}
+    hpa = any(
+        s.autoscale is not None and s.autoscale.cpu_utilization is not None
+        for w in workflows
+        if w.optimize and w.optimize.rightsizing and w.optimize.rightsizing.enabled
+        for s in w.services
+    )
+    traffic = any(
+        w.optimize and w.optimize.experiments and any(s.variants for s in w.services)
+        for w in workflows
+    )
+    return plan(namespace, chosen, percentiles, load=hpa, traffic=bool(traffic))
+
+
+def _seconds(duration: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    return int(duration[:-1]) * units[duration[-1]]
+
+
+def fetch(client: InstantClient, query_plan: QueryPlan, *, at: datetime | float) -> Fetched:
+    """Run every query of the plan at ``at`` and fold the answers (one request per query)."""
+    results: dict[Query, list[tuple[Mapping[str, str], float]]] = {}
+    for query in query_plan.queries:
+        rows = client.instant(query.promql, at=at)
+        results[query] = [(r.labels, r.value) for r in rows]
+    return assemble(query_plan, results)
+
+
+def recommend(workflows: Sequence[Workflow], fetched: Fetched) -> list[Recommendation]:
+    """Every recommendation for the environment's workflows, in a stable order."""
+    out: list[Recommendation] = []
+    window = fetched.plan.window
+    for workflow in sorted(workflows, key=lambda w: w.name):
+        policy = workflow.optimize.rightsizing if workflow.optimize else None
+        trial = workflow.optimize.experiments if workflow.optimize else None
+        for item in workloads_of(workflow):
+            if policy is not None and policy.enabled:
+                out += _rightsize(item, policy, fetched, window)
+            if trial is not None and isinstance(item.spec, Service):
+                for variant in item.spec.variants:
+                    name = f"{item.spec.name}-{variant.name}"
+                    main, candidate = fetched.traffic.get(item.spec.name), fetched.traffic.get(name)
+                    observed = f"{item.spec.name}: {_traffic(main)}; {name}: {_traffic(candidate)}"
+                    evidence = (Evidence(fetched.query(QueryKind.TRAFFIC), window, observed),)
+                    out.append(
+                        experiments.recommend_variant(
+                            item.target,
+                            item.spec,
+                            variant,
+                            main,
+                            candidate,
+                            trial,
+                            evidence=evidence,
+                        )
+                    )
+    return out
+
+
+def _traffic(history: TrafficHistory | None) -> str:
+    if history is None:
+        return "no requests"
+    return f"{history.requests:.0f} requests, {history.errors:.0f} 5xx"
+
+
+def _rightsize(
+    item: Workload, policy: Rightsizing, fetched: Fetched, window: str
+) -> list[Recommendation]:
+    usage = fetched.usage(item.workloads, item.target.name, policy.cpu_percentile)
+    autoscale = item.spec.autoscale if isinstance(item.spec, Service) else None
+    pods = f"pods of {', '.join(item.workloads)} (container {item.target.name})"
+    cpu_seen = f"{usage.cpu_cores * 1000:.1f}m" if usage and usage.cpu_cores is not None else "none"
+    mem_seen = (
+        f"{usage.memory_peak / 2**20:.1f}Mi" if usage and usage.memory_peak is not None else "none"
+    )
+    points = usage.points if usage else 0
+    cpu_evidence = (
+        Evidence(
+            fetched.query(QueryKind.CPU, policy.cpu_percentile),
+            window,
+            f"{pods}: p{policy.cpu_percentile:g} {cpu_seen}",
+        ),
+        Evidence(fetched.query(QueryKind.SAMPLES), window, f"{points} samples"),
+    )
+    memory_evidence = (
+        Evidence(fetched.query(QueryKind.MEMORY), window, f"{pods}: peak {mem_seen}"),
+        Evidence(fetched.query(QueryKind.SAMPLES), window, f"{points} samples"),
+    ) + (
+        (Evidence(fetched.query(QueryKind.OOM), window, "OOMKilled seen"),)
+        if usage and usage.oom_killed
+        else ()
+    )
+    resources = item.container.resources
+    out = [
+        rightsizing.recommend_cpu(
+            item.target, resources, usage, policy, autoscale=autoscale, evidence=cpu_evidence
+        ),
+        rightsizing.recommend_memory(
+            item.target, resources, usage, policy, autoscale=autoscale, evidence=memory_evidence
+        ),
+    ]
+    if isinstance(item.spec, Service) and autoscale is not None:
+        seen = fetched.load.get((item.spec.name, item.target.name))
+        load = LoadHistory(*seen) if seen else None
+        short = None
+        main_points = fetched.samples.get((item.spec.name, item.target.name), 0)
+        if main_points < MIN_POINTS:
+            short = f"only {main_points} samples in the window (at least {MIN_POINTS} needed)"
+        observed = (
+            f"{item.spec.name}: total CPU peak {load.peak_cores * 1000:.0f}m, trough "
+            f"{load.trough_cores * 1000:.0f}m"
+            if load
+            else "no series"
+        )
+        evidence = (Evidence(fetched.query(QueryKind.LOAD), window, observed),)
+        out += replicas.recommend_bounds(
+            item.target, item.spec, load, policy, enough_data=short, evidence=evidence
+        )
+    return out

@@ -1,0 +1,254 @@
+"""The query plan: a few batched PromQL queries for a whole environment, and their results.
+
+Every query selects the environment's namespace once and groups ``by (namespace, pod,
+container)`` (or by workload), so the number of requests does not grow with the number of
+containers. For one run (one window):
+
+1. CPU: ``max by (namespace, pod, container) (quantile_over_time(q, rate(cpu[5m])[W:5m]))``
+   — one query per distinct ``cpuPercentile`` among the workflows (usually one);
+2. memory: ``max by (…) (max_over_time(container_memory_working_set_bytes[W]))``;
+3. samples: ``sum by (…) (count_over_time(container_memory_working_set_bytes[W]))``;
+4. OOM kills: ``max by (…) (max_over_time(<last terminated reason>{reason="OOMKilled"}[W]))``
+   with ``kube_pod_container_status_last_terminated_reason`` from kube-state-metrics;
+5. load (only when an HPA scales on CPU): peak and trough of the summed CPU per workload,
+   both in one request (``max_over_time(…) or min_over_time(…)``, told apart by a label);
+6. traffic (only when a workflow has variants and an ``experiments`` policy):
+   ``sum by (namespace, workload, code) (increase(http_requests_total[W]))``.
+
+Pods are mapped to workloads by name: the compiler names Deployments ``<service>`` and
+``<service>-<variant>``, Jobs ``<workflow>-<task>-<hash8>`` and CronJobs
+``<workflow>-<task>`` (whose Jobs add a timestamp), and their pods add two segments
+(``-<replicaset hash>-<5 chars>`` or ``-<hash or timestamp>-<5 chars>``). So the workload of
+a pod is its name without the last two dash-separated segments (:data:`POD_PATTERN`, the
+same RE2 expression in PromQL's ``label_replace``), and the main container carries the
+service or task name. This needs no kube-state-metrics owner series; what it requires of
+the metrics: cAdvisor's ``namespace``/``pod``/``container`` labels, kube-state-metrics'
+``kube_pod_container_status_last_terminated_reason{namespace,pod,container,reason}``, and
+``http_requests_total{namespace,pod,code}`` (the labels a ServiceMonitor adds).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from gitops_agent.optimize.model import TrafficHistory, UsageHistory
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _ro(values: dict[K, V]) -> Mapping[K, V]:
+    return MappingProxyType(dict(values))
+
+
+def _empty() -> Mapping[Any, Any]:
+    return MappingProxyType({})
+
+
+POD_PATTERN = "(.+)-[a-z0-9]+-[a-z0-9]{5}"
+_POD = re.compile(f"^{POD_PATTERN}$")
+CPU = "container_cpu_usage_seconds_total"
+MEMORY = "container_memory_working_set_bytes"
+OOM = "kube_pod_container_status_last_terminated_reason"
+REQUESTS = "http_requests_total"
+RESOLUTION = "5m"
+OOM_REASON = 'reason="OOMKilled"'
+
+
+class QueryKind(StrEnum):
+    CPU = "cpu"
+    MEMORY = "memory"
+    SAMPLES = "samples"
+    OOM = "oom"
+    LOAD = "load"
+    TRAFFIC = "traffic"
+
+
+@dataclass(frozen=True)
+class Query:
+    kind: QueryKind
+    promql: str
+    percentile: float | None = None
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    namespace: str
+    window: str
+    queries: tuple[Query, ...]
+
+
+def workload_of(pod: str) -> str | None:
+    """``classifier-7d9f8b6c5-x2k4q`` → ``classifier``; None for a name of another shape."""
+    match = _POD.match(pod)
+    return match.group(1) if match else None
+
+
+def _selector(namespace: str, *extra: str) -> str:
+    quoted = namespace.replace("\\", "\\\\").replace('"', '\\"')
+    return "{" + ",".join([f'namespace="{quoted}"', *extra]) + "}"
+
+
+def _tagged(stat: str, expr: str, window: str, name: str) -> str:
+    return (
+        f'label_replace({stat}_over_time({expr}[{window}:{RESOLUTION}]), "stat", "{name}", "", "")'
+    )
+
+
+def plan(
+    namespace: str,
+    window: str,
+    percentiles: set[float],
+    *,
+    load: bool,
+    traffic: bool,
+) -> QueryPlan:
+    """The queries for one environment: at most ``4 + len(percentiles) + 2``."""
+    containers = _selector(namespace, 'container!=""', 'container!="POD"')
+    by_pod = "by (namespace, pod, container)"
+    queries = [
+        Query(
+            QueryKind.CPU,
+            f"max {by_pod} (quantile_over_time({p / 100:g}, "
+            f"rate({CPU}{containers}[5m])[{window}:{RESOLUTION}]))",
+            p,
+        )
+        for p in sorted(percentiles)
+    ]
+    queries += [
+        Query(QueryKind.MEMORY, f"max {by_pod} (max_over_time({MEMORY}{containers}[{window}]))"),
+        Query(QueryKind.SAMPLES, f"sum {by_pod} (count_over_time({MEMORY}{containers}[{window}]))"),
+        Query(
+            QueryKind.OOM,
+            f"max {by_pod} (max_over_time({OOM}{_selector(namespace, OOM_REASON)}[{window}]))",
+        ),
+    ]
+    if load:
+        total = (
+            f"sum by (namespace, workload, container) (label_replace("
+            f'rate({CPU}{containers}[5m]), "workload", "$1", "pod", "{POD_PATTERN}"))'
+        )
+        queries.append(
+            Query(
+                QueryKind.LOAD,
+                _tagged("max", total, window, "peak")
+                + " or "
+                + _tagged("min", total, window, "trough"),
+            )
+        )
+    if traffic:
+        queries.append(
+            Query(
+                QueryKind.TRAFFIC,
+                f"sum by (namespace, workload, code) (label_replace("
+                f'increase({REQUESTS}{_selector(namespace)}[{window}]), "workload", "$1", "pod", '
+                f'"{POD_PATTERN}"))',
+            )
+        )
+    return QueryPlan(namespace, window, tuple(queries))
+
+
+Key = tuple[str, str]
+"""(workload, container)"""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """The results of a plan, per workload and container (pods already folded in)."""
+
+    plan: QueryPlan
+    cpu: Mapping[tuple[float, str, str], float] = field(default_factory=_empty)
+    memory: Mapping[Key, float] = field(default_factory=_empty)
+    samples: Mapping[Key, int] = field(default_factory=_empty)
+    pods: Mapping[Key, int] = field(default_factory=_empty)
+    oom: frozenset[Key] = frozenset()
+    load: Mapping[Key, tuple[float, float]] = field(default_factory=_empty)
+    traffic: Mapping[str, TrafficHistory] = field(default_factory=_empty)
+
+    def query(self, kind: QueryKind, percentile: float | None = None) -> str:
+        for query in self.plan.queries:
+            if query.kind is kind and (percentile is None or query.percentile == percentile):
+                return query.promql
+        return ""
+
+    def usage(
+        self, workloads: tuple[str, ...], container: str, percentile: float
+    ) -> UsageHistory | None:
+        """Usage of ``container`` over all pods of ``workloads`` (None when nothing was seen)."""
+        keys = [(w, container) for w in workloads]
+        cpus = [self.cpu[(percentile, w, c)] for w, c in keys if (percentile, w, c) in self.cpu]
+        memories = [self.memory[k] for k in keys if k in self.memory]
+        points = sum(self.samples.get(k, 0) for k in keys)
+        if not cpus and not memories and points == 0:
+            return None
+        return UsageHistory(
+            cpu_cores=max(cpus) if cpus else None,
+            memory_peak=max(memories) if memories else None,
+            points=points,
+            pods=sum(self.pods.get(k, 0) for k in keys),
+            oom_killed=any(k in self.oom for k in keys),
+        )
+
+
+RawResults = Mapping[Query, list[tuple[Mapping[str, str], float]]]
+
+
+def _by_pod(rows: list[tuple[Mapping[str, str], float]]) -> list[tuple[Key, float]]:
+    out = []
+    for labels, value in rows:
+        workload = workload_of(labels.get("pod", ""))
+        if workload is not None and labels.get("container"):
+            out.append(((workload, labels["container"]), value))
+    return out
+
+
+def assemble(query_plan: QueryPlan, results: RawResults) -> Fetched:
+    """Fold per-pod rows into per-workload values (pure)."""
+    cpu: dict[tuple[float, str, str], float] = {}
+    memory: dict[Key, float] = {}
+    samples: dict[Key, int] = {}
+    pods: dict[Key, int] = {}
+    oom: set[Key] = set()
+    load_peak: dict[Key, float] = {}
+    load_trough: dict[Key, float] = {}
+    traffic: dict[str, tuple[float, float]] = {}
+    for query, rows in results.items():
+        if query.kind is QueryKind.CPU and query.percentile is not None:
+            for (w, c), value in _by_pod(rows):
+                key3 = (query.percentile, w, c)
+                cpu[key3] = max(value, cpu.get(key3, value))
+        elif query.kind is QueryKind.MEMORY:
+            for key, value in _by_pod(rows):
+                memory[key] = max(value, memory.get(key, value))
+        elif query.kind is QueryKind.SAMPLES:
+            for key, value in _by_pod(rows):
+                samples[key] = samples.get(key, 0) + int(value)
+                pods[key] = pods.get(key, 0) + 1
+        elif query.kind is QueryKind.OOM:
+            oom.update(key for key, value in _by_pod(rows) if value > 0)
+        elif query.kind is QueryKind.LOAD:
+            for labels, value in rows:
+                key = (labels.get("workload", ""), labels.get("container", ""))
+                target = load_peak if labels.get("stat") == "peak" else load_trough
+                target[key] = value
+        elif query.kind is QueryKind.TRAFFIC:
+            for labels, value in rows:
+                workload = labels.get("workload", "")
+                requests, errors = traffic.get(workload, (0.0, 0.0))
+                failed = labels.get("code", "").startswith("5")
+                traffic[workload] = (requests + value, errors + (value if failed else 0.0))
+    return Fetched(
+        plan=query_plan,
+        cpu=_ro(cpu),
+        memory=_ro(memory),
+        samples=_ro(samples),
+        pods=_ro(pods),
+        oom=frozenset(oom),
+        load=_ro({k: (load_peak[k], load_trough.get(k, load_peak[k])) for k in load_peak}),
+        traffic=_ro({w: TrafficHistory(r, e) for w, (r, e) in traffic.items()}),
+    )

@@ -1,0 +1,61 @@
+"""The query plan stays bounded and per-pod answers fold into workloads."""
+
+from __future__ import annotations
+
+from gitops_agent.optimize.queries import Query, QueryKind, assemble, plan, workload_of
+
+
+def test_pod_names_map_to_workloads() -> None:
+    assert workload_of("classifier-7d9f8b6c5-x2k4q") == "classifier"
+    assert workload_of("classifier-candidate-7d9f8b6c5-x2k4q") == "classifier-candidate"
+    assert workload_of("imgrec-train-1a2b3c4d-abcde") == "imgrec-train"
+    assert workload_of("imgrec-retrain-nightly-29410560-zzzzz") == "imgrec-retrain-nightly"
+    assert workload_of("lonely") is None
+
+
+def test_plan_size_does_not_depend_on_containers() -> None:
+    full = plan("ml-prod", "7d", {95.0}, load=True, traffic=True)
+    assert len(full.queries) == 6
+    assert all('namespace="ml-prod"' in q.promql for q in full.queries)
+    assert len(plan("ml-prod", "7d", {90.0, 95.0}, load=False, traffic=False).queries) == 5
+
+
+def test_assemble_folds_pods() -> None:
+    p = plan("ns", "7d", {95.0}, load=True, traffic=True)
+    by_kind = {q.kind: q for q in p.queries}
+
+    def row(pod: str, value: float, **extra: str) -> tuple[dict[str, str], float]:
+        return {"namespace": "ns", "pod": pod, "container": "api", **extra}, value
+
+    results: dict[Query, list[tuple[dict[str, str], float]]] = {
+        by_kind[QueryKind.CPU]: [row("api-abc12-aaaaa", 0.2), row("api-abc12-bbbbb", 0.3)],
+        by_kind[QueryKind.MEMORY]: [
+            row("api-abc12-aaaaa", 100.0),
+            row("api-v2-abc12-ccccc", 300.0),
+        ],
+        by_kind[QueryKind.SAMPLES]: [row("api-abc12-aaaaa", 60), row("api-abc12-bbbbb", 70)],
+        by_kind[QueryKind.OOM]: [row("api-abc12-bbbbb", 1)],
+        by_kind[QueryKind.LOAD]: [
+            ({"workload": "api", "container": "api", "stat": "peak"}, 2.0),
+            ({"workload": "api", "container": "api", "stat": "trough"}, 0.5),
+        ],
+        by_kind[QueryKind.TRAFFIC]: [
+            ({"workload": "api", "code": "200"}, 900.0),
+            ({"workload": "api", "code": "503"}, 100.0),
+        ],
+    }
+    fetched = assemble(p, results)
+    main = fetched.usage(("api",), "api", 95.0)
+    assert main is not None
+    assert (main.cpu_cores, main.memory_peak, main.points, main.pods, main.oom_killed) == (
+        0.3,
+        100.0,
+        130,
+        2,
+        True,
+    )
+    both = fetched.usage(("api", "api-v2"), "api", 95.0)
+    assert both is not None and both.memory_peak == 300.0
+    assert fetched.usage(("other",), "api", 95.0) is None
+    assert fetched.load[("api", "api")] == (2.0, 0.5)
+    assert fetched.traffic["api"].error_rate == 0.1
