@@ -461,14 +461,11 @@ def _check_monitoring(
             out.append(
                 report((*path, "scrape"), "scrape needs at least one service to scrape", True)
             )
-        missing = sorted(
-            s for s, body in services.items() if port not in _map(_map(body).get("ports"))
-        )
-        if services and missing:
+        elif not any(port in _map(_map(body).get("ports")) for body in services.values()):
             out.append(
                 report(
                     (*path, "scrape", "port"),
-                    f"port {port!r} is not declared by service(s) {', '.join(missing)}",
+                    f"no service declares port {port!r} (services: {', '.join(sorted(services))})",
                     False,
                 )
             )
