@@ -1,0 +1,337 @@
+"""The Kubernetes API, as the reconciler needs it (the only module importing ``kubernetes``).
+
+Raw REST calls through the official client's configured transport (kubeconfig, TLS, tokens,
+connection pool): JSON in, plain dicts out, no model classes. Every failure becomes a
+``ClusterError``: ``ObjectError`` names ``Kind/namespace/name`` and the HTTP status.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
+
+from gitops_agent.errors import ClusterError
+from gitops_agent.reconcile.cluster import ResourceInfo, WatchEvent
+from gitops_agent.reconcile.objects import FIELD_MANAGER, Manifest, ObjectError, ObjectRef, ref_of
+from gitops_agent.reconcile.schema import OpenAPIDocument
+
+APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+JSON_PATCH_CONTENT_TYPE = "application/json-patch+json"
+DEFAULT_TIMEOUT = 60.0
+
+
+def _reason(error: BaseException) -> str:
+    text = str(getattr(error, "reason", None) or error)
+    lowered = text.lower()
+    for marker in (
+        "connection refused",
+        "timed out",
+        "name or service not known",
+        "certificate verify failed",
+        "no route to host",
+        "connection reset",
+    ):
+        if marker in lowered:
+            return marker
+    return text
+
+
+class KubeCluster:
+    """A connection to one API server (thread-safe; apply from a thread pool)."""
+
+    def __init__(
+        self,
+        kubeconfig: Path | None = None,
+        context: str | None = None,
+        *,
+        pool_size: int = 32,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        configuration = k8s_client.Configuration()
+        try:
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=str(kubeconfig) if kubeconfig else None,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+        except (ConfigException, OSError, TypeError, ValueError) as error:
+            where = f" {kubeconfig}" if kubeconfig else ""
+            raise ClusterError(f"cannot load kubeconfig{where}: {error}") from error
+        configuration.connection_pool_maxsize = pool_size
+        configuration.retries = urllib3.Retry(
+            total=2, connect=2, read=0, status=0, backoff_factor=0.2
+        )
+        self._api = k8s_client.ApiClient(configuration)
+        self._host = str(configuration.host)
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._discovery: dict[tuple[str, str], dict[str, ResourceInfo] | None] = {}
+        self._schemas: dict[tuple[str, str], OpenAPIDocument | None] = {}
+        self.requests: Counter[str] = Counter()
+
+    @property
+    def server(self) -> str:
+        return self._host
+
+    def close(self) -> None:
+        self._api.close()  # type: ignore[no-untyped-call]
+
+    # -- transport -------------------------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        body: bytes | None = None,
+        content_type: str | None = None,
+        ref: ObjectRef | str = "",
+        counter: str = "",
+        timeout: float | None = None,
+        stream: bool = False,
+    ) -> Any:
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        url_path = path + ("?" + urlencode(list(query)) if query else "")
+        with self._lock:
+            self.requests[counter or method] += 1
+        try:
+            method_, url, header_params, _, _ = self._api.param_serialize(
+                method, url_path, header_params=headers, auth_settings=["BearerToken"]
+            )
+            response = self._api.rest_client.pool_manager.request(
+                method_,
+                url,
+                body=body,
+                headers=header_params,
+                timeout=urllib3.Timeout(connect=10.0, read=timeout or self._timeout),
+                preload_content=not stream,
+            )
+        except urllib3.exceptions.HTTPError as error:
+            raise ClusterError(f"cluster unreachable at {self._host}: {_reason(error)}") from error
+        if stream:
+            if response.status >= 300:
+                data = response.read()
+                response.release_conn()
+                raise ObjectError(ref, response.status, _status_message(data, response.reason))
+            return response
+        data = response.data
+        if response.status >= 300:
+            raise ObjectError(ref or path, response.status, _status_message(data, response.reason))
+        return json.loads(data) if data else {}
+
+    # -- discovery and schemas -------------------------------------------------------------
+    def _resources(self, group: str, version: str) -> dict[str, ResourceInfo] | None:
+        key = (group, version)
+        with self._lock:
+            if key in self._discovery:
+                return self._discovery[key]
+        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        try:
+            document = self._request("GET", path, counter="discovery")
+        except ObjectError as error:
+            if error.status != 404:
+                raise
+            document = None
+        found: dict[str, ResourceInfo] | None = None
+        if document is not None:
+            found = {}
+            for item in document.get("resources") or ():
+                name = str(item.get("name", ""))
+                if "/" in name:
+                    continue
+                found[str(item["kind"])] = ResourceInfo(
+                    group, version, str(item["kind"]), name, bool(item.get("namespaced"))
+                )
+        with self._lock:
+            self._discovery[key] = found
+        return found
+
+    def resource(self, group: str, version: str, kind: str) -> ResourceInfo | None:
+        found = self._resources(group, version)
+        return None if found is None else found.get(kind)
+
+    def forget_discovery(self) -> None:
+        with self._lock:
+            self._discovery.clear()
+            self._schemas.clear()
+
+    def schema(self, group: str, version: str) -> OpenAPIDocument | None:
+        key = (group, version)
+        with self._lock:
+            if key in self._schemas:
+                return self._schemas[key]
+        path = f"/openapi/v3/apis/{group}/{version}" if group else f"/openapi/v3/api/{version}"
+        try:
+            document: OpenAPIDocument | None = OpenAPIDocument(
+                self._request("GET", path, counter="openapi")
+            )
+        except ObjectError:
+            document = None
+        with self._lock:
+            self._schemas[key] = document
+        return document
+
+    # -- objects -----------------------------------------------------------------------------
+    @staticmethod
+    def _collection(info: ResourceInfo, namespace: str | None) -> str:
+        base = f"/apis/{info.group}/{info.version}" if info.group else f"/api/{info.version}"
+        if info.namespaced and namespace:
+            return f"{base}/namespaces/{quote(namespace, safe='')}/{info.plural}"
+        return f"{base}/{info.plural}"
+
+    def _item(self, info: ResourceInfo, namespace: str, name: str) -> str:
+        return f"{self._collection(info, namespace)}/{quote(name, safe='')}"
+
+    def list_with_version(
+        self, info: ResourceInfo, namespace: str | None, selector: str
+    ) -> tuple[list[Manifest], str]:
+        where = f"{info.kind} in {namespace}" if namespace else f"{info.kind} (all namespaces)"
+        document = self._request(
+            "GET",
+            self._collection(info, namespace),
+            query=[("labelSelector", selector)] if selector else [],
+            ref=f"list {where}",
+            counter=f"list {info.kind}",
+        )
+        items: list[Manifest] = document.get("items") or []
+        for item in items:
+            item.setdefault("apiVersion", info.api_version)
+            item.setdefault("kind", info.kind)
+        return items, str((document.get("metadata") or {}).get("resourceVersion", ""))
+
+    def list(self, info: ResourceInfo, namespace: str | None, selector: str) -> list[Manifest]:
+        return self.list_with_version(info, namespace, selector)[0]
+
+    def watch(
+        self,
+        info: ResourceInfo,
+        namespace: str | None,
+        selector: str,
+        resource_version: str,
+        timeout_seconds: int,
+    ) -> Iterator[WatchEvent]:
+        query = [
+            ("watch", "1"),
+            ("resourceVersion", resource_version),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", str(timeout_seconds)),
+        ]
+        if selector:
+            query.append(("labelSelector", selector))
+        response = self._request(
+            "GET",
+            self._collection(info, namespace),
+            query=query,
+            ref=f"watch {info.kind}",
+            counter=f"watch {info.kind}",
+            timeout=timeout_seconds + 10,
+            stream=True,
+        )
+        buffer = b""
+        try:
+            for chunk in response.stream(65536):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    obj = event.get("object") or {}
+                    if event.get("type") == "ERROR":
+                        raise ObjectError(
+                            f"watch {info.kind}",
+                            int(obj.get("code") or 0) or 500,
+                            str(obj.get("message", "watch error")),
+                        )
+                    yield WatchEvent(str(event.get("type")), obj)
+        except urllib3.exceptions.HTTPError as error:
+            raise ClusterError(
+                f"watch of {info.kind} ended at {self._host}: {_reason(error)}"
+            ) from error
+        finally:
+            response.release_conn()
+
+    def get(self, info: ResourceInfo, ref: ObjectRef) -> Manifest | None:
+        try:
+            obj: Manifest = self._request(
+                "GET",
+                self._item(info, ref.namespace, ref.name),
+                ref=ref,
+                counter=f"get {info.kind}",
+            )
+        except ObjectError as error:
+            if error.status == 404:
+                return None
+            raise
+        return obj
+
+    def apply(self, info: ResourceInfo, obj: Manifest, *, dry_run: bool, force: bool) -> Manifest:
+        ref = ref_of(obj)
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true" if force else "false")]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        result: Manifest = self._request(
+            "PATCH",
+            self._item(info, ref.namespace, ref.name),
+            query=query,
+            body=json.dumps(obj).encode(),
+            content_type=APPLY_CONTENT_TYPE,
+            ref=ref,
+            counter="apply (dry-run)" if dry_run else "apply",
+        )
+        return result
+
+    def json_patch(
+        self, info: ResourceInfo, ref: ObjectRef, ops: Sequence[dict[str, Any]]
+    ) -> Manifest:
+        result: Manifest = self._request(
+            "PATCH",
+            self._item(info, ref.namespace, ref.name),
+            query=[("fieldManager", FIELD_MANAGER)],
+            body=json.dumps(list(ops)).encode(),
+            content_type=JSON_PATCH_CONTENT_TYPE,
+            ref=ref,
+            counter="json-patch",
+        )
+        return result
+
+    def delete(self, info: ResourceInfo, ref: ObjectRef) -> None:
+        body = json.dumps(
+            {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        ).encode()
+        try:
+            self._request(
+                "DELETE",
+                self._item(info, ref.namespace, ref.name),
+                body=body,
+                content_type="application/json",
+                ref=ref,
+                counter="delete",
+            )
+        except ObjectError as error:
+            if error.status != 404:
+                raise
+
+
+def _status_message(data: bytes | None, fallback: str | None) -> str:
+    if data:
+        try:
+            status = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            return data.decode("utf-8", "replace")[:500]
+        if isinstance(status, dict) and status.get("message"):
+            return str(status["message"])
+    return str(fallback or "request failed")

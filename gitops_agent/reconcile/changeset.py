@@ -1,0 +1,125 @@
+"""One result type for diff, sync and prune: the change set (the JSON of ``diff``/``sync -o json``).
+
+Compatible extensions of the documented format: the actions ``waiting`` (a task's
+dependencies have not succeeded yet), ``blocked`` (a dependency failed) and ``error`` (the API
+server refused this object, e.g. HTTP 403 or a field-manager conflict); entries with these
+actions, and every entry where there is something to say, carry a ``message``; each entry
+may carry its object's ``health``; the ``health`` section may list ``objects`` that are not
+Healthy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from gitops_agent.reconcile.health import HealthStatus, worst
+from gitops_agent.reconcile.objects import ObjectRef
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    UNCHANGED = "unchanged"
+    WAITING = "waiting"
+    BLOCKED = "blocked"
+    ERROR = "error"
+
+
+CHANGING = frozenset({Action.CREATE, Action.UPDATE, Action.DELETE})
+
+
+@dataclass(frozen=True)
+class Change:
+    """What happens (or would happen) to one object."""
+
+    ref: ObjectRef
+    action: Action
+    wave: int
+    diff: str = ""
+    message: str = ""
+    health: HealthStatus | None = None
+
+    def with_action(self, action: Action, message: str = "") -> Change:
+        return replace(self, action=action, message=message or self.message)
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "action": str(self.action),
+            "group": self.ref.group,
+            "version": self.ref.version,
+            "kind": self.ref.kind,
+            "namespace": self.ref.namespace,
+            "name": self.ref.name,
+            "diff": self.diff,
+            "wave": self.wave,
+        }
+        if self.message:
+            entry["message"] = self.message
+        if self.health is not None:
+            entry["health"] = str(self.health)
+        return entry
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """Every object's change in one environment at one revision."""
+
+    environment: str
+    revision: str
+    changes: tuple[Change, ...]
+    health: HealthStatus = HealthStatus.HEALTHY
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def has_changes(self) -> bool:
+        return any(change.action in CHANGING for change in self.changes)
+
+    @property
+    def errors(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action in (Action.ERROR, Action.BLOCKED))
+
+    def summary(self) -> dict[str, int]:
+        counts = {
+            str(action): 0
+            for action in (Action.CREATE, Action.UPDATE, Action.DELETE, Action.UNCHANGED)
+        }
+        for change in self.changes:
+            counts[str(change.action)] = counts.get(str(change.action), 0) + 1
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        unhealthy = [
+            {
+                "kind": c.ref.kind,
+                "namespace": c.ref.namespace,
+                "name": c.ref.name,
+                "status": str(c.health),
+            }
+            for c in self.changes
+            if c.health is not None and c.health is not HealthStatus.HEALTHY
+        ]
+        health: dict[str, Any] = {"status": str(self.health)}
+        if unhealthy:
+            health["objects"] = unhealthy
+        document: dict[str, Any] = {
+            "environment": self.environment,
+            "revision": self.revision,
+            "changes": [change.to_json() for change in self.changes],
+            "summary": self.summary(),
+            "health": health,
+        }
+        if self.notes:
+            document["notes"] = list(self.notes)
+        return document
+
+
+def overall_health(statuses: Iterable[HealthStatus | None]) -> HealthStatus:
+    return worst(status for status in statuses if status is not None)
+
+
+def by_ref(changes: Iterable[Change]) -> Mapping[tuple[str, str, str, str], Change]:
+    return {change.ref.key: change for change in changes}

@@ -1,0 +1,288 @@
+"""The local drift check: decide "unchanged" without asking the server, only when provable.
+
+Server-side apply makes ``gitops-agent`` own exactly the fields of the applied configuration
+(recorded in ``metadata.managedFields``). An object is provably unchanged when
+
+* the set of fields the desired object sets equals the set ``gitops-agent`` owns (nothing
+  owned that git dropped; nothing git sets that another manager took or that was removed),
+* every one of those fields has the desired value in live (quantities compared by value),
+* no associative list git sets (containers, env, ports, volumes…) holds items git does not
+  have (an extra container or env var added by ``kubectl edit`` is drift), in git's order.
+
+Anything the schema does not describe makes the check answer ``provable=False``; the
+caller then asks the server (a server-side apply dry-run).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitops_agent.reconcile.normalize import quantities_equal, scalars_equal
+from gitops_agent.reconcile.objects import FIELD_MANAGER
+from gitops_agent.reconcile.schema import NodeKind, SchemaNode
+
+FieldPath = tuple[str, ...]
+_SKIPPED_TOP = ("apiVersion", "kind", "status")
+_SKIPPED_META = ("name", "namespace")
+
+
+@dataclass(frozen=True)
+class ExtraItem:
+    """A live list item that git's associative list does not have."""
+
+    pointer: str
+    index: int
+    item: Any
+
+
+@dataclass(frozen=True)
+class LocalCheck:
+    """Outcome of the local comparison."""
+
+    provable: bool
+    unchanged: bool
+    extras: tuple[ExtraItem, ...] = ()
+    reason: str = ""
+
+
+class _Unprovable(Exception):
+    pass
+
+
+@dataclass
+class _Walk:
+    live_present: bool = True
+    values_match: bool = True
+    order_match: bool = True
+    paths: set[FieldPath] = field(default_factory=set)
+    extras: list[ExtraItem] = field(default_factory=list)
+
+
+def _key_element(item: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    if not all(key in item for key in keys):
+        return None
+    return "k:" + json.dumps(
+        {key: item[key] for key in keys}, sort_keys=True, separators=(",", ":")
+    )
+
+
+def _value_element(value: Any) -> str:
+    return "v:" + json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _pointer_token(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def _deep_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_deep_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_deep_equal(x, y) for x, y in zip(a, b, strict=True))
+    return scalars_equal(a, b)
+
+
+def _walk(
+    desired: Any, live: Any, node: SchemaNode, path: FieldPath, pointer: str, state: _Walk
+) -> None:
+    if desired is None:
+        raise _Unprovable(f"null value at {'.'.join(path)}")
+    kind = node.kind
+    if kind is NodeKind.UNKNOWN:
+        raise _Unprovable(f"no schema for {'.'.join(path) or 'object'}")
+    if kind is NodeKind.SCALAR or kind is NodeKind.QUANTITY:
+        if isinstance(desired, Mapping | list):
+            raise _Unprovable(f"structured value at scalar {'.'.join(path)}")
+        state.paths.add(path)
+        equal = quantities_equal if kind is NodeKind.QUANTITY else scalars_equal
+        if live is None or not equal(desired, live):
+            state.values_match = False
+        return
+    if kind is NodeKind.ATOMIC:
+        state.paths.add(path)
+        if live is None or not _deep_equal(desired, live):
+            state.values_match = False
+        return
+    if kind in (NodeKind.STRUCT, NodeKind.MAP):
+        if not isinstance(desired, Mapping):
+            raise _Unprovable(f"expected an object at {'.'.join(path)}")
+        if live is not None and not isinstance(live, Mapping):
+            state.values_match = False
+            live = None
+        if not desired:
+            state.paths.add(path)
+            if live is None:
+                state.values_match = False
+            return
+        for name, value in desired.items():
+            child = node.field(name) if kind is NodeKind.STRUCT else node.element()
+            _walk(
+                value,
+                None if live is None else live.get(name),
+                child,
+                (*path, f"f:{name}"),
+                f"{pointer}/{_pointer_token(name)}",
+                state,
+            )
+        return
+    if not isinstance(desired, list):
+        raise _Unprovable(f"expected a list at {'.'.join(path)}")
+    live_list = live if isinstance(live, list) else None
+    if live is not None and live_list is None:
+        state.values_match = False
+    if not desired:
+        state.paths.add(path)
+        if live_list is None or live_list:
+            state.values_match = False
+        return
+    element = node.element()
+    if kind is NodeKind.SET:
+        desired_values = [_value_element(v) for v in desired]
+        if len(set(desired_values)) != len(desired_values):
+            raise _Unprovable(f"duplicate set items at {'.'.join(path)}")
+        live_values = [_value_element(v) for v in live_list or ()]
+        for value in desired_values:
+            state.paths.add((*path, value))
+            if value not in live_values:
+                state.values_match = False
+        for index, value in enumerate(live_values):
+            if value not in desired_values and live_list is not None:
+                state.extras.append(ExtraItem(pointer, index, live_list[index]))
+        return
+    # associative list
+    live_index: dict[str, int] = {}
+    for index, item in enumerate(live_list or ()):
+        element_key = _key_element(item, node.keys) if isinstance(item, Mapping) else None
+        if element_key is not None:
+            live_index[element_key] = index
+    seen: set[str] = set()
+    last_position = -1
+    for item in desired:
+        if not isinstance(item, Mapping):
+            raise _Unprovable(f"expected objects in {'.'.join(path)}")
+        element_key = _key_element(item, node.keys)
+        if element_key is None:
+            raise _Unprovable(f"list item without its keys {node.keys} at {'.'.join(path)}")
+        if element_key in seen:
+            raise _Unprovable(f"duplicate list item {element_key} at {'.'.join(path)}")
+        seen.add(element_key)
+        item_path = (*path, element_key)
+        state.paths.add(item_path)
+        position = live_index.get(element_key)
+        if position is None:
+            state.values_match = False
+            live_item = None
+        else:
+            if position < last_position:
+                state.order_match = False
+            last_position = position
+            live_item = (live_list or [])[position]
+        _walk(item, live_item, element, item_path, f"{pointer}/{position}", state)
+    for element_key, index in live_index.items():
+        if element_key not in seen and live_list is not None:
+            state.extras.append(ExtraItem(pointer, index, live_list[index]))
+    for index, item in enumerate(live_list or ()):
+        if not isinstance(item, Mapping) or _key_element(item, node.keys) is None:
+            state.extras.append(ExtraItem(pointer, index, item))
+
+
+def desired_fields(
+    desired: Mapping[str, Any], live: Mapping[str, Any] | None, root: SchemaNode
+) -> _Walk:
+    """Walk the desired object against live; raises ``_Unprovable`` where the schema is unclear."""
+    state = _Walk()
+    for name, value in desired.items():
+        if name in _SKIPPED_TOP:
+            if name == "status":
+                raise _Unprovable("desired object has a status")
+            continue
+        live_value = None if live is None else live.get(name)
+        if name == "metadata":
+            if not isinstance(value, Mapping):
+                raise _Unprovable("metadata is not an object")
+            trimmed = {k: v for k, v in value.items() if k not in _SKIPPED_META}
+            meta_node = root.field("metadata")
+            if not trimmed:
+                continue
+            _walk(trimmed, live_value, meta_node, ("f:metadata",), "/metadata", state)
+            continue
+        _walk(
+            value, live_value, root.field(name), (f"f:{name}",), f"/{_pointer_token(name)}", state
+        )
+    return state
+
+
+def _canonical_element(element: str) -> str:
+    prefix, _, rest = element.partition(":")
+    if prefix in ("k", "v"):
+        try:
+            return f"{prefix}:" + json.dumps(
+                json.loads(rest), sort_keys=True, separators=(",", ":")
+            )
+        except json.JSONDecodeError:
+            return element
+    return element
+
+
+def _collect_owned(fields: Mapping[str, Any], path: FieldPath, out: set[FieldPath]) -> None:
+    for element, child in fields.items():
+        if element == ".":
+            continue
+        child_path = (*path, _canonical_element(element))
+        if not isinstance(child, Mapping) or not child:
+            out.add(child_path)
+            continue
+        if "." in child:
+            out.add(child_path)
+        _collect_owned(child, child_path, out)
+
+
+def owned_fields(live: Mapping[str, Any], manager: str = FIELD_MANAGER) -> set[FieldPath] | None:
+    """Fields ``manager`` owns through Apply on the main resource; None when it owns nothing."""
+    entries = (live.get("metadata") or {}).get("managedFields") or []
+    found = False
+    out: set[FieldPath] = set()
+    for entry in entries:
+        if entry.get("manager") != manager or entry.get("operation") != "Apply":
+            continue
+        if entry.get("subresource"):
+            continue
+        found = True
+        _collect_owned(entry.get("fieldsV1") or {}, (), out)
+    return out if found else None
+
+
+def extra_items(
+    desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode
+) -> tuple[ExtraItem, ...]:
+    """Live items inside associative lists that git sets wholly but does not contain."""
+    try:
+        return tuple(desired_fields(desired, live, root).extras)
+    except _Unprovable:
+        return ()
+
+
+def check_locally(
+    desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode
+) -> LocalCheck:
+    """Compare desired with live the way the server would, or say it cannot."""
+    owned = owned_fields(live)
+    if owned is None:
+        return LocalCheck(provable=False, unchanged=False, reason="gitops-agent owns no fields")
+    try:
+        walk = desired_fields(desired, live, root)
+    except _Unprovable as why:
+        return LocalCheck(provable=False, unchanged=False, reason=str(why))
+    extras = tuple(walk.extras)
+    if walk.paths != owned:
+        return LocalCheck(
+            provable=False,
+            unchanged=False,
+            extras=extras,
+            reason="owned fields differ from desired",
+        )
+    unchanged = walk.values_match and walk.order_match and not extras
+    return LocalCheck(provable=True, unchanged=unchanged, extras=extras)

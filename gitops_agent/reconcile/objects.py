@@ -1,0 +1,109 @@
+"""Object identity and the labels/annotations the reconciler relies on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_agent.errors import ClusterError
+
+Manifest = dict[str, Any]
+"""A Kubernetes object as plain JSON-compatible data."""
+
+FIELD_MANAGER = "gitops-agent"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "gitops-agent"
+ENVIRONMENT_LABEL = "gitops-agent.io/environment"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+TASK_LABEL = "gitops-agent.io/task"
+DEPENDS_ON_ANNOTATION = "gitops-agent.io/depends-on"
+PRUNE_ANNOTATION = "gitops-agent.io/prune"
+
+
+def ownership_selector(environment: str) -> str:
+    """The label selector that finds what gitops-agent owns in one environment."""
+    return f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{ENVIRONMENT_LABEL}={environment}"
+
+
+def split_api_version(api_version: str) -> tuple[str, str]:
+    """``apps/v1`` → (``apps``, ``v1``); ``v1`` → (``""``, ``v1``)."""
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """Identity of one object; ``key`` ignores the version (one object, many versions)."""
+
+    group: str
+    version: str
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.group, self.kind, self.namespace, self.name)
+
+    def __str__(self) -> str:
+        if self.namespace:
+            return f"{self.kind}/{self.namespace}/{self.name}"
+        return f"{self.kind}/{self.name}"
+
+
+def ref_of(obj: Mapping[str, Any]) -> ObjectRef:
+    """The identity of a manifest (missing parts become empty strings)."""
+    group, version = split_api_version(str(obj.get("apiVersion", "")))
+    meta = obj.get("metadata") or {}
+    return ObjectRef(
+        group=group,
+        version=version,
+        kind=str(obj.get("kind", "")),
+        namespace=str(meta.get("namespace") or ""),
+        name=str(meta.get("name", "")),
+    )
+
+
+def labels_of(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return labels if isinstance(labels, Mapping) else {}
+
+
+def annotations_of(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return annotations if isinstance(annotations, Mapping) else {}
+
+
+def is_owned(obj: Mapping[str, Any], environment: str) -> bool:
+    """True when the object carries gitops-agent's ownership labels for ``environment``."""
+    labels = labels_of(obj)
+    return (
+        labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+        and labels.get(ENVIRONMENT_LABEL) == environment
+    )
+
+
+def depends_on(obj: Mapping[str, Any]) -> tuple[str, ...]:
+    """Task names from the ``gitops-agent.io/depends-on`` annotation."""
+    raw = annotations_of(obj).get(DEPENDS_ON_ANNOTATION, "")
+    return tuple(part.strip() for part in str(raw).split(",") if part.strip())
+
+
+class ObjectError(ClusterError):
+    """The API server refused or failed one request about one object.
+
+    ``status`` is the HTTP status (0 when no answer came back).
+    """
+
+    def __init__(self, ref: ObjectRef | str, status: int, message: str) -> None:
+        self.ref = str(ref)
+        self.status = status
+        self.detail = message
+        super().__init__(
+            f"{self.ref}: HTTP {status}: {message}" if status else f"{self.ref}: {message}"
+        )
