@@ -260,3 +260,46 @@ def is_ancestor(repo: git.Repo, ancestor: str, descendant: str) -> bool:
     except git.GitCommandError:
         return False
     return True
+
+
+def write_tree_over(repo: git.Repo, base: str, changed: Mapping[str, bytes]) -> str:
+    """``base``'s tree with the ``changed`` files (POSIX path → content) replaced; the
+    tree sha. Modes of untouched files are kept; a temporary index leaves HEAD alone."""
+    fd, index = tempfile.mkstemp(prefix="gitops-agent-index-")
+    os.close(fd)
+    Path(index).unlink()
+    env = {**os.environ, "GIT_INDEX_FILE": index}
+    try:
+        run(repo, "read-tree", base, env=env)
+        lines = []
+        for path in sorted(changed):
+            data = changed[path]
+            stream = repo.odb.store(IStream(b"blob", len(data), io.BytesIO(data)))
+            lines.append(f"100644 {stream.hexsha.decode()}\t{path}")
+        if lines:
+            _run_with_input(repo, ["update-index", "--index-info"], "\n".join(lines), env)
+        return run(repo, "write-tree", env=env)
+    finally:
+        Path(index).unlink(missing_ok=True)
+
+
+def branch_heads(repo: git.Repo, prefix: str) -> dict[str, str]:
+    """Local branches whose name starts with ``prefix`` → their commit sha."""
+    out = run(repo, "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads/")
+    heads = dict(line.split(" ", 1) for line in out.splitlines() if line)
+    return {name: sha for name, sha in heads.items() if name.startswith(prefix)}
+
+
+def identity_env(repo: git.Repo) -> dict[str, str]:
+    """A fallback author/committer identity when the repository configures none."""
+    try:
+        run(repo, "var", "GIT_COMMITTER_IDENT")
+        run(repo, "var", "GIT_AUTHOR_IDENT")
+    except GitError:
+        return {
+            "GIT_AUTHOR_NAME": "gitops-agent",
+            "GIT_AUTHOR_EMAIL": "gitops-agent@localhost",
+            "GIT_COMMITTER_NAME": "gitops-agent",
+            "GIT_COMMITTER_EMAIL": "gitops-agent@localhost",
+        }
+    return {}
