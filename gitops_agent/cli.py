@@ -30,9 +30,9 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     from gitops_agent.commands import compile as compile_cmd
-    from gitops_agent.commands import init, render, validate
+    from gitops_agent.commands import init, plan, render, validate
 
-    for module in (init, validate, compile_cmd, render):
+    for module in (init, validate, compile_cmd, render, plan):
         module.register(app)
 
 

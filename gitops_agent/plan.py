@@ -23,6 +23,7 @@ from gitops_agent.compile import compile_environment
 from gitops_agent.compile.yamlio import dump
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.render import render_files
+from gitops_agent.spec import load_specs
 
 Manifest = dict[str, Any]
 MASK = "<masked>"
@@ -218,8 +219,6 @@ RenderAll = Callable[[Path, Sequence[str] | None], Mapping[str, list[Manifest]]]
 
 def render_environments(root: Path, only: Sequence[str] | None) -> dict[str, list[Manifest]]:
     """Load, compile and render each environment of the GitOps repository at ``root``."""
-    from gitops_agent.spec import load_specs
-
     if not (root / "environments").is_dir():
         return {}
     specs = load_specs(root)
@@ -227,7 +226,7 @@ def render_environments(root: Path, only: Sequence[str] | None) -> dict[str, lis
     for name, env in sorted(specs.environments.items()):
         if only and name not in only:
             continue
-        tree = compile_environment(specs, env, source_commit=None)
+        tree = compile_environment(specs, env, source_commit=None, repo_root=root)
         rendered[name] = render_files(dict(tree), name)
     return rendered
 

@@ -1,0 +1,194 @@
+"""`plan` on real git histories, compiled and rendered with the real kustomize."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gitops_agent.plan import Change, Plan, compute_plan
+from gitops_agent.plan_markdown import COMMENT_LIMIT, MARKER, render_markdown
+from tests.support.gitrepos import git, make_gitops_repo
+
+pytestmark = pytest.mark.integration
+
+
+def run(argv: list[str]) -> int:
+    from gitops_agent.cli import run as cli_run
+
+    return cli_run(argv)
+
+SECRET_B64 = "c3VwZXItc2VjcmV0LXZhbHVl"
+SECRET_PLAIN = "hunter2-plaintext"
+
+
+def _commit(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def _write_secret(repo: Path, token: str) -> None:
+    (repo / "manifests" / "common" / "secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-token\ntype: Opaque\n"
+        f"data:\n  token: {token}\nstringData:\n  password: {SECRET_PLAIN}\n"
+    )
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> tuple[Path, str, str]:
+    """base: the examples; head: prod's classifier rescaled, a workflow removed, a Secret added."""
+    repo = make_gitops_repo(tmp_path / "gitops")
+    base = git(repo, "rev-parse", "HEAD")
+    prod = repo / "environments" / "prod.yaml"
+    prod.write_text(
+        prod.read_text().replace(
+            "classifier: {replicas: 4, autoscale: {min: 4, max: 20}}",
+            "classifier: {replicas: 6, autoscale: {min: 6, max: 20}}",
+        )
+    )
+    (repo / "workflows" / "fraud-risk-scoring.yaml").unlink()
+    _write_secret(repo, SECRET_B64)
+    head = _commit(repo, "Rescale prod classifier, drop fraud scoring, add API token")
+    return repo, base, head
+
+
+def _by_env(plan: Plan) -> dict[str, dict[str, list[str]]]:
+    return {
+        env.environment: {
+            c.value: sorted(str(d.key) for d in env.changes if d.change is c) for c in Change
+        }
+        for env in plan.environments
+    }
+
+
+def test_added_changed_removed_per_environment(history: tuple[Path, str, str]) -> None:
+    repo, base, head = history
+    plan = compute_plan(repo, base, head)
+    changes = _by_env(plan)
+    assert set(changes) == {"dev", "staging", "prod"}
+    assert changes["prod"] == {
+        "added": ["Secret/ml-prod/api-token"],
+        "changed": ["HorizontalPodAutoscaler/ml-prod/classifier"],
+        "removed": [],
+    }
+    for env in ("dev", "staging"):
+        assert changes[env]["added"] == [f"Secret/ml-{env}/api-token"]
+        assert changes[env]["changed"] == []
+        removed = changes[env]["removed"]
+        assert f"CronJob/ml-{env}/fraud-risk-scoring-rescore-nightly" in removed
+        assert f"PrometheusRule/ml-{env}/fraud-risk-scoring" in removed
+        assert all("fraud-risk-scoring" in key for key in removed)
+        assert len([k for k in removed if k.startswith("Job/")]) == 5
+    prod = next(env for env in plan.environments if env.environment == "prod")
+    hpa = next(d for d in prod.changes if d.change is Change.CHANGED)
+    assert "-  minReplicas: 4\n+  minReplicas: 6\n" in hpa.diff
+    assert prod.unchanged > 10
+
+
+def test_secrets_are_masked_in_every_output(history: tuple[Path, str, str]) -> None:
+    repo, base, head = history
+    _write_secret(repo, "bmV3LXNlY3JldC12YWx1ZQ==")
+    newer = _commit(repo, "Rotate the API token")
+    for old, new in ((base, head), (head, newer)):
+        plan = compute_plan(repo, old, new)
+        texts = [render_markdown(plan), json.dumps(plan.to_json())]
+        for text in texts:
+            for secret in (SECRET_B64, SECRET_PLAIN, "bmV3LXNlY3JldC12YWx1ZQ=="):
+                assert secret not in text
+    rotated = _by_env(compute_plan(repo, head, newer))
+    assert rotated["dev"] == {"added": [], "changed": ["Secret/ml-dev/api-token"], "removed": []}
+    dev = compute_plan(repo, head, newer, environments=["dev"]).environments[0]
+    assert "+  token: <masked, changed>\n" in dev.changes[0].diff
+    assert "password" not in "".join(
+        line for line in dev.changes[0].diff.splitlines() if line.startswith(("+ ", "- "))
+    )
+
+
+def test_exit_codes_formats_and_environment_filter(
+    history: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, base, head = history
+    assert run(["plan", "--repo", str(repo), "--base", base, "--head", base]) == 0
+    assert "**No differences.**" in capsys.readouterr().out
+    code = run(
+        [
+            "plan",
+            "--repo",
+            str(repo),
+            "--base",
+            base,
+            "--head",
+            head,
+            "--format",
+            "json",
+            "--env",
+            "prod",
+        ]
+    )
+    assert code == 1
+    document = json.loads(capsys.readouterr().out)
+    assert [e["environment"] for e in document["environments"]] == ["prod"]
+    assert document["environments"][0]["summary"]["changed"] == 1
+    assert document["changed"] is True
+    assert run(["plan", "--repo", str(repo), "--base", base, "--head", head]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(MARKER)
+    assert run(["plan", "--repo", str(repo), "--base", base, "--head", head, "--env", "qa"]) == 2
+    assert "qa" in capsys.readouterr().err
+    assert run(["plan", "--repo", str(repo), "--base", "no-such-ref", "--head", head]) == 2
+
+
+def test_step_summary_written_in_actions(
+    history: tuple[Path, str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    repo, base, head = history
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert run(["plan", "--repo", str(repo), "--base", base, "--head", head, "-f", "json"]) == 1
+    capsys.readouterr()
+    text = summary.read_text()
+    assert text.startswith(MARKER) and "| `prod` | 1 | 1 | 0 |" in text
+
+
+def _huge_workflow(services: int) -> str:
+    lines = [
+        "apiVersion: gitops-agent.io/v1alpha1",
+        "kind: Workflow",
+        "metadata: {name: bulk-scoring}",
+        "spec:",
+        "  defaults:",
+        "    image: registry.example.com/bulk:1.0.0",
+        "    resources: {cpu: 100m, memory: 128Mi}",
+        "  services:",
+    ]
+    for i in range(services):
+        lines += [
+            f"    scorer-{i:03d}:",
+            f"      command: [python, -m, bulk.serve, --shard, '{i}']",
+            "      ports: {http: 8080}",
+            "      replicas: 2",
+            "      probes: {readiness: {path: /healthz, port: http}}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def test_huge_change_stays_under_the_comment_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_gitops_repo(tmp_path / "gitops")
+    base = git(repo, "rev-parse", "HEAD")
+    (repo / "workflows" / "bulk-scoring.yaml").write_text(_huge_workflow(120))
+    head = _commit(repo, "Add 120 scoring shards")
+    plan = compute_plan(repo, base, head, environments=["dev", "staging"])
+    assert all(env.count(Change.ADDED) == 240 for env in plan.environments)
+    text = render_markdown(plan)
+    assert len(text) <= COMMENT_LIMIT
+    assert "> **Plan truncated to fit a GitHub comment:**" in text
+    assert "| `dev` | 240 | 0 | 0 |" in text and "| `staging` | 240 | 0 | 0 |" in text
+    assert run(["plan", "--repo", str(repo), "--base", base, "--head", head]) == 1
+    assert len(capsys.readouterr().out) <= COMMENT_LIMIT + 1
