@@ -1,0 +1,1 @@
+"""Spec loader test helpers and fixture files."""
