@@ -11,8 +11,8 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-import click
 import typer
+from typer._click.exceptions import ClickException, UsageError
 
 from gitops_agent.errors import EXIT_INTERRUPTED, EXIT_INVALID, GitOpsAgentError
 
@@ -30,9 +30,9 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     from gitops_agent.commands import compile as compile_cmd
-    from gitops_agent.commands import init, plan, render, validate
+    from gitops_agent.commands import diff, init, plan, render, sync, validate
 
-    for module in (init, validate, compile_cmd, render, plan):
+    for module in (init, validate, compile_cmd, render, plan, diff, sync):
         module.register(app)
 
 
@@ -51,12 +51,12 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises, never prints a traceback)."""
     try:
         result = app(args=argv, prog_name="gitops-agent", standalone_mode=False)
-    except click.exceptions.Exit as exit_:
+    except typer.Exit as exit_:
         return int(exit_.exit_code)
-    except click.exceptions.ClickException as error:
+    except ClickException as error:
         error.show()
-        return EXIT_INVALID if isinstance(error, click.exceptions.UsageError) else error.exit_code
-    except (KeyboardInterrupt, click.exceptions.Abort):
+        return EXIT_INVALID if isinstance(error, UsageError) else error.exit_code
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except GitOpsAgentError as error:

@@ -61,12 +61,21 @@ class _Walk:
     extras: list[ExtraItem] = field(default_factory=list)
 
 
-def _key_element(item: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
-    if not all(key in item for key in keys):
-        return None
-    return "k:" + json.dumps(
-        {key: item[key] for key in keys}, sort_keys=True, separators=(",", ":")
-    )
+def _key_element(
+    item: Mapping[str, Any], keys: tuple[str, ...], element: SchemaNode | None = None
+) -> str | None:
+    """The managedFields key of a list item; missing key fields take their schema default
+    (the API server defaults them before it records ownership, e.g. ``protocol: TCP``)."""
+    values: dict[str, Any] = {}
+    for key in keys:
+        if key in item:
+            values[key] = item[key]
+            continue
+        default = element.default(key) if element is not None else None
+        if default is None:
+            return None
+        values[key] = default
+    return "k:" + json.dumps(values, sort_keys=True, separators=(",", ":"))
 
 
 def _value_element(value: Any) -> str:
@@ -155,7 +164,7 @@ def _walk(
     # associative list
     live_index: dict[str, int] = {}
     for index, item in enumerate(live_list or ()):
-        element_key = _key_element(item, node.keys) if isinstance(item, Mapping) else None
+        element_key = _key_element(item, node.keys, element) if isinstance(item, Mapping) else None
         if element_key is not None:
             live_index[element_key] = index
     seen: set[str] = set()
@@ -163,7 +172,7 @@ def _walk(
     for item in desired:
         if not isinstance(item, Mapping):
             raise _Unprovable(f"expected objects in {'.'.join(path)}")
-        element_key = _key_element(item, node.keys)
+        element_key = _key_element(item, node.keys, element)
         if element_key is None:
             raise _Unprovable(f"list item without its keys {node.keys} at {'.'.join(path)}")
         if element_key in seen:
@@ -185,7 +194,7 @@ def _walk(
         if element_key not in seen and live_list is not None:
             state.extras.append(ExtraItem(pointer, index, live_list[index]))
     for index, item in enumerate(live_list or ()):
-        if not isinstance(item, Mapping) or _key_element(item, node.keys) is None:
+        if not isinstance(item, Mapping) or _key_element(item, node.keys, element) is None:
             state.extras.append(ExtraItem(pointer, index, item))
 
 

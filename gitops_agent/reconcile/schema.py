@@ -49,6 +49,19 @@ class SchemaNode:
             return UNKNOWN_NODE
         return self.document.node(props[name])
 
+    def default(self, name: str) -> Any:
+        """The schema default of a struct field (None when it has none)."""
+        props = self.raw.get("properties") or {}
+        schema = props.get(name)
+        if not isinstance(schema, Mapping):
+            return None
+        if "default" in schema:
+            return schema["default"]
+        for part in schema.get("allOf") or ():
+            if isinstance(part, Mapping) and "default" in part:
+                return part["default"]
+        return None
+
     def element(self) -> SchemaNode:
         """Schema of a map value or list item."""
         if self.document is None:

@@ -1,0 +1,152 @@
+"""``gitops-agent diff ENV``: the live cluster against git, what a sync would change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitops_agent.adapters.kube import KubeCluster
+from gitops_agent.commands.common import (
+    ContextOption,
+    KubeconfigOption,
+    OutputFormat,
+    OutputOption,
+    RefOption,
+    RepoOption,
+    VerboseOption,
+    configure_logging,
+    emit_json,
+    say,
+)
+from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK, InvalidInputError
+from gitops_agent.reconcile.changeset import Action, ChangeSet
+from gitops_agent.reconcile.engine import Target
+from gitops_agent.reconcile.engine import diff as diff_objects
+from gitops_agent.render import Rendered, render_ref
+from gitops_agent.spec import load_specs
+from gitops_agent.spec.durations import parse_duration
+from gitops_agent.spec.model import Environment
+
+_SYMBOL = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.DELETE: "-",
+    Action.WAITING: "…",
+    Action.BLOCKED: "!",
+    Action.ERROR: "x",
+}
+
+
+def load_environment(repo: Path, name: str) -> Environment:
+    """The named environment of the repository (exit 2 when unknown)."""
+    specs = load_specs(repo)
+    if name not in specs.environments:
+        known = ", ".join(sorted(specs.environments)) or "none"
+        raise InvalidInputError(f"environment {name!r} not found (known: {known})")
+    return specs.environments[name]
+
+
+def target_for(env: Environment, revision: str | None) -> Target:
+    """The engine's view of an environment and its sync policy."""
+    return Target(
+        environment=env.name,
+        namespace=env.namespace,
+        revision=revision or "",
+        prune=env.sync.prune,
+        force=env.sync.force,
+        allow_empty=env.sync.allow_empty,
+        max_prune_percent=env.sync.max_prune_percent,
+        job_history=env.sync.job_history,
+    )
+
+
+def connect(kubeconfig: Path | None, context: str | None, env: Environment) -> KubeCluster:
+    """A connection to the environment's cluster (``--context`` overrides the environment's)."""
+    return KubeCluster(kubeconfig, context or env.context)
+
+
+def render_desired(repo: Path, env: Environment, ref: str | None) -> Rendered:
+    return render_ref(repo, env, ref)
+
+
+def parse_seconds(value: str, flag: str) -> float:
+    seconds = parse_duration(value)
+    if seconds is None:
+        raise InvalidInputError(f"{flag} {value}: expected a duration such as 30s, 5m or 1h")
+    return float(seconds)
+
+
+def print_change_set(
+    change_set: ChangeSet, output: OutputFormat, *, show_unchanged: bool = False
+) -> None:
+    """The change set as JSON (exactly one document) or as lines and diffs for people."""
+    if output == OutputFormat.JSON:
+        emit_json(change_set.to_json())
+        return
+    for change in change_set.changes:
+        if change.action is Action.UNCHANGED and not show_unchanged:
+            continue
+        symbol = _SYMBOL.get(change.action, "=")
+        line = f"{symbol} {change.action:<9} {change.ref} (wave {change.wave})"
+        if change.message:
+            line += f": {change.message}"
+        say(line)
+        if change.diff and change.action in (Action.UPDATE,):
+            for diff_line in change.diff.splitlines():
+                color = {"+": typer.colors.GREEN, "-": typer.colors.RED}.get(diff_line[:1])
+                if diff_line.startswith(("+++", "---")):
+                    color = None
+                typer.secho(f"    {diff_line}", fg=color)
+    summary = change_set.summary()
+    counts = ", ".join(
+        f"{count} {action}"
+        for action, count in summary.items()
+        if count or action in ("create", "update", "delete", "unchanged")
+    )
+    revision = change_set.revision[:12] or "working tree"
+    say(f"{change_set.environment} @ {revision}: {counts}; health {change_set.health}")
+    for note in change_set.notes:
+        say(f"note: {note}")
+
+
+def diff(
+    env: Annotated[str, typer.Argument(help="Environment name.")],
+    ref: RefOption = None,
+    repo: RepoOption = Path(),
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+    verbose: VerboseOption = False,
+) -> int:
+    """Compare the live cluster with the environment branch (exit 1 when they differ)."""
+    configure_logging(verbose)
+    environment = load_environment(repo, env)
+    rendered = render_desired(repo, environment, ref)
+    cluster = connect(kubeconfig, context, environment)
+    try:
+        change_set = diff_objects(
+            cluster, list(rendered.objects), target_for(environment, rendered.revision)
+        )
+    finally:
+        cluster.close()
+    print_change_set(change_set, output)
+    if change_set.errors:
+        first = change_set.errors[0]
+        raise_cluster_errors(change_set, f"{first.message}")
+    return EXIT_DIFFERENCES if change_set.has_changes else EXIT_OK
+
+
+def raise_cluster_errors(change_set: ChangeSet, headline: str) -> None:
+    """Exit 3 with one line per failed object (after the change set was printed)."""
+    from gitops_agent.errors import ClusterError
+
+    lines = [c.message or str(c.ref) for c in change_set.errors]
+    count = len(lines)
+    summary = lines[0] if count == 1 else f"{count} objects failed:\n  " + "\n  ".join(lines)
+    raise ClusterError(summary or headline)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("diff")(diff)

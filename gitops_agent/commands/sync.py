@@ -1,0 +1,93 @@
+"""``gitops-agent sync ENV``: apply drift fixes in order, prune, wait for health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitops_agent.commands.common import (
+    ContextOption,
+    KubeconfigOption,
+    OutputFormat,
+    OutputOption,
+    RefOption,
+    RepoOption,
+    VerboseOption,
+    configure_logging,
+    progress,
+)
+from gitops_agent.commands.diff import (
+    connect,
+    load_environment,
+    parse_seconds,
+    print_change_set,
+    raise_cluster_errors,
+    render_desired,
+    target_for,
+)
+from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK
+from gitops_agent.reconcile.engine import SyncOptions
+from gitops_agent.reconcile.engine import sync as sync_objects
+
+
+def sync(
+    env: Annotated[str, typer.Argument(help="Environment name.")],
+    ref: RefOption = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Delete owned objects git no longer has.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for task order and health.")] = False,
+    timeout: Annotated[
+        str, typer.Option("--timeout", help="How long --wait waits (e.g. 5m).")
+    ] = "5m",
+    force_conflicts: Annotated[
+        bool, typer.Option("--force-conflicts", help="Take fields over from other field managers.")
+    ] = False,
+    allow_mass_prune: Annotated[
+        bool,
+        typer.Option("--allow-mass-prune", help="Allow pruning more than sync.maxPrunePercent."),
+    ] = False,
+    repo: RepoOption = Path(),
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
+    output: OutputOption = OutputFormat.TEXT,
+    verbose: VerboseOption = False,
+) -> int:
+    """Make the cluster match the environment branch (exit 3 when the cluster refused)."""
+    configure_logging(verbose)
+    options = SyncOptions(
+        prune=prune,
+        dry_run=dry_run,
+        wait=wait,
+        timeout=parse_seconds(timeout, "--timeout"),
+        force_conflicts=force_conflicts,
+        allow_mass_prune=allow_mass_prune,
+    )
+    environment = load_environment(repo, env)
+    rendered = render_desired(repo, environment, ref)
+    cluster = connect(kubeconfig, context, environment)
+    try:
+        change_set = sync_objects(
+            cluster,
+            list(rendered.objects),
+            target_for(environment, rendered.revision),
+            options,
+            progress=progress if output == OutputFormat.TEXT else None,
+        )
+    finally:
+        cluster.close()
+    print_change_set(change_set, output)
+    if change_set.errors:
+        raise_cluster_errors(change_set, "sync failed")
+    if dry_run and change_set.has_changes:
+        return EXIT_DIFFERENCES
+    return EXIT_OK
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sync")(sync)
