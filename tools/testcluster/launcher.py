@@ -7,8 +7,9 @@ named by ``GITOPS_AGENT_TESTCLUSTER_BIN``).
     start_cluster(workdir) -> RunningCluster     # tests and scripts
     python -m tools.testcluster.launcher up|down|status [--state-dir DIR]
 
-Every process runs in its own process group, is told to die with its parent (``setpriv
---pdeathsig``), and is stopped by ``RunningCluster.stop()``, at interpreter exit and on SIGTERM
+Every process runs in its own process group, is killed when its parent dies
+(``setpriv --pdeathsig KILL``), and is stopped by ``RunningCluster.stop()``, at interpreter exit
+and on SIGTERM
 of the ``up`` supervisor. Each process logs to ``<workdir>/logs/<name>.log``.
 """
 
@@ -114,7 +115,9 @@ class _Process:
     popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        prefix = [_SETPRIV, "--pdeathsig", "TERM"] if _SETPRIV else []
+        # SIGKILL: after an abrupt parent death all three stop at once, and an apiserver
+        # whose etcd vanished can take long over a graceful SIGTERM shutdown.
+        prefix = [_SETPRIV, "--pdeathsig", "KILL"] if _SETPRIV else []
         with self.log.open("ab") as log:
             log.write(f"--- {time.strftime('%H:%M:%S')} starting: {' '.join(self.argv)}\n".encode())
             log.flush()
@@ -133,12 +136,13 @@ class _Process:
     def pid(self) -> int | None:
         return self.popen.pid if self.popen is not None else None
 
-    def stop(self) -> None:
-        """SIGTERM the process group, SIGKILL it after ``STOP_TIMEOUT_S``; idempotent."""
+    def stop(self, *, graceful: bool = True) -> None:
+        """SIGTERM the process group and SIGKILL it after ``STOP_TIMEOUT_S`` (or SIGKILL it
+        right away when not ``graceful``); idempotent."""
         if self.popen is None:
             return
         pgid = self.popen.pid
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        for sig in (signal.SIGTERM, signal.SIGKILL) if graceful else (signal.SIGKILL,):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, sig)
             try:
@@ -239,10 +243,14 @@ class RunningCluster:
             if proc is not None:
                 proc.stop()
 
-    def stop_apiserver(self) -> None:
-        """Stop only kube-apiserver (etcd data and the port stay), for fault tests."""
+    def stop_apiserver(self, *, graceful: bool = False) -> None:
+        """Stop only kube-apiserver (etcd data, certificates and port stay), for fault tests.
+
+        By default it is killed (SIGKILL), like a crash; ``graceful`` sends SIGTERM first, which
+        closes the port at once but may take up to ``STOP_TIMEOUT_S`` while watches drain.
+        """
         if self._apiserver is not None:
-            self._apiserver.stop()
+            self._apiserver.stop(graceful=graceful)
 
     def start_apiserver(self, extra_args: Sequence[str] | None = None) -> float:
         """(Re)start kube-apiserver on the same port, certificates and etcd; wait for /readyz.
@@ -264,10 +272,10 @@ class RunningCluster:
         self._wait_ready(self._apiserver)
         return time.monotonic() - t
 
-    def stop_etcd(self) -> None:
-        """Stop etcd only (its data dir stays), for fault tests."""
+    def stop_etcd(self, *, graceful: bool = False) -> None:
+        """Stop etcd only (its data dir stays), for fault tests; killed unless ``graceful``."""
         if self._etcd is not None:
-            self._etcd.stop()
+            self._etcd.stop(graceful=graceful)
 
     def start_etcd(self) -> None:
         """Restart etcd on the same ports and data dir; wait until it is healthy."""

@@ -1,0 +1,208 @@
+"""The test control plane's launcher: teardown leaves nothing behind (stop, SIGTERM, parent
+death), ``scripts/cluster`` is idempotent, and restarts of the apiserver or etcd keep the data
+(what fault tests rely on)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from tests.support.cluster import kube_api
+from tools.testcluster.launcher import REPO_ROOT, RunningCluster, start_cluster
+
+pytestmark = pytest.mark.integration
+
+
+def process_exists(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_gone(pids: Iterable[int], timeout: float = 20.0) -> list[int]:
+    """The pids still running after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    left = [p for p in pids if process_exists(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = [p for p in left if process_exists(p)]
+    return left
+
+
+def port_open(server: str) -> bool:
+    host, port = server.removeprefix("https://").split(":")
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((host, int(port))) == 0
+
+
+def cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+
+
+@pytest.fixture
+def private_cluster(tmp_path: Path) -> Iterator[RunningCluster]:
+    cluster = start_cluster(tmp_path / "cluster",
+                            extra_apiserver_args=["--max-requests-inflight=50"])
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_stop_ends_every_process_and_frees_the_port(private_cluster: RunningCluster) -> None:
+    pids = private_cluster.pids()
+    assert set(pids) == {"etcd", "kube-apiserver", "kube-controller-manager"}
+    assert all(process_exists(p) for p in pids.values())
+    assert port_open(private_cluster.server)
+    assert private_cluster.startup_seconds < 30
+
+    private_cluster.stop()
+
+    assert wait_gone(pids.values(), timeout=0) == []
+    assert not port_open(private_cluster.server)
+    assert private_cluster.running() == dict.fromkeys(pids, False)
+    private_cluster.stop()  # idempotent
+    assert (private_cluster.log_dir / "kube-apiserver.log").stat().st_size > 0
+
+
+def test_restarted_apiserver_keeps_port_certificate_and_data(
+    private_cluster: RunningCluster,
+) -> None:
+    api = private_cluster.api()
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "survivor"},
+          "data": {"answer": "42"}}
+    status, _ = api.request("POST", "/api/v1/namespaces/default/configmaps", cm)
+    assert status == 201
+    first_pid = private_cluster.pids()["kube-apiserver"]
+    assert "--max-requests-inflight=50" in cmdline(first_pid)
+
+    private_cluster.stop_apiserver()
+    assert not port_open(private_cluster.server)
+    assert private_cluster.running()["etcd"]
+
+    private_cluster.start_apiserver(["--max-requests-inflight=7"])
+
+    second_pid = private_cluster.pids()["kube-apiserver"]
+    assert second_pid != first_pid
+    assert "--max-requests-inflight=7" in cmdline(second_pid)
+    assert "--max-requests-inflight=50" not in cmdline(second_pid)
+    # The kubeconfig written at startup still verifies the (reused) serving certificate.
+    with kube_api(private_cluster.kubeconfig) as client_api:
+        live = client.CoreV1Api(client_api).read_namespaced_config_map("survivor", "default")
+    assert live.data == {"answer": "42"}
+
+
+def test_restarted_etcd_keeps_data(private_cluster: RunningCluster) -> None:
+    api = private_cluster.api()
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "before-etcd-restart"}}
+    assert api.request("POST", "/api/v1/namespaces", ns)[0] == 201
+
+    private_cluster.stop_etcd()
+    deadline = time.monotonic() + 30
+    while api.request("GET", "/readyz")[0] == 200:
+        assert time.monotonic() < deadline, "apiserver still ready without etcd"
+        time.sleep(0.2)
+    private_cluster.start_etcd()
+
+    deadline = time.monotonic() + 60
+    while api.request("GET", "/readyz")[0] != 200:
+        assert time.monotonic() < deadline, "apiserver not ready again after etcd restart"
+        time.sleep(0.2)
+    status, body = api.request("GET", "/api/v1/namespaces/before-etcd-restart")
+    assert status == 200
+    assert body["metadata"]["name"] == "before-etcd-restart"
+
+
+def _start_foreground(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, int]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools.testcluster.launcher", "run"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    pids: dict[str, int] = {}
+    for line in proc.stdout:
+        if line.startswith("PIDS="):
+            pids = json.loads(line.removeprefix("PIDS="))
+        if line.startswith("RESTRICTED_KUBECONFIG="):
+            break
+    assert set(pids) == {"etcd", "kube-apiserver", "kube-controller-manager"}, proc.poll()
+    return proc, pids
+
+
+def test_sigterm_tears_the_control_plane_down(tmp_path: Path) -> None:
+    proc, pids = _start_foreground(tmp_path)
+    assert all(process_exists(p) for p in pids.values())
+
+    proc.send_signal(signal.SIGTERM)
+
+    assert proc.wait(timeout=60) == 0
+    assert wait_gone(pids.values()) == []
+    assert list(tmp_path.iterdir()) == []  # its temporary workdir is removed
+
+
+def test_processes_die_with_a_killed_parent(tmp_path: Path) -> None:
+    proc, pids = _start_foreground(tmp_path)
+
+    proc.kill()
+    proc.wait(timeout=10)
+
+    assert wait_gone(pids.values()) == []
+
+
+def test_cluster_script_is_idempotent(tmp_path: Path) -> None:
+    script = REPO_ROOT / "scripts" / "cluster"
+    env = {**os.environ, "GITOPS_AGENT_CLUSTER_DIR": str(tmp_path / "state")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(script), *args], env=env, capture_output=True, text=True,
+                              timeout=300)
+
+    assert run("status").returncode == 1
+    up = run("up")
+    assert up.returncode == 0, up.stderr
+    *_, admin_line, restricted_line = up.stdout.splitlines()
+    kubeconfig = Path(admin_line.removeprefix("KUBECONFIG="))
+    restricted = Path(restricted_line.removeprefix("RESTRICTED_KUBECONFIG="))
+    assert kubeconfig.is_file() and restricted.is_file()
+    state = json.loads((tmp_path / "state" / "ready.json").read_text())
+
+    again = run("up")
+    assert again.returncode == 0
+    assert again.stdout.splitlines()[-2:] == [admin_line, restricted_line]
+    assert json.loads((tmp_path / "state" / "ready.json").read_text())["pid"] == state["pid"]
+    status = run("status")
+    assert status.returncode == 0 and admin_line in status.stdout
+    kubectl = subprocess.run(
+        ["kubectl", "get", "namespace", "restricted", "-o", "name"],
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)}, capture_output=True, text=True,
+    )
+    assert kubectl.stdout.strip() == "namespace/restricted", kubectl.stderr
+    denied = subprocess.run(
+        ["kubectl", "get", "configmaps", "-n", "default"],
+        env={**os.environ, "KUBECONFIG": str(restricted)}, capture_output=True, text=True,
+    )
+    assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
+
+    down = run("down")
+    assert down.returncode == 0
+    assert wait_gone([state["pid"], *state["processes"].values()]) == []
+    assert not (tmp_path / "state").exists()
+    assert run("status").returncode == 1
+    assert run("down").returncode == 0
