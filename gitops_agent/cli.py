@@ -30,9 +30,9 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     from gitops_agent.commands import compile as compile_cmd
-    from gitops_agent.commands import diff, init, plan, render, sync, validate
+    from gitops_agent.commands import diff, init, optimize, plan, render, sync, validate
 
-    for module in (init, validate, compile_cmd, render, plan, diff, sync):
+    for module in (init, validate, compile_cmd, render, plan, diff, sync, optimize):
         module.register(app)
 
 

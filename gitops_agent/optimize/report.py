@@ -1,0 +1,88 @@
+"""Every recommendation — proposed, below the threshold, without enough data, skipped —
+as a JSON document for programs or a table for people, each with its reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gitops_agent.optimize.model import Recommendation, Status
+
+
+def recommendation_json(rec: Recommendation) -> dict[str, Any]:
+    return {
+        "strategy": rec.strategy.value,
+        "workflow": rec.target.workflow,
+        "kind": rec.target.kind.value,
+        "name": rec.target.name,
+        "field": rec.field,
+        "old": rec.old,
+        "new": rec.new,
+        "status": rec.status.value,
+        "reason": rec.reason,
+        "evidence": [
+            {"query": e.query, "window": e.window, "observed": e.observed} for e in rec.evidence
+        ],
+        "details": dict(rec.details),
+    }
+
+
+def summary(recommendations: Sequence[Recommendation]) -> dict[str, int]:
+    counts = Counter(rec.status.value for rec in recommendations)
+    return {status.value: counts.get(status.value, 0) for status in Status}
+
+
+def document(
+    *,
+    environment: str,
+    window: str,
+    prometheus: str,
+    queries: int,
+    recommendations: Sequence[Recommendation],
+    proposal: Mapping[str, Any] | None,
+    pull_request: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``-o json`` document of ``gitops-agent optimize``."""
+    return {
+        "environment": environment,
+        "window": window,
+        "prometheus": prometheus,
+        "queries": queries,
+        "recommendations": [recommendation_json(r) for r in recommendations],
+        "summary": summary(recommendations),
+        "proposal": dict(proposal) if proposal is not None else None,
+        "pullRequest": dict(pull_request) if pull_request is not None else None,
+    }
+
+
+def table(recommendations: Sequence[Recommendation]) -> str:
+    """A plain-text table, one row per recommendation."""
+    header = ("TARGET", "FIELD", "OLD", "NEW", "STATUS", "REASON")
+    rows = [
+        (
+            str(r.target),
+            r.field,
+            "-" if r.old is None else str(r.old),
+            "-" if r.new is None else str(r.new),
+            r.status.value,
+            r.reason,
+        )
+        for r in recommendations
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    lines = []
+    for row in [header, *rows]:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def markdown_table(recommendations: Sequence[Recommendation]) -> str:
+    """The proposed changes as a markdown table (for a pull request's body)."""
+    lines = ["| target | field | old | new | why |", "| --- | --- | --- | --- | --- |"]
+    for r in recommendations:
+        if r.proposed:
+            reason = r.reason.replace("|", "\\|")
+            lines.append(f"| `{r.target}` | `{r.field}` | {r.old} | {r.new} | {reason} |")
+    return "\n".join(lines)
