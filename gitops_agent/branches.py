@@ -118,7 +118,9 @@ def commit_environment(
         try:
             g.push(repo, f"{ref}:{ref}")
         except g.PushRejected:
-            log.warning("push of %s rejected (attempt %d/%d); fetching and retrying", env.branch, attempt, PUSH_ATTEMPTS)
+            log.warning(
+                "push of %s rejected (attempt %d/%d); fetching and retrying", env.branch, attempt, PUSH_ATTEMPTS
+            )
             if committed:
                 # Our commit was not accepted: put the local branch back where it was.
                 g.reset_ref(repo, ref, local, head)

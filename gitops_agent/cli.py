@@ -30,9 +30,20 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     from gitops_agent.commands import compile as compile_cmd
-    from gitops_agent.commands import diff, init, optimize, plan, render, sync, validate
+    from gitops_agent.commands import (
+        audit,
+        diff,
+        init,
+        optimize,
+        plan,
+        render,
+        rollback,
+        sync,
+        validate,
+    )
 
-    for module in (init, validate, compile_cmd, render, plan, diff, sync, optimize):
+    modules = (init, validate, compile_cmd, render, plan, diff, sync, optimize, audit, rollback)
+    for module in modules:
         module.register(app)
 
 
@@ -62,7 +73,7 @@ def run(argv: list[str] | None = None) -> int:
     except GitOpsAgentError as error:
         typer.echo(f"error: {error}", err=True)
         return error.exit_code
-    except Exception as error:  # noqa: BLE001 - the one place that catches everything
+    except Exception as error:
         log = _write_crash_log()
         typer.echo(f"internal error: {type(error).__name__}: {error} (traceback in {log})", err=True)
         return EXIT_INTERNAL

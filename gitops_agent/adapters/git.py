@@ -133,9 +133,7 @@ def write_tree(repo: git.Repo, files: Mapping[str, bytes]) -> str:
         Path(index).unlink(missing_ok=True)
 
 
-def _run_with_input(
-    repo: git.Repo, args: list[str], stdin: str, env: Mapping[str, str]
-) -> str:
+def _run_with_input(repo: git.Repo, args: list[str], stdin: str, env: Mapping[str, str]) -> str:
     proc = subprocess.run(
         ["git", f"--git-dir={repo.git_dir}", *args],
         input=stdin.encode(),
@@ -246,12 +244,13 @@ def push(repo: git.Repo, refspec: str, remote: str = "origin") -> None:
     if refspec.startswith("+"):
         raise ValueError("gitops-agent never force-pushes")
     try:
-        run(repo, "push", "--quiet", "--porcelain", remote, refspec)
-    except GitError as error:
-        text = str(error)
-        if "non-fast-forward" in text or "[rejected]" in text or "fetch first" in text:
+        repo.git.execute(["git", "push", "--porcelain", remote, refspec])
+    except git.GitCommandError as error:
+        text = f"{error.stdout or ''} {error.stderr or ''}"
+        if any(word in text for word in ("[rejected]", "non-fast-forward", "fetch first", "Updates were rejected")):
             raise PushRejected(f"push of {refspec} to {remote} rejected: not a fast-forward") from error
-        raise GitError(f"push to {remote} failed: {text}") from error
+        detail = (error.stderr or "").strip().splitlines()
+        raise GitError(f"push to {remote} failed: {detail[-1] if detail else error}") from error
 
 
 def is_ancestor(repo: git.Repo, ancestor: str, descendant: str) -> bool:

@@ -21,9 +21,7 @@ RepoOption = Annotated[
     Path,
     typer.Option("--repo", help="The GitOps repository.", file_okay=False, resolve_path=True),
 ]
-OutputOption = Annotated[
-    OutputFormat, typer.Option("--output", "-o", help="text for people, json for programs.")
-]
+OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="text for people, json for programs.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.")]
 KubeconfigOption = Annotated[
     Path | None,
@@ -32,9 +30,7 @@ KubeconfigOption = Annotated[
 ContextOption = Annotated[
     str | None, typer.Option("--context", help="kubeconfig context (overrides the environment's).")
 ]
-RefOption = Annotated[
-    str | None, typer.Option("--ref", help="Revision of the environment branch (default: its head).")
-]
+RefOption = Annotated[str | None, typer.Option("--ref", help="Revision of the environment branch (default: its head).")]
 
 
 def configure_logging(verbose: bool) -> None:

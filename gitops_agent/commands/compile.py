@@ -41,9 +41,7 @@ def select_environments(specs: SpecSet, names: list[str] | None) -> list[Environ
 
 
 def compile_trees(repo: Path, specs: SpecSet, envs: list[Environment], source_commit: str | None) -> dict[str, Tree]:
-    return {
-        env.name: compile_environment(specs, env, source_commit=source_commit, repo_root=repo) for env in envs
-    }
+    return {env.name: compile_environment(specs, env, source_commit=source_commit, repo_root=repo) for env in envs}
 
 
 def write_out(out: Path, trees: dict[str, Tree]) -> None:
@@ -57,10 +55,14 @@ def write_out(out: Path, trees: dict[str, Tree]) -> None:
 
 
 def compile_command(
-    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="Environment(s) to compile (default: all).")] = None,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", "-e", help="Environment(s) to compile (default: all).")
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write each environment's tree to OUT/<env>/.")] = None,
     commit: Annotated[bool, typer.Option("--commit", help="Commit each environment's tree to its branch.")] = False,
-    push: Annotated[bool, typer.Option("--push", help="Push the environment branches to origin (implies --commit).")] = False,
+    push: Annotated[
+        bool, typer.Option("--push", help="Push the environment branches to origin (implies --commit).")
+    ] = False,
     repo: RepoOption = Path(),
     output: OutputOption = OutputFormat.TEXT,
     verbose: VerboseOption = False,
@@ -112,7 +114,10 @@ def compile_command(
             if row["commit"]:
                 state = "new commit" if row["committed"] else "unchanged"
                 pushed = ", pushed" if row["pushed"] else ""
-                say(f"{row['environment']}: {row['files']} files → {row['branch']} {str(row['commit'])[:12]} ({state}{pushed})")
+                say(
+                    f"{row['environment']}: {row['files']} files → {row['branch']} "
+                    f"{str(row['commit'])[:12]} ({state}{pushed})"
+                )
             else:
                 where = f" → {out / str(row['environment'])}" if out else ""
                 say(f"{row['environment']}: {row['files']} files{where}")

@@ -12,13 +12,13 @@ from gitops_agent.commands.common import OutputFormat, OutputOption, emit_json, 
 from gitops_agent.errors import EXIT_OK, InvalidInputError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE_WORKFLOW = "image-recognition.yaml"
 
 
 def scaffold_files() -> dict[str, bytes]:
     """Relative path → content of everything ``init`` writes."""
     files: dict[str, bytes] = {}
-    files[f"workflows/{EXAMPLE_WORKFLOW}"] = (PROJECT_ROOT / "examples" / EXAMPLE_WORKFLOW).read_bytes()
+    for workflow in sorted((PROJECT_ROOT / "examples").glob("*.yaml")):
+        files[f"workflows/{workflow.name}"] = workflow.read_bytes()
     for env_file in sorted((PROJECT_ROOT / "environments").glob("*.yaml")):
         files[f"environments/{env_file.name}"] = env_file.read_bytes()
     for manifest in sorted((PROJECT_ROOT / "manifests").rglob("*.yaml")):
@@ -34,7 +34,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that already exist.")] = False,
     output: OutputOption = OutputFormat.TEXT,
 ) -> int:
-    """Create an example workflow, dev/staging/prod environments and GitHub Actions workflows."""
+    """Create example workflows, dev/staging/prod environments and GitHub Actions workflows."""
     files = scaffold_files()
     existing = sorted(path for path in files if (directory / path).exists())
     if existing and not force:
@@ -52,7 +52,10 @@ def init(
     else:
         for path in sorted(files):
             say(f"created {directory / path}")
-        say("next: gitops-agent validate && git add -A && git commit -m 'Initial workflows' && gitops-agent compile --commit")
+        say(
+            "next: gitops-agent validate && git add -A && git commit -m 'Initial workflows'"
+            " && gitops-agent compile --commit"
+        )
     return EXIT_OK
 
 

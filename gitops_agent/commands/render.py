@@ -34,7 +34,9 @@ def render(
     else:
         rendered = render_ref(repo, environment, ref)
     if output == OutputFormat.JSON:
-        emit_json({"environment": rendered.environment, "revision": rendered.revision, "objects": list(rendered.objects)})
+        emit_json(
+            {"environment": rendered.environment, "revision": rendered.revision, "objects": list(rendered.objects)}
+        )
     else:
         typer.echo(dump_all(rendered.objects).decode(), nl=False)
     return EXIT_OK

@@ -27,10 +27,10 @@ from gitops_agent.compile import labels as L
 from gitops_agent.compile.objects import compile_workflow, file_name, identity
 from gitops_agent.compile.patches import json_patch
 from gitops_agent.compile.templates import template
-from gitops_agent.compile.workloads import Obj, split_image
+from gitops_agent.compile.workloads import Obj, pin_image, split_image
 from gitops_agent.compile.yamlio import dump
 from gitops_agent.errors import Diagnostic, SpecError
-from gitops_agent.spec.model import Environment, SpecSet
+from gitops_agent.spec.model import Environment, SpecSet, Workflow
 
 Tree = Mapping[str, bytes]
 KUSTOMIZE_HEADER = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
@@ -99,12 +99,14 @@ def compile_environment(
     namespace["metadata"]["labels"] = {L.NAME: env.namespace, L.MANAGED_BY: L.MANAGER}
     files[f"{overlay}/namespace.yaml"] = dump(namespace)
 
+    direct_pins = variant_pinned_images(specs, env)
     for name in selected_workflows(specs, env):
         base_objects = compile_workflow(specs.workflows[name])
         _write_base(files, name, base_objects)
         resources.append(f"../../base/{name}")
         effective = effective_workflow(specs, env, name)
         env_objects = compile_workflow(effective, image_pins=env.images)
+        _pin_directly(env_objects, effective, {n: env.images[n] for n in direct_pins})
         workflow_patches, added = _write_differences(files, overlay, name, base_objects, env_objects)
         patches.extend(workflow_patches)
         resources.extend(added)
@@ -115,8 +117,9 @@ def compile_environment(
     kustomization["labels"] = [
         {"pairs": dict(sorted(pairs.items())), "includeSelectors": False, "includeTemplates": True}
     ]
-    if env.images:
-        kustomization["images"] = [_image_entry(image, pin) for image, pin in sorted(env.images.items())]
+    kustomize_pins = sorted((n, pin) for n, pin in env.images.items() if n not in direct_pins)
+    if kustomize_pins:
+        kustomization["images"] = [_image_entry(image, pin) for image, pin in kustomize_pins]
     if patches:
         kustomization["patches"] = patches
     files[f"{overlay}/kustomization.yaml"] = dump(kustomization)
@@ -190,6 +193,39 @@ def _write_differences(
     return patches, [f"resources/{workflow}"]
 
 
+def variant_pinned_images(specs: SpecSet, env: Environment) -> set[str]:
+    """Pinned image names that some A/B variant names with its own image.
+
+    kustomize's ``images:`` would rewrite the variant's image too and silently end the
+    experiment, so these pins are applied by the compiler (as overlay patches) to every
+    container except variants that name their own image.
+    """
+    names: set[str] = set()
+    for workflow in selected_workflows(specs, env):
+        for service in specs.workflows[workflow].services:
+            names.update(split_image(v.image)[0] for v in service.variants if v.image)
+    return names & set(env.images)
+
+
+def _containers(obj: Obj) -> list[Obj]:
+    spec = obj.get("spec", {})
+    if obj["kind"] == "CronJob":
+        spec = spec.get("jobTemplate", {}).get("spec", {})
+    containers = spec.get("template", {}).get("spec", {}).get("containers", [])
+    return list(containers)
+
+
+def _pin_directly(objects: list[Obj], workflow: Workflow, pins: Mapping[str, str]) -> None:
+    if not pins:
+        return
+    own_image = {f"{s.name}-{v.name}" for s in workflow.services for v in s.variants if v.image}
+    for obj in objects:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] in own_image:
+            continue
+        for container in _containers(obj):
+            container["image"] = pin_image(container["image"], pins)
+
+
 def _image_entry(image: str, pin: str) -> dict[str, str]:
     name, _ = split_image(image)
     if pin.startswith("sha256:"):
@@ -197,9 +233,7 @@ def _image_entry(image: str, pin: str) -> dict[str, str]:
     return {"name": name, "newTag": pin}
 
 
-def _copy_extra_resources(
-    files: dict[str, bytes], overlay: str, env: Environment, repo_root: Path | None
-) -> list[str]:
+def _copy_extra_resources(files: dict[str, bytes], overlay: str, env: Environment, repo_root: Path | None) -> list[str]:
     """Copy the environment's ``resources:`` into the overlay; return kustomize entries."""
     entries: list[str] = []
     if not env.resources:

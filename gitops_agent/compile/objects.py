@@ -9,8 +9,15 @@ from gitops_agent.compile.workloads import Obj
 from gitops_agent.spec.model import Workflow
 
 KIND_FILE_ORDER = (
-    "ConfigMap", "Service", "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget",
-    "Job", "CronJob", "ServiceMonitor", "PrometheusRule",
+    "ConfigMap",
+    "Service",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "Job",
+    "CronJob",
+    "ServiceMonitor",
+    "PrometheusRule",
 )
 
 

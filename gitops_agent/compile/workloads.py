@@ -205,7 +205,7 @@ def job(task: Task, workflow: Workflow, pins: Mapping[str, str]) -> Obj:
     obj = template("job")
     meta = obj["metadata"]
     meta["name"] = job_name(task, workflow, pins)
-    meta["labels"] = {**object_labels(workflow, task.name, "task"), L.TASK: task.name}
+    meta["labels"] = dict(sorted({**object_labels(workflow, task.name, "task"), L.TASK: task.name}.items()))
     if task.depends_on:
         meta["annotations"] = {L.DEPENDS_ON: ",".join(task.depends_on)}
     obj["spec"] = _job_spec(task, workflow)
@@ -216,7 +216,7 @@ def cronjob(task: Task, workflow: Workflow) -> Obj:
     """A scheduled task as a ``batch/v1`` CronJob."""
     obj = template("cronjob")
     obj["metadata"]["name"] = f"{workflow.name}-{task.name}"
-    obj["metadata"]["labels"] = {**object_labels(workflow, task.name, "task"), L.TASK: task.name}
+    obj["metadata"]["labels"] = dict(sorted({**object_labels(workflow, task.name, "task"), L.TASK: task.name}.items()))
     obj["spec"]["schedule"] = task.schedule
     obj["spec"]["jobTemplate"]["spec"] = _job_spec(task, workflow)
     return obj
@@ -245,7 +245,7 @@ def deployment(service: Service, workflow: Workflow, variant: Variant | None = N
     meta = obj["metadata"]
     meta["name"] = service.name if variant is None else f"{service.name}-{variant.name}"
     component = "service" if variant is None else "variant"
-    meta["labels"] = {**object_labels(workflow, service.name, component), L.VARIANT: variant_name}
+    meta["labels"] = dict(sorted({**object_labels(workflow, service.name, component), L.VARIANT: variant_name}.items()))
     if service.depends_on:
         meta["annotations"] = {L.DEPENDS_ON: ",".join(service.depends_on)}
     spec = obj["spec"]

@@ -22,7 +22,11 @@ GIT_ENV = {
 def git(cwd: Path, *args: str) -> str:
     """Run git in ``cwd`` and return stdout; fails the test on a non-zero exit."""
     proc = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False,
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**_base_env(), **GIT_ENV},
     )
     if proc.returncode != 0:

@@ -65,8 +65,15 @@ def test_short_hash_ignores_key_order() -> None:
 
 
 def test_yaml_output_quotes_yaml11_specials_and_round_trips() -> None:
-    document = {"flags": ["on", "off", "yes", "no", "y", "n", "~", "null"], "time": "1:30", "octal": "0755",
-                "num": "1e3", "version": "1.4.1", "text": "line1\nline2\n", "cpu": "500m"}
+    document = {
+        "flags": ["on", "off", "yes", "no", "y", "n", "~", "null"],
+        "time": "1:30",
+        "octal": "0755",
+        "num": "1e3",
+        "version": "1.4.1",
+        "text": "line1\nline2\n",
+        "cpu": "500m",
+    }
     text = dump(document).decode()
     for special in ("'on'", "'off'", "'yes'", "'no'", "'y'", "'n'", "'~'", "'null'", "'1:30'", "'0755'", "'1e3'"):
         assert special in text
