@@ -29,7 +29,6 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from gitops_agent.commands import compile as compile_cmd
     from gitops_agent.commands import (
         audit,
         diff,
@@ -41,6 +40,7 @@ def _register_commands() -> None:
         sync,
         validate,
     )
+    from gitops_agent.commands import compile as compile_cmd
 
     modules = (init, validate, compile_cmd, render, plan, diff, sync, optimize, audit, rollback)
     for module in modules:

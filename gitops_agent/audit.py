@@ -1,0 +1,341 @@
+"""``audit``: who changed what, when, and what the cluster got, from git history alone.
+
+The timeline joins four sources, newest first:
+
+- spec commits: commits of the checked-out branch touching ``workflows/``, ``environments/``
+  or an environment's extra ``resources``;
+- environment commits on each ``env.branch``; their ``Source-Commit`` trailer names the spec
+  commit they were compiled from, a ``Rollback-To`` trailer marks a rollback;
+- syncs, drift fixes and rollback syncs recorded as notes (``refs/notes/gitops-agent``) on the
+  environment commit that was applied;
+- optimization proposals: commits of ``gitops-agent/optimize/*`` branches not on the
+  checked-out branch.
+
+Git stores commit times in whole seconds; events within one second are ordered by kind
+(a sync after the environment commit after the spec commit) and then by history order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import git
+
+from gitops_agent.adapters import git as gitops_git
+from gitops_agent.adapters import git_notes
+from gitops_agent.adapters.git import CommitInfo
+from gitops_agent.errors import InvalidInputError
+from gitops_agent.notes import SyncEvent, SyncNote, format_time, read_sync_notes
+from gitops_agent.spec.durations import parse_duration
+from gitops_agent.spec.model import Environment, SpecSet, frozen_map
+
+SOURCE_TRAILER = "Source-Commit"
+DIGEST_TRAILER = "Spec-Digest"
+ROLLBACK_TRAILER = "Rollback-To"
+PROPOSAL_ENV_TRAILER = "Gitops-Agent-Environment"
+OPTIMIZE_PREFIX = "gitops-agent/optimize/"
+
+
+class EventKind(StrEnum):
+    SPEC_COMMIT = "spec-commit"
+    COMPILE = "compile"
+    ROLLBACK = "rollback"
+    SYNC = "sync"
+    DRIFT_FIX = "drift-fix"
+    ROLLBACK_SYNC = "rollback-sync"
+    PROPOSAL = "optimize-proposal"
+
+
+_RANK = {
+    EventKind.SPEC_COMMIT: 0,
+    EventKind.PROPOSAL: 0,
+    EventKind.COMPILE: 1,
+    EventKind.ROLLBACK: 1,
+    EventKind.SYNC: 2,
+    EventKind.DRIFT_FIX: 2,
+    EventKind.ROLLBACK_SYNC: 2,
+}
+_NOTE_KIND = {
+    SyncEvent.SYNC: EventKind.SYNC,
+    SyncEvent.DRIFT_FIX: EventKind.DRIFT_FIX,
+    SyncEvent.ROLLBACK: EventKind.ROLLBACK_SYNC,
+}
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One thing that happened: a commit, a sync or a proposal.
+
+    ``commit`` is the commit the event is about (spec, environment or proposal commit);
+    ``source_commit`` the spec commit behind an environment commit or a sync.
+    """
+
+    time: datetime
+    kind: EventKind
+    environment: str | None
+    commit: str | None
+    author: str
+    message: str
+    source_commit: str | None = None
+    details: Mapping[str, Any] = field(default_factory=frozen_map)
+    order: int = 0
+
+    def sort_key(self) -> tuple[datetime, int, int]:
+        return (self.time.replace(microsecond=0), _RANK[self.kind], self.order)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": format_time(self.time),
+            "kind": self.kind.value,
+            "environment": self.environment,
+            "commit": self.commit,
+            "source_commit": self.source_commit,
+            "author": self.author,
+            "message": self.message,
+            "details": dict(self.details),
+        }
+
+
+def parse_since(value: str | None, *, now: datetime | None = None) -> datetime | None:
+    """``7d``/``12h`` (ago) or an ISO date/time; None for no limit."""
+    if value is None:
+        return None
+    seconds = parse_duration(value)
+    if seconds is not None:
+        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInputError(
+            f"--since {value}: expected a duration such as 7d or a date such as 2026-01-31"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _when(info: CommitInfo) -> datetime:
+    return datetime.fromtimestamp(info.timestamp, UTC)
+
+
+def _person(info: CommitInfo) -> str:
+    return f"{info.author} <{info.author_email}>"
+
+
+def _fetch(handle: git.Repo, repo: Path, branches: Iterable[str]) -> None:
+    refspecs = [f"+refs/heads/{b}:refs/remotes/origin/{b}" for b in branches]
+    refspecs.append(f"+refs/heads/{OPTIMIZE_PREFIX}*:refs/remotes/origin/{OPTIMIZE_PREFIX}*")
+    gitops_git.fetch(handle, refspecs)
+    git_notes.fetch_notes(repo)
+
+
+def branch_tip(handle: git.Repo, branch: str) -> str | None:
+    """The newer of the local branch and its ``origin`` copy (None when neither exists)."""
+    local = gitops_git.rev_parse(handle, f"refs/heads/{branch}")
+    remote = gitops_git.rev_parse(handle, f"refs/remotes/origin/{branch}")
+    if local is None or remote is None:
+        return local or remote
+    return remote if gitops_git.is_ancestor(handle, local, remote) else local
+
+
+def _spec_paths(specs: SpecSet) -> list[str]:
+    extra = {r for env in specs.environments.values() for r in env.resources}
+    return ["workflows", "environments", *sorted(extra)]
+
+
+def _env_commit_events(handle: git.Repo, env: Environment) -> list[tuple[AuditEvent, CommitInfo]]:
+    tip = branch_tip(handle, env.branch)
+    if tip is None:
+        return []
+    commits = gitops_git.log(handle, tip)
+    events = []
+    for index, info in enumerate(commits):
+        rollback_to = info.trailer(ROLLBACK_TRAILER)
+        details: dict[str, Any] = {"branch": env.branch, "spec_digest": info.trailer(DIGEST_TRAILER)}
+        if rollback_to:
+            details["rollback_to"] = rollback_to
+        event = AuditEvent(
+            time=_when(info),
+            kind=EventKind.ROLLBACK if rollback_to else EventKind.COMPILE,
+            environment=env.name,
+            commit=info.sha,
+            author=_person(info),
+            message=info.subject,
+            source_commit=info.trailer(SOURCE_TRAILER),
+            details=frozen_map(details),
+            order=len(commits) - index,
+        )
+        events.append((event, info))
+    return events
+
+
+def _note_event(note: SyncNote, source: str | None) -> AuditEvent:
+    details = {
+        "context": note.context,
+        "summary": dict(note.summary),
+        "health": note.health,
+        "changes": list(note.changes),
+    }
+    return AuditEvent(
+        time=note.time,
+        kind=_NOTE_KIND[note.event],
+        environment=note.environment,
+        commit=note.revision,
+        author=note.user,
+        message=note.result,
+        source_commit=source,
+        details=frozen_map(details),
+        order=int(note.time.microsecond),
+    )
+
+
+def _proposal_events(
+    handle: git.Repo, env_name: str | None, since: datetime | None
+) -> list[AuditEvent]:
+    tips: dict[str, str] = {}
+    for name, sha in gitops_git.branch_heads(handle, OPTIMIZE_PREFIX).items():
+        tips[name] = sha
+    remote_prefix = f"origin/{OPTIMIZE_PREFIX}"
+    remote = gitops_git.run(
+        handle, "for-each-ref", "--format=%(refname:short) %(objectname)",
+        f"refs/remotes/{remote_prefix}",
+    )
+    for line in remote.splitlines():
+        name, _, sha = line.partition(" ")
+        tips.setdefault(name.removeprefix("origin/"), sha)
+    events: list[AuditEvent] = []
+    seen: set[str] = set()
+    for branch, tip in sorted(tips.items()):
+        commits = gitops_git.log(handle, f"HEAD..{tip}")
+        for index, info in enumerate(commits):
+            proposal_env = info.trailer(PROPOSAL_ENV_TRAILER)
+            if info.sha in seen or (since is not None and _when(info) < since):
+                continue
+            if env_name is not None and proposal_env not in (None, env_name):
+                continue
+            if env_name is not None and proposal_env is None and f"/{env_name}-" not in f"/{branch}":
+                continue
+            seen.add(info.sha)
+            events.append(
+                AuditEvent(
+                    time=_when(info),
+                    kind=EventKind.PROPOSAL,
+                    environment=proposal_env,
+                    commit=info.sha,
+                    author=_person(info),
+                    message=info.subject,
+                    details=frozen_map({"branch": branch}),
+                    order=len(commits) - index,
+                )
+            )
+    return events
+
+
+def timeline(
+    repo: Path,
+    specs: SpecSet,
+    *,
+    environment: str | None = None,
+    since: datetime | None = None,
+    fetch: bool = True,
+) -> list[AuditEvent]:
+    """Every event of the repository (or of one environment), newest first."""
+    if environment is not None and environment not in specs.environments:
+        known = ", ".join(sorted(specs.environments)) or "none"
+        raise InvalidInputError(f"environment {environment!r} not found (known: {known})")
+    envs = [
+        env for name, env in sorted(specs.environments.items())
+        if environment is None or name == environment
+    ]
+    handle = gitops_git.open_repo(repo)
+    if fetch and gitops_git.has_remote(handle):
+        _fetch(handle, repo, [env.branch for env in specs.environments.values()])
+
+    events: list[AuditEvent] = []
+    env_commits: dict[str, CommitInfo] = {}
+    produced: dict[str, set[str]] = {}
+    for env in envs:
+        for event, info in _env_commit_events(handle, env):
+            env_commits[info.sha] = info
+            if event.source_commit:
+                produced.setdefault(event.source_commit, set()).add(env.name)
+            if since is None or event.time >= since:
+                events.append(event)
+
+    for note in read_sync_notes(repo, environment):
+        if since is not None and note.time < since:
+            continue
+        synced = env_commits.get(note.revision)
+        events.append(_note_event(note, synced.trailer(SOURCE_TRAILER) if synced else None))
+
+    events.extend(_spec_events(handle, specs, environment, since, produced))
+    events.extend(_proposal_events(handle, environment, since))
+    return sorted(events, key=AuditEvent.sort_key, reverse=True)
+
+
+def _spec_events(
+    handle: git.Repo,
+    specs: SpecSet,
+    environment: str | None,
+    since: datetime | None,
+    produced: Mapping[str, set[str]],
+) -> list[AuditEvent]:
+    if gitops_git.head_commit(handle) is None:
+        return []
+    commits = gitops_git.log(handle, "HEAD", paths=_spec_paths(specs))
+    env_file = None
+    if environment is not None:
+        env_file = _relative_source(specs.environments[environment].source)
+    events = []
+    for index, info in enumerate(commits):
+        if since is not None and _when(info) < since:
+            continue
+        environments = sorted(produced.get(info.sha, set()))
+        if environment is not None and environment not in environments:
+            touched = gitops_git.run(handle, "show", "--format=", "--name-only", info.sha)
+            if env_file is None or env_file not in touched.splitlines():
+                continue
+        events.append(
+            AuditEvent(
+                time=_when(info),
+                kind=EventKind.SPEC_COMMIT,
+                environment=None,
+                commit=info.sha,
+                author=_person(info),
+                message=info.subject,
+                details=frozen_map({"environments": environments}),
+                order=len(commits) - index,
+            )
+        )
+    return events
+
+
+def _relative_source(source: str) -> str | None:
+    """``environments/<env>.yaml`` from the loader's source path, when it has that shape."""
+    match = re.search(r"(environments/[^/]+\.ya?ml)$", source.replace("\\", "/"))
+    return match.group(1) if match else None
+
+
+def format_event(event: AuditEvent) -> str:
+    """One line for people."""
+    when = event.time.strftime("%Y-%m-%d %H:%M:%S")
+    env = event.environment or "-"
+    commit = (event.commit or "")[:12]
+    line = f"{when}  {event.kind.value:<17} {env:<10} {commit:<12}  {event.author}: {event.message}"
+    summary = event.details.get("summary")
+    if isinstance(summary, Mapping) and summary:
+        line += " (" + ", ".join(f"{k} {v}" for k, v in summary.items() if v) + ")"
+    if event.source_commit:
+        line += f"  <- {event.source_commit[:12]}"
+    rollback_to = event.details.get("rollback_to")
+    if rollback_to:
+        line += f"  restores {str(rollback_to)[:12]}"
+    return line
+
+
+def to_json(events: Sequence[AuditEvent], environment: str | None) -> dict[str, Any]:
+    return {"environment": environment, "events": [event.to_json() for event in events]}
