@@ -18,6 +18,7 @@ import pytest
 from kubernetes import client
 
 from tests.support.cluster import kube_api
+from tools.testcluster import launcher
 from tools.testcluster.launcher import REPO_ROOT, RunningCluster, start_cluster
 
 pytestmark = pytest.mark.integration
@@ -206,3 +207,30 @@ def test_cluster_script_is_idempotent(tmp_path: Path) -> None:
     assert not (tmp_path / "state").exists()
     assert run("status").returncode == 1
     assert run("down").returncode == 0
+
+
+def test_a_port_taken_before_binding_is_retried_with_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_free_ports = launcher.free_ports
+    calls: list[list[int]] = []
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+
+        def first_one_taken(count: int) -> list[int]:
+            ports = real_free_ports(count)
+            if not calls:
+                ports[0] = taken  # the etcd client port
+            calls.append(ports)
+            return ports
+
+        monkeypatch.setattr(launcher, "free_ports", first_one_taken)
+        cluster = start_cluster(tmp_path / "cluster")
+    try:
+        assert len(calls) == 2
+        assert cluster.api().request("GET", "/readyz")[0] == 200
+        assert "address already in use" in (cluster.log_dir / "etcd.log").read_text()
+    finally:
+        cluster.stop()

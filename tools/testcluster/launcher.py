@@ -64,6 +64,7 @@ CONTROLLERS = (
     "clusterrole-aggregation-controller",
 )
 READY_TIMEOUT_S = 90.0
+PORT_ATTEMPTS = 3
 STOP_TIMEOUT_S = 15.0
 
 
@@ -85,11 +86,14 @@ def binary_dir() -> Path:
     return Path(out.splitlines()[-1])
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports on 127.0.0.1 that nothing listens on right now."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                 for _ in range(count)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
 
 
 def _log_tail(path: Path, lines: int) -> str:
@@ -225,15 +229,15 @@ class RunningCluster:
     server: str
     log_dir: Path
     ca_file: Path
-    admin_token: str
-    restricted_token: str
+    admin_token: str = field(repr=False)
+    restricted_token: str = field(repr=False)
     startup_seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     apiserver_args: list[str] = field(default_factory=list)
-    _etcd: _Process | None = None
-    _apiserver: _Process | None = None
-    _controller_manager: _Process | None = None
-    _base_apiserver_argv: list[str] = field(default_factory=list)
+    _etcd: _Process | None = field(default=None, repr=False)
+    _apiserver: _Process | None = field(default=None, repr=False)
+    _controller_manager: _Process | None = field(default=None, repr=False)
+    _base_apiserver_argv: list[str] = field(default_factory=list, repr=False)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -371,18 +375,33 @@ def start_cluster(
 
     Returns once ``/readyz`` answers, the ``default`` namespace exists, the restricted user's
     namespace and RoleBinding exist and the controller manager has created that namespace's
-    ``default`` ServiceAccount. Stops whatever started if anything fails.
+    ``default`` ServiceAccount. Stops whatever started if anything fails; retries with other
+    ports if one was taken between choosing and binding it.
     """
     t0 = time.monotonic()
     bins = bin_dir or binary_dir()
     workdir = workdir.resolve()
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            return _start_once(workdir, extra_apiserver_args, bins, t0)
+        except ClusterStartError as e:
+            if attempt == PORT_ATTEMPTS or "address already in use" not in str(e):
+                raise
+            for stale in ("etcd-data", "apiserver-certs"):
+                shutil.rmtree(workdir / stale, ignore_errors=True)
+    raise AssertionError("unreachable")
+
+
+def _start_once(
+    workdir: Path, extra_apiserver_args: Sequence[str], bins: Path, t0: float
+) -> RunningCluster:
     log_dir = workdir / "logs"
     pki = workdir / "pki"
     cert_dir = workdir / "apiserver-certs"
     for d in (log_dir, pki, cert_dir):
         d.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
-
+    t = time.monotonic()
     sa_key, sa_pub = pki / "sa.key", pki / "sa.pub"
     _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
              "-out", str(sa_key))
@@ -394,9 +413,9 @@ def start_cluster(
         f"{restricted_token},{RESTRICTED_USER},{RESTRICTED_USER}\n"
     )
     tokens.chmod(0o600)
-    timings["keys"] = time.monotonic() - t0
+    timings["keys"] = time.monotonic() - t
 
-    etcd_client, etcd_peer, api_port = free_port(), free_port(), free_port()
+    etcd_client, etcd_peer, api_port = free_ports(3)
     client_url = f"http://127.0.0.1:{etcd_client}"
     peer_url = f"http://127.0.0.1:{etcd_peer}"
     server = f"https://127.0.0.1:{api_port}"
