@@ -1,0 +1,92 @@
+"""The command line's contract for init/validate/compile/render: exit codes, JSON, messages."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from gitops_agent.cli import EXIT_INTERNAL, run
+from tests.support.gitrepos import git, make_gitops_repo
+
+LOCATED = re.compile(r"^[^:\s]+:\d+:\d+: \S+: .+$")
+
+
+def test_validate_reports_located_errors_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    path = repo / "workflows" / "fraud-risk-scoring.yaml"
+    path.write_text(path.read_text().replace("dependsOn: [score]", "dependsOn: [scor]"))
+    assert run(["validate", "--repo", str(repo)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and all(LOCATED.match(line) for line in err)
+    assert any(line.startswith("workflows/fraud-risk-scoring.yaml:") and "dependsOn" in line for line in err)
+
+
+def test_validate_json_output_is_one_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["validate", "--repo", str(repo), "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"valid": True, "errors": []}
+
+
+def test_bad_flag_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["compile", "--no-such-flag"]) == 2
+
+
+def test_unknown_environment_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["compile", "--repo", str(repo), "--env", "qa"]) == 2
+    assert "--env qa: no such environment" in capsys.readouterr().err
+
+
+def test_render_without_branch_explains_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["render", "dev", "--repo", str(repo)]) == 2
+    assert "compile --commit" in capsys.readouterr().err
+
+
+def test_compile_out_and_render_source_agree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    out = tmp_path / "out"
+    assert run(["compile", "--repo", str(repo), "--out", str(out), "-o", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [e["environment"] for e in report["environments"]] == ["dev", "prod", "staging"]
+    assert (out / "dev" / "overlays" / "dev" / "kustomization.yaml").exists()
+    assert run(["render", "dev", "--source", "--repo", str(repo), "-o", "json"]) == 0
+    rendered = json.loads(capsys.readouterr().out)
+    assert rendered["environment"] == "dev" and len(rendered["objects"]) > 20
+
+
+def test_render_reads_the_branch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["compile", "--commit", "--repo", str(repo)]) == 0
+    capsys.readouterr()
+    assert run(["render", "prod", "--repo", str(repo), "-o", "json"]) == 0
+    rendered = json.loads(capsys.readouterr().out)
+    assert rendered["revision"] == git(repo, "rev-parse", "env/prod")
+    assert {o["metadata"].get("namespace") for o in rendered["objects"]} == {None, "ml-prod"}
+
+
+def test_init_scaffolds_a_valid_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "new"
+    assert run(["init", str(target)]) == 0
+    assert (target / ".git").exists() and (target / ".github" / "workflows").is_dir()
+    assert run(["validate", "--repo", str(target)]) == 0
+    assert run(["init", str(target)]) == 2  # refuses to overwrite
+
+
+def test_internal_error_gives_a_short_message_and_a_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gitops_agent.commands.validate as validate_module
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(validate_module, "validate_paths", broken)
+    assert run(["validate", "--repo", str(tmp_path)]) == EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    log = Path(err.split("traceback in ")[1].rstrip(")\n"))
+    assert "RuntimeError: boom" in log.read_text()

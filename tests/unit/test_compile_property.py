@@ -1,0 +1,117 @@
+"""Property tests: for random valid specs, compile is deterministic and kustomize builds it."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gitops_agent.compile import compile_environment
+from gitops_agent.compile import labels as L
+from gitops_agent.compile.yamlio import dump
+from gitops_agent.render import render_files
+from gitops_agent.spec import load_specs
+
+names = st.text(string.ascii_lowercase, min_size=1, max_size=6).map(lambda s: "n" + s)
+cpu = st.sampled_from(["100m", "250m", "1", "2", "1500m"])
+memory = st.sampled_from(["128Mi", "1Gi", "2G", "512Mi"])
+images = st.sampled_from(["reg.example.com/a:1.0", "reg.example.com/b:2", "b:3"])
+
+
+@st.composite
+def workflow_specs(draw: st.DrawFn) -> dict[str, Any]:
+    task_names = draw(st.lists(names, min_size=1, max_size=5, unique=True))
+    tasks: dict[str, Any] = {}
+    for index, name in enumerate(task_names):
+        task: dict[str, Any] = {"command": ["python", "-m", name]}
+        earlier = task_names[:index]
+        if earlier and draw(st.booleans()):
+            task["dependsOn"] = draw(st.lists(st.sampled_from(earlier), min_size=1, max_size=2, unique=True))
+        elif index == len(task_names) - 1 and draw(st.booleans()):
+            task["schedule"] = draw(st.sampled_from(["0 2 * * *", "*/5 * * * *", "15 3 * * 1-5"]))
+        if draw(st.booleans()):
+            task["resources"] = {"cpu": draw(cpu), "memory": draw(memory)}
+        if draw(st.booleans()):
+            task["retries"] = draw(st.integers(0, 5))
+        if draw(st.booleans()):
+            task["timeout"] = draw(st.sampled_from(["30s", "5m", "4h", "1d"]))
+        tasks[name] = task
+    services: dict[str, Any] = {}
+    dag_tasks = [n for n in task_names if "schedule" not in tasks[n]]
+    for name in draw(st.lists(names.map(lambda s: "s" + s), max_size=3, unique=True)):
+        service: dict[str, Any] = {"ports": {"http": draw(st.integers(1024, 9999))}}
+        if dag_tasks and draw(st.booleans()):
+            service["dependsOn"] = [draw(st.sampled_from(dag_tasks))]
+        if draw(st.booleans()):
+            low = draw(st.integers(1, 4))
+            service["autoscale"] = {"min": low, "max": low + draw(st.integers(0, 6)), "cpuUtilization": 70}
+        else:
+            service["replicas"] = draw(st.integers(1, 5))
+        if draw(st.booleans()):
+            service["variants"] = {"canary": {"image": draw(images), "weight": draw(st.integers(1, 50))}}
+        if draw(st.booleans()):
+            service["disruption"] = {"minAvailable": 1}
+        if draw(st.booleans()):
+            service["probes"] = {"readiness": {"path": "/healthz", "port": "http"}}
+        services[name] = service
+    spec: dict[str, Any] = {
+        "defaults": {"image": draw(images), "resources": {"cpu": draw(cpu), "memory": draw(memory)}}
+    }
+    spec["tasks"] = tasks
+    if services:
+        spec["services"] = services
+        if draw(st.booleans()):
+            spec["monitoring"] = {"scrape": {"port": "http"}, "alerts": [{"name": "Down", "expr": "up == 0"}]}
+    if draw(st.booleans()):
+        spec["config"] = {"settings.yaml": "a: 1\n"}
+    return spec
+
+
+@st.composite
+def environments(draw: st.DrawFn) -> dict[str, Any]:
+    spec: dict[str, Any] = {"namespace": "ns-" + draw(names), "branch": "env/test"}
+    if draw(st.booleans()):
+        spec["images"] = {"reg.example.com/a": draw(st.sampled_from(["9.9", "sha256:" + "a" * 64]))}
+    if draw(st.booleans()):
+        spec["labels"] = {"tier": draw(names)}
+    return spec
+
+
+def write_repo(root: Path, workflow: dict[str, Any], env: dict[str, Any]) -> None:
+    (root / "workflows").mkdir(parents=True, exist_ok=True)
+    (root / "environments").mkdir(parents=True, exist_ok=True)
+    document = {"apiVersion": "gitops-agent.io/v1alpha1", "kind": "Workflow", "metadata": {"name": "wf"}}
+    (root / "workflows" / "wf.yaml").write_bytes(dump({**document, "spec": workflow}))
+    env_doc = {"apiVersion": "gitops-agent.io/v1alpha1", "kind": "Environment", "metadata": {"name": "test"}}
+    (root / "environments" / "test.yaml").write_bytes(dump({**env_doc, "spec": env}))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(workflow=workflow_specs(), env=environments())
+def test_random_valid_specs_compile_deterministically_and_render(
+    tmp_path_factory: Any, workflow: dict[str, Any], env: dict[str, Any]
+) -> None:
+    root = tmp_path_factory.mktemp("prop")
+    write_repo(root, workflow, env)
+    specs = load_specs(root)
+    environment = specs.environments["test"]
+    first = compile_environment(specs, environment, source_commit="c" * 40, repo_root=root)
+    second = compile_environment(load_specs(root), environment, source_commit="c" * 40, repo_root=root)
+    assert dict(first) == dict(second)
+    objects = render_files(dict(first), "test")
+    kinds = [o["kind"] for o in objects]
+    assert kinds.count("Job") + kinds.count("CronJob") == len(workflow["tasks"])
+    assert kinds.count("Deployment") == sum(
+        1 + len(s.get("variants", {})) for s in workflow.get("services", {}).values()
+    )
+    for obj in objects:
+        labels = obj["metadata"]["labels"]
+        assert labels[L.MANAGED_BY] == "gitops-agent" and labels[L.ENVIRONMENT] == "test"
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["namespace"] == env["namespace"]
+        if not obj["apiVersion"].startswith("monitoring.coreos.com/"):
+            kubernetes_validate.validate(obj, "1.36", strict=True)
