@@ -73,10 +73,7 @@ def plan_for(namespace: str, workflows: Sequence[Workflow], window: str | None) 
         if w.optimize and w.optimize.rightsizing and w.optimize.rightsizing.enabled
         for s in w.services
     )
-    traffic = any(
-        w.optimize and w.optimize.experiments and any(s.variants for s in w.services)
-        for w in workflows
-    )
+    traffic = any(w.optimize and w.optimize.experiments and any(s.variants for s in w.services) for w in workflows)
     return plan(namespace, chosen, percentiles, load=hpa, traffic=bool(traffic))
 
 
@@ -130,16 +127,12 @@ def _traffic(history: TrafficHistory | None) -> str:
     return f"{history.requests:.0f} requests, {history.errors:.0f} 5xx"
 
 
-def _rightsize(
-    item: Workload, policy: Rightsizing, fetched: Fetched, window: str
-) -> list[Recommendation]:
+def _rightsize(item: Workload, policy: Rightsizing, fetched: Fetched, window: str) -> list[Recommendation]:
     usage = fetched.usage(item.workloads, item.target.name, policy.cpu_percentile)
     autoscale = item.spec.autoscale if isinstance(item.spec, Service) else None
     pods = f"pods of {', '.join(item.workloads)} (container {item.target.name})"
     cpu_seen = f"{usage.cpu_cores * 1000:.1f}m" if usage and usage.cpu_cores is not None else "none"
-    mem_seen = (
-        f"{usage.memory_peak / 2**20:.1f}Mi" if usage and usage.memory_peak is not None else "none"
-    )
+    mem_seen = f"{usage.memory_peak / 2**20:.1f}Mi" if usage and usage.memory_peak is not None else "none"
     points = usage.points if usage else 0
     cpu_evidence = (
         Evidence(
@@ -152,16 +145,10 @@ def _rightsize(
     memory_evidence = (
         Evidence(fetched.query(QueryKind.MEMORY), window, f"{pods}: peak {mem_seen}"),
         Evidence(fetched.query(QueryKind.SAMPLES), window, f"{points} samples"),
-    ) + (
-        (Evidence(fetched.query(QueryKind.OOM), window, "OOMKilled seen"),)
-        if usage and usage.oom_killed
-        else ()
-    )
+    ) + ((Evidence(fetched.query(QueryKind.OOM), window, "OOMKilled seen"),) if usage and usage.oom_killed else ())
     resources = item.container.resources
     out = [
-        rightsizing.recommend_cpu(
-            item.target, resources, usage, policy, autoscale=autoscale, evidence=cpu_evidence
-        ),
+        rightsizing.recommend_cpu(item.target, resources, usage, policy, autoscale=autoscale, evidence=cpu_evidence),
         rightsizing.recommend_memory(
             item.target, resources, usage, policy, autoscale=autoscale, evidence=memory_evidence
         ),
@@ -174,13 +161,10 @@ def _rightsize(
         if main_points < MIN_POINTS:
             short = f"only {main_points} samples in the window (at least {MIN_POINTS} needed)"
         observed = (
-            f"{item.spec.name}: total CPU peak {load.peak_cores * 1000:.0f}m, trough "
-            f"{load.trough_cores * 1000:.0f}m"
+            f"{item.spec.name}: total CPU peak {load.peak_cores * 1000:.0f}m, trough {load.trough_cores * 1000:.0f}m"
             if load
             else "no series"
         )
         evidence = (Evidence(fetched.query(QueryKind.LOAD), window, observed),)
-        out += replicas.recommend_bounds(
-            item.target, item.spec, load, policy, enough_data=short, evidence=evidence
-        )
+        out += replicas.recommend_bounds(item.target, item.spec, load, policy, enough_data=short, evidence=evidence)
     return out

@@ -76,10 +76,7 @@ def recommend_variant(
     if main is None or candidate is None or min(n1, n2) < policy.min_samples:
         return replace(
             base,
-            reason=(
-                f"too few samples: main {n1:.0f}, variant {n2:.0f} requests "
-                f"(minSamples {policy.min_samples})"
-            ),
+            reason=(f"too few samples: main {n1:.0f}, variant {n2:.0f} requests (minSamples {policy.min_samples})"),
         )
     z, p_value = z_test(main, candidate)
     details = frozen_map(
@@ -107,13 +104,10 @@ def recommend_variant(
         )
     if z < 0:
         image = variant.image or service.container.image
-        edits = (
-            (removal,)
-            if variant.image is None
-            else (Edit((*target.spec_path, "image"), image), removal)
-        )
+        edits = (removal,) if variant.image is None else (Edit((*target.spec_path, "image"), image), removal)
         return replace(
             base,
+            old=service.container.image,
             new=image,
             status=Status.PROPOSE,
             edits=edits,

@@ -67,9 +67,7 @@ def _has(mapping: Any, path: Sequence[str]) -> bool:
     return True
 
 
-def locate(
-    specs: SpecSet, env: Environment, recommendation: Recommendation, edit: Edit
-) -> tuple[str, tuple[str, ...]]:
+def locate(specs: SpecSet, env: Environment, recommendation: Recommendation, edit: Edit) -> tuple[str, tuple[str, ...]]:
     """The file and the YAML path (from the document root) where ``edit`` is written."""
     workflow = recommendation.target.workflow
     overrides = env.overrides.get(workflow) or {}
@@ -78,9 +76,7 @@ def locate(
     workflow_file = specs.workflows[workflow].source
     if recommendation.strategy is Strategy.EXPERIMENTS:
         variant_path = edit.path[:4] if "variants" in edit.path else edit.path
-        if _has(overrides, variant_path) or (
-            "variants" not in edit.path and _has(overrides, edit.path)
-        ):
+        if _has(overrides, variant_path) or ("variants" not in edit.path and _has(overrides, edit.path)):
             return env.source, in_env
         return workflow_file, in_workflow
     if _has(overrides, edit.path) or _selecting(specs, workflow) > 1:
@@ -88,9 +84,7 @@ def locate(
     return workflow_file, in_workflow
 
 
-def plan_files(
-    specs: SpecSet, env: Environment, recommendations: Sequence[Recommendation]
-) -> list[FileEdit]:
+def plan_files(specs: SpecSet, env: Environment, recommendations: Sequence[Recommendation]) -> list[FileEdit]:
     """Group the proposed edits by file, in a stable order."""
     grouped: dict[str, list[tuple[tuple[str, ...], str | int]]] = {}
     for rec in recommendations:
@@ -184,14 +178,8 @@ def write_proposal(
     planned = [FileEdit(prefix + relative(repo_path, p.file), p.edits) for p in planned]
     missing = [p.file for p in planned if p.file not in files]
     if missing:
-        raise GitError(
-            f"{', '.join(missing)}: not committed in {base[:12]}; commit the specs first"
-        )
-    changed = {
-        path: content
-        for path, content in apply_edits(files, planned).items()
-        if content != files[path]
-    }
+        raise GitError(f"{', '.join(missing)}: not committed in {base[:12]}; commit the specs first")
+    changed = {path: content for path, content in apply_edits(files, planned).items() if content != files[path]}
     if not changed:
         return ProposalResult(ProposalState.NOTHING, branch, base=base)
     if validate is not None:
@@ -234,9 +222,7 @@ def write_proposal(
     return ProposalResult(state, branch, commit, base, tuple(sorted(changed)), pushed, text)
 
 
-def _same_tree_branch(
-    repo: Any, env: Environment, branch: str, head: str | None, tree: str
-) -> tuple[str, str] | None:
+def _same_tree_branch(repo: Any, env: Environment, branch: str, head: str | None, tree: str) -> tuple[str, str] | None:
     """A proposal branch of this environment that already holds exactly ``tree``."""
     candidates = {} if head is None else {branch: head}
     candidates.update(gitops.branch_heads(repo, f"{BRANCH_PREFIX}/{env.name}-"))

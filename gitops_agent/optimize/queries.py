@@ -10,8 +10,9 @@ containers. For one run (one window):
 3. samples: ``sum by (…) (count_over_time(container_memory_working_set_bytes[W]))``;
 4. OOM kills: ``max by (…) (max_over_time(<last terminated reason>{reason="OOMKilled"}[W]))``
    with ``kube_pod_container_status_last_terminated_reason`` from kube-state-metrics;
-5. load (only when an HPA scales on CPU): peak and trough of the summed CPU per workload,
-   both in one request (``max_over_time(…) or min_over_time(…)``, told apart by a label);
+5. load (only when an HPA scales on CPU): peak (maximum) and trough (5th percentile, see
+   :data:`TROUGH_QUANTILE`) of the summed CPU per workload, both in one request
+   (``max_over_time(…) or quantile_over_time(0.05, …)``, told apart by a ``stat`` label);
 6. traffic (only when a workflow has variants and an ``experiments`` policy):
    ``sum by (namespace, workload, code) (increase(http_requests_total[W]))``.
 
@@ -58,6 +59,10 @@ OOM = "kube_pod_container_status_last_terminated_reason"
 REQUESTS = "http_requests_total"
 RESOLUTION = "5m"
 OOM_REASON = 'reason="OOMKilled"'
+TROUGH_QUANTILE = 0.05
+"""The trough is the 5th percentile of the total, not its minimum: pods that start or stop
+inside a 5m rate window make the summed rate dip for a moment, and a minimum would size
+the HPA for those dips."""
 
 
 class QueryKind(StrEnum):
@@ -94,10 +99,9 @@ def _selector(namespace: str, *extra: str) -> str:
     return "{" + ",".join([f'namespace="{quoted}"', *extra]) + "}"
 
 
-def _tagged(stat: str, expr: str, window: str, name: str) -> str:
-    return (
-        f'label_replace({stat}_over_time({expr}[{window}:{RESOLUTION}]), "stat", "{name}", "", "")'
-    )
+def _tagged(function: str, expr: str, window: str, name: str) -> str:
+    inner = f"{function}{expr}[{window}:{RESOLUTION}])"
+    return f'label_replace({inner}, "stat", "{name}", "", "")'
 
 
 def plan(
@@ -114,8 +118,7 @@ def plan(
     queries = [
         Query(
             QueryKind.CPU,
-            f"max {by_pod} (quantile_over_time({p / 100:g}, "
-            f"rate({CPU}{containers}[5m])[{window}:{RESOLUTION}]))",
+            f"max {by_pod} (quantile_over_time({p / 100:g}, rate({CPU}{containers}[5m])[{window}:{RESOLUTION}]))",
             p,
         )
         for p in sorted(percentiles)
@@ -136,9 +139,9 @@ def plan(
         queries.append(
             Query(
                 QueryKind.LOAD,
-                _tagged("max", total, window, "peak")
+                _tagged("max_over_time(", total, window, "peak")
                 + " or "
-                + _tagged("min", total, window, "trough"),
+                + _tagged(f"quantile_over_time({TROUGH_QUANTILE:g}, ", total, window, "trough"),
             )
         )
     if traffic:
@@ -176,9 +179,7 @@ class Fetched:
                 return query.promql
         return ""
 
-    def usage(
-        self, workloads: tuple[str, ...], container: str, percentile: float
-    ) -> UsageHistory | None:
+    def usage(self, workloads: tuple[str, ...], container: str, percentile: float) -> UsageHistory | None:
         """Usage of ``container`` over all pods of ``workloads`` (None when nothing was seen)."""
         keys = [(w, container) for w in workloads]
         cpus = [self.cpu[(percentile, w, c)] for w, c in keys if (percentile, w, c) in self.cpu]

@@ -3,7 +3,8 @@
 With ``r`` = the container's CPU request (cores) and ``u`` = the HPA's ``cpuUtilization``
 target, one replica is meant to carry ``c = r x u/100`` cores. Over the window, the total
 CPU of all pods of the Deployment (5m rate summed over pods, at 5m resolution) had a peak
-``P`` and a trough ``T``:
+``P`` (its maximum) and a trough ``T`` (its 5th percentile: a minimum would follow the
+momentary dips while pods start and stop):
 
 - ``min`` = max(ceil(T / c), the PDB floor, 1): enough replicas for the quietest moment;
 - ``max`` = max(ceil(P x :data:`PEAK_HEADROOM` / c), ``min``): the busiest moment plus 20%.
@@ -89,9 +90,7 @@ def recommend_bounds(
     if results:
         return results
     assert load is not None and autoscale.cpu_utilization is not None
-    per_replica = parse_quantity(service.container.resources.cpu or "0") * (
-        autoscale.cpu_utilization / 100
-    )
+    per_replica = parse_quantity(service.container.resources.cpu or "0") * (autoscale.cpu_utilization / 100)
     floor = pdb_floor(service.disruption)
     low = max(1, floor, math.ceil(load.trough_cores / per_replica - EPSILON))
     high = max(low, math.ceil(load.peak_cores * PEAK_HEADROOM / per_replica - EPSILON))

@@ -21,9 +21,7 @@ def recommendation_json(rec: Recommendation) -> dict[str, Any]:
         "new": rec.new,
         "status": rec.status.value,
         "reason": rec.reason,
-        "evidence": [
-            {"query": e.query, "window": e.window, "observed": e.observed} for e in rec.evidence
-        ],
+        "evidence": [{"query": e.query, "window": e.window, "observed": e.observed} for e in rec.evidence],
         "details": dict(rec.details),
     }
 

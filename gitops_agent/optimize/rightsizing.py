@@ -74,14 +74,11 @@ def recommend_cpu(
     """The CPU request recommendation of one target (see the module docstring)."""
     old = resources.cpu
     path = (*target.spec_path, "resources", "cpu")
-    base = Recommendation(
-        Strategy.RIGHTSIZING, target, "resources.cpu", old, None, Status.SKIPPED, "", evidence
-    )
+    base = Recommendation(Strategy.RIGHTSIZING, target, "resources.cpu", old, None, Status.SKIPPED, "", evidence)
     if autoscale is not None and autoscale.cpu_utilization is not None:
         return replace(
             base,
-            reason=f"HPA scales on CPU ({autoscale.cpu_utilization}% target): "
-            "HPA bounds proposed instead",
+            reason=f"HPA scales on CPU ({autoscale.cpu_utilization}% target): HPA bounds proposed instead",
         )
     missing = _missing(usage, usage.cpu_cores if usage else None)
     if missing:
@@ -114,9 +111,7 @@ def recommend_memory(
     """The memory request (= limit) recommendation of one target."""
     old_limit = resources.limits.get("memory")
     old = resources.memory
-    base = Recommendation(
-        Strategy.RIGHTSIZING, target, "resources.memory", old, None, Status.SKIPPED, "", evidence
-    )
+    base = Recommendation(Strategy.RIGHTSIZING, target, "resources.memory", old, None, Status.SKIPPED, "", evidence)
     if autoscale is not None and autoscale.memory_utilization is not None:
         return replace(
             base,
@@ -134,9 +129,7 @@ def recommend_memory(
         known = parse_quantity(current) if current else 0.0
         cut_off = max(peak, known)
         needed = max(needed, cut_off + OOM_BUMP_BYTES, cut_off * OOM_BUMP_FACTOR)
-        reason += (
-            f"; OOMKilled: bumped to max({cut_off / MI:.0f}Mi + 100Mi, {cut_off / MI:.0f}Mi x 1.2)"
-        )
+        reason += f"; OOMKilled: bumped to max({cut_off / MI:.0f}Mi + 100Mi, {cut_off / MI:.0f}Mi x 1.2)"
     mib = max(MEMORY_FLOOR_MIB, round_memory(needed))
     new = format_memory(mib)
     old_mib, limit_mib = _mib(old), _mib(old_limit)
@@ -150,9 +143,7 @@ def recommend_memory(
     limit_path = (*target.spec_path, "resources", "limits", "memory")
     edits = (Edit(request_path, new), Edit(limit_path, new))
     if old_mib == mib and limit_mib == mib:
-        return replace(
-            base, new=new, status=Status.UNCHANGED, reason=reason, details=frozen_map(details)
-        )
+        return replace(base, new=new, status=Status.UNCHANGED, reason=reason, details=frozen_map(details))
     worst = old_mib if change_percent(old_mib, mib) >= change_percent(limit_mib, mib) else limit_mib
     return _decide(base, new, worst, mib, policy, reason, edits, details)
 
