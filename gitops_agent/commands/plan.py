@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gitops_agent.adapters.github_comments import DEFAULT_API_URL, CommentClient
+from gitops_agent.adapters.github import DEFAULT_API_URL, GitHubClient, parse_repository
 from gitops_agent.commands.common import (
     RepoOption,
     VerboseOption,
@@ -65,7 +65,7 @@ def publish_comment(
         )
     if not token:
         raise InvalidInputError("--comment needs a token in GITHUB_TOKEN")
-    client = CommentClient(repository=repository, token=token, api_url=api_url)
+    client = GitHubClient(parse_repository(repository), token, api_url=api_url)
     comment, created = client.upsert_marked_comment(pr, MARKER, markdown)
     progress(f"{'posted' if created else 'updated'} plan comment {comment.url or comment.id}")
 

@@ -7,17 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from gitops_agent.cli import run
 from gitops_agent.plan import Change, Plan, compute_plan
 from gitops_agent.plan_markdown import COMMENT_LIMIT, MARKER, render_markdown
 from tests.support.gitrepos import git, make_gitops_repo
 
 pytestmark = pytest.mark.integration
-
-
-def run(argv: list[str]) -> int:
-    from gitops_agent.cli import run as cli_run
-
-    return cli_run(argv)
 
 SECRET_B64 = "c3VwZXItc2VjcmV0LXZhbHVl"
 SECRET_PLAIN = "hunter2-plaintext"
