@@ -69,8 +69,18 @@ class KubeCluster:
             where = f" {kubeconfig}" if kubeconfig else ""
             raise ClusterError(f"cannot load kubeconfig{where}: {error}") from error
         configuration.connection_pool_maxsize = pool_size
+        # connection failures: 2 retries; 429 (the server's flow control said "later", nothing
+        # was processed): retried for every method, honouring Retry-After
         configuration.retries = urllib3.Retry(
-            total=2, connect=2, read=0, status=0, backoff_factor=0.2
+            total=8,
+            connect=2,
+            read=0,
+            status=6,
+            status_forcelist=(429,),
+            allowed_methods=None,
+            respect_retry_after_header=True,
+            backoff_factor=0.2,
+            raise_on_status=False,
         )
         self._api = k8s_client.ApiClient(configuration)
         self._host = str(configuration.host)

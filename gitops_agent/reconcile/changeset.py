@@ -83,10 +83,7 @@ class ChangeSet:
         return tuple(c for c in self.changes if c.action in (Action.ERROR, Action.BLOCKED))
 
     def summary(self) -> dict[str, int]:
-        counts = {
-            str(action): 0
-            for action in (Action.CREATE, Action.UPDATE, Action.DELETE, Action.UNCHANGED)
-        }
+        counts = {str(action): 0 for action in (Action.CREATE, Action.UPDATE, Action.DELETE, Action.UNCHANGED)}
         for change in self.changes:
             counts[str(change.action)] = counts.get(str(change.action), 0) + 1
         return counts

@@ -74,9 +74,7 @@ class Cluster(Protocol):
     def apply(self, info: ResourceInfo, obj: Manifest, *, dry_run: bool, force: bool) -> Manifest:
         """Server-side apply as field manager ``gitops-agent``; returns the resulting object."""
 
-    def json_patch(
-        self, info: ResourceInfo, ref: ObjectRef, ops: Sequence[dict[str, Any]]
-    ) -> Manifest:
+    def json_patch(self, info: ResourceInfo, ref: ObjectRef, ops: Sequence[dict[str, Any]]) -> Manifest:
         """An RFC 6902 JSON patch (used to remove list items other managers added)."""
 
     def delete(self, info: ResourceInfo, ref: ObjectRef) -> None:

@@ -91,9 +91,7 @@ def gate(
     for task in needs:
         job = jobs.get((workflow, task))
         if job is None:
-            return GateDecision(
-                Gate.BLOCKED, f"dependency {task!r} has no Job in the desired state"
-            )
+            return GateDecision(Gate.BLOCKED, f"dependency {task!r} has no Job in the desired state")
         if (workflow, task) in blocked:
             return GateDecision(Gate.BLOCKED, f"dependency {task!r} is blocked")
         ref: ObjectRef = ref_of(job)

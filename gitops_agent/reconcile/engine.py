@@ -9,6 +9,7 @@ rest are confirmed with a server-side apply dry-run.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,7 +38,7 @@ from gitops_agent.reconcile.objects import (
     split_api_version,
 )
 from gitops_agent.reconcile.prune import check_guards, plan_prune
-from gitops_agent.reconcile.schema import UNKNOWN_NODE, SchemaNode
+from gitops_agent.reconcile.schema import UNKNOWN_NODE, NodeKind, SchemaNode
 from gitops_agent.reconcile.waves import JOBS, NAMESPACES_AND_CRDS, apply_order, is_job, wave_of
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,9 @@ class Planned:
     live: Manifest | None
     change: Change
     root: SchemaNode = UNKNOWN_NODE
-    extras: tuple[ExtraItem, ...] = ()
+    live_extras: tuple[ExtraItem, ...] = ()
+    live_missing: tuple[ExtraItem, ...] = ()
+    replace_job: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,9 +185,7 @@ def prepare_desired(desired: Sequence[Manifest], target: Target) -> list[Manifes
         labels = obj.setdefault("metadata", {}).setdefault("labels", {})
         other = labels.get(ENVIRONMENT_LABEL)
         if other is not None and other != target.environment:
-            raise InvalidInputError(
-                f"{ref} is labelled for environment {other!r}, not {target.environment!r}"
-            )
+            raise InvalidInputError(f"{ref} is labelled for environment {other!r}, not {target.environment!r}")
         labels[MANAGED_BY_LABEL] = MANAGED_BY_VALUE
         labels[ENVIRONMENT_LABEL] = target.environment
         prepared.append(obj)
@@ -202,9 +203,7 @@ def _strip_hpa_replicas(objects: list[Manifest]) -> None:
             continue
         target_ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
         namespace = (obj.get("metadata") or {}).get("namespace") or ""
-        targets.add(
-            (str(target_ref.get("kind", "")), str(namespace), str(target_ref.get("name", "")))
-        )
+        targets.add((str(target_ref.get("kind", "")), str(namespace), str(target_ref.get("name", ""))))
     for obj in objects:
         ref = ref_of(obj)
         if (ref.kind, ref.namespace, ref.name) in targets and isinstance(obj.get("spec"), dict):
@@ -250,8 +249,7 @@ def read_live(
         if info is not None:
             infos[gvk] = info
     namespaces = sorted(
-        {str((o.get("metadata") or {}).get("namespace") or "") for o in desired}
-        | {target.namespace} - {""}
+        ({str((o.get("metadata") or {}).get("namespace") or "") for o in desired} | {target.namespace}) - {""}
     )
     selector = ownership_selector(target.environment)
     requests: list[tuple[ResourceInfo, str | None]] = []
@@ -271,9 +269,7 @@ def read_live(
 
     objects: dict[Key, Manifest] = {}
     failures: dict[tuple[str, str], ObjectError] = {}
-    for (info, namespace), result in zip(
-        requests, _parallel(workers, fetch, requests), strict=True
-    ):
+    for (info, namespace), result in zip(requests, _parallel(workers, fetch, requests), strict=True):
         if isinstance(result, ObjectError):
             failures[(info.kind, namespace or "")] = result
             continue
@@ -289,14 +285,56 @@ def _with_health(change: Change, live: Manifest | None) -> Change:
     return replace(change, health=health_of(change.ref.group, change.ref.kind, live).status)
 
 
+def _deepest_first(extra: ExtraItem) -> tuple[int, str, int]:
+    return (-extra.pointer.count("/"), extra.pointer, -extra.index)
+
+
+def merge_locally(live: Any, desired: Any, node: SchemaNode) -> Any:
+    """Desired merged onto live the way apply merges (used only to display a prediction)."""
+    if (
+        isinstance(desired, dict)
+        and isinstance(live, dict)
+        and node.kind
+        in (
+            NodeKind.STRUCT,
+            NodeKind.MAP,
+        )
+    ):
+        merged = dict(live)
+        for name, value in desired.items():
+            child = node.field(name) if node.kind is NodeKind.STRUCT else node.element()
+            merged[name] = merge_locally(live.get(name), value, child)
+        return merged
+    if isinstance(desired, list) and isinstance(live, list) and node.kind is NodeKind.ASSOCIATIVE:
+        element = node.element()
+
+        def key(item: Any) -> tuple[Any, ...]:
+            return (
+                tuple(json.dumps(item.get(k, element.default(k)), sort_keys=True) for k in node.keys)
+                if isinstance(item, dict)
+                else (json.dumps(item),)
+            )
+
+        wanted = {key(item): item for item in desired}
+        result = [merge_locally(item, wanted.pop(key(item)), element) if key(item) in wanted else item for item in live]
+        result.extend(copy.deepcopy(item) for item in desired if key(item) in wanted)
+        return result
+    return copy.deepcopy(desired)
+
+
 def _remove_extras(obj: Manifest, extras: Sequence[ExtraItem]) -> Manifest:
     result = copy.deepcopy(obj)
-    for extra in sorted(extras, key=lambda e: (e.pointer, -e.index)):
+    for extra in sorted(extras, key=_deepest_first):
         container: Any = result
-        for token in extra.pointer.strip("/").split("/"):
-            token = token.replace("~1", "/").replace("~0", "~")
-            container = container[int(token)] if isinstance(container, list) else container[token]
-        if isinstance(container, list) and extra.index < len(container):
+        try:
+            for token in extra.pointer.strip("/").split("/"):
+                token = token.replace("~1", "/").replace("~0", "~")
+                container = container[int(token)] if isinstance(container, list) else container[token]
+        except (KeyError, IndexError, ValueError, TypeError):
+            continue
+        if extra.key is not None and isinstance(container, dict):
+            container.pop(extra.key, None)
+        elif isinstance(container, list) and 0 <= extra.index < len(container):
             del container[extra.index]
     return result
 
@@ -328,10 +366,7 @@ def plan(
                 namespace_absent.add(ns)
         for ns in sorted(namespace_absent):
             try:
-                if (
-                    cluster.get(namespace_info, ObjectRef("", "v1", "Namespace", "", ns))
-                    is not None
-                ):
+                if cluster.get(namespace_info, ObjectRef("", "v1", "Namespace", "", ns)) is not None:
                     namespace_absent.discard(ns)
             except ObjectError:
                 namespace_absent.discard(ns)
@@ -406,6 +441,9 @@ def plan(
         local = check_locally(item.body, item.live, item.root)
         if local.unchanged:
             continue
+        item.live_extras = local.extras
+        pointers = {extra.pointer for extra in local.extras}
+        item.live_missing = tuple(m for m in local.missing if m.pointer in pointers)
         needs_server.append(item)
 
     def confirm(item: Planned) -> None:
@@ -416,6 +454,7 @@ def plan(
             if error.status == 0:
                 raise
             if error.status == 422 and is_job(item.body):
+                item.replace_job = True
                 live_clean = strip_noise(item.live)
                 item.change = Change(
                     item.ref,
@@ -425,10 +464,23 @@ def plan(
                     message="the Job's template changed; it is deleted and created again",
                 )
                 return
+            if error.status == 422 and item.live_extras:
+                # the server judges live + git together; the extra items make that invalid
+                # (e.g. a second port named like git's). Sync removes them first.
+                base = strip_noise(_remove_extras(item.live, item.live_extras))
+                predicted = merge_locally(base, strip_noise(item.body), item.root)
+                item.change = Change(
+                    item.ref,
+                    Action.UPDATE,
+                    item.change.wave,
+                    unified_diff(item.ref, strip_noise(item.live), predicted),
+                    message="predicted locally: items other managers added are removed first",
+                )
+                return
             item.change = Change(item.ref, Action.ERROR, item.change.wave, message=str(error))
             return
-        item.extras = extra_items(item.body, result, item.root)
-        predicted = strip_noise(_remove_extras(result, item.extras))
+        extras = extra_items(item.body, result, item.root)
+        predicted = strip_noise(_remove_extras(result, extras))
         outcome = DiffResult(item.ref, strip_noise(item.live), predicted)
         if outcome.changed:
             item.change = Change(item.ref, Action.UPDATE, item.change.wave, outcome.unified())
@@ -444,9 +496,7 @@ def plan(
         plan_result.prune_blocked = True
         for (kind, namespace), failure in sorted(live_state.failures.items()):
             where = f" in {namespace}" if namespace else ""
-            plan_result.notes.append(
-                f"cannot list {kind}{where} (HTTP {failure.status}); prune skipped"
-            )
+            plan_result.notes.append(f"cannot list {kind}{where} (HTTP {failure.status}); prune skipped")
     pruning = plan_prune(
         live_only,
         prepared,
@@ -455,9 +505,7 @@ def plan(
         job_history=target.job_history,
     )
     infos_by_kind = {(i.group, i.kind): i for i in live_state.infos.values()}
-    for obj, history in [(o, False) for o in pruning.prune] + [
-        (o, True) for o in pruning.job_history
-    ]:
+    for obj, history in [(o, False) for o in pruning.prune] + [(o, True) for o in pruning.job_history]:
         ref = ref_of(obj)
         info = infos_by_kind.get((ref.group, ref.kind))
         if info is None:
@@ -474,9 +522,7 @@ def plan(
     return plan_result
 
 
-def diff(
-    cluster: Cluster, desired: Sequence[Manifest], target: Target, *, workers: int = 16
-) -> ChangeSet:
+def diff(cluster: Cluster, desired: Sequence[Manifest], target: Target, *, workers: int = 16) -> ChangeSet:
     """What a sync with pruning would change (no writes)."""
     return plan(cluster, desired, target, workers=workers).change_set()
 
@@ -503,15 +549,14 @@ class _SyncRun:
             if item.info.namespaced and not item.ref.namespace:
                 item.body["metadata"]["namespace"] = self.plan.target.namespace
         try:
-            if (
-                change.action is Action.UPDATE
-                and is_job(item.body)
-                and change.message.startswith("the Job")
-            ):
+            if item.live_extras:
+                ops = _removal_ops(item.live_extras) + [
+                    {"op": "add", "path": f"{m.pointer}/-", "value": m.item} for m in item.live_missing
+                ]
+                self.cluster.json_patch(item.info, item.ref, ops)
+            if item.replace_job:
                 self._replace_job(item)
-                result = self.cluster.apply(item.info, item.body, dry_run=False, force=self.force)
-            else:
-                result = self.cluster.apply(item.info, item.body, dry_run=False, force=self.force)
+            result = self.cluster.apply(item.info, item.body, dry_run=False, force=self.force)
             if item.root.kind == UNKNOWN_NODE.kind:
                 item.root = _root(self.cluster, item.ref)
             extras = extra_items(item.body, result, item.root)
@@ -570,9 +615,7 @@ class _SyncRun:
                 break
             if time.monotonic() > self.deadline:
                 for item in still:
-                    item.change = item.change.with_action(
-                        Action.ERROR, f"{item.ref}: not ready before the timeout"
-                    )
+                    item.change = item.change.with_action(Action.ERROR, f"{item.ref}: not ready before the timeout")
                 return
             time.sleep(0.2)
             pending = still
@@ -583,9 +626,7 @@ class _SyncRun:
         """Apply Jobs and dependent objects in dependency order (waiting only with --wait)."""
         desired = [p.body for p in self.plan.objects]
         jobs = task_jobs(desired)
-        live_by_key: dict[Key, Manifest] = {
-            p.ref.key: p.live for p in self.plan.objects if p.live is not None
-        }
+        live_by_key: dict[Key, Manifest] = {p.ref.key: p.live for p in self.plan.objects if p.live is not None}
         remaining = [p for p in gated if p.change.action is not Action.ERROR]
         done: set[Key] = set()
         while True:
@@ -625,9 +666,7 @@ class _SyncRun:
             if not self.options.wait or time.monotonic() > self.deadline:
                 for item, message in waiting:
                     if self.options.wait:
-                        item.change = item.change.with_action(
-                            Action.ERROR, f"{item.ref}: timed out, {message}"
-                        )
+                        item.change = item.change.with_action(Action.ERROR, f"{item.ref}: timed out, {message}")
                     else:
                         item.change = item.change.with_action(Action.WAITING, message)
                 return
@@ -657,9 +696,7 @@ class _SyncRun:
             except ObjectError as error:
                 if error.status == 0:
                     raise
-                return replace(
-                    deletion, change=deletion.change.with_action(Action.ERROR, str(error))
-                )
+                return replace(deletion, change=deletion.change.with_action(Action.ERROR, str(error)))
             return deletion
 
         done: list[Deletion] = []
@@ -674,14 +711,9 @@ class _SyncRun:
             watched = [
                 p
                 for p in self.plan.objects
-                if p.info is not None
-                and p.change.action not in (Action.ERROR, Action.BLOCKED, Action.WAITING)
+                if p.info is not None and p.change.action not in (Action.ERROR, Action.BLOCKED, Action.WAITING)
             ]
-            pending = [
-                p
-                for p in watched
-                if p.change.health in (HealthStatus.PROGRESSING, HealthStatus.MISSING)
-            ]
+            pending = [p for p in watched if p.change.health in (HealthStatus.PROGRESSING, HealthStatus.MISSING)]
             if not pending:
                 return
             if time.monotonic() > self.deadline:
@@ -705,11 +737,11 @@ class _SyncRun:
 
 
 def _removal_ops(extras: Sequence[ExtraItem]) -> list[dict[str, Any]]:
+    """A JSON patch removing ``extras`` (each guarded by a ``test`` of its current value)."""
     ops: list[dict[str, Any]] = []
-    for extra in sorted(extras, key=lambda e: (e.pointer, -e.index)):
-        path = f"{extra.pointer}/{extra.index}"
-        ops.append({"op": "test", "path": path, "value": extra.item})
-        ops.append({"op": "remove", "path": path})
+    for extra in sorted(extras, key=_deepest_first):
+        ops.append({"op": "test", "path": extra.path, "value": extra.item})
+        ops.append({"op": "remove", "path": extra.path})
     return ops
 
 
@@ -763,9 +795,7 @@ def sync(
         if failed:
             for item in items + (gated if wave == JOBS else []):
                 if item.change.action in CHANGING:
-                    item.change = item.change.with_action(
-                        Action.BLOCKED, "not applied: an earlier wave failed"
-                    )
+                    item.change = item.change.with_action(Action.BLOCKED, "not applied: an earlier wave failed")
             continue
         ok = run.apply_all(items)
         if wave == NAMESPACES_AND_CRDS:
@@ -789,14 +819,10 @@ def sync(
     return the_plan.change_set()
 
 
-def read_desired_health(
-    cluster: Cluster, desired: Sequence[Manifest], target: Target
-) -> Mapping[Key, HealthStatus]:
+def read_desired_health(cluster: Cluster, desired: Sequence[Manifest], target: Target) -> Mapping[Key, HealthStatus]:
     """Health of every desired object from one list per kind (used by the loop)."""
     state = read_live(cluster, prepare_desired(desired, target), target)
     return {
-        ref_of(o).key: health_of(
-            ref_of(o).group, ref_of(o).kind, state.objects.get(ref_of(o).key)
-        ).status
+        ref_of(o).key: health_of(ref_of(o).group, ref_of(o).kind, state.objects.get(ref_of(o).key)).status
         for o in desired
     }

@@ -27,15 +27,32 @@ from gitops_agent.reconcile.schema import NodeKind, SchemaNode
 FieldPath = tuple[str, ...]
 _SKIPPED_TOP = ("apiVersion", "kind", "status")
 _SKIPPED_META = ("name", "namespace")
+_WHOLE_MAPS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("v1", "ConfigMap"): ("data", "binaryData"),
+    ("v1", "Secret"): ("data",),
+}
+"""Maps git sets wholly: a key another manager added is drift (config must match git)."""
 
 
 @dataclass(frozen=True)
 class ExtraItem:
-    """A live list item that git's associative list does not have."""
+    """A live list item (or whole-map entry) that git does not have.
+
+    ``pointer`` is the JSON pointer of the list (or map); ``index`` the item's position, or
+    ``key`` the map entry's name (then ``index`` is -1).
+    """
 
     pointer: str
     index: int
     item: Any
+    key: str | None = None
+
+    @property
+    def path(self) -> str:
+        """The JSON pointer of the item itself."""
+        if self.key is not None:
+            return f"{self.pointer}/{_pointer_token(self.key)}"
+        return f"{self.pointer}/{self.index}"
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,8 @@ class LocalCheck:
     unchanged: bool
     extras: tuple[ExtraItem, ...] = ()
     reason: str = ""
+    missing: tuple[ExtraItem, ...] = ()
+    """Desired items absent from an existing live list (added with the extras' removal)."""
 
 
 class _Unprovable(Exception):
@@ -59,11 +78,10 @@ class _Walk:
     order_match: bool = True
     paths: set[FieldPath] = field(default_factory=set)
     extras: list[ExtraItem] = field(default_factory=list)
+    missing: list[ExtraItem] = field(default_factory=list)
 
 
-def _key_element(
-    item: Mapping[str, Any], keys: tuple[str, ...], element: SchemaNode | None = None
-) -> str | None:
+def _key_element(item: Mapping[str, Any], keys: tuple[str, ...], element: SchemaNode | None = None) -> str | None:
     """The managedFields key of a list item; missing key fields take their schema default
     (the API server defaults them before it records ownership, e.g. ``protocol: TCP``)."""
     values: dict[str, Any] = {}
@@ -94,9 +112,7 @@ def _deep_equal(a: Any, b: Any) -> bool:
     return scalars_equal(a, b)
 
 
-def _walk(
-    desired: Any, live: Any, node: SchemaNode, path: FieldPath, pointer: str, state: _Walk
-) -> None:
+def _walk(desired: Any, live: Any, node: SchemaNode, path: FieldPath, pointer: str, state: _Walk) -> None:
     if desired is None:
         raise _Unprovable(f"null value at {'.'.join(path)}")
     kind = node.kind
@@ -184,6 +200,8 @@ def _walk(
         if position is None:
             state.values_match = False
             live_item = None
+            if live_list is not None:
+                state.missing.append(ExtraItem(pointer, -1, item))
         else:
             if position < last_position:
                 state.order_match = False
@@ -198,9 +216,7 @@ def _walk(
             state.extras.append(ExtraItem(pointer, index, item))
 
 
-def desired_fields(
-    desired: Mapping[str, Any], live: Mapping[str, Any] | None, root: SchemaNode
-) -> _Walk:
+def desired_fields(desired: Mapping[str, Any], live: Mapping[str, Any] | None, root: SchemaNode) -> _Walk:
     """Walk the desired object against live; raises ``_Unprovable`` where the schema is unclear."""
     state = _Walk()
     for name, value in desired.items():
@@ -218,9 +234,15 @@ def desired_fields(
                 continue
             _walk(trimmed, live_value, meta_node, ("f:metadata",), "/metadata", state)
             continue
-        _walk(
-            value, live_value, root.field(name), (f"f:{name}",), f"/{_pointer_token(name)}", state
-        )
+        _walk(value, live_value, root.field(name), (f"f:{name}",), f"/{_pointer_token(name)}", state)
+    whole = _WHOLE_MAPS.get((str(desired.get("apiVersion")), str(desired.get("kind"))), ())
+    for name in whole:
+        wanted = desired.get(name) or {}
+        present = (live or {}).get(name) or {}
+        if isinstance(wanted, Mapping) and isinstance(present, Mapping):
+            state.extras.extend(
+                ExtraItem(f"/{name}", -1, value, key) for key, value in present.items() if key not in wanted
+            )
     return state
 
 
@@ -228,9 +250,7 @@ def _canonical_element(element: str) -> str:
     prefix, _, rest = element.partition(":")
     if prefix in ("k", "v"):
         try:
-            return f"{prefix}:" + json.dumps(
-                json.loads(rest), sort_keys=True, separators=(",", ":")
-            )
+            return f"{prefix}:" + json.dumps(json.loads(rest), sort_keys=True, separators=(",", ":"))
         except json.JSONDecodeError:
             return element
     return element
@@ -264,9 +284,7 @@ def owned_fields(live: Mapping[str, Any], manager: str = FIELD_MANAGER) -> set[F
     return out if found else None
 
 
-def extra_items(
-    desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode
-) -> tuple[ExtraItem, ...]:
+def extra_items(desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode) -> tuple[ExtraItem, ...]:
     """Live items inside associative lists that git sets wholly but does not contain."""
     try:
         return tuple(desired_fields(desired, live, root).extras)
@@ -274,9 +292,7 @@ def extra_items(
         return ()
 
 
-def check_locally(
-    desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode
-) -> LocalCheck:
+def check_locally(desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode) -> LocalCheck:
     """Compare desired with live the way the server would, or say it cannot."""
     owned = owned_fields(live)
     if owned is None:
@@ -286,12 +302,14 @@ def check_locally(
     except _Unprovable as why:
         return LocalCheck(provable=False, unchanged=False, reason=str(why))
     extras = tuple(walk.extras)
+    missing = tuple(walk.missing)
     if walk.paths != owned:
         return LocalCheck(
             provable=False,
             unchanged=False,
             extras=extras,
             reason="owned fields differ from desired",
+            missing=missing,
         )
     unchanged = walk.values_match and walk.order_match and not extras
-    return LocalCheck(provable=True, unchanged=unchanged, extras=extras)
+    return LocalCheck(provable=True, unchanged=unchanged, extras=extras, missing=missing)

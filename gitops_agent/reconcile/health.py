@@ -56,13 +56,9 @@ def _deployment(obj: Mapping[str, Any]) -> Health:
     if updated < wanted:
         return Health(HealthStatus.PROGRESSING, f"{updated} of {wanted} replicas updated")
     if total > updated:
-        return Health(
-            HealthStatus.PROGRESSING, f"{total - updated} old replicas pending termination"
-        )
+        return Health(HealthStatus.PROGRESSING, f"{total - updated} old replicas pending termination")
     if available < updated:
-        return Health(
-            HealthStatus.PROGRESSING, f"{available} of {updated} updated replicas available"
-        )
+        return Health(HealthStatus.PROGRESSING, f"{available} of {updated} updated replicas available")
     return Health(HealthStatus.HEALTHY)
 
 

@@ -88,9 +88,7 @@ def is_secret(obj: Mapping[str, Any]) -> bool:
     return obj.get("kind") == "Secret" and str(obj.get("apiVersion", "")) == "v1"
 
 
-def mask_secrets(
-    before: Manifest | None, after: Manifest | None
-) -> tuple[Manifest | None, Manifest | None]:
+def mask_secrets(before: Manifest | None, after: Manifest | None) -> tuple[Manifest | None, Manifest | None]:
     """Replace Secret values by ``***`` (``*** (changed)`` on the side that differs)."""
     if not any(obj is not None and is_secret(obj) for obj in (before, after)):
         return before, after
@@ -103,7 +101,6 @@ def mask_secrets(
             before_masked[field] = dict.fromkeys(old, MASK)
         if after_masked is not None and isinstance(new, Mapping) and new:
             after_masked[field] = {
-                key: MASK if key in old and old[key] == value else MASK_CHANGED
-                for key, value in new.items()
+                key: MASK if key in old and old[key] == value else MASK_CHANGED for key, value in new.items()
             }
     return before_masked, after_masked

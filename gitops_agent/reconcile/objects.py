@@ -82,10 +82,7 @@ def annotations_of(obj: Mapping[str, Any]) -> Mapping[str, str]:
 def is_owned(obj: Mapping[str, Any], environment: str) -> bool:
     """True when the object carries gitops-agent's ownership labels for ``environment``."""
     labels = labels_of(obj)
-    return (
-        labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
-        and labels.get(ENVIRONMENT_LABEL) == environment
-    )
+    return labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and labels.get(ENVIRONMENT_LABEL) == environment
 
 
 def depends_on(obj: Mapping[str, Any]) -> tuple[str, ...]:
@@ -104,6 +101,4 @@ class ObjectError(ClusterError):
         self.ref = str(ref)
         self.status = status
         self.detail = message
-        super().__init__(
-            f"{self.ref}: HTTP {status}: {message}" if status else f"{self.ref}: {message}"
-        )
+        super().__init__(f"{self.ref}: HTTP {status}: {message}" if status else f"{self.ref}: {message}")

@@ -86,9 +86,7 @@ class OpenAPIDocument:
         self._kinds: dict[tuple[str, str, str], str] = {}
         for name, schema in self._schemas.items():
             for gvk in schema.get("x-kubernetes-group-version-kind") or ():
-                self._kinds[(gvk.get("group", ""), gvk.get("version", ""), gvk.get("kind", ""))] = (
-                    name
-                )
+                self._kinds[(gvk.get("group", ""), gvk.get("version", ""), gvk.get("kind", ""))] = name
 
     def root(self, group: str, version: str, kind: str) -> SchemaNode:
         """The schema of a whole object of this kind (``UNKNOWN`` if the document lacks it)."""
