@@ -134,9 +134,7 @@ def _classify(document: Document, problems: list[Diagnostic]) -> _Loaded | None:
     data = document.data
     if not isinstance(data, dict):
         problems.append(
-            document.diagnostic(
-                (), "a spec document must be a mapping with apiVersion, kind, metadata and spec"
-            )
+            document.diagnostic((), "a spec document must be a mapping with apiVersion, kind, metadata and spec")
         )
         return None
     if data.get("apiVersion") != API_VERSION:
@@ -164,9 +162,7 @@ def _classify(document: Document, problems: list[Diagnostic]) -> _Loaded | None:
     return item
 
 
-def _duplicates(
-    items: list[_Loaded], what: str, key: Callable[[_Loaded], Any], path: YamlPath
-) -> None:
+def _duplicates(items: list[_Loaded], what: str, key: Callable[[_Loaded], Any], path: YamlPath) -> None:
     groups: dict[Any, list[_Loaded]] = {}
     for item in items:
         value = key(item)
@@ -176,12 +172,8 @@ def _duplicates(
         if len(group) < 2:
             continue
         for item in group:
-            others = ", ".join(
-                f"{o.document.file}:{o.document.position(path)[0]}" for o in group if o is not item
-            )
-            item.problems.append(
-                item.report(path, f"{what} {value!r} is also defined at {others}", False)
-            )
+            others = ", ".join(f"{o.document.file}:{o.document.position(path)[0]}" for o in group if o is not item)
+            item.problems.append(item.report(path, f"{what} {value!r} is also defined at {others}", False))
 
 
 def _cross_check(repo: Path, workflows: list[_Loaded], environments: list[_Loaded]) -> None:
@@ -191,9 +183,7 @@ def _cross_check(repo: Path, workflows: list[_Loaded], environments: list[_Loade
     _duplicates(
         environments,
         "branch",
-        lambda e: (
-            e.data.get("spec", {}).get("branch") if isinstance(e.data.get("spec"), dict) else None
-        ),
+        lambda e: e.data.get("spec", {}).get("branch") if isinstance(e.data.get("spec"), dict) else None,
         ("spec", "branch"),
     )
     for env in environments:
@@ -204,11 +194,7 @@ def _cross_check(repo: Path, workflows: list[_Loaded], environments: list[_Loade
         if isinstance(selected, list):
             for index, name in enumerate(selected):
                 if isinstance(name, str) and name not in by_name:
-                    env.problems.append(
-                        env.report(
-                            ("spec", "workflows", index), f"unknown workflow {name!r}", False
-                        )
-                    )
+                    env.problems.append(env.report(("spec", "workflows", index), f"unknown workflow {name!r}", False))
         resources = spec.get("resources")
         for index, entry in enumerate(resources if isinstance(resources, list) else []):
             if isinstance(entry, str) and not entry.startswith("/") and not (repo / entry).exists():
@@ -222,8 +208,73 @@ def _cross_check(repo: Path, workflows: list[_Loaded], environments: list[_Loade
         overrides = spec.get("overrides")
         if isinstance(overrides, dict):
             for name, override in overrides.items():
+                if isinstance(selected, list) and name in by_name and name not in selected:
+                    env.problems.append(
+                        env.report(
+                            ("spec", "overrides", name),
+                            f"workflow {name!r} is not deployed here (not in spec.workflows)",
+                            True,
+                        )
+                    )
                 _check_override(env, name, override, by_name)
+        _check_image_pins(env, spec, by_name)
     _check_service_names(workflows, environments)
+
+
+def image_name(reference: str) -> str:
+    """``registry:5000/team/app:1.4@sha256:…`` → ``registry:5000/team/app`` (kustomize's match)."""
+    name = reference.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    return name[:colon] if colon > slash else name
+
+
+def _images_of(spec: Any) -> set[str]:
+    found: set[str] = set()
+    if not isinstance(spec, dict):
+        return found
+    bodies: list[Any] = [spec.get("defaults")]
+    for section in ("tasks", "services"):
+        entries = spec.get(section)
+        bodies.extend(entries.values() if isinstance(entries, dict) else [])
+    services = spec.get("services")
+    for body in services.values() if isinstance(services, dict) else []:
+        variants = body.get("variants") if isinstance(body, dict) else None
+        bodies.extend(variants.values() if isinstance(variants, dict) else [])
+    for body in bodies:
+        image = body.get("image") if isinstance(body, dict) else None
+        if isinstance(image, str):
+            found.add(image_name(image))
+    return found
+
+
+def _check_image_pins(env: _Loaded, spec: Mapping[str, Any], by_name: Mapping[str, _Loaded]) -> None:
+    """A pin that matches no image of the environment's workflows is a typo, unless the
+    environment also has extra ``resources`` (whose images the pin may target)."""
+    images = spec.get("images")
+    if not isinstance(images, dict) or not images or spec.get("resources"):
+        return
+    selected = spec.get("workflows")
+    overrides = spec.get("overrides")
+    overrides = overrides if isinstance(overrides, dict) else {}
+    used: set[str] = set()
+    for name, workflow in by_name.items():
+        if isinstance(selected, list) and name not in selected:
+            continue
+        raw = workflow.data.get("spec")
+        override = overrides.get(name)
+        used |= _images_of(raw)
+        if isinstance(override, dict) and isinstance(raw, dict):
+            used |= _images_of(merge_override(raw, override))
+    for pinned in images:
+        if pinned not in used:
+            env.problems.append(
+                env.report(
+                    ("spec", "images", pinned),
+                    f"no workflow deployed here uses image {pinned!r} (pins match the image name without tag)",
+                    True,
+                )
+            )
 
 
 def _check_override(env: _Loaded, name: str, override: Any, by_name: Mapping[str, _Loaded]) -> None:
@@ -247,8 +298,7 @@ def _check_override(env: _Loaded, name: str, override: Any, by_name: Mapping[str
                 env.problems.append(
                     env.report(
                         (*at, section, entry),
-                        f"workflow {name!r} has no {what} {entry!r} "
-                        f"(overrides cannot add {section})",
+                        f"workflow {name!r} has no {what} {entry!r} (overrides cannot add {section})",
                         True,
                     )
                 )
@@ -290,11 +340,7 @@ def _check_service_names(workflows: list[_Loaded], environments: list[_Loaded]) 
     for env in environments:
         spec = env.data.get("spec")
         selected = spec.get("workflows") if isinstance(spec, dict) else None
-        chosen = [
-            w
-            for w in workflows
-            if w.name and (not isinstance(selected, list) or w.name in selected)
-        ]
+        chosen = [w for w in workflows if w.name and (not isinstance(selected, list) or w.name in selected)]
         owners: dict[str, list[tuple[_Loaded, YamlPath]]] = {}
         for workflow in chosen:
             spec_w = workflow.data.get("spec")
@@ -304,9 +350,7 @@ def _check_service_names(workflows: list[_Loaded], environments: list[_Loaded]) 
                 owners.setdefault(service, []).append((workflow, path))
                 variants = body.get("variants") if isinstance(body, dict) else None
                 for variant in variants if isinstance(variants, dict) else {}:
-                    owners.setdefault(f"{service}-{variant}", []).append(
-                        (workflow, (*path, "variants", variant))
-                    )
+                    owners.setdefault(f"{service}-{variant}", []).append((workflow, (*path, "variants", variant)))
         for deployment, places in owners.items():
             workflows_involved = {w.name for w, _ in places}
             if len(workflows_involved) < 2:
@@ -330,9 +374,7 @@ def _check_service_names(workflows: list[_Loaded], environments: list[_Loaded]) 
                 )
 
 
-def _collect(
-    repo: Path, paths: Sequence[Path] | None
-) -> tuple[list[_Loaded], set[str], list[Diagnostic]]:
+def _collect(repo: Path, paths: Sequence[Path] | None) -> tuple[list[_Loaded], set[str], list[Diagnostic]]:
     """Every loaded document, the display names of the files to report on, and problems."""
     standard = [f for d in SPEC_DIRS for f in _spec_files(repo / d, recursive=False)]
     problems: list[Diagnostic] = []

@@ -90,8 +90,7 @@ def check_workflow(data: Any, report: Report) -> list[Diagnostic]:
                 out.append(
                     report(
                         (*path, "dependsOn"),
-                        "a scheduled task runs on its own schedule, outside the DAG, "
-                        "and cannot have dependsOn",
+                        "a scheduled task runs on its own schedule, outside the DAG, and cannot have dependsOn",
                         True,
                     )
                 )
@@ -145,8 +144,7 @@ def _check_depends(
             out.append(
                 report(
                     at,
-                    f"{dep!r} is a scheduled task (a CronJob outside the DAG); "
-                    "nothing may depend on it",
+                    f"{dep!r} is a scheduled task (a CronJob outside the DAG); nothing may depend on it",
                     False,
                 )
             )
@@ -155,19 +153,13 @@ def _check_depends(
             out.append(report(at, f"unknown task {dep!r}{hint}", False))
 
 
-def _check_cycles(
-    report: Report, tasks: Mapping[str, Any], scheduled: set[str]
-) -> list[Diagnostic]:
+def _check_cycles(report: Report, tasks: Mapping[str, Any], scheduled: set[str]) -> list[Diagnostic]:
     graph: dict[str, list[str]] = {}
     for task, body in tasks.items():
         if task in scheduled:
             continue
         deps = _list(_map(body).get("dependsOn"))
-        graph[task] = [
-            d
-            for d in deps
-            if isinstance(d, str) and d in tasks and d not in scheduled and d != task
-        ]
+        graph[task] = [d for d in deps if isinstance(d, str) and d in tasks and d not in scheduled and d != task]
     out: list[Diagnostic] = []
     for component in _strongly_connected(graph):
         if len(component) < 2:
@@ -176,9 +168,7 @@ def _check_cycles(
         first, second = cycle[0], cycle[1]
         index = _list(_map(tasks[first]).get("dependsOn")).index(second)
         text = " -> ".join([*cycle, cycle[0]])
-        out.append(
-            report(("spec", "tasks", first, "dependsOn", index), f"dependency cycle: {text}", False)
-        )
+        out.append(report(("spec", "tasks", first, "dependsOn", index), f"dependency cycle: {text}", False))
     return out
 
 
@@ -272,9 +262,7 @@ def _check_container(
     _check_limits(report, (*path, "resources"), body.get("resources"), defaults, out)
 
 
-def _check_defaults(
-    report: Report, path: YamlPath, defaults: Mapping[str, Any], out: list[Diagnostic]
-) -> None:
+def _check_defaults(report: Report, path: YamlPath, defaults: Mapping[str, Any], out: list[Diagnostic]) -> None:
     _check_env(report, (*path, "env"), defaults.get("env"), out)
     _check_strings(report, (*path, "command"), defaults.get("command"), out)
     _check_strings(report, (*path, "args"), defaults.get("args"), out)
@@ -340,10 +328,7 @@ def _check_env(report: Report, path: YamlPath, env: Any, out: list[Diagnostic]) 
 
 
 def _credential_message(kind: str) -> str:
-    return (
-        f"value looks like {kind}; keep credentials in a Secret and reference it "
-        "(secretRef or envFrom)"
-    )
+    return f"value looks like {kind}; keep credentials in a Secret and reference it (secretRef or envFrom)"
 
 
 def _check_strings(report: Report, path: YamlPath, values: Any, out: list[Diagnostic]) -> None:
@@ -356,7 +341,17 @@ def _check_strings(report: Report, path: YamlPath, values: Any, out: list[Diagno
 
 def _check_config(report: Report, path: YamlPath, config: Any, out: list[Diagnostic]) -> None:
     for key, value in _map(config).items():
-        if isinstance(value, str):
+        reason = secret_name_reason(key)
+        if reason is not None:
+            out.append(
+                report(
+                    (*path, key),
+                    f"config key {key!r} looks like a secret ({reason} in the name); "
+                    "config becomes a ConfigMap: keep secrets in a Secret (envFrom/secretRef)",
+                    True,
+                )
+            )
+        elif isinstance(value, str):
             kind = credential_kind(value)
             if kind:
                 out.append(report((*path, key), _credential_message(kind), False))
@@ -387,15 +382,11 @@ def _check_service(
         port = probe_map.get("port")
         if isinstance(port, str) and port not in ports:
             declared = ", ".join(sorted(ports)) or "none"
-            out.append(
-                report((*at, "port"), f"unknown port {port!r} (declared ports: {declared})", False)
-            )
+            out.append(report((*at, "port"), f"unknown port {port!r} (declared ports: {declared})", False))
     autoscale = _map(body.get("autoscale"))
     low, high = autoscale.get("min"), autoscale.get("max")
     if isinstance(low, int) and isinstance(high, int) and low > high:
-        out.append(
-            report((*path, "autoscale", "min"), f"min ({low}) is greater than max ({high})", False)
-        )
+        out.append(report((*path, "autoscale", "min"), f"min ({low}) is greater than max ({high})", False))
     if "disruption" in body and isinstance(body["disruption"], dict):
         chosen = [k for k in ("minAvailable", "maxUnavailable") if k in body["disruption"]]
         if len(chosen) != 1:
@@ -458,9 +449,7 @@ def _check_monitoring(
     port = scrape.get("port")
     if isinstance(port, str):
         if not services:
-            out.append(
-                report((*path, "scrape"), "scrape needs at least one service to scrape", True)
-            )
+            out.append(report((*path, "scrape"), "scrape needs at least one service to scrape", True))
         elif not any(port in _map(_map(body).get("ports")) for body in services.values()):
             out.append(
                 report(

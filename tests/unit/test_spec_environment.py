@@ -178,9 +178,7 @@ def test_override_typo_is_caught_in_the_environment_file(tmp_path: Path) -> None
                 api: {replica: 2}
         """,
     )
-    assert_only(
-        found, E, 10, 15, "spec.overrides.wf.services.api.replica", "did you mean 'replicas'"
-    )
+    assert_only(found, E, 10, 15, "spec.overrides.wf.services.api.replica", "did you mean 'replicas'")
 
 
 def test_merged_override_is_validated_again(tmp_path: Path) -> None:
@@ -202,9 +200,7 @@ def test_merged_override_is_validated_again(tmp_path: Path) -> None:
         """,
         **{"workflows/wf.yaml": workflow},
     )
-    assert_only(
-        found, E, 11, 28, "spec.overrides.wf.services.api.autoscale.min", "greater than max"
-    )
+    assert_only(found, E, 11, 28, "spec.overrides.wf.services.api.autoscale.min", "greater than max")
 
 
 def test_override_secret_value_is_rejected_without_echo(tmp_path: Path) -> None:
@@ -223,9 +219,7 @@ def test_override_secret_value_is_rejected_without_echo(tmp_path: Path) -> None:
                 env: {DB_PASSWORD: s3cr3t-value}
         """,
     )
-    diagnostic = assert_only(
-        found, E, 10, 28, "spec.overrides.wf.defaults.env.DB_PASSWORD", "looks like a secret"
-    )
+    diagnostic = assert_only(found, E, 10, 28, "spec.overrides.wf.defaults.env.DB_PASSWORD", "looks like a secret")
     assert "s3cr3t" not in str(diagnostic)
 
 
@@ -280,9 +274,7 @@ def test_no_clash_when_the_environment_selects_one_of_them(tmp_path: Path) -> No
 
 
 def test_workflow_names_are_unique(tmp_path: Path) -> None:
-    found = diagnose(
-        tmp_path, {"workflows/wf.yaml": VALID_WORKFLOW, "workflows/copy.yaml": VALID_WORKFLOW}
-    )
+    found = diagnose(tmp_path, {"workflows/wf.yaml": VALID_WORKFLOW, "workflows/copy.yaml": VALID_WORKFLOW})
     assert [(d.file, d.line, d.col, d.field) for d in found] == [
         ("workflows/copy.yaml", 4, 9, "metadata.name"),
         ("workflows/wf.yaml", 4, 9, "metadata.name"),
@@ -298,3 +290,63 @@ def test_environment_branches_are_unique(tmp_path: Path) -> None:
         ("environments/staging.yaml", 6, "spec.branch"),
     ]
     assert "branch 'env/dev' is also defined at environments/staging.yaml:6" in found[0].message
+
+
+def test_override_of_a_workflow_not_deployed_here(tmp_path: Path) -> None:
+    other = VALID_WORKFLOW.replace("name: wf", "name: other").replace("    api:", "    api2:")
+    found = env_problems(
+        tmp_path,
+        """\
+        apiVersion: gitops-agent.io/v1alpha1
+        kind: Environment
+        metadata: {name: dev}
+        spec:
+          namespace: ml-dev
+          branch: env/dev
+          workflows: [wf]
+          overrides:
+            other:
+              services:
+                api2: {replicas: 2}
+        """,
+        **{"workflows/other.yaml": other},
+    )
+    assert_only(found, E, 9, 5, "spec.overrides.other", "not deployed here")
+
+
+def test_image_pin_must_match_an_image_in_use(tmp_path: Path) -> None:
+    found = env_problems(
+        tmp_path,
+        """\
+        apiVersion: gitops-agent.io/v1alpha1
+        kind: Environment
+        metadata: {name: dev}
+        spec:
+          namespace: ml-dev
+          branch: env/dev
+          images:
+            registry.example.com/app: "1.1"
+            registry.example.com/ap: "1.1"
+        """,
+    )
+    assert_only(found, E, 9, 5, "spec.images.registry.example.com/ap", "no workflow deployed here")
+
+
+def test_image_pin_may_target_extra_resources(tmp_path: Path) -> None:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "proxy.yaml").write_text("apiVersion: v1\nkind: List\nitems: []\n")
+    found = env_problems(
+        tmp_path,
+        """\
+        apiVersion: gitops-agent.io/v1alpha1
+        kind: Environment
+        metadata: {name: dev}
+        spec:
+          namespace: ml-dev
+          branch: env/dev
+          resources: [manifests/proxy.yaml]
+          images:
+            registry.example.com/proxy: "2.0"
+        """,
+    )
+    assert found == []

@@ -469,9 +469,7 @@ def test_limit_below_request_is_rejected(tmp_path: Path) -> None:
               resources: {limits: {cpu: 1500m}}
         """,
     )
-    assert_only(
-        found, F, 8, 33, "spec.tasks.prep.resources.limits.cpu", "lower than the cpu request"
-    )
+    assert_only(found, F, 8, 33, "spec.tasks.prep.resources.limits.cpu", "lower than the cpu request")
 
 
 def test_duration_must_have_a_unit(tmp_path: Path) -> None:
@@ -644,9 +642,7 @@ def test_secret_looking_env_name_needs_a_secret_ref(tmp_path: Path) -> None:
                 DB_PASSWORD: hunter2-very-secret
         """,
     )
-    diagnostic = assert_only(
-        found, F, 10, 22, "spec.tasks.prep.env.DB_PASSWORD", "looks like a secret", "secretRef"
-    )
+    diagnostic = assert_only(found, F, 10, 22, "spec.tasks.prep.env.DB_PASSWORD", "looks like a secret", "secretRef")
     assert "hunter2" not in str(diagnostic)
 
 
@@ -794,9 +790,7 @@ def test_probe_port_must_be_declared(tmp_path: Path) -> None:
                 readiness: {path: /healthz, port: metrics}
         """,
     )
-    assert_only(
-        found, F, 10, 43, "spec.services.api.probes.readiness.port", "unknown port 'metrics'"
-    )
+    assert_only(found, F, 10, 43, "spec.services.api.probes.readiness.port", "unknown port 'metrics'")
 
 
 def test_probe_is_http_or_exec(tmp_path: Path) -> None:
@@ -984,3 +978,39 @@ def test_all_errors_are_reported_at_once(tmp_path: Path) -> None:
         (11, "spec.tasks.b"),
         (16, "spec.services.api.autoscale.min"),
     ]
+
+
+def test_config_key_that_looks_secret_is_rejected(tmp_path: Path) -> None:
+    found = workflow_problems(
+        tmp_path,
+        """\
+        apiVersion: gitops-agent.io/v1alpha1
+        kind: Workflow
+        metadata: {name: wf}
+        spec:
+          config:
+            settings.yaml: "a: 1"
+            db-password: hunter2
+          tasks:
+            prep: {image: app:1}
+        """,
+    )
+    diagnostic = assert_only(found, F, 7, 5, "spec.config.db-password", "ConfigMap")
+    assert "hunter2" not in str(diagnostic)
+
+
+def test_label_values_are_strings(tmp_path: Path) -> None:
+    found = workflow_problems(
+        tmp_path,
+        """\
+        apiVersion: gitops-agent.io/v1alpha1
+        kind: Workflow
+        metadata:
+          name: wf
+          labels: {team: vision, tier: 1}
+        spec:
+          tasks:
+            prep: {image: app:1}
+        """,
+    )
+    assert_only(found, F, 5, 32, "metadata.labels.tier", "quote numbers")
