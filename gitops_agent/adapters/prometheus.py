@@ -99,9 +99,7 @@ class PrometheusClient:
             timeout=self.timeout,
         )
         if response.status_code != 200:
-            raise PrometheusApiClientException(
-                f"HTTP Status Code {response.status_code} ({response.content!r})"
-            )
+            raise PrometheusApiClientException(f"HTTP Status Code {response.status_code} ({response.content!r})")
         return response.json()["data"]["result"]
 
     def _call(self, query: str, send: Any) -> list[Any]:
@@ -110,10 +108,10 @@ class PrometheusClient:
         try:
             result = send()
         except requests.Timeout as error:
-            raise PrometheusError(
-                f"{where}: no answer within {self.timeout:g}s to {query!r}"
-            ) from error
+            raise PrometheusError(f"{where}: no answer within {self.timeout:g}s to {query!r}") from error
         except requests.ConnectionError as error:
+            if "timed out" in str(error).lower():  # a read timeout, wrapped by the retry layer
+                raise PrometheusError(f"{where}: no answer within {self.timeout:g}s to {query!r}") from error
             raise PrometheusError(f"{where}: cannot connect ({_reason(error)})") from error
         except PrometheusApiClientException as error:
             raise PrometheusError(f"{where}: {_http_failure(str(error))} for {query!r}") from error
@@ -128,11 +126,7 @@ class PrometheusClient:
         return result
 
     def _series(self, query: str, item: Any, key: str) -> tuple[dict[str, str], Any]:
-        if (
-            not isinstance(item, dict)
-            or key not in item
-            or not isinstance(item.get("metric"), dict)
-        ):
+        if not isinstance(item, dict) or key not in item or not isinstance(item.get("metric"), dict):
             raise PrometheusError(f"Prometheus {self.url}: malformed series in answer to {query!r}")
         labels = {str(k): str(v) for k, v in item["metric"].items()}
         return labels, item[key]
@@ -141,14 +135,10 @@ class PrometheusClient:
         try:
             value = float(raw[1]) if isinstance(raw, list | tuple) else float(raw)
         except (TypeError, ValueError, IndexError) as error:
-            raise PrometheusError(
-                f"Prometheus {self.url}: malformed value {raw!r} in answer to {query!r}"
-            ) from error
+            raise PrometheusError(f"Prometheus {self.url}: malformed value {raw!r} in answer to {query!r}") from error
         if math.isnan(value):
             series = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-            raise PrometheusError(
-                f"Prometheus {self.url}: NaN for {{{series}}} in answer to {query!r}"
-            )
+            raise PrometheusError(f"Prometheus {self.url}: NaN for {{{series}}} in answer to {query!r}")
         return value
 
 

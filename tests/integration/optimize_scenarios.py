@@ -6,11 +6,19 @@ Every expected number in the tests is derived from the formulas here.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.support.gitrepos import git
-from tests.support.prometheus import DAY, SyntheticSeries, container_series
+from tests.support.prometheus import (
+    DAY,
+    PrometheusFactory,
+    RunningPrometheus,
+    SyntheticSeries,
+    container_series,
+)
 
 MI = 1024 * 1024
 NAMESPACE = "shop-prod"
@@ -185,3 +193,13 @@ def history() -> list[SyntheticSeries]:
         )
     )
     return series
+
+
+@pytest.fixture(scope="module")
+def scenario_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPrometheus]:
+    """One real Prometheus holding :func:`history`, shared by a test module."""
+    factory = PrometheusFactory(tmp_path_factory.mktemp("prom"))
+    try:
+        yield factory.start(history())
+    finally:
+        factory.close()

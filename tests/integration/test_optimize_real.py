@@ -16,8 +16,8 @@ from gitops_agent.cli import run
 from gitops_agent.optimize.replicas import PEAK_HEADROOM
 from gitops_agent.spec import effective_workflow, load_specs
 from tests.integration import optimize_scenarios as s
+from tests.integration.optimize_scenarios import scenario_prometheus  # noqa: F401 (fixture)
 from tests.support.gitrepos import git
-from tests.support.prometheus import PrometheusFactory
 
 pytestmark = pytest.mark.integration
 
@@ -34,23 +34,16 @@ def by_key(document: Any) -> dict[tuple[str, str], dict[str, Any]]:
     return {(r["name"], r["field"].split(" ")[0]): r for r in document["recommendations"]}
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    factory = PrometheusFactory(tmp_path_factory.mktemp("prom"))
-    try:
-        yield factory.start(s.history())
-    finally:
-        factory.close()
-
-
 def test_scenarios_give_the_documented_recommendations(
-    running: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    scenario_prometheus: Any,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     repo = s.write_repo(tmp_path / "repo")
     head = git(repo, "rev-parse", "HEAD")
     original = (repo / "workflows" / "shop.yaml").read_bytes()
 
-    code, doc = optimize(capsys, repo, running.url)
+    code, doc = optimize(capsys, repo, scenario_prometheus.url)
     assert code == 0
     recs = by_key(doc)
     assert doc["queries"] <= 10
@@ -136,10 +129,10 @@ def test_scenarios_give_the_documented_recommendations(
 
     # an identical re-run proposes nothing new
     first = git(repo, "rev-parse", BRANCH)
-    code, again = optimize(capsys, repo, running.url)
+    code, again = optimize(capsys, repo, scenario_prometheus.url)
     assert code == 0 and again["proposal"]["state"] == "unchanged"
     assert git(repo, "rev-parse", BRANCH) == first
-    code, other = optimize(capsys, repo, running.url, "--branch", BRANCH + "-2")
+    code, other = optimize(capsys, repo, scenario_prometheus.url, "--branch", BRANCH + "-2")
     assert other["proposal"]["state"] == "unchanged" and other["proposal"]["branch"] == BRANCH
     assert git(repo, "branch", "--list", BRANCH + "-2") == ""
 
