@@ -344,6 +344,24 @@ def _root(cluster: Cluster, ref: ObjectRef) -> SchemaNode:
     return UNKNOWN_NODE if document is None else document.root(ref.group, ref.version, ref.kind)
 
 
+def _absent_namespaces(cluster: Cluster, live_state: LiveState, namespaces: set[str]) -> set[str]:
+    """Namespaces that do not exist (nothing in them needs to be looked up one by one)."""
+    info = live_state.infos.get(("", "v1", "Namespace"))
+    absent: set[str] = set()
+    if info is None:
+        return absent
+    for ns in sorted(namespaces):
+        if ("", "Namespace", "", ns) in live_state.objects:
+            continue
+        try:
+            if cluster.get(info, ObjectRef("", "v1", "Namespace", "", ns)) is None:
+                absent.add(ns)
+        except ObjectError as error:
+            if error.status == 0:
+                raise
+    return absent
+
+
 def plan(
     cluster: Cluster,
     desired: Sequence[Manifest],
@@ -357,20 +375,6 @@ def plan(
     pending_kinds = _crd_kinds(prepared)
     planned: list[Planned] = []
     missing: list[Planned] = []
-    namespace_absent: set[str] = set()
-    namespace_info = live_state.infos.get(("", "v1", "Namespace"))
-    if namespace_info is not None and ("Namespace", "") not in live_state.failures:
-        for obj in prepared:
-            ns = str((obj.get("metadata") or {}).get("namespace") or "")
-            if ns and ("", "Namespace", "", ns) not in live_state.objects:
-                namespace_absent.add(ns)
-        for ns in sorted(namespace_absent):
-            try:
-                if cluster.get(namespace_info, ObjectRef("", "v1", "Namespace", "", ns)) is not None:
-                    namespace_absent.discard(ns)
-            except ObjectError:
-                namespace_absent.discard(ns)
-
     for obj in prepared:
         ref = ref_of(obj)
         wave = wave_of(ref)
@@ -411,8 +415,10 @@ def plan(
         live = live_state.objects.get(ref.key)
         item = Planned(ref, obj, info, live, Change(ref, Action.UNCHANGED, wave))
         planned.append(item)
-        if live is None and ref.namespace not in namespace_absent and ref.kind != "Namespace":
+        if live is None and ref.kind != "Namespace":
             missing.append(item)
+    absent = _absent_namespaces(cluster, live_state, {m.ref.namespace for m in missing} - {""})
+    missing = [m for m in missing if m.ref.namespace not in absent]
 
     def look_up(item: Planned) -> None:
         assert item.info is not None

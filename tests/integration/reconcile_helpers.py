@@ -1,0 +1,217 @@
+"""Helpers for the reconciler's integration tests: kubectl as another field manager,
+hand-written manifests that follow the compiler's conventions, Job status written by tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gitops_agent.adapters.kube import KubeCluster
+from gitops_agent.reconcile.changeset import Action, ChangeSet
+from gitops_agent.reconcile.engine import Target
+from gitops_agent.render import kubectl_path
+
+Manifest = dict[str, Any]
+
+
+def kubectl(kubeconfig: Path, *args: str, check: bool = True) -> str:
+    proc = subprocess.run(
+        [kubectl_path(), f"--kubeconfig={kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+def get(kubeconfig: Path, namespace: str, kind: str, name: str) -> Manifest:
+    found: Manifest = json.loads(kubectl(kubeconfig, "-n", namespace, "get", kind, name, "-o", "json"))
+    return found
+
+
+def labels(env: str, name: str, workflow: str = "shop") -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/part-of": workflow,
+        "app.kubernetes.io/managed-by": "gitops-agent",
+        "gitops-agent.io/environment": env,
+        "team": "search",
+    }
+
+
+def target(namespace: str, **policy: Any) -> Target:
+    """Environment named like the test's namespace, so tests never see each other's objects."""
+    return Target(environment=namespace, namespace=namespace, revision="test", **policy)
+
+
+def connect(kubeconfig: Path) -> KubeCluster:
+    return KubeCluster(kubeconfig)
+
+
+def web_stack(ns: str) -> list[Manifest]:
+    """A Deployment (no HPA), one with an HPA, a Service, a ConfigMap, a CronJob."""
+    env = ns
+    pod_labels = {"app.kubernetes.io/name": "web", "app.kubernetes.io/part-of": "shop"}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "web-config", "namespace": ns, "labels": labels(env, "web-config")},
+            "data": {"greeting": "hello", "mode": "fast"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": ns, "labels": labels(env, "web")},
+            "spec": {"selector": pod_labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": "web",
+                "namespace": ns,
+                "labels": labels(env, "web"),
+                "annotations": {"example.com/owner": "team-search"},
+            },
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": pod_labels},
+                "template": {
+                    "metadata": {"labels": pod_labels},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "web",
+                                "image": "registry.example.com/web:1.0",
+                                "env": [{"name": "MODE", "value": "fast"}],
+                                "ports": [{"name": "http", "containerPort": 8080}],
+                                "resources": {
+                                    "requests": {"cpu": "1000m", "memory": "1024Mi"},
+                                    "limits": {"cpu": "2", "memory": "2048Mi"},
+                                },
+                            }
+                        ]
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "api", "namespace": ns, "labels": labels(env, "api")},
+            "spec": {
+                "replicas": 3,
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "api"}},
+                "template": {
+                    "metadata": {"labels": {"app.kubernetes.io/name": "api"}},
+                    "spec": {"containers": [{"name": "api", "image": "registry.example.com/api:1.0"}]},
+                },
+            },
+        },
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "api", "namespace": ns, "labels": labels(env, "api")},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api"},
+                "minReplicas": 1,
+                "maxReplicas": 5,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": "nightly", "namespace": ns, "labels": labels(env, "nightly")},
+            "spec": {
+                "schedule": "30 1 * * *",
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "containers": [{"name": "job", "image": "registry.example.com/job:1.0"}],
+                            }
+                        }
+                    }
+                },
+            },
+        },
+    ]
+
+
+def changed(change_set: ChangeSet) -> list[tuple[str, str, str]]:
+    """(action, kind, name) of every entry that is not ``unchanged``."""
+    return [(str(c.action), c.ref.kind, c.ref.name) for c in change_set.changes if c.action is not Action.UNCHANGED]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def finish_job(kubeconfig: Path, namespace: str, name: str, *, succeeded: bool = True) -> None:
+    """Write a Job's status as the job controller would when its pod finished."""
+    deadline = time.monotonic() + 30
+    while not get(kubeconfig, namespace, "job", name).get("status", {}).get("startTime"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the job controller did not start Job/{namespace}/{name}")
+        time.sleep(0.1)
+    now = _now()
+    if succeeded:
+        status = {
+            "completionTime": now,
+            "succeeded": 1,
+            "active": 0,
+            "ready": 0,
+            "conditions": [
+                {"type": "SuccessCriteriaMet", "status": "True", "lastProbeTime": now, "lastTransitionTime": now},
+                {"type": "Complete", "status": "True", "lastProbeTime": now, "lastTransitionTime": now},
+            ],
+        }
+    else:
+        status = {
+            "failed": 1,
+            "active": 0,
+            "ready": 0,
+            "conditions": [
+                {
+                    "type": "FailureTarget",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "lastProbeTime": now,
+                    "lastTransitionTime": now,
+                },
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "lastProbeTime": now,
+                    "lastTransitionTime": now,
+                },
+            ],
+        }
+    kubectl(
+        kubeconfig,
+        "-n",
+        namespace,
+        "patch",
+        "job",
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status}),
+    )
