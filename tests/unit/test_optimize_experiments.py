@@ -24,9 +24,7 @@ def test_z_statistic_matches_the_textbook_formula() -> None:
 
 
 def test_clear_winner_is_promoted() -> None:
-    rec = recommend_variant(
-        TARGET, SERVICE, VARIANT, TrafficHistory(50_000, 1_000), TrafficHistory(12_000, 24), POLICY
-    )
+    rec = recommend_variant(TARGET, SERVICE, VARIANT, TrafficHistory(50_000, 1_000), TrafficHistory(12_000, 24), POLICY)
     assert rec.status is Status.PROPOSE and rec.new == "img:1.5"
     assert [(e.path, e.value) for e in rec.edits] == [
         (("services", "classifier", "image"), "img:1.5"),
@@ -35,21 +33,15 @@ def test_clear_winner_is_promoted() -> None:
 
 
 def test_clear_loser_is_removed() -> None:
-    rec = recommend_variant(
-        TARGET, SERVICE, VARIANT, TrafficHistory(50_000, 100), TrafficHistory(12_000, 600), POLICY
-    )
+    rec = recommend_variant(TARGET, SERVICE, VARIANT, TrafficHistory(50_000, 100), TrafficHistory(12_000, 600), POLICY)
     assert rec.status is Status.PROPOSE and rec.new == REMOVE
     assert [e.path[-1] for e in rec.edits] == ["candidate"]
 
 
 def test_inconclusive_when_few_samples_or_no_difference() -> None:
-    few = recommend_variant(
-        TARGET, SERVICE, VARIANT, TrafficHistory(50_000, 100), TrafficHistory(999, 500), POLICY
-    )
+    few = recommend_variant(TARGET, SERVICE, VARIANT, TrafficHistory(50_000, 100), TrafficHistory(999, 500), POLICY)
     assert few.status is Status.INCONCLUSIVE and "too few samples" in few.reason
-    same = recommend_variant(
-        TARGET, SERVICE, VARIANT, TrafficHistory(50_000, 500), TrafficHistory(12_000, 125), POLICY
-    )
+    same = recommend_variant(TARGET, SERVICE, VARIANT, TrafficHistory(50_000, 500), TrafficHistory(12_000, 125), POLICY)
     assert same.status is Status.INCONCLUSIVE and same.edits == ()
     missing = recommend_variant(TARGET, SERVICE, VARIANT, TrafficHistory(50_000, 500), None, POLICY)
     assert missing.status is Status.INCONCLUSIVE

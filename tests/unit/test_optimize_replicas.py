@@ -43,9 +43,7 @@ def test_pdb_floor_raises_min() -> None:
     assert pdb_floor(Disruption(max_unavailable=1)) == 2
     assert pdb_floor(None) == 1
     load = LoadHistory(peak_cores=0.5, trough_cores=0.05)
-    recs = recommend_bounds(
-        TARGET, service(disruption=Disruption(min_available=3)), load, Rightsizing()
-    )
+    recs = recommend_bounds(TARGET, service(disruption=Disruption(min_available=3)), load, Rightsizing())
     assert recs[0].new == 4
 
 

@@ -36,9 +36,7 @@ def test_cpu_above_one_core_rounds_to_50m_and_floor_is_10m() -> None:
 
 
 def test_memory_is_peak_plus_buffer_for_request_and_limit() -> None:
-    rec = recommend_memory(
-        TARGET, Resources(cpu="1", memory="4Gi"), usage(memory=1024 * MI), POLICY
-    )
+    rec = recommend_memory(TARGET, Resources(cpu="1", memory="4Gi"), usage(memory=1024 * MI), POLICY)
     expected = math.ceil(1024 * 1.15)  # MiB
     assert rec.status is Status.PROPOSE
     assert rec.new == f"{expected}Mi"

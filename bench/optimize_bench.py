@@ -1,0 +1,140 @@
+"""Benchmark: ``gitops-agent optimize`` over 1,000 containers x 7 days x 1-minute history.
+
+Backfills a real Prometheus (promtool) with CPU and working-set history for ``--services``
+services x ``--pods`` pods (default 200 x 5 = 1,000 containers), writes a GitOps repository
+whose workflow declares those services, then runs the real command and reports the number
+of PromQL requests and the wall time (fetch only, and the whole command including the
+proposal commit).
+
+    python bench/optimize_bench.py [--services 200] [--pods 5] [--days 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from contextlib import redirect_stdout
+from io import StringIO
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gitops_agent.adapters.prometheus import PrometheusClient  # noqa: E402
+from gitops_agent.cli import run  # noqa: E402
+from gitops_agent.optimize.engine import fetch, plan_for, recommend  # noqa: E402
+from gitops_agent.spec import effective_workflow, load_specs  # noqa: E402
+from tests.support.gitrepos import git  # noqa: E402
+from tests.support.prometheus import (  # noqa: E402
+    DAY,
+    PrometheusFactory,
+    SyntheticSeries,
+    container_series,
+)
+
+MI = 1024 * 1024
+NAMESPACE = "bench"
+
+
+def history(services: int, pods: int, days: float) -> list[SyntheticSeries]:
+    series: list[SyntheticSeries] = []
+    for index in range(services):
+        high = 0.05 + (index % 20) * 0.01
+
+        def cpu(t: float, high: float = high) -> float:
+            return high if (t // 60) % 60 < 12 else high / 4
+
+        def memory(t: float, base: float = 200 + index % 50) -> float:
+            return (base + (t % DAY) / DAY * 100) * MI
+
+        for pod in range(pods):
+            series += container_series(
+                namespace=NAMESPACE, pod=f"svc{index:04d}-5d8f7c9b4-p{pod:04d}",
+                container=f"svc{index:04d}", cpu=cpu, memory=memory, days=days,
+            )
+    return series
+
+
+def repository(path: Path, services: int) -> Path:
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    (path / "workflows").mkdir()
+    (path / "environments").mkdir()
+    body = "\n".join(
+        f"    svc{i:04d}:\n      resources: {{cpu: \"1\", memory: 2Gi}}" for i in range(services)
+    )
+    (path / "workflows" / "bench.yaml").write_text(
+        "apiVersion: gitops-agent.io/v1alpha1\nkind: Workflow\nmetadata: {name: bench}\n"
+        "spec:\n  defaults: {image: registry.example.com/bench:1.0.0}\n  services:\n"
+        f"{body}\n  optimize:\n    rightsizing: {{enabled: true, window: 7d}}\n",
+        encoding="utf-8",
+    )
+    (path / "environments" / "bench.yaml").write_text(
+        "apiVersion: gitops-agent.io/v1alpha1\nkind: Environment\nmetadata: {name: bench}\n"
+        "spec:\n  namespace: bench\n  branch: env/bench\n"
+        '  prometheus: {url: "http://127.0.0.1:9090"}\n',
+        encoding="utf-8",
+    )
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "bench workflow")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=200)
+    parser.add_argument("--pods", type=int, default=5)
+    parser.add_argument("--days", type=float, default=7.0)
+    args = parser.parse_args()
+    containers = args.services * args.pods
+    with tempfile.TemporaryDirectory(prefix="optimize-bench-") as tmp:
+        root = Path(tmp)
+        series = history(args.services, args.pods, args.days)
+        factory = PrometheusFactory(root)
+        started = time.monotonic()
+        running = factory.start(series)
+        backfill = time.monotonic() - started
+        samples = len(series) * int(args.days * DAY // 60)
+        try:
+            repo = repository(root / "repo", args.services)
+            specs = load_specs(repo)
+            env = specs.environments["bench"]
+            workflows = [effective_workflow(specs, env, "bench")]
+            client = PrometheusClient(running.url, timeout=120)
+            query_plan = plan_for(env.namespace, workflows, None)
+            started = time.monotonic()
+            fetched = fetch(client, query_plan, at=time.time())
+            recs = recommend(workflows, fetched)
+            fetch_seconds = time.monotonic() - started
+            proposed = sum(1 for r in recs if r.proposed)
+            out = StringIO()
+            started = time.monotonic()
+            with redirect_stdout(out):
+                code = run(["optimize", "bench", "--repo", str(repo), "--prometheus",
+                            running.url, "-o", "json", "--timeout", "120"])
+            command_seconds = time.monotonic() - started
+            document = json.loads(out.getvalue())
+        finally:
+            factory.close()
+    result = {
+        "containers": containers,
+        "days": args.days,
+        "samples": samples,
+        "backfillSeconds": round(backfill, 1),
+        "promqlRequests": len(client.log.queries),
+        "fetchAndRecommendSeconds": round(fetch_seconds, 2),
+        "commandSeconds": round(command_seconds, 2),
+        "commandExit": code,
+        "commandPromqlRequests": document["queries"],
+        "recommendations": len(recs),
+        "proposed": proposed,
+        "proposalState": document["proposal"]["state"],
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Round-trip edits keep every untouched byte of a file a person wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from gitops_agent.optimize.model import REMOVE
+from gitops_agent.optimize.yamledit import edit
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml")) + sorted((ROOT / "environments").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_no_edit_is_byte_identical(path: Path) -> None:
+    text = path.read_text()
+    assert edit(text, []) == text
+
+
+def test_quirky_lines_elsewhere_survive_an_edit() -> None:
+    text = (ROOT / "examples" / "image-recognition.yaml").read_text()
+    assert "envFrom: [{secret: imgrec-creds}, {configMap: imgrec-settings}]" in text
+    out = edit(text, [(("spec", "tasks", "train", "resources", "cpu"), "6")])
+    changed = [(a, b) for a, b in zip(text.splitlines(), out.splitlines(), strict=True) if a != b]
+    assert changed == [
+        (
+            '      resources: {cpu: "8", memory: 32Gi, gpu: 1}',
+            '      resources: {cpu: "6", memory: 32Gi, gpu: 1}',
+        )
+    ]
+
+
+def test_new_maps_follow_the_parent_style_and_removal_prunes_empty_maps() -> None:
+    text = (
+        "# head\n"
+        "spec:\n"
+        "  services:\n"
+        "    api:   # the api\n"
+        "      ports: {http: 8080}\n"
+        "      variants:\n"
+        "        b: {image: x:2, weight: 10}\n"
+        "    web: {replicas: 2}\n"
+        "  tail: 'quoted'   # end\n"
+    )
+    out = edit(
+        text,
+        [
+            (("spec", "services", "api", "resources", "cpu"), "250m"),
+            (("spec", "services", "api", "variants", "b"), REMOVE),
+            (("spec", "services", "web", "resources", "memory"), "1Gi"),
+            (("spec", "services", "web", "resources", "cpu"), "2"),
+        ],
+    )
+    assert out == (
+        "# head\n"
+        "spec:\n"
+        "  services:\n"
+        "    api:   # the api\n"
+        "      ports: {http: 8080}\n"
+        "      resources:\n"
+        "        cpu: 250m\n"
+        '    web: {replicas: 2, resources: {memory: 1Gi, cpu: "2"}}\n'
+        "  tail: 'quoted'   # end\n"
+    )
+    assert YAML(typ="safe").load(out)["spec"]["services"]["web"]["resources"]["cpu"] == "2"
