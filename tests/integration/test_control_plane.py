@@ -69,9 +69,7 @@ def deployment(name: str, namespace: str, replicas: int = 2) -> dict[str, Any]:
     }
 
 
-def apply_deployment(
-    api: client.ApiClient, body: dict[str, Any], manager: str, force: bool = False
-) -> Any:
+def apply_deployment(api: client.ApiClient, body: dict[str, Any], manager: str, force: bool = False) -> Any:
     return apps(api).patch_namespaced_deployment(
         body["metadata"]["name"],
         body["metadata"]["namespace"],
@@ -82,9 +80,7 @@ def apply_deployment(
     )
 
 
-def test_server_side_apply_returns_server_defaults_and_managed_fields(
-    admin: client.ApiClient, namespace: str
-) -> None:
+def test_server_side_apply_returns_server_defaults_and_managed_fields(admin: client.ApiClient, namespace: str) -> None:
     live = apply_deployment(admin, deployment("web", namespace), MANAGER)
 
     assert live.spec.strategy.type == "RollingUpdate"
@@ -122,16 +118,17 @@ def test_controller_manager_creates_a_replicaset_owned_by_the_deployment(
     assert rs.metadata.name.startswith("api-")
     (owner,) = rs.metadata.owner_references
     assert (owner.kind, owner.name, owner.uid, owner.controller) == (
-        "Deployment", "api", live.metadata.uid, True,
+        "Deployment",
+        "api",
+        live.metadata.uid,
+        True,
     )
     assert rs.spec.replicas == 3
     # No kubelet runs, but the ReplicaSet controller creates the Pods (they stay Pending).
     wait_for("3 Pods", lambda: len(core(admin).list_namespaced_pod(namespace).items) == 3)
 
 
-def test_conflicting_apply_by_a_second_manager_gets_409(
-    admin: client.ApiClient, namespace: str
-) -> None:
+def test_conflicting_apply_by_a_second_manager_gets_409(admin: client.ApiClient, namespace: str) -> None:
     apply_deployment(admin, deployment("db", namespace, replicas=2), MANAGER)
 
     with pytest.raises(client.ApiException) as conflict:
@@ -142,15 +139,9 @@ def test_conflicting_apply_by_a_second_manager_gets_409(
 
     # The same value is no conflict (shared ownership); force takes the field over.
     apply_deployment(admin, deployment("db", namespace, replicas=2), "someone-else")
-    forced = apply_deployment(
-        admin, deployment("db", namespace, replicas=5), "someone-else", force=True
-    )
+    forced = apply_deployment(admin, deployment("db", namespace, replicas=5), "someone-else", force=True)
     assert forced.spec.replicas == 5
-    owners = {
-        m.manager
-        for m in forced.metadata.managed_fields
-        if "f:replicas" in m.fields_v1.get("f:spec", {})
-    }
+    owners = {m.manager for m in forced.metadata.managed_fields if "f:replicas" in m.fields_v1.get("f:spec", {})}
     assert owners == {"someone-else"}
 
 
@@ -203,9 +194,7 @@ def test_deleting_a_namespace_finalizes_it(admin: client.ApiClient) -> None:
     wait_for(f"Namespace/{name} to be finalized", gone, timeout=90)
 
 
-def test_crds_validate_and_prune_monitoring_objects(
-    admin: client.ApiClient, namespace: str
-) -> None:
+def test_crds_validate_and_prune_monitoring_objects(admin: client.ApiClient, namespace: str) -> None:
     custom: Any = client.CustomObjectsApi(admin)
     monitor: dict[str, Any] = {
         "apiVersion": "monitoring.coreos.com/v1",
@@ -215,24 +204,17 @@ def test_crds_validate_and_prune_monitoring_objects(
             "selector": {"matchLabels": {"app.kubernetes.io/name": "web"}},
             "namespaceSelector": {"matchNames": [namespace]},
             "endpoints": [
-                {"port": "http", "path": "/metrics", "interval": "30s", "scheme": "http",
-                 "unknownField": "pruned"}
+                {"port": "http", "path": "/metrics", "interval": "30s", "scheme": "http", "unknownField": "pruned"}
             ],
         },
     }
-    live = custom.create_namespaced_custom_object(
-        "monitoring.coreos.com", "v1", namespace, "servicemonitors", monitor
-    )
-    assert live["spec"]["endpoints"] == [
-        {"port": "http", "path": "/metrics", "interval": "30s", "scheme": "http"}
-    ]
+    live = custom.create_namespaced_custom_object("monitoring.coreos.com", "v1", namespace, "servicemonitors", monitor)
+    assert live["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s", "scheme": "http"}]
 
     bad = {**monitor, "metadata": {"name": "bad", "namespace": namespace}}
     bad["spec"] = {**monitor["spec"], "endpoints": [{"port": "http", "interval": "often"}]}
     with pytest.raises(client.ApiException) as invalid:
-        custom.create_namespaced_custom_object(
-            "monitoring.coreos.com", "v1", namespace, "servicemonitors", bad
-        )
+        custom.create_namespaced_custom_object("monitoring.coreos.com", "v1", namespace, "servicemonitors", bad)
     assert invalid.value.status == 422
     assert "interval" in str(invalid.value.body)
 
@@ -246,9 +228,13 @@ def test_crds_validate_and_prune_monitoring_objects(
                     "name": "workflow",
                     "interval": "1m",
                     "rules": [
-                        {"alert": "HighErrorRate", "expr": "sum(rate(x[5m])) > 0.05",
-                         "for": "5m", "labels": {"severity": "critical"},
-                         "annotations": {"summary": "errors"}},
+                        {
+                            "alert": "HighErrorRate",
+                            "expr": "sum(rate(x[5m])) > 0.05",
+                            "for": "5m",
+                            "labels": {"severity": "critical"},
+                            "annotations": {"summary": "errors"},
+                        },
                         {"record": "job:x:rate5m", "expr": "rate(x[5m])"},
                     ],
                 }
@@ -267,3 +253,48 @@ def test_crds_validate_and_prune_monitoring_objects(
         )
     assert invalid.value.status == 422
     assert "expr" in str(invalid.value.body)
+
+
+def test_agent_user_has_cluster_admin_rights_without_system_masters(
+    kube_cluster: RunningCluster, namespace: str
+) -> None:
+    with kube_api(kube_cluster.agent_kubeconfig) as agent:
+        authn: Any = client.AuthenticationV1Api(agent)
+        review = authn.create_self_subject_review(
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        )
+        assert review.status.user_info.username == "agent"
+        assert "system:masters" not in (review.status.user_info.groups or [])
+        names = {ns.metadata.name for ns in core(agent).list_namespace().items}
+        assert {"default", namespace, kube_cluster.restricted_namespace} <= names
+        live = apply_deployment(agent, deployment("agent-app", namespace), MANAGER)
+        assert live.metadata.managed_fields[0].manager == MANAGER
+
+
+def test_service_account_tokens_authenticate_with_their_own_rights(
+    admin: client.ApiClient, kube_cluster: RunningCluster, namespace: str
+) -> None:
+    api = core(admin)
+    api.create_namespaced_service_account(namespace, {"metadata": {"name": "robot"}})
+    token = api.create_namespaced_service_account_token(
+        "robot", namespace, {"spec": {"expirationSeconds": 600}}
+    ).status.token
+    robot = kube_cluster.api(token)
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "by-robot"}}
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+
+    status, body = robot.request("POST", path, cm)
+    assert status == 403
+    assert f"system:serviceaccount:{namespace}:robot" in body["message"]
+
+    rbac: Any = client.RbacAuthorizationV1Api(admin)
+    rbac.create_namespaced_role_binding(
+        namespace,
+        {
+            "metadata": {"name": "robot-edit"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+            "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": namespace}],
+        },
+    )
+    wait_for("the RoleBinding to take effect", lambda: robot.request("POST", path, cm)[0] == 201)
+    assert robot.request("GET", "/api/v1/namespaces/default/configmaps")[0] == 403

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -56,8 +57,7 @@ def cmdline(pid: int) -> list[str]:
 
 @pytest.fixture
 def private_cluster(tmp_path: Path) -> Iterator[RunningCluster]:
-    cluster = start_cluster(tmp_path / "cluster",
-                            extra_apiserver_args=["--max-requests-inflight=50"])
+    cluster = start_cluster(tmp_path / "cluster", extra_apiserver_args=["--max-requests-inflight=50"])
     try:
         yield cluster
     finally:
@@ -84,8 +84,7 @@ def test_restarted_apiserver_keeps_port_certificate_and_data(
     private_cluster: RunningCluster,
 ) -> None:
     api = private_cluster.api()
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "survivor"},
-          "data": {"answer": "42"}}
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "survivor"}, "data": {"answer": "42"}}
     status, _ = api.request("POST", "/api/v1/namespaces/default/configmaps", cm)
     assert status == 201
     first_pid = private_cluster.pids()["kube-apiserver"]
@@ -172,8 +171,7 @@ def test_cluster_script_is_idempotent(tmp_path: Path) -> None:
     env = {**os.environ, "GITOPS_AGENT_CLUSTER_DIR": str(tmp_path / "state")}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(script), *args], env=env, capture_output=True, text=True,
-                              timeout=300)
+        return subprocess.run([str(script), *args], env=env, capture_output=True, text=True, timeout=300)
 
     assert run("status").returncode == 1
     up = run("up")
@@ -192,12 +190,16 @@ def test_cluster_script_is_idempotent(tmp_path: Path) -> None:
     assert status.returncode == 0 and admin_line in status.stdout
     kubectl = subprocess.run(
         ["kubectl", "get", "namespace", "restricted", "-o", "name"],
-        env={**os.environ, "KUBECONFIG": str(kubeconfig)}, capture_output=True, text=True,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        capture_output=True,
+        text=True,
     )
     assert kubectl.stdout.strip() == "namespace/restricted", kubectl.stderr
     denied = subprocess.run(
         ["kubectl", "get", "configmaps", "-n", "default"],
-        env={**os.environ, "KUBECONFIG": str(restricted)}, capture_output=True, text=True,
+        env={**os.environ, "KUBECONFIG": str(restricted)},
+        capture_output=True,
+        text=True,
     )
     assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
 
@@ -209,9 +211,7 @@ def test_cluster_script_is_idempotent(tmp_path: Path) -> None:
     assert run("down").returncode == 0
 
 
-def test_a_port_taken_before_binding_is_retried_with_others(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_port_taken_before_binding_is_retried_with_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_free_ports = launcher.free_ports
     calls: list[list[int]] = []
     with socket.socket() as squatter:
@@ -232,5 +232,36 @@ def test_a_port_taken_before_binding_is_retried_with_others(
         assert len(calls) == 2
         assert cluster.api().request("GET", "/readyz")[0] == 200
         assert "address already in use" in (cluster.log_dir / "etcd.log").read_text()
+    finally:
+        cluster.stop()
+
+
+def test_small_inflight_limits_throttle_the_agent_user_with_429(tmp_path: Path) -> None:
+    cluster = start_cluster(
+        tmp_path / "cluster",
+        extra_apiserver_args=[
+            "--enable-priority-and-fairness=false",
+            "--max-requests-inflight=1",
+            "--max-mutating-requests-inflight=1",
+        ],
+    )
+    try:
+        agent, admin = cluster.api(cluster.agent_token), cluster.api()
+
+        def get(api: launcher.Api) -> tuple[int, str | None]:
+            resp = api.call("GET", "/api/v1/namespaces")
+            return resp.status, resp.headers.get("Retry-After")
+
+        def burst(api: launcher.Api) -> list[tuple[int, str | None]]:
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                return list(pool.map(lambda _: get(api), range(200)))
+
+        agent_results = burst(agent)
+        throttled = [retry for status, retry in agent_results if status == 429]
+        assert throttled, "no request of the agent user was throttled"
+        assert all(retry is not None and int(retry) >= 1 for retry in throttled)
+        assert {status for status, _ in agent_results} <= {200, 429}
+        # system:masters is exempt from the limit: the admin is never throttled.
+        assert {status for status, _ in burst(admin)} == {200}
     finally:
         cluster.stop()

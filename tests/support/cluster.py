@@ -74,9 +74,7 @@ def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 @pytest.fixture(scope="session")
-def kube_cluster(
-    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[RunningCluster]:
+def kube_cluster(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[RunningCluster]:
     """A real control plane for the whole session, torn down at its end (also on failures,
     Ctrl-C and SIGTERM, which is turned into an interrupt so that teardown runs)."""
     previous = signal.getsignal(signal.SIGTERM)
@@ -89,8 +87,7 @@ def kube_cluster(
         with kube_api(cluster.kubeconfig) as api:
             install_crds(api)
         request.config.stash[_STARTUP] = (
-            f"{describe_startup(cluster)}; CRDs Established in {time.monotonic() - t:.1f}s; "
-            f"logs in {cluster.log_dir}"
+            f"{describe_startup(cluster)}; CRDs Established in {time.monotonic() - t:.1f}s; logs in {cluster.log_dir}"
         )
         yield cluster
     finally:

@@ -44,6 +44,9 @@ BIN_DIR_ENV = "GITOPS_AGENT_TESTCLUSTER_BIN"
 STATE_DIR_ENV = "GITOPS_AGENT_CLUSTER_DIR"
 
 RESTRICTED_USER = "restricted"
+# Full rights through RBAC but not in system:masters, so (unlike admin) API Priority and
+# Fairness and --max-requests-inflight apply to it, as to an agent running in the cluster.
+AGENT_USER = "agent"
 RESTRICTED_NAMESPACE = "restricted"
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -80,17 +83,14 @@ def binary_dir() -> Path:
     override = os.environ.get(BIN_DIR_ENV)
     if override:
         return Path(override)
-    out = subprocess.run(
-        [str(BUILD_SCRIPT)], check=True, stdout=subprocess.PIPE, text=True
-    ).stdout.strip()
+    out = subprocess.run([str(BUILD_SCRIPT)], check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
     return Path(out.splitlines()[-1])
 
 
 def free_ports(count: int) -> list[int]:
     """``count`` distinct TCP ports on 127.0.0.1 that nothing listens on right now."""
     with contextlib.ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-                 for _ in range(count)]
+        socks = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
         for s in socks:
             s.bind(("127.0.0.1", 0))
         return [int(s.getsockname()[1]) for s in socks]
@@ -160,7 +160,14 @@ class _Process:
         return _log_tail(self.log, lines)
 
 
-class _Api:
+@dataclass(frozen=True)
+class ApiResponse:
+    status: int
+    body: Any  # decoded JSON, else text, else None
+    headers: dict[str, str]
+
+
+class Api:
     """A minimal authenticated JSON client for the apiserver (stdlib only)."""
 
     def __init__(self, server: str, token: str, ca_file: Path) -> None:
@@ -168,7 +175,8 @@ class _Api:
         self.token = token
         self.context = ssl.create_default_context(cafile=str(ca_file))
 
-    def request(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
+    def call(self, method: str, path: str, body: object = None) -> ApiResponse:
+        """One request; HTTP error statuses are returned, connection errors raise OSError."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.server + path, data=data, method=method)
         req.add_header("Authorization", f"Bearer {self.token}")
@@ -178,14 +186,22 @@ class _Api:
         try:
             with urllib.request.urlopen(req, context=self.context, timeout=10) as resp:
                 raw = resp.read()
-                status = int(resp.status)
+                status, headers = int(resp.status), dict(resp.headers.items())
         except urllib.error.HTTPError as e:
             raw = e.read()
-            status = e.code
-        try:
-            return status, json.loads(raw) if raw else None
-        except ValueError:
-            return status, raw.decode("utf-8", "replace")
+            status, headers = e.code, dict(e.headers.items())
+        decoded: Any = None
+        if raw:
+            try:
+                decoded = json.loads(raw)
+            except ValueError:
+                decoded = raw.decode("utf-8", "replace")
+        return ApiResponse(status, decoded, headers)
+
+    def request(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
+        """``(status, decoded body)`` of one request."""
+        resp = self.call(method, path, body)
+        return resp.status, resp.body
 
 
 def _openssl(*args: str) -> None:
@@ -195,8 +211,7 @@ def _openssl(*args: str) -> None:
 def _kubeconfig(server: str, ca_pem: bytes, users: Sequence[tuple[str, str, str]]) -> str:
     """A kubeconfig (JSON, which is YAML) with one context per ``(name, token, namespace)``."""
     contexts = [
-        {"name": name, "context": {"cluster": "testcluster", "user": name, "namespace": ns}}
-        for name, _, ns in users
+        {"name": name, "context": {"cluster": "testcluster", "user": name, "namespace": ns}} for name, _, ns in users
     ]
     config = {
         "apiVersion": "v1",
@@ -225,12 +240,14 @@ class RunningCluster:
     workdir: Path
     kubeconfig: Path
     restricted_kubeconfig: Path
+    agent_kubeconfig: Path
     restricted_namespace: str
     server: str
     log_dir: Path
     ca_file: Path
     admin_token: str = field(repr=False)
     restricted_token: str = field(repr=False)
+    agent_token: str = field(repr=False)
     startup_seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     apiserver_args: list[str] = field(default_factory=list)
@@ -307,9 +324,9 @@ class RunningCluster:
             parts.append(f"==> {path} <==\n{_log_tail(path, lines)}")
         return "\n\n".join(parts)
 
-    def api(self, token: str | None = None) -> _Api:
+    def api(self, token: str | None = None) -> Api:
         """A stdlib JSON client authenticated as admin (or with ``token``)."""
-        return _Api(self.server, token or self.admin_token, self.ca_file)
+        return Api(self.server, token or self.admin_token, self.ca_file)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -333,8 +350,7 @@ class RunningCluster:
                 except (OSError, ssl.SSLError) as e:
                     last = str(e)
             time.sleep(0.1)
-        raise ClusterStartError(f"{proc.name} not ready after {READY_TIMEOUT_S}s ({last}):\n"
-                                f"{proc.tail(40)}")
+        raise ClusterStartError(f"{proc.name} not ready after {READY_TIMEOUT_S}s ({last}):\n{proc.tail(40)}")
 
 
 def _wait_etcd(proc: _Process, client_url: str) -> None:
@@ -392,9 +408,7 @@ def start_cluster(
     raise AssertionError("unreachable")
 
 
-def _start_once(
-    workdir: Path, extra_apiserver_args: Sequence[str], bins: Path, t0: float
-) -> RunningCluster:
+def _start_once(workdir: Path, extra_apiserver_args: Sequence[str], bins: Path, t0: float) -> RunningCluster:
     log_dir = workdir / "logs"
     pki = workdir / "pki"
     cert_dir = workdir / "apiserver-certs"
@@ -403,14 +417,14 @@ def _start_once(
     timings: dict[str, float] = {}
     t = time.monotonic()
     sa_key, sa_pub = pki / "sa.key", pki / "sa.pub"
-    _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-             "-out", str(sa_key))
+    _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", str(sa_key))
     _openssl("rsa", "-in", str(sa_key), "-pubout", "-out", str(sa_pub))
-    admin_token, restricted_token = secrets.token_hex(24), secrets.token_hex(24)
+    admin_token, restricted_token, agent_token = (secrets.token_hex(24) for _ in range(3))
     tokens = pki / "tokens.csv"
     tokens.write_text(
         f'{admin_token},admin,admin,"system:masters"\n'
         f"{restricted_token},{RESTRICTED_USER},{RESTRICTED_USER}\n"
+        f"{agent_token},{AGENT_USER},{AGENT_USER}\n"
     )
     tokens.chmod(0o600)
     timings["keys"] = time.monotonic() - t
@@ -425,12 +439,14 @@ def _start_once(
         workdir=workdir,
         kubeconfig=workdir / "kubeconfig",
         restricted_kubeconfig=workdir / "restricted.kubeconfig",
+        agent_kubeconfig=workdir / "agent.kubeconfig",
         restricted_namespace=RESTRICTED_NAMESPACE,
         server=server,
         log_dir=log_dir,
         ca_file=ca_file,
         admin_token=admin_token,
         restricted_token=restricted_token,
+        agent_token=agent_token,
         apiserver_args=list(extra_apiserver_args),
     )
     atexit.register(cluster.stop)
@@ -483,14 +499,18 @@ def _start_once(
             _kubeconfig(
                 server,
                 ca_pem,
-                [("admin", admin_token, "default"),
-                 ("restricted", restricted_token, RESTRICTED_NAMESPACE)],
+                [
+                    ("admin", admin_token, "default"),
+                    ("restricted", restricted_token, RESTRICTED_NAMESPACE),
+                    ("agent", agent_token, "default"),
+                ],
             )
         )
         cluster.restricted_kubeconfig.write_text(
             _kubeconfig(server, ca_pem, [("restricted", restricted_token, RESTRICTED_NAMESPACE)])
         )
-        for path in (cluster.kubeconfig, cluster.restricted_kubeconfig):
+        cluster.agent_kubeconfig.write_text(_kubeconfig(server, ca_pem, [("agent", agent_token, "default")]))
+        for path in (cluster.kubeconfig, cluster.restricted_kubeconfig, cluster.agent_kubeconfig):
             path.chmod(0o600)
 
         t = time.monotonic()
@@ -511,13 +531,22 @@ def _start_once(
         )
         cluster._controller_manager.start()
         api = cluster.api()
-        _setup_restricted_namespace(api)
+        _setup_users(api)
         procs = [cluster._etcd, cluster._apiserver, cluster._controller_manager]
         assert all(p is not None for p in procs)
         live = [p for p in procs if p is not None]
         _wait_for(
             "the default namespace",
             lambda: api.request("GET", "/api/v1/namespaces/default")[0] == 200,
+            live,
+        )
+        agent, restricted = cluster.api(agent_token), cluster.api(restricted_token)
+        _wait_for(
+            "the RBAC bindings of the agent and restricted users",
+            lambda: (
+                agent.request("GET", "/api/v1/namespaces?limit=1")[0] == 200
+                and restricted.request("GET", f"/api/v1/namespaces/{RESTRICTED_NAMESPACE}/configmaps?limit=1")[0] == 200
+            ),
             live,
         )
         sa_path = f"/api/v1/namespaces/{RESTRICTED_NAMESPACE}/serviceaccounts/default"
@@ -535,22 +564,29 @@ def _start_once(
     return cluster
 
 
-def _setup_restricted_namespace(api: _Api) -> None:
-    """Namespace ``restricted`` and a RoleBinding giving the restricted user ``edit`` there."""
+def _setup_users(api: Api) -> None:
+    """Namespace ``restricted`` with a RoleBinding giving the restricted user ``edit`` there,
+    and a ClusterRoleBinding giving the agent user ``cluster-admin``."""
+    rbac = "rbac.authorization.k8s.io"
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": RESTRICTED_NAMESPACE}}
     binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "apiVersion": f"{rbac}/v1",
         "kind": "RoleBinding",
         "metadata": {"name": f"{RESTRICTED_USER}-edit", "namespace": RESTRICTED_NAMESPACE},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
-        "subjects": [
-            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": RESTRICTED_USER}
-        ],
+        "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"apiGroup": rbac, "kind": "User", "name": RESTRICTED_USER}],
+    }
+    agent_binding = {
+        "apiVersion": f"{rbac}/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": f"{AGENT_USER}-cluster-admin"},
+        "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"apiGroup": rbac, "kind": "User", "name": AGENT_USER}],
     }
     for path, body in (
         ("/api/v1/namespaces", ns),
-        (f"/apis/rbac.authorization.k8s.io/v1/namespaces/{RESTRICTED_NAMESPACE}/rolebindings",
-         binding),
+        (f"/apis/{rbac}/v1/namespaces/{RESTRICTED_NAMESPACE}/rolebindings", binding),
+        (f"/apis/{rbac}/v1/clusterrolebindings", agent_binding),
     ):
         status, resp = api.request("POST", path, body)
         if status not in (201, 409):
@@ -609,6 +645,7 @@ def _serve(state_dir: Path) -> int:
             "server": cluster.server,
             "kubeconfig": str(cluster.kubeconfig),
             "restricted_kubeconfig": str(cluster.restricted_kubeconfig),
+            "agent_kubeconfig": str(cluster.agent_kubeconfig),
             "restricted_namespace": cluster.restricted_namespace,
             "log_dir": str(cluster.log_dir),
             "startup_seconds": round(cluster.startup_seconds, 2),
@@ -631,6 +668,7 @@ def _serve(state_dir: Path) -> int:
 
 
 def _print_env(state: dict[str, Any]) -> None:
+    print(f"AGENT_KUBECONFIG={state['agent_kubeconfig']}")
     print(f"KUBECONFIG={state['kubeconfig']}")
     print(f"RESTRICTED_KUBECONFIG={state['restricted_kubeconfig']}")
 
@@ -647,8 +685,7 @@ def cmd_up(state_dir: Path) -> int:
     log = (state_dir / "supervisor.log").open("ab")
     env = {**os.environ, BIN_DIR_ENV: str(bins)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.testcluster.launcher", "serve",
-         "--state-dir", str(state_dir)],
+        [sys.executable, "-m", "tools.testcluster.launcher", "serve", "--state-dir", str(state_dir)],
         cwd=REPO_ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -661,8 +698,10 @@ def cmd_up(state_dir: Path) -> int:
     while time.monotonic() < deadline:
         state = _read_state(state_dir)
         if state is not None:
-            print(f"control plane running at {state['server']} (supervisor pid {state['pid']}), "
-                  f"started in {state['startup_seconds']}s; logs in {state['log_dir']}")
+            print(
+                f"control plane running at {state['server']} (supervisor pid {state['pid']}), "
+                f"started in {state['startup_seconds']}s; logs in {state['log_dir']}"
+            )
             _print_env(state)
             return 0
         if proc.poll() is not None:
@@ -701,8 +740,7 @@ def cmd_status(state_dir: Path) -> int:
     if state is None:
         print("control plane not running")
         return 1
-    print(f"control plane running at {state['server']} (supervisor pid {state['pid']}); "
-          f"logs in {state['log_dir']}")
+    print(f"control plane running at {state['server']} (supervisor pid {state['pid']}); logs in {state['log_dir']}")
     _print_env(state)
     return 0
 
@@ -722,11 +760,14 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.testcluster.launcher",
-                                     description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("command", choices=["up", "down", "status", "serve", "run"],
-                        help="up/down/status: background control plane; run: foreground "
-                             "until Ctrl-C")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.testcluster.launcher", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument(
+        "command",
+        choices=["up", "down", "status", "serve", "run"],
+        help="up/down/status: background control plane; run: foreground until Ctrl-C",
+    )
     parser.add_argument("--state-dir", type=Path, default=default_state_dir())
     args = parser.parse_args(argv)
     state_dir: Path = args.state_dir.resolve()
@@ -743,6 +784,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             print(describe_startup(cluster))
             print(f"PIDS={json.dumps(cluster.pids())}")
+            print(f"AGENT_KUBECONFIG={cluster.agent_kubeconfig}")
             print(f"KUBECONFIG={cluster.kubeconfig}")
             print(f"RESTRICTED_KUBECONFIG={cluster.restricted_kubeconfig}", flush=True)
             while all(cluster.running().values()):
