@@ -405,7 +405,7 @@ def _diagnose(repo: Path, paths: Sequence[Path] | None) -> tuple[list[_Loaded], 
     return wanted, sorted(set(problems), key=lambda d: (d.file, d.line, d.col, d.field, d.message))
 
 
-def validate_paths(repo: Path, paths: Sequence[Path] | None) -> list[Diagnostic]:
+def validate_paths(repo: Path, paths: Sequence[Path] | None = None) -> list[Diagnostic]:
     """Every problem in the given files (all spec files of ``repo`` when None), sorted."""
     return _diagnose(repo, paths)[1]
 

@@ -385,7 +385,7 @@ def _check_service(
             out.append(report((*at, "port"), f"unknown port {port!r} (declared ports: {declared})", False))
     autoscale = _map(body.get("autoscale"))
     low, high = autoscale.get("min"), autoscale.get("max")
-    if isinstance(low, int) and isinstance(high, int) and low > high:
+    if type(low) is int and type(high) is int and low > high:
         out.append(report((*path, "autoscale", "min"), f"min ({low}) is greater than max ({high})", False))
     if "disruption" in body and isinstance(body["disruption"], dict):
         chosen = [k for k in ("minAvailable", "maxUnavailable") if k in body["disruption"]]
