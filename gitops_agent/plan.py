@@ -24,6 +24,7 @@ from gitops_agent.compile.yamlio import dump
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.render import render_files
 from gitops_agent.spec import load_specs
+from gitops_agent.spec.model import Environment
 
 Manifest = dict[str, Any]
 MASK = "<masked>"
@@ -213,27 +214,40 @@ def diff_environment(
     return EnvironmentPlan(environment, tuple(changes), unchanged, note)
 
 
-RenderAll = Callable[[Path, Sequence[str] | None], Mapping[str, list[Manifest]]]
+@dataclass(frozen=True)
+class RenderedEnvironment:
+    """One environment's spec and its rendered objects at one revision."""
+
+    environment: Environment
+    objects: tuple[Manifest, ...]
+
+
+RenderAll = Callable[[Path, Sequence[str] | None], Mapping[str, RenderedEnvironment]]
 """Renders every (selected) environment of the GitOps repository at a directory."""
 
+LiveDiff = Callable[[RenderedEnvironment, str], EnvironmentPlan]
+"""Head's rendered objects of one environment (and the head sha) against its live cluster."""
 
-def render_environments(root: Path, only: Sequence[str] | None) -> dict[str, list[Manifest]]:
+
+def render_environments(
+    root: Path, only: Sequence[str] | None
+) -> dict[str, RenderedEnvironment]:
     """Load, compile and render each environment of the GitOps repository at ``root``."""
     if not (root / "environments").is_dir():
         return {}
     specs = load_specs(root)
-    rendered: dict[str, list[Manifest]] = {}
+    rendered: dict[str, RenderedEnvironment] = {}
     for name, env in sorted(specs.environments.items()):
         if only and name not in only:
             continue
         tree = compile_environment(specs, env, source_commit=None, repo_root=root)
-        rendered[name] = render_files(dict(tree), name)
+        rendered[name] = RenderedEnvironment(env, tuple(render_files(dict(tree), name)))
     return rendered
 
 
 def render_revision(
     repo: Path, ref: str, only: Sequence[str] | None, render: RenderAll = render_environments
-) -> dict[str, list[Manifest]]:
+) -> dict[str, RenderedEnvironment]:
     """Export ``ref``'s tree to a temporary directory and render its environments there."""
     handle = gitops_git.open_repo(repo)
     with tempfile.TemporaryDirectory(prefix="gitops-agent-plan-") as tmp:
@@ -249,8 +263,12 @@ def compute_plan(
     *,
     environments: Sequence[str] = (),
     render: RenderAll = render_environments,
+    live: LiveDiff | None = None,
 ) -> Plan:
-    """Render both revisions and diff each environment present in either."""
+    """Render both revisions and diff each environment present in either.
+
+    With ``live``, each environment of head is also compared with its cluster.
+    """
     handle = gitops_git.open_repo(repo)
     shas: list[str] = []
     for flag, ref in (("--base", base), ("--head", head)):
@@ -260,7 +278,7 @@ def compute_plan(
         shas.append(sha)
     only = list(environments) or None
     old = render_revision(repo, shas[0], only, render)
-    new = render_revision(repo, shas[1], only, render)
+    new = old if shas[1] == shas[0] else render_revision(repo, shas[1], only, render)
     if only:
         unknown = sorted(set(only) - old.keys() - new.keys())
         if unknown:
@@ -273,5 +291,8 @@ def compute_plan(
             note = "new environment"
         elif name not in new:
             note = "environment removed"
-        plans.append(diff_environment(name, old.get(name, []), new.get(name, []), note=note))
-    return Plan(base=shas[0], head=shas[1], environments=tuple(plans))
+        before = old[name].objects if name in old else ()
+        after = new[name].objects if name in new else ()
+        plans.append(diff_environment(name, before, after, note=note))
+    live_plans = tuple(live(new[name], shas[1]) for name in sorted(new)) if live else ()
+    return Plan(base=shas[0], head=shas[1], environments=tuple(plans), live=live_plans)

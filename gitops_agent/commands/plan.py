@@ -17,6 +17,8 @@ import typer
 
 from gitops_agent.adapters.github import DEFAULT_API_URL, GitHubClient, parse_repository
 from gitops_agent.commands.common import (
+    ContextOption,
+    KubeconfigOption,
     RepoOption,
     VerboseOption,
     configure_logging,
@@ -25,6 +27,7 @@ from gitops_agent.commands.common import (
 )
 from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK, InvalidInputError
 from gitops_agent.plan import Plan, compute_plan
+from gitops_agent.plan_live import live_differ
 from gitops_agent.plan_markdown import MARKER, render_markdown
 
 
@@ -88,6 +91,9 @@ def plan(
     env: Annotated[
         list[str] | None, typer.Option("--env", "-e", help="Environment(s) to plan (default: all).")
     ] = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="Also diff head against each environment's cluster.")
+    ] = False,
     comment: Annotated[
         bool, typer.Option("--comment", help="Post or update the sticky pull-request comment.")
     ] = False,
@@ -103,11 +109,19 @@ def plan(
         str, typer.Option("--github-api-url", envvar="GITHUB_API_URL", help="GitHub REST API root.")
     ] = DEFAULT_API_URL,
     repo: RepoOption = Path(),
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
     verbose: VerboseOption = False,
 ) -> int:
     """Rendered-manifest difference between two revisions, per environment."""
     configure_logging(verbose)
-    result: Plan = compute_plan(repo, base, head, environments=env or ())
+    result: Plan = compute_plan(
+        repo,
+        base,
+        head,
+        environments=env or (),
+        live=live_differ(kubeconfig, context) if live else None,
+    )
     markdown = render_markdown(result)
     if format_ is PlanFormat.JSON:
         emit_json(result.to_json())

@@ -10,7 +10,9 @@ import pytest
 from gitops_agent.cli import run
 from gitops_agent.plan import Change, Plan, compute_plan
 from gitops_agent.plan_markdown import COMMENT_LIMIT, MARKER, render_markdown
+from tests.integration.history_helpers import make_history
 from tests.support.gitrepos import git, make_gitops_repo
+from tools.testcluster.launcher import RunningCluster
 
 pytestmark = pytest.mark.integration
 
@@ -51,9 +53,7 @@ def history(tmp_path: Path) -> tuple[Path, str, str]:
 
 def _by_env(plan: Plan) -> dict[str, dict[str, list[str]]]:
     return {
-        env.environment: {
-            c.value: sorted(str(d.key) for d in env.changes if d.change is c) for c in Change
-        }
+        env.environment: {c.value: sorted(str(d.key) for d in env.changes if d.change is c) for c in Change}
         for env in plan.environments
     }
 
@@ -96,9 +96,7 @@ def test_secrets_are_masked_in_every_output(history: tuple[Path, str, str]) -> N
     assert rotated["dev"] == {"added": [], "changed": ["Secret/ml-dev/api-token"], "removed": []}
     dev = compute_plan(repo, head, newer, environments=["dev"]).environments[0]
     assert "+  token: <masked, changed>\n" in dev.changes[0].diff
-    assert "password" not in "".join(
-        line for line in dev.changes[0].diff.splitlines() if line.startswith(("+ ", "- "))
-    )
+    assert "password" not in "".join(line for line in dev.changes[0].diff.splitlines() if line.startswith(("+ ", "- ")))
 
 
 def test_exit_codes_formats_and_environment_filter(
@@ -172,9 +170,7 @@ def _huge_workflow(services: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_huge_change_stays_under_the_comment_limit(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_huge_change_stays_under_the_comment_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = make_gitops_repo(tmp_path / "gitops")
     base = git(repo, "rev-parse", "HEAD")
     (repo / "workflows" / "bulk-scoring.yaml").write_text(_huge_workflow(120))
@@ -187,3 +183,34 @@ def test_huge_change_stays_under_the_comment_limit(
     assert "| `dev` | 240 | 0 | 0 |" in text and "| `staging` | 240 | 0 | 0 |" in text
     assert run(["plan", "--repo", str(repo), "--base", base, "--head", head]) == 1
     assert len(capsys.readouterr().out) <= COMMENT_LIMIT + 1
+
+
+def test_live_diffs_head_against_the_cluster(
+    kube_cluster: RunningCluster,
+    namespace: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    h = make_history(tmp_path, namespace, kube_cluster.kubeconfig)
+    synced = git(h.repo, "rev-parse", "HEAD")
+    h.compile()
+    h.sync()
+    capsys.readouterr()
+    live = ["--live", "--kubeconfig", str(kube_cluster.kubeconfig), "--format", "json"]
+    assert h.cli("plan", "--base", synced, "--head", synced, *live) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["changed"] is False
+    assert document["live"][0]["summary"]["changed"] == 0
+    assert document["live"][0]["summary"]["unchanged"] >= 3
+
+    head = h.change_spec(tag="1.4", replicas=2, message="echo 1.4")
+    assert h.cli("plan", "--base", synced, "--head", head, *live) == 1
+    document = json.loads(capsys.readouterr().out)
+    (live_env,) = document["live"]
+    assert live_env["environment"] == namespace
+    changed = [c for c in live_env["changes"] if c["action"] == "changed"]
+    assert [(c["kind"], c["name"]) for c in changed] == [("Deployment", "echo")]
+    assert "registry.example.com/echo:1.4" in changed[0]["diff"]
+    assert document["environments"][0]["summary"]["changed"] == 1
+    assert h.cli("plan", "--base", synced, "--head", head, "--live", "--kubeconfig", str(kube_cluster.kubeconfig)) == 1
+    assert f"#### live `{namespace}` (head against the cluster)" in capsys.readouterr().out
