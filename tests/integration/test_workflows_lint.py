@@ -23,9 +23,7 @@ REMOTE_USES = re.compile(r"uses: [\w.-]+/[\w.-]+/\.github/workflows/([\w.-]+\.ym
 @pytest.fixture(scope="module")
 def actionlint() -> Path:
     """The actionlint binary, built from its Go module by tools/actionlint.sh when missing."""
-    out = subprocess.run(
-        [str(ROOT / "tools" / "actionlint.sh")], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([str(ROOT / "tools" / "actionlint.sh")], capture_output=True, text=True, check=True)
     path = Path(out.stdout.strip().splitlines()[-1])
     assert path.is_file(), out.stderr
     return path
@@ -74,9 +72,7 @@ def test_init_templates_lint_clean(actionlint: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_templates_call_the_reusable_workflows_with_declared_inputs(
-    actionlint: Path, tmp_path: Path
-) -> None:
+def test_templates_call_the_reusable_workflows_with_declared_inputs(actionlint: Path, tmp_path: Path) -> None:
     templates = {f.name: f.read_text() for f in sorted(TEMPLATES.glob("*.yml"))}
     called = {m.group(1) for text in templates.values() for m in REMOTE_USES.finditer(text)}
     assert called == set(REUSABLE)
@@ -128,3 +124,17 @@ def test_plan_and_optimize_reusable_workflows_run_the_agent() -> None:
     assert "gitops-agent optimize" in run and "--pr" in run
     schedule = _load(TEMPLATES / "gitops-optimize.yml")["on"]["schedule"]
     assert schedule and len(schedule[0]["cron"].split()) == 5
+
+
+def test_init_writes_the_caller_workflows_and_they_lint_clean(
+    actionlint: Path, tmp_path: Path
+) -> None:
+    from gitops_agent.cli import run
+
+    target = tmp_path / "new-gitops-repo"
+    assert run(["init", str(target)]) == 0
+    written = sorted((target / ".github" / "workflows").glob("*.yml"))
+    assert [f.name for f in written] == sorted(f.name for f in TEMPLATES.glob("*.yml"))
+    subprocess.run(["git", "init", "-q", str(target)], check=True)
+    result = _lint(actionlint, target, written)
+    assert result.returncode == 0, result.stdout + result.stderr
