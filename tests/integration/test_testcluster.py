@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from tests.support.cluster import kube_api
+from tests.support.cluster import StartCluster, kube_api
 from tools.testcluster import launcher
 from tools.testcluster.launcher import REPO_ROOT, RunningCluster, start_cluster
 
@@ -236,32 +236,30 @@ def test_a_port_taken_before_binding_is_retried_with_others(tmp_path: Path, monk
         cluster.stop()
 
 
-def test_small_inflight_limits_throttle_the_agent_user_with_429(tmp_path: Path) -> None:
-    cluster = start_cluster(
-        tmp_path / "cluster",
-        extra_apiserver_args=[
+def test_small_inflight_limits_throttle_the_agent_user_with_429(private_kube_cluster: StartCluster) -> None:
+    cluster = private_kube_cluster(
+        [
             "--enable-priority-and-fairness=false",
             "--max-requests-inflight=1",
             "--max-mutating-requests-inflight=1",
-        ],
+        ]
     )
-    try:
-        agent, admin = cluster.api(cluster.agent_token), cluster.api()
+    agent, admin = cluster.api(cluster.agent_token), cluster.api()
 
-        def get(api: launcher.Api) -> tuple[int, str | None]:
-            resp = api.call("GET", "/api/v1/namespaces")
-            return resp.status, resp.headers.get("Retry-After")
+    def get(api: launcher.Api) -> tuple[int, str | None]:
+        resp = api.call("GET", "/api/v1/namespaces")
+        return resp.status, resp.headers.get("Retry-After")
 
-        def burst(api: launcher.Api) -> list[tuple[int, str | None]]:
-            with ThreadPoolExecutor(max_workers=16) as pool:
-                return list(pool.map(lambda _: get(api), range(200)))
+    def burst(api: launcher.Api) -> list[tuple[int, str | None]]:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            return list(pool.map(lambda _: get(api), range(200)))
 
-        agent_results = burst(agent)
-        throttled = [retry for status, retry in agent_results if status == 429]
-        assert throttled, "no request of the agent user was throttled"
-        assert all(retry is not None and int(retry) >= 1 for retry in throttled)
-        assert {status for status, _ in agent_results} <= {200, 429}
-        # system:masters is exempt from the limit: the admin is never throttled.
-        assert {status for status, _ in burst(admin)} == {200}
-    finally:
-        cluster.stop()
+    agent_results = burst(agent)
+    throttled = [retry for status, retry in agent_results if status == 429]
+    assert throttled, "no request of the agent user was throttled"
+    assert all(retry is not None and int(retry) >= 1 for retry in throttled)
+    assert {status for status, _ in agent_results} <= {200, 429}
+    # system:masters is exempt from the limit: the admin is never throttled.
+    assert {status for status, _ in burst(admin)} == {200}
+    # The CRDs the factory installs are served.
+    assert cluster.api().request("GET", "/apis/monitoring.coreos.com/v1/servicemonitors")[0] == 200

@@ -6,6 +6,10 @@
   every failing test that used it.
 - ``namespace`` (function): a fresh namespace (with its ``default`` ServiceAccount), deleted
   after the test.
+- ``private_kube_cluster`` (function): a factory ``start(extra_apiserver_args=()) ->
+  RunningCluster`` for tests that break or reconfigure their own control plane (restarts,
+  ``--max-requests-inflight``…); CRDs installed; stopped after the test; its log tails are
+  attached to a failing test's report too.
 - ``kube_api(kubeconfig)``: a ``kubernetes`` ApiClient for one of the cluster's kubeconfigs.
 """
 
@@ -15,7 +19,7 @@ import re
 import secrets
 import signal
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -32,6 +36,7 @@ NAMESPACE_TIMEOUT_S = 30.0
 
 _CLUSTER = pytest.StashKey[RunningCluster]()
 _STARTUP = pytest.StashKey[str]()
+_PRIVATE = pytest.StashKey[list[RunningCluster]]()
 
 
 def kube_api(kubeconfig: Path) -> client.ApiClient:
@@ -43,10 +48,13 @@ def kube_api(kubeconfig: Path) -> client.ApiClient:
 
 
 def install_crds(api: client.ApiClient, crd_dir: Path = CRD_DIR) -> list[str]:
-    """Create (or keep) every CRD in ``crd_dir`` and wait until each one is Established."""
+    """Create (or keep) every CRD in ``crd_dir``; return once each is Established and its
+    resource is served (right after Established, lists answer 429 "storage is
+    (re)initializing" until the watch cache is ready)."""
     ext: Any = client.ApiextensionsV1Api(api)  # takes plain dicts as bodies
+    custom: Any = client.CustomObjectsApi(api)
     yaml = YAML(typ="safe")
-    names = []
+    crds: list[dict[str, Any]] = []
     for path in sorted(crd_dir.glob("*.yaml")):
         crd: dict[str, Any] = yaml.load(path.read_text())
         try:
@@ -54,19 +62,32 @@ def install_crds(api: client.ApiClient, crd_dir: Path = CRD_DIR) -> list[str]:
         except client.ApiException as e:
             if e.status != 409:
                 raise
-        names.append(crd["metadata"]["name"])
+        crds.append(crd)
+
+    def ready(crd: dict[str, Any]) -> bool:
+        conditions = ext.read_custom_resource_definition(crd["metadata"]["name"]).status.conditions
+        if not any(c.type == "Established" and c.status == "True" for c in conditions or []):
+            return False
+        spec = crd["spec"]
+        version = next(v["name"] for v in spec["versions"] if v.get("storage"))
+        try:
+            custom.list_cluster_custom_object(spec["group"], version, spec["names"]["plural"], limit=1)
+        except client.ApiException as e:
+            if e.status in (404, 429, 503):
+                return False
+            raise
+        return True
+
     deadline = time.monotonic() + CRD_TIMEOUT_S
-    pending = set(names)
+    pending = list(crds)
     while pending:
-        for name in sorted(pending):
-            conditions = ext.read_custom_resource_definition(name).status.conditions or []
-            if any(c.type == "Established" and c.status == "True" for c in conditions):
-                pending.discard(name)
+        pending = [crd for crd in pending if not ready(crd)]
         if pending and time.monotonic() > deadline:
-            raise TimeoutError(f"CRDs not Established after {CRD_TIMEOUT_S}s: {sorted(pending)}")
+            names = [crd["metadata"]["name"] for crd in pending]
+            raise TimeoutError(f"CRDs not served after {CRD_TIMEOUT_S}s: {names}")
         if pending:
             time.sleep(0.1)
-    return names
+    return [crd["metadata"]["name"] for crd in crds]
 
 
 def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -87,7 +108,7 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
         with kube_api(cluster.kubeconfig) as api:
             install_crds(api)
         request.config.stash[_STARTUP] = (
-            f"{describe_startup(cluster)}; CRDs Established in {time.monotonic() - t:.1f}s; logs in {cluster.log_dir}"
+            f"{describe_startup(cluster)}; CRDs served in {time.monotonic() - t:.1f}s; logs in {cluster.log_dir}"
         )
         yield cluster
     finally:
@@ -126,16 +147,42 @@ def namespace(kube_cluster: RunningCluster, request: pytest.FixtureRequest) -> I
         raise RuntimeError(f"deleting Namespace/{name}: HTTP {status}: {resp}")
 
 
+StartCluster = Callable[..., RunningCluster]
+
+
+@pytest.fixture
+def private_kube_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[StartCluster]:
+    """A factory of control planes owned by one test: ``start(extra_apiserver_args=())``."""
+    started: list[RunningCluster] = []
+    request.node.stash[_PRIVATE] = started
+
+    def start(extra_apiserver_args: Sequence[str] = ()) -> RunningCluster:
+        cluster = start_cluster(tmp_path / f"kube-cluster-{len(started)}", extra_apiserver_args=extra_apiserver_args)
+        started.append(cluster)
+        with kube_api(cluster.kubeconfig) as api:
+            install_crds(api)
+        return cluster
+
+    try:
+        yield start
+    finally:
+        for cluster in started:
+            cluster.stop()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Attach the control plane's log tails to failing tests that used it."""
+    """Attach the log tails of the control planes a failing test used to its report."""
     report = yield
-    cluster = item.config.stash.get(_CLUSTER, None)
-    uses_cluster = "kube_cluster" in getattr(item, "fixturenames", ())
-    if report.failed and cluster is not None and uses_cluster:
-        report.sections.append(("control plane logs (tails)", cluster.log_tails(30)))
+    if report.failed:
+        cluster = item.config.stash.get(_CLUSTER, None)
+        if cluster is not None and "kube_cluster" in getattr(item, "fixturenames", ()):
+            report.sections.append(("control plane logs (tails)", cluster.log_tails(30)))
+        private: list[RunningCluster] | None = item.stash.get(_PRIVATE, None)
+        for i, own in enumerate(private or []):
+            report.sections.append((f"private control plane {i} logs (tails)", own.log_tails(30)))
     return report
 
 
