@@ -42,6 +42,9 @@ if complete; then  # another build finished while this one waited for the lock
   exit 0
 fi
 
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  PATH="/usr/local/go/bin:$PATH"  # the official tarball's location, often not on PATH
+fi
 if ! command -v go >/dev/null 2>&1; then
   echo "build.sh: Go >= 1.26 is needed to build the test control plane (go not found)" >&2
   exit 1
