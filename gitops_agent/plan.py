@@ -13,7 +13,8 @@ import copy
 import difflib
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from gitops_agent.adapters import git as gitops_git
 from gitops_agent.compile import compile_environment
 from gitops_agent.compile.yamlio import dump
-from gitops_agent.errors import InvalidInputError
+from gitops_agent.errors import InvalidInputError, SpecError
 from gitops_agent.render import render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment
@@ -30,6 +31,8 @@ Manifest = dict[str, Any]
 MASK = "<masked>"
 MASK_CHANGED = "<masked, changed>"
 SECRET_FIELDS = ("data", "stringData")
+RENDER_WORKERS = 4
+"""Environments rendered at once (each render is one ``kubectl kustomize`` process)."""
 
 
 class Change(StrEnum):
@@ -236,13 +239,14 @@ def render_environments(
     if not (root / "environments").is_dir():
         return {}
     specs = load_specs(root)
-    rendered: dict[str, RenderedEnvironment] = {}
-    for name, env in sorted(specs.environments.items()):
-        if only and name not in only:
-            continue
+    selected = [env for name, env in sorted(specs.environments.items()) if not only or name in only]
+
+    def build(env: Environment) -> RenderedEnvironment:
         tree = compile_environment(specs, env, source_commit=None, repo_root=root)
-        rendered[name] = RenderedEnvironment(env, tuple(render_files(dict(tree), name)))
-    return rendered
+        return RenderedEnvironment(env, tuple(render_files(dict(tree), env.name)))
+
+    with ThreadPoolExecutor(max_workers=RENDER_WORKERS) as pool:
+        return {r.environment.name: r for r in pool.map(build, selected)}
 
 
 def render_revision(
@@ -253,7 +257,11 @@ def render_revision(
     with tempfile.TemporaryDirectory(prefix="gitops-agent-plan-") as tmp:
         root = Path(tmp)
         gitops_git.export_tree(handle, ref, root)
-        return dict(render(root, only))
+        try:
+            return dict(render(root, only))
+        except SpecError as error:
+            located = [replace(d, file=f"{ref[:12]}:{d.file}") for d in error.diagnostics]
+            raise SpecError(located) from error
 
 
 def compute_plan(
