@@ -214,3 +214,17 @@ def test_live_diffs_head_against_the_cluster(
     assert document["environments"][0]["summary"]["changed"] == 1
     assert h.cli("plan", "--base", synced, "--head", head, "--live", "--kubeconfig", str(kube_cluster.kubeconfig)) == 1
     assert f"#### live `{namespace}` (head against the cluster)" in capsys.readouterr().out
+
+
+def test_an_invalid_spec_is_located_at_its_revision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_gitops_repo(tmp_path / "gitops")
+    base = git(repo, "rev-parse", "HEAD")
+    spec = repo / "workflows" / "image-recognition.yaml"
+    spec.write_text(spec.read_text().replace("dependsOn: [train]", "dependsOn: [trian]"))
+    head = _commit(repo, "typo")
+    assert run(["plan", "--repo", str(repo), "--base", base, "--head", head]) == 2
+    err = capsys.readouterr().err
+    assert f"{head[:12]}:workflows/image-recognition.yaml:" in err
+    assert "trian" in err
