@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -141,10 +141,12 @@ def _check(files: dict[str, str | bytes]) -> None:
         try:
             specs = load_specs(root)
         except SpecError as error:
+            event("rejected with SpecError")
             assert error.diagnostics
             for line in str(error).splitlines():
                 assert FORMAT.match(line), line
             return
+        event("loaded")
         for env in specs.environments.values():
             for name in specs.workflows:
                 if env.selects(name):
