@@ -1,12 +1,12 @@
 """Benchmark: ``gitops-agent optimize`` over 1,000 containers x 7 days x 1-minute history.
 
 Backfills a real Prometheus (promtool) with CPU and working-set history for ``--services``
-services x ``--pods`` pods (default 200 x 5 = 1,000 containers), writes a GitOps repository
+services x ``--pods`` pods (default 100 x 10 = 1,000 containers), writes a GitOps repository
 whose workflow declares those services, then runs the real command and reports the number
 of PromQL requests and the wall time (fetch only, and the whole command including the
 proposal commit).
 
-    python bench/optimize_bench.py [--services 200] [--pods 5] [--days 7]
+    python bench/optimize_bench.py [--services 100] [--pods 10] [--days 7]
 """
 
 from __future__ import annotations
@@ -52,9 +52,26 @@ def history(services: int, pods: int, days: float) -> list[SyntheticSeries]:
 
         for pod in range(pods):
             series += container_series(
-                namespace=NAMESPACE, pod=f"svc{index:04d}-5d8f7c9b4-p{pod:04d}",
-                container=f"svc{index:04d}", cpu=cpu, memory=memory, days=days,
+                namespace=NAMESPACE,
+                pod=f"svc{index:04d}-5d8f7c9b4-p{pod:04d}",
+                container=f"svc{index:04d}",
+                cpu=cpu,
+                memory=memory,
+                days=days,
             )
+    for workload, pods_of, errors in (("svc0000", pods, 0.01), ("svc0000-b", 2, 0.002)):
+        for pod in range(pods_of):
+            labels = {"namespace": NAMESPACE, "pod": f"{workload}-6c7d8e9f0-q{pod:04d}"}
+            for code, share in (("200", 1 - errors), ("500", errors)):
+                series.append(
+                    SyntheticSeries(
+                        "http_requests_total",
+                        {**labels, "code": code},
+                        lambda t, share=share: 5.0 * share,
+                        days=days,
+                        counter=True,
+                    )
+                )
     return series
 
 
@@ -63,13 +80,21 @@ def repository(path: Path, services: int) -> Path:
     git(path, "init", "-q", "-b", "main")
     (path / "workflows").mkdir()
     (path / "environments").mkdir()
-    body = "\n".join(
-        f"    svc{i:04d}:\n      resources: {{cpu: \"1\", memory: 2Gi}}" for i in range(services)
-    )
+
+    def service(i: int) -> str:
+        text = f'    svc{i:04d}:\n      resources: {{cpu: "1", memory: 2Gi}}'
+        if i % 10 == 0:  # every tenth service scales on CPU: HPA bounds instead of CPU
+            text += "\n      autoscale: {min: 2, max: 20, cpuUtilization: 70}"
+        if i == 0:  # one A/B experiment
+            text += "\n      variants:\n        b: {image: registry.example.com/bench:2.0.0, weight: 20}"
+        return text
+
+    body = "\n".join(service(i) for i in range(services))
     (path / "workflows" / "bench.yaml").write_text(
         "apiVersion: gitops-agent.io/v1alpha1\nkind: Workflow\nmetadata: {name: bench}\n"
         "spec:\n  defaults: {image: registry.example.com/bench:1.0.0}\n  services:\n"
-        f"{body}\n  optimize:\n    rightsizing: {{enabled: true, window: 7d}}\n",
+        f"{body}\n  optimize:\n    rightsizing: {{enabled: true, window: 7d}}\n"
+        "    experiments: {metric: errorRate, confidence: 0.95, minSamples: 1000}\n",
         encoding="utf-8",
     )
     (path / "environments" / "bench.yaml").write_text(
@@ -85,8 +110,8 @@ def repository(path: Path, services: int) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--services", type=int, default=200)
-    parser.add_argument("--pods", type=int, default=5)
+    parser.add_argument("--services", type=int, default=100)
+    parser.add_argument("--pods", type=int, default=10)
     parser.add_argument("--days", type=float, default=7.0)
     args = parser.parse_args()
     containers = args.services * args.pods
@@ -113,8 +138,20 @@ def main() -> None:
             out = StringIO()
             started = time.monotonic()
             with redirect_stdout(out):
-                code = run(["optimize", "bench", "--repo", str(repo), "--prometheus",
-                            running.url, "-o", "json", "--timeout", "120"])
+                code = run(
+                    [
+                        "optimize",
+                        "bench",
+                        "--repo",
+                        str(repo),
+                        "--prometheus",
+                        running.url,
+                        "-o",
+                        "json",
+                        "--timeout",
+                        "120",
+                    ]
+                )
             command_seconds = time.monotonic() - started
             document = json.loads(out.getvalue())
         finally:
