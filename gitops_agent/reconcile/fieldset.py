@@ -235,15 +235,19 @@ def desired_fields(desired: Mapping[str, Any], live: Mapping[str, Any] | None, r
             _walk(trimmed, live_value, meta_node, ("f:metadata",), "/metadata", state)
             continue
         _walk(value, live_value, root.field(name), (f"f:{name}",), f"/{_pointer_token(name)}", state)
+    return state
+
+
+def whole_map_extras(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> list[ExtraItem]:
+    """Entries of maps git sets wholly (ConfigMap and Secret data) that git does not have."""
+    found: list[ExtraItem] = []
     whole = _WHOLE_MAPS.get((str(desired.get("apiVersion")), str(desired.get("kind"))), ())
     for name in whole:
         wanted = desired.get(name) or {}
         present = (live or {}).get(name) or {}
         if isinstance(wanted, Mapping) and isinstance(present, Mapping):
-            state.extras.extend(
-                ExtraItem(f"/{name}", -1, value, key) for key, value in present.items() if key not in wanted
-            )
-    return state
+            found.extend(ExtraItem(f"/{name}", -1, value, key) for key, value in present.items() if key not in wanted)
+    return found
 
 
 def _canonical_element(element: str) -> str:
@@ -285,23 +289,25 @@ def owned_fields(live: Mapping[str, Any], manager: str = FIELD_MANAGER) -> set[F
 
 
 def extra_items(desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode) -> tuple[ExtraItem, ...]:
-    """Live items inside associative lists that git sets wholly but does not contain."""
+    """Live items inside lists (and maps) that git sets wholly but does not contain."""
+    whole = whole_map_extras(desired, live)
     try:
-        return tuple(desired_fields(desired, live, root).extras)
+        return (*desired_fields(desired, live, root).extras, *whole)
     except _Unprovable:
-        return ()
+        return tuple(whole)
 
 
 def check_locally(desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode) -> LocalCheck:
     """Compare desired with live the way the server would, or say it cannot."""
+    whole = tuple(whole_map_extras(desired, live))
     owned = owned_fields(live)
     if owned is None:
-        return LocalCheck(provable=False, unchanged=False, reason="gitops-agent owns no fields")
+        return LocalCheck(provable=False, unchanged=False, extras=whole, reason="gitops-agent owns no fields")
     try:
         walk = desired_fields(desired, live, root)
     except _Unprovable as why:
-        return LocalCheck(provable=False, unchanged=False, reason=str(why))
-    extras = tuple(walk.extras)
+        return LocalCheck(provable=False, unchanged=False, extras=whole, reason=str(why))
+    extras = (*walk.extras, *whole)
     missing = tuple(walk.missing)
     if walk.paths != owned:
         return LocalCheck(
