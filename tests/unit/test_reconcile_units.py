@@ -26,7 +26,9 @@ def obj(kind: str, name: str, api: str = "v1", ns: str = "ml", **meta: Any) -> d
             "metadata": {"name": name, "namespace": ns, "labels": dict(OWN), **meta}}
 
 
-def job(task: str, name: str, *, depends: str = "", created: str = "", conditions: list[Any] | None = None) -> dict[str, Any]:
+def job(
+    task: str, name: str, *, depends: str = "", created: str = "", conditions: list[Any] | None = None
+) -> dict[str, Any]:
     o = obj("Job", name, "batch/v1")
     o["metadata"]["labels"].update({"gitops-agent.io/task": task, "app.kubernetes.io/part-of": "wf"})
     if depends:
