@@ -153,21 +153,21 @@ def _check(files: dict[str, str | bytes]) -> None:
                     effective_workflow(specs, env, name)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_structural_mutations_of_a_workflow(data: st.DataObject) -> None:
     mutated = _mutate(_plain(FULL_WORKFLOW), data)
     _check({"workflows/imgrec.yaml": _dump(mutated), "environments/prod.yaml": ENVIRONMENT})
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_structural_mutations_of_an_environment(data: st.DataObject) -> None:
     mutated = _mutate(_plain(ENVIRONMENT), data)
     _check({"workflows/imgrec.yaml": FULL_WORKFLOW, "environments/prod.yaml": _dump(mutated)})
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_textual_mutations(data: st.DataObject) -> None:
     raw = bytearray(FULL_WORKFLOW.encode())
