@@ -5,17 +5,15 @@ dependency is installed. Binaries come from ``tools/testcluster/build.sh`` (or t
 named by ``GITOPS_AGENT_TESTCLUSTER_BIN``).
 
     start_cluster(workdir) -> RunningCluster     # tests and scripts
-    python -m tools.testcluster.launcher up|down|status [--state-dir DIR]
+    python -m tools.testcluster.launcher up|down|status|run   # see tools/testcluster/cli.py
 
 Every process runs in its own process group, is killed when its parent dies
-(``setpriv --pdeathsig KILL``), and is stopped by ``RunningCluster.stop()``, at interpreter exit
-and on SIGTERM
-of the ``up`` supervisor. Each process logs to ``<workdir>/logs/<name>.log``.
+(``setpriv --pdeathsig KILL``) and is stopped by ``RunningCluster.stop()`` and at interpreter
+exit. Each process logs to ``<workdir>/logs/<name>.log``.
 """
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import base64
 import contextlib
@@ -28,14 +26,12 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -96,7 +92,7 @@ def free_ports(count: int) -> list[int]:
         return [int(s.getsockname()[1]) for s in socks]
 
 
-def _log_tail(path: Path, lines: int) -> str:
+def log_tail(path: Path, lines: int) -> str:
     if not path.exists():
         return "(no log)"
     with path.open("rb") as f:
@@ -157,7 +153,7 @@ class _Process:
         self.popen.wait()
 
     def tail(self, lines: int) -> str:
-        return _log_tail(self.log, lines)
+        return log_tail(self.log, lines)
 
 
 @dataclass(frozen=True)
@@ -321,7 +317,7 @@ class RunningCluster:
         """The last ``lines`` lines of every process log, headed by the file name."""
         parts = []
         for path in sorted(self.log_dir.glob("*.log")):
-            parts.append(f"==> {path} <==\n{_log_tail(path, lines)}")
+            parts.append(f"==> {path} <==\n{log_tail(path, lines)}")
         return "\n\n".join(parts)
 
     def api(self, token: str | None = None) -> Api:
@@ -599,202 +595,7 @@ def describe_startup(cluster: RunningCluster) -> str:
     return f"control plane ready in {cluster.startup_seconds:.1f}s ({phases})"
 
 
-# -- command line: a background control plane for people and scripts ----------------------------
-
-
-def default_state_dir() -> Path:
-    override = os.environ.get(STATE_DIR_ENV)
-    if override:
-        return Path(override)
-    return Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / "gitops-agent-cluster"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _read_state(state_dir: Path) -> dict[str, Any] | None:
-    """The ``ready.json`` of a running supervisor, or ``None``."""
-    try:
-        state: dict[str, Any] = json.loads((state_dir / "ready.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return state if _pid_alive(int(state["pid"])) else None
-
-
-def _serve(state_dir: Path) -> int:
-    """Supervisor: start the cluster, publish ``ready.json``, stop on SIGTERM/SIGINT."""
-    stopping = False
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    cluster = start_cluster(state_dir / "cluster")
-    try:
-        state = {
-            "pid": os.getpid(),
-            "server": cluster.server,
-            "kubeconfig": str(cluster.kubeconfig),
-            "restricted_kubeconfig": str(cluster.restricted_kubeconfig),
-            "agent_kubeconfig": str(cluster.agent_kubeconfig),
-            "restricted_namespace": cluster.restricted_namespace,
-            "log_dir": str(cluster.log_dir),
-            "startup_seconds": round(cluster.startup_seconds, 2),
-            "processes": cluster.pids(),
-        }
-        tmp = state_dir / "ready.json.tmp"
-        tmp.write_text(json.dumps(state, indent=2) + "\n")
-        tmp.replace(state_dir / "ready.json")
-        print(describe_startup(cluster), flush=True)
-        while not stopping:
-            dead = [name for name, ok in cluster.running().items() if not ok]
-            if dead:
-                print(f"stopping: {', '.join(dead)} exited", flush=True)
-                break
-            time.sleep(0.5)
-    finally:
-        cluster.stop()
-        (state_dir / "ready.json").unlink(missing_ok=True)
-    return 0
-
-
-def _print_env(state: dict[str, Any]) -> None:
-    print(f"AGENT_KUBECONFIG={state['agent_kubeconfig']}")
-    print(f"KUBECONFIG={state['kubeconfig']}")
-    print(f"RESTRICTED_KUBECONFIG={state['restricted_kubeconfig']}")
-
-
-def cmd_up(state_dir: Path) -> int:
-    state = _read_state(state_dir)
-    if state is not None:
-        print(f"control plane already running at {state['server']} (pid {state['pid']})")
-        _print_env(state)
-        return 0
-    shutil.rmtree(state_dir, ignore_errors=True)
-    state_dir.mkdir(parents=True)
-    bins = binary_dir()
-    log = (state_dir / "supervisor.log").open("ab")
-    env = {**os.environ, BIN_DIR_ENV: str(bins)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.testcluster.launcher", "serve", "--state-dir", str(state_dir)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    log.close()
-    deadline = time.monotonic() + READY_TIMEOUT_S * 2
-    while time.monotonic() < deadline:
-        state = _read_state(state_dir)
-        if state is not None:
-            print(
-                f"control plane running at {state['server']} (supervisor pid {state['pid']}), "
-                f"started in {state['startup_seconds']}s; logs in {state['log_dir']}"
-            )
-            _print_env(state)
-            return 0
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait()
-    print(f"control plane failed to start; see {state_dir / 'supervisor.log'}:", file=sys.stderr)
-    print(_log_tail(state_dir / "supervisor.log", 30), file=sys.stderr)
-    return 1
-
-
-def cmd_down(state_dir: Path) -> int:
-    state = _read_state(state_dir)
-    if state is not None:
-        pid = int(state["pid"])
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S * 3
-        while _pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _pid_alive(pid):  # a hung supervisor: kill it and, should any survive, its children
-            for proc_pid in [pid, *state.get("processes", {}).values()]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(int(proc_pid), signal.SIGKILL)
-        print(f"control plane stopped (was {state['server']})")
-    else:
-        print("control plane not running")
-    shutil.rmtree(state_dir, ignore_errors=True)
-    return 0
-
-
-def cmd_status(state_dir: Path) -> int:
-    state = _read_state(state_dir)
-    if state is None:
-        print("control plane not running")
-        return 1
-    print(f"control plane running at {state['server']} (supervisor pid {state['pid']}); logs in {state['log_dir']}")
-    _print_env(state)
-    return 0
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def raise_interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.testcluster.launcher", description=__doc__.splitlines()[0] if __doc__ else None
-    )
-    parser.add_argument(
-        "command",
-        choices=["up", "down", "status", "serve", "run"],
-        help="up/down/status: background control plane; run: foreground until Ctrl-C",
-    )
-    parser.add_argument("--state-dir", type=Path, default=default_state_dir())
-    args = parser.parse_args(argv)
-    state_dir: Path = args.state_dir.resolve()
-    if args.command == "up":
-        return cmd_up(state_dir)
-    if args.command == "down":
-        return cmd_down(state_dir)
-    if args.command == "status":
-        return cmd_status(state_dir)
-    if args.command == "serve":
-        return _serve(state_dir)
-    with _sigterm_as_interrupt(), tempfile.TemporaryDirectory(prefix="testcluster-") as tmp:
-        cluster = start_cluster(Path(tmp))
-        try:
-            print(describe_startup(cluster))
-            print(f"PIDS={json.dumps(cluster.pids())}")
-            print(f"AGENT_KUBECONFIG={cluster.agent_kubeconfig}")
-            print(f"KUBECONFIG={cluster.kubeconfig}")
-            print(f"RESTRICTED_KUBECONFIG={cluster.restricted_kubeconfig}", flush=True)
-            while all(cluster.running().values()):
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            cluster.stop()
-    return 0
-
-
 if __name__ == "__main__":
+    from tools.testcluster.cli import main
+
     sys.exit(main())
