@@ -196,9 +196,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_prometheus(
-    data_dir: Path, work: Path, *, timeout: float = 60.0
-) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_prometheus(data_dir: Path, work: Path, *, timeout: float = 60.0) -> tuple[subprocess.Popen[bytes], str, Path]:
     """Start ``prometheus`` on ``data_dir`` and wait for ``/-/ready``."""
     config = work / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n", encoding="utf-8")
@@ -249,9 +247,7 @@ class PrometheusFactory:
         self._procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
 
-    def start(
-        self, history: Sequence[SyntheticSeries], *, end: int | None = None
-    ) -> RunningPrometheus:
+    def start(self, history: Sequence[SyntheticSeries], *, end: int | None = None) -> RunningPrometheus:
         if not history:
             raise ValueError("describe at least one series")
         step = min(s.step for s in history)
@@ -280,3 +276,107 @@ def prometheus(tmp_path: Path) -> Iterator[PrometheusFactory]:
         yield factory
     finally:
         factory.close()
+
+
+def demo_history(repo: Path, env_name: str, days: float = 7.0) -> list[SyntheticSeries]:
+    """A week of plausible history for every service and task an environment deploys:
+    services use about a third of their CPU request and half of their memory; A/B variants
+    fail less often than their main Deployment; tasks ran for one hour (too little data)."""
+    from gitops_agent.optimize.quantity import parse_quantity
+    from gitops_agent.spec import effective_workflow, load_specs
+
+    specs = load_specs(repo)
+    env = specs.environments[env_name]
+    series: list[SyntheticSeries] = []
+    for name in sorted(specs.workflows):
+        if not env.selects(name):
+            continue
+        workflow = effective_workflow(specs, env, name)
+        for service in workflow.services:
+            cpu = parse_quantity(service.container.resources.cpu or "500m")
+            memory = parse_quantity(service.container.resources.memory or "512Mi")
+            count = min(3, service.autoscale.min if service.autoscale else service.replicas or 1)
+            for index in range(max(1, count)):
+                series += container_series(
+                    namespace=env.namespace,
+                    pod=f"{service.name}-5d8f7c9b4-{'abcde'[index] * 5}",
+                    container=service.name,
+                    cpu=lambda t, c=cpu: c * (0.3 if (t // 60) % 60 < 12 else 0.1),
+                    memory=lambda t, m=memory: m * (0.35 + 0.15 * (t % DAY) / DAY),
+                    days=days,
+                )
+            for variant in service.variants:
+                for workload, rate, errors in (
+                    (service.name, 20.0, 0.015),
+                    (f"{service.name}-{variant.name}", 5.0, 0.005),
+                ):
+                    labels = {"namespace": env.namespace, "pod": f"{workload}-6f7a8b9c0-vwxyz"}
+                    for code, share in (("200", 1 - errors), ("500", errors)):
+                        series.append(
+                            SyntheticSeries(
+                                "http_requests_total",
+                                {**labels, "code": code},
+                                lambda t, r=rate * share: r,
+                                days=days,
+                                counter=True,
+                            )
+                        )
+        for task in workflow.tasks:
+            series += container_series(
+                namespace=env.namespace,
+                pod=f"{workflow.name}-{task.name}-1a2b3c4d-qwert",
+                container=task.name,
+                cpu=lambda t: 0.5,
+                memory=lambda t: 256.0 * 1024 * 1024,
+                days=1 / 24,
+            )
+    return series
+
+
+def _demo(argv: Sequence[str]) -> int:
+    """``python -m tests.support.prometheus REPO ENV WORKDIR``: backfill a week of history
+    for the environment, start Prometheus in the background, print its URL and PID."""
+    repo, env_name, workdir = Path(argv[0]), argv[1], Path(argv[2])
+    workdir.mkdir(parents=True, exist_ok=True)
+    history = demo_history(repo, env_name)
+    newest = history_end()
+    samples = backfill(history, workdir / "data", newest, workdir)
+    config = workdir / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n", encoding="utf-8")
+    port = free_port()
+    with (workdir / "prometheus.log").open("wb") as sink:
+        proc = subprocess.Popen(
+            [
+                "prometheus",
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                "--storage.tsdb.retention.time=30d",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    else:
+        stop_process(proc)
+        print("prometheus did not become ready", flush=True)
+        return 1
+    print(f"{len(history)} series, {samples} samples backfilled", flush=True)
+    print(f"PROMETHEUS_URL={url}")
+    print(f"PROMETHEUS_PID={proc.pid}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_demo(sys.argv[1:]))
