@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +38,12 @@ _SYMBOL = {
     Action.BLOCKED: "!",
     Action.ERROR: "x",
 }
+
+
+def setup_logging(verbose: bool) -> None:
+    """Logs on stderr; the HTTP library's retry warnings only with ``-v``."""
+    configure_logging(verbose)
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.ERROR)
 
 
 def load_environment(repo: Path, name: str) -> Environment:
@@ -121,7 +128,7 @@ def diff(
     verbose: VerboseOption = False,
 ) -> int:
     """Compare the live cluster with the environment branch (exit 1 when they differ)."""
-    configure_logging(verbose)
+    setup_logging(verbose)
     environment = load_environment(repo, env)
     rendered = render_desired(repo, environment, ref)
     cluster = connect(kubeconfig, context, environment)

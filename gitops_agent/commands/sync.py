@@ -15,7 +15,6 @@ from gitops_agent.commands.common import (
     RefOption,
     RepoOption,
     VerboseOption,
-    configure_logging,
     progress,
 )
 from gitops_agent.commands.diff import (
@@ -25,6 +24,7 @@ from gitops_agent.commands.diff import (
     print_change_set,
     raise_cluster_errors,
     render_desired,
+    setup_logging,
     target_for,
 )
 from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK
@@ -59,7 +59,7 @@ def sync(
     verbose: VerboseOption = False,
 ) -> int:
     """Make the cluster match the environment branch (exit 3 when the cluster refused)."""
-    configure_logging(verbose)
+    setup_logging(verbose)
     options = SyncOptions(
         prune=prune,
         dry_run=dry_run,
