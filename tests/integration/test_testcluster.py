@@ -263,3 +263,21 @@ def test_small_inflight_limits_throttle_the_agent_user_with_429(private_kube_clu
     assert {status for status, _ in burst(admin)} == {200}
     # The CRDs the factory installs are served.
     assert cluster.api().request("GET", "/apis/monitoring.coreos.com/v1/servicemonitors")[0] == 200
+
+
+def test_build_script_reuses_its_versioned_cache() -> None:
+    started = time.monotonic()
+    out = subprocess.run(
+        [str(REPO_ROOT / "tools" / "testcluster" / "build.sh")], capture_output=True, text=True, check=True
+    )
+    elapsed = time.monotonic() - started
+
+    bin_dir = Path(out.stdout.strip().splitlines()[-1])
+    assert bin_dir.name == "k8s-1.36.3-etcd-3.6.8"
+    assert "cached" in out.stderr and elapsed < 5
+    version = subprocess.run([str(bin_dir / "kube-apiserver"), "--version"], capture_output=True, text=True)
+    assert version.stdout.strip() == "Kubernetes v1.36.3"
+    version = subprocess.run([str(bin_dir / "kube-controller-manager"), "--version"], capture_output=True, text=True)
+    assert version.stdout.strip() == "Kubernetes v1.36.3"
+    etcd = subprocess.run([str(bin_dir / "etcd"), "--version"], capture_output=True, text=True)
+    assert etcd.stdout.splitlines()[0] == "etcd Version: 3.6.8"
