@@ -35,6 +35,7 @@ def _register_commands() -> None:
         init,
         optimize,
         plan,
+        reconcile,
         render,
         rollback,
         sync,
@@ -42,7 +43,7 @@ def _register_commands() -> None:
     )
     from gitops_agent.commands import compile as compile_cmd
 
-    modules = (init, validate, compile_cmd, render, plan, diff, sync, optimize, audit, rollback)
+    modules = (init, validate, compile_cmd, render, plan, diff, sync, reconcile, optimize, audit, rollback)
     for module in modules:
         module.register(app)
 

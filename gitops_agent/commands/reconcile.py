@@ -1,0 +1,101 @@
+"""``gitops-agent reconcile [ENV…]``: the loop that keeps clusters equal to git."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from gitops_agent.adapters.kube import KubeCluster
+from gitops_agent.commands.common import ContextOption, KubeconfigOption, RepoOption, VerboseOption, progress
+from gitops_agent.commands.diff import parse_seconds, setup_logging, target_for
+from gitops_agent.errors import InvalidInputError
+from gitops_agent.reconcile.cache import CachedCluster
+from gitops_agent.reconcile.loop import Desired, LoopEnvironment, LoopSettings, Reconciler, StatusServer
+from gitops_agent.render import render_ref, resolve_env_revision
+from gitops_agent.spec import load_specs
+from gitops_agent.spec.model import Environment
+
+
+def _loop_environment(
+    repo: Path, env: Environment, kubeconfig: Path | None, context: str | None
+) -> tuple[LoopEnvironment, CachedCluster]:
+    cluster = CachedCluster(KubeCluster(kubeconfig, context or env.context))
+
+    def head() -> str:
+        return resolve_env_revision(repo, env, None)
+
+    def render(revision: str) -> Desired:
+        return Desired(revision, render_ref(repo, env, revision).objects)
+
+    loop_env = LoopEnvironment(
+        name=env.name,
+        target=target_for(env, None),
+        self_heal=env.sync.self_heal,
+        head=head,
+        render=render,
+        cluster=cluster,
+    )
+    return loop_env, cluster
+
+
+def reconcile(
+    envs: Annotated[list[str] | None, typer.Argument(help="Environments (default: all).")] = None,
+    interval: Annotated[
+        str | None, typer.Option("--interval", help="Time between rounds (default: each environment's sync.interval).")
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="One round per environment, then exit.")] = False,
+    metrics_port: Annotated[
+        int, typer.Option("--metrics-port", help="Port of /metrics and /healthz (0: any free port; -1: none).")
+    ] = 8080,
+    repo: RepoOption = Path(),
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
+    verbose: VerboseOption = False,
+) -> int:
+    """Follow the environment branches and keep the clusters equal to them (stop with SIGTERM)."""
+    setup_logging(verbose)
+    specs = load_specs(repo)
+    names = envs or sorted(specs.environments)
+    unknown = [name for name in names if name not in specs.environments]
+    if unknown:
+        raise InvalidInputError(
+            f"environment {unknown[0]!r} not found (known: {', '.join(sorted(specs.environments))})"
+        )
+    environments = [specs.environments[name] for name in names]
+    if interval is not None:
+        seconds = parse_seconds(interval, "--interval")
+    else:
+        seconds = min(parse_seconds(env.sync.interval, f"{env.name}: sync.interval") for env in environments)
+    built = [_loop_environment(repo, env, kubeconfig, context) for env in environments]
+    reconciler = Reconciler([b[0] for b in built], LoopSettings(interval=seconds, once=once), progress=progress)
+    server = None
+    if metrics_port >= 0 and not once:
+        server = StatusServer(reconciler.metrics, reconciler.healthy, metrics_port)
+        server.start()
+        progress(f"serving /metrics and /healthz on port {server.port}")
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        progress(f"received signal {signum}: stopping after the current step")
+        reconciler.stop.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        progress(f"reconciling {', '.join(names)} every {seconds:g}s")
+        code = reconciler.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if server is not None:
+            server.stop()
+        for _, cluster in built:
+            cluster.close()
+    progress("stopped")
+    return code
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reconcile")(reconcile)

@@ -1,0 +1,262 @@
+"""The reconcile loop: follow the environment branches, self-heal drift, expose metrics.
+
+Each round, per environment: ask git for the branch head (re-rendering only when it moved),
+diff against a watch-fed cache of the live objects, and sync when the revision is new or
+when drift was found and ``sync.selfHeal`` is on. Failures of the API server or the git
+remote back off exponentially and never end the loop; the last rendered state keeps being
+enforced while git is unreachable. ``/metrics`` (Prometheus text format) and ``/healthz`` are
+served by a small standard-library HTTP server.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from gitops_agent.errors import ClusterError, GitOpsAgentError
+from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
+from gitops_agent.reconcile.cluster import Cluster
+from gitops_agent.reconcile.engine import SyncOptions, Target, plan, sync
+from gitops_agent.reconcile.objects import Manifest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What git wants for one environment at one revision."""
+
+    revision: str
+    objects: tuple[Manifest, ...]
+
+
+@dataclass(frozen=True)
+class LoopEnvironment:
+    """One environment the loop reconciles: how to read git, how to reach the cluster."""
+
+    name: str
+    target: Target
+    self_heal: bool
+    head: Callable[[], str]
+    """The environment branch's newest commit (fetches from the remote); may raise."""
+    render: Callable[[str], Desired]
+    """Render the branch at a revision; may raise."""
+    cluster: Cluster
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    interval: float
+    jitter: float = 0.1
+    once: bool = False
+    max_backoff: float = 300.0
+
+
+class Metrics:
+    """Counters and gauges per environment, rendered in the Prometheus text format."""
+
+    _HELP: Mapping[str, tuple[str, str]] = {
+        "gitops_agent_syncs_total": ("counter", "Sync attempts by result."),
+        "gitops_agent_drift_found_total": ("counter", "Objects found different from git."),
+        "gitops_agent_drift_fixed_total": ("counter", "Drifted objects made equal to git again."),
+        "gitops_agent_apply_errors_total": ("counter", "Objects the API server refused."),
+        "gitops_agent_reconcile_errors_total": ("counter", "Rounds that failed, by source."),
+        "gitops_agent_sync_duration_seconds": ("summary", "Duration of reconcile rounds."),
+        "gitops_agent_last_success_timestamp_seconds": ("gauge", "Unix time of the last successful round."),
+        "gitops_agent_drifted_objects": ("gauge", "Objects that differ from git after the last round."),
+    }
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+
+    def add(self, name: str, value: float = 1.0, **labels: str) -> None:
+        key = (name, tuple(sorted(labels.items())))
+        with self._lock:
+            self._values[key] = self._values.get(key, 0.0) + value
+
+    def set(self, name: str, value: float, **labels: str) -> None:
+        with self._lock:
+            self._values[(name, tuple(sorted(labels.items())))] = value
+
+    def value(self, name: str, **labels: str) -> float:
+        with self._lock:
+            return self._values.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    def render(self) -> str:
+        with self._lock:
+            values = dict(self._values)
+        lines: list[str] = []
+        for name, (kind, help_text) in self._HELP.items():
+            lines.append(f"# HELP {name} {help_text}")
+            lines.append(f"# TYPE {name} {kind}")
+            suffixes = ("_sum", "_count") if kind == "summary" else ("",)
+            for suffix in suffixes:
+                for (metric, labels), value in sorted(values.items()):
+                    if metric != name + suffix:
+                        continue
+                    rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+                    lines.append(f"{metric}{{{rendered}}} {value:g}" if rendered else f"{metric} {value:g}")
+        return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class StatusServer:
+    """``/metrics`` and ``/healthz`` on a port (0: any free port; see ``port``)."""
+
+    def __init__(self, metrics: Metrics, healthy: Callable[[], bool], port: int, host: str = "") -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] == "/metrics":
+                    self._answer(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
+                elif self.path.split("?")[0] == "/healthz":
+                    ok = healthy()
+                    self._answer(200 if ok else 503, "ok\n" if ok else "unhealthy\n", "text/plain")
+                else:
+                    self._answer(404, "not found\n", "text/plain")
+
+            def _answer(self, status: int, body: str, content_type: str) -> None:
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: object) -> None:
+                log.debug("status server: " + format, *args)
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, name="status-server", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass
+class _EnvState:
+    desired: Desired | None = None
+    failures: int = 0
+    next_round: float = 0.0
+
+
+@dataclass
+class Reconciler:
+    """Runs rounds for several environments until ``stop`` is set."""
+
+    environments: Sequence[LoopEnvironment]
+    settings: LoopSettings
+    metrics: Metrics = field(default_factory=Metrics)
+    stop: threading.Event = field(default_factory=threading.Event)
+    progress: Callable[[str], None] = field(default=lambda _message: None)
+    last_round: float = field(default_factory=time.monotonic)
+    _states: dict[str, _EnvState] = field(default_factory=dict)
+
+    def healthy(self) -> bool:
+        """Alive: a round finished recently (allowing for backoff)."""
+        allowance = max(3 * self.settings.interval, 60.0) + self.settings.max_backoff
+        return time.monotonic() - self.last_round < allowance
+
+    def _delay(self, state: _EnvState) -> float:
+        base = self.settings.interval
+        if state.failures:
+            base = min(self.settings.interval * (2 ** min(state.failures, 16)), self.settings.max_backoff)
+        return base * (1 + random.uniform(-self.settings.jitter, self.settings.jitter))
+
+    def run(self) -> int:
+        """Loop until stopped (or one round with ``once``); exit code 0, or 3 after a failed --once."""
+        failed = False
+        for env in self.environments:
+            self._states[env.name] = _EnvState()
+        while not self.stop.is_set():
+            now = time.monotonic()
+            for env in self.environments:
+                state = self._states[env.name]
+                if now < state.next_round or self.stop.is_set():
+                    continue
+                ok = self.round(env, state)
+                failed = failed or not ok
+                state.failures = 0 if ok else state.failures + 1
+                state.next_round = time.monotonic() + self._delay(state)
+            self.last_round = time.monotonic()
+            if self.settings.once:
+                break
+            upcoming = min(s.next_round for s in self._states.values())
+            self.stop.wait(max(0.05, upcoming - time.monotonic()))
+        return 3 if (failed and self.settings.once) else 0
+
+    def round(self, env: LoopEnvironment, state: _EnvState) -> bool:
+        """One round for one environment; False when something failed (it is counted)."""
+        started = time.monotonic()
+        new_revision = False
+        try:
+            head = env.head()
+            if state.desired is None or state.desired.revision != head:
+                state.desired = env.render(head)
+                new_revision = True
+                self.progress(f"{env.name}: rendered {head[:12]} ({len(state.desired.objects)} objects)")
+        except GitOpsAgentError as error:
+            source = "cluster" if isinstance(error, ClusterError) else "git"
+            self.metrics.add("gitops_agent_reconcile_errors_total", environment=env.name, source=source)
+            self.progress(f"{env.name}: {error}")
+            if state.desired is None:
+                return False
+            # keep enforcing the last state git gave us while git is unreachable
+        desired = state.desired
+        assert desired is not None
+        target = Target(**{**env.target.__dict__, "revision": desired.revision})
+        try:
+            found = plan(env.cluster, list(desired.objects), target).change_set()
+            drifted = [c for c in found.changes if c.action in CHANGING]
+            self.metrics.set("gitops_agent_drifted_objects", len(drifted), environment=env.name)
+            result: ChangeSet | None = None
+            if drifted and (new_revision or env.self_heal):
+                result = sync(env.cluster, list(desired.objects), target, SyncOptions())
+                fixed = [c for c in result.changes if c.action in CHANGING]
+                errors = [c for c in result.changes if c.action is Action.ERROR]
+                # objects waiting for their tasks are scheduled work, not drift
+                waiting = sum(1 for c in result.changes if c.action is Action.WAITING)
+                if not new_revision:
+                    self.metrics.add("gitops_agent_drift_found_total", len(drifted) - waiting, environment=env.name)
+                    self.metrics.add("gitops_agent_drift_fixed_total", len(fixed), environment=env.name)
+                self.metrics.add("gitops_agent_apply_errors_total", len(errors), environment=env.name)
+                self.metrics.set("gitops_agent_drifted_objects", len(errors), environment=env.name)
+                for change in fixed:
+                    self.progress(f"{env.name}: {change.action} {change.ref}")
+                for change in errors:
+                    self.progress(f"{env.name}: error: {change.message}")
+                outcome = "error" if errors else "success"
+                self.metrics.add("gitops_agent_syncs_total", result=outcome, environment=env.name)
+            elif drifted:
+                self.metrics.add("gitops_agent_drift_found_total", len(drifted), environment=env.name)
+                self.progress(f"{env.name}: {len(drifted)} objects differ from git (selfHeal is off)")
+                outcome = "success"
+            else:
+                outcome = "success"
+        except GitOpsAgentError as error:
+            self.metrics.add("gitops_agent_reconcile_errors_total", environment=env.name, source="cluster")
+            self.metrics.add("gitops_agent_syncs_total", result="error", environment=env.name)
+            self.progress(f"{env.name}: {error}")
+            return False
+        finally:
+            duration = time.monotonic() - started
+            self.metrics.add("gitops_agent_sync_duration_seconds_sum", duration, environment=env.name)
+            self.metrics.add("gitops_agent_sync_duration_seconds_count", 1, environment=env.name)
+        if outcome == "success":
+            self.metrics.set("gitops_agent_last_success_timestamp_seconds", time.time(), environment=env.name)
+            return True
+        return False

@@ -1,0 +1,134 @@
+"""The reconcile loop as a real process: drift made while it runs is healed within two
+intervals, new environment-branch commits are deployed, SIGTERM ends it cleanly."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gitops_agent.cli import run
+from tests.integration.reconcile_helpers import kubectl
+from tests.support.gitrepos import git, make_gitops_repo
+
+pytestmark = pytest.mark.integration
+INTERVAL = 3.0
+
+
+def wait_for(check, timeout: float, what: str) -> float:  # type: ignore[no-untyped-def]
+    """Poll ``check`` until it is true; return the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if check():
+            return time.monotonic() - start
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def exists(kubeconfig: Path, namespace: str, kind: str, name: str) -> bool:
+    out = kubectl(kubeconfig, "-n", namespace, "get", kind, name, "-o", "name", "--ignore-not-found")
+    return bool(out.strip())
+
+
+def http_get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, ""
+
+
+@pytest.fixture
+def dev_repo(tmp_path: Path) -> tuple[Path, str]:
+    repo = make_gitops_repo(tmp_path / "repo")
+    namespace = f"ml-dev-loop-{secrets.token_hex(3)}"
+    dev = repo / "environments" / "dev.yaml"
+    dev.write_text(dev.read_text().replace("namespace: ml-dev", f"namespace: {namespace}"))
+    git(repo, "commit", "-q", "-am", "dev for the loop test")
+    assert run(["compile", "--repo", str(repo), "--env", "dev", "--commit"]) == 0
+    return repo, namespace
+
+
+@pytest.fixture
+def loop(dev_repo: tuple[Path, str], kube_cluster, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:  # type: ignore[no-untyped-def]
+    repo, _ = dev_repo
+    script = Path(sys.executable).parent / "gitops-agent"
+    log = (tmp_path / "loop.log").open("w+")
+    process = subprocess.Popen(
+        [str(script), "reconcile", "dev", "--repo", str(repo), "--kubeconfig", str(kube_cluster.kubeconfig),
+         "--interval", f"{int(INTERVAL)}s", "--metrics-port", "0"],
+        stdout=subprocess.DEVNULL, stderr=log, text=True,
+    )
+    port = 0
+
+    def port_known() -> bool:
+        nonlocal port
+        log.seek(0)
+        found = re.search(r"serving /metrics and /healthz on port (\d+)", log.read())
+        port = int(found.group(1)) if found else 0
+        return bool(port)
+
+    try:
+        wait_for(port_known, 30, "the status server")
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.seek(0)
+        print(log.read())
+
+
+def test_drift_is_healed_within_two_intervals_and_sigterm_stops_cleanly(loop, dev_repo, kube_cluster) -> None:  # type: ignore[no-untyped-def]
+    process, port = loop
+    repo, namespace = dev_repo
+    kubeconfig = kube_cluster.kubeconfig
+    wait_for(lambda: exists(kubeconfig, namespace, "configmap", "image-recognition-config"), 60, "the first sync")
+    assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+
+    # drift by hand: an object deleted, an env var added by another field manager
+    time.sleep(0.5)
+    kubectl(kubeconfig, "-n", namespace, "delete", "configmap", "image-recognition-config")
+    kubectl(kubeconfig, "-n", namespace, "set", "env", "deployment/llm-gateway", "DEBUG=1")
+
+    def healed() -> bool:
+        if not exists(kubeconfig, namespace, "configmap", "image-recognition-config"):
+            return False
+        deployment = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "deployment", "llm-gateway", "-o", "json"))
+        env = deployment["spec"]["template"]["spec"]["containers"][0].get("env", [])
+        return all(item["name"] != "DEBUG" for item in env)
+
+    took = wait_for(healed, 4 * INTERVAL, "self-heal")
+    assert took <= 2 * INTERVAL * 1.1 + 1.0, f"healed after {took:.1f}s"
+
+    status, metrics = http_get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200
+    fixed = re.search(r'^gitops_agent_drift_fixed_total\{environment="dev"\} (\S+)$', metrics, re.MULTILINE)
+    assert fixed is not None and float(fixed.group(1)) >= 2
+    assert re.search(r'^gitops_agent_last_success_timestamp_seconds\{environment="dev"\} \S+$', metrics, re.MULTILINE)
+    assert "# TYPE gitops_agent_syncs_total counter" in metrics
+
+    # a new commit on the environment branch is rendered and deployed
+    spec = repo / "workflows" / "image-recognition.yaml"
+    spec.write_text(spec.read_text().replace("min_accuracy: 0.92", "min_accuracy: 0.95"))
+    git(repo, "commit", "-q", "-am", "raise the accuracy bar")
+    assert run(["compile", "--repo", str(repo), "--env", "dev", "--commit"]) == 0
+
+    def deployed() -> bool:
+        data = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "configmap", "image-recognition-config",
+                                  "-o", "json"))["data"]
+        return any("min_accuracy: 0.95" in value for value in data.values())
+
+    wait_for(deployed, 4 * INTERVAL, "the new revision")
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=15) == 0
