@@ -8,4 +8,5 @@ pytest_plugins: list[str] = [
     "tests.support.cluster",
     "tests.support.gitrepos",
     "tests.support.prometheus",
+    "tests.support.reliability",
 ]

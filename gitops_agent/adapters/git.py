@@ -261,6 +261,15 @@ def is_ancestor(repo: git.Repo, ancestor: str, descendant: str) -> bool:
     return True
 
 
+def share_history(repo: git.Repo, a: str, b: str) -> bool:
+    """Whether two commits have a common ancestor (``git merge-base`` finds one)."""
+    try:
+        repo.git.execute(["git", "merge-base", a, b])
+    except git.GitCommandError:
+        return False
+    return True
+
+
 def write_tree_over(repo: git.Repo, base: str, changed: Mapping[str, bytes]) -> str:
     """``base``'s tree with the ``changed`` files (POSIX path → content) replaced; the
     tree sha. Modes of untouched files are kept; a temporary index leaves HEAD alone."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,9 +20,12 @@ from gitops_agent.commands.common import (
     say,
 )
 from gitops_agent.compile import Tree, compile_environment, tree_spec_digest
-from gitops_agent.errors import EXIT_OK, InvalidInputError
+from gitops_agent.errors import EXIT_OK, Diagnostic, InvalidInputError, SpecError
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment, SpecSet
+
+if TYPE_CHECKING:
+    import git
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,25 @@ def select_environments(specs: SpecSet, names: list[str] | None) -> list[Environ
         known = ", ".join(sorted(specs.environments)) or "none"
         raise InvalidInputError(f"--env {unknown[0]}: no such environment (known: {known})")
     return [specs.environments[name] for name in sorted(set(names))]
+
+
+def check_branch(handle: git.Repo, env: Environment, source_commit: str) -> None:
+    """An environment branch is a branch of its own: not ``HEAD``, not a full ref name, and
+    never a branch holding spec history (committing there would overwrite the specs)."""
+    problem = None
+    if env.branch == "HEAD" or env.branch.startswith("refs/"):
+        problem = f"{env.branch!r} must be a plain branch name (not HEAD or refs/...)"
+    else:
+        for ref in (f"refs/heads/{env.branch}", f"refs/remotes/origin/{env.branch}"):
+            head = g.rev_parse(handle, ref)
+            if head is not None and g.share_history(handle, head, source_commit):
+                problem = (
+                    f"branch {env.branch!r} shares history with the specs' commit {source_commit[:12]}; "
+                    "an environment branch must be a branch of its own (committing there would overwrite the specs)"
+                )
+                break
+    if problem is not None:
+        raise SpecError([Diagnostic(env.source, 0, 0, "spec.branch", problem)])
 
 
 def compile_trees(repo: Path, specs: SpecSet, envs: list[Environment], source_commit: str | None) -> dict[str, Tree]:
@@ -82,6 +104,8 @@ def compile_command(
                 + ", ".join(dirty_paths)
                 + " first (provenance names the spec commit)"
             )
+        for environment in envs:
+            check_branch(handle, environment, source_commit)
     trees = compile_trees(repo, specs, envs, source_commit)
     if out is not None:
         write_out(out, trees)

@@ -249,17 +249,58 @@ def _copy_extra_resources(files: dict[str, bytes], overlay: str, env: Environmen
             raise SpecError([Diagnostic(env.source, 0, 0, field, f"{relative!r} {problem}")])
         target = f"extra/{source.relative_to(root).as_posix()}"
         if source.is_file():
-            files[f"{overlay}/{target}"] = source.read_bytes()
+            files[f"{overlay}/{target}"] = _read_extra(root, source, env.source, field)
             entries.append(target)
         elif (source / "kustomization.yaml").exists() or (source / "kustomization.yml").exists():
             for path in sorted(p for p in source.rglob("*") if p.is_file()):
-                files[f"{overlay}/{target}/{path.relative_to(source).as_posix()}"] = path.read_bytes()
+                data = _read_extra(root, path, env.source, field)
+                files[f"{overlay}/{target}/{path.relative_to(source).as_posix()}"] = data
             entries.append(target)
         else:
             manifests = sorted(p for p in source.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
             if not manifests:
                 raise SpecError([Diagnostic(env.source, 0, 0, field, f"{relative!r} holds no YAML manifests")])
             for path in manifests:
-                files[f"{overlay}/{target}/{path.name}"] = path.read_bytes()
+                files[f"{overlay}/{target}/{path.name}"] = _read_extra(root, path, env.source, field)
                 entries.append(f"{target}/{path.name}")
     return entries
+
+
+def _read_extra(root: Path, path: Path, env_source: str, field: str) -> bytes:
+    """The bytes of one extra resource file, refused when it could carry what must not
+    enter git: a symlink out of the repository, a file of ``.git`` (credentials in its
+    config), a Secret with values, or a kustomize ``secretGenerator``."""
+    from gitops_agent.spec.yaml_positions import load_yaml
+
+    display = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
+    resolved = path.resolve()
+    listed = f"listed by {env_source} {field}"
+    if not resolved.is_relative_to(root):
+        raise SpecError([Diagnostic(display, 0, 0, "<root>", f"{listed}: a link to a file outside the repository")])
+    if ".git" in resolved.relative_to(root).parts:
+        raise SpecError([Diagnostic(display, 0, 0, "<root>", f"{listed}: a file of the repository's .git directory")])
+    data = resolved.read_bytes()
+    if path.suffix not in (".yaml", ".yml"):
+        return data
+    documents, problems = load_yaml(data, display)
+    if problems:
+        raise SpecError(problems)
+    for document in documents:
+        value = document.data
+        if not isinstance(value, dict):
+            continue
+        if value.get("kind") == "Secret" and (value.get("data") or value.get("stringData")):
+            raise SpecError(
+                [
+                    document.diagnostic(
+                        ("data" if value.get("data") else "stringData",),
+                        "a Secret with values must not be committed to git; reference it "
+                        "(SealedSecret, ExternalSecret) or create it outside gitops-agent",
+                    )
+                ]
+            )
+        if value.get("secretGenerator"):
+            raise SpecError(
+                [document.diagnostic(("secretGenerator",), "a secretGenerator would put secret values in git")]
+            )
+    return data
