@@ -162,6 +162,10 @@ def main() -> None:
         "samples": samples,
         "backfillSeconds": round(backfill, 1),
         "promqlRequests": len(client.log.queries),
+        "secondsPerQuery": {
+            query.kind.value: round(seconds, 2)
+            for query, seconds in zip(query_plan.queries, client.log.seconds, strict=True)
+        },
         "fetchAndRecommendSeconds": round(fetch_seconds, 2),
         "commandSeconds": round(command_seconds, 2),
         "commandExit": code,

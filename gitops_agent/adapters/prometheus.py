@@ -12,6 +12,7 @@ import ast
 import json
 import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,9 +39,10 @@ class Sample:
 
 @dataclass(frozen=True)
 class QueryLog:
-    """Each query sent (for evidence and for counting requests)."""
+    """Each query sent and its wall time in seconds (for evidence and benchmarks)."""
 
     queries: list[str] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
 
 
 def _timestamp(at: datetime | float) -> str:
@@ -105,6 +107,7 @@ class PrometheusClient:
     def _call(self, query: str, send: Any) -> list[Any]:
         self.log.queries.append(query)
         where = f"Prometheus {self.url}"
+        started = time.monotonic()
         try:
             result = send()
         except requests.Timeout as error:
@@ -121,6 +124,8 @@ class PrometheusClient:
             ) from error
         except requests.RequestException as error:
             raise PrometheusError(f"{where}: request failed: {error}") from error
+        finally:
+            self.log.seconds.append(time.monotonic() - started)
         if not isinstance(result, list):
             raise PrometheusError(f"{where}: malformed answer to {query!r} (result is not a list)")
         return result

@@ -62,19 +62,27 @@ def workloads_of(workflow: Workflow) -> list[Workload]:
 
 
 def plan_for(namespace: str, workflows: Sequence[Workflow], window: str | None) -> QueryPlan:
-    """The batched queries one environment needs (see :mod:`gitops_agent.optimize.queries`)."""
-    policies = [w.optimize.rightsizing for w in workflows if w.optimize and w.optimize.rightsizing]
-    enabled = [p for p in policies if p.enabled]
-    chosen = window or max((p.window for p in enabled), key=_seconds, default=DEFAULT_WINDOW)
-    percentiles = {p.cpu_percentile for p in enabled} or {Rightsizing().cpu_percentile}
-    hpa = any(
-        s.autoscale is not None and s.autoscale.cpu_utilization is not None
+    """The batched queries one environment needs (see :mod:`gitops_agent.optimize.queries`).
+
+    One window per run: ``window`` or the longest of the workflows' policy windows.
+    """
+    sized = [w for w in workflows if w.optimize and w.optimize.rightsizing and w.optimize.rightsizing.enabled]
+    policies = [w.optimize.rightsizing for w in sized if w.optimize and w.optimize.rightsizing]
+    chosen = window or max((p.window for p in policies), key=_seconds, default=DEFAULT_WINDOW)
+    percentiles = {p.cpu_percentile for p in policies} or {Rightsizing().cpu_percentile}
+    containers = [item.target.name for w in sized for item in workloads_of(w)]
+    hpa = [
+        s.name for w in sized for s in w.services if s.autoscale is not None and s.autoscale.cpu_utilization is not None
+    ]
+    ab = [
+        name
         for w in workflows
-        if w.optimize and w.optimize.rightsizing and w.optimize.rightsizing.enabled
+        if w.optimize and w.optimize.experiments
         for s in w.services
-    )
-    traffic = any(w.optimize and w.optimize.experiments and any(s.variants for s in w.services) for w in workflows)
-    return plan(namespace, chosen, percentiles, load=hpa, traffic=bool(traffic))
+        if s.variants
+        for name in (s.name, *(f"{s.name}-{v.name}" for v in s.variants))
+    ]
+    return plan(namespace, chosen, percentiles, containers=containers, hpa_workloads=hpa, ab_workloads=ab)
 
 
 def _seconds(duration: str) -> int:

@@ -31,7 +31,7 @@ the metrics: cAdvisor's ``namespace``/``pod``/``container`` labels, kube-state-m
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -104,37 +104,55 @@ def _tagged(function: str, expr: str, window: str, name: str) -> str:
     return f'label_replace({inner}, "stat", "{name}", "", "")'
 
 
+def _names(names: Sequence[str]) -> str:
+    """An RE2 alternation of RFC 1123 names (no regex metacharacters to escape)."""
+    return "|".join(sorted(set(names)))
+
+
+def _pods_of(workloads: Sequence[str]) -> str:
+    return f'pod=~"({_names(workloads)})-[a-z0-9]+-[a-z0-9]{{5}}"'
+
+
 def plan(
     namespace: str,
     window: str,
     percentiles: set[float],
     *,
-    load: bool,
-    traffic: bool,
+    containers: Sequence[str],
+    hpa_workloads: Sequence[str] = (),
+    ab_workloads: Sequence[str] = (),
 ) -> QueryPlan:
-    """The queries for one environment: at most ``4 + len(percentiles) + 2``."""
-    containers = _selector(namespace, 'container!=""', 'container!="POD"')
+    """The queries for one environment: at most ``3 + len(percentiles) + 2``.
+
+    ``containers``: the main-container names to right-size (none: no usage queries);
+    ``hpa_workloads``: Deployments whose HPA scales on CPU (the load query);
+    ``ab_workloads``: main and variant Deployments of A/B experiments (the traffic query).
+    Each list narrows its query with one regex matcher, so the namespace's other
+    containers cost nothing.
+    """
     by_pod = "by (namespace, pod, container)"
-    queries = [
-        Query(
-            QueryKind.CPU,
-            f"max {by_pod} (quantile_over_time({p / 100:g}, rate({CPU}{containers}[5m])[{window}:{RESOLUTION}]))",
-            p,
-        )
-        for p in sorted(percentiles)
-    ]
-    queries += [
-        Query(QueryKind.MEMORY, f"max {by_pod} (max_over_time({MEMORY}{containers}[{window}]))"),
-        Query(QueryKind.SAMPLES, f"sum {by_pod} (count_over_time({MEMORY}{containers}[{window}]))"),
-        Query(
-            QueryKind.OOM,
-            f"max {by_pod} (max_over_time({OOM}{_selector(namespace, OOM_REASON)}[{window}]))",
-        ),
-    ]
-    if load:
+    queries: list[Query] = []
+    if containers:
+        selector = _selector(namespace, f'container=~"{_names(containers)}"')
+        queries += [
+            Query(
+                QueryKind.CPU,
+                f"max {by_pod} (quantile_over_time({p / 100:g}, rate({CPU}{selector}[5m])[{window}:{RESOLUTION}]))",
+                p,
+            )
+            for p in sorted(percentiles)
+        ]
+        oom = _selector(namespace, OOM_REASON, f'container=~"{_names(containers)}"')
+        queries += [
+            Query(QueryKind.MEMORY, f"max {by_pod} (max_over_time({MEMORY}{selector}[{window}]))"),
+            Query(QueryKind.SAMPLES, f"sum {by_pod} (count_over_time({MEMORY}{selector}[{window}]))"),
+            Query(QueryKind.OOM, f"max {by_pod} (max_over_time({OOM}{oom}[{window}]))"),
+        ]
+    if hpa_workloads:
+        selector = _selector(namespace, _pods_of(hpa_workloads))
         total = (
             f"sum by (namespace, workload, container) (label_replace("
-            f'rate({CPU}{containers}[5m]), "workload", "$1", "pod", "{POD_PATTERN}"))'
+            f'rate({CPU}{selector}[5m]), "workload", "$1", "pod", "{POD_PATTERN}"))'
         )
         queries.append(
             Query(
@@ -144,12 +162,13 @@ def plan(
                 + _tagged(f"quantile_over_time({TROUGH_QUANTILE:g}, ", total, window, "trough"),
             )
         )
-    if traffic:
+    if ab_workloads:
+        selector = _selector(namespace, _pods_of(ab_workloads))
         queries.append(
             Query(
                 QueryKind.TRAFFIC,
                 f"sum by (namespace, workload, code) (label_replace("
-                f'increase({REQUESTS}{_selector(namespace)}[{window}]), "workload", "$1", "pod", '
+                f'increase({REQUESTS}{selector}[{window}]), "workload", "$1", "pod", '
                 f'"{POD_PATTERN}"))',
             )
         )

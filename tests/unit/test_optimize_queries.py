@@ -14,14 +14,18 @@ def test_pod_names_map_to_workloads() -> None:
 
 
 def test_plan_size_does_not_depend_on_containers() -> None:
-    full = plan("ml-prod", "7d", {95.0}, load=True, traffic=True)
+    names = [f"svc{i}" for i in range(500)]
+    full = plan("ml-prod", "7d", {95.0}, containers=names, hpa_workloads=names[:50], ab_workloads=["svc1", "svc1-b"])
     assert len(full.queries) == 6
     assert all('namespace="ml-prod"' in q.promql for q in full.queries)
-    assert len(plan("ml-prod", "7d", {90.0, 95.0}, load=False, traffic=False).queries) == 5
+    load = next(q.promql for q in full.queries if q.kind is QueryKind.LOAD)
+    assert 'pod=~"(svc0|svc1|svc10|' in load and "svc499" not in load
+    assert len(plan("ml-prod", "7d", {90.0, 95.0}, containers=["a"]).queries) == 5
+    assert plan("ml-prod", "7d", {95.0}, containers=[]).queries == ()
 
 
 def test_assemble_folds_pods() -> None:
-    p = plan("ns", "7d", {95.0}, load=True, traffic=True)
+    p = plan("ns", "7d", {95.0}, containers=["api"], hpa_workloads=["api"], ab_workloads=["api"])
     by_kind = {q.kind: q for q in p.queries}
 
     def row(pod: str, value: float, **extra: str) -> tuple[dict[str, str], float]:
