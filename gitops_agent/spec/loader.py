@@ -217,64 +217,7 @@ def _cross_check(repo: Path, workflows: list[_Loaded], environments: list[_Loade
                         )
                     )
                 _check_override(env, name, override, by_name)
-        _check_image_pins(env, spec, by_name)
     _check_service_names(workflows, environments)
-
-
-def image_name(reference: str) -> str:
-    """``registry:5000/team/app:1.4@sha256:…`` → ``registry:5000/team/app`` (kustomize's match)."""
-    name = reference.split("@", 1)[0]
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    return name[:colon] if colon > slash else name
-
-
-def _images_of(spec: Any) -> set[str]:
-    found: set[str] = set()
-    if not isinstance(spec, dict):
-        return found
-    bodies: list[Any] = [spec.get("defaults")]
-    for section in ("tasks", "services"):
-        entries = spec.get(section)
-        bodies.extend(entries.values() if isinstance(entries, dict) else [])
-    services = spec.get("services")
-    for body in services.values() if isinstance(services, dict) else []:
-        variants = body.get("variants") if isinstance(body, dict) else None
-        bodies.extend(variants.values() if isinstance(variants, dict) else [])
-    for body in bodies:
-        image = body.get("image") if isinstance(body, dict) else None
-        if isinstance(image, str):
-            found.add(image_name(image))
-    return found
-
-
-def _check_image_pins(env: _Loaded, spec: Mapping[str, Any], by_name: Mapping[str, _Loaded]) -> None:
-    """A pin that matches no image of the environment's workflows is a typo, unless the
-    environment also has extra ``resources`` (whose images the pin may target)."""
-    images = spec.get("images")
-    if not isinstance(images, dict) or not images or spec.get("resources"):
-        return
-    selected = spec.get("workflows")
-    overrides = spec.get("overrides")
-    overrides = overrides if isinstance(overrides, dict) else {}
-    used: set[str] = set()
-    for name, workflow in by_name.items():
-        if isinstance(selected, list) and name not in selected:
-            continue
-        raw = workflow.data.get("spec")
-        override = overrides.get(name)
-        used |= _images_of(raw)
-        if isinstance(override, dict) and isinstance(raw, dict):
-            used |= _images_of(merge_override(raw, override))
-    for pinned in images:
-        if pinned not in used:
-            env.problems.append(
-                env.report(
-                    ("spec", "images", pinned),
-                    f"no workflow deployed here uses image {pinned!r} (pins match the image name without tag)",
-                    True,
-                )
-            )
 
 
 def _check_override(env: _Loaded, name: str, override: Any, by_name: Mapping[str, _Loaded]) -> None:
