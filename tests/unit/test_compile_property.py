@@ -71,10 +71,14 @@ def workflow_specs(draw: st.DrawFn) -> dict[str, Any]:
     return spec
 
 
+def uses_image_a(workflow: dict[str, Any]) -> bool:
+    return "reg.example.com/a:" in repr(workflow)
+
+
 @st.composite
-def environments(draw: st.DrawFn) -> dict[str, Any]:
+def environments(draw: st.DrawFn, workflow: dict[str, Any]) -> dict[str, Any]:
     spec: dict[str, Any] = {"namespace": "ns-" + draw(names), "branch": "env/test"}
-    if draw(st.booleans()):
+    if uses_image_a(workflow) and draw(st.booleans()):  # a pin must match an image in use
         spec["images"] = {"reg.example.com/a": draw(st.sampled_from(["9.9", "sha256:" + "a" * 64]))}
     if draw(st.booleans()):
         spec["labels"] = {"tier": draw(names)}
@@ -91,10 +95,10 @@ def write_repo(root: Path, workflow: dict[str, Any], env: dict[str, Any]) -> Non
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(workflow=workflow_specs(), env=environments())
-def test_random_valid_specs_compile_deterministically_and_render(
-    tmp_path_factory: Any, workflow: dict[str, Any], env: dict[str, Any]
-) -> None:
+@given(data=st.data())
+def test_random_valid_specs_compile_deterministically_and_render(tmp_path_factory: Any, data: st.DataObject) -> None:
+    workflow = data.draw(workflow_specs(), label="workflow")
+    env = data.draw(environments(workflow), label="environment")
     root = tmp_path_factory.mktemp("prop")
     write_repo(root, workflow, env)
     specs = load_specs(root)
