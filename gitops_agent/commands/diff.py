@@ -19,10 +19,12 @@ from gitops_agent.commands.common import (
     VerboseOption,
     configure_logging,
     emit_json,
+    progress,
     say,
 )
-from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK, InvalidInputError
-from gitops_agent.reconcile.changeset import Action, ChangeSet
+from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK, ClusterError, GitOpsAgentError, InvalidInputError
+from gitops_agent.notes import SyncEvent, SyncRecord, record_sync
+from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
 from gitops_agent.reconcile.engine import Target
 from gitops_agent.reconcile.engine import diff as diff_objects
 from gitops_agent.render import Rendered, render_ref
@@ -78,6 +80,31 @@ def render_desired(repo: Path, env: Environment, ref: str | None) -> Rendered:
     return render_ref(repo, env, ref)
 
 
+def record(
+    repo: Path, env: Environment, change_set: ChangeSet, *, context: str | None, drift_fix: bool = False
+) -> None:
+    """Append a sync record to the environment commit's note (a warning when git refuses)."""
+    if not change_set.revision:
+        return
+    changes = tuple(
+        f"{c.action} {c.ref.api_version} {c.ref.kind} {c.ref.namespace + '/' if c.ref.namespace else ''}{c.ref.name}"
+        for c in change_set.changes
+        if c.action in CHANGING or c.action is Action.ERROR
+    )
+    entry = SyncRecord(
+        summary=change_set.summary(),
+        result="failed" if change_set.errors else "succeeded",
+        event=SyncEvent.DRIFT_FIX if drift_fix else SyncEvent.SYNC,
+        context=context or env.context,
+        changes=changes,
+        health=str(change_set.health),
+    )
+    try:
+        record_sync(repo, env.name, change_set.revision, entry)
+    except GitOpsAgentError as error:
+        progress(f"warning: the sync record was not written: {error}")
+
+
 def parse_seconds(value: str, flag: str) -> float:
     seconds = parse_duration(value)
     if seconds is None:
@@ -85,9 +112,7 @@ def parse_seconds(value: str, flag: str) -> float:
     return float(seconds)
 
 
-def print_change_set(
-    change_set: ChangeSet, output: OutputFormat, *, show_unchanged: bool = False
-) -> None:
+def print_change_set(change_set: ChangeSet, output: OutputFormat, *, show_unchanged: bool = False) -> None:
     """The change set as JSON (exactly one document) or as lines and diffs for people."""
     if output == OutputFormat.JSON:
         emit_json(change_set.to_json())
@@ -133,9 +158,7 @@ def diff(
     rendered = render_desired(repo, environment, ref)
     cluster = connect(kubeconfig, context, environment)
     try:
-        change_set = diff_objects(
-            cluster, list(rendered.objects), target_for(environment, rendered.revision)
-        )
+        change_set = diff_objects(cluster, list(rendered.objects), target_for(environment, rendered.revision))
     finally:
         cluster.close()
     print_change_set(change_set, output)
@@ -147,9 +170,8 @@ def diff(
 
 def raise_cluster_errors(change_set: ChangeSet, headline: str) -> None:
     """Exit 3 with one line per failed object (after the change set was printed)."""
-    from gitops_agent.errors import ClusterError
-
-    lines = [c.message or str(c.ref) for c in change_set.errors]
+    errors = sorted(change_set.errors, key=lambda c: c.action is not Action.ERROR)
+    lines = [c.message if c.message.startswith(str(c.ref)) else f"{c.ref}: {c.message}" for c in errors]
     count = len(lines)
     summary = lines[0] if count == 1 else f"{count} objects failed:\n  " + "\n  ".join(lines)
     raise ClusterError(summary or headline)

@@ -11,7 +11,7 @@ import typer
 
 from gitops_agent.adapters.kube import KubeCluster
 from gitops_agent.commands.common import ContextOption, KubeconfigOption, RepoOption, VerboseOption, progress
-from gitops_agent.commands.diff import parse_seconds, setup_logging, target_for
+from gitops_agent.commands.diff import parse_seconds, record, setup_logging, target_for
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.reconcile.cache import CachedCluster
 from gitops_agent.reconcile.loop import Desired, LoopEnvironment, LoopSettings, Reconciler, StatusServer
@@ -38,6 +38,7 @@ def _loop_environment(
         head=head,
         render=render,
         cluster=cluster,
+        record=lambda change_set, drift_fix: record(repo, env, change_set, context=context, drift_fix=drift_fix),
     )
     return loop_env, cluster
 

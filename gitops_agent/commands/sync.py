@@ -23,6 +23,7 @@ from gitops_agent.commands.diff import (
     parse_seconds,
     print_change_set,
     raise_cluster_errors,
+    record,
     render_desired,
     setup_logging,
     target_for,
@@ -35,16 +36,10 @@ from gitops_agent.reconcile.engine import sync as sync_objects
 def sync(
     env: Annotated[str, typer.Argument(help="Environment name.")],
     ref: RefOption = None,
-    prune: Annotated[
-        bool, typer.Option("--prune", help="Delete owned objects git no longer has.")
-    ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
-    ] = False,
+    prune: Annotated[bool, typer.Option("--prune", help="Delete owned objects git no longer has.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for task order and health.")] = False,
-    timeout: Annotated[
-        str, typer.Option("--timeout", help="How long --wait waits (e.g. 5m).")
-    ] = "5m",
+    timeout: Annotated[str, typer.Option("--timeout", help="How long --wait waits (e.g. 5m).")] = "5m",
     force_conflicts: Annotated[
         bool, typer.Option("--force-conflicts", help="Take fields over from other field managers.")
     ] = False,
@@ -82,6 +77,8 @@ def sync(
     finally:
         cluster.close()
     print_change_set(change_set, output)
+    if not dry_run and rendered.revision and (change_set.has_changes or change_set.errors):
+        record(repo, environment, change_set, context=context)
     if change_set.errors:
         raise_cluster_errors(change_set, "sync failed")
     if dry_run and change_set.has_changes:

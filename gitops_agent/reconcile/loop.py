@@ -47,6 +47,8 @@ class LoopEnvironment:
     render: Callable[[str], Desired]
     """Render the branch at a revision; may raise."""
     cluster: Cluster
+    record: Callable[[ChangeSet, bool], None] | None = None
+    """Called after a sync that changed or failed something (``True``: it fixed drift)."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,8 @@ class Reconciler:
                     self.progress(f"{env.name}: error: {change.message}")
                 outcome = "error" if errors else "success"
                 self.metrics.add("gitops_agent_syncs_total", result=outcome, environment=env.name)
+                if env.record is not None and (fixed or errors):
+                    env.record(result, not new_revision)
             elif drifted:
                 self.metrics.add("gitops_agent_drift_found_total", len(drifted), environment=env.name)
                 self.progress(f"{env.name}: {len(drifted)} objects differ from git (selfHeal is off)")

@@ -4,6 +4,7 @@ hand-written manifests that follow the compiler's conventions, Job status writte
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -215,3 +216,32 @@ def finish_job(kubeconfig: Path, namespace: str, name: str, *, succeeded: bool =
         "-p",
         json.dumps({"status": status}),
     )
+
+
+def add_environment(repo: Path, template: str, name: str, namespace: str) -> None:
+    """A copy of environment ``template`` named ``name`` (own branch and namespace), committed.
+
+    Tests use their own environment names: the ownership label carries the environment name,
+    so two tests sharing one would see each other's objects as theirs to prune.
+    """
+    text = (repo / "environments" / f"{template}.yaml").read_text()
+    text = text.replace(f"metadata: {{name: {template}}}", f"metadata: {{name: {name}}}")
+    text = text.replace(f"branch: env/{template}", f"branch: env/{name}")
+    text = re.sub(r"namespace: \S+", f"namespace: {namespace}", text, count=1)
+    assert f"name: {name}" in text and f"env/{name}" in text
+    (repo / "environments" / f"{name}.yaml").write_text(text)
+    subprocess.run(["git", "add", "environments"], cwd=repo, check=True, capture_output=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m",
+                    f"environment {name}"], cwd=repo, check=True, capture_output=True)
+
+
+def delete_namespaces(kubeconfig: Path, *names: str) -> None:
+    """Delete namespaces a test created and wait until they are gone."""
+    for name in names:
+        kubectl(kubeconfig, "delete", "namespace", name, "--ignore-not-found", "--wait=false")
+    deadline = time.monotonic() + 90
+    for name in names:
+        while kubectl(kubeconfig, "get", "namespace", name, "--ignore-not-found", "-o", "name").strip():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"namespace {name} not deleted")
+            time.sleep(0.5)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
 from gitops_agent.cli import run
-from tests.integration.reconcile_helpers import finish_job, kubectl
+from tests.integration.reconcile_helpers import delete_namespaces, finish_job, kubectl
 from tests.support.gitrepos import git, make_gitops_repo
 
 pytestmark = pytest.mark.integration
@@ -20,7 +21,7 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 
 
 @pytest.fixture(scope="module")
-def examples_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+def examples_repo(tmp_path_factory: pytest.TempPathFactory, kube_cluster) -> Iterator[tuple[Path, dict[str, str]]]:  # type: ignore[no-untyped-def]
     """The examples, each environment in a namespace of its own (unique to this run)."""
     repo = make_gitops_repo(tmp_path_factory.mktemp("examples") / "repo")
     suffix = secrets.token_hex(3)
@@ -34,7 +35,9 @@ def examples_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
         path.write_text(text.replace(f"namespace: {old.group(1)}", f"namespace: {namespaces[env]}"))
     git(repo, "commit", "-q", "-am", "namespaces for this test run")
     assert run(["compile", "--repo", str(repo), "--commit"]) == 0
-    return repo, namespaces
+    yield repo, namespaces
+    # the environments' objects carry the names dev/staging/prod: leave nothing behind
+    delete_namespaces(kube_cluster.kubeconfig, *namespaces.values())
 
 
 def context_of(kubeconfig: Path) -> str:

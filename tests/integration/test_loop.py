@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from gitops_agent.cli import run
-from tests.integration.reconcile_helpers import kubectl
+from gitops_agent.notes import read_sync_notes
+from tests.integration.reconcile_helpers import add_environment, delete_namespaces, kubectl
 from tests.support.gitrepos import git, make_gitops_repo
 
 pytestmark = pytest.mark.integration
@@ -47,15 +48,18 @@ def http_get(url: str) -> tuple[int, str]:
         return error.code, ""
 
 
+ENV = f"loop{secrets.token_hex(3)}"
+
+
 @pytest.fixture
-def dev_repo(tmp_path: Path) -> tuple[Path, str]:
+def dev_repo(tmp_path: Path, kube_cluster) -> Iterator[tuple[Path, str]]:  # type: ignore[no-untyped-def]
+    """A copy of the dev environment (prune and selfHeal on) under a name of its own."""
     repo = make_gitops_repo(tmp_path / "repo")
-    namespace = f"ml-dev-loop-{secrets.token_hex(3)}"
-    dev = repo / "environments" / "dev.yaml"
-    dev.write_text(dev.read_text().replace("namespace: ml-dev", f"namespace: {namespace}"))
-    git(repo, "commit", "-q", "-am", "dev for the loop test")
-    assert run(["compile", "--repo", str(repo), "--env", "dev", "--commit"]) == 0
-    return repo, namespace
+    namespace = f"ml-{ENV}"
+    add_environment(repo, "dev", ENV, namespace)
+    assert run(["compile", "--repo", str(repo), "--env", ENV, "--commit"]) == 0
+    yield repo, namespace
+    delete_namespaces(kube_cluster.kubeconfig, namespace)
 
 
 @pytest.fixture
@@ -64,7 +68,7 @@ def loop(dev_repo: tuple[Path, str], kube_cluster, tmp_path: Path) -> Iterator[t
     script = Path(sys.executable).parent / "gitops-agent"
     log = (tmp_path / "loop.log").open("w+")
     process = subprocess.Popen(
-        [str(script), "reconcile", "dev", "--repo", str(repo), "--kubeconfig", str(kube_cluster.kubeconfig),
+        [str(script), "reconcile", ENV, "--repo", str(repo), "--kubeconfig", str(kube_cluster.kubeconfig),
          "--interval", f"{int(INTERVAL)}s", "--metrics-port", "0"],
         stdout=subprocess.DEVNULL, stderr=log, text=True,
     )
@@ -112,16 +116,17 @@ def test_drift_is_healed_within_two_intervals_and_sigterm_stops_cleanly(loop, de
 
     status, metrics = http_get(f"http://127.0.0.1:{port}/metrics")
     assert status == 200
-    fixed = re.search(r'^gitops_agent_drift_fixed_total\{environment="dev"\} (\S+)$', metrics, re.MULTILINE)
+    fixed = re.search(rf'^gitops_agent_drift_fixed_total\{{environment="{ENV}"\}} (\S+)$', metrics, re.MULTILINE)
     assert fixed is not None and float(fixed.group(1)) >= 2
-    assert re.search(r'^gitops_agent_last_success_timestamp_seconds\{environment="dev"\} \S+$', metrics, re.MULTILINE)
+    last = rf'^gitops_agent_last_success_timestamp_seconds\{{environment="{ENV}"\}} \S+$'
+    assert re.search(last, metrics, re.MULTILINE)
     assert "# TYPE gitops_agent_syncs_total counter" in metrics
 
     # a new commit on the environment branch is rendered and deployed
     spec = repo / "workflows" / "image-recognition.yaml"
     spec.write_text(spec.read_text().replace("min_accuracy: 0.92", "min_accuracy: 0.95"))
     git(repo, "commit", "-q", "-am", "raise the accuracy bar")
-    assert run(["compile", "--repo", str(repo), "--env", "dev", "--commit"]) == 0
+    assert run(["compile", "--repo", str(repo), "--env", ENV, "--commit"]) == 0
 
     def deployed() -> bool:
         data = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "configmap", "image-recognition-config",
@@ -132,3 +137,7 @@ def test_drift_is_healed_within_two_intervals_and_sigterm_stops_cleanly(loop, de
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
+
+    # every sync and drift fix left a record in git (notes on the environment commits)
+    events = {note.event.value for note in read_sync_notes(repo, ENV)}
+    assert {"sync", "drift-fix"} <= events

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 from pathlib import Path
 
 import pytest
 
 from gitops_agent.cli import run
+from tests.integration.reconcile_helpers import add_environment
 from tests.support.gitrepos import make_gitops_repo
 
 pytestmark = pytest.mark.integration
@@ -32,10 +34,14 @@ def kubeconfig_for(tmp_path: Path, server: str) -> Path:
     return path
 
 
+ENV = f"cli{secrets.token_hex(3)}"
+
+
 @pytest.fixture(scope="module")
 def compiled_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = make_gitops_repo(tmp_path_factory.mktemp("cli") / "repo")
-    assert run(["compile", "--repo", str(repo), "--env", "dev", "--commit"]) == 0
+    add_environment(repo, "dev", ENV, f"ml-{ENV}")
+    assert run(["compile", "--repo", str(repo), "--env", ENV, "--commit"]) == 0
     return repo
 
 
@@ -46,7 +52,7 @@ def test_unreachable_cluster_is_one_clear_line_and_exit_3(  # type: ignore[no-un
     server = f"https://127.0.0.1:{closed_port()}"
     kubeconfig = kubeconfig_for(tmp_path, server)
     capsys.readouterr()
-    code = run([command, "dev", "--repo", str(compiled_repo), "--kubeconfig", str(kubeconfig)])
+    code = run([command, ENV, "--repo", str(compiled_repo), "--kubeconfig", str(kubeconfig)])
     out, err = capsys.readouterr()
     assert code == 3
     assert err.strip() == f"error: cluster unreachable at {server}: connection refused"
@@ -57,7 +63,7 @@ def test_unknown_environment_and_bad_timeout_are_exit_2(compiled_repo: Path, tmp
     kubeconfig = kubeconfig_for(tmp_path, "https://127.0.0.1:1")
     assert run(["diff", "nope", "--repo", str(compiled_repo), "--kubeconfig", str(kubeconfig)]) == 2
     assert "environment 'nope' not found" in capsys.readouterr().err
-    code = run(["sync", "dev", "--wait", "--timeout", "soon", "--repo", str(compiled_repo),
+    code = run(["sync", ENV, "--wait", "--timeout", "soon", "--repo", str(compiled_repo),
                 "--kubeconfig", str(kubeconfig)])
     assert code == 2
     assert "--timeout soon" in capsys.readouterr().err
@@ -66,13 +72,13 @@ def test_unknown_environment_and_bad_timeout_are_exit_2(compiled_repo: Path, tmp
 def test_diff_exit_1_and_sync_dry_run_exit_1_write_nothing(compiled_repo: Path, kube_cluster, capsys) -> None:  # type: ignore[no-untyped-def]
     args = ["--repo", str(compiled_repo), "--kubeconfig", str(kube_cluster.kubeconfig)]
     capsys.readouterr()
-    assert run(["diff", "dev", *args]) == 1
-    assert "+ create    Namespace/ml-dev (wave 0)" in capsys.readouterr().out
-    assert run(["sync", "dev", "--dry-run", "-o", "json", *args]) == 1
+    assert run(["diff", ENV, *args]) == 1
+    assert f"+ create    Namespace/ml-{ENV} (wave 0)" in capsys.readouterr().out
+    assert run(["sync", ENV, "--dry-run", "-o", "json", *args]) == 1
     document = json.loads(capsys.readouterr().out)
     assert document["summary"]["create"] > 10
     assert {c["action"] for c in document["changes"]} == {"create"}
     # nothing was written: the namespace still does not exist
-    assert run(["diff", "dev", "-o", "json", *args]) == 1
+    assert run(["diff", ENV, "-o", "json", *args]) == 1
     again = json.loads(capsys.readouterr().out)
     assert again["summary"] == document["summary"]
