@@ -105,21 +105,44 @@ def apply_edits(files: Mapping[str, bytes], plan: Sequence[FileEdit]) -> dict[st
     return changed
 
 
+MESSAGE_LIMIT = 100_000
+"""Bytes of commit message at most (it is passed to ``git commit-tree`` as one argument)."""
+
+
 def message(env: Environment, window: str, recommendations: Sequence[Recommendation]) -> str:
-    """The commit message: a subject, then each change with its evidence."""
+    """The commit message: a subject, each change with its evidence, then the queries.
+
+    Each query is printed once, numbered; a change cites it as ``[Qn]`` with what it
+    observed. Past :data:`MESSAGE_LIMIT` the remaining changes are only counted.
+    """
     proposed = [r for r in recommendations if r.proposed]
-    lines = [
+    numbers: dict[str, int] = {}
+    for rec in proposed:
+        for evidence in rec.evidence:
+            numbers.setdefault(evidence.query, len(numbers) + 1)
+    head = [
         f"optimize({env.name}): {len(proposed)} change(s) from {window} of Prometheus history",
         "",
     ]
-    for rec in proposed:
-        lines.append(f"- {rec.target} {rec.field}: {_show(rec.old)} -> {_show(rec.new)}")
-        lines.append(f"  {rec.strategy.value}: {rec.reason}")
-        for evidence in rec.evidence:
-            lines.append(f"  query ({evidence.window}): {evidence.query}")
-            lines.append(f"  observed: {evidence.observed}")
-    lines += ["", f"Gitops-Agent-Environment: {env.name}", f"Gitops-Agent-Window: {window}"]
-    return "\n".join(lines) + "\n"
+    tail = ["", f"Queries (each over {window}):"]
+    tail += [f"[Q{n}] {query}" for query, n in numbers.items()]
+    tail += ["", f"Gitops-Agent-Environment: {env.name}", f"Gitops-Agent-Window: {window}"]
+    budget = MESSAGE_LIMIT - sum(len(line) + 1 for line in head + tail)
+    body: list[str] = []
+    for index, rec in enumerate(proposed):
+        cited = "; ".join(f"[Q{numbers[e.query]}] {e.observed}" for e in rec.evidence)
+        entry = [
+            f"- {rec.target} {rec.field}: {_show(rec.old)} -> {_show(rec.new)}",
+            f"  {rec.strategy.value}: {rec.reason}",
+            *([f"  evidence: {cited}"] if cited else []),
+        ]
+        size = sum(len(line) + 1 for line in entry)
+        if size > budget - 100:
+            body.append(f"- … and {len(proposed) - index} more change(s): see the report")
+            break
+        budget -= size
+        body += entry
+    return "\n".join(head + body + tail) + "\n"
 
 
 def _show(value: object) -> str:

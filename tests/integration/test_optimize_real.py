@@ -107,7 +107,8 @@ def test_scenarios_give_the_documented_recommendations(
     assert git(repo, "rev-parse", f"{BRANCH}^") == head
     message = git(repo, "log", "-1", "--format=%B", BRANCH)
     assert "shop/service/api resources.cpu: 2 -> 300m" in message
-    assert "quantile_over_time(0.95" in message and "observed:" in message
+    assert "quantile_over_time(0.95" in message
+    assert "  evidence: [Q1] pods of api (container api): p95 300.0m; [Q2] 19" in message
     proposed = git(repo, "show", f"{BRANCH}:workflows/shop.yaml") + "\n"
     check_only_intended_lines_changed(original.decode(), proposed, api_memory)
 

@@ -90,7 +90,10 @@ def test_only_proposed_recommendations_are_planned_and_reported() -> None:
     text = message(prod, "7d", recs)
     assert text.startswith("optimize(prod): 1 change(s) from 7d of Prometheus history\n")
     assert "- shop/service/api resources.cpu: 2 -> 300m" in text
-    assert "query (7d): max(x)" in text and "observed: 300m" in text
+    assert "  evidence: [Q1] 300m\n" in text and "[Q1] max(x)\n" in text
+    many = [rec(Strategy.RIGHTSIZING, CPU)] * 5000
+    long = message(prod, "7d", many)
+    assert len(long) < 100_000 and "more change(s): see the report" in long
     doc = report.document(
         environment="prod", window="7d", prometheus="http://p", queries=4, recommendations=recs, proposal=None
     )
