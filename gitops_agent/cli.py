@@ -5,11 +5,13 @@ Each command lives in ``gitops_agent.commands.<name>`` and registers itself on t
 
 from __future__ import annotations
 
+import signal
 import sys
 import tempfile
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 import typer
 from typer._click.exceptions import ClickException, UsageError
@@ -81,6 +83,11 @@ def run(argv: list[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point; SIGTERM interrupts like Ctrl-C (exit 130, nothing half-written)."""
+    signal.signal(signal.SIGTERM, _interrupt)
     sys.exit(run())

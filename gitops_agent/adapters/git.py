@@ -247,7 +247,11 @@ def push(repo: git.Repo, refspec: str, remote: str = "origin") -> None:
         repo.git.execute(["git", "push", "--porcelain", remote, refspec])
     except git.GitCommandError as error:
         text = f"{error.stdout or ''} {error.stderr or ''}"
-        if any(word in text for word in ("[rejected]", "non-fast-forward", "fetch first", "Updates were rejected")):
+        # "is at X but expected Y": another push landed between the ref advertisement and
+        # the update (the remote's compare-and-swap refused); as safe to retry as a rejection.
+        if any(word in text for word in ("[rejected]", "non-fast-forward", "fetch first", "Updates were rejected")) or (
+            "cannot lock ref" in text and "but expected" in text
+        ):
             raise PushRejected(f"push of {refspec} to {remote} rejected: not a fast-forward") from error
         detail = (error.stderr or "").strip().splitlines()
         raise GitError(f"push to {remote} failed: {detail[-1] if detail else error}") from error
