@@ -88,6 +88,7 @@ class KubeCluster:
         self._lock = threading.Lock()
         self._discovery: dict[tuple[str, str], dict[str, ResourceInfo] | None] = {}
         self._schemas: dict[tuple[str, str], OpenAPIDocument | None] = {}
+        self._schema_flights: dict[tuple[str, str], threading.Lock] = {}
         self.requests: Counter[str] = Counter()
 
     @property
@@ -183,16 +184,19 @@ class KubeCluster:
         with self._lock:
             if key in self._schemas:
                 return self._schemas[key]
-        path = f"/openapi/v3/apis/{group}/{version}" if group else f"/openapi/v3/api/{version}"
-        try:
-            document: OpenAPIDocument | None = OpenAPIDocument(
-                self._request("GET", path, counter="openapi")
-            )
-        except ObjectError:
-            document = None
-        with self._lock:
-            self._schemas[key] = document
-        return document
+            flight = self._schema_flights.setdefault(key, threading.Lock())
+        with flight:  # one download per group-version, however many threads ask
+            with self._lock:
+                if key in self._schemas:
+                    return self._schemas[key]
+            path = f"/openapi/v3/apis/{group}/{version}" if group else f"/openapi/v3/api/{version}"
+            try:
+                document: OpenAPIDocument | None = OpenAPIDocument(self._request("GET", path, counter="openapi"))
+            except ObjectError:
+                document = None
+            with self._lock:
+                self._schemas[key] = document
+            return document
 
     # -- objects -----------------------------------------------------------------------------
     @staticmethod
@@ -205,9 +209,7 @@ class KubeCluster:
     def _item(self, info: ResourceInfo, namespace: str, name: str) -> str:
         return f"{self._collection(info, namespace)}/{quote(name, safe='')}"
 
-    def list_with_version(
-        self, info: ResourceInfo, namespace: str | None, selector: str
-    ) -> tuple[list[Manifest], str]:
+    def list_with_version(self, info: ResourceInfo, namespace: str | None, selector: str) -> tuple[list[Manifest], str]:
         where = f"{info.kind} in {namespace}" if namespace else f"{info.kind} (all namespaces)"
         document = self._request(
             "GET",
@@ -268,9 +270,7 @@ class KubeCluster:
                         )
                     yield WatchEvent(str(event.get("type")), obj)
         except urllib3.exceptions.HTTPError as error:
-            raise ClusterError(
-                f"watch of {info.kind} ended at {self._host}: {_reason(error)}"
-            ) from error
+            raise ClusterError(f"watch of {info.kind} ended at {self._host}: {_reason(error)}") from error
         finally:
             response.release_conn()
 
@@ -304,9 +304,7 @@ class KubeCluster:
         )
         return result
 
-    def json_patch(
-        self, info: ResourceInfo, ref: ObjectRef, ops: Sequence[dict[str, Any]]
-    ) -> Manifest:
+    def json_patch(self, info: ResourceInfo, ref: ObjectRef, ops: Sequence[dict[str, Any]]) -> Manifest:
         result: Manifest = self._request(
             "PATCH",
             self._item(info, ref.namespace, ref.name),
@@ -319,9 +317,7 @@ class KubeCluster:
         return result
 
     def delete(self, info: ResourceInfo, ref: ObjectRef) -> None:
-        body = json.dumps(
-            {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
-        ).encode()
+        body = json.dumps({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}).encode()
         try:
             self._request(
                 "DELETE",

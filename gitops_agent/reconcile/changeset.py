@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
+from gitops_agent.reconcile.diff import DiffResult
 from gitops_agent.reconcile.health import HealthStatus, worst
 from gitops_agent.reconcile.objects import ObjectRef
 
@@ -39,9 +41,18 @@ class Change:
     ref: ObjectRef
     action: Action
     wave: int
-    diff: str = ""
+    text: str = ""
     message: str = ""
     health: HealthStatus | None = None
+    sides: DiffResult | None = field(default=None, compare=False, repr=False)
+    """Both sides of the difference; the unified diff is made from them when first asked."""
+
+    @cached_property
+    def diff(self) -> str:
+        """The unified diff (Secret values masked)."""
+        if self.text or self.sides is None:
+            return self.text
+        return self.sides.unified()
 
     def with_action(self, action: Action, message: str = "") -> Change:
         return replace(self, action=action, message=message or self.message)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import io
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from ruamel.yaml import YAML
 
 from gitops_agent.reconcile.normalize import mask_secrets
 from gitops_agent.reconcile.objects import Manifest, ObjectRef
@@ -31,22 +30,88 @@ class DiffResult:
         return unified_diff(self.ref, self.live, self.predicted)
 
 
-def _sorted(value: Any) -> Any:
+_PLAIN = re.compile(r"^[A-Za-z_./][A-Za-z0-9_ ./:@=+-]*$")
+_RESERVED = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    text = str(value)
+    if (
+        _PLAIN.fullmatch(text)
+        and text.lower() not in _RESERVED
+        and not text.endswith((" ", ":"))
+        and ": " not in text
+        and " #" not in text
+    ):
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _emit(value: Any, indent: int, out: list[str]) -> None:
+    pad = "  " * indent
     if isinstance(value, Mapping):
-        return {key: _sorted(value[key]) for key in sorted(value)}
+        for key in sorted(value):
+            item = value[key]
+            name = _scalar(key)
+            if isinstance(item, Mapping) and item:
+                out.append(f"{pad}{name}:")
+                _emit(item, indent + 1, out)
+            elif isinstance(item, list) and item:
+                out.append(f"{pad}{name}:")
+                _emit(item, indent, out)
+            elif _literal(item):
+                out.append(f"{pad}{name}: |" + ("" if item.endswith("\n") else "-"))
+                out.extend(f"{pad}  {line}" if line else "" for line in item.rstrip("\n").split("\n"))
+            else:
+                out.append(f"{pad}{name}: {_flow(item)}")
+        return
+    for item in value:
+        if isinstance(item, Mapping) and item:
+            nested: list[str] = []
+            _emit(item, indent + 1, nested)
+            first = nested[0][len(pad) + 2 :]
+            out.append(f"{pad}- {first}")
+            out.extend(nested[1:])
+        elif isinstance(item, list) and item:
+            out.append(f"{pad}-")
+            _emit(item, indent + 1, out)
+        else:
+            out.append(f"{pad}- {_flow(item)}")
+
+
+def _literal(value: Any) -> bool:
+    """A multi-line string that a ``|`` block keeps exactly."""
+    return (
+        isinstance(value, str)
+        and "\n" in value.rstrip("\n")
+        and not value.endswith("\n\n")
+        and not value.startswith((" ", "\n"))
+        and "\r" not in value
+        and all(line == line.rstrip() for line in value.split("\n"))
+    )
+
+
+def _flow(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{}"
     if isinstance(value, list):
-        return [_sorted(item) for item in value]
-    return value
+        return "[]"
+    return _scalar(value)
 
 
 def to_yaml(obj: Manifest | None) -> str:
+    """Block-style YAML with sorted keys (a small, fast emitter for JSON-shaped data)."""
     if obj is None:
         return ""
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    stream = io.StringIO()
-    yaml.dump(_sorted(obj), stream)
-    return stream.getvalue()
+    out: list[str] = []
+    _emit(obj, 0, out)
+    return "\n".join(out) + "\n"
 
 
 def unified_diff(ref: ObjectRef, live: Manifest | None, predicted: Manifest | None) -> str:

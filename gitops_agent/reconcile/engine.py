@@ -21,7 +21,7 @@ from gitops_agent.errors import ClusterError, InvalidInputError
 from gitops_agent.reconcile.changeset import CHANGING, Action, Change, ChangeSet, overall_health
 from gitops_agent.reconcile.cluster import Cluster, ResourceInfo
 from gitops_agent.reconcile.dag import Gate, find_cycle, gate, task_jobs
-from gitops_agent.reconcile.diff import DiffResult, unified_diff
+from gitops_agent.reconcile.diff import DiffResult
 from gitops_agent.reconcile.fieldset import ExtraItem, check_locally, extra_items
 from gitops_agent.reconcile.health import HealthStatus, health_of
 from gitops_agent.reconcile.normalize import strip_noise
@@ -244,6 +244,9 @@ def read_live(
         group, version = split_api_version(str(obj.get("apiVersion", "")))
         gvks[(group, str(obj.get("kind")))] = (group, version, str(obj.get("kind")))
     infos: dict[tuple[str, str, str], ResourceInfo] = {}
+    # discovery: one request per group-version, fetched in parallel (the cluster caches them)
+    first_of_group = list({(g, v): (g, v, k) for g, v, k in gvks.values()}.values())
+    _parallel(workers, lambda gvk: cluster.resource(*gvk), first_of_group)
     for gvk in gvks.values():
         info = cluster.resource(*gvk)
         if info is not None:
@@ -362,6 +365,53 @@ def _absent_namespaces(cluster: Cluster, live_state: LiveState, namespaces: set[
     return absent
 
 
+LIST_INSTEAD_OF_GETS = 5
+"""More missing objects of one kind in one namespace than this: one list instead of GETs."""
+
+
+def _look_up_unlabelled(cluster: Cluster, missing: list[Planned], workers: int) -> None:
+    """Find desired objects that exist without gitops-agent's labels (so "create" is true).
+
+    Few of a kind: a GET each; many: one list of that kind in that namespace (no selector).
+    """
+    groups: dict[tuple[ResourceInfo, str], list[Planned]] = {}
+    for item in missing:
+        assert item.info is not None
+        groups.setdefault((item.info, item.ref.namespace), []).append(item)
+    singles: list[Planned] = []
+    listed: list[tuple[ResourceInfo, str]] = []
+    for key, items in groups.items():
+        if len(items) > LIST_INSTEAD_OF_GETS:
+            listed.append(key)
+        else:
+            singles.extend(items)
+
+    def look_up(item: Planned) -> None:
+        assert item.info is not None
+        try:
+            item.live = cluster.get(item.info, item.ref)
+        except ObjectError as error:
+            if error.status == 0:
+                raise
+            item.change = Change(item.ref, Action.ERROR, item.change.wave, message=str(error))
+
+    def list_all(key: tuple[ResourceInfo, str]) -> None:
+        info, namespace = key
+        try:
+            found = {ref_of(o).key: o for o in cluster.list(info, namespace or None, "")}
+        except ObjectError as error:
+            if error.status == 0:
+                raise
+            for item in groups[key]:
+                item.change = Change(item.ref, Action.ERROR, item.change.wave, message=str(error))
+            return
+        for item in groups[key]:
+            item.live = found.get(item.ref.key)
+
+    _parallel(workers, look_up, singles)
+    _parallel(workers, list_all, listed)
+
+
 def plan(
     cluster: Cluster,
     desired: Sequence[Manifest],
@@ -385,7 +435,7 @@ def plan(
                     ref,
                     Action.CREATE,
                     wave,
-                    unified_diff(ref, None, strip_noise(obj)),
+                    sides=DiffResult(ref, None, strip_noise(obj)),
                     message="its CustomResourceDefinition is created first",
                     health=HealthStatus.MISSING,
                 )
@@ -420,16 +470,9 @@ def plan(
     absent = _absent_namespaces(cluster, live_state, {m.ref.namespace for m in missing} - {""})
     missing = [m for m in missing if m.ref.namespace not in absent]
 
-    def look_up(item: Planned) -> None:
-        assert item.info is not None
-        try:
-            item.live = cluster.get(item.info, item.ref)
-        except ObjectError as error:
-            if error.status == 0:
-                raise
-            item.change = Change(item.ref, Action.ERROR, item.change.wave, message=str(error))
-
-    _parallel(workers, look_up, missing)
+    _look_up_unlabelled(cluster, missing, workers)
+    present = [(p.ref.group, p.ref.version) for p in planned if p.live is not None and p.info is not None]
+    _parallel(workers, lambda gv: cluster.schema(*gv), sorted(set(present)))
 
     needs_server: list[Planned] = []
     for item in planned:
@@ -440,7 +483,7 @@ def plan(
                 item.ref,
                 Action.CREATE,
                 item.change.wave,
-                unified_diff(item.ref, None, strip_noise(item.body)),
+                sides=DiffResult(item.ref, None, strip_noise(item.body)),
             )
             continue
         item.root = _root(cluster, item.ref)
@@ -466,7 +509,7 @@ def plan(
                     item.ref,
                     Action.UPDATE,
                     item.change.wave,
-                    unified_diff(item.ref, live_clean, strip_noise(item.body)),
+                    sides=DiffResult(item.ref, live_clean, strip_noise(item.body)),
                     message="the Job's template changed; it is deleted and created again",
                 )
                 return
@@ -479,7 +522,7 @@ def plan(
                     item.ref,
                     Action.UPDATE,
                     item.change.wave,
-                    unified_diff(item.ref, strip_noise(item.live), predicted),
+                    sides=DiffResult(item.ref, strip_noise(item.live), predicted),
                     message="predicted locally: items other managers added are removed first",
                 )
                 return
@@ -489,7 +532,7 @@ def plan(
         predicted = strip_noise(_remove_extras(result, extras))
         outcome = DiffResult(item.ref, strip_noise(item.live), predicted)
         if outcome.changed:
-            item.change = Change(item.ref, Action.UPDATE, item.change.wave, outcome.unified())
+            item.change = Change(item.ref, Action.UPDATE, item.change.wave, sides=outcome)
 
     _parallel(workers, confirm, needs_server)
     for item in planned:
@@ -521,7 +564,7 @@ def plan(
             ref,
             Action.DELETE,
             wave_of(ref),
-            unified_diff(ref, strip_noise(obj), None),
+            sides=DiffResult(ref, strip_noise(obj), None),
             message=reason,
         )
         plan_result.deletions.append(Deletion(obj, info, change, history))
@@ -563,11 +606,12 @@ class _SyncRun:
             if item.replace_job:
                 self._replace_job(item)
             result = self.cluster.apply(item.info, item.body, dry_run=False, force=self.force)
-            if item.root.kind == UNKNOWN_NODE.kind:
-                item.root = _root(self.cluster, item.ref)
-            extras = extra_items(item.body, result, item.root)
-            if extras:
-                result = self.cluster.json_patch(item.info, item.ref, _removal_ops(extras))
+            if item.live is not None:  # a fresh object holds nothing another manager added
+                if item.root.kind == UNKNOWN_NODE.kind:
+                    item.root = _root(self.cluster, item.ref)
+                extras = extra_items(item.body, result, item.root)
+                if extras:
+                    result = self.cluster.json_patch(item.info, item.ref, _removal_ops(extras))
         except ObjectError as error:
             if error.status == 0:
                 raise

@@ -188,3 +188,16 @@ def test_change_set_json_follows_the_cli_contract() -> None:
     assert document["summary"] == {"create": 0, "update": 1, "delete": 0, "unchanged": 1, "blocked": 1}
     assert document["health"]["status"] == "Progressing"
     assert document["changes"][2]["message"] == "dependency 'a' failed (j-a)"
+
+
+def test_diff_yaml_round_trips_awkward_strings() -> None:
+    from ruamel.yaml import YAML
+
+    from gitops_agent.reconcile.diff import to_yaml
+
+    value = {"data": {"multi": "a\n\nb\n", "two": "x\n\n", "trail": "x \ny", "yes": "yes", "num": "0755",
+                      "colon": "a: b", "hash": "a #b", "dash": "-x", "empty": "", "lead": " x", "uni": "ünï"},
+             "list": [1, 1.5, True, None, "multi\nline", {"k": [], "m": {}}, [1, 2]], "n": None}
+    text = to_yaml(value)
+    assert YAML(typ="safe", pure=True).load(text) == value
+    assert "multi: |\n    a\n\n    b\n" in text  # readable blocks where exact
