@@ -49,11 +49,7 @@ def _environment(specs: SpecSet, name: str | None) -> Environment:
 def _workflows(specs: SpecSet, env: Environment) -> list[Workflow]:
     from gitops_agent.spec import effective_workflow
 
-    return [
-        effective_workflow(specs, env, name)
-        for name in sorted(specs.workflows)
-        if env.selects(name)
-    ]
+    return [effective_workflow(specs, env, name) for name in sorted(specs.workflows) if env.selects(name)]
 
 
 def _validator(env_name: str) -> Any:
@@ -61,17 +57,20 @@ def _validator(env_name: str) -> Any:
         from gitops_agent.compile import compile_environment
         from gitops_agent.spec import load_specs
 
-        specs = load_specs(root)
-        env = specs.environments[env_name]
-        _workflows(specs, env)
-        compile_environment(specs, env, source_commit=None, repo_root=root)
+        try:
+            specs = load_specs(root)
+            env = specs.environments[env_name]
+            _workflows(specs, env)
+            compile_environment(specs, env, source_commit=None, repo_root=root)
+        except InvalidInputError as error:
+            raise InvalidInputError(
+                f"the proposed values would not validate, nothing was committed:\n{error}"
+            ) from error
 
     return validate
 
 
-def _pr_body(
-    env: Environment, window: str, recs: list[Recommendation], result: ProposalResult
-) -> str:
+def _pr_body(env: Environment, window: str, recs: list[Recommendation], result: ProposalResult) -> str:
     lines = [
         f"Proposed by `gitops-agent optimize {env.name}` from {window} of Prometheus history "
         f"(namespace `{env.namespace}`).",
@@ -97,18 +96,14 @@ def optimize(
     ] = None,
     branch: Annotated[
         str | None,
-        typer.Option(
-            "--branch", help="Proposal branch (default gitops-agent/optimize/<env>-<date>)."
-        ),
+        typer.Option("--branch", help="Proposal branch (default gitops-agent/optimize/<env>-<date>)."),
     ] = None,
     pr: Annotated[bool, typer.Option("--pr", help="Open or update a GitHub pull request.")] = False,
     prometheus: Annotated[
         str | None,
         typer.Option("--prometheus", help="Prometheus URL (overrides the environment's)."),
     ] = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds to wait for each Prometheus query.")
-    ] = 60.0,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each Prometheus query.")] = 60.0,
     repo: RepoOption = Path(),
     output: OutputOption = OutputFormat.TEXT,
 ) -> int:
@@ -124,26 +119,19 @@ def optimize(
     environment = _environment(specs, env)
     url = prometheus or environment.prometheus_url
     if not url:
-        raise InvalidInputError(
-            f"{environment.source}: spec.prometheus.url is not set (or pass --prometheus URL)"
-        )
+        raise InvalidInputError(f"{environment.source}: spec.prometheus.url is not set (or pass --prometheus URL)")
     github = None
     if pr:
         handle = gitops.open_repo(repo)
         if not gitops.has_remote(handle):
-            raise InvalidInputError(
-                "--pr: the repository has no origin remote to push the branch to"
-            )
+            raise InvalidInputError("--pr: the repository has no origin remote to push the branch to")
         github = GitHubClient.from_environment(gitops.remote_url(handle))
     workflows = _workflows(specs, environment)
     query_plan = plan_for(environment.namespace, workflows, window)
     client = PrometheusClient(url, timeout=timeout)
     started = time.monotonic()
     fetched = fetch(client, query_plan, at=time.time())
-    progress(
-        f"{len(client.log.queries)} PromQL queries over {query_plan.window} "
-        f"in {time.monotonic() - started:.2f}s"
-    )
+    progress(f"{len(client.log.queries)} PromQL queries over {query_plan.window} in {time.monotonic() - started:.2f}s")
     recs = recommend(workflows, fetched)
     chosen = branch or default_branch(environment.name, datetime.now(UTC).date())
     result = write_proposal(

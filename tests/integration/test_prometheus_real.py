@@ -97,3 +97,29 @@ def test_backfilled_history_answers_quantile_and_max(prometheus: PrometheusFacto
     )
     assert recent == []
     assert running.end <= time.time() - 3 * 3600
+
+
+def test_adapter_instant_and_range_queries(prometheus: PrometheusFactory) -> None:
+    from gitops_agent.adapters.prometheus import PrometheusClient
+
+    history = container_series(
+        namespace="ml-dev",
+        pod="api-5d8f7c9b4-abcde",
+        container="api",
+        cpu=cpu_square_wave,
+        memory=memory_daily_ramp,
+        days=2,
+    )
+    running = prometheus.start(history)
+    client = PrometheusClient(running.url, timeout=10)
+    memory = 'container_memory_working_set_bytes{namespace="ml-dev"}'
+    [sample] = client.instant(f"max_over_time({memory}[1d])", at=running.end)
+    assert sample.labels["pod"] == "api-5d8f7c9b4-abcde"
+    assert sample.value == pytest.approx(memory_daily_ramp(DAY - 60), rel=1e-9)
+    # a range query over the last hour of data, one point per 10 minutes, each the raw sample
+    [(labels, points)] = client.range(memory, start=running.end - 3600, end=running.end, step="600s")
+    assert labels["container"] == "api"
+    assert [t for t, _ in points] == [running.end - 3600 + 600 * i for i in range(7)]
+    for t, value in points:
+        assert value == pytest.approx(memory_daily_ramp(t), rel=1e-9)
+    assert client.log.queries[-1] == memory and len(client.log.seconds) == 2
