@@ -331,6 +331,54 @@ class KubeCluster:
             if error.status != 404:
                 raise
 
+    def create(self, info: ResourceInfo, obj: Manifest) -> Manifest:
+        """POST a new object; 409 (``ObjectError``) when it already exists."""
+        ref = ref_of(obj)
+        result: Manifest = self._request(
+            "POST",
+            self._collection(info, ref.namespace),
+            body=json.dumps(obj).encode(),
+            content_type="application/json",
+            ref=ref,
+            counter="create",
+        )
+        return result
+
+    def replace(self, info: ResourceInfo, obj: Manifest) -> Manifest:
+        """PUT an object; its ``metadata.resourceVersion`` makes this a compare-and-swap
+        (409 ``ObjectError`` when someone else wrote in between)."""
+        ref = ref_of(obj)
+        result: Manifest = self._request(
+            "PUT",
+            self._item(info, ref.namespace, ref.name),
+            body=json.dumps(obj).encode(),
+            content_type="application/json",
+            ref=ref,
+            counter="replace",
+        )
+        return result
+
+    def review_access(self, verb: str, group: str, resource: str, namespace: str | None) -> tuple[bool, str]:
+        """SelfSubjectAccessReview: may the current credentials do ``verb`` on ``resource``?"""
+        attributes = {"verb": verb, "group": group, "resource": resource}
+        if namespace:
+            attributes["namespace"] = namespace
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes},
+        }
+        result = self._request(
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            body=json.dumps(review).encode(),
+            content_type="application/json",
+            ref=f"access review {verb} {resource}",
+            counter="access review",
+        )
+        status = result.get("status") or {}
+        return bool(status.get("allowed")), str(status.get("reason") or status.get("evaluationError") or "")
+
 
 def _status_message(data: bytes | None, fallback: str | None) -> str:
     if data:
