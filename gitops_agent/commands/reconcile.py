@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
+import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -13,6 +17,7 @@ from gitops_agent.adapters.kube import KubeCluster
 from gitops_agent.commands.common import ContextOption, KubeconfigOption, RepoOption, VerboseOption, progress
 from gitops_agent.commands.diff import parse_seconds, record, setup_logging, target_for
 from gitops_agent.errors import InvalidInputError
+from gitops_agent.leader import DEFAULT_LEASE_NAME, LeaderElector, LeaderSettings, run_as_leader, select_shard
 from gitops_agent.reconcile.cache import CachedCluster
 from gitops_agent.reconcile.loop import Desired, LoopEnvironment, LoopSettings, Reconciler, StatusServer
 from gitops_agent.render import render_ref, resolve_env_revision
@@ -56,6 +61,23 @@ def reconcile(
     kubeconfig: KubeconfigOption = None,
     context: ContextOption = None,
     verbose: VerboseOption = False,
+    leader_elect: Annotated[
+        bool, typer.Option("--leader-elect", help="Reconcile only while holding the Lease (one active replica).")
+    ] = False,
+    lease_namespace: Annotated[str, typer.Option("--lease-namespace", help="Namespace of the Lease.")] = "gitops-agent",
+    lease_name: Annotated[str, typer.Option("--lease-name", help="Name of the Lease.")] = DEFAULT_LEASE_NAME,
+    lease_duration: Annotated[str, typer.Option("--lease-duration", help="How long a Lease counts.")] = "15s",
+    renew_deadline: Annotated[
+        str, typer.Option("--renew-deadline", help="Stop leading after failing to renew this long.")
+    ] = "10s",
+    retry_period: Annotated[str, typer.Option("--retry-period", help="Time between Lease attempts.")] = "2s",
+    identity: Annotated[
+        str | None, typer.Option("--identity", envvar="POD_NAME", help="This replica's name in the Lease.")
+    ] = None,
+    shard_index: Annotated[int, typer.Option("--shard-index", help="This replica's shard (0-based).")] = 0,
+    shard_count: Annotated[
+        int, typer.Option("--shard-count", help="Environments are split by crc32(name) % count.")
+    ] = 1,
 ) -> int:
     """Follow the environment branches and keep the clusters equal to them (stop with SIGTERM)."""
     setup_logging(verbose)
@@ -66,6 +88,23 @@ def reconcile(
         raise InvalidInputError(
             f"environment {unknown[0]!r} not found (known: {', '.join(sorted(specs.environments))})"
         )
+    names = select_shard(names, shard_index, shard_count)
+    if not names:
+        progress(f"shard {shard_index}/{shard_count} holds no environment; nothing to do")
+        return 0
+    elector = None
+    lease_cluster = None
+    if leader_elect:
+        settings = LeaderSettings(
+            namespace=lease_namespace,
+            name=lease_name if shard_count == 1 else f"{lease_name}-shard-{shard_index}",
+            identity=identity or f"{socket.gethostname()}-{os.getpid()}",
+            lease_duration=parse_seconds(lease_duration, "--lease-duration"),
+            renew_deadline=parse_seconds(renew_deadline, "--renew-deadline"),
+            retry_period=parse_seconds(retry_period, "--retry-period"),
+        )
+        lease_cluster = KubeCluster(kubeconfig, context)
+        elector = LeaderElector(lease_cluster, settings)
     environments = [specs.environments[name] for name in names]
     if interval is not None:
         seconds = parse_seconds(interval, "--interval")
@@ -73,9 +112,14 @@ def reconcile(
         seconds = min(parse_seconds(env.sync.interval, f"{env.name}: sync.interval") for env in environments)
     built = [_loop_environment(repo, env, kubeconfig, context) for env in environments]
     reconciler = Reconciler([b[0] for b in built], LoopSettings(interval=seconds, once=once), progress=progress)
+    leading = threading.Event()
+
+    def healthy() -> bool:  # a follower waiting for the Lease is alive too
+        return True if elector is not None and not leading.is_set() else reconciler.healthy()
+
     server = None
     if metrics_port >= 0 and not once:
-        server = StatusServer(reconciler.metrics, reconciler.healthy, metrics_port)
+        server = StatusServer(reconciler.metrics, healthy, metrics_port)
         server.start()
         progress(f"serving /metrics and /healthz on port {server.port}")
 
@@ -86,7 +130,19 @@ def reconcile(
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         progress(f"reconciling {', '.join(names)} every {seconds:g}s")
-        code = reconciler.run()
+        if elector is None:
+            code = reconciler.run()
+        else:
+            outer_stop = reconciler.stop
+
+            def lead(stop_work: threading.Event) -> int:
+                leading.set()
+                reconciler.metrics.set("gitops_agent_leader", 1.0)
+                reconciler.last_round = time.monotonic()
+                reconciler.stop = stop_work
+                return reconciler.run()
+
+            code = run_as_leader(elector, lead, outer_stop, progress=progress)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -94,6 +150,8 @@ def reconcile(
             server.stop()
         for _, cluster in built:
             cluster.close()
+        if lease_cluster is not None:
+            lease_cluster.close()
     progress("stopped")
     return code
 
