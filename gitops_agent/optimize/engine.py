@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from gitops_agent.optimize import experiments, replicas, rightsizing
+from gitops_agent.optimize.experiments import LATENCY_QUANTILES
 from gitops_agent.optimize.model import (
     Evidence,
     LoadHistory,
@@ -19,7 +20,7 @@ from gitops_agent.optimize.model import (
 )
 from gitops_agent.optimize.queries import Fetched, Query, QueryKind, QueryPlan, assemble, plan
 from gitops_agent.optimize.rightsizing import MIN_POINTS
-from gitops_agent.spec.model import Container, Rightsizing, Service, Task, Workflow
+from gitops_agent.spec.model import Container, Experiments, Rightsizing, Service, Task, Variant, Workflow
 
 DEFAULT_WINDOW = "7d"
 
@@ -74,15 +75,26 @@ def plan_for(namespace: str, workflows: Sequence[Workflow], window: str | None) 
     hpa = [
         s.name for w in sized for s in w.services if s.autoscale is not None and s.autoscale.cpu_utilization is not None
     ]
-    ab = [
-        name
-        for w in workflows
-        if w.optimize and w.optimize.experiments
-        for s in w.services
-        if s.variants
-        for name in (s.name, *(f"{s.name}-{v.name}" for v in s.variants))
-    ]
-    return plan(namespace, chosen, percentiles, containers=containers, hpa_workloads=hpa, ab_workloads=ab)
+
+    def trial_workloads(latency: bool) -> list[str]:
+        return [
+            name
+            for w in workflows
+            if w.optimize and w.optimize.experiments and (w.optimize.experiments.metric in LATENCY_QUANTILES) == latency
+            for s in w.services
+            if s.variants
+            for name in (s.name, *(f"{s.name}-{v.name}" for v in s.variants))
+        ]
+
+    return plan(
+        namespace,
+        chosen,
+        percentiles,
+        containers=containers,
+        hpa_workloads=hpa,
+        ab_workloads=trial_workloads(latency=False),
+        latency_workloads=trial_workloads(latency=True),
+    )
 
 
 def _seconds(duration: str) -> int:
@@ -111,28 +123,35 @@ def recommend(workflows: Sequence[Workflow], fetched: Fetched) -> list[Recommend
                 out += _rightsize(item, policy, fetched, window)
             if trial is not None and isinstance(item.spec, Service):
                 for variant in item.spec.variants:
-                    name = f"{item.spec.name}-{variant.name}"
-                    main, candidate = fetched.traffic.get(item.spec.name), fetched.traffic.get(name)
-                    observed = f"{item.spec.name}: {_traffic(main)}; {name}: {_traffic(candidate)}"
-                    evidence = (Evidence(fetched.query(QueryKind.TRAFFIC), window, observed),)
-                    out.append(
-                        experiments.recommend_variant(
-                            item.target,
-                            item.spec,
-                            variant,
-                            main,
-                            candidate,
-                            trial,
-                            evidence=evidence,
-                        )
-                    )
+                    out.append(_experiment(item, variant, trial, fetched, window))
     return out
 
 
-def _traffic(history: TrafficHistory | None) -> str:
+def _experiment(item: Workload, variant: Variant, trial: Experiments, fetched: Fetched, window: str) -> Recommendation:
+    assert isinstance(item.spec, Service)
+    main_name, name = item.spec.name, f"{item.spec.name}-{variant.name}"
+    bound = None
+    if trial.metric in LATENCY_QUANTILES:
+        main, candidate, bound = experiments.as_slow_requests(
+            fetched.latency.get(main_name), fetched.latency.get(name), LATENCY_QUANTILES[trial.metric]
+        )
+        kind = QueryKind.LATENCY
+        shown = f" slower than {bound:g}s" if bound is not None else " (no histogram)"
+        observed = f"{main_name}: {_traffic(main, shown)}; {name}: {_traffic(candidate, shown)}"
+    else:
+        main, candidate = fetched.traffic.get(main_name), fetched.traffic.get(name)
+        kind = QueryKind.TRAFFIC
+        observed = f"{main_name}: {_traffic(main)}; {name}: {_traffic(candidate)}"
+    evidence = (Evidence(fetched.query(kind), window, observed),)
+    return experiments.recommend_variant(
+        item.target, item.spec, variant, main, candidate, trial, evidence=evidence, slow_bound=bound
+    )
+
+
+def _traffic(history: TrafficHistory | None, failed: str = " 5xx") -> str:
     if history is None:
         return "no requests"
-    return f"{history.requests:.0f} requests, {history.errors:.0f} 5xx"
+    return f"{history.requests:.0f} requests, {history.errors:.0f}{failed}"
 
 
 def _rightsize(item: Workload, policy: Rightsizing, fetched: Fetched, window: str) -> list[Recommendation]:

@@ -11,7 +11,12 @@ Test: two-proportion z-test, two-sided. With ``e`` errors out of ``n`` requests 
 - ``p-value < 1 - confidence`` and the variant fails more → **remove** the variant;
 - otherwise → **inconclusive** (no significant difference).
 
-Metric ``latency`` is not evaluated: the recommendation says so and proposes nothing.
+Metrics ``latencyP95`` / ``latencyP99`` (histogram ``http_request_duration_seconds``): a
+quantile test on the same footing. ``L`` = the main Deployment's q-quantile bucket (the
+smallest bucket bound ``le`` holding at least ``q`` of its requests, so at most ``1 - q`` of
+them are slower); the "failures" of each side are its requests slower than ``L``, compared
+with the same z-test. A variant with significantly fewer slow requests has the lower
+q-quantile and wins; significantly more, it loses. No finite bucket → inconclusive.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from gitops_agent.optimize.model import (
     REMOVE,
     Edit,
     Evidence,
+    LatencyHistory,
     Recommendation,
     Status,
     Strategy,
@@ -43,6 +49,36 @@ def z_test(main: TrafficHistory, variant: TrafficHistory) -> tuple[float, float]
     return z, math.erfc(abs(z) / math.sqrt(2))
 
 
+LATENCY_QUANTILES = {"latencyP95": 0.95, "latencyP99": 0.99}
+
+
+def quantile_bound(history: LatencyHistory, quantile: float) -> float | None:
+    """The smallest finite bucket bound holding at least ``quantile`` of the requests."""
+    for le, count in history.buckets:
+        if math.isfinite(le) and history.total > 0 and count >= quantile * history.total:
+            return le
+    return None
+
+
+def as_slow_requests(
+    main: LatencyHistory | None, candidate: LatencyHistory | None, quantile: float
+) -> tuple[TrafficHistory | None, TrafficHistory | None, float | None]:
+    """Both histograms as (requests, requests slower than the main's quantile bucket)."""
+    if main is None or candidate is None:
+        return None, None, None
+    bound = quantile_bound(main, quantile)
+    if bound is None:
+        return None, None, None
+    slow_main, slow_candidate = main.slower_than(bound), candidate.slower_than(bound)
+    if slow_main is None or slow_candidate is None:
+        return None, None, bound
+    return (
+        TrafficHistory(main.total, slow_main),
+        TrafficHistory(candidate.total, slow_candidate),
+        bound,
+    )
+
+
 def recommend_variant(
     target: Target,
     service: Service,
@@ -52,8 +88,13 @@ def recommend_variant(
     policy: Experiments,
     *,
     evidence: tuple[Evidence, ...] = (),
+    slow_bound: float | None = None,
 ) -> Recommendation:
-    """Promote, remove, or wait for one variant of one service."""
+    """Promote, remove, or wait for one variant of one service.
+
+    For the latency metrics, ``main``/``candidate`` count requests slower than
+    ``slow_bound`` as failures (see :func:`as_slow_requests`).
+    """
     field = f"variants.{variant.name}"
     base = Recommendation(
         Strategy.EXPERIMENTS,
@@ -65,11 +106,17 @@ def recommend_variant(
         "",
         evidence,
     )
-    if policy.metric != "errorRate":
+    if policy.metric != "errorRate" and policy.metric not in LATENCY_QUANTILES:
         return replace(
             base,
             status=Status.SKIPPED,
-            reason=f"metric {policy.metric!r} is not evaluated (only errorRate)",
+            reason=f"metric {policy.metric!r} is not evaluated",
+        )
+    latency = policy.metric in LATENCY_QUANTILES
+    if latency and slow_bound is None:
+        return replace(
+            base,
+            reason="no request-duration histogram with a finite bucket for the main Deployment and the variant",
         )
     n1 = main.requests if main else 0.0
     n2 = candidate.requests if candidate else 0.0
@@ -79,19 +126,25 @@ def recommend_variant(
             reason=(f"too few samples: main {n1:.0f}, variant {n2:.0f} requests (minSamples {policy.min_samples})"),
         )
     z, p_value = z_test(main, candidate)
-    details = frozen_map(
-        {
-            "mainRequests": round(n1),
-            "mainErrorRate": round(main.error_rate, 6),
-            "variantRequests": round(n2),
-            "variantErrorRate": round(candidate.error_rate, 6),
-            "z": round(z, 3),
-            "pValue": p_value,
-            "confidence": policy.confidence,
-        }
-    )
+    share = "SlowShare" if latency else "ErrorRate"
+    values: dict[str, float | str] = {
+        "metric": policy.metric,
+        "mainRequests": round(n1),
+        f"main{share}": round(main.error_rate, 6),
+        "variantRequests": round(n2),
+        f"variant{share}": round(candidate.error_rate, 6),
+        "z": round(z, 3),
+        "pValue": p_value,
+        "confidence": policy.confidence,
+    }
+    what = "error rate"
+    if latency and slow_bound is not None:
+        values["slowerThanSeconds"] = slow_bound
+        quantile = LATENCY_QUANTILES[policy.metric]
+        what = f"share slower than {slow_bound:g}s (main's p{quantile * 100:g} bucket)"
+    details = frozen_map(values)
     summary = (
-        f"error rate main {main.error_rate:.4%} vs {variant.name} "
+        f"{what} main {main.error_rate:.4%} vs {variant.name} "
         f"{candidate.error_rate:.4%}, z = {z:.2f}, p = {p_value:.3g}"
     )
     alpha = 1 - policy.confidence

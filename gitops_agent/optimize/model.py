@@ -85,6 +85,25 @@ class TrafficHistory:
 
 
 @dataclass(frozen=True)
+class LatencyHistory:
+    """A Deployment's request-duration histogram over the window: cumulative counts per
+    bucket upper bound ``le`` (seconds, ``inf`` last), as Prometheus histograms keep them."""
+
+    buckets: tuple[tuple[float, float], ...]
+
+    @property
+    def total(self) -> float:
+        return self.buckets[-1][1] if self.buckets else 0.0
+
+    def slower_than(self, bound: float) -> float | None:
+        """Requests slower than ``bound`` (None when the histogram has no such bucket)."""
+        for le, count in self.buckets:
+            if le == bound:
+                return self.total - count
+        return None
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Where a number came from: the PromQL query, the window, and what it returned."""
 

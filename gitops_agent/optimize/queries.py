@@ -13,8 +13,10 @@ containers. For one run (one window):
 5. load (only when an HPA scales on CPU): peak (maximum) and trough (5th percentile, see
    :data:`TROUGH_QUANTILE`) of the summed CPU per workload, both in one request
    (``max_over_time(…) or quantile_over_time(0.05, …)``, told apart by a ``stat`` label);
-6. traffic (only when a workflow has variants and an ``experiments`` policy):
-   ``sum by (namespace, workload, code) (increase(http_requests_total[W]))``.
+6. traffic (only for variants under an ``experiments`` policy on ``errorRate``):
+   ``sum by (namespace, workload, code) (increase(http_requests_total[W]))``;
+7. latency (only for variants under ``latencyP95``/``latencyP99``):
+   ``sum by (namespace, workload, le) (increase(http_request_duration_seconds_bucket[W]))``.
 
 Pods are mapped to workloads by name: the compiler names Deployments ``<service>`` and
 ``<service>-<variant>``, Jobs ``<workflow>-<task>-<hash8>`` and CronJobs
@@ -25,7 +27,8 @@ same RE2 expression in PromQL's ``label_replace``), and the main container carri
 service or task name. This needs no kube-state-metrics owner series; what it requires of
 the metrics: cAdvisor's ``namespace``/``pod``/``container`` labels, kube-state-metrics'
 ``kube_pod_container_status_last_terminated_reason{namespace,pod,container,reason}``, and
-``http_requests_total{namespace,pod,code}`` (the labels a ServiceMonitor adds).
+``http_requests_total{namespace,pod,code}`` and
+``http_request_duration_seconds_bucket{namespace,pod,le}`` (the labels a ServiceMonitor adds).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from gitops_agent.optimize.model import TrafficHistory, UsageHistory
+from gitops_agent.optimize.model import LatencyHistory, TrafficHistory, UsageHistory
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -57,6 +60,7 @@ CPU = "container_cpu_usage_seconds_total"
 MEMORY = "container_memory_working_set_bytes"
 OOM = "kube_pod_container_status_last_terminated_reason"
 REQUESTS = "http_requests_total"
+DURATION = "http_request_duration_seconds_bucket"
 RESOLUTION = "5m"
 OOM_REASON = 'reason="OOMKilled"'
 TROUGH_QUANTILE = 0.05
@@ -72,6 +76,7 @@ class QueryKind(StrEnum):
     OOM = "oom"
     LOAD = "load"
     TRAFFIC = "traffic"
+    LATENCY = "latency"
 
 
 @dataclass(frozen=True)
@@ -121,12 +126,15 @@ def plan(
     containers: Sequence[str],
     hpa_workloads: Sequence[str] = (),
     ab_workloads: Sequence[str] = (),
+    latency_workloads: Sequence[str] = (),
 ) -> QueryPlan:
     """The queries for one environment: at most ``3 + len(percentiles) + 2``.
 
     ``containers``: the main-container names to right-size (none: no usage queries);
     ``hpa_workloads``: Deployments whose HPA scales on CPU (the load query);
-    ``ab_workloads``: main and variant Deployments of A/B experiments (the traffic query).
+    ``ab_workloads``: main and variant Deployments of A/B experiments on ``errorRate``
+    (the traffic query); ``latency_workloads``: those on a latency metric (the histogram
+    query).
     Each list narrows its query with one regex matcher, so the namespace's other
     containers cost nothing.
     """
@@ -172,6 +180,16 @@ def plan(
                 f'"{POD_PATTERN}"))',
             )
         )
+    if latency_workloads:
+        selector = _selector(namespace, _pods_of(latency_workloads))
+        queries.append(
+            Query(
+                QueryKind.LATENCY,
+                f"sum by (namespace, workload, le) (label_replace("
+                f'increase({DURATION}{selector}[{window}]), "workload", "$1", "pod", '
+                f'"{POD_PATTERN}"))',
+            )
+        )
     return QueryPlan(namespace, window, tuple(queries))
 
 
@@ -191,6 +209,7 @@ class Fetched:
     oom: frozenset[Key] = frozenset()
     load: Mapping[Key, tuple[float, float]] = field(default_factory=_empty)
     traffic: Mapping[str, TrafficHistory] = field(default_factory=_empty)
+    latency: Mapping[str, LatencyHistory] = field(default_factory=_empty)
 
     def query(self, kind: QueryKind, percentile: float | None = None) -> str:
         for query in self.plan.queries:
@@ -237,6 +256,7 @@ def assemble(query_plan: QueryPlan, results: RawResults) -> Fetched:
     load_peak: dict[Key, float] = {}
     load_trough: dict[Key, float] = {}
     traffic: dict[str, tuple[float, float]] = {}
+    buckets: dict[str, dict[float, float]] = {}
     for query, rows in results.items():
         if query.kind is QueryKind.CPU and query.percentile is not None:
             for (w, c), value in _by_pod(rows):
@@ -262,6 +282,14 @@ def assemble(query_plan: QueryPlan, results: RawResults) -> Fetched:
                 requests, errors = traffic.get(workload, (0.0, 0.0))
                 failed = labels.get("code", "").startswith("5")
                 traffic[workload] = (requests + value, errors + (value if failed else 0.0))
+        elif query.kind is QueryKind.LATENCY:
+            for labels, value in rows:
+                try:
+                    bound = float(labels.get("le", ""))
+                except ValueError:
+                    continue
+                per_bound = buckets.setdefault(labels.get("workload", ""), {})
+                per_bound[bound] = per_bound.get(bound, 0.0) + value
     return Fetched(
         plan=query_plan,
         cpu=_ro(cpu),
@@ -271,4 +299,5 @@ def assemble(query_plan: QueryPlan, results: RawResults) -> Fetched:
         oom=frozenset(oom),
         load=_ro({k: (load_peak[k], load_trough.get(k, load_peak[k])) for k in load_peak}),
         traffic=_ro({w: TrafficHistory(r, e) for w, (r, e) in traffic.items()}),
+        latency=_ro({w: LatencyHistory(tuple(sorted(b.items()))) for w, b in buckets.items() if b}),
     )

@@ -137,6 +137,27 @@ SEARCH = ((10.0, 0.01), (2.5, 0.03))  # the variant loses
 RECOMMENDER = ((10.0, 0.01), (0.001, 0.0))  # about 600 variant requests: too few
 
 
+# latency experiment: requests per second and cumulative share of requests per bucket bound
+SCORER_RATE = 4.0
+SCORER_MAIN = {"0.1": 0.5, "0.25": 0.8, "0.5": 0.94, "1": 0.99, "+Inf": 1.0}
+SCORER_FAST = {"0.1": 0.6, "0.25": 0.85, "0.5": 0.97, "1": 0.999, "+Inf": 1.0}
+
+LATENCY_WORKFLOW = """\
+apiVersion: gitops-agent.io/v1alpha1
+kind: Workflow
+metadata: {name: ranking}
+spec:
+  defaults: {image: registry.example.com/scorer:1.0.0}
+  services:
+    scorer:
+      ports: {http: 8080}
+      variants:
+        fast: {image: registry.example.com/scorer:1.1.0, weight: 25}   # faster model
+  optimize:
+    experiments: {metric: latencyP95, confidence: 0.99, minSamples: 1000}
+"""
+
+
 def _pods(workload: str, count: int) -> list[str]:
     return [f"{workload}-7c9d8f6b5-{chr(97 + i) * 5}" for i in range(count)]
 
@@ -186,6 +207,17 @@ def history() -> list[SyntheticSeries]:
             series.extend(_traffic(pod, main_rate / 2, main_err))
         for pod in _pods(f"{service}-{variant}", 1):
             series.extend(_traffic(pod, var_rate, var_err))
+    # request-duration histograms of the latency experiment (cumulative shares per bucket)
+    for workload, shares in (("scorer", SCORER_MAIN), ("scorer-fast", SCORER_FAST)):
+        for le, share in shares.items():
+            series.append(
+                SyntheticSeries(
+                    "http_request_duration_seconds_bucket",
+                    {"namespace": NAMESPACE, "pod": f"{workload}-7c9d8f6b5-aaaaa", "le": le},
+                    lambda t, r=SCORER_RATE * share: r,
+                    counter=True,
+                )
+            )
     # another namespace's pod with the same names must not count
     series.extend(
         container_series(

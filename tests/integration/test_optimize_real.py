@@ -165,3 +165,26 @@ def check_only_intended_lines_changed(before: str, after: str, api_memory: int) 
     kept = [line for line in before.splitlines(keepends=True) if line not in removed]
     it = iter(after.splitlines(keepends=True))
     assert all(any(line == candidate for candidate in it) for line in kept)
+
+
+def test_latency_experiment_promotes_the_faster_variant(
+    scenario_prometheus: Any,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    repo = tmp_path / "ranking"
+    s.write_repo(repo, workflow=s.LATENCY_WORKFLOW)
+    git(repo, "mv", "workflows/shop.yaml", "workflows/ranking.yaml")
+    git(repo, "commit", "-q", "-m", "name the file after the workflow")
+    code, doc = optimize(capsys, repo, scenario_prometheus.url)
+    assert code == 0
+    assert doc["queries"] == 1  # no right-sizing policy: only the histogram query
+    [rec] = doc["recommendations"]
+    # the main's p95 bucket: the smallest bound holding >= 95% of its requests
+    bound = min(float(le) for le, share in s.SCORER_MAIN.items() if share >= 0.95)
+    assert rec["details"]["slowerThanSeconds"] == bound == 1.0
+    assert rec["details"]["mainSlowShare"] == pytest.approx(1 - s.SCORER_MAIN["1"], rel=1e-3)
+    assert rec["details"]["variantSlowShare"] == pytest.approx(1 - s.SCORER_FAST["1"], rel=1e-3)
+    assert rec["status"] == "propose" and rec["new"] == "registry.example.com/scorer:1.1.0"
+    proposed = git(repo, "show", f"{BRANCH}:workflows/ranking.yaml")
+    assert "fast" not in proposed and "      image: registry.example.com/scorer:1.1.0" in proposed

@@ -7,7 +7,8 @@ one file per 2-hour block range so ``promtool tsdb create-blocks-from openmetric
 each sample once, then starts ``prometheus`` on a free loopback port and waits for
 ``/-/ready``. The newest sample is 3 hours before now (Prometheus appends live data there).
 
-Counters: ``pattern`` is the per-second *rate*; the fixture integrates it (the sample at
+Counters (``counter=True``; histogram buckets too): ``pattern`` is the per-second *rate*;
+the fixture integrates it (the sample at
 ``t`` grows by ``pattern(t) * step``), so ``rate(x[5m])`` over whole steps gives ``pattern``.
 """
 
@@ -43,10 +44,6 @@ class SyntheticSeries:
     days: float = 7.0
     step: int = 60
     counter: bool = False
-
-    def __post_init__(self) -> None:
-        if self.counter and not self.metric.endswith("_total"):
-            raise ValueError(f"counter {self.metric} must end with _total (OpenMetrics)")
 
 
 @dataclass(frozen=True)
@@ -93,8 +90,12 @@ def _label_text(labels: Mapping[str, str]) -> str:
     return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items())) + "}"
 
 
-def _family(series: SyntheticSeries) -> str:
-    return series.metric[: -len("_total")] if series.counter else series.metric
+def _family(series: SyntheticSeries) -> tuple[str, str]:
+    """OpenMetrics family name and type: ``x_total`` counters are counters, other growing
+    series (histogram buckets) are written as ``unknown`` so their names stay as given."""
+    if series.counter and series.metric.endswith("_total"):
+        return series.metric[: -len("_total")], "counter"
+    return series.metric, "unknown" if series.counter else "gauge"
 
 
 @dataclass
@@ -118,11 +119,10 @@ def write_openmetrics(
 ) -> int:
     """Write the samples of ``history`` within ``[lo, hi)``; returns the number written."""
     written = 0
-    families: dict[str, list[int]] = {}
+    families: dict[tuple[str, str], list[int]] = {}
     for index, series in enumerate(history):
         families.setdefault(_family(series), []).append(index)
-    for family, indices in families.items():
-        kind = "counter" if history[indices[0]].counter else "gauge"
+    for (family, kind), indices in families.items():
         out.write(f"# TYPE {family} {kind}\n")
         for index in indices:
             series = history[index]

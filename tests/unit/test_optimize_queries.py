@@ -63,3 +63,19 @@ def test_assemble_folds_pods() -> None:
     assert fetched.usage(("other",), "api", 95.0) is None
     assert fetched.load[("api", "api")] == (2.0, 0.5)
     assert fetched.traffic["api"].error_rate == 0.1
+
+
+def test_latency_buckets_fold_per_workload() -> None:
+    p = plan("ns", "7d", {95.0}, containers=[], latency_workloads=["api", "api-b"])
+    [query] = p.queries
+    assert query.kind is QueryKind.LATENCY and "by (namespace, workload, le)" in query.promql
+    rows = [
+        ({"workload": "api", "le": "0.5"}, 90.0),
+        ({"workload": "api", "le": "+Inf"}, 100.0),
+        ({"workload": "api", "le": "0.1"}, 40.0),
+        ({"workload": "api", "le": "bogus"}, 1.0),
+    ]
+    history = assemble(p, {query: rows}).latency["api"]
+    assert history.buckets == ((0.1, 40.0), (0.5, 90.0), (float("inf"), 100.0))
+    assert history.total == 100.0 and history.slower_than(0.5) == 10.0
+    assert history.slower_than(0.25) is None
