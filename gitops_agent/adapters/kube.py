@@ -7,18 +7,22 @@ connection pool): JSON in, plain dicts out, no model classes. Every failure beco
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import ssl
+import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import urllib3
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
-from kubernetes.config.config_exception import ConfigException
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from gitops_agent.errors import ClusterError
 from gitops_agent.reconcile.cluster import ResourceInfo, WatchEvent
@@ -46,6 +50,128 @@ def _reason(error: BaseException) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class _Transport:
+    """Where the API server is, a TLS connection pool, and the auth headers of each request."""
+
+    host: str
+    pool: urllib3.PoolManager
+    auth: Callable[[], dict[str, str]]
+    close: Callable[[], None]
+
+
+def _kubeconfig_path(kubeconfig: Path | None) -> Path | None:
+    if kubeconfig is not None:
+        return kubeconfig
+    env = os.environ.get("KUBECONFIG", "")
+    if os.pathsep in env:
+        return None  # several files are merged: leave that to the client library
+    return Path(env) if env else Path.home() / ".kube" / "config"
+
+
+def _plain_transport(
+    kubeconfig: Path | None, context: str | None, pool_size: int, retries: urllib3.Retry
+) -> _Transport | None:
+    """Token, basic and client-certificate kubeconfigs, read directly (fast start-up).
+
+    None for anything else (exec plugins, auth providers, proxies, merged files, in-cluster),
+    which the official client library then handles.
+    """
+    path = _kubeconfig_path(kubeconfig)
+    if path is None or not path.is_file():
+        return None
+    try:
+        document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        name = context or document["current-context"]
+        ctx = next(c["context"] for c in document["contexts"] if c["name"] == name)
+        cluster = next(c["cluster"] for c in document["clusters"] if c["name"] == ctx["cluster"])
+        user = next(u["user"] for u in document["users"] if u["name"] == ctx["user"]) or {}
+    except (OSError, YAMLError, KeyError, TypeError, StopIteration, AttributeError):
+        return None
+    if set(user) - {"token", "tokenFile", "client-certificate", "client-certificate-data", "client-key",
+                    "client-key-data", "username", "password"}:
+        return None
+    if set(cluster) - {"server", "certificate-authority", "certificate-authority-data",
+                       "insecure-skip-tls-verify", "tls-server-name"}:
+        return None
+    base = path.parent
+    tls = ssl.create_default_context()
+    options: dict[str, Any] = {}
+    try:
+        if cluster.get("insecure-skip-tls-verify"):
+            tls.check_hostname = False
+            tls.verify_mode = ssl.CERT_NONE
+            options.update(cert_reqs="CERT_NONE", assert_hostname=False)
+        elif "certificate-authority-data" in cluster:
+            tls.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+        elif "certificate-authority" in cluster:
+            tls.load_verify_locations(cafile=str(base / cluster["certificate-authority"]))
+        if "tls-server-name" in cluster:
+            options["server_hostname"] = cluster["tls-server-name"]
+        if "client-certificate-data" in user or "client-certificate" in user:
+            _load_client_certificate(tls, user, base)
+        headers: dict[str, str] = {}
+        if "token" in user:
+            headers["Authorization"] = f"Bearer {user['token']}"
+        elif "tokenFile" in user:
+            headers["Authorization"] = f"Bearer {(base / user['tokenFile']).read_text().strip()}"
+        elif "username" in user:
+            pair = f"{user['username']}:{user.get('password', '')}".encode()
+            headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
+    except (OSError, ValueError, ssl.SSLError) as error:
+        raise ClusterError(f"cannot load kubeconfig {path}: {error}") from error
+    pool = urllib3.PoolManager(maxsize=pool_size, retries=retries, ssl_context=tls, **options)
+    return _Transport(str(cluster["server"]).rstrip("/"), pool, lambda: headers, pool.clear)
+
+
+def _load_client_certificate(tls: ssl.SSLContext, user: dict[str, Any], base: Path) -> None:
+    if "client-certificate-data" not in user and "client-key-data" not in user:
+        tls.load_cert_chain(str(base / user["client-certificate"]), str(base / user["client-key"]))
+        return
+    with tempfile.TemporaryDirectory(prefix="gitops-agent-tls-") as tmp:
+        cert, key = Path(tmp) / "client.crt", Path(tmp) / "client.key"
+        for target, data_key, file_key in ((cert, "client-certificate-data", "client-certificate"),
+                                           (key, "client-key-data", "client-key")):
+            data = base64.b64decode(user[data_key]) if data_key in user else (base / user[file_key]).read_bytes()
+            target.touch(mode=0o600)
+            target.write_bytes(data)
+        tls.load_cert_chain(str(cert), str(key))
+
+
+def _client_transport(
+    kubeconfig: Path | None, context: str | None, pool_size: int, retries: urllib3.Retry
+) -> _Transport:
+    """Everything else, through the official client library (exec plugins refresh tokens)."""
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.config.config_exception import ConfigException
+
+    configuration = k8s_client.Configuration()
+    try:
+        if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ and not os.environ.get("KUBECONFIG"):
+            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        else:
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=str(kubeconfig) if kubeconfig else None,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+    except (ConfigException, OSError, TypeError, ValueError) as error:
+        where = f" {kubeconfig}" if kubeconfig else ""
+        raise ClusterError(f"cannot load kubeconfig{where}: {error}") from error
+    configuration.connection_pool_maxsize = pool_size
+    configuration.retries = retries
+    api = k8s_client.ApiClient(configuration)
+
+    def auth() -> dict[str, str]:
+        headers: dict[str, str] = {}
+        api.update_params_for_auth(headers, [], ["BearerToken"], "", "GET", None)
+        return headers
+
+    return _Transport(str(configuration.host), api.rest_client.pool_manager, auth, api.close)
+
+
 class KubeCluster:
     """A connection to one API server (thread-safe; apply from a thread pool)."""
 
@@ -57,21 +183,9 @@ class KubeCluster:
         pool_size: int = 32,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        configuration = k8s_client.Configuration()
-        try:
-            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=str(kubeconfig) if kubeconfig else None,
-                context=context,
-                client_configuration=configuration,
-                persist_config=False,
-            )
-        except (ConfigException, OSError, TypeError, ValueError) as error:
-            where = f" {kubeconfig}" if kubeconfig else ""
-            raise ClusterError(f"cannot load kubeconfig{where}: {error}") from error
-        configuration.connection_pool_maxsize = pool_size
         # connection failures: 2 retries; 429 (the server's flow control said "later", nothing
         # was processed): retried for every method, honouring Retry-After
-        configuration.retries = urllib3.Retry(
+        retries = urllib3.Retry(
             total=8,
             connect=2,
             read=0,
@@ -82,8 +196,11 @@ class KubeCluster:
             backoff_factor=0.2,
             raise_on_status=False,
         )
-        self._api = k8s_client.ApiClient(configuration)
-        self._host = str(configuration.host)
+        transport = _plain_transport(kubeconfig, context, pool_size, retries)
+        if transport is None:
+            transport = _client_transport(kubeconfig, context, pool_size, retries)
+        self._transport = transport
+        self._host = transport.host
         self._timeout = timeout
         self._lock = threading.Lock()
         self._discovery: dict[tuple[str, str], dict[str, ResourceInfo] | None] = {}
@@ -96,7 +213,7 @@ class KubeCluster:
         return self._host
 
     def close(self) -> None:
-        self._api.close()  # type: ignore[no-untyped-call]
+        self._transport.close()
 
     # -- transport -------------------------------------------------------------------------
     def _request(
@@ -119,19 +236,21 @@ class KubeCluster:
         with self._lock:
             self.requests[counter or method] += 1
         try:
-            method_, url, header_params, _, _ = self._api.param_serialize(
-                method, url_path, header_params=headers, auth_settings=["BearerToken"]
-            )
-            response = self._api.rest_client.pool_manager.request(
-                method_,
-                url,
+            response = self._transport.pool.request(
+                method,
+                self._host + url_path,
                 body=body,
-                headers=header_params,
+                headers={**headers, **self._transport.auth()},
                 timeout=urllib3.Timeout(connect=10.0, read=timeout or self._timeout),
                 preload_content=not stream,
             )
         except urllib3.exceptions.HTTPError as error:
             raise ClusterError(f"cluster unreachable at {self._host}: {_reason(error)}") from error
+        retries = getattr(response, "retries", None)
+        throttled = sum(1 for attempt in getattr(retries, "history", ()) if attempt.status == 429)
+        if throttled:
+            with self._lock:
+                self.requests["throttled"] += throttled
         if stream:
             if response.status >= 300:
                 data = response.read()

@@ -76,6 +76,8 @@ def sync(
         )
     finally:
         cluster.close()
+    if cluster.requests["throttled"]:
+        progress(f"the API server throttled {cluster.requests['throttled']} requests (429); all were retried")
     print_change_set(change_set, output)
     if not dry_run and rendered.revision and (change_set.has_changes or change_set.errors):
         record(repo, environment, change_set, context=context)
