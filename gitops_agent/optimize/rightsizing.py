@@ -10,9 +10,11 @@ Formulas (``p`` = the policy's ``cpuPercentile``, ``b`` = ``memoryBufferPercent`
   a whole MiB, at least :data:`MEMORY_FLOOR_MIB` (64Mi: the runtime, libc and a Python
   interpreter need that much before any model is loaded).
 - OOM bump: when ``kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}``
-  was seen, the working set was cut off at the limit, so the peak understates the need:
-  memory = max(the buffered peak, m + 100Mi, m x 1.2) with m = max(peak, current limit or
-  request) — the bump of the Kubernetes VPA recommender.
+  was seen, the working set was cut off at the limit of that time, so the peak understates
+  the need: memory = max(the buffered peak, peak + 100Mi, peak x 1.2) — the bump of the
+  Kubernetes VPA recommender, applied to the memory the container had when it was killed
+  (its peak). It is not applied to the current limit: a bump already proposed for the same
+  OOM kill would otherwise grow again on every run while the kill stays in the window.
 - Not enough data: fewer than :data:`MIN_POINTS` working-set samples (summed over pods) in
   the window; nothing is proposed (100 points is e.g. 100 minutes at a 1-minute scrape).
 - An HPA scaling on CPU (``autoscale.cpuUtilization``) adapts replicas to CPU: changing the
@@ -125,11 +127,8 @@ def recommend_memory(
     needed = peak * (1 + policy.memory_buffer_percent / 100)
     reason = f"peak working set {peak / MI:.1f}Mi + {policy.memory_buffer_percent:g}% buffer"
     if usage.oom_killed:
-        current = old_limit or old
-        known = parse_quantity(current) if current else 0.0
-        cut_off = max(peak, known)
-        needed = max(needed, cut_off + OOM_BUMP_BYTES, cut_off * OOM_BUMP_FACTOR)
-        reason += f"; OOMKilled: bumped to max({cut_off / MI:.0f}Mi + 100Mi, {cut_off / MI:.0f}Mi x 1.2)"
+        needed = max(needed, peak + OOM_BUMP_BYTES, peak * OOM_BUMP_FACTOR)
+        reason += f"; OOMKilled: bumped to max(peak + 100Mi, peak x 1.2) = {needed / MI:.1f}Mi"
     mib = max(MEMORY_FLOOR_MIB, round_memory(needed))
     new = format_memory(mib)
     old_mib, limit_mib = _mib(old), _mib(old_limit)

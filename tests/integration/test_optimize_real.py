@@ -60,9 +60,10 @@ def test_scenarios_give_the_documented_recommendations(
     assert recs[("cache", "resources.memory")]["status"] == "propose"
     assert recs[("cache", "resources.cpu")]["new"] == f"{round(s.CACHE_CPU[1] * 1000)}m"
 
-    # OOM-killed: max(512 + 100, 512 x 1.2) from the limit; CPU 460m vs 500m is below 10%
+    # OOM-killed: max(peak + 100Mi, peak x 1.2, peak x 1.15); CPU 460m vs 500m is below 10%
     worker_memory = recs[("worker", "resources.memory")]
-    assert worker_memory["new"] == f"{math.ceil(512 * 1.2)}Mi"
+    bumped = max(s.WORKER_MEMORY + 100, s.WORKER_MEMORY * 1.2, s.WORKER_MEMORY * 1.15)
+    assert worker_memory["new"] == f"{math.ceil(bumped)}Mi"
     assert "OOMKilled" in worker_memory["reason"]
     assert recs[("worker", "resources.cpu")]["status"] == "below-threshold"
     assert recs[("worker", "resources.cpu")]["new"] == f"{round(s.WORKER_CPU[1] * 1000)}m"
@@ -137,6 +138,13 @@ def test_scenarios_give_the_documented_recommendations(
     assert other["proposal"]["state"] == "unchanged" and other["proposal"]["branch"] == BRANCH
     assert git(repo, "branch", "--list", BRANCH + "-2") == ""
 
+    # once the proposal is merged, the same history has nothing more to propose
+    git(repo, "merge", "-q", "--ff-only", BRANCH)
+    code, merged = optimize(capsys, repo, scenario_prometheus.url, "--branch", "after-merge")
+    assert code == 0 and merged["proposal"]["state"] == "nothing-to-propose"
+    assert merged["summary"]["propose"] == 0
+    assert git(repo, "branch", "--list", "after-merge") == ""
+
 
 def check_only_intended_lines_changed(before: str, after: str, api_memory: int) -> None:
     removed, added = [], []
@@ -158,7 +166,7 @@ def check_only_intended_lines_changed(before: str, after: str, api_memory: int) 
     ]
     assert f"        memory: {api_memory}Mi\n" in added
     assert "      resources: {cpu: 200m, memory: 564Mi, limits: {memory: 564Mi}}\n" in added
-    assert "        memory: 615Mi\n" in added and "        limits: {memory: 615Mi}\n" in added
+    assert "        memory: 600Mi\n" in added and "        limits: {memory: 600Mi}\n" in added
     assert "      autoscale: {min: 3, max: 5, cpuUtilization: 70}\n" in added
     assert "      image: registry.example.com/ranker:2.0.0\n" in added
     # every comment and every other line survives byte for byte, in order

@@ -59,14 +59,16 @@ def test_memory_floor_is_64mi() -> None:
     assert rec.new == "64Mi"
 
 
-def test_oom_kill_bumps_from_the_limit() -> None:
+def test_oom_kill_bumps_from_the_peak_and_does_not_ratchet() -> None:
     resources = Resources(cpu="1", memory="512Mi", limits=frozen_map({"memory": "512Mi"}))
     rec = recommend_memory(TARGET, resources, usage(memory=500 * MI, oom=True), POLICY)
-    assert rec.new == f"{math.ceil(512 * 1.2)}Mi"  # 614.4 > 512 + 100 > 500 * 1.15
-    small = Resources(memory="200Mi")
-    rec = recommend_memory(TARGET, small, usage(memory=190 * MI, oom=True), POLICY)
-    assert rec.new == "300Mi"  # 200 + 100 > 200 * 1.2
+    assert rec.new == "600Mi"  # max(500 + 100, 500 x 1.2, 500 x 1.15)
     assert "OOMKilled" in rec.reason
+    rec = recommend_memory(TARGET, resources, usage(memory=1000 * MI, oom=True), POLICY)
+    assert rec.new == "1200Mi"  # x 1.2 beats + 100Mi above 500Mi
+    bumped = Resources(memory="600Mi", limits=frozen_map({"memory": "600Mi"}))
+    again = recommend_memory(TARGET, bumped, usage(memory=500 * MI, oom=True), POLICY)
+    assert again.status is Status.UNCHANGED  # the same kill in the window: no second bump
 
 
 @pytest.mark.parametrize("points", [0, 99])
