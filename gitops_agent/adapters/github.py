@@ -89,24 +89,16 @@ class GitHubClient:
         self._session = session or requests.Session()
 
     @classmethod
-    def from_environment(
-        cls, remote_url: str | None, environ: Mapping[str, str] | None = None
-    ) -> GitHubClient:
+    def from_environment(cls, remote_url: str | None, environ: Mapping[str, str] | None = None) -> GitHubClient:
         """Configure from ``GITHUB_TOKEN``, ``GITHUB_API_URL``, ``GITHUB_REPOSITORY``/remote."""
         env = os.environ if environ is None else environ
         token = env.get("GITHUB_TOKEN", "")
         if not token:
-            raise InvalidInputError(
-                "GITHUB_TOKEN is not set: a token is needed to open a pull request"
-            )
+            raise InvalidInputError("GITHUB_TOKEN is not set: a token is needed to open a pull request")
         source = env.get("GITHUB_REPOSITORY") or remote_url
         if not source:
-            raise InvalidInputError(
-                "no GitHub repository: set GITHUB_REPOSITORY=owner/name or add an origin remote"
-            )
-        return cls(
-            parse_repository(source), token, api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL
-        )
+            raise InvalidInputError("no GitHub repository: set GITHUB_REPOSITORY=owner/name or add an origin remote")
+        return cls(parse_repository(source), token, api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL)
 
     def _request(
         self,
@@ -129,13 +121,9 @@ class GitHubClient:
                 method, url, params=params, json=body, headers=headers, timeout=self.timeout
             )
         except requests.Timeout as error:
-            raise GitHubError(
-                f"GitHub API {method} {path}: no answer within {self.timeout:g}s"
-            ) from error
+            raise GitHubError(f"GitHub API {method} {path}: no answer within {self.timeout:g}s") from error
         except requests.RequestException as error:
-            raise GitHubError(
-                f"GitHub API {method} {path}: cannot connect ({type(error).__name__})"
-            ) from error
+            raise GitHubError(f"GitHub API {method} {path}: cannot connect ({type(error).__name__})") from error
         if response.status_code >= 400:
             raise GitHubError(f"GitHub API {method} {path}: {_failure(response)}")
         if not response.content:
@@ -144,6 +132,14 @@ class GitHubClient:
             return response.json()
         except ValueError as error:
             raise GitHubError(f"GitHub API {method} {path}: answer is not JSON") from error
+
+    def default_branch(self) -> str:
+        """The repository's default branch (``GET /repos/{owner}/{repo}``)."""
+        repo = self.repository
+        document = self._request("GET", f"/repos/{repo.owner}/{repo.name}")
+        if not isinstance(document, dict) or not isinstance(document.get("default_branch"), str):
+            raise GitHubError(f"GitHub API GET /repos/{repo}: no default_branch in the answer")
+        return str(document["default_branch"])
 
     def find_pull_request(self, branch: str) -> PullRequest | None:
         """The open pull request whose head is ``branch`` of this repository, if any."""
@@ -160,9 +156,7 @@ class GitHubClient:
                 return _pull_request(item, created=False)
         return None
 
-    def open_or_update_pull_request(
-        self, *, branch: str, base: str, title: str, body: str
-    ) -> PullRequest:
+    def open_or_update_pull_request(self, *, branch: str, base: str, title: str, body: str) -> PullRequest:
         """Open a pull request from ``branch`` into ``base``, or update the open one."""
         repo = self.repository
         existing = self.find_pull_request(branch)
@@ -187,9 +181,7 @@ class GitHubClient:
         comments: list[IssueComment] = []
         page = 1
         while True:
-            found = self._request(
-                "GET", path, params={"per_page": str(per_page), "page": str(page)}
-            )
+            found = self._request("GET", path, params={"per_page": str(per_page), "page": str(page)})
             if not isinstance(found, list):
                 raise GitHubError(f"GitHub API GET {path}: unexpected answer")
             comments.extend(_issue_comment(item) for item in found)
@@ -207,9 +199,7 @@ class GitHubClient:
         path = f"/repos/{repo.owner}/{repo.name}/issues/comments/{comment_id}"
         return _issue_comment(self._request("PATCH", path, body={"body": body}))
 
-    def upsert_marked_comment(
-        self, number: int, marker: str, body: str
-    ) -> tuple[IssueComment, bool]:
+    def upsert_marked_comment(self, number: int, marker: str, body: str) -> tuple[IssueComment, bool]:
         """Update the first comment containing ``marker`` (a sticky comment), else create one.
 
         Returns the comment and whether it was created.
@@ -224,9 +214,7 @@ class GitHubClient:
 
 def _issue_comment(item: Any) -> IssueComment:
     try:
-        return IssueComment(
-            id=int(item["id"]), body=str(item.get("body") or ""), url=str(item.get("html_url", ""))
-        )
+        return IssueComment(id=int(item["id"]), body=str(item.get("body") or ""), url=str(item.get("html_url", "")))
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise GitHubError(f"GitHub API: unexpected comment document ({error})") from error
 
@@ -257,12 +245,7 @@ def _failure(response: requests.Response) -> str:
     details = []
     for error in document.get("errors") or []:
         if isinstance(error, dict):
-            details.append(
-                str(
-                    error.get("message")
-                    or f"{error.get('field', '')} {error.get('code', '')}".strip()
-                )
-            )
+            details.append(str(error.get("message") or f"{error.get('field', '')} {error.get('code', '')}".strip()))
         else:
             details.append(str(error))
     return text + (f": {'; '.join(details)}" if details else "")

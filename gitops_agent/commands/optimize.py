@@ -148,11 +148,15 @@ def optimize(
         if not result.pushed:
             handle = gitops.open_repo(repo)
             gitops.push(handle, f"refs/heads/{result.branch}:refs/heads/{result.branch}")
+        # the pull request targets the branch the proposal was based on; from a detached
+        # HEAD (as CI checkouts often are), the repository's default branch
         base = gitops.run(gitops.open_repo(repo), "rev-parse", "--abbrev-ref", "HEAD")
+        if base == "HEAD":
+            base = github.default_branch()
         proposed = sum(1 for r in recs if r.proposed)
         opened = github.open_or_update_pull_request(
             branch=result.branch,
-            base=base if base != "HEAD" else "main",
+            base=base,
             title=f"gitops-agent: optimize {environment.name} ({proposed} change(s))",
             body=_pr_body(environment, query_plan.window, recs, result),
         )

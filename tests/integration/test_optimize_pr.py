@@ -160,3 +160,22 @@ def test_pr_without_token_is_invalid_input_before_any_query(
     assert code == 2
     assert "GITHUB_TOKEN" in capsys.readouterr().err
     assert git(repo, "for-each-ref", "refs/heads/").count("\n") == 0
+
+
+def test_detached_head_targets_the_default_branch(
+    repo: Path,
+    httpserver: HTTPServer,
+    scenario_prometheus: Any,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    git(repo, "checkout", "-q", "--detach", "HEAD")
+    httpserver.expect_ordered_request("/repos/acme/shop", method="GET", headers=HEADERS).respond_with_json(
+        {"full_name": "acme/shop", "default_branch": "trunk"}
+    )
+    expect_list(httpserver, [])
+    httpserver.expect_ordered_request(PULLS, method="POST", headers=HEADERS).respond_with_json(pull(9), status=201)
+    code, doc, err = optimize_pr(repo, scenario_prometheus.url, capsys)
+    assert code == 0, err
+    httpserver.check_assertions()
+    assert json.loads(httpserver.log[-1][0].get_data())["base"] == "trunk"
+    assert doc["pullRequest"]["number"] == 9
