@@ -41,7 +41,11 @@ class InstantClient(Protocol):
 
 @dataclass(frozen=True)
 class Workload:
-    """A task or service and the names of the Kubernetes workloads that run it."""
+    """A task or service and the names of the Kubernetes workloads that run it.
+
+    A service's variants run with the service's resources, so right-sizing looks at the
+    pods of the main Deployment and of every variant; HPA bounds only at the main one's.
+    """
 
     target: Target
     container: Container
