@@ -104,7 +104,12 @@ def load(text: str) -> Any:
 
 
 def edit(text: str, edits: Sequence[tuple[Sequence[str], str | int]]) -> str:
-    """``text`` with each ``(path, value)`` applied; untouched lines keep their bytes."""
+    """``text`` with each ``(path, value)`` applied; untouched lines keep their bytes
+    (CRLF line ends and a missing final newline included)."""
+    if "\r\n" in text:
+        return edit(text.replace("\r\n", "\n"), edits).replace("\n", "\r\n")
+    if text and not text.endswith("\n"):
+        return edit(text + "\n", edits).removesuffix("\n")
     yaml = _yaml(text)
     before = _dump(yaml, yaml.load(text))
     data = yaml.load(text)

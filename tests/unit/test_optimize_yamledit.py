@@ -66,3 +66,9 @@ def test_new_maps_follow_the_parent_style_and_removal_prunes_empty_maps() -> Non
         "  tail: 'quoted'   # end\n"
     )
     assert YAML(typ="safe").load(out)["spec"]["services"]["web"]["resources"]["cpu"] == "2"
+
+
+def test_line_ends_and_missing_final_newline_are_kept() -> None:
+    text = "a: 1   # one\r\nb: {c: 2}\r\n"
+    assert edit(text, [(("b", "c"), 3)]) == "a: 1   # one\r\nb: {c: 3}\r\n"
+    assert edit("a: 1\nb: 2", [(("b",), 5)]) == "a: 1\nb: 5"
