@@ -72,3 +72,41 @@ def test_line_ends_and_missing_final_newline_are_kept() -> None:
     text = "a: 1   # one\r\nb: {c: 2}\r\n"
     assert edit(text, [(("b", "c"), 3)]) == "a: 1   # one\r\nb: {c: 3}\r\n"
     assert edit("a: 1\nb: 2", [(("b",), 5)]) == "a: 1\nb: 5"
+
+
+def _scalar_paths(node: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _scalar_paths(v, (*prefix, str(k)))]
+    return [] if isinstance(node, list) or "\n" in str(node) else [prefix]
+
+
+def test_random_edits_change_only_their_values() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    texts = [p.read_text() for p in EXAMPLES]
+    safe = YAML(typ="safe")
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.data())
+    def check(data: st.DataObject) -> None:
+        text = data.draw(st.sampled_from(texts))
+        original = safe.load(text)
+        paths = _scalar_paths(original)
+        chosen = data.draw(st.lists(st.sampled_from(paths), min_size=1, max_size=4, unique=True))
+        values = data.draw(
+            st.lists(st.sampled_from(["250m", "2", "1536Mi", "7"]), min_size=len(chosen), max_size=len(chosen))
+        )
+        out = edit(text, list(zip(chosen, values, strict=True)))
+        expected = safe.load(text)
+        for path, value in zip(chosen, values, strict=True):
+            node = expected
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
+        assert safe.load(out) == expected
+        before, after = text.splitlines(), out.splitlines()
+        assert len(before) == len(after)
+        assert sum(a != b for a, b in zip(before, after, strict=True)) <= len(chosen)
+
+    check()
