@@ -5,6 +5,7 @@ canonicalized quantities are not drift."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,8 +188,12 @@ def test_server_defaults_are_not_drift(synced: Synced) -> None:
 
 
 def test_controller_annotation_is_not_drift(synced: Synced) -> None:
-    annotations = synced.get("deployment", "web")["metadata"]["annotations"]
-    assert "deployment.kubernetes.io/revision" in annotations
+    deadline = time.monotonic() + 60
+    while "deployment.kubernetes.io/revision" not in synced.get("deployment", "web")["metadata"]["annotations"]:
+        assert time.monotonic() < deadline, "the deployment controller never annotated the Deployment"
+        time.sleep(0.2)
+    # the controller's own annotation is not drift
+    assert changed(synced.diff()) == []
     synced.kubectl("annotate", "--overwrite", "deployment", "web", "deployment.kubernetes.io/revision=9")
     assert changed(synced.diff()) == []
 
