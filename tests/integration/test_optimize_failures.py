@@ -117,3 +117,38 @@ def test_missing_prometheus_url_is_invalid_input(tmp_path: Path, capsys: pytest.
     assert "prometheus.url" in capsys.readouterr().err
     assert run(["optimize", "nope", "--repo", str(repo)]) == 2
     assert run(["optimize", "prod", "--repo", str(repo), "--window", "7 days"]) == 2
+
+
+def test_failure_after_good_answers_leaves_no_partial_proposal(
+    repo: Path, httpserver: HTTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = git(repo, "rev-parse", "HEAD")
+    answers = iter([200, 200, 500])
+    calls: list[int] = []
+
+    def handler(request: object) -> object:
+        from werkzeug import Response
+
+        status = next(answers, 500)
+        calls.append(status)
+        if status != 200:
+            return Response("internal error", status=status)
+        body = {
+            "status": "success",
+            "data": {
+                "resultType": "vector",
+                "result": [
+                    {
+                        "metric": {"namespace": s.NAMESPACE, "pod": "api-7c9d8f6b5-aaaaa", "container": "api"},
+                        "value": [1, "0.3"],
+                    }
+                ],
+            },
+        }
+        return Response(json.dumps(body), status=200, content_type="application/json")
+
+    httpserver.expect_request("/api/v1/query").respond_with_handler(handler)
+    code, err = run_optimize(repo, httpserver.url_for("/").rstrip("/"), capsys)
+    assert code == 3 and "HTTP 500" in err
+    assert calls == [200, 200, 500]  # two good answers, then the failure stopped the run
+    assert_untouched(repo, head)
