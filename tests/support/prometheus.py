@@ -8,8 +8,14 @@ each sample once, then starts ``prometheus`` on a free loopback port and waits f
 ``/-/ready``. The newest sample is 3 hours before now (Prometheus appends live data there).
 
 Counters (``counter=True``; histogram buckets too): ``pattern`` is the per-second *rate*;
-the fixture integrates it (the sample at
-``t`` grows by ``pattern(t) * step``), so ``rate(x[5m])`` over whole steps gives ``pattern``.
+the fixture integrates it (the sample at ``t`` grows by ``pattern(t) * step``), so
+``rate(x[5m])`` over whole steps gives ``pattern``.
+
+Usage: the ``prometheus`` fixture is a factory, ``prometheus.start(history)`` returns a
+:class:`RunningPrometheus` (stopped after the test). ``python -m tests.support.prometheus
+REPO ENV WORKDIR`` backfills a week of plausible history for an environment of a GitOps
+repository (:func:`demo_history`), leaves Prometheus running, and prints
+``PROMETHEUS_URL=…`` and ``PROMETHEUS_PID=…`` as its last lines (for the demo).
 """
 
 from __future__ import annotations
