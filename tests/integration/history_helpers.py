@@ -2,7 +2,8 @@
 
 Used by the rollback and audit tests: one service whose image pin and replica count change
 from commit to commit, in an environment named after the test's namespace (so tests never
-see each other's objects).
+see each other's objects). The environment heals drift and takes fields back from other
+field managers (``selfHeal``, ``force``), as a self-healing production environment would.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def environment_yaml(name: str, *, tag: str, replicas: int) -> str:
         f"metadata: {{name: {name}}}\nspec:\n  namespace: {name}\n  branch: env/{name}\n"
         f"  images:\n    registry.example.com/echo: '{tag}'\n"
         f"  overrides:\n    echo:\n      services:\n        echo: {{replicas: {replicas}}}\n"
-        "  sync: {prune: true, selfHeal: true, interval: 30s}\n"
+        "  sync: {prune: true, selfHeal: true, force: true, interval: 30s}\n"
     )
 
 

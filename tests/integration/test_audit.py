@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gitops_agent.notes import SyncEvent, SyncRecord, record_sync
+from gitops_agent.notes import SyncEvent, SyncRecord, read_sync_notes, record_sync
 from tests.integration.history_helpers import History, make_history, tick
 from tests.support.gitrepos import git
+from tools.testcluster.launcher import RunningCluster
 
 pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _audit(h: History, capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, Any]]:
@@ -118,3 +132,133 @@ def test_since_and_unknown_environment(tmp_path: Path, capsys: pytest.CaptureFix
     assert h.cli("audit") == 0
     text = capsys.readouterr().out
     assert "compile" in text and "spec-commit" in text
+
+
+@dataclass
+class LoopProcess:
+    """A running `gitops-agent reconcile ENV` process and what it printed."""
+
+    proc: subprocess.Popen[str]
+    env: str
+    lines: list[str] = field(default_factory=list)
+    port: int | None = None
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def drain(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            found = re.search(r"serving /metrics and /healthz on port (\d+)", line)
+            if found:
+                self.port = int(found.group(1))
+
+    def wait_rounds(self, count: int) -> None:
+        """Until the loop has completed ``count`` rounds (from its /metrics)."""
+        pattern = re.compile(
+            r"^gitops_agent_sync_duration_seconds_count\{environment=\"" + re.escape(self.env) + r"\"\} (\S+)$",
+            re.MULTILINE,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.proc.poll() is None, self.log
+            assert time.monotonic() < deadline, self.log
+            if self.port is not None:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics") as answer:
+                    found = pattern.search(answer.read().decode())
+                if found and float(found.group(1)) >= count:
+                    return
+            time.sleep(0.1)
+
+
+@contextmanager
+def reconcile_loop(h: History) -> Iterator[LoopProcess]:
+    """`gitops-agent reconcile ENV` in its own process, stopped with SIGTERM afterwards."""
+    command = [
+        sys.executable,
+        "-c",
+        "from gitops_agent.cli import main; main()",
+        "reconcile",
+        h.env,
+        "--interval",
+        "1s",
+        "--metrics-port",
+        "0",
+        "--repo",
+        str(h.repo),
+        "--kubeconfig",
+        str(h.kubeconfig),
+    ]
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    loop = LoopProcess(proc, h.env)
+    reader = threading.Thread(target=loop.drain, daemon=True)
+    reader.start()
+    try:
+        yield loop
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        reader.join(timeout=5)
+
+
+def test_audit_after_real_syncs_drift_fix_and_rollback(
+    kube_cluster: RunningCluster,
+    namespace: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    h = make_history(tmp_path, namespace, kube_cluster.kubeconfig)
+    spec1 = git(h.repo, "rev-parse", "HEAD")
+    tick()
+    env1 = h.compile()
+    tick()
+    h.sync()
+    tick()
+    spec2 = h.change_spec(tag="1.2", replicas=3, message="echo 1.2")
+    tick()
+    env2 = h.compile()
+    tick()
+    h.sync()
+    tick()
+    with reconcile_loop(h) as loop:
+        loop.wait_rounds(1)  # one quiet round: the loop has seen the synced revision
+        h.kubectl("scale", "deployment", "echo", "--replicas=5")
+        deadline = time.monotonic() + 90
+        while not any(n.event is SyncEvent.DRIFT_FIX for n in read_sync_notes(h.repo)):
+            assert time.monotonic() < deadline, f"the loop did not fix the drift:\n{loop.log}"
+            time.sleep(0.2)
+    drift_notes = [n for n in read_sync_notes(h.repo) if n.event is SyncEvent.DRIFT_FIX]
+    assert [n.result for n in drift_notes] == ["succeeded"], drift_notes
+    assert h.live_image_and_replicas() == ("registry.example.com/echo:1.2", 3)
+    tick()
+    assert h.cli("rollback", namespace, "--to", env1, "--kubeconfig", str(h.kubeconfig)) == 0
+    env3 = h.branch_head()
+
+    events = _audit(h, capsys, namespace)
+    assert [(e["kind"], e["commit"]) for e in events] == [
+        ("rollback-sync", env3),
+        ("rollback", env3),
+        ("drift-fix", env2),
+        ("sync", env2),
+        ("compile", env2),
+        ("spec-commit", spec2),
+        ("sync", env1),
+        ("compile", env1),
+        ("spec-commit", spec1),
+    ]
+    drift = next(e for e in events if e["kind"] == "drift-fix")
+    assert drift["details"]["summary"].get("update") == 1
+    assert any("Deployment" in change for change in drift["details"]["changes"])
