@@ -7,7 +7,8 @@ CPU of all pods of the Deployment (5m rate summed over pods, at 5m resolution) h
 momentary dips while pods start and stop):
 
 - ``min`` = max(ceil(T / c), the PDB floor, 1): enough replicas for the quietest moment;
-- ``max`` = max(ceil(P x :data:`PEAK_HEADROOM` / c), ``min``): the busiest moment plus 20%.
+- ``max`` = max(ceil(P x :data:`PEAK_HEADROOM` / c), ``min`` + 1): the busiest moment plus
+  20%, and always room for the HPA to add a replica (with ``max == min`` it could not act).
 
 The PDB floor keeps voluntary disruptions possible: ``minAvailable: n`` (an integer) needs
 ``n + 1`` replicas (with exactly ``n`` no pod may ever be evicted and node drains hang); a
@@ -93,7 +94,7 @@ def recommend_bounds(
     per_replica = parse_quantity(service.container.resources.cpu or "0") * (autoscale.cpu_utilization / 100)
     floor = pdb_floor(service.disruption)
     low = max(1, floor, math.ceil(load.trough_cores / per_replica - EPSILON))
-    high = max(low, math.ceil(load.peak_cores * PEAK_HEADROOM / per_replica - EPSILON))
+    high = max(low + 1, math.ceil(load.peak_cores * PEAK_HEADROOM / per_replica - EPSILON))
     shared = (
         f"per replica {per_replica * 1000:.0f}m ({service.container.resources.cpu} x "
         f"{autoscale.cpu_utilization}%); total CPU trough {load.trough_cores * 1000:.0f}m, "
@@ -101,7 +102,7 @@ def recommend_bounds(
     )
     reasons = {
         "min": f"ceil(trough / per replica), PDB floor {floor}; {shared}",
-        "max": f"ceil(peak x {PEAK_HEADROOM:g} / per replica), at least min; {shared}",
+        "max": f"ceil(peak x {PEAK_HEADROOM:g} / per replica), at least min + 1; {shared}",
     }
     for bound, old, new in (("min", autoscale.min, low), ("max", autoscale.max, high)):
         details = frozen_map(

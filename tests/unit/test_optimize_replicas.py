@@ -45,6 +45,7 @@ def test_pdb_floor_raises_min() -> None:
     load = LoadHistory(peak_cores=0.5, trough_cores=0.05)
     recs = recommend_bounds(TARGET, service(disruption=Disruption(min_available=3)), load, Rightsizing())
     assert recs[0].new == 4
+    assert recs[1].new == 5  # the peak needs 2, but max leaves the HPA room above min
 
 
 def test_no_bounds_without_cpu_hpa_and_not_enough_data() -> None:
