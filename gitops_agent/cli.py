@@ -61,6 +61,10 @@ def _write_crash_log() -> Path:
     return Path(name)
 
 
+def _ignore_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
+    return None
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises, never prints a traceback)."""
     try:
@@ -71,6 +75,9 @@ def run(argv: list[str] | None = None) -> int:
         error.show()
         return EXIT_INVALID if isinstance(error, UsageError) else error.exit_code
     except (KeyboardInterrupt, typer.Abort):
+        # Objects the interrupt cut short in their constructor may fail in their finalizer
+        # (GitPython's config parser does); that is noise, not news, once we stop.
+        sys.unraisablehook = _ignore_unraisable
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except GitOpsAgentError as error:
@@ -90,4 +97,9 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def main() -> None:
     """Console-script entry point; SIGTERM interrupts like Ctrl-C (exit 130, nothing half-written)."""
     signal.signal(signal.SIGTERM, _interrupt)
-    sys.exit(run())
+    code = run()
+    # The work is done (or cleanly abandoned): a late signal must not turn the exit into a
+    # traceback while the interpreter joins worker threads on its way out.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    sys.exit(code)
