@@ -26,11 +26,12 @@ def _commit(repo: Path, message: str) -> str:
     return git(repo, "rev-parse", "HEAD")
 
 
-def _write_secret(repo: Path, token: str) -> None:
-    (repo / "manifests" / "common" / "secret.yaml").write_text(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-token\ntype: Opaque\n"
-        f"data:\n  token: {token}\nstringData:\n  password: {SECRET_PLAIN}\n"
-    )
+def _write_secret(repo: Path, token: str | None) -> None:
+    """A Secret placeholder (its values filled in by the cluster), or one with values."""
+    text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-token\ntype: Opaque\n"
+    if token is not None:
+        text += f"data:\n  token: {token}\nstringData:\n  password: {SECRET_PLAIN}\n"
+    (repo / "manifests" / "common" / "secret.yaml").write_text(text)
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def history(tmp_path: Path) -> tuple[Path, str, str]:
         )
     )
     (repo / "workflows" / "fraud-risk-scoring.yaml").unlink()
-    _write_secret(repo, SECRET_B64)
+    _write_secret(repo, None)
     head = _commit(repo, "Rescale prod classifier, drop fraud scoring, add API token")
     return repo, base, head
 
@@ -82,21 +83,24 @@ def test_added_changed_removed_per_environment(history: tuple[Path, str, str]) -
     assert prod.unchanged > 10
 
 
-def test_secrets_are_masked_in_every_output(history: tuple[Path, str, str]) -> None:
+def test_secret_values_never_reach_any_output(
+    history: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Values in git are refused with a located error that does not repeat them; Secrets that
+    do get rendered are diffed with their values masked (see tests/unit/test_plan_diff.py)."""
     repo, base, head = history
-    _write_secret(repo, "bmV3LXNlY3JldC12YWx1ZQ==")
-    newer = _commit(repo, "Rotate the API token")
-    for old, new in ((base, head), (head, newer)):
-        plan = compute_plan(repo, old, new)
-        texts = [render_markdown(plan), json.dumps(plan.to_json())]
-        for text in texts:
-            for secret in (SECRET_B64, SECRET_PLAIN, "bmV3LXNlY3JldC12YWx1ZQ=="):
-                assert secret not in text
-    rotated = _by_env(compute_plan(repo, head, newer))
-    assert rotated["dev"] == {"added": [], "changed": ["Secret/ml-dev/api-token"], "removed": []}
-    dev = compute_plan(repo, head, newer, environments=["dev"]).environments[0]
-    assert "+  token: <masked, changed>\n" in dev.changes[0].diff
-    assert "password" not in "".join(line for line in dev.changes[0].diff.splitlines() if line.startswith(("+ ", "- ")))
+    plan = compute_plan(repo, base, head, environments=["dev"])
+    added = next(d for d in plan.environments[0].changes if d.key.kind == "Secret")
+    assert "+kind: Secret\n" in added.diff and "+type: Opaque\n" in added.diff
+    _write_secret(repo, SECRET_B64)
+    leaked = _commit(repo, "Commit an API token by mistake")
+    for fmt in ("markdown", "json"):
+        assert run(["plan", "--repo", str(repo), "--base", head, "--head", leaked, "--format", fmt]) == 2
+        out = capsys.readouterr()
+        assert f"{leaked[:12]}:manifests/common/secret.yaml:" in out.err
+        assert "must not be committed" in out.err
+        for secret in (SECRET_B64, SECRET_PLAIN):
+            assert secret not in out.out + out.err
 
 
 def test_exit_codes_formats_and_environment_filter(
@@ -216,9 +220,7 @@ def test_live_diffs_head_against_the_cluster(
     assert f"#### live `{namespace}` (head against the cluster)" in capsys.readouterr().out
 
 
-def test_an_invalid_spec_is_located_at_its_revision(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_invalid_spec_is_located_at_its_revision(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = make_gitops_repo(tmp_path / "gitops")
     base = git(repo, "rev-parse", "HEAD")
     spec = repo / "workflows" / "image-recognition.yaml"
