@@ -19,7 +19,9 @@ import pytest
 from gitops_agent.cli import run
 from gitops_agent.notes import read_sync_notes
 from tests.integration.reconcile_helpers import add_environment, delete_namespaces, kubectl
+from tests.support.cluster import install_crds, kube_api
 from tests.support.gitrepos import git, make_gitops_repo
+from tools.testcluster.launcher import start_cluster
 
 pytestmark = pytest.mark.integration
 INTERVAL = 3.0
@@ -141,3 +143,65 @@ def test_drift_is_healed_within_two_intervals_and_sigterm_stops_cleanly(loop, de
     # every sync and drift fix left a record in git (notes on the environment commits)
     events = {note.event.value for note in read_sync_notes(repo, ENV)}
     assert {"sync", "drift-fix"} <= events
+
+
+def metric(port: int, name: str, **labels: str) -> float:
+    _, text = http_get(f"http://127.0.0.1:{port}/metrics")
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    found = re.search(rf"^{name}\{{{re.escape(wanted)}\}} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_loop_survives_an_api_server_restart_and_a_git_remote_outage(tmp_path: Path, git_remote) -> None:  # type: ignore[no-untyped-def]
+    env, namespace = f"faults{secrets.token_hex(3)}", f"ml-faults-{secrets.token_hex(3)}"
+    cluster = start_cluster(tmp_path / "cluster")
+    process = None
+    try:
+        with kube_api(cluster.kubeconfig) as api:
+            install_crds(api)
+        repo = git_remote.clone("agent")
+        add_environment(repo, "dev", env, namespace)
+        git(repo, "push", "-q", "origin", "main")
+        assert run(["compile", "--repo", str(repo), "--env", env, "--commit", "--push"]) == 0
+        log = (tmp_path / "loop.log").open("w+")
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gitops-agent"), "reconcile", env, "--repo", str(repo),
+             "--kubeconfig", str(cluster.kubeconfig), "--interval", "2s", "--metrics-port", "0"],
+            stdout=subprocess.DEVNULL, stderr=log, text=True,
+        )
+
+        def port() -> int:
+            log.seek(0)
+            found = re.search(r"on port (\d+)", log.read())
+            return int(found.group(1)) if found else 0
+
+        wait_for(lambda: port() > 0, 30, "the status server")
+        config = "image-recognition-config"
+        wait_for(lambda: exists(cluster.kubeconfig, namespace, "configmap", config), 60, "the first sync")
+
+        # the API server crashes and comes back: the loop counts the failures, backs off, heals
+        cluster.stop_apiserver()
+        wait_for(lambda: metric(port(), "gitops_agent_reconcile_errors_total", environment=env, source="cluster") >= 1,
+                 30, "a failed round")
+        cluster.start_apiserver()
+        kubectl(cluster.kubeconfig, "-n", namespace, "delete", "configmap", config)
+        wait_for(lambda: exists(cluster.kubeconfig, namespace, "configmap", config), 60, "healing after the restart")
+        assert process.poll() is None
+
+        # the git remote disappears: the last rendered state is still enforced
+        hidden = git_remote.bare.with_name("hidden.git")
+        git_remote.bare.rename(hidden)
+        wait_for(lambda: metric(port(), "gitops_agent_reconcile_errors_total", environment=env, source="git") >= 1,
+                 30, "a failed fetch")
+        kubectl(cluster.kubeconfig, "-n", namespace, "delete", "configmap", config)
+        wait_for(lambda: exists(cluster.kubeconfig, namespace, "configmap", config), 60, "healing without git")
+        hidden.rename(git_remote.bare)
+        assert http_get(f"http://127.0.0.1:{port()}/healthz")[0] == 200
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        cluster.stop()
