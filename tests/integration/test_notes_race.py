@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def _identity(repo: Path, name: str) -> None:
@@ -58,8 +60,13 @@ def test_records_append_and_never_overwrite(tmp_path: Path) -> None:
         repo,
         "dev",
         "HEAD",
-        SyncRecord(summary={"update": 1}, result="succeeded", event=SyncEvent.DRIFT_FIX,
-                   context="kind-dev", changes=("update apps/v1 Deployment dev/api",)),
+        SyncRecord(
+            summary={"update": 1},
+            result="succeeded",
+            event=SyncEvent.DRIFT_FIX,
+            context="kind-dev",
+            changes=("update apps/v1 Deployment dev/api",),
+        ),
     )
     notes = read_sync_notes(repo, "dev")
     assert [n.event for n in notes] == [SyncEvent.SYNC, SyncEvent.DRIFT_FIX]
@@ -120,3 +127,40 @@ def test_two_concurrent_syncs_survive_a_push_race(
     remote_note = _git(bare, "notes", "--ref", "refs/notes/gitops-agent", "show", sha)
     assert len([line for line in remote_note.splitlines() if line.strip()]) == 2 * rounds
     assert merges, "no push was rejected: the race did not happen"
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from gitops_agent.notes import SyncRecord, record_sync
+clone, sha, name, start, rounds = sys.argv[1:6]
+time.sleep(max(0.0, float(start) - time.time()))
+for i in range(int(rounds)):
+    record_sync(Path(clone), "prod", sha, SyncRecord(summary={"update": i}, result=f"{name}-{i}"))
+"""
+
+
+def test_two_sync_processes_racing_keep_every_record(tmp_path: Path, remote_with_env_branch: tuple[Path, str]) -> None:
+    bare, sha = remote_with_env_branch
+    root = Path(__file__).resolve().parents[2]
+    clones = [_clone(bare, tmp_path / f"proc{i}", f"proc{i}") for i in range(2)]
+    start = f"{time.time() + 1.5:.3f}"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(clone), sha, f"proc{i}", start, "3"],
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, clone in enumerate(clones)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    lines = _git(bare, "notes", "--ref", "refs/notes/gitops-agent", "show", sha).splitlines()
+    results = sorted(json.loads(line)["result"] for line in lines if line.strip())
+    assert results == sorted(f"proc{i}-{r}" for i in range(2) for r in range(3))
+    merges = _git(bare, "rev-list", "--merges", "refs/notes/gitops-agent").split()
+    assert merges, "no notes merge happened: the pushes did not race"
