@@ -230,3 +230,27 @@ def test_an_invalid_spec_is_located_at_its_revision(tmp_path: Path, capsys: pyte
     err = capsys.readouterr().err
     assert f"{head[:12]}:workflows/image-recognition.yaml:" in err
     assert "trian" in err
+
+
+def test_environments_that_appear_or_disappear(tmp_path: Path) -> None:
+    repo = tmp_path / "gitops"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README.md").write_text("specs arrive in the next commit\n")
+    empty = _commit(repo, "Start")
+    make_gitops_repo(repo)
+    full = git(repo, "rev-parse", "HEAD")
+    first = compute_plan(repo, empty, full)
+    assert [(e.environment, e.note) for e in first.environments] == [
+        ("dev", "new environment"),
+        ("prod", "new environment"),
+        ("staging", "new environment"),
+    ]
+    assert all(e.summary["added"] > 10 and e.summary["removed"] == 0 for e in first.environments)
+    (repo / "environments" / "staging.yaml").unlink()
+    dropped = _commit(repo, "Retire staging")
+    plan = compute_plan(repo, full, dropped)
+    staging = next(e for e in plan.environments if e.environment == "staging")
+    assert staging.note == "environment removed"
+    assert staging.summary["removed"] == first.environments[2].summary["added"]
+    assert all(not e.changes for e in plan.environments if e.environment != "staging")
