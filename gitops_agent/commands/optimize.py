@@ -183,6 +183,8 @@ def optimize(
         )
         return EXIT_OK
     say(report.table(recs))
+    counts = ", ".join(f"{n} {status}" for status, n in report.summary(recs).items() if n)
+    say(f"{len(recs)} recommendation(s): {counts or 'none'}")
     if result.state is ProposalState.NOTHING:
         say("nothing to propose")
     elif result.state is ProposalState.UNCHANGED:

@@ -196,3 +196,24 @@ def test_latency_experiment_promotes_the_faster_variant(
     assert rec["status"] == "propose" and rec["new"] == "registry.example.com/scorer:1.1.0"
     proposed = git(repo, "show", f"{BRANCH}:workflows/ranking.yaml")
     assert "fast" not in proposed and "      image: registry.example.com/scorer:1.1.0" in proposed
+
+
+def test_text_output_for_people(
+    scenario_prometheus: Any,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    repo = s.write_repo(tmp_path / "repo")
+    code = run(["optimize", "--repo", str(repo), "--prometheus", scenario_prometheus.url])
+    out, err = capsys.readouterr()
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["TARGET", "FIELD", "OLD", "NEW", "STATUS", "REASON"]
+    assert any(line.startswith("shop/task/nightly-report") and "not-enough-data" in line for line in lines)
+    # 8 targets: 2 fields each, + 2 HPA bounds, + 3 variants; the scenarios above say which is which
+    summary = next(line for line in lines if "recommendation(s):" in line)
+    assert summary == (
+        "21 recommendation(s): 10 propose, 1 below-threshold, 8 not-enough-data, 1 skipped, 1 inconclusive"
+    )
+    assert lines[-1].startswith("proposal created on gitops-agent/optimize/prod-")  # ENV defaulted
+    assert "PromQL queries" in err
