@@ -33,6 +33,7 @@ from gitops_agent.reconcile.objects import (
     ObjectError,
     ObjectRef,
     depends_on,
+    is_owned,
     ownership_selector,
     ref_of,
     split_api_version,
@@ -559,6 +560,14 @@ def plan(
         info = infos_by_kind.get((ref.group, ref.kind))
         if info is None:
             continue
+        if ref.kind == "Namespace" and not ref.group:
+            foreign = _foreign_contents(cluster, ref.name, target.environment, live_state.infos)
+            if foreign:
+                plan_result.notes.append(
+                    f"Namespace/{ref.name} is not pruned: it holds objects gitops-agent does not own "
+                    f"({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''})"
+                )
+                continue
         reason = "finished Job of an older revision" if history else "not in git"
         change = Change(
             ref,
@@ -569,6 +578,48 @@ def plan(
         )
         plan_result.deletions.append(Deletion(obj, info, change, history))
     return plan_result
+
+
+_CONTENT_KINDS = (
+    ("", "v1", "ConfigMap"),
+    ("", "v1", "Secret"),
+    ("", "v1", "Service"),
+    ("", "v1", "PersistentVolumeClaim"),
+    ("", "v1", "Pod"),
+    ("apps", "v1", "Deployment"),
+    ("apps", "v1", "StatefulSet"),
+    ("apps", "v1", "DaemonSet"),
+    ("batch", "v1", "Job"),
+    ("batch", "v1", "CronJob"),
+)
+
+
+def _foreign_contents(
+    cluster: Cluster, namespace: str, environment: str, infos: Mapping[tuple[str, str, str], ResourceInfo]
+) -> list[str]:
+    """Objects in ``namespace`` that deleting it would take along although gitops-agent does
+    not own them (controller-made objects and the namespace's own defaults excepted)."""
+    found: list[str] = []
+    for gvk in _CONTENT_KINDS:
+        info = infos.get(gvk) or cluster.resource(*gvk)
+        if info is None:
+            continue
+        try:
+            items = cluster.list(info, namespace, "")
+        except ObjectError as error:
+            if error.status == 0:
+                raise
+            return [f"{gvk[2]} (cannot list: HTTP {error.status})"]
+        for obj in items:
+            meta = obj.get("metadata") or {}
+            if is_owned(obj, environment) or meta.get("ownerReferences"):
+                continue
+            if gvk[2] == "ConfigMap" and meta.get("name") == "kube-root-ca.crt":
+                continue
+            if gvk[2] == "Secret" and obj.get("type") == "kubernetes.io/service-account-token":
+                continue
+            found.append(str(ref_of(obj)))
+    return found
 
 
 def diff(cluster: Cluster, desired: Sequence[Manifest], target: Target, *, workers: int = 16) -> ChangeSet:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from gitops_agent.reconcile.changeset import Action, ChangeSet
-from gitops_agent.reconcile.engine import SyncOptions, sync
+from gitops_agent.reconcile.engine import SyncOptions, diff, sync
 from tests.integration.reconcile_helpers import (
     Manifest,
     connect,
@@ -163,3 +163,32 @@ def test_same_named_job_with_a_changed_template_is_replaced(kube_cluster, namesp
     live = get(kubeconfig, namespace, "job", "flow-a-r1")
     assert live["metadata"]["uid"] != old_uid
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:2"
+
+
+def test_crd_and_its_custom_resources_in_one_sync(kube_cluster, namespace: str) -> None:  # type: ignore[no-untyped-def]
+    kubeconfig = kube_cluster.kubeconfig
+    cluster = connect(kubeconfig)
+    plural = f"widgets{namespace[-6:]}"
+    group = "example.com"
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": f"{plural}.{group}", "labels": labels(namespace, plural)},
+           "spec": {"group": group, "scope": "Namespaced",
+                    "names": {"plural": plural, "singular": plural[:-1], "kind": plural.capitalize()[:-1]},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                        "type": "object", "properties": {"spec": {"type": "object", "properties": {
+                            "size": {"type": "integer", "default": 1}, "color": {"type": "string"}}}}}}}]}}
+    widget = {"apiVersion": f"{group}/v1", "kind": plural.capitalize()[:-1],
+              "metadata": {"name": "w1", "namespace": namespace, "labels": labels(namespace, "w1")},
+              "spec": {"color": "blue"}}
+    try:
+        preview = diff(cluster, [crd, widget], target(namespace))
+        assert [str(c.action) for c in preview.changes] == ["create", "create"]
+        result = sync(cluster, [crd, widget], target(namespace), SyncOptions())
+        assert [(str(c.action), c.wave) for c in result.changes] == [("create", 0), ("create", 5)]
+        live = get(kubeconfig, namespace, f"{plural}.{group}", "w1")
+        assert live["spec"] == {"color": "blue", "size": 1}  # the CRD's schema default
+        # a CRD default is not drift
+        assert {str(c.action) for c in diff(connect(kubeconfig), [crd, widget], target(namespace)).changes} == {
+            "unchanged"}
+    finally:
+        kubectl(kubeconfig, "delete", "crd", f"{plural}.{group}", "--ignore-not-found", "--wait=false")

@@ -113,3 +113,23 @@ def test_owned_namespace_is_pruned_last_and_foreign_namespace_never(kube_cluster
     # the test's own namespace carries no ownership labels: it is never a candidate
     assert json.loads(kubectl(kube_cluster.kubeconfig, "get", "namespace", namespace, "-o", "json"))[
         "status"]["phase"] == "Active"
+
+
+def test_owned_namespace_holding_foreign_objects_is_not_pruned(kube_cluster, namespace: str) -> None:  # type: ignore[no-untyped-def]
+    cluster = connect(kube_cluster.kubeconfig)
+    shared = f"{namespace}-shared"
+    ns_object = {"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": shared, "labels": labels(namespace, shared)}}
+    desired = web_stack(namespace)
+    sync(cluster, [*desired, ns_object], target(namespace), SyncOptions())
+    # another team moved in
+    kubectl(kube_cluster.kubeconfig, "-n", shared, "create", "configmap", "their-settings", "--from-literal=a=b")
+    result = sync(cluster, desired, target(namespace), SyncOptions(prune=True, allow_mass_prune=True))
+    assert changed(result) == []
+    assert any(f"Namespace/{shared} is not pruned" in note and "their-settings" in note for note in result.notes)
+    assert json.loads(kubectl(kube_cluster.kubeconfig, "get", "namespace", shared, "-o", "json"))[
+        "status"]["phase"] == "Active"
+    # once it only holds what gitops-agent put there, it is pruned
+    kubectl(kube_cluster.kubeconfig, "-n", shared, "delete", "configmap", "their-settings")
+    result = sync(cluster, desired, target(namespace), SyncOptions(prune=True, allow_mass_prune=True))
+    assert changed(result) == [("delete", "Namespace", shared)]
