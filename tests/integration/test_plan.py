@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from gitops_agent.cli import run
 from gitops_agent.plan import Change, Plan, compute_plan
@@ -254,3 +256,54 @@ def test_environments_that_appear_or_disappear(tmp_path: Path) -> None:
     assert staging.note == "environment removed"
     assert staging.summary["removed"] == first.environments[2].summary["added"]
     assert all(not e.changes for e in plan.environments if e.environment != "staging")
+
+
+def test_comment_is_posted_then_updated_in_place(
+    history: tuple[Path, str, str],
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two pushes to one pull request: the first run creates the comment, the second edits it."""
+    repo, base, head = history
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 42}}))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_plan")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/gitops")
+    monkeypatch.setenv("GITHUB_API_URL", httpserver.url_for("").rstrip("/"))
+    headers = {
+        "Authorization": "Bearer ghs_plan",
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": "2022-11-28",
+    }
+    comments = "/repos/acme/gitops/issues/42/comments"
+    posted: list[str] = []
+
+    def create(request: Request) -> Response:
+        body = request.get_json()["body"]
+        posted.append(body)
+        return Response(json.dumps({"id": 9, "body": body, "html_url": "u"}), 201)
+
+    httpserver.expect_ordered_request(comments, method="GET", headers=headers).respond_with_json(
+        [{"id": 1, "body": "LGTM"}]
+    )
+    httpserver.expect_ordered_request(comments, method="POST", headers=headers).respond_with_handler(create)
+    assert run(["plan", "--repo", str(repo), "--base", base, "--head", head, "--comment"]) == 1
+    httpserver.check_assertions()
+    assert posted[0].startswith(MARKER) and "| `prod` | 1 | 1 | 0 |" in posted[0]
+
+    # Same plan again: the first run's stdout is exactly the body the comment is edited to.
+    httpserver.clear()
+    httpserver.expect_ordered_request(comments, method="GET", headers=headers).respond_with_json(
+        [{"id": 1, "body": "LGTM"}, {"id": 9, "body": posted[0]}]
+    )
+    httpserver.expect_ordered_request(
+        "/repos/acme/gitops/issues/comments/9",
+        method="PATCH",
+        headers=headers,
+        json={"body": capsys.readouterr().out.removesuffix("\n")},
+    ).respond_with_json({"id": 9, "body": "updated"})
+    assert run(["plan", "--repo", str(repo), "--base", base, "--head", head, "--comment"]) == 1
+    httpserver.check_assertions()
