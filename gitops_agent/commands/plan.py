@@ -86,7 +86,7 @@ def plan(
     head: Annotated[str, typer.Option("--head", help="The revision with the change.")],
     format_: Annotated[
         PlanFormat,
-        typer.Option("--format", "-f", help="markdown for people and comments, json for programs."),
+        typer.Option("--format", "-f", "-o", help="markdown for people and comments, json for programs."),
     ] = PlanFormat.MARKDOWN,
     env: Annotated[
         list[str] | None, typer.Option("--env", "-e", help="Environment(s) to plan (default: all).")

@@ -148,8 +148,8 @@ def test_step_summary_written_in_actions(
     repo, base, head = history
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    assert run(["plan", "--repo", str(repo), "--base", base, "--head", head, "-f", "json"]) == 1
-    capsys.readouterr()
+    assert run(["plan", "--repo", str(repo), "--base", base, "--head", head, "-o", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["changed"] is True
     text = summary.read_text()
     assert text.startswith(MARKER) and "| `prod` | 1 | 1 | 0 |" in text
 
