@@ -287,18 +287,20 @@ def _spec_events(
     if gitops_git.head_commit(handle) is None:
         return []
     commits = gitops_git.log(handle, "HEAD", paths=_spec_paths(specs))
-    env_file = None
+    touching_env: set[str] = set()
     if environment is not None:
         env_file = _relative_source(specs.environments[environment].source)
+        if env_file is not None:
+            listed = gitops_git.run(handle, "log", "--format=%H", "HEAD", "--", env_file)
+            touching_env = set(listed.split())
     events = []
     for index, info in enumerate(commits):
         if since is not None and _when(info) < since:
             continue
         environments = sorted(produced.get(info.sha, set()))
-        if environment is not None and environment not in environments:
-            touched = gitops_git.run(handle, "show", "--format=", "--name-only", info.sha)
-            if env_file is None or env_file not in touched.splitlines():
-                continue
+        compiled_here = environment is None or environment in environments
+        if not compiled_here and info.sha not in touching_env:
+            continue
         events.append(
             AuditEvent(
                 time=_when(info),

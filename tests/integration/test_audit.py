@@ -121,6 +121,22 @@ def test_timeline_joins_specs_environment_commits_notes_and_proposals(
     ]
 
 
+def test_environment_filter_keeps_its_own_spec_changes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    h = make_history(tmp_path, "audit-filter", tmp_path / "no-kubeconfig")
+    first = git(h.repo, "rev-parse", "HEAD")
+    h.compile()
+    tick()
+    pinned = h.change_spec(tag="2.0", replicas=1, message="pin echo 2.0 (not compiled yet)")
+    workflow = h.repo / "workflows" / "echo.yaml"
+    workflow.write_text(workflow.read_text().replace("cpu: 50m", "cpu: 60m"))
+    git(h.repo, "commit", "-q", "-am", "more CPU for echo (not compiled yet)")
+    other = git(h.repo, "rev-parse", "HEAD")
+    spec_commits = [e["commit"] for e in _audit(h, capsys, "audit-filter") if e["kind"] == "spec-commit"]
+    assert spec_commits == [pinned, first]
+    everything = [e["commit"] for e in _audit(h, capsys) if e["kind"] == "spec-commit"]
+    assert everything == [other, pinned, first]
+
+
 def test_since_and_unknown_environment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     h = make_history(tmp_path, "audit-since", tmp_path / "no-kubeconfig")
     h.compile()
