@@ -193,15 +193,15 @@ def _note_event(note: SyncNote, source: str | None) -> AuditEvent:
     )
 
 
-def _proposal_events(
-    handle: git.Repo, env_name: str | None, since: datetime | None
-) -> list[AuditEvent]:
+def _proposal_events(handle: git.Repo, env_name: str | None, since: datetime | None) -> list[AuditEvent]:
     tips: dict[str, str] = {}
     for name, sha in gitops_git.branch_heads(handle, OPTIMIZE_PREFIX).items():
         tips[name] = sha
     remote_prefix = f"origin/{OPTIMIZE_PREFIX}"
     remote = gitops_git.run(
-        handle, "for-each-ref", "--format=%(refname:short) %(objectname)",
+        handle,
+        "for-each-ref",
+        "--format=%(refname:short) %(objectname)",
         f"refs/remotes/{remote_prefix}",
     )
     for line in remote.splitlines():
@@ -247,10 +247,7 @@ def timeline(
     if environment is not None and environment not in specs.environments:
         known = ", ".join(sorted(specs.environments)) or "none"
         raise InvalidInputError(f"environment {environment!r} not found (known: {known})")
-    envs = [
-        env for name, env in sorted(specs.environments.items())
-        if environment is None or name == environment
-    ]
+    envs = [env for name, env in sorted(specs.environments.items()) if environment is None or name == environment]
     handle = gitops_git.open_repo(repo)
     if fetch and gitops_git.has_remote(handle):
         _fetch(handle, repo, [env.branch for env in specs.environments.values()])

@@ -122,9 +122,7 @@ def decode(line: str) -> SyncNote | None:
         return None
 
 
-def record_sync(
-    repo: Path, env: str, revision: str, record: SyncRecord, *, push: bool = True
-) -> SyncNote:
+def record_sync(repo: Path, env: str, revision: str, record: SyncRecord, *, push: bool = True) -> SyncNote:
     """Append ``record`` to the note on ``revision`` and push the notes when a remote exists."""
     sha = git_notes.resolve_commit(repo, revision)
     note = SyncNote(

@@ -57,8 +57,7 @@ class ObjectKey:
         api_version = str(obj.get("apiVersion", ""))
         group = api_version.rpartition("/")[0]
         meta = obj.get("metadata") or {}
-        return cls(group, str(obj.get("kind", "")), str(meta.get("namespace") or ""),
-                   str(meta.get("name", "")))
+        return cls(group, str(obj.get("kind", "")), str(meta.get("namespace") or ""), str(meta.get("name", "")))
 
     def __str__(self) -> str:
         where = f"{self.namespace}/{self.name}" if self.namespace else self.name
@@ -158,8 +157,7 @@ def mask_secret(obj: Manifest, other: Mapping[str, Any] | None = None) -> Manife
         previous = theirs.get(field_name) if theirs is not None else None
         previous = previous if isinstance(previous, Mapping) else {}
         masked[field_name] = {
-            key: MASK if theirs is None or previous.get(key) == value else MASK_CHANGED
-            for key, value in values.items()
+            key: MASK if theirs is None or previous.get(key) == value else MASK_CHANGED for key, value in values.items()
         }
     return masked
 
@@ -203,17 +201,20 @@ def diff_environment(
     changes: list[ObjectDiff] = []
     unchanged = 0
     for key in sorted(old.keys() - new.keys()):
-        changes.append(ObjectDiff(Change.REMOVED, key, str(old[key].get("apiVersion", "")),
-                                  unified_diff(key, old[key], None)))
+        changes.append(
+            ObjectDiff(Change.REMOVED, key, str(old[key].get("apiVersion", "")), unified_diff(key, old[key], None))
+        )
     for key in sorted(old.keys() & new.keys()):
         if old[key] == new[key]:
             unchanged += 1
             continue
-        changes.append(ObjectDiff(Change.CHANGED, key, str(new[key].get("apiVersion", "")),
-                                  unified_diff(key, old[key], new[key])))
+        changes.append(
+            ObjectDiff(Change.CHANGED, key, str(new[key].get("apiVersion", "")), unified_diff(key, old[key], new[key]))
+        )
     for key in sorted(new.keys() - old.keys()):
-        changes.append(ObjectDiff(Change.ADDED, key, str(new[key].get("apiVersion", "")),
-                                  unified_diff(key, None, new[key])))
+        changes.append(
+            ObjectDiff(Change.ADDED, key, str(new[key].get("apiVersion", "")), unified_diff(key, None, new[key]))
+        )
     return EnvironmentPlan(environment, tuple(changes), unchanged, note)
 
 
@@ -232,9 +233,7 @@ LiveDiff = Callable[[RenderedEnvironment, str], EnvironmentPlan]
 """Head's rendered objects of one environment (and the head sha) against its live cluster."""
 
 
-def render_environments(
-    root: Path, only: Sequence[str] | None
-) -> dict[str, RenderedEnvironment]:
+def render_environments(root: Path, only: Sequence[str] | None) -> dict[str, RenderedEnvironment]:
     """Load, compile and render each environment of the GitOps repository at ``root``."""
     if not (root / "environments").is_dir():
         return {}

@@ -74,8 +74,7 @@ def _heading(env: EnvironmentPlan, live: bool) -> str:
 
 
 def _table(plan: Plan) -> str:
-    rows = ["| environment | added | changed | removed | unchanged |",
-            "| --- | ---: | ---: | ---: | ---: |"]
+    rows = ["| environment | added | changed | removed | unchanged |", "| --- | ---: | ---: | ---: | ---: |"]
     for live, envs in ((False, plan.environments), (True, plan.live)):
         for env in envs:
             name = f"`{env.environment}` (live)" if live else f"`{env.environment}`"
@@ -94,10 +93,7 @@ def _header(plan: Plan) -> str:
     if plan.live:
         drift = sum(len(env.changes) for env in plan.live)
         verdict += f" Head differs from the cluster in {drift} object(s)."
-    return (
-        f"{MARKER}\n### gitops-agent plan\n\n"
-        f"Base `{plan.base[:12]}` → head `{plan.head[:12]}`. {verdict}\n\n"
-    )
+    return f"{MARKER}\n### gitops-agent plan\n\nBase `{plan.base[:12]}` → head `{plan.head[:12]}`. {verdict}\n\n"
 
 
 def _sections(plan: Plan) -> Iterator[tuple[str, list[_Block]]]:

@@ -73,8 +73,7 @@ def _branch_head(handle: git.Repo, env: Environment, remote: bool) -> tuple[str,
     upstream = gitops_git.rev_parse(handle, f"refs/remotes/origin/{branch}") if remote else None
     if local is None and upstream is None:
         raise InvalidInputError(
-            f"environment {env.name}: branch {branch} does not exist; "
-            "run `gitops-agent compile --commit` first"
+            f"environment {env.name}: branch {branch} does not exist; run `gitops-agent compile --commit` first"
         )
     if local is None or upstream is None or local == upstream:
         return str(upstream or local), local
@@ -110,9 +109,7 @@ def rollback_branch(repo: Path, env: Environment, ref: str, *, push: bool = True
             rollback_message(env, info, head),
             env=gitops_git.identity_env(handle),
         )
-        gitops_git.update_ref(
-            handle, branch_ref, commit, local, f"gitops-agent: roll back to {target[:12]}"
-        )
+        gitops_git.update_ref(handle, branch_ref, commit, local, f"gitops-agent: roll back to {target[:12]}")
         if not (remote and push):
             return RollbackResult(env.name, env.branch, target, head, commit, False)
         try:

@@ -146,9 +146,7 @@ def has_remote(repo: Path, remote: str = "origin") -> bool:
 
 def _rejected(error: GitError) -> bool:
     text = str(error)
-    return any(
-        word in text for word in ("rejected", "fetch first", "non-fast-forward", "stale info")
-    )
+    return any(word in text for word in ("rejected", "fetch first", "non-fast-forward", "stale info"))
 
 
 def _merge_remote_notes(handle: git.Repo, remote: str) -> bool:
@@ -164,8 +162,7 @@ def _merge_remote_notes(handle: git.Repo, remote: str) -> bool:
     except git.exc.GitCommandError:
         _git(handle, "update-ref", NOTES_REF, REMOTE_NOTES_REF)
         return True
-    _git(handle, "notes", "--ref", NOTES_REF, "merge", "--quiet", "-s", "cat_sort_uniq",
-         REMOTE_NOTES_REF)
+    _git(handle, "notes", "--ref", NOTES_REF, "merge", "--quiet", "-s", "cat_sort_uniq", REMOTE_NOTES_REF)
     return True
 
 

@@ -23,9 +23,7 @@ from gitops_agent.spec import load_specs
 
 def audit(
     env: Annotated[str | None, typer.Argument(help="Only this environment.")] = None,
-    since: Annotated[
-        str | None, typer.Option("--since", help="Only events newer than 7d, 12h, or a date.")
-    ] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only events newer than 7d, 12h, or a date.")] = None,
     no_fetch: Annotated[
         bool, typer.Option("--no-fetch", help="Read local refs only; do not fetch from origin.")
     ] = False,
@@ -36,9 +34,7 @@ def audit(
     """The history, newest first: spec commits, environment commits, syncs, proposals."""
     configure_logging(verbose)
     specs = load_specs(repo)
-    events = timeline(
-        repo, specs, environment=env, since=parse_since(since), fetch=not no_fetch
-    )
+    events = timeline(repo, specs, environment=env, since=parse_since(since), fetch=not no_fetch)
     if output == OutputFormat.JSON:
         emit_json(to_json(events, env))
     else:

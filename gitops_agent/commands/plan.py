@@ -54,18 +54,12 @@ def pull_request_number(explicit: int | None, event_path: str | None) -> int | N
     return number if isinstance(number, int) else None
 
 
-def publish_comment(
-    markdown: str, *, pr: int | None, repository: str | None, token: str | None, api_url: str
-) -> None:
+def publish_comment(markdown: str, *, pr: int | None, repository: str | None, token: str | None, api_url: str) -> None:
     """Create or update the sticky plan comment on the pull request."""
     if pr is None:
-        raise InvalidInputError(
-            "--comment needs a pull request: pass --pr N or run on a pull_request event"
-        )
+        raise InvalidInputError("--comment needs a pull request: pass --pr N or run on a pull_request event")
     if not repository:
-        raise InvalidInputError(
-            "--comment needs --github-repository OWNER/NAME (or GITHUB_REPOSITORY)"
-        )
+        raise InvalidInputError("--comment needs --github-repository OWNER/NAME (or GITHUB_REPOSITORY)")
     if not token:
         raise InvalidInputError("--comment needs a token in GITHUB_TOKEN")
     client = GitHubClient(parse_repository(repository), token, api_url=api_url)
@@ -88,15 +82,9 @@ def plan(
         PlanFormat,
         typer.Option("--format", "-f", "-o", help="markdown for people and comments, json for programs."),
     ] = PlanFormat.MARKDOWN,
-    env: Annotated[
-        list[str] | None, typer.Option("--env", "-e", help="Environment(s) to plan (default: all).")
-    ] = None,
-    live: Annotated[
-        bool, typer.Option("--live", help="Also diff head against each environment's cluster.")
-    ] = False,
-    comment: Annotated[
-        bool, typer.Option("--comment", help="Post or update the sticky pull-request comment.")
-    ] = False,
+    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="Environment(s) to plan (default: all).")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Also diff head against each environment's cluster.")] = False,
+    comment: Annotated[bool, typer.Option("--comment", help="Post or update the sticky pull-request comment.")] = False,
     pr: Annotated[
         int | None,
         typer.Option("--pr", help="Pull request number (default: from the Actions event)."),

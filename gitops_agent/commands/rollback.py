@@ -70,9 +70,7 @@ def _sync(
             result=f"failed: {failed} object(s)" if failed else "succeeded",
             event=SyncEvent.ROLLBACK,
             context=context or environment.context,
-            changes=tuple(
-                f"{c.action} {c.ref}" for c in change_set.changes if c.action in CHANGING
-            ),
+            changes=tuple(f"{c.action} {c.ref}" for c in change_set.changes if c.action in CHANGING),
             health=str(change_set.health),
         ),
     )
@@ -100,10 +98,7 @@ def rollback(
         progress(f"{environment.branch} already has the tree of {result.target[:12]}")
     else:
         pushed = " and pushed" if result.pushed else ""
-        progress(
-            f"committed {result.commit[:12]} on {environment.branch}{pushed}: "
-            f"tree of {result.target[:12]}"
-        )
+        progress(f"committed {result.commit[:12]} on {environment.branch}{pushed}: tree of {result.target[:12]}")
     change_set = None
     if not no_sync:
         change_set = _sync(

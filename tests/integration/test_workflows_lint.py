@@ -126,9 +126,7 @@ def test_plan_and_optimize_reusable_workflows_run_the_agent() -> None:
     assert schedule and len(schedule[0]["cron"].split()) == 5
 
 
-def test_init_writes_the_caller_workflows_and_they_lint_clean(
-    actionlint: Path, tmp_path: Path
-) -> None:
+def test_init_writes_the_caller_workflows_and_they_lint_clean(actionlint: Path, tmp_path: Path) -> None:
     from gitops_agent.cli import run
 
     target = tmp_path / "new-gitops-repo"

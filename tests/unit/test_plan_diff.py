@@ -35,7 +35,9 @@ def test_added_changed_removed_and_unchanged_are_counted() -> None:
     plan = diff_environment("dev", base, head)
     assert plan.summary == {"added": 1, "changed": 1, "removed": 1, "unchanged": 1}
     assert [(c.change, c.key.name) for c in plan.changes] == [
-        (Change.REMOVED, "c"), (Change.CHANGED, "b"), (Change.ADDED, "d")
+        (Change.REMOVED, "c"),
+        (Change.CHANGED, "b"),
+        (Change.ADDED, "d"),
     ]
     changed = plan.changes[1]
     assert "-  replicas: 1\n" in changed.diff
@@ -46,8 +48,11 @@ def test_added_changed_removed_and_unchanged_are_counted() -> None:
 
 
 def test_identity_ignores_api_version_but_not_group() -> None:
-    old = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
-           "metadata": {"name": "h", "namespace": "n"}}
+    old = {
+        "apiVersion": "autoscaling/v1",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h", "namespace": "n"},
+    }
     new = {**old, "apiVersion": "autoscaling/v2"}
     plan = diff_environment("dev", [old], [new])
     assert [c.change for c in plan.changes] == [Change.CHANGED]
@@ -88,6 +93,10 @@ def test_plan_changed_and_json() -> None:
     assert document["changed"] is True
     assert document["environments"][1]["note"] == "new environment"
     assert document["environments"][1]["changes"][0] | {"diff": ""} == {
-        "action": "added", "apiVersion": "apps/v1", "kind": "Deployment",
-        "namespace": "ml-dev", "name": "a", "diff": "",
+        "action": "added",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "namespace": "ml-dev",
+        "name": "a",
+        "diff": "",
     }

@@ -74,9 +74,7 @@ def test_without_a_sticky_comment_one_is_created(httpserver: HTTPServer) -> None
     httpserver.check_assertions()
 
 
-def test_publish_comment_reads_the_pull_request_from_the_event(
-    httpserver: HTTPServer, tmp_path: Path
-) -> None:
+def test_publish_comment_reads_the_pull_request_from_the_event(httpserver: HTTPServer, tmp_path: Path) -> None:
     event = tmp_path / "event.json"
     event.write_text(
         json.dumps(

@@ -9,13 +9,18 @@ from gitops_agent.plan_markdown import COMMENT_LIMIT, MARKER, render_markdown
 
 
 def _config(name: str, lines: int, value: str = "a") -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "n"},
-            "data": {f"k{i}": f"{value}{i}" for i in range(lines)}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "n"},
+        "data": {f"k{i}": f"{value}{i}" for i in range(lines)},
+    }
 
 
 def test_small_diff_inline_large_diff_folded() -> None:
-    env = diff_environment("dev", [_config("small", 2), _config("big", 60)],
-                           [_config("small", 2, "b"), _config("big", 60, "b")])
+    env = diff_environment(
+        "dev", [_config("small", 2), _config("big", 60)], [_config("small", 2, "b"), _config("big", 60, "b")]
+    )
     text = render_markdown(Plan("1" * 40, "2" * 40, (env,)))
     assert text.startswith(MARKER + "\n")
     assert "| `dev` | 0 | 2 | 0 | 0 |" in text
@@ -54,8 +59,7 @@ def test_one_enormous_object_is_cut_to_its_first_lines() -> None:
 
 
 def test_backticks_in_a_diff_get_a_longer_fence() -> None:
-    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "md"},
-           "data": {"readme": "```\ncode\n```\n"}}
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "md"}, "data": {"readme": "```\ncode\n```\n"}}
     text = render_markdown(Plan("1" * 40, "2" * 40, (diff_environment("dev", [], [obj]),)))
     assert "````diff\n" in text
 
