@@ -1,0 +1,320 @@
+"""Sync: execute a plan in waves and task order, remove what other managers added to lists git
+sets wholly, prune with guards, wait for health."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
+from gitops_agent.reconcile.cluster import Cluster
+from gitops_agent.reconcile.dag import Gate, gate, task_jobs
+from gitops_agent.reconcile.fieldset import ExtraItem, extra_items
+from gitops_agent.reconcile.health import HealthStatus, health_of
+from gitops_agent.reconcile.live import Key, parallel
+from gitops_agent.reconcile.objects import (
+    Manifest,
+    ObjectError,
+    depends_on,
+    ownership_selector,
+    ref_of,
+)
+from gitops_agent.reconcile.options import SyncOptions, Target
+from gitops_agent.reconcile.planning import Deletion, Plan, Planned, deepest_first, plan, schema_root, with_health
+from gitops_agent.reconcile.prune import check_guards
+from gitops_agent.reconcile.schema import UNKNOWN_NODE
+from gitops_agent.reconcile.waves import JOBS, NAMESPACES_AND_CRDS, apply_order, is_job
+
+
+@dataclass
+class _SyncRun:
+    cluster: Cluster
+    plan: Plan
+    options: SyncOptions
+    force: bool
+    progress: Callable[[str], None]
+    deadline: float
+    failed_wave: int | None = None
+
+    def apply(self, item: Planned) -> None:
+        """Apply one object; remove list items other managers added; record the outcome."""
+        change = item.change
+        if item.info is None:
+            item.info = self.cluster.resource(item.ref.group, item.ref.version, item.ref.kind)
+            if item.info is None:
+                item.change = change.with_action(Action.ERROR, f"{item.ref}: kind still not served")
+                return
+            if item.info.namespaced and not item.ref.namespace:
+                item.body["metadata"]["namespace"] = self.plan.target.namespace
+        try:
+            if item.live_extras:
+                ops = removal_ops(item.live_extras) + [
+                    {"op": "add", "path": f"{m.pointer}/-", "value": m.item} for m in item.live_missing
+                ]
+                self.cluster.json_patch(item.info, item.ref, ops)
+            if item.replace_job:
+                self._replace_job(item)
+            result = self.cluster.apply(item.info, item.body, dry_run=False, force=self.force)
+            if item.live is not None:  # a fresh object holds nothing another manager added
+                if item.root.kind == UNKNOWN_NODE.kind:
+                    item.root = schema_root(self.cluster, item.ref)
+                extras = extra_items(item.body, result, item.root)
+                if extras:
+                    result = self.cluster.json_patch(item.info, item.ref, removal_ops(extras))
+        except ObjectError as error:
+            if error.status == 0:
+                raise
+            message = str(error)
+            if error.status == 409:
+                message += (
+                    " (another field manager owns these fields; pass --force-conflicts"
+                    " or set sync.force to take them over)"
+                )
+            item.change = change.with_action(Action.ERROR, message)
+            return
+        item.live = result
+        item.change = with_health(change, result)
+
+    def _replace_job(self, item: Planned) -> None:
+        assert item.info is not None
+        self.cluster.delete(item.info, item.ref)
+        while self.cluster.get(item.info, item.ref) is not None:
+            if time.monotonic() > self.deadline:
+                raise ObjectError(item.ref, 504, "timed out waiting for the old Job to be deleted")
+            time.sleep(0.2)
+
+    def apply_all(self, items: Sequence[Planned]) -> bool:
+        todo = [i for i in items if i.change.action in (Action.CREATE, Action.UPDATE)]
+        for item in todo:
+            self.progress(f"{item.change.action} {item.ref}")
+        parallel(self.options.workers, self.apply, todo)
+        return all(i.change.action is not Action.ERROR for i in todo)
+
+    def wait_established(self, items: Sequence[Planned]) -> None:
+        """Wait until created CRDs are Established and Namespaces are Active."""
+        pending = [
+            i
+            for i in items
+            if i.ref.kind in ("CustomResourceDefinition", "Namespace")
+            and i.info is not None
+            and i.change.action is not Action.ERROR
+        ]
+        while pending:
+            still: list[Planned] = []
+            for item in pending:
+                assert item.info is not None
+                live = self.cluster.get(item.info, item.ref)
+                status = health_of(item.ref.group, item.ref.kind, live).status
+                if status is HealthStatus.HEALTHY:
+                    item.live = live
+                    item.change = with_health(item.change, live)
+                else:
+                    still.append(item)
+            if not still:
+                break
+            if time.monotonic() > self.deadline:
+                for item in still:
+                    item.change = item.change.with_action(Action.ERROR, f"{item.ref}: not ready before the timeout")
+                return
+            time.sleep(0.2)
+            pending = still
+        if any(i.ref.kind == "CustomResourceDefinition" for i in items):
+            self.cluster.forget_discovery()
+
+    def run_dag(self, gated: list[Planned]) -> None:
+        """Apply Jobs and dependent objects in dependency order (waiting only with --wait)."""
+        desired = [p.body for p in self.plan.objects]
+        jobs = task_jobs(desired)
+        live_by_key: dict[Key, Manifest] = {p.ref.key: p.live for p in self.plan.objects if p.live is not None}
+        remaining = [p for p in gated if p.change.action is not Action.ERROR]
+        done: set[Key] = set()
+        while True:
+            blocked_tasks: set[tuple[str, str]] = set()
+            ready: list[Planned] = []
+            waiting: list[tuple[Planned, str]] = []
+            for item in sorted(remaining, key=lambda p: apply_order(p.ref)):
+                decision = gate(item.body, jobs, live_by_key, blocked_tasks)
+                if decision.gate is Gate.BLOCKED:
+                    item.change = item.change.with_action(Action.BLOCKED, decision.message)
+                    labels = (item.body.get("metadata") or {}).get("labels") or {}
+                    if is_job(item.body) and "gitops-agent.io/task" in labels:
+                        blocked_tasks.add(
+                            (
+                                str(labels.get("app.kubernetes.io/part-of", "")),
+                                str(labels["gitops-agent.io/task"]),
+                            )
+                        )
+                elif decision.gate is Gate.WAITING:
+                    waiting.append((item, decision.message))
+                else:
+                    ready.append(item)
+            # a blocked task blocks its dependents transitively: re-gate the waiting ones
+            for item, message in list(waiting):
+                decision = gate(item.body, jobs, live_by_key, blocked_tasks)
+                if decision.gate is Gate.BLOCKED:
+                    item.change = item.change.with_action(Action.BLOCKED, decision.message)
+                    waiting.remove((item, message))
+            self.apply_all(ready)
+            for item in ready:
+                done.add(item.ref.key)
+                if item.live is not None:
+                    live_by_key[item.ref.key] = item.live
+            remaining = [item for item, _ in waiting]
+            if not remaining:
+                return
+            if not self.options.wait or time.monotonic() > self.deadline:
+                for item, message in waiting:
+                    if self.options.wait:
+                        item.change = item.change.with_action(Action.ERROR, f"{item.ref}: timed out, {message}")
+                    else:
+                        item.change = item.change.with_action(Action.WAITING, message)
+                return
+            time.sleep(self.options.poll_interval)
+            self._refresh_jobs(live_by_key, jobs.values())
+
+    def _refresh_jobs(self, live_by_key: dict[Key, Manifest], jobs: Iterable[Manifest]) -> None:
+        selector = ownership_selector(self.plan.target.environment)
+        namespaces = {ref_of(j).namespace for j in jobs}
+        info = self.cluster.resource("batch", "v1", "Job")
+        if info is None:
+            return
+        for namespace in sorted(namespaces):
+            for obj in self.cluster.list(info, namespace, selector):
+                live_by_key[ref_of(obj).key] = obj
+
+    def prune(self) -> None:
+        """Delete in reverse wave order (one wave at a time, in parallel within a wave)."""
+        by_wave: dict[int, list[Deletion]] = {}
+        for deletion in self.plan.deletions:
+            by_wave.setdefault(deletion.change.wave, []).append(deletion)
+
+        def delete(deletion: Deletion) -> Deletion:
+            try:
+                self.progress(f"delete {deletion.change.ref}")
+                self.cluster.delete(deletion.info, deletion.change.ref)
+            except ObjectError as error:
+                if error.status == 0:
+                    raise
+                return replace(deletion, change=deletion.change.with_action(Action.ERROR, str(error)))
+            return deletion
+
+        done: list[Deletion] = []
+        for wave in sorted(by_wave, reverse=True):
+            done.extend(parallel(self.options.workers, delete, by_wave[wave]))
+        self.plan.deletions = done
+
+    def wait_healthy(self) -> None:
+        """Poll (one list per kind and namespace) until every object is healthy or failed."""
+        selector = ownership_selector(self.plan.target.environment)
+        while True:
+            watched = [
+                p
+                for p in self.plan.objects
+                if p.info is not None and p.change.action not in (Action.ERROR, Action.BLOCKED, Action.WAITING)
+            ]
+            pending = [p for p in watched if p.change.health in (HealthStatus.PROGRESSING, HealthStatus.MISSING)]
+            if not pending:
+                return
+            if time.monotonic() > self.deadline:
+                for item in pending:
+                    item.change = item.change.with_action(
+                        Action.ERROR,
+                        f"{item.ref}: not healthy before the timeout ({item.change.health})",
+                    )
+                return
+            time.sleep(self.options.poll_interval)
+            lists: dict[tuple[str, str, str, str], list[Manifest]] = {}
+            for item in pending:
+                assert item.info is not None
+                key = (item.info.group, item.info.version, item.info.kind, item.ref.namespace)
+                if key not in lists:
+                    lists[key] = self.cluster.list(item.info, item.ref.namespace or None, selector)
+                found = {ref_of(o).key: o for o in lists[key]}
+                live = found.get(item.ref.key)
+                item.live = live
+                item.change = with_health(item.change, live)
+
+
+def removal_ops(extras: Sequence[ExtraItem]) -> list[dict[str, Any]]:
+    """A JSON patch removing ``extras`` (each guarded by a ``test`` of its current value)."""
+    ops: list[dict[str, Any]] = []
+    for extra in sorted(extras, key=deepest_first):
+        ops.append({"op": "test", "path": extra.path, "value": extra.item})
+        ops.append({"op": "remove", "path": extra.path})
+    return ops
+
+
+def sync(
+    cluster: Cluster,
+    desired: Sequence[Manifest],
+    target: Target,
+    options: SyncOptions,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> ChangeSet:
+    """Apply what differs, in waves and DAG order; prune with guards; optionally wait."""
+    say = progress or (lambda _message: None)
+    started = time.monotonic()
+    the_plan = plan(cluster, desired, target, workers=options.workers)
+    prune = options.prune or target.prune
+    if not prune:
+        the_plan.deletions = [d for d in the_plan.deletions if d.history]
+    check_guards(
+        desired_count=len(desired),
+        owned_count=the_plan.owned_count,
+        prune_count=sum(1 for d in the_plan.deletions if not d.history),
+        allow_empty=target.allow_empty,
+        allow_mass_prune=options.allow_mass_prune,
+        max_prune_percent=target.max_prune_percent,
+    )
+    planning_errors = [p for p in the_plan.objects if p.change.action is Action.ERROR]
+    if options.dry_run:
+        return the_plan.change_set()
+    if planning_errors:
+        the_plan.notes.append("nothing was applied: the plan has errors")
+        the_plan.deletions = []
+        return the_plan.change_set()
+    run = _SyncRun(
+        cluster,
+        the_plan,
+        options,
+        options.force_conflicts or target.force,
+        say,
+        started + options.timeout,
+    )
+    gated = [p for p in the_plan.objects if is_job(p.body) or depends_on(p.body)]
+    gated_keys = {p.ref.key for p in gated}
+    by_wave: dict[int, list[Planned]] = {}
+    for item in the_plan.objects:
+        if item.ref.key not in gated_keys:
+            by_wave.setdefault(item.change.wave, []).append(item)
+    failed = False
+    for wave in sorted(set(by_wave) | {JOBS}):
+        items = by_wave.get(wave, [])
+        if failed:
+            for item in items + (gated if wave == JOBS else []):
+                if item.change.action in CHANGING:
+                    item.change = item.change.with_action(Action.BLOCKED, "not applied: an earlier wave failed")
+            continue
+        ok = run.apply_all(items)
+        if wave == NAMESPACES_AND_CRDS:
+            run.wait_established(items)
+            ok = ok and all(i.change.action is not Action.ERROR for i in items)
+        if wave == JOBS:
+            run.run_dag(gated)
+            ok = ok and all(i.change.action is not Action.ERROR for i in gated)
+        if not ok:
+            failed = True
+    errors = any(p.change.action in (Action.ERROR,) for p in the_plan.objects)
+    if errors or the_plan.prune_blocked:
+        if the_plan.deletions:
+            the_plan.notes.append("nothing was pruned: the sync had errors")
+        the_plan.deletions = []
+    else:
+        run.prune()
+    if options.wait and not errors:
+        run.wait_healthy()
+    say(f"sync of {target.environment} finished in {time.monotonic() - started:.1f}s")
+    return the_plan.change_set()

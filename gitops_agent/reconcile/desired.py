@@ -1,0 +1,62 @@
+"""The desired state as the engine applies it: ownership labels ensured, HPA-managed replicas
+left out, identities and task dependencies checked."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+from gitops_agent.errors import InvalidInputError
+from gitops_agent.reconcile.dag import find_cycle
+from gitops_agent.reconcile.objects import (
+    ENVIRONMENT_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    Manifest,
+    ref_of,
+)
+from gitops_agent.reconcile.options import Target
+
+
+def prepare_desired(desired: Sequence[Manifest], target: Target) -> list[Manifest]:
+    """Copies with ownership labels ensured and HPA-managed ``replicas`` removed.
+
+    Raises ``InvalidInputError`` for objects without identity, duplicates, objects labelled
+    for another environment and task dependency cycles.
+    """
+    prepared: list[Manifest] = []
+    seen: set[tuple[str, str, str, str]] = set()
+    for original in desired:
+        obj = copy.deepcopy(dict(original))
+        ref = ref_of(obj)
+        if not ref.version or not ref.kind or not ref.name:
+            raise InvalidInputError(f"desired object without apiVersion, kind or name: {ref}")
+        if ref.key in seen:
+            raise InvalidInputError(f"duplicate desired object {ref}")
+        seen.add(ref.key)
+        labels = obj.setdefault("metadata", {}).setdefault("labels", {})
+        other = labels.get(ENVIRONMENT_LABEL)
+        if other is not None and other != target.environment:
+            raise InvalidInputError(f"{ref} is labelled for environment {other!r}, not {target.environment!r}")
+        labels[MANAGED_BY_LABEL] = MANAGED_BY_VALUE
+        labels[ENVIRONMENT_LABEL] = target.environment
+        prepared.append(obj)
+    strip_hpa_replicas(prepared)
+    cycle = find_cycle(prepared)
+    if cycle:
+        raise InvalidInputError("task dependency cycle: " + " -> ".join(cycle))
+    return prepared
+
+
+def strip_hpa_replicas(objects: list[Manifest]) -> None:
+    targets: set[tuple[str, str, str]] = set()
+    for obj in objects:
+        if obj.get("kind") != "HorizontalPodAutoscaler":
+            continue
+        target_ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
+        namespace = (obj.get("metadata") or {}).get("namespace") or ""
+        targets.add((str(target_ref.get("kind", "")), str(namespace), str(target_ref.get("name", ""))))
+    for obj in objects:
+        ref = ref_of(obj)
+        if (ref.kind, ref.namespace, ref.name) in targets and isinstance(obj.get("spec"), dict):
+            obj["spec"].pop("replicas", None)

@@ -1,0 +1,33 @@
+"""What one reconcile of an environment is told: the target and its policy, the sync flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    """The environment being reconciled and its sync policy."""
+
+    environment: str
+    namespace: str
+    revision: str = ""
+    prune: bool = False
+    force: bool = False
+    allow_empty: bool = False
+    max_prune_percent: int = 50
+    job_history: int = 2
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """Flags of one ``sync`` (they add to the environment's policy)."""
+
+    prune: bool = False
+    dry_run: bool = False
+    wait: bool = False
+    timeout: float = 300.0
+    force_conflicts: bool = False
+    allow_mass_prune: bool = False
+    workers: int = 16
+    poll_interval: float = 1.0
