@@ -102,3 +102,30 @@ def test_small_changes_stay_below_the_threshold() -> None:
 def test_unset_request_is_always_proposed() -> None:
     rec = recommend_cpu(TARGET, Resources(), usage(cpu=0.1), POLICY)
     assert rec.status is Status.PROPOSE and rec.old is None and rec.new == "100m"
+
+
+def test_rounding_invariants_hold_for_any_usage() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    @given(
+        cores=st.floats(min_value=1e-6, max_value=64, allow_nan=False),
+        peak_mi=st.floats(min_value=0.5, max_value=200_000, allow_nan=False),
+        oom=st.booleans(),
+    )
+    def check(cores: float, peak_mi: float, oom: bool) -> None:
+        history = usage(cpu=cores, memory=peak_mi * MI, oom=oom)
+        cpu = recommend_cpu(TARGET, Resources(), history, POLICY)
+        milli = parse_quantity(str(cpu.new)) * 1000
+        step = 5 if milli < 1000 else 50
+        assert round(milli) % step == 0
+        assert milli >= max(10, cores * 1000 - 1e-6)
+        assert milli < max(10, cores * 1000) + step + 1e-6
+        memory = recommend_memory(TARGET, Resources(), history, POLICY)
+        mib = parse_quantity(str(memory.new)) / MI
+        needed = peak_mi * 1.15
+        if oom:
+            needed = max(needed, peak_mi + 100, peak_mi * 1.2)
+        assert mib == max(64, math.ceil(needed - 1e-9))
+
+    check()
