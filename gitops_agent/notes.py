@@ -17,6 +17,8 @@ event=SyncEvent.SYNC | SyncEvent.DRIFT_FIX | SyncEvent.ROLLBACK, context="prod",
 changes=("update apps/v1 Deployment ml-prod/classifier", ...), health="Healthy")``; ``user``
 and ``time`` default to the git identity and now). With ``push`` and an ``origin`` remote,
 the notes ref is pushed. Returns the stored :class:`SyncNote`.
+
+``records_of(repo, env, revision)`` reads back the records of one environment commit.
 """
 
 from __future__ import annotations
@@ -154,3 +156,14 @@ def read_sync_notes(repo: Path, env: str | None = None, *, fetch: bool = False) 
             if note is not None and (env is None or note.environment == env):
                 notes.append(note)
     return sorted(notes, key=lambda n: (n.time, n.environment, n.revision))
+
+
+def records_of(repo: Path, env: str, revision: str) -> list[SyncNote]:
+    """The records of ``env`` on one environment commit, oldest first (one ``git notes show``).
+
+    A loop starting fresh can tell a drift fix from a first sync with it: when the revision
+    already has a succeeded record, a change it has to make now is drift.
+    """
+    sha = git_notes.resolve_commit(repo, revision)
+    found = [decode(line) for line in git_notes.read_note(repo, sha).splitlines() if line.strip()]
+    return sorted((n for n in found if n is not None and n.environment == env), key=lambda n: n.time)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from gitops_agent.adapters import git_notes
-from gitops_agent.notes import SyncEvent, SyncRecord, read_sync_notes, record_sync
+from gitops_agent.notes import SyncEvent, SyncRecord, read_sync_notes, record_sync, records_of
 
 pytestmark = pytest.mark.integration
 
@@ -79,6 +79,12 @@ def test_records_append_and_never_overwrite(tmp_path: Path) -> None:
     assert len(raw.splitlines()) == 2
     assert raw.splitlines()[0].startswith('{"time":')
     assert read_sync_notes(repo, "prod") == []
+    assert [n.event for n in records_of(repo, "dev", "HEAD")] == [SyncEvent.SYNC, SyncEvent.DRIFT_FIX]
+    assert records_of(repo, "prod", "HEAD") == []
+    (repo / "f").write_text("y\n")
+    _git(repo, "commit", "-q", "-am", "two")
+    assert records_of(repo, "dev", "HEAD") == []
+    assert len(records_of(repo, "dev", "HEAD~1")) == 2
 
 
 def test_two_concurrent_syncs_survive_a_push_race(
