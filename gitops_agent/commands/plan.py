@@ -21,10 +21,10 @@ from gitops_agent.commands.common import (
     KubeconfigOption,
     RepoOption,
     VerboseOption,
-    configure_logging,
     emit_json,
     progress,
 )
+from gitops_agent.commands.diff import setup_logging
 from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK, InvalidInputError
 from gitops_agent.plan import Plan, compute_plan
 from gitops_agent.plan_live import live_differ
@@ -102,7 +102,7 @@ def plan(
     verbose: VerboseOption = False,
 ) -> int:
     """Rendered-manifest difference between two revisions, per environment."""
-    configure_logging(verbose)
+    setup_logging(verbose)
     result: Plan = compute_plan(
         repo,
         base,

@@ -14,7 +14,6 @@ from gitops_agent.commands.common import (
     OutputOption,
     RepoOption,
     VerboseOption,
-    configure_logging,
     emit_json,
     progress,
     say,
@@ -26,6 +25,7 @@ from gitops_agent.commands.diff import (
     print_change_set,
     raise_cluster_errors,
     render_desired,
+    setup_logging,
     target_for,
 )
 from gitops_agent.errors import EXIT_OK
@@ -90,7 +90,7 @@ def rollback(
     verbose: VerboseOption = False,
 ) -> int:
     """A new commit on the environment branch restoring REF's tree, then a sync."""
-    configure_logging(verbose)
+    setup_logging(verbose)
     options = SyncOptions(wait=wait, timeout=parse_seconds(timeout, "--timeout"))
     environment = load_environment(repo, env)
     result = rollback_branch(repo, environment, to)

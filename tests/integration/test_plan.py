@@ -307,3 +307,35 @@ def test_comment_is_posted_then_updated_in_place(
     ).respond_with_json({"id": 9, "body": "updated"})
     assert run(["plan", "--repo", str(repo), "--base", base, "--head", head, "--comment"]) == 1
     httpserver.check_assertions()
+
+
+def test_live_plan_with_an_unreachable_cluster_exits_3(
+    history: tuple[Path, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, base, head = history
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
+        "clusters: [{name: gone, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: gone, context: {cluster: gone, user: u}}]\n"
+    )
+    code = run(
+        [
+            "plan",
+            "--repo",
+            str(repo),
+            "--base",
+            base,
+            "--head",
+            head,
+            "--env",
+            "dev",
+            "--live",
+            "--kubeconfig",
+            str(kubeconfig),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "Traceback" not in err and err.startswith("error: ")
