@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops_agent.cli import run
 from gitops_agent.notes import SyncEvent, read_sync_notes
 from tests.integration.history_helpers import make_history
 from tests.support.gitrepos import git
@@ -95,3 +96,19 @@ def test_rollback_without_sync_and_to_the_same_tree(
     head = h.branch_head()
     assert git(h.repo, "rev-parse", f"{head}^{{tree}}") == git(h.repo, "rev-parse", f"{second}^{{tree}}")
     assert f"Rollback-To: {second}" in git(h.repo, "log", "-1", "--format=%B", head)
+
+
+def test_rollback_from_a_fresh_clone_builds_on_the_remote_branch(tmp_path: Path) -> None:
+    h = make_history(tmp_path, "rollback-clone", tmp_path / "no-kubeconfig")
+    first = h.compile()
+    h.change_spec(tag="1.5", replicas=2, message="echo 1.5")
+    second = h.compile()
+    clone = tmp_path / "ci-checkout"
+    git(tmp_path, "clone", "-q", str(h.bare), str(clone))
+    git(clone, "config", "user.name", "CI")
+    git(clone, "config", "user.email", "ci@example.com")
+    assert git(clone, "branch", "--list", "env/rollback-clone") == ""
+    assert run(["rollback", "rollback-clone", "--to", first, "--no-sync", "--repo", str(clone)]) == 0
+    remote_history = git(h.bare, "rev-list", "refs/heads/env/rollback-clone").split()
+    assert remote_history[1:] == [second, first]
+    assert git(clone, "log", "-1", "--format=%an", remote_history[0]) == "CI"
