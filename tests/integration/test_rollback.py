@@ -112,3 +112,28 @@ def test_rollback_from_a_fresh_clone_builds_on_the_remote_branch(tmp_path: Path)
     remote_history = git(h.bare, "rev-list", "refs/heads/env/rollback-clone").split()
     assert remote_history[1:] == [second, first]
     assert git(clone, "log", "-1", "--format=%an", remote_history[0]) == "CI"
+
+
+def test_rollback_retries_when_the_remote_branch_moved_meanwhile(tmp_path: Path) -> None:
+    h = make_history(tmp_path, "rollback-race", tmp_path / "no-kubeconfig")
+    first = h.compile()
+    h.change_spec(tag="1.6", replicas=2, message="echo 1.6")
+    second = h.compile()
+    hook = h.repo / ".git" / "hooks" / "pre-push"
+    hook.write_text(
+        "#!/bin/sh\n"  # another writer lands a commit on the branch just before our push
+        f'[ -e "{tmp_path}/moved" ] && exit 0\ntouch "{tmp_path}/moved"\n'
+        f'b="--git-dir={h.bare}"; ref=refs/heads/env/rollback-race\n'
+        "head=$(git $b rev-parse $ref)\n"
+        "new=$(GIT_AUTHOR_NAME=o GIT_AUTHOR_EMAIL=o@x GIT_COMMITTER_NAME=o GIT_COMMITTER_EMAIL=o@x "
+        'git $b commit-tree "$head^{tree}" -p "$head" -m "meanwhile")\n'
+        'git $b update-ref $ref "$new" "$head"\n'
+    )
+    hook.chmod(0o755)
+    assert h.cli("rollback", "rollback-race", "--to", first, "--no-sync") == 0
+    assert (tmp_path / "moved").exists()
+    remote_history = git(h.bare, "rev-list", "refs/heads/env/rollback-race").split()
+    assert len(remote_history) == 4 and remote_history[2:] == [second, first]
+    assert git(h.bare, "log", "-1", "--format=%s", remote_history[1]) == "meanwhile"
+    assert git(h.bare, "rev-parse", f"{remote_history[0]}^{{tree}}") == git(h.bare, "rev-parse", f"{first}^{{tree}}")
+    assert h.branch_history() == remote_history
