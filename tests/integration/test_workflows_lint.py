@@ -136,3 +136,26 @@ def test_init_writes_the_caller_workflows_and_they_lint_clean(actionlint: Path, 
     subprocess.run(["git", "init", "-q", str(target)], check=True)
     result = _lint(actionlint, target, written)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_flag_the_workflows_pass_is_one_the_command_has(capsys: pytest.CaptureFixture[str]) -> None:
+    from gitops_agent.cli import run
+
+    used: dict[str, set[str]] = {}
+    for path in sorted(WORKFLOWS.glob("gitops-*.yml")):
+        for job in _load(path)["jobs"].values():
+            for step in job["steps"]:
+                script = step.get("run", "")
+                commands = set(re.findall(r"gitops-agent ([a-z]+)", script))
+                if not commands:
+                    continue
+                assert len(commands) == 1, f"{path.name}: one gitops-agent command per step"
+                (command,) = commands
+                used.setdefault(command, set()).update(re.findall(r"(?<![\w-])--[a-z][a-z-]*", script))
+    assert set(used) == {"validate", "plan", "compile", "sync", "optimize"}
+    for command, flags in sorted(used.items()):
+        capsys.readouterr()
+        assert run([command, "--help"]) == 0
+        help_text = capsys.readouterr().out
+        for flag in sorted(flags):
+            assert flag in help_text, f"gitops-agent {command} has no {flag}"
