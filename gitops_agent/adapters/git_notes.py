@@ -144,9 +144,13 @@ def has_remote(repo: Path, remote: str = "origin") -> bool:
     return remote in [r.name for r in _open(repo).remotes]
 
 
+_RETRYABLE = ("rejected", "fetch first", "non-fast-forward", "stale info", "cannot lock ref")
+"""A push another writer won: refused as not a fast-forward, or it lost the remote's ref lock."""
+
+
 def _rejected(error: GitError) -> bool:
     text = str(error)
-    return any(word in text for word in ("rejected", "fetch first", "non-fast-forward", "stale info"))
+    return any(word in text for word in _RETRYABLE)
 
 
 def _merge_remote_notes(handle: git.Repo, remote: str) -> bool:
