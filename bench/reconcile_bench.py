@@ -130,7 +130,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=2000)
     parser.add_argument("--memory-objects", type=int, default=10000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--results", type=Path, default=None, help="append a Markdown section here")
     args = parser.parse_args()
 
@@ -182,6 +182,7 @@ def run_all(kubeconfig: Path, work: Path, count: int, memory_count: int, repeat:
                 kubectl_syncs.append(seconds)
     rows["sync_ours"] = statistics.median(ours_syncs)
     rows["sync_kubectl"] = statistics.median(kubectl_syncs)
+    rows["sync_ratio"] = statistics.median(k / o for o, k in zip(ours_syncs, kubectl_syncs, strict=True))
     rows["sync_runs"] = (ours_syncs, kubectl_syncs)
     engine("sync", kubeconfig, ours_file, "bench-ours")
     seconds, code, err = kubectl(kubeconfig, "apply", "--server-side", "--field-manager=kubectl-bench",
@@ -237,7 +238,7 @@ def report(rows: dict[str, Any], args: argparse.Namespace) -> str:
         "| measurement | gitops-agent | kubectl --server-side | ratio | target |",
         "| --- | --- | --- | --- | --- |",
         f"| first sync of {count} objects | {sync_ours:.1f} s | {sync_kubectl:.1f} s (`apply`) | "
-        f"{sync_kubectl / sync_ours:.1f}x faster | >= 2x |",
+        f"{rows['sync_ratio']:.1f}x faster (median of the back-to-back pairs) | >= 2x |",
         f"| no-op diff of {count} objects | {diff_ours:.2f} s | {diff_kubectl:.1f} s (`diff`) | "
         f"{diff_kubectl / diff_ours:.1f}x faster | >= 10x |",
         f"| peak memory, no-op reconcile round of {rows['memory_count']} ConfigMaps | "

@@ -3,7 +3,6 @@ left out, identities and task dependencies checked."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 
 from gitops_agent.errors import InvalidInputError
@@ -13,6 +12,7 @@ from gitops_agent.reconcile.objects import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     Manifest,
+    copy_manifest,
     ref_of,
 )
 from gitops_agent.reconcile.options import Target
@@ -27,7 +27,7 @@ def prepare_desired(desired: Sequence[Manifest], target: Target) -> list[Manifes
     prepared: list[Manifest] = []
     seen: set[tuple[str, str, str, str]] = set()
     for original in desired:
-        obj = copy.deepcopy(dict(original))
+        obj = copy_manifest(original)
         ref = ref_of(obj)
         if not ref.version or not ref.kind or not ref.name:
             raise InvalidInputError(f"desired object without apiVersion, kind or name: {ref}")

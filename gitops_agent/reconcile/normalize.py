@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from gitops_agent.reconcile.objects import Manifest
+from gitops_agent.reconcile.objects import Manifest, copy_manifest
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+)(([eE][+-]?[0-9]+)|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
 _BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
@@ -69,7 +69,7 @@ def scalars_equal(a: object, b: object) -> bool:
 
 def strip_noise(obj: Mapping[str, Any]) -> Manifest:
     """A deep copy without server bookkeeping: managedFields, versions, timestamps, status."""
-    clean: Manifest = copy.deepcopy(dict(obj))
+    clean: Manifest = copy_manifest(obj)
     clean.pop("status", None)
     meta = clean.get("metadata")
     if isinstance(meta, dict):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,15 @@ PART_OF_LABEL = "app.kubernetes.io/part-of"
 TASK_LABEL = "gitops-agent.io/task"
 DEPENDS_ON_ANNOTATION = "gitops-agent.io/depends-on"
 PRUNE_ANNOTATION = "gitops-agent.io/prune"
+
+
+def copy_manifest(obj: Mapping[str, Any]) -> Manifest:
+    """A deep copy of JSON-shaped data (several times faster than ``copy.deepcopy``)."""
+    try:
+        copied: Manifest = json.loads(json.dumps(obj))
+    except (TypeError, ValueError):  # e.g. a timestamp a YAML loader turned into a datetime
+        copied = copy.deepcopy(dict(obj))
+    return copied
 
 
 def ownership_selector(environment: str) -> str:
