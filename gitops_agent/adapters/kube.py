@@ -184,12 +184,13 @@ class KubeCluster:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         # connection failures: 2 retries; 429 (the server's flow control said "later", nothing
-        # was processed): retried for every method, honouring Retry-After
+        # was processed): retried for every method, honouring Retry-After; 20 times, since
+        # under sustained throttling the retries of parallel workers collide again
         retries = urllib3.Retry(
-            total=8,
+            total=22,
             connect=2,
             read=0,
-            status=6,
+            status=20,
             status_forcelist=(429,),
             allowed_methods=None,
             respect_retry_after_header=True,

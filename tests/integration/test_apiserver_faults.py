@@ -13,9 +13,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -37,19 +40,24 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = [sys.executable, "-c", "from gitops_agent.cli import main; main()"]
+ENTRY_READY = [
+    sys.executable,
+    "-c",
+    "import sys; from gitops_agent.cli import main; sys.stderr.write('ready\\n'); sys.stderr.flush(); main()",
+]
 OBJECTS = 400
 NAMESPACE = "faults"
 
 ENVIRONMENT = """\
 apiVersion: gitops-agent.io/v1alpha1
 kind: Environment
-metadata: {name: faults}
+metadata: {{name: faults}}
 spec:
-  namespace: faults
+  namespace: {namespace}
   branch: env/faults
   workflows: [fraud-risk-scoring]
   resources: [manifests/many]
-  sync: {prune: false, selfHeal: false, interval: 1m}
+  sync: {{prune: false, selfHeal: false, interval: 1m}}
 """
 
 
@@ -60,11 +68,11 @@ def many_configmaps(count: int) -> str:
     )
 
 
-def make_repo(path: Path) -> Path:
+def make_repo(path: Path, namespace: str = NAMESPACE) -> Path:
     repo = make_gitops_repo(path, workflows=("fraud-risk-scoring",))
     for env_file in (repo / "environments").glob("*.yaml"):
         env_file.unlink()
-    (repo / "environments" / "faults.yaml").write_text(ENVIRONMENT)
+    (repo / "environments" / "faults.yaml").write_text(ENVIRONMENT.format(namespace=namespace))
     (repo / "manifests" / "many").mkdir(parents=True)
     (repo / "manifests" / "many" / "items.yaml").write_text(many_configmaps(OBJECTS))
     git(repo, "add", "-A")
@@ -96,6 +104,14 @@ def expected_counts(desired: list[dict[str, Any]]) -> Counter[str]:
     )
 
 
+def kind_paths(namespace: str) -> dict[str, str]:
+    return {
+        "ConfigMap": f"/api/v1/namespaces/{namespace}/configmaps",
+        "Job": f"/apis/batch/v1/namespaces/{namespace}/jobs",
+        "CronJob": f"/apis/batch/v1/namespaces/{namespace}/cronjobs",
+    }
+
+
 def count_live(cluster: RunningCluster, kind_paths: dict[str, str]) -> Counter[str]:
     """Owned live objects per kind (listed by the environment label)."""
     api = cluster.api()
@@ -109,11 +125,7 @@ def count_live(cluster: RunningCluster, kind_paths: dict[str, str]) -> Counter[s
     return found
 
 
-KIND_PATHS = {
-    "ConfigMap": f"/api/v1/namespaces/{NAMESPACE}/configmaps",
-    "Job": f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs",
-    "CronJob": f"/apis/batch/v1/namespaces/{NAMESPACE}/cronjobs",
-}
+KIND_PATHS = kind_paths(NAMESPACE)
 
 
 @pytest.fixture
@@ -215,7 +227,8 @@ def test_throttled_sync_backs_off_and_finishes(tmp_path: Path, reliability: Reli
 def test_conflicting_field_manager_is_reported_then_taken_over(
     kube_cluster: RunningCluster, tmp_path: Path, reliability: ReliabilityCounters
 ) -> None:
-    repo = make_repo(tmp_path / "repo")
+    namespace = "faults-conflict"
+    repo = make_repo(tmp_path / "repo", namespace)
     env = agent_env(kube_cluster)
     first = subprocess.run([*ENTRY, "sync", "faults", "--repo", str(repo)], env=env, capture_output=True, timeout=300)
     assert first.returncode == 0, first.stderr.decode()
@@ -234,7 +247,7 @@ def test_conflicting_field_manager_is_reported_then_taken_over(
                 "-f",
                 "-",
             ],
-            input=f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: item-0007, namespace: {NAMESPACE}}}\n"
+            input=f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: item-0007, namespace: {namespace}}}\n"
             "data: {index: x}\n",
             capture_output=True,
             text=True,
@@ -250,7 +263,55 @@ def test_conflicting_field_manager_is_reported_then_taken_over(
             [*ENTRY, "sync", "faults", "--repo", str(repo), "--force-conflicts"], env=env, capture_output=True
         )
         assert forced.returncode == 0, forced.stderr.decode()
-        status, body = api.request("GET", f"{KIND_PATHS['ConfigMap']}/item-0007")
+        status, body = api.request("GET", f"{kind_paths(namespace)['ConfigMap']}/item-0007")
         assert status == 200 and body["data"]["index"] == "7"
     finally:
-        api.request("DELETE", f"/api/v1/namespaces/{NAMESPACE}")
+        api.request("DELETE", f"/api/v1/namespaces/{namespace}")
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_at_any_moment_of_sync(
+    kube_cluster: RunningCluster, tmp_path: Path, signum: signal.Signals, reliability: ReliabilityCounters
+) -> None:
+    """Interrupted syncs exit 130, leave no lock and a clean repository (sync notes included),
+    and the next sync converges."""
+    namespace = f"faults-{signum.name.lower()}"
+    paths = kind_paths(namespace)
+    repo = make_repo(tmp_path / "repo", namespace)
+    env = agent_env(kube_cluster)
+    rng = random.Random(f"sync-{signum.name}")
+    argv = [*ENTRY_READY, "sync", "faults", "--repo", str(repo)]
+    try:
+        started = time.monotonic()
+        first = subprocess.run(argv, env=env, capture_output=True, timeout=300)
+        assert first.returncode == 0, first.stderr.decode()
+        full = time.monotonic() - started
+        interrupted = 0
+        for _ in range(8):
+            # every round has real work: the owned ConfigMaps are gone again
+            kube_cluster.api().request(
+                "DELETE", f"{paths['ConfigMap']}?labelSelector=gitops-agent.io%2Fenvironment%3Dfaults"
+            )
+            proc = subprocess.Popen(
+                argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+            )
+            assert proc.stderr is not None and proc.stderr.readline() == b"ready\n"
+            time.sleep(rng.uniform(0.0, full))
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signum)
+            _, err = proc.communicate(timeout=300)
+            reliability.add("signals injected")
+            if proc.returncode != 0:
+                interrupted += 1
+                assert proc.returncode == 130, err.decode()
+                assert b"Traceback" not in err
+            assert not list((repo / ".git").rglob("*.lock"))
+            fsck = subprocess.run(["git", "fsck", "--strict"], cwd=repo, capture_output=True, text=True)
+            assert fsck.returncode == 0, fsck.stderr
+        assert interrupted >= 2
+        final = subprocess.run([*ENTRY_READY, "sync", "faults", "--repo", str(repo)], env=env, capture_output=True)
+        assert final.returncode == 0, final.stderr.decode()
+        assert count_live(kube_cluster, paths) == expected_counts(rendered(repo))
+    finally:
+        kube_cluster.api().request("DELETE", f"/api/v1/namespaces/{namespace}")
