@@ -122,6 +122,8 @@ def print_change_set(change_set: ChangeSet, output: OutputFormat, *, show_unchan
             continue
         symbol = _SYMBOL.get(change.action, "=")
         line = f"{symbol} {change.action:<9} {change.ref} (wave {change.wave})"
+        if show_unchanged and change.health is not None:
+            line += f" [{change.health}]"
         if change.message:
             line += f": {change.message}"
         say(line)

@@ -78,7 +78,7 @@ def sync(
         cluster.close()
     if cluster.requests["throttled"]:
         progress(f"the API server throttled {cluster.requests['throttled']} requests (429); all were retried")
-    print_change_set(change_set, output)
+    print_change_set(change_set, output, show_unchanged=wait)  # --wait: every object and its health
     if not dry_run and rendered.revision and (change_set.has_changes or change_set.errors):
         record(repo, environment, change_set, context=context)
     if change_set.errors:

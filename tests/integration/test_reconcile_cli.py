@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gitops_agent.cli import run
-from tests.integration.reconcile_helpers import add_environment
+from tests.integration.reconcile_helpers import add_environment, delete_namespaces
 from tests.support.gitrepos import make_gitops_repo
 
 pytestmark = pytest.mark.integration
@@ -82,3 +82,19 @@ def test_diff_exit_1_and_sync_dry_run_exit_1_write_nothing(compiled_repo: Path, 
     assert run(["diff", ENV, "-o", "json", *args]) == 1
     again = json.loads(capsys.readouterr().out)
     assert again["summary"] == document["summary"]
+
+
+def test_sync_wait_reports_every_object_and_times_out_with_exit_3(compiled_repo: Path, kube_cluster, capsys) -> None:  # type: ignore[no-untyped-def]
+    args = ["--repo", str(compiled_repo), "--kubeconfig", str(kube_cluster.kubeconfig)]
+    capsys.readouterr()
+    try:
+        # no kubelet runs: Deployments never become available and tasks never finish
+        code = run(["sync", ENV, "--wait", "--timeout", "4s", *args])
+        out, err = capsys.readouterr()
+        assert code == 3
+        assert "= unchanged" not in out  # first sync: everything is created
+        assert f"+ create    Namespace/ml-{ENV} (wave 0) [Healthy]" in out
+        assert "[Progressing]" in out
+        assert "not healthy before the timeout" in err or "timed out" in err
+    finally:
+        delete_namespaces(kube_cluster.kubeconfig, f"ml-{ENV}")
