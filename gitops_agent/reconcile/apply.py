@@ -128,7 +128,8 @@ class _SyncRun:
         desired = [p.body for p in self.plan.objects]
         jobs = task_jobs(desired)
         live_by_key: dict[Key, Manifest] = {p.ref.key: p.live for p in self.plan.objects if p.live is not None}
-        remaining = [p for p in gated if p.change.action is not Action.ERROR]
+        # only what has to be written waits for its tasks; an unchanged object stays as it is
+        remaining = [p for p in gated if p.change.action in (Action.CREATE, Action.UPDATE)]
         done: set[Key] = set()
         while True:
             blocked_tasks: set[tuple[str, str]] = set()
