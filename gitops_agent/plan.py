@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +23,6 @@ from typing import Any
 
 from gitops_agent.adapters import git as gitops_git
 from gitops_agent.compile import compile_environment
-from gitops_agent.compile.yamlio import dump
 from gitops_agent.errors import InvalidInputError, SpecError
 from gitops_agent.render import render_files
 from gitops_agent.spec import load_specs
@@ -162,10 +163,81 @@ def mask_secret(obj: Manifest, other: Mapping[str, Any] | None = None) -> Manife
     return masked
 
 
-def _yaml_lines(obj: Manifest | None) -> list[str]:
+_PLAIN = re.compile(r"^[A-Za-z0-9_/.][A-Za-z0-9_./@:=+-]*( [A-Za-z0-9_./@:=+()-]+)*$")
+_NOT_PLAIN = re.compile(
+    r"^([-+]?[0-9._]+([eE][-+]?[0-9]+)?|0[xob].*|[0-9]+(:[0-9]+)+.*|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*"
+    r"|[-+]?\.(inf|nan)|y|yes|n|no|true|false|on|off|null|~)$",
+    re.IGNORECASE,
+)
+
+
+def _scalar(value: Any) -> str:
+    """A YAML scalar: plain when unambiguous, else a JSON string (valid YAML, double-quoted)."""
+    if isinstance(value, str):
+        plain = _PLAIN.fullmatch(value) and not _NOT_PLAIN.fullmatch(value)
+        if plain and ": " not in value and not value.endswith(":"):
+            return value
+        return "".join(_escape(ch) for ch in json.dumps(value, ensure_ascii=False))
+    return json.dumps(value)
+
+
+def _escape(ch: str) -> str:
+    """Characters YAML may not carry raw in a double-quoted scalar, as YAML escapes."""
+    if ch.isprintable():
+        return ch
+    return f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}"
+
+
+def _literal_ok(text: str) -> bool:
+    """Whether a multi-line string can be shown as a ``|`` block (printable lines only)."""
+    return "\n" in text.rstrip("\n") and all(line.isprintable() for line in text.split("\n"))
+
+
+def _emit(value: Any, indent: str, out: list[str]) -> None:
+    """Block-style YAML for plain data; multi-line strings as ``|`` literals."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _emit_entry(f"{indent}{_scalar(str(key))}:", item, indent, out)
+    else:
+        for item in value:
+            _emit_entry(f"{indent}-", item, indent, out, in_list=True)
+
+
+def _emit_entry(prefix: str, item: Any, indent: str, out: list[str], *, in_list: bool = False) -> None:
+    inner = indent + "  "
+    if isinstance(item, Mapping | list | tuple) and item:
+        if in_list and isinstance(item, Mapping):
+            nested: list[str] = []
+            _emit(item, inner, nested)
+            out.append(f"{prefix} {nested[0][len(inner):]}")
+            out.extend(nested[1:])
+            return
+        out.append(f"{prefix}\n")
+        _emit(item, indent if (isinstance(item, list | tuple) and not in_list) else inner, out)
+    elif isinstance(item, Mapping | list | tuple):
+        out.append(f"{prefix} {'{}' if isinstance(item, Mapping) else '[]'}\n")
+    elif isinstance(item, str) and _literal_ok(item):
+        chomp = "-" if not item.endswith("\n") else ("+" if item.endswith("\n\n") else "")
+        lines = item.removesuffix("\n").split("\n")
+        leading = []
+        for line in lines:
+            leading.append(line)
+            if line.strip():
+                break
+        indicator = "2" if any(line.startswith(" ") for line in leading) else ""
+        out.append(f"{prefix} |{indicator}{chomp}\n")
+        out.extend(f"{inner}{line}\n" if line else "\n" for line in lines)
+    else:
+        out.append(f"{prefix} {_scalar(item)}\n")
+
+
+def manifest_lines(obj: Manifest | None) -> list[str]:
+    """An object as YAML lines for a diff (block style, keys in their order; fast, display only)."""
     if obj is None:
         return []
-    return dump(obj).decode("utf-8").splitlines(keepends=True)
+    out: list[str] = []
+    _emit(obj, "", out)
+    return out or ["{}\n"]
 
 
 def unified_diff(key: ObjectKey, base: Manifest | None, head: Manifest | None) -> str:
@@ -177,8 +249,8 @@ def unified_diff(key: ObjectKey, base: Manifest | None, head: Manifest | None) -
     old = mask_secret(base) if base is not None else None
     new = mask_secret(head, base) if head is not None else None
     lines = difflib.unified_diff(
-        _yaml_lines(old),
-        _yaml_lines(new),
+        manifest_lines(old),
+        manifest_lines(new),
         fromfile=f"base/{key}" if base is not None else "/dev/null",
         tofile=f"head/{key}" if head is not None else "/dev/null",
     )

@@ -67,8 +67,8 @@ def test_secret_values_never_appear_and_changes_are_marked() -> None:
     plan = diff_environment("dev", base, head)
     (change,) = plan.changes
     assert "c2VjcmV0" not in change.diff and "YWxpY2U" not in change.diff
-    assert f"+  token: {MASK_CHANGED}\n" in change.diff
-    assert f"-  token: {MASK}\n" in change.diff
+    assert f'+  token: "{MASK_CHANGED}"\n' in change.diff
+    assert f'-  token: "{MASK}"\n' in change.diff
     assert "user" not in "".join(line for line in change.diff.splitlines() if line[:1] in "+-")
     added = diff_environment("dev", [], [{**_secret(k="dG9w"), "stringData": {"p": "plain"}}])
     assert "dG9w" not in added.changes[0].diff and "plain" not in added.changes[0].diff
