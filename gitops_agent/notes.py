@@ -24,6 +24,7 @@ the notes ref is pushed. Returns the stored :class:`SyncNote`.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -124,6 +125,14 @@ def decode(line: str) -> SyncNote | None:
         return None
 
 
+def default_user(repo: Path, environ: Mapping[str, str] | None = None) -> str:
+    """Who a record names: in GitHub Actions the actor who triggered the run, else the git identity."""
+    env = os.environ if environ is None else environ
+    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_ACTOR"):
+        return f"{env['GITHUB_ACTOR']} (GitHub Actions run {env.get('GITHUB_RUN_ID', '?')})"
+    return git_notes.current_user(repo)
+
+
 def record_sync(repo: Path, env: str, revision: str, record: SyncRecord, *, push: bool = True) -> SyncNote:
     """Append ``record`` to the note on ``revision`` and push the notes when a remote exists."""
     sha = git_notes.resolve_commit(repo, revision)
@@ -133,7 +142,7 @@ def record_sync(repo: Path, env: str, revision: str, record: SyncRecord, *, push
         environment=env,
         revision=sha,
         context=record.context,
-        user=record.user or git_notes.current_user(repo),
+        user=record.user or default_user(repo),
         result=record.result,
         health=record.health,
         summary=frozen_map(dict(record.summary)),

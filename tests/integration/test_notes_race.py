@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 from gitops_agent.adapters import git_notes
-from gitops_agent.notes import SyncEvent, SyncRecord, read_sync_notes, record_sync, records_of
+from gitops_agent.notes import (
+    SyncEvent,
+    SyncRecord,
+    default_user,
+    read_sync_notes,
+    record_sync,
+    records_of,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +55,8 @@ def _clone(bare: Path, path: Path, name: str) -> Path:
     return path
 
 
-def test_records_append_and_never_overwrite(tmp_path: Path) -> None:
+def test_records_append_and_never_overwrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     repo = tmp_path / "repo"
     _git(tmp_path, "init", "--quiet", "-b", "main", str(repo))
     _identity(repo, "alice")
@@ -81,6 +89,9 @@ def test_records_append_and_never_overwrite(tmp_path: Path) -> None:
     assert read_sync_notes(repo, "prod") == []
     assert [n.event for n in records_of(repo, "dev", "HEAD")] == [SyncEvent.SYNC, SyncEvent.DRIFT_FIX]
     assert records_of(repo, "prod", "HEAD") == []
+    actions = {"GITHUB_ACTIONS": "true", "GITHUB_ACTOR": "octocat", "GITHUB_RUN_ID": "77"}
+    assert default_user(repo, actions) == "octocat (GitHub Actions run 77)"
+    assert default_user(repo, {}) == "alice <alice@example.com>"
     (repo / "f").write_text("y\n")
     _git(repo, "commit", "-q", "-am", "two")
     assert records_of(repo, "dev", "HEAD") == []
