@@ -15,7 +15,7 @@ name, ``revision`` the environment commit that was applied (any ref naming it), 
 what happened (``SyncRecord(summary={"create": 1, ...}, result="succeeded",
 event=SyncEvent.SYNC | SyncEvent.DRIFT_FIX | SyncEvent.ROLLBACK, context="prod",
 changes=("update apps/v1 Deployment ml-prod/classifier", ...), health="Healthy")``; ``user``
-and ``time`` default to the git identity and now). With ``push`` and an ``origin`` remote,
+and ``time`` default to the GitHub Actions actor or the git identity, and now). With ``push`` and an ``origin`` remote,
 the notes ref is pushed. Returns the stored :class:`SyncNote`.
 
 ``records_of(repo, env, revision)`` reads back the records of one environment commit.
