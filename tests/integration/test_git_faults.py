@@ -278,3 +278,35 @@ def test_signal_at_any_moment_of_compile_commit(
         fsck = subprocess.run(["git", "fsck", "--strict", "--no-dangling"], cwd=repo, capture_output=True, text=True)
         assert fsck.returncode == 0 and "error" not in fsck.stderr, fsck.stderr
     assert interrupted >= 3, "too few runs were actually interrupted to prove anything"
+
+
+@pytest.mark.parametrize("damage", ["flipped-byte", "garbage"])
+def test_corrupted_user_index_is_never_written(
+    gitops_repo: Path, damage: str, capsys: pytest.CaptureFixture[str], reliability: ReliabilityCounters
+) -> None:
+    """A damaged user index: compile --commit either works (it writes branches through a
+    temporary index of its own, so git's lenient reading is enough) or fails with exit 3 and
+    one line; the index itself and the spec branch are never touched."""
+    index = gitops_repo / ".git" / "index"
+    if damage == "flipped-byte":
+        data = bytearray(index.read_bytes())
+        data[len(data) // 2] ^= 0xFF  # git does not verify the checksum when reading
+        corrupt = bytes(data)
+    else:
+        corrupt = b"DIRC\x00\x00\x00\x02garbage that is not an index"
+    index.write_bytes(corrupt)
+    before = heads(gitops_repo)
+    code = run(["compile", "--repo", str(gitops_repo), "--commit"])
+    reliability.add("git faults injected")
+    err = capsys.readouterr().err
+    assert code in (0, 3), err
+    assert "Traceback" not in err
+    assert index.read_bytes() == corrupt
+    after = heads(gitops_repo)
+    assert after["refs/heads/main"] == before["refs/heads/main"]
+    if code == 0:
+        for env in ENVS:
+            assert_branch_renders(gitops_repo, f"env/{env}")
+    else:
+        assert len(error_lines(err)) == 1, err
+        assert after == before
