@@ -102,8 +102,11 @@ def head_commit(repo: git.Repo) -> str | None:
 
 
 def is_dirty(repo: git.Repo, paths: Sequence[str] = ()) -> bool:
-    """Whether the working tree or index differs from HEAD (optionally below ``paths``)."""
-    return bool(run(repo, "status", "--porcelain", "--untracked-files=all", "--", *paths))
+    """Whether the working tree or index differs from HEAD (optionally below ``paths``).
+
+    ``--no-optional-locks``: a read-only look; plain ``git status`` would refresh and rewrite
+    the user's index (and take its lock)."""
+    return bool(run(repo, "--no-optional-locks", "status", "--porcelain", "--untracked-files=all", "--", *paths))
 
 
 def tree_of(repo: git.Repo, rev: str) -> str:
