@@ -310,3 +310,13 @@ def test_corrupted_user_index_is_never_written(
     else:
         assert len(error_lines(err)) == 1, err
         assert after == before
+
+
+def test_user_index_is_not_refreshed(gitops_repo: Path) -> None:
+    """Stat data out of date (a tracked file touched): plain ``git status`` would rewrite the
+    index; compile --commit must not."""
+    os.utime(gitops_repo / "workflows" / "fraud-risk-scoring.yaml", (1_000_000_000, 1_000_000_000))
+    index = gitops_repo / ".git" / "index"
+    before = index.read_bytes()
+    assert run(["compile", "--repo", str(gitops_repo), "--commit"]) == 0
+    assert index.read_bytes() == before
