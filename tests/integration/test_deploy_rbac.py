@@ -116,3 +116,21 @@ def test_deployment_runs_the_leader_elected_loop_as_non_root(deployed: RunningCl
     agent = pod["containers"][0]
     assert agent["args"][0] == "reconcile" and "--leader-elect" in agent["args"]
     assert agent["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_deployment_and_image_arguments_are_accepted_by_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    """The flags in deploy/deployment.yaml and the Dockerfile's CMD are real options (click
+    rejects an unknown option before it honours --help)."""
+    from ruamel.yaml import YAML
+
+    from gitops_agent.cli import run
+
+    documents = list(YAML(typ="safe").load_all((DEPLOY / "deployment.yaml").read_text()))
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    dockerfile = (DEPLOY.parent / "Dockerfile").read_text()
+    cmd = json.loads(next(line for line in dockerfile.splitlines() if line.startswith("CMD "))[4:])
+    for argv in (args, cmd):
+        assert run([*argv, "--help"]) == 0, capsys.readouterr().err
+        assert "--leader-elect" in capsys.readouterr().out
+    assert run(["reconcile", "--no-such-flag", "--help"]) == 2
