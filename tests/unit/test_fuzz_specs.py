@@ -571,3 +571,90 @@ def test_library_raises_only_spec_errors(name: str, tmp_path: Path, reliability:
         for env in specs.environments.values():
             with contextlib.suppress(InvalidInputError):
                 compile_environment(specs, env, source_commit=None, repo_root=repo)
+
+
+# --- bad flags ---------------------------------------------------------------------------
+
+COMMANDS = ["validate", "compile", "render", "diff", "sync", "optimize", "plan", "audit", "rollback"]
+OPTIONS = [
+    "--env",
+    "-e",
+    "--ref",
+    "--prune",
+    "--dry-run",
+    "--wait",
+    "--timeout",
+    "--window",
+    "--branch",
+    "--base",
+    "--head",
+    "--format",
+    "-f",
+    "-o",
+    "--since",
+    "--to",
+    "--no-fetch",
+    "--force-conflicts",
+    "--allow-mass-prune",
+    "--context",
+    "--live",
+    "--prometheus",
+    "-v",
+    "--commit",
+    "--push",
+    "--kubeconfig",
+]
+VALUES = [
+    *HOSTILE_STRINGS[:24],
+    "dev",
+    "prod",
+    "HEAD",
+    "main",
+    "env/dev",
+    "json",
+    "markdown",
+    "text",
+    "5m",
+    "7d",
+    "-1",
+    "0",
+    "99999999999999999999",
+    "file:///etc/passwd",
+    "http://127.0.0.1:1",
+    "ftp://x",
+    "http://[::1",
+    "1970-01-01",
+]
+
+
+@pytest.mark.timeout(1800)
+@settings(FUZZ_SETTINGS, max_examples=EXAMPLES * 2)
+@given(
+    command=st.sampled_from(COMMANDS),
+    tokens=st.lists(st.one_of(st.sampled_from(OPTIONS), st.sampled_from(VALUES)), max_size=8),
+)
+def test_bad_flags_exit_cleanly(
+    command: str,
+    tokens: list[str],
+    sandbox: Sandbox,
+    reliability: ReliabilityCounters,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Random flags and values for every command that needs no running loop: exit 0-3,
+    never an internal error or a traceback, nothing written outside the sandbox."""
+    cwd = sandbox.root / "cwd"
+    cwd.mkdir(exist_ok=True)
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("KUBECONFIG", str(sandbox.root / "no-such-kubeconfig"))
+    for variable in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_EVENT_PATH", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(variable, raising=False)
+    before_root = snapshot(sandbox.root.parent, (sandbox.root,))
+    reliability.add("fuzz cases")
+    argv = [command, *tokens, "--repo", str(sandbox.repo)]
+    with time_bound(CASE_SECONDS):
+        code, stdout, stderr = cli(argv)
+    assert code in (0, 1, 2, 3), f"{argv}: exit {code}\n{stderr}"
+    assert "Traceback" not in stdout + stderr
+    assert snapshot(sandbox.root.parent, (sandbox.root,)) == before_root
+    assert not any(cwd.iterdir()), "a command wrote into the working directory"
+    assert refs(sandbox.repo)["refs/heads/main"]
