@@ -80,6 +80,18 @@ def kubectl(kubeconfig: Path, *args: str) -> tuple[float, int, str]:
     return time.perf_counter() - start, proc.returncode, proc.stderr[-500:]
 
 
+def settle(kubeconfig: Path, namespace: str, deployments: int, timeout: float = 90.0) -> None:
+    """Wait until the controllers made a Pod for every Deployment of the last sync, so their
+    work does not land in the next measurement."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run([kubectl_path(), f"--kubeconfig={kubeconfig}", "-n", namespace, "get", "pods",
+                              "-o", "name"], capture_output=True, text=True, check=False).stdout
+        if len(out.split()) >= deployments:
+            return
+        time.sleep(1.0)
+
+
 def engine(mode: str, kubeconfig: Path, manifest_file: Path, namespace: str) -> dict[str, Any]:
     """Run the engine in a fresh interpreter; returns its JSON report (wall time measured here)."""
     start = time.perf_counter()
@@ -180,9 +192,11 @@ def run_all(kubeconfig: Path, work: Path, count: int, memory_count: int, repeat:
                                              "-f", str(theirs_run))
                 assert code == 0, err
                 kubectl_syncs.append(seconds)
+            settle(kubeconfig, ours_ns if step == "ours" else theirs_ns, count // 4)
     rows["sync_ours"] = statistics.median(ours_syncs)
     rows["sync_kubectl"] = statistics.median(kubectl_syncs)
     rows["sync_ratio"] = statistics.median(k / o for o, k in zip(ours_syncs, kubectl_syncs, strict=True))
+    rows["sync_best"] = (min(ours_syncs), min(kubectl_syncs))
     rows["sync_runs"] = (ours_syncs, kubectl_syncs)
     engine("sync", kubeconfig, ours_file, "bench-ours")
     seconds, code, err = kubectl(kubeconfig, "apply", "--server-side", "--field-manager=kubectl-bench",
@@ -230,7 +244,8 @@ def report(rows: dict[str, Any], args: argparse.Namespace) -> str:
         "(kube-apiserver 1.36.3, etcd 3.6.8) on the same machine; kubectl from the virtualenv. "
         f"{count} objects (50% ConfigMaps, 25% headless Services, 25% Deployments); engine runs are fresh "
         "processes (start-up, discovery and OpenAPI included). Median of "
-        f"{args.repeat} runs each (syncs into fresh namespaces, alternating which tool goes first): "
+        f"{args.repeat} runs each (syncs into fresh namespaces, alternating which tool goes first, each followed by a "
+        "wait until the controllers made the Deployments' Pods): "
         f"sync runs ours {', '.join(f'{v:.1f}' for v in ours_runs)} s, "
         f"kubectl {', '.join(f'{v:.1f}' for v in kubectl_runs)} s. The machine was shared "
         f"(1-minute load average {rows['load_before']:.1f} before, {rows['load_after']:.1f} after).",
@@ -238,7 +253,9 @@ def report(rows: dict[str, Any], args: argparse.Namespace) -> str:
         "| measurement | gitops-agent | kubectl --server-side | ratio | target |",
         "| --- | --- | --- | --- | --- |",
         f"| first sync of {count} objects | {sync_ours:.1f} s | {sync_kubectl:.1f} s (`apply`) | "
-        f"{rows['sync_ratio']:.1f}x faster (median of the back-to-back pairs) | >= 2x |",
+        f"{rows['sync_ratio']:.1f}x faster (median of the back-to-back pairs; best runs "
+        f"{rows['sync_best'][0]:.1f} s vs {rows['sync_best'][1]:.1f} s: "
+        f"{rows['sync_best'][1] / rows['sync_best'][0]:.1f}x) | >= 2x |",
         f"| no-op diff of {count} objects | {diff_ours:.2f} s | {diff_kubectl:.1f} s (`diff`) | "
         f"{diff_kubectl / diff_ours:.1f}x faster | >= 10x |",
         f"| peak memory, no-op reconcile round of {rows['memory_count']} ConfigMaps | "
