@@ -101,12 +101,15 @@ class _Watcher:
                         return
                 delay = 0.5
             except ClusterError as error:
+                expired = isinstance(error, ObjectError) and error.status == 410
                 with self._lock:
                     self._synced = False  # start over with a fresh list
-                    self._error = error
-                self.ready.set()  # readers get the error instead of waiting
-                if isinstance(error, ObjectError) and error.status == 410:
-                    continue  # the watch's resourceVersion expired: relist now
+                    # an expired watch is routine: readers keep the last state until the relist;
+                    # any other failure is what they get until the server answers again
+                    self._error = None if expired else error
+                self.ready.set()
+                if expired:
+                    continue
                 log.debug("watch of %s failed: %s; retrying in %.1fs", self._info.kind, error, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
