@@ -262,6 +262,8 @@ def sync(
     prune = options.prune or target.prune
     if not prune:
         the_plan.deletions = [d for d in the_plan.deletions if d.history]
+    if the_plan.prune_blocked:  # some kind could not be listed: nothing is deleted at all
+        the_plan.deletions = []
     check_guards(
         desired_count=len(desired),
         owned_count=the_plan.owned_count,

@@ -4,7 +4,6 @@ kubelet would report them), then ``diff`` reports no difference (exit 0)."""
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,31 +12,29 @@ import pytest
 from ruamel.yaml import YAML
 
 from gitops_agent.cli import run
-from tests.integration.reconcile_helpers import delete_namespaces, finish_job, kubectl
-from tests.support.gitrepos import git, make_gitops_repo
+from tests.integration.reconcile_helpers import add_environment, delete_namespaces, finish_job, kubectl
+from tests.support.gitrepos import make_gitops_repo
 
 pytestmark = pytest.mark.integration
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 
 @pytest.fixture(scope="module")
-def examples_repo(tmp_path_factory: pytest.TempPathFactory, kube_cluster) -> Iterator[tuple[Path, dict[str, str]]]:  # type: ignore[no-untyped-def]
-    """The examples, each environment in a namespace of its own (unique to this run)."""
+def examples_repo(  # type: ignore[no-untyped-def]
+    tmp_path_factory: pytest.TempPathFactory, kube_cluster
+) -> Iterator[tuple[Path, dict[str, tuple[str, str]]]]:
+    """The examples; each environment copied under a name and namespace unique to this run
+    (the ownership label carries the environment's name: other tests' "dev" is not ours)."""
     repo = make_gitops_repo(tmp_path_factory.mktemp("examples") / "repo")
     suffix = secrets.token_hex(3)
-    namespaces: dict[str, str] = {}
+    copies: dict[str, tuple[str, str]] = {}
     for env in ENVIRONMENTS:
-        path = repo / "environments" / f"{env}.yaml"
-        text = path.read_text()
-        old = re.search(r"namespace: (\S+)", text)
-        assert old is not None
-        namespaces[env] = f"{old.group(1)}-{suffix}"
-        path.write_text(text.replace(f"namespace: {old.group(1)}", f"namespace: {namespaces[env]}"))
-    git(repo, "commit", "-q", "-am", "namespaces for this test run")
-    assert run(["compile", "--repo", str(repo), "--commit"]) == 0
-    yield repo, namespaces
-    # the environments' objects carry the names dev/staging/prod: leave nothing behind
-    delete_namespaces(kube_cluster.kubeconfig, *namespaces.values())
+        copies[env] = (f"{env}{suffix}", f"ml-{env}-{suffix}")
+        add_environment(repo, env, *copies[env])
+    for name, _ in copies.values():
+        assert run(["compile", "--repo", str(repo), "--env", name, "--commit"]) == 0
+    yield repo, copies
+    delete_namespaces(kube_cluster.kubeconfig, *(namespace for _, namespace in copies.values()))
 
 
 def context_of(kubeconfig: Path) -> str:
@@ -56,9 +53,9 @@ def sync_json(repo: Path, env: str, kubeconfig: Path, capsys: pytest.CaptureFixt
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_sync_then_diff_is_clean(env: str, examples_repo, kube_cluster, capsys) -> None:  # type: ignore[no-untyped-def]
-    repo, namespaces = examples_repo
+    repo, copies = examples_repo
     kubeconfig = kube_cluster.kubeconfig
-    namespace = namespaces[env]
+    env, namespace = copies[env]
     finished: set[str] = set()
     for _ in range(10):
         code, document = sync_json(repo, env, kubeconfig, capsys)
