@@ -41,9 +41,9 @@ from ruamel.yaml.reader import ReaderError
 
 from gitops_agent.errors import Diagnostic
 
-MAX_FILE_BYTES = 1024 * 1024
+MAX_FILE_BYTES = 256 * 1024
 MAX_DEPTH = 64
-MAX_NODES = 100_000
+MAX_NODES = 20_000
 
 PathKey = str | int
 YamlPath = tuple[PathKey, ...]
