@@ -81,6 +81,7 @@ class Git:
         self.revision = "r1"
         self.values = {"r1": "fast", "r2": "slow"}
         self.reachable = True
+        self.renders = 0
 
     def head(self) -> str:
         if not self.reachable:
@@ -88,6 +89,7 @@ class Git:
         return self.revision
 
     def render(self, revision: str) -> Desired:
+        self.renders += 1
         return Desired(revision, (configmap(self.values[revision]),))
 
 
@@ -118,8 +120,10 @@ def test_new_revisions_are_deployed_and_drift_is_healed() -> None:
     assert round_(reconciler, env) and stored(cluster) == "fast"
     assert reconciler.metrics.value("gitops_agent_drift_found_total", environment="dev") == 1
     assert reconciler.metrics.value("gitops_agent_drift_fixed_total", environment="dev") == 1
+    assert git.renders == 1  # re-rendered only when the branch moves
     git.revision = "r2"
     assert round_(reconciler, env) and stored(cluster) == "slow"
+    assert git.renders == 2
     assert reconciler.metrics.value("gitops_agent_syncs_total", environment="dev", result="success") == 3
 
 
