@@ -21,6 +21,8 @@ PART_OF_LABEL = "app.kubernetes.io/part-of"
 TASK_LABEL = "gitops-agent.io/task"
 DEPENDS_ON_ANNOTATION = "gitops-agent.io/depends-on"
 PRUNE_ANNOTATION = "gitops-agent.io/prune"
+ADOPTED_ANNOTATION = "gitops-agent.io/adopted"
+"""On a Namespace that existed before gitops-agent applied it: never pruned."""
 
 
 def copy_manifest(obj: Mapping[str, Any]) -> Manifest:

@@ -25,9 +25,12 @@ from gitops_agent.reconcile.live import (
 )
 from gitops_agent.reconcile.normalize import strip_noise
 from gitops_agent.reconcile.objects import (
+    ADOPTED_ANNOTATION,
     Manifest,
     ObjectError,
     ObjectRef,
+    annotations_of,
+    is_owned,
     ref_of,
 )
 from gitops_agent.reconcile.options import Target
@@ -201,6 +204,16 @@ def look_up_unlabelled(cluster: Cluster, missing: list[Planned], workers: int) -
     parallel(workers, list_all, listed)
 
 
+def mark_adopted(item: Planned, environment: str) -> None:
+    """A Namespace that existed before gitops-agent applied it keeps (or gets) the adopted
+    annotation, so it is never pruned: gitops-agent did not create it."""
+    live_annotations = annotations_of(item.live or {})
+    if is_owned(item.live or {}, environment) and live_annotations.get(ADOPTED_ANNOTATION) != "true":
+        return
+    annotations = item.body.setdefault("metadata", {}).setdefault("annotations", {})
+    annotations[ADOPTED_ANNOTATION] = "true"
+
+
 def plan(
     cluster: Cluster,
     desired: Sequence[Manifest],
@@ -254,12 +267,15 @@ def plan(
         live = live_state.objects.get(ref.key)
         item = Planned(ref, obj, info, live, Change(ref, Action.UNCHANGED, wave))
         planned.append(item)
-        if live is None and ref.kind != "Namespace":
+        if live is None:
             missing.append(item)
     absent = absent_namespaces(cluster, live_state, {m.ref.namespace for m in missing} - {""})
     missing = [m for m in missing if m.ref.namespace not in absent]
 
     look_up_unlabelled(cluster, missing, workers)
+    for item in planned:
+        if item.ref.kind == "Namespace" and not item.ref.group and item.live is not None:
+            mark_adopted(item, target.environment)
     present = [(p.ref.group, p.ref.version) for p in planned if p.live is not None and p.info is not None]
     parallel(workers, lambda gv: cluster.schema(*gv), sorted(set(present)))
 

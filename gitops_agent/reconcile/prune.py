@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.reconcile.health import HealthStatus, health_of
 from gitops_agent.reconcile.objects import (
+    ADOPTED_ANNOTATION,
     PART_OF_LABEL,
     PRUNE_ANNOTATION,
     TASK_LABEL,
@@ -34,7 +35,10 @@ class PrunePlan:
 
 
 def _protected(obj: Mapping[str, object]) -> bool:
-    return str(annotations_of(obj).get(PRUNE_ANNOTATION, "")).lower() == "false"
+    annotations = annotations_of(obj)
+    if obj.get("kind") == "Namespace" and str(annotations.get(ADOPTED_ANNOTATION, "")).lower() == "true":
+        return True  # gitops-agent did not create it
+    return str(annotations.get(PRUNE_ANNOTATION, "")).lower() == "false"
 
 
 def _created(obj: Manifest) -> str:

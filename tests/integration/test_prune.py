@@ -133,3 +133,23 @@ def test_owned_namespace_holding_foreign_objects_is_not_pruned(kube_cluster, nam
     kubectl(kube_cluster.kubeconfig, "-n", shared, "delete", "configmap", "their-settings")
     result = sync(cluster, desired, target(namespace), SyncOptions(prune=True, allow_mass_prune=True))
     assert changed(result) == [("delete", "Namespace", shared)]
+
+
+def test_namespace_that_existed_before_is_adopted_and_never_pruned(kube_cluster, namespace: str) -> None:  # type: ignore[no-untyped-def]
+    cluster = connect(kube_cluster.kubeconfig)
+    # git declares the (already existing, unlabelled) test namespace itself
+    ns_object = {"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": namespace, "labels": labels(namespace, namespace)}}
+    desired = web_stack(namespace)
+    preview = diff(cluster, [ns_object, *desired], target(namespace))
+    assert ("update", "Namespace", namespace) in changed(preview)  # it exists: not a "create"
+    sync(cluster, [ns_object, *desired], target(namespace), SyncOptions())
+    live = json.loads(kubectl(kube_cluster.kubeconfig, "get", "namespace", namespace, "-o", "json"))
+    assert live["metadata"]["annotations"]["gitops-agent.io/adopted"] == "true"
+    assert live["metadata"]["labels"]["gitops-agent.io/environment"] == namespace
+    assert changed(diff(cluster, [ns_object, *desired], target(namespace))) == []
+    # git drops the namespace: it is kept, because gitops-agent did not create it
+    result = sync(cluster, desired, target(namespace), SyncOptions(prune=True, allow_mass_prune=True))
+    assert changed(result) == []
+    assert json.loads(kubectl(kube_cluster.kubeconfig, "get", "namespace", namespace, "-o", "json"))[
+        "status"]["phase"] == "Active"
