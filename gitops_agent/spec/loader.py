@@ -100,12 +100,15 @@ def _expand(repo: Path, paths: Sequence[Path]) -> tuple[list[Path], list[Diagnos
     problems: list[Diagnostic] = []
     for raw in paths:
         path = raw if raw.is_absolute() else repo / raw
-        if path.is_dir():
-            files.extend(_spec_files(path, recursive=True))
-        elif path.is_file():
-            files.append(path)
-        else:
-            problems.append(Diagnostic(_display(repo, path), 0, 0, "<root>", "no such file"))
+        try:
+            if path.is_dir():
+                files.extend(_spec_files(path, recursive=True))
+            elif path.is_file():
+                files.append(path)
+            else:
+                problems.append(Diagnostic(_display(repo, path), 0, 0, "<root>", "no such file"))
+        except OSError as err:  # a name too long, a loop of symlinks, no permission …
+            problems.append(Diagnostic(_display(repo, path), 0, 0, "<root>", f"cannot read path: {err.strerror}"))
     unique: dict[Path, Path] = {}
     for file in files:
         unique.setdefault(file.resolve(), file)

@@ -90,3 +90,10 @@ def test_internal_error_gives_a_short_message_and_a_log(
     assert "Traceback" not in err
     log = Path(err.split("traceback in ")[1].rstrip(")\n"))
     assert "RuntimeError: boom" in log.read_text()
+
+
+def test_an_unreadable_path_is_a_located_error_not_a_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["validate", "a" * 300, "--repo", str(repo)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read path: File name too long" in err and "internal error" not in err
