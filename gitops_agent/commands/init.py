@@ -10,20 +10,20 @@ import typer
 from gitops_agent.adapters import git as g
 from gitops_agent.commands.common import OutputFormat, OutputOption, emit_json, say
 from gitops_agent.errors import EXIT_OK, InvalidInputError
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from gitops_agent.resources import resource_dir
 
 
 def scaffold_files() -> dict[str, bytes]:
     """Relative path → content of everything ``init`` writes."""
     files: dict[str, bytes] = {}
-    for workflow in sorted((PROJECT_ROOT / "examples").glob("*.yaml")):
+    for workflow in sorted(resource_dir("examples").glob("*.yaml")):
         files[f"workflows/{workflow.name}"] = workflow.read_bytes()
-    for env_file in sorted((PROJECT_ROOT / "environments").glob("*.yaml")):
+    for env_file in sorted(resource_dir("environments").glob("*.yaml")):
         files[f"environments/{env_file.name}"] = env_file.read_bytes()
-    for manifest in sorted((PROJECT_ROOT / "manifests").rglob("*.yaml")):
-        files[manifest.relative_to(PROJECT_ROOT).as_posix()] = manifest.read_bytes()
-    for workflow in sorted((PROJECT_ROOT / "templates" / "github").glob("*.yml")):
+    manifests = resource_dir("manifests")
+    for manifest in sorted(manifests.rglob("*.yaml")):
+        files[f"manifests/{manifest.relative_to(manifests).as_posix()}"] = manifest.read_bytes()
+    for workflow in sorted((resource_dir("templates") / "github").glob("*.yml")):
         files[f".github/workflows/{workflow.name}"] = workflow.read_bytes()
     files[".gitignore"] = b"/build/\n"
     return files

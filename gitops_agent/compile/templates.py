@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import functools
-from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
+from gitops_agent.resources import resource_dir
+
+TEMPLATE_DIR = resource_dir("templates")
 
 
 @functools.cache
