@@ -68,7 +68,7 @@ class LocalCheck:
 
 
 class _Unprovable(Exception):
-    pass
+    """The local check cannot prove the object unchanged; the server's dry-run decides."""
 
 
 @dataclass

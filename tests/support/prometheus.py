@@ -202,8 +202,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_prometheus(data_dir: Path, work: Path, *, timeout: float = 60.0) -> tuple[subprocess.Popen[bytes], str, Path]:
-    """Start ``prometheus`` on ``data_dir`` and wait for ``/-/ready``."""
+def start_prometheus(
+    data_dir: Path, work: Path, *, timeout: float = 60.0, detach: bool = False
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """Start ``prometheus`` on ``data_dir`` and wait for ``/-/ready``; ``detach`` starts it in
+    its own session, so it outlives the caller (the demo)."""
     config = work / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n", encoding="utf-8")
     port = free_port()
@@ -217,7 +220,7 @@ def start_prometheus(data_dir: Path, work: Path, *, timeout: float = 60.0) -> tu
         "--web.enable-lifecycle",
     ]
     with log.open("wb") as sink:
-        proc = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, start_new_session=detach)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -347,34 +350,10 @@ def _demo(argv: Sequence[str]) -> int:
     history = demo_history(repo, env_name)
     newest = history_end()
     samples = backfill(history, workdir / "data", newest, workdir)
-    config = workdir / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n", encoding="utf-8")
-    port = free_port()
-    with (workdir / "prometheus.log").open("wb") as sink:
-        proc = subprocess.Popen(
-            [
-                "prometheus",
-                f"--config.file={config}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                "--storage.tsdb.retention.time=30d",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-    else:
-        stop_process(proc)
-        print("prometheus did not become ready", flush=True)
+    try:
+        proc, url, _ = start_prometheus(workdir / "data", workdir, detach=True)
+    except RuntimeError as error:
+        print(error, flush=True)
         return 1
     print(f"{len(history)} series, {samples} samples backfilled", flush=True)
     print(f"PROMETHEUS_URL={url}")
