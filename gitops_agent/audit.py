@@ -174,12 +174,14 @@ def _env_commit_events(handle: git.Repo, env: Environment) -> list[tuple[AuditEv
 
 
 def _note_event(note: SyncNote, source: str | None) -> AuditEvent:
-    details = {
+    details: dict[str, Any] = {
         "context": note.context,
         "summary": dict(note.summary),
         "health": note.health,
         "changes": list(note.changes),
     }
+    if note.drift:
+        details["drift"] = [dict(entry) for entry in note.drift]
     return AuditEvent(
         time=note.time,
         kind=_NOTE_KIND[note.event],
@@ -333,6 +335,11 @@ def format_event(event: AuditEvent) -> str:
     rollback_to = event.details.get("rollback_to")
     if rollback_to:
         line += f"  restores {str(rollback_to)[:12]}"
+    for healed in event.details.get("drift") or ():
+        authors = ", ".join(
+            f"{a.get('manager')} ({a.get('operation')}, {a.get('time')})" for a in healed.get("changedBy") or ()
+        )
+        line += f"\n    healed {healed.get('object')}: changed out of band by {authors}"
     return line
 
 

@@ -58,6 +58,8 @@ class SyncRecord:
     health: str | None = None
     user: str | None = None
     time: datetime | None = None
+    drift: tuple[Mapping[str, Any], ...] = ()
+    """Healed drift: ``{"object": "Kind/ns/name", "changedBy": [{"manager", "operation", "time"}]}``."""
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,11 @@ class SyncNote:
     health: str | None = None
     summary: Mapping[str, int] = field(default_factory=frozen_map)
     changes: tuple[str, ...] = ()
+    drift: tuple[Mapping[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """The record as a JSON object, ``time`` first."""
-        return {
+        """The record as a JSON object, ``time`` first (``drift`` only when there was some)."""
+        document: dict[str, Any] = {
             "time": format_time(self.time),
             "event": self.event.value,
             "environment": self.environment,
@@ -89,6 +92,9 @@ class SyncNote:
             "summary": dict(self.summary),
             "changes": list(self.changes),
         }
+        if self.drift:
+            document["drift"] = [dict(entry) for entry in self.drift]
+        return document
 
 
 def format_time(moment: datetime) -> str:
@@ -120,6 +126,7 @@ def decode(line: str) -> SyncNote | None:
             health=None if raw.get("health") is None else str(raw["health"]),
             summary=frozen_map({str(k): int(v) for k, v in dict(raw.get("summary", {})).items()}),
             changes=tuple(str(c) for c in raw.get("changes", [])),
+            drift=tuple(dict(entry) for entry in raw.get("drift", []) if isinstance(entry, dict)),
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -147,6 +154,7 @@ def record_sync(repo: Path, env: str, revision: str, record: SyncRecord, *, push
         health=record.health,
         summary=frozen_map(dict(record.summary)),
         changes=tuple(record.changes),
+        drift=tuple(record.drift),
     )
     git_notes.append_note_lines(repo, sha, [encode(note)])
     if push and git_notes.has_remote(repo):

@@ -25,12 +25,12 @@ from gitops_agent.commands.common import (
 from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK, ClusterError, GitOpsAgentError, InvalidInputError
 from gitops_agent.notes import SyncEvent, SyncRecord, record_sync
 from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
-from gitops_agent.reconcile.engine import Target
 from gitops_agent.reconcile.engine import diff as diff_objects
 from gitops_agent.render import Rendered, render_ref
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.durations import parse_duration
 from gitops_agent.spec.model import Environment
+from gitops_agent.targets import target_for
 
 _SYMBOL = {
     Action.CREATE: "+",
@@ -57,20 +57,6 @@ def load_environment(repo: Path, name: str) -> Environment:
     return specs.environments[name]
 
 
-def target_for(env: Environment, revision: str | None) -> Target:
-    """The engine's view of an environment and its sync policy."""
-    return Target(
-        environment=env.name,
-        namespace=env.namespace,
-        revision=revision or "",
-        prune=env.sync.prune,
-        force=env.sync.force,
-        allow_empty=env.sync.allow_empty,
-        max_prune_percent=env.sync.max_prune_percent,
-        job_history=env.sync.job_history,
-    )
-
-
 def connect(kubeconfig: Path | None, context: str | None, env: Environment) -> KubeCluster:
     """A connection to the environment's cluster (``--context`` overrides the environment's)."""
     return KubeCluster(kubeconfig, context or env.context)
@@ -88,8 +74,14 @@ def record(
         return
     changes = tuple(
         f"{c.action} {c.ref.api_version} {c.ref.kind} {c.ref.namespace + '/' if c.ref.namespace else ''}{c.ref.name}"
+        + (f" (changed out of band by {c.authors()})" if c.changed_by else "")
         for c in change_set.changes
         if c.action in CHANGING or c.action is Action.ERROR
+    )
+    drift = tuple(
+        {"object": str(c.ref), "changedBy": [author.to_json() for author in c.changed_by]}
+        for c in change_set.changes
+        if c.changed_by and c.action in CHANGING
     )
     entry = SyncRecord(
         summary=change_set.summary(),
@@ -98,6 +90,7 @@ def record(
         context=context or env.context,
         changes=changes,
         health=str(change_set.health),
+        drift=drift,
     )
     try:
         record_sync(repo, env.name, change_set.revision, entry)
@@ -127,6 +120,8 @@ def print_change_set(change_set: ChangeSet, output: OutputFormat, *, show_unchan
         if change.message:
             line += f": {change.message}"
         say(line)
+        if change.changed_by:
+            say(f"    changed out of band by {change.authors()}")
         if change.diff and change.action in (Action.UPDATE,):
             for diff_line in change.diff.splitlines():
                 color = {"+": typer.colors.GREEN, "-": typer.colors.RED}.get(diff_line[:1])

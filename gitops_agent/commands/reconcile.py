@@ -15,7 +15,7 @@ import typer
 
 from gitops_agent.adapters.kube import KubeCluster
 from gitops_agent.commands.common import ContextOption, KubeconfigOption, RepoOption, VerboseOption, progress
-from gitops_agent.commands.diff import parse_seconds, record, setup_logging, target_for
+from gitops_agent.commands.diff import parse_seconds, record, setup_logging
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.leader import DEFAULT_LEASE_NAME, LeaderElector, LeaderSettings, run_as_leader, select_shard
 from gitops_agent.reconcile.cache import CachedCluster
@@ -23,6 +23,7 @@ from gitops_agent.reconcile.loop import Desired, LoopEnvironment, LoopSettings, 
 from gitops_agent.render import render_ref, resolve_env_revision
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment
+from gitops_agent.targets import target_for
 
 
 def _loop_environment(

@@ -26,7 +26,6 @@ from gitops_agent.commands.diff import (
     raise_cluster_errors,
     render_desired,
     setup_logging,
-    target_for,
 )
 from gitops_agent.errors import EXIT_OK
 from gitops_agent.notes import SyncEvent, SyncRecord, record_sync
@@ -35,6 +34,7 @@ from gitops_agent.reconcile.engine import SyncOptions
 from gitops_agent.reconcile.engine import sync as sync_objects
 from gitops_agent.rollback import rollback_branch
 from gitops_agent.spec.model import Environment
+from gitops_agent.targets import target_for
 
 
 def _sync(

@@ -26,11 +26,11 @@ from gitops_agent.commands.diff import (
     record,
     render_desired,
     setup_logging,
-    target_for,
 )
 from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK
 from gitops_agent.reconcile.engine import SyncOptions
 from gitops_agent.reconcile.engine import sync as sync_objects
+from gitops_agent.targets import target_for
 
 
 def sync(
@@ -41,8 +41,13 @@ def sync(
     wait: Annotated[bool, typer.Option("--wait", help="Wait for task order and health.")] = False,
     timeout: Annotated[str, typer.Option("--timeout", help="How long --wait waits (e.g. 5m).")] = "5m",
     force_conflicts: Annotated[
-        bool, typer.Option("--force-conflicts", help="Take fields over from other field managers.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--force-conflicts/--no-force-conflicts",
+            help="Take fields git sets over from other field managers (default: the environment's "
+            "sync.force, true unless set false); --no-force-conflicts reports them as conflicts instead.",
+        ),
+    ] = None,
     allow_mass_prune: Annotated[
         bool,
         typer.Option("--allow-mass-prune", help="Allow pruning more than sync.maxPrunePercent."),

@@ -11,8 +11,10 @@ from typing import Any
 from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.dag import Gate, gate, task_jobs
+from gitops_agent.reconcile.desired import stamp_tracking_id
 from gitops_agent.reconcile.fieldset import ExtraItem, extra_items
 from gitops_agent.reconcile.health import HealthStatus, health_of
+from gitops_agent.reconcile.ignore import ApplyPolicy
 from gitops_agent.reconcile.live import Key, parallel
 from gitops_agent.reconcile.objects import (
     Manifest,
@@ -48,16 +50,18 @@ class _SyncRun:
                 return
             if item.info.namespaced and not item.ref.namespace:
                 item.body["metadata"]["namespace"] = self.plan.target.namespace
+                stamp_tracking_id(item.body, self.plan.target)
+        merge = item.policy is ApplyPolicy.MERGE
         try:
-            if item.live_extras:
+            if item.live_extras and not merge:
                 ops = removal_ops(item.live_extras) + [
                     {"op": "add", "path": f"{m.pointer}/-", "value": m.item} for m in item.live_missing
                 ]
                 self.cluster.json_patch(item.info, item.ref, ops)
             if item.replace_job:
                 self._replace_job(item)
-            result = self.cluster.apply(item.info, item.body, dry_run=False, force=self.force)
-            if item.live is not None:  # a fresh object holds nothing another manager added
+            result = self.cluster.apply(item.info, item.body, dry_run=False, force=self.force and not merge)
+            if item.live is not None and not merge:  # a fresh object holds nothing another manager added
                 if item.root.kind == UNKNOWN_NODE.kind:
                     item.root = schema_root(self.cluster, item.ref)
                 extras = extra_items(item.body, result, item.root)
@@ -69,8 +73,8 @@ class _SyncRun:
             message = str(error)
             if error.status == 409:
                 message += (
-                    " (another field manager owns these fields; pass --force-conflicts"
-                    " or set sync.force to take them over)"
+                    " (another field manager owns these fields and sync.force is false;"
+                    " pass --force-conflicts to take them over)"
                 )
             item.change = change.with_action(Action.ERROR, message)
             return
@@ -283,7 +287,7 @@ def sync(
         cluster,
         the_plan,
         options,
-        options.force_conflicts or target.force,
+        target.force if options.force_conflicts is None else options.force_conflicts,
         say,
         started + options.timeout,
     )

@@ -1,6 +1,7 @@
 """One result type for diff, sync and prune: the change set (the JSON of ``diff``/``sync -o json``).
 
-Compatible extensions of the documented format: the actions ``waiting`` (a task's
+Compatible extensions of the documented format: ``changedBy`` on drifted objects (the field
+managers whose out-of-band edits the sync undoes, with operation and time); the actions ``waiting`` (a task's
 dependencies have not succeeded yet), ``blocked`` (a dependency failed) and ``error`` (the API
 server refused this object, e.g. HTTP 403 or a field-manager conflict); entries with these
 actions, and every entry where there is something to say, carry a ``message``; each entry
@@ -17,6 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from gitops_agent.reconcile.diff import DiffResult
+from gitops_agent.reconcile.fieldset import ManagerEntry
 from gitops_agent.reconcile.health import HealthStatus, worst
 from gitops_agent.reconcile.objects import ObjectRef
 
@@ -46,6 +48,8 @@ class Change:
     health: HealthStatus | None = None
     sides: DiffResult | None = field(default=None, compare=False, repr=False)
     """Both sides of the difference; the unified diff is made from them when first asked."""
+    changed_by: tuple[ManagerEntry, ...] = ()
+    """For drift: the field managers whose out-of-band edits git undoes, newest first."""
 
     @cached_property
     def diff(self) -> str:
@@ -72,7 +76,13 @@ class Change:
             entry["message"] = self.message
         if self.health is not None:
             entry["health"] = str(self.health)
+        if self.changed_by:
+            entry["changedBy"] = [author.to_json() for author in self.changed_by]
         return entry
+
+    def authors(self) -> str:
+        """``kubectl-edit (Update, 2026-11-30T10:00:00Z)``, comma-separated; empty when unknown."""
+        return ", ".join(f"{a.manager} ({a.operation}, {a.time or 'time unknown'})" for a in self.changed_by)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gitops_agent.reconcile.ignore import IgnoreRule
+
 
 @dataclass(frozen=True)
 class Target:
@@ -13,10 +15,13 @@ class Target:
     namespace: str
     revision: str = ""
     prune: bool = False
-    force: bool = False
+    force: bool = True
+    """Take over fields other managers changed (git wins); ``False`` reports them as conflicts."""
     allow_empty: bool = False
     max_prune_percent: int = 50
     job_history: int = 2
+    ignore_rules: tuple[IgnoreRule, ...] = ()
+    """The environment's ``sync.ignoreDifferences``: fields git does not enforce."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,8 @@ class SyncOptions:
     dry_run: bool = False
     wait: bool = False
     timeout: float = 300.0
-    force_conflicts: bool = False
+    force_conflicts: bool | None = None
+    """``True``/``False`` overrides the environment's ``sync.force``; ``None`` follows it."""
     allow_mass_prune: bool = False
     workers: int = 16
     poll_interval: float = 1.0

@@ -11,10 +11,19 @@ from typing import Any
 
 from gitops_agent.reconcile.changeset import Action, Change, ChangeSet, overall_health
 from gitops_agent.reconcile.cluster import Cluster, ResourceInfo
-from gitops_agent.reconcile.desired import prepare_desired
+from gitops_agent.reconcile.desired import prepare_desired, stamp_tracking_id
 from gitops_agent.reconcile.diff import DiffResult
-from gitops_agent.reconcile.fieldset import ExtraItem, check_locally, extra_items
+from gitops_agent.reconcile.fieldset import (
+    ExtraItem,
+    ManagerEntry,
+    check_locally,
+    drift_authors,
+    extra_items,
+    owned_by,
+    release_fields,
+)
 from gitops_agent.reconcile.health import HealthStatus, health_of
+from gitops_agent.reconcile.ignore import ApplyPolicy, apply_policy, describe, exemptions_for, rebase_pointers
 from gitops_agent.reconcile.live import (
     Key,
     absent_namespaces,
@@ -26,11 +35,14 @@ from gitops_agent.reconcile.live import (
 from gitops_agent.reconcile.normalize import strip_noise
 from gitops_agent.reconcile.objects import (
     ADOPTED_ANNOTATION,
+    TRACKING_ANNOTATION,
     Manifest,
     ObjectError,
     ObjectRef,
     annotations_of,
+    has_ownership_labels,
     is_owned,
+    is_untracked_legacy,
     ref_of,
 )
 from gitops_agent.reconcile.options import Target
@@ -52,6 +64,7 @@ class Planned:
     live_extras: tuple[ExtraItem, ...] = ()
     live_missing: tuple[ExtraItem, ...] = ()
     replace_job: bool = False
+    policy: ApplyPolicy = ApplyPolicy.OVERRIDE
 
 
 @dataclass(frozen=True)
@@ -208,10 +221,35 @@ def mark_adopted(item: Planned, environment: str) -> None:
     """A Namespace that existed before gitops-agent applied it keeps (or gets) the adopted
     annotation, so it is never pruned: gitops-agent did not create it."""
     live_annotations = annotations_of(item.live or {})
-    if is_owned(item.live or {}, environment) and live_annotations.get(ADOPTED_ANNOTATION) != "true":
+    if has_ownership_labels(item.live or {}, environment) and live_annotations.get(ADOPTED_ANNOTATION) != "true":
         return
     annotations = item.body.setdefault("metadata", {}).setdefault("annotations", {})
     annotations[ADOPTED_ANNOTATION] = "true"
+
+
+def exempt_fields(item: Planned, target: Target) -> None:
+    """Leave alone what git does not enforce on this existing object: controller-owned fields
+    and the environment's ignore rules (rebased to live), and fields of the rules' managers
+    (or, with ``Merge``, of every other manager) released to them."""
+    assert item.live is not None
+    exempt = exemptions_for(item.body, target.ignore_rules)
+    if exempt.pointers:
+        rebase_pointers(item.body, item.live, exempt.pointers)
+    if exempt.managers or exempt.all_other_managers:
+        owned = owned_by(item.live, exempt.managers, all_others=exempt.all_other_managers)
+        item.body = release_fields(item.body, item.root, owned)
+
+
+def name_drift_authors(item: Planned) -> None:
+    """Who made an existing object drift (from ``managedFields``); adoption is said as such."""
+    change = item.change
+    if change.action is not Action.UPDATE or item.live is None or item.replace_job:
+        return
+    authors: tuple[ManagerEntry, ...] = drift_authors(item.body, item.live, item.root)
+    message = change.message
+    if not message and TRACKING_ANNOTATION not in annotations_of(item.live):
+        message = "adopted: the tracking id is added"
+    item.change = replace(change, changed_by=authors, message=message)
 
 
 def plan(
@@ -253,6 +291,7 @@ def plan(
             continue
         if info.namespaced and not ref.namespace:
             obj["metadata"]["namespace"] = target.namespace
+            stamp_tracking_id(obj, target)
             ref = ref_of(obj)
         failure = live_state.failures.get((ref.kind, ref.namespace if info.namespaced else ""))
         if failure is not None:
@@ -265,7 +304,7 @@ def plan(
             planned.append(Planned(ref, obj, info, None, change))
             continue
         live = live_state.objects.get(ref.key)
-        item = Planned(ref, obj, info, live, Change(ref, Action.UNCHANGED, wave))
+        item = Planned(ref, obj, info, live, Change(ref, Action.UNCHANGED, wave), policy=apply_policy(obj))
         planned.append(item)
         if live is None:
             missing.append(item)
@@ -283,6 +322,9 @@ def plan(
     for item in planned:
         if item.change.action is Action.ERROR or item.info is None:
             continue
+        if item.policy is ApplyPolicy.IGNORE or (item.policy is ApplyPolicy.IF_NOT_PRESENT and item.live):
+            item.change = item.change.with_action(Action.UNCHANGED, describe(item.ref, item.policy))
+            continue
         if item.live is None:
             item.change = Change(
                 item.ref,
@@ -292,6 +334,10 @@ def plan(
             )
             continue
         item.root = schema_root(cluster, item.ref)
+        exempt_fields(item, target)
+        if item.policy is ApplyPolicy.MERGE:  # items others added stay: only the server can tell
+            needs_server.append(item)
+            continue
         local = check_locally(item.body, item.live, item.root)
         if local.unchanged:
             continue
@@ -303,7 +349,7 @@ def plan(
     def confirm(item: Planned) -> None:
         assert item.info is not None and item.live is not None
         try:
-            result = cluster.apply(item.info, item.body, dry_run=True, force=True)
+            result = cluster.apply(item.info, item.body, dry_run=True, force=item.policy is not ApplyPolicy.MERGE)
         except ObjectError as error:
             if error.status == 0:
                 raise
@@ -333,7 +379,7 @@ def plan(
                 return
             item.change = Change(item.ref, Action.ERROR, item.change.wave, message=str(error))
             return
-        extras = extra_items(item.body, result, item.root)
+        extras = () if item.policy is ApplyPolicy.MERGE else extra_items(item.body, result, item.root)
         predicted = strip_noise(remove_extras(result, extras))
         outcome = DiffResult(item.ref, strip_noise(item.live), predicted)
         if outcome.changed:
@@ -341,11 +387,20 @@ def plan(
 
     parallel(workers, confirm, needs_server)
     for item in planned:
+        name_drift_authors(item)
         item.change = with_health(item.change, item.live)
 
     desired_keys = {ref_of(o).key for o in prepared}
     live_only = [obj for key, obj in live_state.objects.items() if key not in desired_keys]
-    plan_result = Plan(target, planned, [], dict(live_state.objects), len(live_state.objects))
+    owned_count = len(live_state.objects) - len(live_only) + sum(is_owned(o, target.environment) for o in live_only)
+    plan_result = Plan(target, planned, [], dict(live_state.objects), owned_count)
+    untracked = [str(ref_of(o)) for o in live_only if is_untracked_legacy(o, target.environment)]
+    if untracked:
+        plan_result.notes.append(
+            f"not pruned: {len(untracked)} object(s) carry this environment's labels but no tracking id "
+            f"(applied before tracking ids, or copied from an owned object): {', '.join(untracked[:3])}"
+            f"{', …' if len(untracked) > 3 else ''}"
+        )
     if live_state.failures:
         plan_result.prune_blocked = True
         for (kind, namespace), failure in sorted(live_state.failures.items()):
