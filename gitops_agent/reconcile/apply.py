@@ -64,7 +64,7 @@ class _SyncRun:
             if item.live is not None and not merge:  # a fresh object holds nothing another manager added
                 if item.root.kind == UNKNOWN_NODE.kind:
                     item.root = schema_root(self.cluster, item.ref)
-                extras = extra_items(item.body, result, item.root)
+                extras = extra_items(item.body, result, item.root, item.left_alone)
                 if extras:
                     result = self.cluster.json_patch(item.info, item.ref, removal_ops(extras))
         except ObjectError as error:

@@ -16,7 +16,7 @@ caller then asks the server (a server-side apply dry-run).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -294,18 +294,31 @@ def owned_fields(live: Mapping[str, Any], manager: str = FIELD_MANAGER) -> set[F
     return out if found else None
 
 
-def extra_items(desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode) -> tuple[ExtraItem, ...]:
+ExtraFilter = Callable[[ExtraItem], bool]
+"""True for an extra item git leaves alone (an ignore rule or another manager's field covers it)."""
+
+
+def _enforced(extras: Iterable[ExtraItem], left_alone: ExtraFilter | None) -> tuple[ExtraItem, ...]:
+    return tuple(extras) if left_alone is None else tuple(e for e in extras if not left_alone(e))
+
+
+def extra_items(
+    desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode, left_alone: ExtraFilter | None = None
+) -> tuple[ExtraItem, ...]:
     """Live items inside lists (and maps) that git sets wholly but does not contain."""
     whole = whole_map_extras(desired, live)
     try:
-        return (*desired_fields(desired, live, root).extras, *whole)
+        return _enforced((*desired_fields(desired, live, root).extras, *whole), left_alone)
     except _Unprovable:
-        return tuple(whole)
+        return _enforced(whole, left_alone)
 
 
-def check_locally(desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode) -> LocalCheck:
-    """Compare desired with live the way the server would, or say it cannot."""
-    whole = tuple(whole_map_extras(desired, live))
+def check_locally(
+    desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode, left_alone: ExtraFilter | None = None
+) -> LocalCheck:
+    """Compare desired with live the way the server would, or say it cannot (``left_alone``:
+    extra items that are not drift)."""
+    whole = _enforced(whole_map_extras(desired, live), left_alone)
     owned = owned_fields(live)
     if owned is None:
         return LocalCheck(provable=False, unchanged=False, extras=whole, reason="gitops-agent owns no fields")
@@ -313,7 +326,7 @@ def check_locally(desired: Mapping[str, Any], live: Mapping[str, Any], root: Sch
         walk = desired_fields(desired, live, root)
     except _Unprovable as why:
         return LocalCheck(provable=False, unchanged=False, extras=whole, reason=str(why))
-    extras = (*walk.extras, *whole)
+    extras = (*_enforced(walk.extras, left_alone), *whole)
     missing = tuple(walk.missing)
     if walk.paths != owned:
         return LocalCheck(
@@ -375,16 +388,18 @@ def _touches(owned: frozenset[FieldPath], paths: set[FieldPath]) -> bool:
     return any(path[:n] in paths for path in owned for n in range(1, len(path)))
 
 
-def drift_authors(desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode) -> tuple[ManagerEntry, ...]:
+def drift_authors(
+    desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode, exempt: Sequence[str] = ()
+) -> tuple[ManagerEntry, ...]:
     """The field managers whose edits made ``live`` differ from git, newest first.
 
     A manager other than gitops-agent is named when it owns a field git sets, or an item it
     added to a list or map git sets wholly (read from ``managedFields``, where the API server
     records the last writer of every field). When no field tells (a field was removed, or the
     schema is unknown), the managers that wrote after gitops-agent's last apply are named.
-    Status writers are never named.
+    Status writers and the ``exempt`` managers (whose fields git leaves alone) are never named.
     """
-    others = [e for e in manager_entries(live) if e.manager != FIELD_MANAGER]
+    others = [e for e in manager_entries(live) if e.manager != FIELD_MANAGER and e.manager not in exempt]
     if not others:
         return ()
     try:

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from gitops_agent.errors import InvalidInputError
+from gitops_agent.reconcile.fieldset import ExtraItem, FieldPath
 from gitops_agent.reconcile.objects import (
     SSA_ANNOTATION,
     Manifest,
@@ -213,6 +214,31 @@ def exemptions_for(obj: Mapping[str, Any], rules: Sequence[IgnoreRule]) -> Exemp
             pointers.extend(rule.json_pointers)
             managers.extend(rule.managers)
     return Exemptions(tuple(pointers), tuple(managers), apply_policy(obj) is ApplyPolicy.MERGE)
+
+
+def _pointer_covers(pattern: Sequence[str], tokens: Sequence[str]) -> bool:
+    """Is the field at ``tokens`` the one at ``pattern`` (``*`` wildcards) or inside it?"""
+    if len(tokens) < len(pattern):
+        return False
+    return all(p in ("*", t) for p, t in zip(pattern, tokens, strict=False))
+
+
+@dataclass(frozen=True)
+class LeftAlone:
+    """What git leaves alone on one live object: fields under ``pointers`` and ``fields``
+    (managedFields paths released to other managers). Callable on an :class:`ExtraItem`:
+    true when that item is not drift, so it is neither reported nor removed."""
+
+    pointers: tuple[str, ...] = ()
+    fields: frozenset[FieldPath] = frozenset()
+    managers: tuple[str, ...] = ()
+    all_other_managers: bool = False
+
+    def __call__(self, extra: ExtraItem) -> bool:
+        if extra.field and any(extra.field[:n] in self.fields for n in range(1, len(extra.field) + 1)):
+            return True
+        tokens = _tokens(extra.path)
+        return any(_pointer_covers(_tokens(pointer), tokens) for pointer in self.pointers)
 
 
 def describe(ref: ObjectRef, policy: ApplyPolicy) -> str:

@@ -23,7 +23,14 @@ from gitops_agent.reconcile.fieldset import (
     release_fields,
 )
 from gitops_agent.reconcile.health import HealthStatus, health_of
-from gitops_agent.reconcile.ignore import ApplyPolicy, apply_policy, describe, exemptions_for, rebase_pointers
+from gitops_agent.reconcile.ignore import (
+    ApplyPolicy,
+    LeftAlone,
+    apply_policy,
+    describe,
+    exemptions_for,
+    rebase_pointers,
+)
 from gitops_agent.reconcile.live import (
     Key,
     absent_namespaces,
@@ -65,6 +72,7 @@ class Planned:
     live_missing: tuple[ExtraItem, ...] = ()
     replace_job: bool = False
     policy: ApplyPolicy = ApplyPolicy.OVERRIDE
+    left_alone: LeftAlone = field(default_factory=LeftAlone)
 
 
 @dataclass(frozen=True)
@@ -235,9 +243,11 @@ def exempt_fields(item: Planned, target: Target) -> None:
     exempt = exemptions_for(item.body, target.ignore_rules)
     if exempt.pointers:
         rebase_pointers(item.body, item.live, exempt.pointers)
+    owned = frozenset[tuple[str, ...]]()
     if exempt.managers or exempt.all_other_managers:
         owned = owned_by(item.live, exempt.managers, all_others=exempt.all_other_managers)
         item.body = release_fields(item.body, item.root, owned)
+    item.left_alone = LeftAlone(exempt.pointers, owned, exempt.managers, exempt.all_other_managers)
 
 
 def name_drift_authors(item: Planned) -> None:
@@ -245,7 +255,10 @@ def name_drift_authors(item: Planned) -> None:
     change = item.change
     if change.action is not Action.UPDATE or item.live is None or item.replace_job:
         return
-    authors: tuple[ManagerEntry, ...] = drift_authors(item.body, item.live, item.root)
+    if item.left_alone.all_other_managers:
+        authors: tuple[ManagerEntry, ...] = ()
+    else:
+        authors = drift_authors(item.body, item.live, item.root, item.left_alone.managers)
     message = change.message
     if not message and TRACKING_ANNOTATION not in annotations_of(item.live):
         message = "adopted: the tracking id is added"
@@ -338,7 +351,7 @@ def plan(
         if item.policy is ApplyPolicy.MERGE:  # items others added stay: only the server can tell
             needs_server.append(item)
             continue
-        local = check_locally(item.body, item.live, item.root)
+        local = check_locally(item.body, item.live, item.root, item.left_alone)
         if local.unchanged:
             continue
         item.live_extras = local.extras
@@ -379,7 +392,7 @@ def plan(
                 return
             item.change = Change(item.ref, Action.ERROR, item.change.wave, message=str(error))
             return
-        extras = () if item.policy is ApplyPolicy.MERGE else extra_items(item.body, result, item.root)
+        extras = () if item.policy is ApplyPolicy.MERGE else extra_items(item.body, result, item.root, item.left_alone)
         predicted = strip_noise(remove_extras(result, extras))
         outcome = DiffResult(item.ref, strip_noise(item.live), predicted)
         if outcome.changed:

@@ -6,9 +6,9 @@
   name), nothing is lost and nothing is duplicated.
 - An API server with tiny in-flight limits answers 429: the agent backs off (urllib3
   honours Retry-After), finishes, and reports how often it was throttled.
-- Conflicts: another field manager owns a field (409 on apply) — reported by object, and
-  taken back by a plain sync (git wins), reported instead with ``--no-force-conflicts``; a resourceVersion race on a Lease is in
-  ``test_leader_election.py``.
+- Conflicts: another field manager owns a field (409 on apply) — taken back by a plain sync
+  (git wins), reported by object with ``--no-force-conflicts``; a resourceVersion race on a
+  Lease is in ``test_leader_election.py``.
 """
 
 from __future__ import annotations

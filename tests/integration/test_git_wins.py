@@ -156,7 +156,9 @@ def test_a_plain_sync_takes_back_an_out_of_band_edit_and_names_its_author(
     assert changed(found) == [("update", kind, name)]
     authors = change_of(found, kind, name).changed_by
     assert [a.manager for a in authors] == [manager]
-    assert authors[0].operation == "Update" and authors[0].time.endswith("Z")
+    assert authors[0].operation == "Update"
+    # the API server records no time for writes through the scale subresource
+    assert authors[0].time.endswith("Z") if authors[0].subresource != "scale" else authors[0].time == ""
     healed = env.sync()  # no flag: git wins
     assert changed(healed) == [("update", kind, name)]
     assert change_of(healed, kind, name).to_json()["changedBy"][0]["manager"] == manager

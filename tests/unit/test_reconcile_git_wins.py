@@ -79,7 +79,7 @@ def test_apply_policy_values(value: str | None, policy: ApplyPolicy) -> None:
 
 
 def test_an_unknown_apply_policy_is_refused_before_anything_is_sent() -> None:
-    with pytest.raises(InvalidInputError, match="gitops-agent.io/ssa: 'Replace' is not one of"):
+    with pytest.raises(InvalidInputError, match=r"gitops-agent\.io/ssa: 'Replace' is not one of"):
         prepare_desired([obj(annotations={"gitops-agent.io/ssa": "Replace"})], Target(environment=ENV, namespace="ns"))
 
 
