@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_agent.adapters import git_notes
+from gitops_agent.reconcile.runs import TaskRun, with_user
 from gitops_agent.spec.model import frozen_map
 
 NOTES_REF = git_notes.NOTES_REF
@@ -184,3 +185,55 @@ def records_of(repo: Path, env: str, revision: str) -> list[SyncNote]:
     sha = git_notes.resolve_commit(repo, revision)
     found = [decode(line) for line in git_notes.read_note(repo, sha).splitlines() if line.strip()]
     return sorted((n for n in found if n is not None and n.environment == env), key=lambda n: n.time)
+
+
+TASK_RUN_EVENT = "task-run"
+"""The ``event`` of a task-run fact line (sync records ignore such lines, and vice versa)."""
+
+
+def encode_run(env: str, run: TaskRun) -> str:
+    """One JSON line for a task-run fact, ``time`` first like sync records."""
+    document = {"time": run.time, "event": TASK_RUN_EVENT, "environment": env, **run.to_json()}
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=True)
+
+
+def decode_run(line: str) -> tuple[str, TaskRun] | None:
+    """(environment, fact) from a stored line; None for lines that are not task-run facts."""
+    try:
+        raw = json.loads(line)
+        if not isinstance(raw, dict) or raw.get("event") != TASK_RUN_EVENT:
+            return None
+        return str(raw["environment"]), TaskRun.from_json({**raw, "observed": raw.get("time", "")})
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def record_runs(repo: Path, env: str, revision: str, runs: Sequence[TaskRun], *, push: bool = True) -> None:
+    """Append task-run facts to the note on ``revision`` (the environment commit that was
+    deployed) and push the notes when a remote exists. ``user`` defaults as for sync records."""
+    if not runs:
+        return
+    sha = git_notes.resolve_commit(repo, revision)
+    user = default_user(repo)
+    lines = [encode_run(env, run) for run in with_user(runs, user)]
+    git_notes.append_note_lines(repo, sha, lines)
+    if push and git_notes.has_remote(repo):
+        git_notes.push_notes(repo)
+
+
+def read_task_runs(repo: Path, env: str, *, fetch: bool = False) -> list[TaskRun]:
+    """Every task-run fact of ``env`` in the notes, oldest first (``fetch``: from origin first)."""
+    return [fact for name, fact in read_all_task_runs(repo, fetch=fetch) if name == env]
+
+
+def read_all_task_runs(repo: Path, *, fetch: bool = False) -> list[tuple[str, TaskRun]]:
+    """(environment, fact) for every task-run fact in the notes, oldest first."""
+    if fetch and git_notes.has_remote(repo):
+        git_notes.fetch_notes(repo)
+    facts: list[tuple[str, TaskRun]] = []
+    for text in git_notes.list_notes(repo).values():
+        for line in text.splitlines():
+            decoded = decode_run(line) if line.strip() else None
+            if decoded is not None:
+                facts.append(decoded)
+    return sorted(facts, key=lambda item: item[1].time)

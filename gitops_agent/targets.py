@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from gitops_agent.reconcile.ignore import IgnoreRule
 from gitops_agent.reconcile.options import Target
+from gitops_agent.reconcile.runs import RunKey, TaskRun
 from gitops_agent.spec.model import Environment, IgnoreDifference
 
 
@@ -20,8 +23,9 @@ def ignore_rule(entry: IgnoreDifference) -> IgnoreRule:
     )
 
 
-def target_for(env: Environment, revision: str | None) -> Target:
-    """The engine's view of ``env`` at ``revision`` (an environment-branch commit, or none)."""
+def target_for(env: Environment, revision: str | None, runs: Mapping[RunKey, TaskRun] | None = None) -> Target:
+    """The engine's view of ``env`` at ``revision`` (an environment-branch commit, or none),
+    with the newest recorded fact per task run (``runs``)."""
     return Target(
         environment=env.name,
         namespace=env.namespace,
@@ -32,4 +36,5 @@ def target_for(env: Environment, revision: str | None) -> Target:
         max_prune_percent=env.sync.max_prune_percent,
         job_history=env.sync.job_history,
         ignore_rules=tuple(ignore_rule(entry) for entry in env.sync.ignore_differences),
+        runs=dict(runs or {}),
     )

@@ -23,9 +23,10 @@ from gitops_agent.commands.common import (
     say,
 )
 from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK, ClusterError, GitOpsAgentError, InvalidInputError
-from gitops_agent.notes import SyncEvent, SyncRecord, record_sync
+from gitops_agent.notes import SyncEvent, SyncRecord, read_task_runs, record_runs, record_sync
 from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
 from gitops_agent.reconcile.engine import diff as diff_objects
+from gitops_agent.reconcile.runs import RunKey, TaskRun, latest_runs
 from gitops_agent.render import Rendered, render_ref
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.durations import parse_duration
@@ -98,6 +99,21 @@ def record(
         progress(f"warning: the sync record was not written: {error}")
 
 
+def recorded_runs(repo: Path, env: Environment) -> dict[RunKey, TaskRun]:
+    """The newest recorded fact per task run of ``env`` (notes fetched from origin first)."""
+    return latest_runs(read_task_runs(repo, env.name, fetch=True))
+
+
+def record_observed_runs(repo: Path, env: Environment, change_set: ChangeSet) -> None:
+    """Keep the task-run facts a sync observed in git (a warning when git refuses)."""
+    if not change_set.revision or not change_set.runs:
+        return
+    try:
+        record_runs(repo, env.name, change_set.revision, change_set.runs)
+    except GitOpsAgentError as error:
+        progress(f"warning: {len(change_set.runs)} task-run record(s) were not written: {error}")
+
+
 def parse_seconds(value: str, flag: str) -> float:
     seconds = parse_duration(value)
     if seconds is None:
@@ -155,7 +171,8 @@ def diff(
     rendered = render_desired(repo, environment, ref)
     cluster = connect(kubeconfig, context, environment)
     try:
-        change_set = diff_objects(cluster, list(rendered.objects), target_for(environment, rendered.revision))
+        target = target_for(environment, rendered.revision, recorded_runs(repo, environment))
+        change_set = diff_objects(cluster, list(rendered.objects), target)
     finally:
         cluster.close()
     print_change_set(change_set, output)

@@ -24,6 +24,8 @@ from gitops_agent.commands.diff import (
     parse_seconds,
     print_change_set,
     raise_cluster_errors,
+    record_observed_runs,
+    recorded_runs,
     render_desired,
     setup_logging,
 )
@@ -54,7 +56,7 @@ def _sync(
         change_set = sync_objects(
             cluster,
             list(rendered.objects),
-            target_for(environment, rendered.revision),
+            target_for(environment, rendered.revision, recorded_runs(repo, environment)),
             options,
             progress=None if quiet else progress,
         )
@@ -74,6 +76,7 @@ def _sync(
             health=str(change_set.health),
         ),
     )
+    record_observed_runs(repo, environment, change_set)
     return change_set
 
 

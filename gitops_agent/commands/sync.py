@@ -24,6 +24,8 @@ from gitops_agent.commands.diff import (
     print_change_set,
     raise_cluster_errors,
     record,
+    record_observed_runs,
+    recorded_runs,
     render_desired,
     setup_logging,
 )
@@ -75,7 +77,7 @@ def sync(
         change_set = sync_objects(
             cluster,
             list(rendered.objects),
-            target_for(environment, rendered.revision),
+            target_for(environment, rendered.revision, recorded_runs(repo, environment)),
             options,
             progress=progress if output == OutputFormat.TEXT else None,
         )
@@ -86,6 +88,8 @@ def sync(
     print_change_set(change_set, output, show_unchanged=wait)  # --wait: every object and its health
     if not dry_run and rendered.revision and (change_set.has_changes or change_set.errors):
         record(repo, environment, change_set, context=context)
+    if not dry_run:
+        record_observed_runs(repo, environment, change_set)
     if change_set.errors:
         raise_cluster_errors(change_set, "sync failed")
     if dry_run and change_set.has_changes:

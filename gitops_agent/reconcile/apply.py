@@ -24,8 +24,18 @@ from gitops_agent.reconcile.objects import (
     ref_of,
 )
 from gitops_agent.reconcile.options import SyncOptions, Target
-from gitops_agent.reconcile.planning import Deletion, Plan, Planned, deepest_first, plan, schema_root, with_health
+from gitops_agent.reconcile.planning import (
+    Deletion,
+    Plan,
+    Planned,
+    deepest_first,
+    observe_jobs,
+    plan,
+    schema_root,
+    with_health,
+)
 from gitops_agent.reconcile.prune import check_guards
+from gitops_agent.reconcile.runs import started as run_started
 from gitops_agent.reconcile.schema import UNKNOWN_NODE
 from gitops_agent.reconcile.waves import JOBS, NAMESPACES_AND_CRDS, apply_order, is_job
 
@@ -80,6 +90,8 @@ class _SyncRun:
             return
         item.live = result
         item.change = with_health(change, result)
+        if is_job(item.body) and (change.action is Action.CREATE or item.replace_job):
+            self.plan.runs.append(run_started(item.body, self.plan.target.revision))
 
     def _replace_job(self, item: Planned) -> None:
         assert item.info is not None
@@ -323,5 +335,7 @@ def sync(
         run.prune()
     if options.wait and not errors:
         run.wait_healthy()
+    lives = [p.live for p in the_plan.objects if p.live is not None and p.change.action is not Action.COMPLETED]
+    the_plan.runs.extend(observe_jobs(lives, target, the_plan.runs))
     say(f"sync of {target.environment} finished in {time.monotonic() - started:.1f}s")
     return the_plan.change_set()

@@ -1,6 +1,8 @@
 """One result type for diff, sync and prune: the change set (the JSON of ``diff``/``sync -o json``).
 
-Compatible extensions of the documented format: ``changedBy`` on drifted objects (the field
+Compatible extensions of the documented format: ``completed`` (a Job git declares finished, as
+recorded, and is gone: it is not created again) and ``runs`` (task-run facts observed);
+``changedBy`` on drifted objects (the field
 managers whose out-of-band edits the sync undoes, with operation and time); the actions ``waiting`` (a task's
 dependencies have not succeeded yet), ``blocked`` (a dependency failed) and ``error`` (the API
 server refused this object, e.g. HTTP 403 or a field-manager conflict); entries with these
@@ -21,6 +23,7 @@ from gitops_agent.reconcile.diff import DiffResult
 from gitops_agent.reconcile.fieldset import ManagerEntry
 from gitops_agent.reconcile.health import HealthStatus, worst
 from gitops_agent.reconcile.objects import ObjectRef
+from gitops_agent.reconcile.runs import TaskRun
 
 
 class Action(StrEnum):
@@ -31,6 +34,8 @@ class Action(StrEnum):
     WAITING = "waiting"
     BLOCKED = "blocked"
     ERROR = "error"
+    COMPLETED = "completed"
+    """A Job git declares that finished (a recorded fact) and is gone: not created again."""
 
 
 CHANGING = frozenset({Action.CREATE, Action.UPDATE, Action.DELETE})
@@ -94,6 +99,8 @@ class ChangeSet:
     changes: tuple[Change, ...]
     health: HealthStatus = HealthStatus.HEALTHY
     notes: tuple[str, ...] = field(default=())
+    runs: tuple[TaskRun, ...] = field(default=())
+    """Task-run facts this run observed (Jobs started, succeeded or failed) for the caller to record."""
 
     @property
     def has_changes(self) -> bool:
@@ -132,6 +139,8 @@ class ChangeSet:
         }
         if self.notes:
             document["notes"] = list(self.notes)
+        if self.runs:
+            document["runs"] = [run.to_json() for run in self.runs]
         return document
 
 

@@ -19,10 +19,13 @@ from gitops_agent.reconcile.objects import (
     tracking_id,
 )
 from gitops_agent.reconcile.options import Target
+from gitops_agent.reconcile.runs import TEMPLATE_HASH_ANNOTATION, template_hash
+from gitops_agent.reconcile.waves import is_job
 
 
 def prepare_desired(desired: Sequence[Manifest], target: Target) -> list[Manifest]:
-    """Copies with ownership labels and tracking ids ensured and HPA-managed ``replicas`` removed.
+    """Copies with ownership labels and tracking ids ensured (Jobs: their template hash; CronJobs:
+    ``suspend`` explicit, false unless git says otherwise) and HPA-managed ``replicas`` removed.
 
     Raises ``InvalidInputError`` for objects without identity, duplicates, objects labelled
     for another environment, an unknown ``gitops-agent.io/ssa`` policy and task dependency cycles.
@@ -44,6 +47,11 @@ def prepare_desired(desired: Sequence[Manifest], target: Target) -> list[Manifes
         labels[MANAGED_BY_LABEL] = MANAGED_BY_VALUE
         labels[ENVIRONMENT_LABEL] = target.environment
         stamp_tracking_id(obj, target)
+        if is_job(obj):
+            obj["metadata"]["annotations"][TEMPLATE_HASH_ANNOTATION] = template_hash(obj)
+        elif ref.group == "batch" and ref.kind == "CronJob" and isinstance(obj.get("spec"), dict):
+            # git's schedule runs unless git suspends it: a person's suspend is drift
+            obj["spec"].setdefault("suspend", False)
         apply_policy(obj)  # an unknown gitops-agent.io/ssa value is refused before anything is sent
         prepared.append(obj)
     strip_hpa_replicas(prepared)

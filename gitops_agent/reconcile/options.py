@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from gitops_agent.reconcile.ignore import IgnoreRule
+from gitops_agent.reconcile.runs import RunKey, TaskRun
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class Target:
     job_history: int = 2
     ignore_rules: tuple[IgnoreRule, ...] = ()
     """The environment's ``sync.ignoreDifferences``: fields git does not enforce."""
+    runs: Mapping[RunKey, TaskRun] = field(default_factory=dict)
+    """The newest recorded fact per task run (see :mod:`gitops_agent.reconcile.runs`)."""
 
 
 @dataclass(frozen=True)

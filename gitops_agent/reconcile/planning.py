@@ -54,6 +54,7 @@ from gitops_agent.reconcile.objects import (
 )
 from gitops_agent.reconcile.options import Target
 from gitops_agent.reconcile.prune import plan_prune
+from gitops_agent.reconcile.runs import RunOutcome, TaskRun, observe, recorded_end, run_key, stand_in
 from gitops_agent.reconcile.schema import UNKNOWN_NODE, NodeKind, SchemaNode
 from gitops_agent.reconcile.waves import apply_order, is_job, wave_of
 
@@ -96,6 +97,8 @@ class Plan:
     owned_count: int
     notes: list[str] = field(default_factory=list)
     prune_blocked: bool = False
+    runs: list[TaskRun] = field(default_factory=list)
+    """Task-run facts observed so far (see :mod:`gitops_agent.reconcile.runs`)."""
 
     def change_set(self, changes: Iterable[Change] | None = None) -> ChangeSet:
         all_changes = list(changes) if changes is not None else self.all_changes()
@@ -107,6 +110,7 @@ class Plan:
             tuple(all_changes),
             health,
             tuple(self.notes),
+            tuple(self.runs),
         )
 
     def all_changes(self) -> list[Change]:
@@ -250,6 +254,50 @@ def exempt_fields(item: Planned, target: Target) -> None:
     item.left_alone = LeftAlone(exempt.pointers, owned, exempt.managers, exempt.all_other_managers)
 
 
+def finished_and_gone(item: Planned, target: Target) -> bool:
+    """A desired Job with no live object whose run is recorded as finished (or started and
+    never seen again): not created again; a stand-in carries its outcome for gating."""
+    run = target.runs.get(run_key(item.body))
+    if run is None or run.outcome is RunOutcome.RERUN:
+        return False
+    item.live = stand_in(item.body, run)
+    item.change = Change(item.ref, Action.COMPLETED, item.change.wave, message=recorded_end(run))
+    return True
+
+
+def rerun_requested(item: Planned, target: Target) -> bool:
+    """A finished live Job whose run someone asked to repeat: deleted and created again."""
+    run = target.runs.get(run_key(item.body))
+    if run is None or run.outcome is not RunOutcome.RERUN or item.live is None:
+        return False
+    if health_of("batch", "Job", item.live).status not in (HealthStatus.HEALTHY, HealthStatus.DEGRADED):
+        return False
+    item.replace_job = True
+    who = f" by {run.user}" if run.user else ""
+    item.change = Change(
+        item.ref,
+        Action.UPDATE,
+        item.change.wave,
+        sides=DiffResult(item.ref, strip_noise(item.live), strip_noise(item.body)),
+        message=f"re-run requested{who} at {run.time}; the Job is deleted and created again",
+    )
+    return True
+
+
+def observe_jobs(live_objects: Iterable[Manifest], target: Target, seen: list[TaskRun]) -> list[TaskRun]:
+    """New facts from live Jobs that finished (not yet recorded in ``target.runs`` or ``seen``)."""
+    known = {**target.runs, **{fact.key: fact for fact in seen}}
+    found: list[TaskRun] = []
+    for live in live_objects:
+        if not is_job(live) or not is_owned(live, target.environment):
+            continue
+        fact = observe(live, known, target.revision)
+        if fact is not None:
+            known[fact.key] = fact
+            found.append(fact)
+    return found
+
+
 def name_drift_authors(item: Planned) -> None:
     """Who made an existing object drift (from ``managedFields``); adoption is said as such."""
     change = item.change
@@ -338,6 +386,8 @@ def plan(
         if item.policy is ApplyPolicy.IGNORE or (item.policy is ApplyPolicy.IF_NOT_PRESENT and item.live):
             item.change = item.change.with_action(Action.UNCHANGED, describe(item.ref, item.policy))
             continue
+        if item.live is None and is_job(item.body) and finished_and_gone(item, target):
+            continue
         if item.live is None:
             item.change = Change(
                 item.ref,
@@ -347,6 +397,8 @@ def plan(
             )
             continue
         item.root = schema_root(cluster, item.ref)
+        if is_job(item.body) and rerun_requested(item, target):
+            continue
         exempt_fields(item, target)
         if item.policy is ApplyPolicy.MERGE:  # items others added stay: only the server can tell
             needs_server.append(item)
@@ -407,6 +459,7 @@ def plan(
     live_only = [obj for key, obj in live_state.objects.items() if key not in desired_keys]
     owned_count = len(live_state.objects) - len(live_only) + sum(is_owned(o, target.environment) for o in live_only)
     plan_result = Plan(target, planned, [], dict(live_state.objects), owned_count)
+    plan_result.runs = observe_jobs(live_state.objects.values(), target, [])
     untracked = [str(ref_of(o)) for o in live_only if is_untracked_legacy(o, target.environment)]
     if untracked:
         plan_result.notes.append(

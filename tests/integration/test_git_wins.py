@@ -357,3 +357,20 @@ def test_objects_applied_before_tracking_ids_are_adopted_on_first_sync_and_never
     )
     assert changed(env.diff()) == []
 
+
+
+def test_a_cronjob_suspended_by_a_person_is_drift_with_its_author_and_git_suspend_is_kept(env: Env) -> None:
+    env.desired = [nightly(env.namespace)]
+    env.sync()
+    env.kubectl("patch", "cronjob", "nightly-report", "--type=merge", "-p", '{"spec":{"suspend":true}}')
+    found = env.diff()
+    assert changed(found) == [("update", "CronJob", "nightly-report")]
+    assert [a.manager for a in change_of(found, "CronJob", "nightly-report").changed_by] == ["kubectl-patch"]
+    env.sync()
+    assert env.get("cronjob", "nightly-report")["spec"]["suspend"] is False
+    # suspended in git: enforced like any field
+    env.desired[0]["spec"]["suspend"] = True
+    assert changed(env.sync()) == [("update", "CronJob", "nightly-report")]
+    env.kubectl("patch", "cronjob", "nightly-report", "--type=merge", "-p", '{"spec":{"suspend":false}}')
+    env.sync()
+    assert env.get("cronjob", "nightly-report")["spec"]["suspend"] is True
