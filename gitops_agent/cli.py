@@ -14,8 +14,11 @@ from pathlib import Path
 from types import FrameType
 
 import typer
+from typer._click.core import Command
 from typer._click.exceptions import ClickException, UsageError
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
+from gitops_agent import __version__
 from gitops_agent.errors import EXIT_INTERRUPTED, EXIT_INVALID, GitOpsAgentError
 
 EXIT_INTERNAL = 70
@@ -25,9 +28,49 @@ app = typer.Typer(
     name="gitops-agent",
     help="Deploy AI workflows to Kubernetes the GitOps way.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gitops-agent {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_show_version, help="Print the version and exit."
+    ),
+) -> None:
+    """Deploy AI workflows to Kubernetes the GitOps way."""
+
+
+def _plain_argument(argument: TyperArgument) -> None:
+    """``sync ENV`` rather than ``sync {env}`` and ``env <str>`` (typer's own display)."""
+    name = (argument.name or "value").upper()
+    shown = name if argument.required else f"[{name}]"
+    shown += "..." if argument.nargs != 1 else ""
+    argument.metavar = name
+    argument.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+    argument._usage_display_name = lambda: shown  # type: ignore[method-assign]
+
+
+def _plain_placeholders(command: Command) -> None:
+    """Help shows plain placeholders: none for flags, the option's name for values
+    (``--timeout TIMEOUT``), instead of ``<bool>``/``<str>``."""
+    for param in command.params:
+        if isinstance(param, TyperOption) and param.metavar is None:
+            long_name = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+            param.metavar = "" if param.is_flag else long_name.lstrip("-").replace("-", "_").upper()
+        elif isinstance(param, TyperArgument):
+            _plain_argument(param)
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            _plain_placeholders(sub)
 
 
 def _register_commands() -> None:
@@ -68,8 +111,10 @@ def _ignore_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises, never prints a traceback)."""
+    command = typer.main.get_command(app)
+    _plain_placeholders(command)
     try:
-        result = app(args=argv, prog_name="gitops-agent", standalone_mode=False)
+        result = command.main(args=argv, prog_name="gitops-agent", standalone_mode=False)
     except typer.Exit as exit_:
         return int(exit_.exit_code)
     except ClickException as error:

@@ -32,6 +32,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from gitops_agent import __version__
 from gitops_agent.adapters import git_notes
 from gitops_agent.reconcile.runs import TaskRun, with_user
 from gitops_agent.spec.model import frozen_map
@@ -95,6 +96,7 @@ class SyncNote:
         }
         if self.drift:
             document["drift"] = [dict(entry) for entry in self.drift]
+        document["agentVersion"] = __version__
         return document
 
 

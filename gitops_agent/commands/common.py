@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from gitops_agent import __version__
+
 
 class OutputFormat(StrEnum):
     TEXT = "text"
@@ -44,7 +46,9 @@ def configure_logging(verbose: bool) -> None:
 
 
 def emit_json(document: Any) -> None:
-    """Print exactly one JSON document on stdout."""
+    """Print exactly one JSON document on stdout; an object carries ``agentVersion``."""
+    if isinstance(document, dict):
+        document = {**document, "agentVersion": __version__}
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
 
 
@@ -56,3 +60,10 @@ def say(message: str) -> None:
 def progress(message: str) -> None:
     """Progress and logs go to stderr."""
     typer.echo(message, err=True)
+
+
+def live_progress(message: str) -> None:
+    """Progress of long work (objects applied out of total, what a wait still waits for): on
+    stderr only when it is a terminal, so logs of CI runs and pipes stay quiet."""
+    if sys.stderr.isatty():
+        typer.echo(message, err=True)

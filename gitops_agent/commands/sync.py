@@ -15,6 +15,7 @@ from gitops_agent.commands.common import (
     RefOption,
     RepoOption,
     VerboseOption,
+    live_progress,
     progress,
 )
 from gitops_agent.commands.diff import (
@@ -79,7 +80,7 @@ def sync(
             list(rendered.objects),
             target_for(environment, rendered.revision, recorded_runs(repo, environment)),
             options,
-            progress=progress if output == OutputFormat.TEXT else None,
+            progress=live_progress if output == OutputFormat.TEXT else None,
         )
     finally:
         cluster.close()

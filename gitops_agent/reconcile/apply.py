@@ -49,6 +49,9 @@ class _SyncRun:
     progress: Callable[[str], None]
     deadline: float
     failed_wave: int | None = None
+    total: int = 0
+    """Objects this sync writes or deletes (for "applied N of total" progress)."""
+    done: int = 0
 
     def apply(self, item: Planned) -> None:
         """Apply one object; remove list items other managers added; record the outcome."""
@@ -104,7 +107,8 @@ class _SyncRun:
     def apply_all(self, items: Sequence[Planned]) -> bool:
         todo = [i for i in items if i.change.action in (Action.CREATE, Action.UPDATE)]
         for item in todo:
-            self.progress(f"{item.change.action} {item.ref}")
+            self.done += 1
+            self.progress(f"[{self.done}/{self.total}] {item.change.action} {item.ref}")
         parallel(self.options.workers, self.apply, todo)
         return all(i.change.action is not Action.ERROR for i in todo)
 
@@ -209,7 +213,8 @@ class _SyncRun:
 
         def delete(deletion: Deletion) -> Deletion:
             try:
-                self.progress(f"delete {deletion.change.ref}")
+                self.done += 1
+                self.progress(f"[{self.done}/{self.total}] delete {deletion.change.ref}")
                 self.cluster.delete(deletion.info, deletion.change.ref)
             except ObjectError as error:
                 if error.status == 0:
@@ -234,6 +239,8 @@ class _SyncRun:
             pending = [p for p in watched if p.change.health in (HealthStatus.PROGRESSING, HealthStatus.MISSING)]
             if not pending:
                 return
+            names = ", ".join(str(p.ref) for p in pending[:3]) + (", …" if len(pending) > 3 else "")
+            self.progress(f"waiting for {len(pending)} of {len(watched)} objects to be healthy: {names}")
             if time.monotonic() > self.deadline:
                 for item in pending:
                     item.change = item.change.with_action(
@@ -302,6 +309,7 @@ def sync(
         target.force if options.force_conflicts is None else options.force_conflicts,
         say,
         started + options.timeout,
+        total=sum(1 for c in the_plan.all_changes() if c.action in CHANGING),
     )
     gated = [p for p in the_plan.objects if is_job(p.body) or depends_on(p.body)]
     gated_keys = {p.ref.key for p in gated}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops_agent import __version__
 from gitops_agent.cli import EXIT_INTERNAL, run
 from tests.support.gitrepos import git, make_gitops_repo
 
@@ -27,7 +28,7 @@ def test_validate_reports_located_errors_and_exit_2(tmp_path: Path, capsys: pyte
 def test_validate_json_output_is_one_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = make_gitops_repo(tmp_path / "repo")
     assert run(["validate", "--repo", str(repo), "-o", "json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"valid": True, "errors": []}
+    assert json.loads(capsys.readouterr().out) == {"valid": True, "errors": [], "agentVersion": __version__}
 
 
 def test_bad_flag_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -97,3 +98,23 @@ def test_an_unreadable_path_is_a_located_error_not_a_crash(tmp_path: Path, capsy
     assert run(["validate", "a" * 300, "--repo", str(repo)]) == 2
     err = capsys.readouterr().err
     assert "cannot read path: File name too long" in err and "internal error" not in err
+
+
+def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"gitops-agent {__version__}"
+
+
+@pytest.mark.parametrize("command", ["validate", "compile", "render", "plan", "diff", "sync", "reconcile",
+                                     "rerun", "optimize", "audit", "rollback", "init"])
+def test_help_uses_plain_placeholders(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert not re.search(r"<(bool|str|int|float|path)>|\{[A-Za-z_]+\}", text), text
+    if command == "sync":
+        assert "--timeout TIMEOUT" in text and "--prune " in text and "Usage: gitops-agent sync [OPTIONS] ENV" in text
+
+
+def test_shell_completion_is_offered(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--help"]) == 0
+    assert "--install-completion" in capsys.readouterr().out
