@@ -126,6 +126,11 @@ def print_change_set(change_set: ChangeSet, output: OutputFormat, *, show_unchan
     if output == OutputFormat.JSON:
         emit_json(change_set.to_json())
         return
+    risks = change_set.risks()
+    if risks:
+        say("Risk summary:")
+        for line in risks:
+            say(f"  ! {line}")
     for change in change_set.changes:
         if change.action is Action.UNCHANGED and not show_unchanged:
             continue
@@ -138,6 +143,8 @@ def print_change_set(change_set: ChangeSet, output: OutputFormat, *, show_unchan
         say(line)
         if change.changed_by:
             say(f"    changed out of band by {change.authors()}")
+        for field_change in change.fields if change.action in CHANGING else ():
+            say(f"    {field_change.text()}")
         if change.diff and change.action in (Action.UPDATE,):
             for diff_line in change.diff.splitlines():
                 color = {"+": typer.colors.GREEN, "-": typer.colors.RED}.get(diff_line[:1])

@@ -1,14 +1,19 @@
 """One result type for diff, sync and prune: the change set (the JSON of ``diff``/``sync -o json``).
 
-Compatible extensions of the documented format: ``completed`` (a Job git declares finished, as
-recorded, and is gone: it is not created again) and ``runs`` (task-run facts observed);
-``changedBy`` on drifted objects (the field
-managers whose out-of-band edits the sync undoes, with operation and time); the actions ``waiting`` (a task's
-dependencies have not succeeded yet), ``blocked`` (a dependency failed) and ``error`` (the API
-server refused this object, e.g. HTTP 403 or a field-manager conflict); entries with these
-actions, and every entry where there is something to say, carry a ``message``; each entry
-may carry its object's ``health``; the ``health`` section may list ``objects`` that are not
-Healthy.
+Compatible extensions of the documented format:
+
+- ``fields``: an update's changed fields as paths with old and new values (Secrets masked);
+  a task's new Job lists its fields against the task's previous Job;
+- ``risks``: the risk summary lines (see ``review.risk_summary``);
+- ``changedBy`` on drifted objects: the field managers whose out-of-band edits the sync
+  undoes, with operation and time;
+- ``runs``: task-run facts observed;
+- the actions ``completed`` (a Job git declares, finished as recorded, and gone: not created
+  again), ``waiting`` (a task's dependencies have not succeeded yet), ``blocked`` (a dependency
+  failed) and ``error`` (the API server refused this object, e.g. HTTP 403 or a field-manager
+  conflict); entries with these actions, and every entry where there is something to say,
+  carry a ``message``; each entry may carry its object's ``health``; the ``health`` section may
+  list ``objects`` that are not Healthy.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from typing import Any
 from gitops_agent.reconcile.diff import DiffResult
 from gitops_agent.reconcile.fieldset import ManagerEntry
 from gitops_agent.reconcile.health import HealthStatus, worst
-from gitops_agent.reconcile.objects import ObjectRef
+from gitops_agent.reconcile.objects import Manifest, ObjectRef
+from gitops_agent.reconcile.review import FieldChange, Reviewed, field_changes, project, risk_summary
 from gitops_agent.reconcile.runs import TaskRun
 
 
@@ -55,6 +61,24 @@ class Change:
     """Both sides of the difference; the unified diff is made from them when first asked."""
     changed_by: tuple[ManagerEntry, ...] = ()
     """For drift: the field managers whose out-of-band edits git undoes, newest first."""
+    previous: Manifest | None = field(default=None, compare=False, repr=False)
+    """For a task's new Job: the live Job of an earlier revision of that task (noise-free)."""
+
+    @cached_property
+    def fields(self) -> tuple[FieldChange, ...]:
+        """Changed fields (updates; a task's re-run against its previous Job), Secrets masked."""
+        if self.action is Action.UPDATE and self.sides is not None:
+            return field_changes(self.sides.live, self.sides.predicted)
+        if self.previous is not None and self.sides is not None and self.sides.predicted is not None:
+            # only what git sets, without the identity that differs by design
+            new = {k: v for k, v in self.sides.predicted.items() if k != "metadata"}
+            return field_changes(project(self.previous, new), new)
+        return ()
+
+    def reviewed(self) -> Reviewed:
+        action = "re-run" if self.previous is not None else str(self.action)
+        ref = self.ref
+        return Reviewed(action, ref.group, ref.kind, ref.namespace, ref.name, self.fields)
 
     @cached_property
     def diff(self) -> str:
@@ -83,6 +107,8 @@ class Change:
             entry["health"] = str(self.health)
         if self.changed_by:
             entry["changedBy"] = [author.to_json() for author in self.changed_by]
+        if self.fields:
+            entry["fields"] = [change.to_json() for change in self.fields]
         return entry
 
     def authors(self) -> str:
@@ -109,6 +135,10 @@ class ChangeSet:
     @property
     def errors(self) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.action in (Action.ERROR, Action.BLOCKED))
+
+    def risks(self, *, prune: bool | None = None) -> list[str]:
+        """The risk summary of what this change set changes (see ``review.risk_summary``)."""
+        return risk_summary((c.reviewed() for c in self.changes if c.action in CHANGING), prune=prune)
 
     def summary(self) -> dict[str, int]:
         counts = {str(action): 0 for action in (Action.CREATE, Action.UPDATE, Action.DELETE, Action.UNCHANGED)}
@@ -141,6 +171,9 @@ class ChangeSet:
             document["notes"] = list(self.notes)
         if self.runs:
             document["runs"] = [run.to_json() for run in self.runs]
+        risks = self.risks()
+        if risks:
+            document["risks"] = risks
         return document
 
 

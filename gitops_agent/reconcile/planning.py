@@ -42,6 +42,8 @@ from gitops_agent.reconcile.live import (
 from gitops_agent.reconcile.normalize import strip_noise
 from gitops_agent.reconcile.objects import (
     ADOPTED_ANNOTATION,
+    PART_OF_LABEL,
+    TASK_LABEL,
     TRACKING_ANNOTATION,
     Manifest,
     ObjectError,
@@ -50,6 +52,7 @@ from gitops_agent.reconcile.objects import (
     has_ownership_labels,
     is_owned,
     is_untracked_legacy,
+    labels_of,
     ref_of,
 )
 from gitops_agent.reconcile.options import Target
@@ -254,6 +257,27 @@ def exempt_fields(item: Planned, target: Target) -> None:
     item.left_alone = LeftAlone(exempt.pointers, owned, exempt.managers, exempt.all_other_managers)
 
 
+def task_of(job: Manifest) -> str:
+    return str(labels_of(job).get(TASK_LABEL, ""))
+
+
+def previous_task_job(job: Manifest, live: Iterable[Manifest]) -> Manifest | None:
+    """The newest live Job of the same task (workflow and task labels) under another name."""
+    labels = labels_of(job)
+    if TASK_LABEL not in labels:
+        return None
+    same_task = [
+        other
+        for other in live
+        if is_job(other)
+        and ref_of(other).name != ref_of(job).name
+        and labels_of(other).get(TASK_LABEL) == labels[TASK_LABEL]
+        and labels_of(other).get(PART_OF_LABEL) == labels.get(PART_OF_LABEL)
+    ]
+    created = lambda obj: str((obj.get("metadata") or {}).get("creationTimestamp") or "")  # noqa: E731
+    return max(same_task, key=created, default=None)
+
+
 def finished_and_gone(item: Planned, target: Target) -> bool:
     """A desired Job with no live object whose run is recorded as finished (or started and
     never seen again): not created again; a stand-in carries its outcome for gating."""
@@ -389,11 +413,15 @@ def plan(
         if item.live is None and is_job(item.body) and finished_and_gone(item, target):
             continue
         if item.live is None:
+            previous = previous_task_job(item.body, live_state.objects.values()) if is_job(item.body) else None
             item.change = Change(
                 item.ref,
                 Action.CREATE,
                 item.change.wave,
                 sides=DiffResult(item.ref, None, strip_noise(item.body)),
+                previous=None if previous is None else strip_noise(previous),
+                message="" if previous is None else f"re-runs task {task_of(item.body)!r} "
+                f"(previous Job {ref_of(previous).name})",
             )
             continue
         item.root = schema_root(cluster, item.ref)

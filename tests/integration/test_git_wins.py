@@ -374,3 +374,35 @@ def test_a_cronjob_suspended_by_a_person_is_drift_with_its_author_and_git_suspen
     env.kubectl("patch", "cronjob", "nightly-report", "--type=merge", "-p", '{"spec":{"suspend":false}}')
     env.sync()
     assert env.get("cronjob", "nightly-report")["spec"]["suspend"] is True
+
+
+def test_diff_json_lists_changed_fields_and_a_risk_summary(env: Env) -> None:
+    env.sync()
+    env.kubectl("set", "image", "deployment/worker", "worker=registry.example.com/worker:6.6.6")
+    document = env.diff().to_json()
+    [entry] = [c for c in document["changes"] if c["action"] == "update"]
+    assert entry["fields"] == [{"path": "spec.template.spec.containers[worker].image",
+                                "old": "registry.example.com/worker:6.6.6", "new": "registry.example.com/worker:1.0"}]
+    assert document["risks"] == [
+        f"Deployment/{env.namespace}/worker: image registry.example.com/worker:6.6.6 → registry.example.com/worker:1.0"]
+
+
+def test_a_tasks_new_job_reads_as_a_rerun_with_its_field_change(env: Env) -> None:
+    def task_job(image: str, name: str) -> Manifest:
+        job_labels = {**labels(env.namespace, name), "gitops-agent.io/task": "train",
+                      "app.kubernetes.io/part-of": "shop"}
+        return {"apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": name, "namespace": env.namespace, "labels": job_labels},
+                "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                               "containers": [{"name": "train", "image": image}]}}}}
+
+    env.desired = [task_job("registry.example.com/train:0.9.1", "train-aaaa")]
+    env.sync()
+    env.desired = [task_job("registry.example.com/train:0.9.2", "train-bbbb")]
+    found = env.diff()
+    change = change_of(found, "Job", "train-bbbb")
+    assert change.action is Action.CREATE and "re-runs task 'train' (previous Job train-aaaa)" in change.message
+    assert [(f.path, f.old, f.new) for f in change.fields] == [
+        ("spec.template.spec.containers[train].image", "registry.example.com/train:0.9.1",
+         "registry.example.com/train:0.9.2")]
+    assert "1 task(s) will run: train-bbbb" in found.risks()
