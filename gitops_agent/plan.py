@@ -24,6 +24,7 @@ from typing import Any
 from gitops_agent.adapters import git as gitops_git
 from gitops_agent.compile import compile_environment
 from gitops_agent.errors import InvalidInputError, SpecError
+from gitops_agent.reconcile.review import FieldChange, Reviewed, field_changes, risk_summary
 from gitops_agent.render import render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment
@@ -42,6 +43,12 @@ class Change(StrEnum):
     ADDED = "added"
     CHANGED = "changed"
     REMOVED = "removed"
+    RERUNS = "re-runs"
+    """A task's Job replaced by the new revision's Job of the same task (the name carries the
+    template hash): one entry instead of one removed and one added object."""
+
+
+_REVIEW_ACTION = {Change.ADDED: "create", Change.CHANGED: "update", Change.REMOVED: "delete", Change.RERUNS: "re-run"}
 
 
 @dataclass(frozen=True, order=True)
@@ -73,9 +80,13 @@ class ObjectDiff:
     key: ObjectKey
     api_version: str
     diff: str
+    fields: tuple[FieldChange, ...] = ()
+    """Changed fields (``changed`` and ``re-runs``), Secret values masked."""
+    replaces: str | None = None
+    """For ``re-runs``: the name of the task's Job in base."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "action": self.change.value,
             "apiVersion": self.api_version,
             "kind": self.key.kind,
@@ -83,6 +94,15 @@ class ObjectDiff:
             "name": self.key.name,
             "diff": self.diff,
         }
+        if self.fields:
+            document["fields"] = [f.to_json() for f in self.fields]
+        if self.replaces:
+            document["replaces"] = self.replaces
+        return document
+
+    def reviewed(self) -> Reviewed:
+        key = self.key
+        return Reviewed(_REVIEW_ACTION[self.change], key.group, key.kind, key.namespace, key.name, self.fields)
 
 
 @dataclass(frozen=True)
@@ -102,11 +122,16 @@ class EnvironmentPlan:
         counts = {change.value: self.count(change) for change in Change}
         return {**counts, "unchanged": self.unchanged}
 
+    def risks(self) -> list[str]:
+        """The risk summary of this environment's differences (see ``review.risk_summary``)."""
+        return risk_summary(c.reviewed() for c in self.changes)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "environment": self.environment,
             "summary": self.summary,
             "note": self.note,
+            "risks": self.risks(),
             "changes": [c.to_json() for c in self.changes],
         }
 
@@ -261,6 +286,27 @@ def _index(objects: Iterable[Manifest]) -> dict[ObjectKey, Manifest]:
     return {ObjectKey.of(obj): obj for obj in objects}
 
 
+def _task(obj: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    if obj.get("kind") != "Job" or "gitops-agent.io/task" not in labels:
+        return None
+    namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+    return namespace, str(labels.get("app.kubernetes.io/part-of", "")), str(labels["gitops-agent.io/task"])
+
+
+def pair_task_jobs(
+    old: Mapping[ObjectKey, Manifest], new: Mapping[ObjectKey, Manifest]
+) -> list[tuple[ObjectKey, ObjectKey]]:
+    """(removed, added) Job keys of the same task (namespace, workflow, task labels)."""
+    removed = {_task(old[k]): k for k in sorted(old.keys() - new.keys()) if _task(old[k]) is not None}
+    pairs = []
+    for key in sorted(new.keys() - old.keys()):
+        task = _task(new[key])
+        if task is not None and task in removed:
+            pairs.append((removed.pop(task), key))
+    return pairs
+
+
 def diff_environment(
     environment: str,
     base: Iterable[Manifest],
@@ -272,6 +318,19 @@ def diff_environment(
     old, new = _index(base), _index(head)
     changes: list[ObjectDiff] = []
     unchanged = 0
+    for old_key, new_key in pair_task_jobs(old, new):
+        before, after = old.pop(old_key), new.pop(new_key)
+        shape = {k: v for k, v in after.items() if k != "metadata"}
+        changes.append(
+            ObjectDiff(
+                Change.RERUNS,
+                new_key,
+                str(after.get("apiVersion", "")),
+                unified_diff(new_key, before, after),
+                fields=field_changes({k: v for k, v in before.items() if k != "metadata"}, shape),
+                replaces=old_key.name,
+            )
+        )
     for key in sorted(old.keys() - new.keys()):
         changes.append(
             ObjectDiff(Change.REMOVED, key, str(old[key].get("apiVersion", "")), unified_diff(key, old[key], None))
@@ -281,7 +340,13 @@ def diff_environment(
             unchanged += 1
             continue
         changes.append(
-            ObjectDiff(Change.CHANGED, key, str(new[key].get("apiVersion", "")), unified_diff(key, old[key], new[key]))
+            ObjectDiff(
+                Change.CHANGED,
+                key,
+                str(new[key].get("apiVersion", "")),
+                unified_diff(key, old[key], new[key]),
+                fields=field_changes(old[key], new[key]),
+            )
         )
     for key in sorted(new.keys() - old.keys()):
         changes.append(

@@ -45,6 +45,11 @@ def _cut(diff: str) -> str:
 
 def _object_block(change: ObjectDiff) -> _Block:
     label = f"**{change.change.value}** `{change.key}`"
+    if change.replaces:
+        label += f" (replaces `{change.replaces}`)"
+    if change.fields:
+        shown = change.fields[:10]
+        label += ": " + "; ".join(f"`{f.text()}`" for f in shown) + (" …" if len(change.fields) > 10 else "")
     diff = _cut(change.diff)
     fence = _fence(diff)
     lines = change.diff.count("\n")
@@ -73,8 +78,26 @@ def _heading(env: EnvironmentPlan, live: bool) -> str:
     return heading
 
 
+def _risks(plan: Plan) -> str:
+    """The risk summary of every environment, before anything else."""
+    lines = [
+        f"- `{env.environment}`{' (live)' if live else ''}: {line}"
+        for live, envs in ((False, plan.environments), (True, plan.live))
+        for env in envs
+        for line in env.risks()
+    ]
+    if not lines:
+        return ""
+    shown = lines[:40] + ([f"- … {len(lines) - 40} more"] if len(lines) > 40 else [])
+    return "#### Risk summary\n\n" + "\n".join(shown) + "\n\n"
+
+
 def _table(plan: Plan) -> str:
-    rows = ["| environment | added | changed | removed | unchanged |", "| --- | ---: | ---: | ---: | ---: |"]
+    columns = [c.value for c in Change] + ["unchanged"]
+    rows = [
+        "| environment | " + " | ".join(columns) + " |",
+        "| --- | " + " | ".join("---:" for _ in columns) + " |",
+    ]
     for live, envs in ((False, plan.environments), (True, plan.live)):
         for env in envs:
             name = f"`{env.environment}` (live)" if live else f"`{env.environment}`"
@@ -104,7 +127,7 @@ def _sections(plan: Plan) -> Iterator[tuple[str, list[_Block]]]:
 
 def render_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     """The plan as markdown of at most ``limit`` characters."""
-    head = _header(plan) + _table(plan)
+    head = _header(plan) + _risks(plan) + _table(plan)
     sections = list(_sections(plan))
     headings_left = sum(len(heading) for heading, _ in sections)
     budget = limit - _NOTE_RESERVE

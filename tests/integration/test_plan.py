@@ -70,6 +70,7 @@ def test_added_changed_removed_per_environment(history: tuple[Path, str, str]) -
         "added": ["Secret/ml-prod/api-token"],
         "changed": ["HorizontalPodAutoscaler/ml-prod/classifier"],
         "removed": [],
+        "re-runs": [],
     }
     for env in ("dev", "staging"):
         assert changes[env]["added"] == [f"Secret/ml-{env}/api-token"]
@@ -82,6 +83,8 @@ def test_added_changed_removed_per_environment(history: tuple[Path, str, str]) -
     prod = next(env for env in plan.environments if env.environment == "prod")
     hpa = next(d for d in prod.changes if d.change is Change.CHANGED)
     assert "-  minReplicas: 4\n+  minReplicas: 6\n" in hpa.diff
+    assert [(f.path, f.old, f.new) for f in hpa.fields] == [("spec.minReplicas", 4, 6)]
+    assert "HorizontalPodAutoscaler/ml-prod/classifier: minReplicas 4 → 6 (+50%)" in prod.risks()
     assert prod.unchanged > 10
 
 

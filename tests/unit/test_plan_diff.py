@@ -33,7 +33,7 @@ def test_added_changed_removed_and_unchanged_are_counted() -> None:
     base = [_deploy("a"), _deploy("b"), _deploy("c")]
     head = [_deploy("a"), _deploy("b", replicas=3), _deploy("d")]
     plan = diff_environment("dev", base, head)
-    assert plan.summary == {"added": 1, "changed": 1, "removed": 1, "unchanged": 1}
+    assert plan.summary == {"added": 1, "changed": 1, "removed": 1, "re-runs": 0, "unchanged": 1}
     assert [(c.change, c.key.name) for c in plan.changes] == [
         (Change.REMOVED, "c"),
         (Change.CHANGED, "b"),
@@ -100,3 +100,20 @@ def test_plan_changed_and_json() -> None:
         "name": "a",
         "diff": "",
     }
+
+
+def test_a_tasks_new_job_is_one_rerun_entry_with_its_field_change() -> None:
+    def task_job(name: str, image: str) -> dict[str, Any]:
+        return {"apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": name, "namespace": "ml",
+                             "labels": {"gitops-agent.io/task": "train", "app.kubernetes.io/part-of": "wf"}},
+                "spec": {"template": {"spec": {"containers": [{"name": "train", "image": image}]}}}}
+
+    plan = diff_environment("dev", [task_job("wf-train-aaaa", "t:0.9.1")], [task_job("wf-train-bbbb", "t:0.9.2")])
+    [entry] = plan.changes
+    assert entry.change.value == "re-runs" and entry.replaces == "wf-train-aaaa" and entry.key.name == "wf-train-bbbb"
+    assert [(f.path, f.old, f.new) for f in entry.fields] == [
+        ("spec.template.spec.containers[train].image", "t:0.9.1", "t:0.9.2")]
+    assert plan.summary["re-runs"] == 1 and plan.summary["added"] == plan.summary["removed"] == 0
+    assert plan.risks() == ["Job/ml/wf-train-bbbb: image t:0.9.1 → t:0.9.2", "1 task(s) will run: wf-train-bbbb"]
+    assert plan.to_json()["changes"][0]["replaces"] == "wf-train-aaaa"

@@ -33,7 +33,7 @@ def test_small_diff_inline_large_diff_folded() -> None:
 def test_no_differences() -> None:
     env = diff_environment("dev", [_config("a", 1)], [_config("a", 1)])
     text = render_markdown(Plan("1" * 40, "2" * 40, (env,)))
-    assert "**No differences.**" in text and "| `dev` | 0 | 0 | 0 | 1 |" in text
+    assert "**No differences.**" in text and "| `dev` | 0 | 0 | 0 | 0 | 1 |" in text
 
 
 def test_huge_change_is_truncated_under_the_limit_with_a_note() -> None:
