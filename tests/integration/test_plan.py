@@ -342,3 +342,21 @@ def test_live_plan_with_an_unreachable_cluster_exits_3(
     err = capsys.readouterr().err
     assert code == 3, err
     assert "Traceback" not in err and err.startswith("error: ")
+
+
+def test_a_task_image_bump_reads_as_re_runs_with_the_image_change(tmp_path: Path) -> None:
+    repo = make_gitops_repo(tmp_path / "gitops")
+    base = git(repo, "rev-parse", "HEAD")
+    spec = repo / "workflows" / "image-recognition.yaml"
+    spec.write_text(spec.read_text().replace("imgrec-train:1.4.0", "imgrec-train:1.4.1"))
+    head = _commit(repo, "Bump the training image")
+    plan = compute_plan(repo, base, head, environments=["dev"])
+    [env] = plan.environments
+    reruns = [d for d in env.changes if d.change is Change.RERUNS]
+    assert [d.key.name.rsplit("-", 1)[0] for d in reruns] == ["image-recognition-train"]
+    assert env.count(Change.ADDED) == env.count(Change.REMOVED) == 0
+    [image] = [f for f in reruns[0].fields if f.path.endswith(".image")]
+    assert (image.old, image.new) == ("registry.example.com/imgrec-train:1.4.0", "registry.example.com/imgrec-train:1.4.1")
+    markdown = render_markdown(plan)
+    assert markdown.index("#### Risk summary") < markdown.index("| environment |")
+    assert "imgrec-train:1.4.0 → registry.example.com/imgrec-train:1.4.1" in markdown
