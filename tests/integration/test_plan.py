@@ -356,7 +356,8 @@ def test_a_task_image_bump_reads_as_re_runs_with_the_image_change(tmp_path: Path
     assert [d.key.name.rsplit("-", 1)[0] for d in reruns] == ["image-recognition-train"]
     assert env.count(Change.ADDED) == env.count(Change.REMOVED) == 0
     [image] = [f for f in reruns[0].fields if f.path.endswith(".image")]
-    assert (image.old, image.new) == ("registry.example.com/imgrec-train:1.4.0", "registry.example.com/imgrec-train:1.4.1")
+    assert (image.old, image.new) == (
+        "registry.example.com/imgrec-train:1.4.0", "registry.example.com/imgrec-train:1.4.1")
     markdown = render_markdown(plan)
     assert markdown.index("#### Risk summary") < markdown.index("| environment |")
     assert "imgrec-train:1.4.0 → registry.example.com/imgrec-train:1.4.1" in markdown
