@@ -111,9 +111,9 @@ def _ignore_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises, never prints a traceback)."""
-    command = typer.main.get_command(app)
-    _plain_placeholders(command)
     try:
+        command = typer.main.get_command(app)
+        _plain_placeholders(command)
         result = command.main(args=argv, prog_name="gitops-agent", standalone_mode=False)
     except typer.Exit as exit_:
         return int(exit_.exit_code)
