@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
@@ -23,6 +23,7 @@ from gitops_agent.reconcile.objects import (
 )
 from gitops_agent.reconcile.options import SyncOptions, Target
 from gitops_agent.reconcile.planning import Deletion, Plan, Planned, deepest_first, plan, schema_root, with_health
+from gitops_agent.reconcile.pods import needs_pods, read_pods
 from gitops_agent.reconcile.prune import check_guards
 from gitops_agent.reconcile.schema import UNKNOWN_NODE
 from gitops_agent.reconcile.waves import JOBS, NAMESPACES_AND_CRDS, apply_order, is_job
@@ -37,6 +38,8 @@ class _SyncRun:
     progress: Callable[[str], None]
     deadline: float
     failed_wave: int | None = None
+    pods: list[Manifest] = field(default_factory=list)
+    """The Pods of the tasks' namespaces, as last read (for Job health in the DAG gates)."""
 
     def apply(self, item: Planned) -> None:
         """Apply one object; remove list items other managers added; record the outcome."""
@@ -136,7 +139,7 @@ class _SyncRun:
             ready: list[Planned] = []
             waiting: list[tuple[Planned, str]] = []
             for item in sorted(remaining, key=lambda p: apply_order(p.ref)):
-                decision = gate(item.body, jobs, live_by_key, blocked_tasks)
+                decision = gate(item.body, jobs, live_by_key, blocked_tasks, self.pods)
                 if decision.gate is Gate.BLOCKED:
                     item.change = item.change.with_action(Action.BLOCKED, decision.message)
                     labels = (item.body.get("metadata") or {}).get("labels") or {}
@@ -153,7 +156,7 @@ class _SyncRun:
                     ready.append(item)
             # a blocked task blocks its dependents transitively: re-gate the waiting ones
             for item, message in list(waiting):
-                decision = gate(item.body, jobs, live_by_key, blocked_tasks)
+                decision = gate(item.body, jobs, live_by_key, blocked_tasks, self.pods)
                 if decision.gate is Gate.BLOCKED:
                     item.change = item.change.with_action(Action.BLOCKED, decision.message)
                     waiting.remove((item, message))
@@ -184,6 +187,7 @@ class _SyncRun:
         for namespace in sorted(namespaces):
             for obj in self.cluster.list(info, namespace, selector):
                 live_by_key[ref_of(obj).key] = obj
+        self.pods = read_pods(self.cluster, namespaces, self.options.workers)
 
     def prune(self) -> None:
         """Delete in reverse wave order (one wave at a time, in parallel within a wave)."""
@@ -233,9 +237,10 @@ class _SyncRun:
                 if key not in lists:
                     lists[key] = self.cluster.list(item.info, item.ref.namespace or None, selector)
                 found = {ref_of(o).key: o for o in lists[key]}
-                live = found.get(item.ref.key)
-                item.live = live
-                item.change = with_health(item.change, live)
+                item.live = found.get(item.ref.key)
+            pods = read_pods(self.cluster, {p.ref.namespace for p in pending if needs_pods(p.ref, p.live)})
+            for item in pending:
+                item.change = with_health(item.change, item.live, pods)
 
 
 def removal_ops(extras: Sequence[ExtraItem]) -> list[dict[str, Any]]:
@@ -286,6 +291,7 @@ def sync(
         options.force_conflicts or target.force,
         say,
         started + options.timeout,
+        pods=the_plan.pods,
     )
     gated = [p for p in the_plan.objects if is_job(p.body) or depends_on(p.body)]
     gated_keys = {p.ref.key for p in gated}

@@ -154,6 +154,9 @@ class _EnvState:
     desired: Desired | None = None
     failures: int = 0
     next_round: float = 0.0
+    tasks_pending: bool = False
+    """The last sync of this revision left objects waiting for their tasks: the sync of the
+    revision is not finished, so the next round continues it (self-heal or not)."""
 
 
 @dataclass
@@ -226,8 +229,11 @@ class Reconciler:
             drifted = [c for c in found.changes if c.action in CHANGING]
             self.metrics.set("gitops_agent_drifted_objects", len(drifted), environment=env.name)
             result: ChangeSet | None = None
-            if drifted and (new_revision or env.self_heal):
+            continuing = state.tasks_pending and not new_revision
+            if drifted and (new_revision or env.self_heal or continuing):
                 result = sync(env.cluster, list(desired.objects), target, SyncOptions())
+                state.tasks_pending = any(c.action is Action.WAITING for c in result.changes)
+                new_revision = new_revision or continuing  # finishing a revision's tasks is not drift
                 fixed = [c for c in result.changes if c.action in CHANGING]
                 errors = [c for c in result.changes if c.action is Action.ERROR]
                 # objects waiting for their tasks are scheduled work, not drift

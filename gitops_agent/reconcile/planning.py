@@ -34,6 +34,7 @@ from gitops_agent.reconcile.objects import (
     ref_of,
 )
 from gitops_agent.reconcile.options import Target
+from gitops_agent.reconcile.pods import needs_pods, read_pods
 from gitops_agent.reconcile.prune import plan_prune
 from gitops_agent.reconcile.schema import UNKNOWN_NODE, NodeKind, SchemaNode
 from gitops_agent.reconcile.waves import apply_order, is_job, wave_of
@@ -75,6 +76,8 @@ class Plan:
     owned_count: int
     notes: list[str] = field(default_factory=list)
     prune_blocked: bool = False
+    pods: list[Manifest] = field(default_factory=list)
+    """Pods of the namespaces of Deployments and Jobs that are not Healthy (for health)."""
 
     def change_set(self, changes: Iterable[Change] | None = None) -> ChangeSet:
         all_changes = list(changes) if changes is not None else self.all_changes()
@@ -92,10 +95,14 @@ class Plan:
         return [p.change for p in self.objects] + [d.change for d in self.deletions]
 
 
-def with_health(change: Change, live: Manifest | None) -> Change:
+def with_health(change: Change, live: Manifest | None, pods: Sequence[Manifest] = ()) -> Change:
+    """``change`` with the health of ``live`` (``pods``: see ``health_of``); a Degraded
+    object's reason becomes the message of an entry that has none."""
     if change.action in (Action.ERROR,):
         return change
-    return replace(change, health=health_of(change.ref.group, change.ref.kind, live).status)
+    health = health_of(change.ref.group, change.ref.kind, live, pods)
+    message = change.message or (health.message if health.status is HealthStatus.DEGRADED else "")
+    return replace(change, health=health.status, message=message)
 
 
 def deepest_first(extra: ExtraItem) -> tuple[int, str, int]:
@@ -340,12 +347,13 @@ def plan(
             item.change = Change(item.ref, Action.UPDATE, item.change.wave, sides=outcome)
 
     parallel(workers, confirm, needs_server)
+    pods = read_pods(cluster, {p.ref.namespace for p in planned if needs_pods(p.ref, p.live)}, workers)
     for item in planned:
-        item.change = with_health(item.change, item.live)
+        item.change = with_health(item.change, item.live, pods)
 
     desired_keys = {ref_of(o).key for o in prepared}
     live_only = [obj for key, obj in live_state.objects.items() if key not in desired_keys]
-    plan_result = Plan(target, planned, [], dict(live_state.objects), len(live_state.objects))
+    plan_result = Plan(target, planned, [], dict(live_state.objects), len(live_state.objects), pods=pods)
     if live_state.failures:
         plan_result.prune_blocked = True
         for (kind, namespace), failure in sorted(live_state.failures.items()):
