@@ -156,3 +156,11 @@ def test_an_unschedulable_dependency_blocks_its_dependents_with_the_reason() -> 
     assert decision.message == (
         f"dependency 'train' is Degraded (wf-train: pod wf-train-x cannot be scheduled: {UNSCHEDULABLE_MESSAGE})"
     )
+
+
+def test_kinds_without_a_health_rule_do_not_decide_the_overall_health() -> None:
+    from gitops_agent.reconcile.changeset import overall_health
+
+    assert overall_health([HealthStatus.HEALTHY, HealthStatus.UNKNOWN, None]) is HealthStatus.HEALTHY
+    assert overall_health([HealthStatus.UNKNOWN, HealthStatus.PROGRESSING]) is HealthStatus.PROGRESSING
+    assert overall_health([HealthStatus.UNKNOWN, HealthStatus.DEGRADED]) is HealthStatus.DEGRADED

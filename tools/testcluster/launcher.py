@@ -63,6 +63,7 @@ CONTROLLERS = (
     "namespace-controller",
     "garbage-collector-controller",
     "deployment-controller",
+    "disruption-controller",
     "replicaset-controller",
     "statefulset-controller",
     "daemonset-controller",
