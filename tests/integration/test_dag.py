@@ -3,8 +3,10 @@ simulated nodes (``tools/testcluster/stages/``), nothing writes their status by 
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,6 +81,11 @@ def by_name(result: ChangeSet) -> dict[str, Any]:
     return {c.ref.name: c for c in result.changes}
 
 
+def pods_of(kubeconfig: Path, namespace: str) -> list[Manifest]:
+    items: list[Manifest] = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "pods", "-o", "json"))["items"]
+    return items
+
+
 def timestamp(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -100,7 +107,7 @@ def test_sync_wait_runs_tasks_in_dependency_order_then_the_service_until_healthy
     deployment = get(kubeconfig, namespace, "deployment", "serve")
     assert timestamp(deployment["metadata"]["creationTimestamp"]) >= completed["d"]
     assert deployment["status"]["availableReplicas"] == 2
-    pods = get(kubeconfig, namespace, "pods", "")["items"]
+    pods = pods_of(kubeconfig, namespace)
     assert len(pods) == 6 and all(p["spec"].get("nodeName", "").startswith("cpu-node-") for p in pods)
 
 
@@ -171,7 +178,7 @@ def test_an_unschedulable_task_is_reported_with_the_schedulers_message(  # type:
     assert "cannot be scheduled: 0/4 nodes are available:" in train.message and reason in train.message
     assert changes["flow-evaluate-r1"].action is Action.BLOCKED
     assert "cannot be scheduled" in changes["flow-evaluate-r1"].message
-    pod = get(kubeconfig, namespace, "pods", "")["items"][0]
+    pod = pods_of(kubeconfig, namespace)[0]
     assert pod["status"]["phase"] == "Pending" and not pod["spec"].get("nodeName")
 
 
@@ -180,7 +187,7 @@ def test_a_gpu_task_runs_on_the_gpu_node(kube_cluster, namespace: str) -> None: 
     desired = [job(namespace, "train", resources={"limits": {"nvidia.com/gpu": 1}})]
     result = sync(connect(kubeconfig), desired, target(namespace), WAIT)
     assert result.health.value == "Healthy", [(c.ref.name, c.message) for c in result.changes]
-    pod = get(kubeconfig, namespace, "pods", "")["items"][0]
+    pod = pods_of(kubeconfig, namespace)[0]
     assert pod["spec"]["nodeName"] == "gpu-node-0"
     # the ExtendedResourceToleration admission plugin added the toleration, as on GKE and AKS
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["spec"]["tolerations"]

@@ -542,6 +542,9 @@ def _start_once(
             "--allow-privileged=true",
             # a Pod requesting nvidia.com/gpu tolerates the GPU nodes' taint, as on GKE and AKS
             "--enable-admission-plugins=ExtendedResourceToleration",
+            # It taints every new Node not-ready until the node lifecycle controller sees a
+            # kubelet's heartbeat; no kubelet runs here (KWOK marks the nodes Ready at once).
+            "--disable-admission-plugins=TaintNodesByCondition",
             # A loopback advertise address cannot back the `kubernetes` Service's endpoints.
             "--endpoint-reconciler-type=none",
             "--profiling=false",
