@@ -233,7 +233,6 @@ class Reconciler:
             if drifted and (new_revision or env.self_heal or continuing):
                 result = sync(env.cluster, list(desired.objects), target, SyncOptions())
                 state.tasks_pending = any(c.action is Action.WAITING for c in result.changes)
-                new_revision = new_revision or continuing  # finishing a revision's tasks is not drift
                 fixed = [c for c in result.changes if c.action in CHANGING]
                 errors = [c for c in result.changes if c.action is Action.ERROR]
                 # objects waiting for their tasks are scheduled work, not drift

@@ -4,6 +4,7 @@ simulated nodes (``tools/testcluster/stages/``), nothing writes their status by 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from gitops_agent.reconcile.changeset import Action, ChangeSet
 from gitops_agent.reconcile.engine import SyncOptions, diff, sync
+from gitops_agent.reconcile.loop import Desired, LoopEnvironment, LoopSettings, Reconciler
 from tests.integration.reconcile_helpers import (
     Manifest,
     connect,
@@ -260,3 +262,29 @@ def test_crd_and_its_custom_resources_in_one_sync(kube_cluster, namespace: str) 
             "unchanged"}
     finally:
         kubectl(kubeconfig, "delete", "crd", f"{plural}.{group}", "--ignore-not-found", "--wait=false")
+
+
+def test_the_reconcile_loop_runs_the_remaining_tasks_as_jobs_finish_without_self_heal(  # type: ignore[no-untyped-def]
+    kube_cluster, namespace: str
+) -> None:
+    """One new revision, then nobody: each round applies the tasks whose dependencies have
+    finished since the last one, even with selfHeal off (finishing a revision is not drift)."""
+    kubeconfig = kube_cluster.kubeconfig
+    desired = flow(namespace)
+    env = LoopEnvironment(namespace, target(namespace), False, lambda: "r1",
+                          lambda revision: Desired(revision, tuple(desired)), connect(kubeconfig))
+    reconciler = Reconciler([env], LoopSettings(interval=0.5, jitter=0.0))
+    worker = threading.Thread(target=reconciler.run)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 90
+        while not kubectl(kubeconfig, "-n", namespace, "get", "deployment", "--ignore-not-found", "-o", "name"):
+            assert time.monotonic() < deadline, kubectl(kubeconfig, "-n", namespace, "get", "jobs")
+            time.sleep(0.5)
+    finally:
+        reconciler.stop.set()
+        worker.join()
+    jobs = {t: get(kubeconfig, namespace, "job", f"flow-{t}-r1") for t in "abcd"}
+    assert all(j["status"].get("succeeded") == 1 for j in jobs.values())
+    assert timestamp(jobs["d"]["metadata"]["creationTimestamp"]) >= timestamp(jobs["c"]["status"]["completionTime"])
+    assert reconciler.metrics.value("gitops_agent_syncs_total", environment=namespace, result="success") >= 4

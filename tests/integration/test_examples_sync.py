@@ -63,7 +63,7 @@ def test_sync_then_diff_is_clean(env: str, examples_repo, kube_cluster, capsys) 
                 if c["action"] not in ("create", "unchanged")
                 or c.get("health") != ("Unknown" if c["kind"] in NO_HEALTH_RULE else "Healthy")]
     assert code == 0 and not not_done, not_done
-    assert document["health"] == {"status": "Healthy"}
+    assert document["health"]["status"] == "Healthy"
     assert document["environment"] == env and len(document["revision"]) == 40
     jobs = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "jobs", "-o", "json"))["items"]
     assert jobs and all(j["status"].get("succeeded") == 1 for j in jobs)
