@@ -66,9 +66,9 @@ spec:
     evaluate: {{dependsOn: [train], command: [evaluate]}}
     export: {{command: [export]}}
   services:
-    api: {{dependsOn: [evaluate], ports: {{http: 8080}}}}
-    batch: {{dependsOn: [evaluate], ports: {{http: 8080}}}}
-    canary: {{dependsOn: [evaluate], ports: {{http: 8080}}}}
+    api-{index:03d}: {{dependsOn: [evaluate], ports: {{http: 8080}}}}
+    batch-{index:03d}: {{dependsOn: [evaluate], ports: {{http: 8080}}}}
+    canary-{index:03d}: {{dependsOn: [evaluate], ports: {{http: 8080}}}}
 """
 
 
