@@ -64,6 +64,7 @@ start=$(date +%s)
 tmp=$(mktemp -d "$cache_root/testcluster/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 packages=(k8s.io/kubernetes/cmd/kube-scheduler)
+names="kube-scheduler"
 if complete "$earlier" "${control_plane[@]}"; then
   echo "testcluster: reusing kube-apiserver, kube-controller-manager and etcd from $earlier" >&2
   for b in "${control_plane[@]}"; do
@@ -71,8 +72,9 @@ if complete "$earlier" "${control_plane[@]}"; then
   done
 else
   packages+=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager go.etcd.io/etcd/server/v3)
+  names="kube-apiserver, kube-controller-manager, kube-scheduler (Kubernetes $k8s), etcd $etcd"
 fi
-echo "testcluster: building ${packages[*]##*/} (Kubernetes $k8s) and KWOK $kwok with $(go env GOVERSION) into $dest" >&2
+echo "testcluster: building $names and KWOK $kwok with $(go env GOVERSION) into $dest" >&2
 t=$(date +%s)
 go mod download
 (cd kwok && go mod download)
@@ -90,7 +92,7 @@ t=$(date +%s)
 go build -ldflags "$ldflags" -o "$tmp/" "${packages[@]}"
 # A module path ending in /v3 names its binary after the element before it.
 if [ -f "$tmp/server" ]; then mv "$tmp/server" "$tmp/etcd"; fi
-echo "testcluster: go build of ${packages[*]##*/} took $(( $(date +%s) - t ))s" >&2
+echo "testcluster: go build of $names took $(( $(date +%s) - t ))s" >&2
 t=$(date +%s)
 (cd kwok && go build -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${kwok#v}" -o "$tmp/" sigs.k8s.io/kwok/cmd/kwok)
 echo "testcluster: go build of kwok took $(( $(date +%s) - t ))s" >&2
