@@ -78,7 +78,6 @@ CONTROLLERS = (
 )
 
 
-
 @dataclass(frozen=True)
 class NodeSpec:
     """One simulated node: its name, capacity, labels and taints (as in a Node's spec)."""
