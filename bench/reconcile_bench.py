@@ -150,7 +150,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="reconcile-bench-") as tmp:
         work = Path(tmp)
-        cluster = start_cluster(work / "cluster")
+        cluster = start_cluster(work / "cluster", nodes=())  # API work only, as kubectl's side
         try:
             rows = run_all(cluster.kubeconfig, work, args.objects, args.memory_objects, args.repeat)
         finally:

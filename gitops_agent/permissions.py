@@ -3,7 +3,8 @@
 The list is derived from what the reconciler really calls (``adapters/kube.py``): for every
 kind it manages (``MANAGED_KINDS``) it reads one object (get), lists and watches owned ones
 (list, watch), applies server-side (patch; create when the object is new), and prunes
-(delete); for leader election it reads, creates and updates one Lease. ``deploy/rbac.yaml``
+(delete); it lists and watches Pods (read-only) for the health of Deployments and Jobs; for
+leader election it reads, creates and updates one Lease. ``deploy/rbac.yaml``
 grants exactly this. The check asks the API server (SelfSubjectAccessReview) for each
 permission with the agent's own credentials, so a missing rule is found at start-up rather
 than halfway through a sync.
@@ -32,6 +33,10 @@ LEASE_VERBS: tuple[tuple[str, str], ...] = (
     ("update", "acquire and renew the Lease (resourceVersion-guarded)"),
 )
 LEASE_GROUP = "coordination.k8s.io"
+POD_VERBS: tuple[tuple[str, str], ...] = (
+    ("list", "read Pods for the health of Deployments and Jobs (scheduling, crash loops, exit codes)"),
+    ("watch", "keep the reconcile loop's cache of Pods current"),
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ def required_permissions(
             not_served.append(f"{group}/{version} {kind}" if group else f"{version} {kind}")
             continue
         needed.extend(Permission(verb, group, info.plural, None, why) for verb, why in OBJECT_VERBS)
+    needed.extend(Permission(verb, "", "pods", None, why) for verb, why in POD_VERBS)
     if lease_namespace:
         needed.extend(Permission(verb, LEASE_GROUP, "leases", lease_namespace, why) for verb, why in LEASE_VERBS)
     return needed, not_served

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
@@ -34,6 +34,7 @@ from gitops_agent.reconcile.planning import (
     schema_root,
     with_health,
 )
+from gitops_agent.reconcile.pods import needs_pods, read_pods
 from gitops_agent.reconcile.prune import check_guards
 from gitops_agent.reconcile.runs import started as run_started
 from gitops_agent.reconcile.schema import UNKNOWN_NODE
@@ -52,6 +53,8 @@ class _SyncRun:
     total: int = 0
     """Objects this sync writes or deletes (for "applied N of total" progress)."""
     done: int = 0
+    pods: list[Manifest] = field(default_factory=list)
+    """The Pods of the tasks' namespaces, as last read (for Job health in the DAG gates)."""
 
     def apply(self, item: Planned) -> None:
         """Apply one object; remove list items other managers added; record the outcome."""
@@ -156,7 +159,7 @@ class _SyncRun:
             ready: list[Planned] = []
             waiting: list[tuple[Planned, str]] = []
             for item in sorted(remaining, key=lambda p: apply_order(p.ref)):
-                decision = gate(item.body, jobs, live_by_key, blocked_tasks)
+                decision = gate(item.body, jobs, live_by_key, blocked_tasks, self.pods)
                 if decision.gate is Gate.BLOCKED:
                     item.change = item.change.with_action(Action.BLOCKED, decision.message)
                     labels = (item.body.get("metadata") or {}).get("labels") or {}
@@ -173,7 +176,7 @@ class _SyncRun:
                     ready.append(item)
             # a blocked task blocks its dependents transitively: re-gate the waiting ones
             for item, message in list(waiting):
-                decision = gate(item.body, jobs, live_by_key, blocked_tasks)
+                decision = gate(item.body, jobs, live_by_key, blocked_tasks, self.pods)
                 if decision.gate is Gate.BLOCKED:
                     item.change = item.change.with_action(Action.BLOCKED, decision.message)
                     waiting.remove((item, message))
@@ -204,6 +207,7 @@ class _SyncRun:
         for namespace in sorted(namespaces):
             for obj in self.cluster.list(info, namespace, selector):
                 live_by_key[ref_of(obj).key] = obj
+        self.pods = read_pods(self.cluster, namespaces, self.options.workers)
 
     def prune(self) -> None:
         """Delete in reverse wave order (one wave at a time, in parallel within a wave)."""
@@ -256,9 +260,10 @@ class _SyncRun:
                 if key not in lists:
                     lists[key] = self.cluster.list(item.info, item.ref.namespace or None, selector)
                 found = {ref_of(o).key: o for o in lists[key]}
-                live = found.get(item.ref.key)
-                item.live = live
-                item.change = with_health(item.change, live)
+                item.live = found.get(item.ref.key)
+            pods = read_pods(self.cluster, {p.ref.namespace for p in pending if needs_pods(p.ref, p.live)})
+            for item in pending:
+                item.change = with_health(item.change, item.live, pods)
 
 
 def removal_ops(extras: Sequence[ExtraItem]) -> list[dict[str, Any]]:
@@ -310,6 +315,7 @@ def sync(
         say,
         started + options.timeout,
         total=sum(1 for c in the_plan.all_changes() if c.action in CHANGING),
+        pods=the_plan.pods,
     )
     gated = [p for p in the_plan.objects if is_job(p.body) or depends_on(p.body)]
     gated_keys = {p.ref.key for p in gated}

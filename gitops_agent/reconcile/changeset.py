@@ -178,7 +178,9 @@ class ChangeSet:
 
 
 def overall_health(statuses: Iterable[HealthStatus | None]) -> HealthStatus:
-    return worst(status for status in statuses if status is not None)
+    """The worst status, leaving out objects of kinds without a health rule (Unknown), as
+    Argo CD leaves resources without a health check out of an application's health."""
+    return worst(status for status in statuses if status is not None and status is not HealthStatus.UNKNOWN)
 
 
 def by_ref(changes: Iterable[Change]) -> Mapping[tuple[str, str, str, str], Change]:

@@ -6,7 +6,7 @@ task is the desired Job with that ``gitops-agent.io/task`` label, i.e. the same 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -81,8 +81,15 @@ def gate(
     jobs: Mapping[tuple[str, str], Manifest],
     live_by_ref: Mapping[tuple[str, str, str, str], Manifest],
     blocked: Collection[tuple[str, str]] = (),
+    pods: Sequence[Mapping[str, Any]] = (),
 ) -> GateDecision:
-    """May ``obj`` be applied now, given the live state of its dependencies' Jobs?"""
+    """May ``obj`` be applied now, given the live state of its dependencies' Jobs?
+
+    READY when every dependency's Job is Complete; BLOCKED when one is missing from the
+    desired state, blocked itself, or Degraded — failed, or its Pod cannot be scheduled
+    (``pods``: the Pods of the Jobs' namespace, see ``health``) — with that Job's health
+    message; WAITING otherwise.
+    """
     needs = depends_on(obj)
     if not needs:
         return GateDecision(Gate.READY)
@@ -95,9 +102,9 @@ def gate(
         if (workflow, task) in blocked:
             return GateDecision(Gate.BLOCKED, f"dependency {task!r} is blocked")
         ref: ObjectRef = ref_of(job)
-        health = health_of(ref.group, ref.kind, live_by_ref.get(ref.key))
+        health = health_of(ref.group, ref.kind, live_by_ref.get(ref.key), pods)
         if health.status is HealthStatus.DEGRADED:
-            return GateDecision(Gate.BLOCKED, f"dependency {task!r} failed ({ref.name})")
+            return GateDecision(Gate.BLOCKED, f"dependency {task!r} is Degraded ({ref.name}: {health.message})")
         if health.status is not HealthStatus.HEALTHY:
             waiting.append(task)
     if waiting:

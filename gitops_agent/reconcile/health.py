@@ -1,8 +1,28 @@
-"""Health per kind: a table from kind to a small function, and an order of severity."""
+"""Health per kind: a table from kind to a small function, and an order of severity.
+
+Controllers summarise their Pods only in counts (a Deployment's ``availableReplicas``, a
+Job's ``active``), so a Job whose Pod cannot be scheduled, or a Deployment whose containers
+crash, would look merely Progressing until a deadline. When such an object is not Healthy
+by its own status, the rules also look at its Pods (``pods``: any Pods of its namespace;
+the rule picks its own by owner reference or selector) and report what the scheduler and
+the kubelet said:
+
+- a Pod the scheduler could not place (condition ``PodScheduled`` False, reason
+  ``Unschedulable``) makes a Job or Deployment Degraded with the scheduler's message;
+- a container waiting with a reason that does not resolve without a change
+  (:data:`STUCK_WAITING_REASONS`: ``CrashLoopBackOff``, ``ImagePullBackOff``, ...) makes a
+  Deployment Degraded, and a Job Degraded;
+- a failed Job (condition ``Failed``) is Degraded with the condition's reason and its last
+  failed Pod's container exit code, reason and message.
+
+Pod status fields: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/ (Pod
+conditions, container states); Job conditions:
+https://kubernetes.io/docs/concepts/workloads/controllers/job/#terminal-job-conditions.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -39,7 +59,150 @@ def _is_true(conditions: Mapping[str, Mapping[str, Any]], name: str) -> bool:
     return str((conditions.get(name) or {}).get("status")) == "True"
 
 
-def _deployment(obj: Mapping[str, Any]) -> Health:
+Pods = Sequence[Mapping[str, Any]]
+
+STUCK_WAITING_REASONS = frozenset(
+    {
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+    }
+)
+"""Container ``state.waiting.reason`` values a kubelet reports for a container that will not
+start without a change (to the image, the config it references, or the program)."""
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def pods_owned_by(owner: Mapping[str, Any], pods: Pods) -> list[Mapping[str, Any]]:
+    """The Pods whose owner references name ``owner``'s uid, in creation order."""
+    uid = _meta(owner).get("uid")
+    if not uid:
+        return []
+    owned = [p for p in pods if any(ref.get("uid") == uid for ref in _meta(p).get("ownerReferences") or [])]
+    return sorted(owned, key=lambda p: (str(_meta(p).get("creationTimestamp", "")), str(_meta(p).get("name", ""))))
+
+
+def _expression_matches(labels: Mapping[str, Any], expression: Mapping[str, Any]) -> bool:
+    key, operator = str(expression.get("key")), expression.get("operator")
+    values = [str(v) for v in expression.get("values") or []]
+    if operator == "In":
+        return key in labels and str(labels[key]) in values
+    if operator == "NotIn":
+        return key not in labels or str(labels[key]) not in values
+    if operator == "Exists":
+        return key in labels
+    if operator == "DoesNotExist":
+        return key not in labels
+    return False
+
+
+def pods_selected_by(obj: Mapping[str, Any], pods: Pods) -> list[Mapping[str, Any]]:
+    """The Pods of ``obj``'s namespace its ``spec.selector`` (a LabelSelector) matches; none
+    for an empty or missing selector. Rule: the LabelSelector semantics of
+    https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#resources-that-support-set-based-requirements."""
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    match_labels = selector.get("matchLabels") or {}
+    expressions = selector.get("matchExpressions") or []
+    if not match_labels and not expressions:
+        return []
+    namespace = _meta(obj).get("namespace")
+    found = []
+    for pod in pods:
+        meta = _meta(pod)
+        labels = meta.get("labels") or {}
+        if namespace and meta.get("namespace") not in (None, namespace):
+            continue
+        if all(str(labels.get(k)) == str(v) and k in labels for k, v in match_labels.items()) and all(
+            _expression_matches(labels, e) for e in expressions
+        ):
+            found.append(pod)
+    return found
+
+
+def unschedulable(pod: Mapping[str, Any]) -> str | None:
+    """The scheduler's message when it could not place ``pod`` (``PodScheduled`` False,
+    reason ``Unschedulable``), else None."""
+    if (pod.get("status") or {}).get("phase") not in (None, "Pending"):
+        return None
+    condition = _conditions(pod).get("PodScheduled") or {}
+    if str(condition.get("status")) == "False" and condition.get("reason") == "Unschedulable":
+        return str(condition.get("message") or "Unschedulable")
+    return None
+
+
+def _container_statuses(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    status = pod.get("status") or {}
+    return [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
+
+
+def stuck_container(pod: Mapping[str, Any]) -> str | None:
+    """``container NAME: REASON (restarted N times): message`` for the first container
+    waiting with one of :data:`STUCK_WAITING_REASONS`, else None."""
+    for container in _container_statuses(pod):
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        reason = waiting.get("reason")
+        if reason in STUCK_WAITING_REASONS:
+            text = f"container {container.get('name')}: {reason}"
+            restarts = int(container.get("restartCount") or 0)
+            if restarts:
+                text += f" (restarted {restarts} times)"
+            last = ((container.get("lastState") or {}).get("terminated")) or {}
+            if last.get("exitCode") is not None:
+                text += f", last exit code {last.get('exitCode')}"
+            return text
+    return None
+
+
+def failed_container(pod: Mapping[str, Any]) -> str | None:
+    """How a failed Pod failed: ``container NAME exited with code N (REASON): message`` for
+    the first container that terminated with a non-zero code, else the Pod's own reason."""
+    status = pod.get("status") or {}
+    for container in _container_statuses(pod):
+        terminated = (container.get("state") or {}).get("terminated") or {}
+        code = terminated.get("exitCode")
+        if code not in (None, 0):
+            text = f"container {container.get('name')} exited with code {code}"
+            if terminated.get("reason"):
+                text += f" ({terminated['reason']})"
+            if terminated.get("message"):
+                text += f": {str(terminated['message']).strip()}"
+            return text
+    if status.get("reason") or status.get("message"):
+        return ": ".join(str(x) for x in (status.get("reason"), status.get("message")) if x)
+    return None
+
+
+def pod_problem(pods: Iterable[Mapping[str, Any]]) -> str | None:
+    """``pod NAME: ...`` for the first Pod that cannot be scheduled or has a stuck container."""
+    for pod in pods:
+        name = _meta(pod).get("name")
+        reason = unschedulable(pod)
+        if reason is not None:
+            return f"pod {name} cannot be scheduled: {reason}"
+        stuck = stuck_container(pod)
+        if stuck is not None:
+            return f"pod {name}: {stuck}"
+    return None
+
+
+def _deployment(obj: Mapping[str, Any], pods: Pods = ()) -> Health:
+    health = _deployment_status(obj)
+    if health.status is HealthStatus.PROGRESSING:
+        problem = pod_problem(pods_selected_by(obj, pods))
+        if problem is not None:
+            return Health(HealthStatus.DEGRADED, problem)
+    return health
+
+
+def _deployment_status(obj: Mapping[str, Any]) -> Health:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
     conditions = _conditions(obj)
@@ -62,15 +225,23 @@ def _deployment(obj: Mapping[str, Any]) -> Health:
     return Health(HealthStatus.HEALTHY)
 
 
-def _job(obj: Mapping[str, Any]) -> Health:
+def _job(obj: Mapping[str, Any], pods: Pods = ()) -> Health:
     conditions = _conditions(obj)
+    owned = pods_owned_by(obj, pods)
     if _is_true(conditions, "Failed"):
         reason = (conditions.get("Failed") or {}).get("reason") or "failed"
-        return Health(HealthStatus.DEGRADED, f"job failed: {reason}")
+        failed = [p for p in owned if (p.get("status") or {}).get("phase") == "Failed"]
+        how = failed_container(failed[-1]) if failed else None
+        detail = f" (pod {_meta(failed[-1]).get('name')}: {how})" if failed and how else ""
+        return Health(HealthStatus.DEGRADED, f"job failed: {reason}{detail}")
     if _is_true(conditions, "Complete"):
         return Health(HealthStatus.HEALTHY)
     if (obj.get("spec") or {}).get("suspend"):
         return Health(HealthStatus.PROGRESSING, "suspended")
+    live_pods = [p for p in owned if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    problem = pod_problem(live_pods)
+    if problem is not None:
+        return Health(HealthStatus.DEGRADED, problem)
     return Health(HealthStatus.PROGRESSING, "running")
 
 
@@ -127,8 +298,6 @@ def _namespace(obj: Mapping[str, Any]) -> Health:
 
 
 _BY_KIND: Mapping[tuple[str, str], Callable[[Mapping[str, Any]], Health]] = {
-    ("apps", "Deployment"): _deployment,
-    ("batch", "Job"): _job,
     ("batch", "CronJob"): _cronjob,
     ("autoscaling", "HorizontalPodAutoscaler"): _hpa,
     ("policy", "PodDisruptionBudget"): _pdb,
@@ -146,12 +315,27 @@ _BY_KIND: Mapping[tuple[str, str], Callable[[Mapping[str, Any]], Health]] = {
 }
 
 
-def health_of(group: str, kind: str, live: Mapping[str, Any] | None) -> Health:
-    """Health of one object; Missing when absent, Unknown for kinds without a rule."""
+_WITH_PODS: Mapping[tuple[str, str], Callable[[Mapping[str, Any], Pods], Health]] = {
+    ("apps", "Deployment"): _deployment,
+    ("batch", "Job"): _job,
+}
+POD_KINDS = frozenset(_WITH_PODS)
+"""Kinds whose health also reads their Pods (callers list Pods only for these)."""
+
+
+def health_of(group: str, kind: str, live: Mapping[str, Any] | None, pods: Pods = ()) -> Health:
+    """Health of one object; Missing when absent, Unknown for kinds without a rule.
+
+    ``pods``: Pods of the object's namespace (any superset of its own; empty when not read),
+    used for Deployments and Jobs as the module docstring describes.
+    """
     if live is None:
         return Health(HealthStatus.MISSING, "not found in the cluster")
     if (live.get("metadata") or {}).get("deletionTimestamp"):
         return Health(HealthStatus.PROGRESSING, "being deleted")
+    with_pods = _WITH_PODS.get((group, kind))
+    if with_pods is not None:
+        return with_pods(live, pods)
     check = _BY_KIND.get((group, kind))
     if check is None:
         return Health(HealthStatus.UNKNOWN, "present; no health rule for this kind")

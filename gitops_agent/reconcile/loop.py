@@ -20,11 +20,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
 from gitops_agent.errors import ClusterError, GitOpsAgentError
-from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
+from gitops_agent.reconcile.changeset import CHANGING, Action, Change, ChangeSet
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.engine import SyncOptions, Target, plan, sync
-from gitops_agent.reconcile.objects import Manifest
+from gitops_agent.reconcile.objects import Manifest, depends_on, ref_of
 from gitops_agent.reconcile.runs import RunKey, TaskRun
+from gitops_agent.reconcile.waves import is_job
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,9 @@ class _EnvState:
     desired: Desired | None = None
     failures: int = 0
     next_round: float = 0.0
+    tasks_pending: bool = False
+    """The last sync of this revision left objects waiting for their tasks: the sync of the
+    revision is not finished, so the next round continues it (self-heal or not)."""
 
 
 @dataclass
@@ -248,15 +252,23 @@ class Reconciler:
             drifted = [c for c in found.changes if c.action in CHANGING]
             self.metrics.set("gitops_agent_drifted_objects", len(drifted), environment=env.name)
             result: ChangeSet | None = None
-            if drifted and (new_revision or env.self_heal):
+            continuing = state.tasks_pending and not new_revision
+            # creating a task's Job or a dependent object is the revision's scheduled work, not drift
+            scheduled = {ref_of(o).key for o in desired.objects if is_job(o) or depends_on(o)}
+
+            def is_drift(change: Change) -> bool:
+                return not (change.action is Action.CREATE and change.ref.key in scheduled)
+
+            if drifted and (new_revision or env.self_heal or continuing):
                 result = sync(env.cluster, list(desired.objects), target, SyncOptions())
+                state.tasks_pending = any(c.action is Action.WAITING for c in result.changes)
                 fixed = [c for c in result.changes if c.action in CHANGING]
                 errors = [c for c in result.changes if c.action is Action.ERROR]
-                # objects waiting for their tasks are scheduled work, not drift
-                waiting = sum(1 for c in result.changes if c.action is Action.WAITING)
+                drift_fixed = [c for c in fixed if is_drift(c)]
                 if not new_revision:
-                    self.metrics.add("gitops_agent_drift_found_total", len(drifted) - waiting, environment=env.name)
-                    self.metrics.add("gitops_agent_drift_fixed_total", len(fixed), environment=env.name)
+                    found_drift = sum(1 for c in drifted if is_drift(c))
+                    self.metrics.add("gitops_agent_drift_found_total", found_drift, environment=env.name)
+                    self.metrics.add("gitops_agent_drift_fixed_total", len(drift_fixed), environment=env.name)
                 self.metrics.add("gitops_agent_apply_errors_total", len(errors), environment=env.name)
                 self.metrics.set("gitops_agent_drifted_objects", len(errors), environment=env.name)
                 for change in fixed:
@@ -266,7 +278,7 @@ class Reconciler:
                 outcome = "error" if errors else "success"
                 self.metrics.add("gitops_agent_syncs_total", result=outcome, environment=env.name)
                 if env.record is not None and (fixed or errors):
-                    env.record(result, not new_revision)
+                    env.record(result, not new_revision and bool(drift_fixed))
                 if env.runs is not None:
                     env.runs.record(desired.revision, result.runs)
             elif drifted:

@@ -56,6 +56,7 @@ from gitops_agent.reconcile.objects import (
     ref_of,
 )
 from gitops_agent.reconcile.options import Target
+from gitops_agent.reconcile.pods import needs_pods, read_pods
 from gitops_agent.reconcile.prune import plan_prune
 from gitops_agent.reconcile.runs import RunOutcome, TaskRun, observe, recorded_end, run_key, stand_in
 from gitops_agent.reconcile.schema import UNKNOWN_NODE, NodeKind, SchemaNode
@@ -102,6 +103,8 @@ class Plan:
     prune_blocked: bool = False
     runs: list[TaskRun] = field(default_factory=list)
     """Task-run facts observed so far (see :mod:`gitops_agent.reconcile.runs`)."""
+    pods: list[Manifest] = field(default_factory=list)
+    """Pods of the namespaces of Deployments and Jobs that are not Healthy (for health)."""
 
     def change_set(self, changes: Iterable[Change] | None = None) -> ChangeSet:
         all_changes = list(changes) if changes is not None else self.all_changes()
@@ -120,10 +123,14 @@ class Plan:
         return [p.change for p in self.objects] + [d.change for d in self.deletions]
 
 
-def with_health(change: Change, live: Manifest | None) -> Change:
+def with_health(change: Change, live: Manifest | None, pods: Sequence[Manifest] = ()) -> Change:
+    """``change`` with the health of ``live`` (``pods``: see ``health_of``); a Degraded
+    object's reason becomes the message of an entry that has none."""
     if change.action in (Action.ERROR,):
         return change
-    return replace(change, health=health_of(change.ref.group, change.ref.kind, live).status)
+    health = health_of(change.ref.group, change.ref.kind, live, pods)
+    message = change.message or (health.message if health.status is HealthStatus.DEGRADED else "")
+    return replace(change, health=health.status, message=message)
 
 
 def deepest_first(extra: ExtraItem) -> tuple[int, str, int]:
@@ -479,14 +486,15 @@ def plan(
             item.change = Change(item.ref, Action.UPDATE, item.change.wave, sides=outcome)
 
     parallel(workers, confirm, needs_server)
+    pods = read_pods(cluster, {p.ref.namespace for p in planned if needs_pods(p.ref, p.live)}, workers)
     for item in planned:
         name_drift_authors(item)
-        item.change = with_health(item.change, item.live)
+        item.change = with_health(item.change, item.live, pods)
 
     desired_keys = {ref_of(o).key for o in prepared}
     live_only = [obj for key, obj in live_state.objects.items() if key not in desired_keys]
     owned_count = len(live_state.objects) - len(live_only) + sum(is_owned(o, target.environment) for o in live_only)
-    plan_result = Plan(target, planned, [], dict(live_state.objects), owned_count)
+    plan_result = Plan(target, planned, [], dict(live_state.objects), owned_count, pods=pods)
     plan_result.runs = observe_jobs(live_state.objects.values(), target, [])
     untracked = [str(ref_of(o)) for o in live_only if is_untracked_legacy(o, target.environment)]
     if untracked:

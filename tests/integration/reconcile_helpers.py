@@ -1,5 +1,6 @@
 """Helpers for the reconciler's integration tests: kubectl as another field manager,
-hand-written manifests that follow the compiler's conventions, Job status written by tests."""
+hand-written manifests that follow the compiler's conventions, waits for Jobs that run on
+the simulated nodes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 import re
 import subprocess
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -159,63 +159,13 @@ def changed(change_set: ChangeSet) -> list[tuple[str, str, str]]:
     return [(str(c.action), c.ref.kind, c.ref.name) for c in change_set.changes if c.action is not Action.UNCHANGED]
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def finish_job(kubeconfig: Path, namespace: str, name: str, *, succeeded: bool = True) -> None:
-    """Write a Job's status as the job controller would when its pod finished."""
-    deadline = time.monotonic() + 30
-    while not get(kubeconfig, namespace, "job", name).get("status", {}).get("startTime"):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the job controller did not start Job/{namespace}/{name}")
-        time.sleep(0.1)
-    now = _now()
-    if succeeded:
-        status = {
-            "completionTime": now,
-            "succeeded": 1,
-            "active": 0,
-            "ready": 0,
-            "conditions": [
-                {"type": "SuccessCriteriaMet", "status": "True", "lastProbeTime": now, "lastTransitionTime": now},
-                {"type": "Complete", "status": "True", "lastProbeTime": now, "lastTransitionTime": now},
-            ],
-        }
-    else:
-        status = {
-            "failed": 1,
-            "active": 0,
-            "ready": 0,
-            "conditions": [
-                {
-                    "type": "FailureTarget",
-                    "status": "True",
-                    "reason": "BackoffLimitExceeded",
-                    "lastProbeTime": now,
-                    "lastTransitionTime": now,
-                },
-                {
-                    "type": "Failed",
-                    "status": "True",
-                    "reason": "BackoffLimitExceeded",
-                    "lastProbeTime": now,
-                    "lastTransitionTime": now,
-                },
-            ],
-        }
-    kubectl(
-        kubeconfig,
-        "-n",
-        namespace,
-        "patch",
-        "job",
-        name,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps({"status": status}),
-    )
+def wait_for_job(
+    kubeconfig: Path, namespace: str, name: str, condition: str = "Complete", timeout: int = 90
+) -> Manifest:
+    """Wait until the job controller sets ``condition`` on a Job whose Pod ran on a simulated
+    node (the stages of ``tools/testcluster/stages/``); the Job as it then is."""
+    kubectl(kubeconfig, "-n", namespace, "wait", f"--for=condition={condition}", f"job/{name}", f"--timeout={timeout}s")
+    return get(kubeconfig, namespace, "job", name)
 
 
 def add_environment(repo: Path, template: str, name: str, namespace: str) -> None:

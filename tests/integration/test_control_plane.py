@@ -124,7 +124,7 @@ def test_controller_manager_creates_a_replicaset_owned_by_the_deployment(
         True,
     )
     assert rs.spec.replicas == 3
-    # No kubelet runs, but the ReplicaSet controller creates the Pods (they stay Pending).
+    # The ReplicaSet controller creates the Pods (the scheduler binds them to simulated nodes).
     wait_for("3 Pods", lambda: len(core(admin).list_namespaced_pod(namespace).items) == 3)
 
 

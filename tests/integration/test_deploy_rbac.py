@@ -15,6 +15,7 @@ from gitops_agent.adapters.kube import KubeCluster
 from gitops_agent.permissions import (
     LEASE_VERBS,
     OBJECT_VERBS,
+    POD_VERBS,
     Permission,
     check,
     check_agent_permissions,
@@ -73,7 +74,7 @@ def test_service_account_has_every_permission_the_agent_needs(
     try:
         needed, not_served = required_permissions(cluster, lease_namespace=NAMESPACE)
         assert not_served == []  # the test cluster serves every managed kind (monitoring CRDs installed)
-        assert len(needed) == len(MANAGED_KINDS) * len(OBJECT_VERBS) + len(LEASE_VERBS)
+        assert len(needed) == len(MANAGED_KINDS) * len(OBJECT_VERBS) + len(POD_VERBS) + len(LEASE_VERBS)
         nodes = Permission("delete", "", "nodes", None, "never needed")
         results = check_agent_permissions(cluster, lease_namespace=NAMESPACE, extra=[nodes])
         reliability.add("access reviews", len(results))

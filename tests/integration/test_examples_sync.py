@@ -1,5 +1,6 @@
-"""Every example workflow in every environment: compile, commit, sync (tasks finishing as a
-kubelet would report them), then ``diff`` reports no difference (exit 0)."""
+"""Every example workflow in every environment: compile, commit, ``sync --wait`` (tasks run
+in DAG order on the simulated nodes, services become available) ends Healthy, then ``diff``
+reports no difference (exit 0)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import pytest
 from ruamel.yaml import YAML
 
 from gitops_agent.cli import run
-from tests.integration.reconcile_helpers import add_environment, delete_namespaces, finish_job, kubectl
+from tests.integration.reconcile_helpers import add_environment, delete_namespaces, kubectl
 from tests.support.gitrepos import make_gitops_repo
 
 pytestmark = pytest.mark.integration
 ENVIRONMENTS = ("dev", "staging", "prod")
+NO_HEALTH_RULE = ("ServiceMonitor", "PrometheusRule")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def context_of(kubeconfig: Path) -> str:
 def sync_json(repo: Path, env: str, kubeconfig: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:  # type: ignore[type-arg]
     capsys.readouterr()
     code = run(["sync", env, "--repo", str(repo), "--kubeconfig", str(kubeconfig),
-                "--context", context_of(kubeconfig), "-o", "json"])
+                "--context", context_of(kubeconfig), "--wait", "--timeout", "3m", "-o", "json"])
     out, err = capsys.readouterr()
     assert out, f"exit {code}: {err}"
     return code, json.loads(out)
@@ -56,22 +58,15 @@ def test_sync_then_diff_is_clean(env: str, examples_repo, kube_cluster, capsys) 
     repo, copies = examples_repo
     kubeconfig = kube_cluster.kubeconfig
     env, namespace = copies[env]
-    finished: set[str] = set()
-    for _ in range(10):
-        code, document = sync_json(repo, env, kubeconfig, capsys)
-        assert code == 0, document
-        assert document["environment"] == env and len(document["revision"]) == 40
-        waiting = [c for c in document["changes"] if c["action"] == "waiting"]
-        if not waiting:
-            break
-        jobs = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "jobs", "-o", "json"))["items"]
-        for job in jobs:
-            name = job["metadata"]["name"]
-            if name not in finished:
-                finish_job(kubeconfig, namespace, name)
-                finished.add(name)
-    else:
-        pytest.fail("tasks never all ran")
+    code, document = sync_json(repo, env, kubeconfig, capsys)
+    not_done = [(c["kind"], c["name"], c["action"], c.get("health"), c.get("message")) for c in document["changes"]
+                if c["action"] not in ("create", "unchanged")
+                or c.get("health") != ("Unknown" if c["kind"] in NO_HEALTH_RULE else "Healthy")]
+    assert code == 0 and not not_done, not_done
+    assert document["health"]["status"] == "Healthy"
+    assert document["environment"] == env and len(document["revision"]) == 40
+    jobs = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "jobs", "-o", "json"))["items"]
+    assert jobs and all(j["status"].get("succeeded") == 1 for j in jobs)
 
     capsys.readouterr()
     code = run(["diff", env, "--repo", str(repo), "--kubeconfig", str(kubeconfig),

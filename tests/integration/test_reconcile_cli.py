@@ -88,7 +88,7 @@ def test_sync_wait_reports_every_object_and_times_out_with_exit_3(compiled_repo:
     args = ["--repo", str(compiled_repo), "--kubeconfig", str(kube_cluster.kubeconfig)]
     capsys.readouterr()
     try:
-        # no kubelet runs: Deployments never become available and tasks never finish
+        # 4 s is shorter than the tasks take to run one after another on the simulated nodes
         code = run(["sync", ENV, "--wait", "--timeout", "4s", *args])
         out, err = capsys.readouterr()
         assert code == 3

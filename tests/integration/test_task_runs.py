@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gitops_agent.cli import run
-from tests.integration.reconcile_helpers import finish_job, kubectl
+from tests.integration.reconcile_helpers import kubectl, wait_for_job
 from tests.support.gitrepos import GitRemote, git
 
 pytestmark = pytest.mark.integration
@@ -66,7 +66,8 @@ class Repo:
         return {i["metadata"].get("labels", {}).get("gitops-agent.io/task") or i["metadata"]["name"]: i for i in items}
 
     def finish(self, task: str) -> None:
-        finish_job(self.kubeconfig, self.namespace, self.jobs()[task]["metadata"]["name"])
+        """Wait until the task's Job completed on the simulated nodes."""
+        wait_for_job(self.kubeconfig, self.namespace, self.jobs()[task]["metadata"]["name"])
 
     def delete_job(self, task: str) -> None:
         name = self.jobs()[task]["metadata"]["name"]
@@ -118,12 +119,10 @@ def test_a_job_removed_by_its_ttl_after_success_is_not_run_again(
 ) -> None:
     repo = make_repo(tmp_path / "repo", kube_cluster, migration=MIGRATION.replace("IMAGE", "1.0"))
     try:
-        code, first = repo.agent(capsys, "sync")
+        code, first = repo.agent(capsys, "sync", "--wait")  # sees the Job succeed and records it
         assert code == 0 and actions(first)[("Job", "db-migrate")] == "create"
-        repo.finish("db-migrate")
-        code, seen = repo.agent(capsys, "sync")  # observes and records the success
-        assert code == 0
-        assert [(r["job"], r["outcome"]) for r in seen["runs"]] == [("db-migrate", "succeeded")]
+        assert [(r["job"], r["outcome"]) for r in first["runs"]] == [
+            ("db-migrate", "started"), ("db-migrate", "succeeded")]
 
         deadline = time.monotonic() + 60  # the TTL controller deletes the finished Job
         while "db-migrate" in repo.jobs():
@@ -206,10 +205,8 @@ def test_a_fresh_clone_knows_what_ran(
     repo = make_repo(first, kube_cluster, migration=MIGRATION.replace("IMAGE", "1.0"))
     try:
         git(first, "push", "-q", "origin", "main", f"env/{repo.env}")
-        repo.agent(capsys, "sync")
-        repo.finish("db-migrate")
-        code, seen = repo.agent(capsys, "sync")  # records and pushes the notes
-        assert code == 0 and seen["runs"]
+        code, seen = repo.agent(capsys, "sync", "--wait")  # records and pushes the notes
+        assert code == 0 and [r["outcome"] for r in seen["runs"]] == ["started", "succeeded"]
         kubectl(repo.kubeconfig, "-n", repo.namespace, "delete", "job", "db-migrate", "--ignore-not-found")
 
         fresh = Repo(git_remote.clone("fresh"), repo.env, repo.namespace, repo.kubeconfig)

@@ -23,6 +23,7 @@ from tools.testcluster import launcher
 from tools.testcluster.launcher import REPO_ROOT, RunningCluster, start_cluster
 
 pytestmark = pytest.mark.integration
+ALL_PROCESSES = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
 
 
 def process_exists(pid: int) -> bool:
@@ -66,7 +67,7 @@ def private_cluster(tmp_path: Path) -> Iterator[RunningCluster]:
 
 def test_stop_ends_every_process_and_frees_the_port(private_cluster: RunningCluster) -> None:
     pids = private_cluster.pids()
-    assert set(pids) == {"etcd", "kube-apiserver", "kube-controller-manager"}
+    assert set(pids) == ALL_PROCESSES
     assert all(process_exists(p) for p in pids.values())
     assert port_open(private_cluster.server)
     assert private_cluster.startup_seconds < 30
@@ -142,7 +143,7 @@ def _start_foreground(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, 
             pids = json.loads(line.removeprefix("PIDS="))
         if line.startswith("RESTRICTED_KUBECONFIG="):
             break
-    assert set(pids) == {"etcd", "kube-apiserver", "kube-controller-manager"}, proc.poll()
+    assert set(pids) == ALL_PROCESSES, proc.poll()
     return proc, pids
 
 
@@ -273,11 +274,66 @@ def test_build_script_reuses_its_versioned_cache() -> None:
     elapsed = time.monotonic() - started
 
     bin_dir = Path(out.stdout.strip().splitlines()[-1])
-    assert bin_dir.name == "k8s-1.36.3-etcd-3.6.8"
+    assert bin_dir.name == "k8s-1.36.3-etcd-3.6.8-kwok-0.8.0"
     assert "cached" in out.stderr and elapsed < 5
+    version = subprocess.run([str(bin_dir / "kube-scheduler"), "--version"], capture_output=True, text=True)
+    assert version.stdout.strip() == "Kubernetes v1.36.3"
+    version = subprocess.run([str(bin_dir / "kwok"), "--version"], capture_output=True, text=True)
+    assert "0.8.0" in version.stdout
     version = subprocess.run([str(bin_dir / "kube-apiserver"), "--version"], capture_output=True, text=True)
     assert version.stdout.strip() == "Kubernetes v1.36.3"
     version = subprocess.run([str(bin_dir / "kube-controller-manager"), "--version"], capture_output=True, text=True)
     assert version.stdout.strip() == "Kubernetes v1.36.3"
     etcd = subprocess.run([str(bin_dir / "etcd"), "--version"], capture_output=True, text=True)
     assert etcd.stdout.splitlines()[0] == "etcd Version: 3.6.8"
+
+
+def test_more_services_than_a_slash_24_holds_get_cluster_ips(kube_cluster: RunningCluster, namespace: str) -> None:
+    """The Service range is as wide as real clusters' (a /24 is full after ~250 Services)."""
+    api = kube_cluster.api()
+
+    def create(index: int) -> tuple[int, str]:
+        body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"svc-{index:03d}"},
+                "spec": {"selector": {"app": f"a{index}"}, "ports": [{"port": 80}]}}
+        status, resp = api.request("POST", f"/api/v1/namespaces/{namespace}/services", body)
+        return status, (resp.get("spec", {}).get("clusterIP", "") if isinstance(resp, dict) else str(resp))
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(create, range(300)))
+    assert [status for status, _ in results] == [201] * 300, [r for r in results if r[0] != 201][:3]
+    assert len({ip for _, ip in results}) == 300
+
+
+def test_simulated_nodes_are_ready_and_pods_are_bound_by_the_scheduler(
+    kube_cluster: RunningCluster, namespace: str
+) -> None:
+    api = kube_cluster.api()
+    status, nodes = api.request("GET", "/api/v1/nodes")
+    assert status == 200
+    by_name = {n["metadata"]["name"]: n for n in nodes["items"]}
+    assert set(by_name) == {n.name for n in launcher.NODES}
+    for node in by_name.values():
+        ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
+        assert ready and ready[0]["status"] == "True"
+    gpu = by_name["gpu-node-0"]
+    assert gpu["status"]["allocatable"]["nvidia.com/gpu"] == "4"
+    assert gpu["metadata"]["labels"]["nvidia.com/gpu.product"] == "NVIDIA-A100-SXM4-80GB"
+    assert gpu["spec"]["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
+
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+           "spec": {"containers": [{"name": "web", "image": "registry.example.com/web:1",
+                                    "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}}
+    assert api.request("POST", f"/api/v1/namespaces/{namespace}/pods", pod)[0] == 201
+    deadline = time.monotonic() + 30
+    while True:
+        live = api.request("GET", f"/api/v1/namespaces/{namespace}/pods/web")[1]
+        conditions = {c["type"]: c["status"] for c in live["status"].get("conditions", [])}
+        if live["status"].get("phase") == "Running" and conditions.get("Ready") == "True":
+            break
+        assert time.monotonic() < deadline, live["status"]
+        time.sleep(0.2)
+    assert live["spec"]["nodeName"].startswith("cpu-node-")  # no toleration: never the GPU node
+    assert live["status"]["podIP"].startswith("10.244.")
+    events = api.request("GET", f"/api/v1/namespaces/{namespace}/events?fieldSelector=involvedObject.name%3Dweb")[1]
+    scheduled = [e for e in events["items"] if e["reason"] == "Scheduled"]
+    assert scheduled and scheduled[0].get("reportingComponent") == "default-scheduler"

@@ -1,15 +1,19 @@
-"""Pytest fixtures for a real local control plane (etcd, kube-apiserver, kube-controller-manager).
+"""Pytest fixtures for a real local control plane (etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler, and simulated nodes run by KWOK).
 
-- ``kube_cluster`` (session): a started :class:`RunningCluster` with the ServiceMonitor and
-  PrometheusRule CRDs of ``tests/support/crds/`` installed and Established. Its startup time is
+- ``kube_cluster`` (session): a started :class:`RunningCluster` with the simulated nodes of
+  ``launcher.NODES`` (Pods are scheduled and run through the stages of
+  ``tools/testcluster/stages/``) and the ServiceMonitor and PrometheusRule CRDs of
+  ``tests/support/crds/`` installed and Established. Its startup time is
   printed in the terminal summary; the tails of its process logs are attached to the report of
   every failing test that used it.
 - ``namespace`` (function): a fresh namespace (with its ``default`` ServiceAccount), deleted
   after the test.
-- ``private_kube_cluster`` (function): a factory ``start(extra_apiserver_args=()) ->
-  RunningCluster`` for tests that break or reconfigure their own control plane (restarts,
-  ``--max-requests-inflight``…); CRDs installed; stopped after the test; its log tails are
-  attached to a failing test's report too.
+- ``private_kube_cluster`` (function): a factory ``start(extra_apiserver_args=(), nodes=())
+  -> RunningCluster`` for tests that break or reconfigure their own control plane (restarts,
+  ``--max-requests-inflight``…); no simulated nodes or scheduler unless ``nodes`` are given;
+  CRDs installed; stopped after the test; its log tails are attached to a failing test's
+  report too.
 - ``kube_api(kubeconfig)``: a ``kubernetes`` ApiClient for one of the cluster's kubeconfigs.
 """
 
@@ -28,7 +32,7 @@ import pytest
 from kubernetes import client, config
 from ruamel.yaml import YAML
 
-from tools.testcluster.launcher import RunningCluster, describe_startup, start_cluster
+from tools.testcluster.launcher import NodeSpec, RunningCluster, describe_startup, start_cluster
 
 CRD_DIR = Path(__file__).parent / "crds"
 CRD_TIMEOUT_S = 60.0
@@ -152,12 +156,15 @@ StartCluster = Callable[..., RunningCluster]
 
 @pytest.fixture
 def private_kube_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[StartCluster]:
-    """A factory of control planes owned by one test: ``start(extra_apiserver_args=())``."""
+    """A factory of control planes owned by one test: ``start(extra_apiserver_args=(),
+    nodes=())`` (no simulated nodes or scheduler unless ``nodes``, e.g. ``launcher.NODES``)."""
     started: list[RunningCluster] = []
     request.node.stash[_PRIVATE] = started
 
-    def start(extra_apiserver_args: Sequence[str] = ()) -> RunningCluster:
-        cluster = start_cluster(tmp_path / f"kube-cluster-{len(started)}", extra_apiserver_args=extra_apiserver_args)
+    def start(extra_apiserver_args: Sequence[str] = (), nodes: Sequence[NodeSpec] = ()) -> RunningCluster:
+        cluster = start_cluster(
+            tmp_path / f"kube-cluster-{len(started)}", extra_apiserver_args=extra_apiserver_args, nodes=nodes
+        )
         started.append(cluster)
         with kube_api(cluster.kubeconfig) as api:
             install_crds(api)

@@ -124,7 +124,8 @@ def test_gates_wait_block_and_release() -> None:
     assert gate(c, jobs, live).message == "waiting for 'b'"
     live[ref_of(b).key] = job("b", "wf-b", conditions=FAILED)
     decision = gate(c, jobs, live)
-    assert decision.gate is Gate.BLOCKED and decision.message == "dependency 'b' failed (wf-b)"
+    assert decision.gate is Gate.BLOCKED
+    assert decision.message == "dependency 'b' is Degraded (wf-b: job failed: BackoffLimitExceeded)"
     live[ref_of(b).key] = job("b", "wf-b", conditions=COMPLETE)
     assert gate(c, jobs, live).gate is Gate.READY
     assert gate(c, jobs, live, blocked={("wf", "a")}).gate is Gate.BLOCKED

@@ -1,5 +1,6 @@
-// Module testcluster builds a real kube-apiserver, kube-controller-manager and etcd
-// from Go modules, for gitops-agent's integration tests and local demo.
+// Module testcluster builds a real kube-apiserver, kube-controller-manager, kube-scheduler and
+// etcd from Go modules, for gitops-agent's integration tests and local demo. KWOK, which
+// simulates the nodes, is built from its own module in kwok/.
 module gitops-agent.io/testcluster
 
 go 1.26.0

@@ -1,8 +1,15 @@
-"""Run a real local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager.
+"""Run a real local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler, and simulated nodes (KWOK) on which Pods run through their lifecycle.
 
 Standard library and the ``openssl`` command only, so scripts can use it before any Python
 dependency is installed. Binaries come from ``tools/testcluster/build.sh`` (or the directory
 named by ``GITOPS_AGENT_TESTCLUSTER_BIN``).
+
+Nodes (:data:`NODES`) are Node objects that KWOK marks Ready and whose Pods it moves through
+the stages of ``tools/testcluster/stages/`` (see that folder: Pods become Running and Ready,
+a Job's Pods succeed after ``GITOPS_AGENT_SIMULATE_DURATION``, ``GITOPS_AGENT_SIMULATE=fail``
+makes a Pod fail or crash-loop). The real kube-scheduler binds Pods to them, so requests,
+taints and tolerations are decided as on a real cluster.
 
     start_cluster(workdir) -> RunningCluster     # tests and scripts
     python -m tools.testcluster.launcher up|down|status|run   # see tools/testcluster/cli.py
@@ -44,12 +51,19 @@ RESTRICTED_USER = "restricted"
 # Fairness and --max-requests-inflight apply to it, as to an agent running in the cluster.
 AGENT_USER = "agent"
 RESTRICTED_NAMESPACE = "restricted"
-SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+# kubeadm's default: a /12 leaves room for a million Services (a /24 is full at ~250).
+SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/12"
+POD_CIDR = "10.244.0.0/16"
+STAGES_DIR = REPO_ROOT / "tools" / "testcluster" / "stages"
+NODE_SELECTOR_LABEL = "gitops-agent.io/simulated-node"
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 CONTROLLERS = (
     "namespace-controller",
     "garbage-collector-controller",
     "deployment-controller",
+    "disruption-controller",
     "replicaset-controller",
     "statefulset-controller",
     "daemonset-controller",
@@ -62,6 +76,37 @@ CONTROLLERS = (
     "endpointslice-controller",
     "clusterrole-aggregation-controller",
 )
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One simulated node: its name, capacity, labels and taints (as in a Node's spec)."""
+
+    name: str
+    capacity: dict[str, str]
+    labels: dict[str, str] = field(default_factory=dict)
+    taints: tuple[dict[str, str], ...] = ()
+
+
+_CPU_NODE = {"cpu": "32", "memory": "128Gi", "pods": "250", "ephemeral-storage": "500Gi"}
+_GPU_NODE = {"cpu": "64", "memory": "512Gi", "pods": "110", "ephemeral-storage": "1Ti", GPU_RESOURCE: "4"}
+NODES: tuple[NodeSpec, ...] = (
+    NodeSpec("cpu-node-0", _CPU_NODE),
+    NodeSpec("cpu-node-1", _CPU_NODE),
+    NodeSpec("cpu-node-2", _CPU_NODE),
+    NodeSpec(
+        "gpu-node-0",
+        _GPU_NODE,
+        # the labels NVIDIA GPU feature discovery sets, and the taint GPU node pools carry
+        {GPU_PRODUCT_LABEL: "NVIDIA-A100-SXM4-80GB", "nvidia.com/gpu.count": "4"},
+        ({"key": GPU_RESOURCE, "value": "present", "effect": "NoSchedule"},),
+    ),
+)
+"""Three CPU nodes and a GPU node (4 × nvidia.com/gpu, tainted ``nvidia.com/gpu=present:NoSchedule``).
+The API server runs the ExtendedResourceToleration admission plugin (as GKE and AKS do), so
+a Pod that requests ``nvidia.com/gpu`` tolerates that taint; one that does not stays off the
+GPU node."""
+
 READY_TIMEOUT_S = 90.0
 PORT_ATTEMPTS = 3
 STOP_TIMEOUT_S = 15.0
@@ -250,15 +295,23 @@ class RunningCluster:
     _etcd: _Process | None = field(default=None, repr=False)
     _apiserver: _Process | None = field(default=None, repr=False)
     _controller_manager: _Process | None = field(default=None, repr=False)
+    _scheduler: _Process | None = field(default=None, repr=False)
+    _kwok: _Process | None = field(default=None, repr=False)
     _base_apiserver_argv: list[str] = field(default_factory=list, repr=False)
+    nodes: tuple[NodeSpec, ...] = ()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    def _processes(self) -> list[_Process]:
+        """Every process started, in start order."""
+        procs = (self._etcd, self._apiserver, self._controller_manager, self._scheduler, self._kwok)
+        return [p for p in procs if p is not None]
+
     def stop(self) -> None:
-        """Stop the controller manager, the apiserver and etcd (process groups)."""
-        for proc in (self._controller_manager, self._apiserver, self._etcd):
-            if proc is not None:
-                proc.stop()
+        """Stop KWOK, the scheduler, the controller manager, the apiserver and etcd (process
+        groups), in that order."""
+        for proc in reversed(self._processes()):
+            proc.stop()
 
     def stop_apiserver(self, *, graceful: bool = False) -> None:
         """Stop only kube-apiserver (etcd data, certificates and port stay), for fault tests.
@@ -306,12 +359,10 @@ class RunningCluster:
 
     def pids(self) -> dict[str, int]:
         """Process ids of the processes this cluster started (running or not)."""
-        procs = (self._etcd, self._apiserver, self._controller_manager)
-        return {p.name: p.pid for p in procs if p is not None and p.pid is not None}
+        return {p.name: p.pid for p in self._processes() if p.pid is not None}
 
     def running(self) -> dict[str, bool]:
-        procs = (self._etcd, self._apiserver, self._controller_manager)
-        return {p.name: p.alive() for p in procs if p is not None}
+        return {p.name: p.alive() for p in self._processes()}
 
     def log_tails(self, lines: int = 40) -> str:
         """The last ``lines`` lines of every process log, headed by the file name."""
@@ -382,20 +433,23 @@ def start_cluster(
     *,
     extra_apiserver_args: Sequence[str] = (),
     bin_dir: Path | None = None,
+    nodes: Sequence[NodeSpec] = NODES,
 ) -> RunningCluster:
-    """Start etcd, kube-apiserver and kube-controller-manager under ``workdir``.
+    """Start etcd, kube-apiserver, kube-controller-manager and, unless ``nodes`` is empty,
+    kube-scheduler and KWOK with ``nodes`` under ``workdir``.
 
     Returns once ``/readyz`` answers, the ``default`` namespace exists, the restricted user's
-    namespace and RoleBinding exist and the controller manager has created that namespace's
-    ``default`` ServiceAccount. Stops whatever started if anything fails; retries with other
-    ports if one was taken between choosing and binding it.
+    namespace and RoleBinding exist, the controller manager has created that namespace's
+    ``default`` ServiceAccount and every node is Ready. Stops whatever started if anything
+    fails; retries with other ports if one was taken between choosing and binding it.
+    Raises :class:`ClusterStartError` (with the log tail of the process at fault).
     """
     t0 = time.monotonic()
     bins = bin_dir or binary_dir()
     workdir = workdir.resolve()
     for attempt in range(1, PORT_ATTEMPTS + 1):
         try:
-            return _start_once(workdir, extra_apiserver_args, bins, t0)
+            return _start_once(workdir, extra_apiserver_args, bins, t0, tuple(nodes))
         except ClusterStartError as e:
             if attempt == PORT_ATTEMPTS or "address already in use" not in str(e):
                 raise
@@ -404,7 +458,9 @@ def start_cluster(
     raise AssertionError("unreachable")
 
 
-def _start_once(workdir: Path, extra_apiserver_args: Sequence[str], bins: Path, t0: float) -> RunningCluster:
+def _start_once(
+    workdir: Path, extra_apiserver_args: Sequence[str], bins: Path, t0: float, nodes: tuple[NodeSpec, ...]
+) -> RunningCluster:
     log_dir = workdir / "logs"
     pki = workdir / "pki"
     cert_dir = workdir / "apiserver-certs"
@@ -444,6 +500,7 @@ def _start_once(workdir: Path, extra_apiserver_args: Sequence[str], bins: Path, 
         restricted_token=restricted_token,
         agent_token=agent_token,
         apiserver_args=list(extra_apiserver_args),
+        nodes=nodes,
     )
     atexit.register(cluster.stop)
     try:
@@ -482,6 +539,11 @@ def _start_once(workdir: Path, extra_apiserver_args: Sequence[str], bins: Path, 
             f"--service-account-signing-key-file={sa_key}",
             f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
             "--allow-privileged=true",
+            # a Pod requesting nvidia.com/gpu tolerates the GPU nodes' taint, as on GKE and AKS
+            "--enable-admission-plugins=ExtendedResourceToleration",
+            # It taints every new Node not-ready until the node lifecycle controller sees a
+            # kubelet's heartbeat; no kubelet runs here (KWOK marks the nodes Ready at once).
+            "--disable-admission-plugins=TaintNodesByCondition",
             # A loopback advertise address cannot back the `kubernetes` Service's endpoints.
             "--endpoint-reconciler-type=none",
             "--profiling=false",
@@ -526,11 +588,11 @@ def _start_once(workdir: Path, extra_apiserver_args: Sequence[str], bins: Path, 
             log_dir / "kube-controller-manager.log",
         )
         cluster._controller_manager.start()
+        if nodes:
+            _start_node_simulation(cluster, bins)
         api = cluster.api()
         _setup_users(api)
-        procs = [cluster._etcd, cluster._apiserver, cluster._controller_manager]
-        assert all(p is not None for p in procs)
-        live = [p for p in procs if p is not None]
+        live = cluster._processes()
         _wait_for(
             "the default namespace",
             lambda: api.request("GET", "/api/v1/namespaces/default")[0] == 200,
@@ -552,12 +614,88 @@ def _start_once(workdir: Path, extra_apiserver_args: Sequence[str], bins: Path, 
             live,
         )
         timings["controller-manager"] = time.monotonic() - t
+        if nodes:
+            t = time.monotonic()
+            _create_nodes(api, nodes)
+            _wait_for(f"{len(nodes)} simulated nodes Ready", lambda: _nodes_ready(api, nodes), live)
+            timings["nodes"] = time.monotonic() - t
     except BaseException:
         cluster.stop()
         raise
     cluster.timings = timings
     cluster.startup_seconds = time.monotonic() - t0
     return cluster
+
+
+def _start_node_simulation(cluster: RunningCluster, bins: Path) -> None:
+    """Start kube-scheduler and KWOK (which manages only the nodes labelled
+    ``NODE_SELECTOR_LABEL=kwok``) against the admin kubeconfig."""
+    cluster._scheduler = _Process(
+        "kube-scheduler",
+        [
+            str(bins / "kube-scheduler"),
+            f"--kubeconfig={cluster.kubeconfig}",
+            "--leader-elect=false",
+            "--secure-port=0",
+        ],
+        cluster.log_dir / "kube-scheduler.log",
+    )
+    cluster._scheduler.start()
+    cluster._kwok = _Process(
+        "kwok",
+        [
+            str(bins / "kwok"),
+            f"--kubeconfig={cluster.kubeconfig}",
+            "--manage-all-nodes=false",
+            f"--manage-nodes-with-label-selector={NODE_SELECTOR_LABEL}=kwok",
+            f"--cidr={POD_CIDR}",
+            "--node-ip=10.240.0.1",
+            "--server-address=",
+            *(f"--config={path}" for path in sorted(STAGES_DIR.glob("*.yaml"))),
+        ],
+        cluster.log_dir / "kwok.log",
+    )
+    cluster._kwok.start()
+
+
+def node_manifest(node: NodeSpec) -> dict[str, Any]:
+    """The Node object of a simulated node (status included: a Node's status may be set on
+    create), labelled for KWOK and with the well-known labels a kubelet sets."""
+    labels = {
+        "kubernetes.io/hostname": node.name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "type": "kwok",
+        NODE_SELECTOR_LABEL: "kwok",
+        **node.labels,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": node.name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
+        "spec": {"taints": [dict(t) for t in node.taints]},
+        "status": {"capacity": dict(node.capacity), "allocatable": dict(node.capacity)},
+    }
+
+
+def _create_nodes(api: Api, nodes: Sequence[NodeSpec]) -> None:
+    for node in nodes:
+        status, resp = api.request("POST", "/api/v1/nodes", node_manifest(node))
+        if status not in (201, 409):
+            raise ClusterStartError(f"creating Node/{node.name}: HTTP {status}: {resp}")
+
+
+def _nodes_ready(api: Api, nodes: Sequence[NodeSpec]) -> bool:
+    status, body = api.request("GET", f"/api/v1/nodes?labelSelector={NODE_SELECTOR_LABEL}%3Dkwok")
+    if status != 200:
+        return False
+    ready = {
+        item["metadata"]["name"]
+        for item in body.get("items", [])
+        for c in (item.get("status") or {}).get("conditions") or []
+        if c.get("type") == "Ready" and c.get("status") == "True"
+    }
+    return all(node.name in ready for node in nodes)
 
 
 def _setup_users(api: Api) -> None:

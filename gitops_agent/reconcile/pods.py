@@ -1,0 +1,45 @@
+"""The Pods that Deployment and Job health reads (see ``health``): one list per namespace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from gitops_agent.reconcile.cluster import Cluster
+from gitops_agent.reconcile.health import POD_KINDS, HealthStatus, health_of
+from gitops_agent.reconcile.live import parallel
+from gitops_agent.reconcile.objects import Manifest, ObjectError, ObjectRef
+
+UNREADABLE = frozenset({401, 403, 404})
+"""Answers to a Pod list that leave health to the objects' own status (no ``list pods`` right)."""
+
+
+def needs_pods(ref: ObjectRef, live: Mapping[str, object] | None) -> bool:
+    """Whether ``ref``'s health could change with its Pods: a Deployment or Job that is
+    present and not Healthy by its own status."""
+    if live is None or (ref.group, ref.kind) not in POD_KINDS:
+        return False
+    return health_of(ref.group, ref.kind, live).status is not HealthStatus.HEALTHY
+
+
+def read_pods(cluster: Cluster, namespaces: Iterable[str], workers: int = 8) -> list[Manifest]:
+    """Every Pod of ``namespaces`` (one list request each, in parallel).
+
+    A namespace whose Pods the credentials may not list (HTTP 401/403/404) contributes none;
+    other refusals and transport failures raise ``ObjectError``/``ClusterError``.
+    """
+    wanted = sorted({n for n in namespaces if n})
+    if not wanted:
+        return []
+    info = cluster.resource("", "v1", "Pod")
+    if info is None:
+        return []
+
+    def list_one(namespace: str) -> list[Manifest]:
+        try:
+            return cluster.list(info, namespace, "")
+        except ObjectError as error:
+            if error.status in UNREADABLE:
+                return []
+            raise
+
+    return [pod for pods in parallel(workers, list_one, wanted) for pod in pods]
