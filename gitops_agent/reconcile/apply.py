@@ -266,6 +266,11 @@ class _SyncRun:
                 item.change = with_health(item.change, item.live, pods)
 
 
+def is_service_account_token(obj: Manifest) -> bool:
+    """A ``kubernetes.io/service-account-token`` Secret (it names a ServiceAccount that must exist)."""
+    return obj.get("kind") == "Secret" and obj.get("type") == "kubernetes.io/service-account-token"
+
+
 def removal_ops(extras: Sequence[ExtraItem]) -> list[dict[str, Any]]:
     """A JSON patch removing ``extras`` (each guarded by a ``test`` of its current value)."""
     ops: list[dict[str, Any]] = []
@@ -331,7 +336,11 @@ def sync(
                 if item.change.action in CHANGING:
                     item.change = item.change.with_action(Action.BLOCKED, "not applied: an earlier wave failed")
             continue
-        ok = run.apply_all(items)
+        # a service-account token Secret created before its ServiceAccount is deleted by the
+        # token controller: such Secrets follow the rest of their wave
+        tokens = [i for i in items if is_service_account_token(i.body)]
+        ok = run.apply_all([i for i in items if not is_service_account_token(i.body)])
+        ok = run.apply_all(tokens) and ok
         if wave == NAMESPACES_AND_CRDS:
             run.wait_established(items)
             ok = ok and all(i.change.action is not Action.ERROR for i in items)

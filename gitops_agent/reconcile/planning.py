@@ -285,6 +285,20 @@ def previous_task_job(job: Manifest, live: Iterable[Manifest]) -> Manifest | Non
     return max(same_task, key=created, default=None)
 
 
+def refresh_if_stale(cluster: Cluster, item: Planned, result: Manifest) -> None:
+    """A controller wrote the object between the list and the dry-run (the dry-run answers with
+    the current ``resourceVersion``): read it again, so only git's changes count as drift."""
+    assert item.info is not None and item.live is not None
+
+    def version(obj: Manifest) -> str:
+        return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+    if version(result) and version(result) != version(item.live):
+        fresh = cluster.get(item.info, item.ref)
+        if fresh is not None:
+            item.live = fresh
+
+
 def finished_and_gone(item: Planned, target: Target) -> bool:
     """A desired Job with no live object whose run is recorded as finished (or started and
     never seen again): not created again; a stand-in carries its outcome for gating."""
@@ -479,6 +493,7 @@ def plan(
                 return
             item.change = Change(item.ref, Action.ERROR, item.change.wave, message=str(error))
             return
+        refresh_if_stale(cluster, item, result)
         extras = () if item.policy is ApplyPolicy.MERGE else extra_items(item.body, result, item.root, item.left_alone)
         predicted = strip_noise(remove_extras(result, extras))
         outcome = DiffResult(item.ref, strip_noise(item.live), predicted)
