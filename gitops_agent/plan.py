@@ -27,6 +27,7 @@ from gitops_agent.errors import InvalidInputError, SpecError
 from gitops_agent.render import render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment
+from gitops_agent.yamlscalars import needs_quotes
 
 Manifest = dict[str, Any]
 MASK = "<masked>"
@@ -164,17 +165,12 @@ def mask_secret(obj: Manifest, other: Mapping[str, Any] | None = None) -> Manife
 
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_/.][A-Za-z0-9_./@:=+-]*( [A-Za-z0-9_./@:=+()-]+)*$")
-_NOT_PLAIN = re.compile(
-    r"^([-+]?[0-9._]+([eE][-+]?[0-9]+)?|0[xob].*|[0-9]+(:[0-9]+)+.*|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*"
-    r"|[-+]?\.(inf|nan)|y|yes|n|no|true|false|on|off|null|~)$",
-    re.IGNORECASE,
-)
 
 
 def _scalar(value: Any) -> str:
-    """A YAML scalar: plain when unambiguous, else a JSON string (valid YAML, double-quoted)."""
+    """A YAML scalar: plain when unambiguous to every reader, else a JSON string (valid YAML, double-quoted)."""
     if isinstance(value, str):
-        plain = _PLAIN.fullmatch(value) and not _NOT_PLAIN.fullmatch(value)
+        plain = _PLAIN.fullmatch(value) and not needs_quotes(value)
         if plain and ": " not in value and not value.endswith(":"):
             return value
         return "".join(_escape(ch) for ch in json.dumps(value, ensure_ascii=False))
@@ -209,7 +205,7 @@ def _emit_entry(prefix: str, item: Any, indent: str, out: list[str], *, in_list:
         if in_list and isinstance(item, Mapping):
             nested: list[str] = []
             _emit(item, inner, nested)
-            out.append(f"{prefix} {nested[0][len(inner):]}")
+            out.append(f"{prefix} {nested[0][len(inner) :]}")
             out.extend(nested[1:])
             return
         out.append(f"{prefix}\n")

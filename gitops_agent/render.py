@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from gitops_agent.adapters import git as gitops_git
-from gitops_agent.compile.yamlio import load_all
+from gitops_agent.compile.yamlio import NonFiniteNumberError, format_path, load_all
 from gitops_agent.errors import InvalidInputError, KustomizeError
 from gitops_agent.spec.model import Environment
 
@@ -53,7 +55,36 @@ def render_overlay(root: Path, env_name: str) -> list[Manifest]:
     if proc.returncode != 0:
         detail = proc.stderr.decode(errors="replace").strip().splitlines()
         raise KustomizeError(f"kustomize build of {overlay} failed: {detail[-1] if detail else 'no output'}")
-    return [doc for doc in load_all(proc.stdout) if isinstance(doc, dict)]
+    return read_kustomize_output(proc.stdout, overlay)
+
+
+def read_kustomize_output(output: bytes, overlay: Path | str) -> list[Manifest]:
+    """The objects of ``kustomize build``'s output, every scalar as kustomize meant it.
+
+    Plain scalars are resolved the way kustomize's own YAML library (go-yaml v3) resolves
+    them, so a string such as ``609e4400`` (which overflows a float64) stays that string.
+    Raises InvalidInputError for a plain ``.inf``/``.nan``, which no JSON API can carry, and
+    KustomizeError when the output is not YAML.
+    """
+    try:
+        documents = load_all(output)
+    except NonFiniteNumberError as error:
+        where = _object_name(error.document) if isinstance(error.document, dict) else str(overlay)
+        raise InvalidInputError(
+            f"{where}: {format_path(error.path)}: the plain scalar {error.value} is not a number JSON "
+            "or the Kubernetes API can carry; quote it to keep it a string"
+        ) from error
+    except yaml.YAMLError as error:
+        raise KustomizeError(f"kustomize build of {overlay} gave output that is not YAML: {error}") from error
+    return [doc for doc in documents if isinstance(doc, dict)]
+
+
+def _object_name(obj: Manifest) -> str:
+    """``Kind/namespace/name`` (``Kind/name`` for cluster-scoped objects)."""
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    parts = [str(obj.get("kind", "?")), str(meta.get("namespace") or ""), str(meta.get("name", "?"))]
+    return "/".join(part for part in parts if part)
 
 
 def render_files(files: dict[str, bytes] | Any, env_name: str) -> list[Manifest]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from gitops_agent.reconcile.normalize import mask_secrets
 from gitops_agent.reconcile.objects import Manifest, ObjectRef
+from gitops_agent.yamlscalars import needs_quotes
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,6 @@ class DiffResult:
 
 
 _PLAIN = re.compile(r"^[A-Za-z_./][A-Za-z0-9_ ./:@=+-]*$")
-_RESERVED = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
 
 
 def _scalar(value: Any) -> str:
@@ -44,7 +44,8 @@ def _scalar(value: Any) -> str:
     text = str(value)
     if (
         _PLAIN.fullmatch(text)
-        and text.lower() not in _RESERVED
+        and not needs_quotes(text)
+        and text.lower() not in ("yes", "no", "on", "off", "y", "n", "true", "false", "null")
         and not text.endswith((" ", ":"))
         and ": " not in text
         and " #" not in text
