@@ -165,5 +165,6 @@ def needs_quotes(text: str) -> bool:
         or text in _YAML11_BOOLS
         or text in ("<<", "=")
         or _TIMESTAMP.fullmatch(text) is not None
+        or _YAML_STYLE_FLOAT.fullmatch(text.replace("_", "")) is not None  # YAML 1.2 core schema, overflow or not
         or _read_as_non_string_by_yaml_libraries(text)
     )
