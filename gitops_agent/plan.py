@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import json
 import re
 import tempfile
@@ -24,7 +25,8 @@ from typing import Any
 from gitops_agent.adapters import git as gitops_git
 from gitops_agent.compile import compile_environment
 from gitops_agent.errors import InvalidInputError, SpecError
-from gitops_agent.render import render_files
+from gitops_agent.render import cache_for, render_files
+from gitops_agent.render_cache import RenderCache
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment
 from gitops_agent.yamlscalars import needs_quotes
@@ -301,8 +303,14 @@ LiveDiff = Callable[[RenderedEnvironment, str], EnvironmentPlan]
 """Head's rendered objects of one environment (and the head sha) against its live cluster."""
 
 
-def render_environments(root: Path, only: Sequence[str] | None) -> dict[str, RenderedEnvironment]:
-    """Load, compile and render each environment of the GitOps repository at ``root``."""
+def render_environments(
+    root: Path, only: Sequence[str] | None, *, cache: RenderCache | None = None
+) -> dict[str, RenderedEnvironment]:
+    """Load, compile and render each environment of the GitOps repository at ``root``.
+
+    With ``cache``, a compiled tree already rendered (same content, same kustomize) is not
+    rendered again.
+    """
     if not (root / "environments").is_dir():
         return {}
     specs = load_specs(root)
@@ -310,16 +318,19 @@ def render_environments(root: Path, only: Sequence[str] | None) -> dict[str, Ren
 
     def build(env: Environment) -> RenderedEnvironment:
         tree = compile_environment(specs, env, source_commit=None, repo_root=root)
-        return RenderedEnvironment(env, tuple(render_files(dict(tree), env.name)))
+        return RenderedEnvironment(env, tuple(render_files(dict(tree), env.name, cache)))
 
     with ThreadPoolExecutor(max_workers=RENDER_WORKERS) as pool:
         return {r.environment.name: r for r in pool.map(build, selected)}
 
 
 def render_revision(
-    repo: Path, ref: str, only: Sequence[str] | None, render: RenderAll = render_environments
+    repo: Path, ref: str, only: Sequence[str] | None, render: RenderAll | None = None
 ) -> dict[str, RenderedEnvironment]:
-    """Export ``ref``'s tree to a temporary directory and render its environments there."""
+    """Export ``ref``'s tree to a temporary directory and render its environments there
+    (by default with :func:`render_environments` and the repository's render cache)."""
+    if render is None:
+        render = functools.partial(render_environments, cache=cache_for(repo))
     handle = gitops_git.open_repo(repo)
     with tempfile.TemporaryDirectory(prefix="gitops-agent-plan-") as tmp:
         root = Path(tmp)
@@ -337,7 +348,7 @@ def compute_plan(
     head: str,
     *,
     environments: Sequence[str] = (),
-    render: RenderAll = render_environments,
+    render: RenderAll | None = None,
     live: LiveDiff | None = None,
 ) -> Plan:
     """Render both revisions and diff each environment present in either.

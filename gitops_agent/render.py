@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -14,8 +16,9 @@ from typing import Any
 import yaml
 
 from gitops_agent.adapters import git as gitops_git
-from gitops_agent.compile.yamlio import NonFiniteNumberError, format_path, load_all
-from gitops_agent.errors import InvalidInputError, KustomizeError
+from gitops_agent.compile.yamlio import READER_VERSION, NonFiniteNumberError, format_path, load_all
+from gitops_agent.errors import GitError, InvalidInputError, KustomizeError
+from gitops_agent.render_cache import RenderCache, files_digest
 from gitops_agent.spec.model import Environment
 
 Manifest = dict[str, Any]
@@ -87,8 +90,19 @@ def _object_name(obj: Manifest) -> str:
     return "/".join(part for part in parts if part)
 
 
-def render_files(files: dict[str, bytes] | Any, env_name: str) -> list[Manifest]:
-    """Render a compiled tree (path → bytes) held in memory."""
+def render_files(files: dict[str, bytes] | Any, env_name: str, cache: RenderCache | None = None) -> list[Manifest]:
+    """Render a compiled tree (path → bytes) held in memory; with ``cache``, at most once per content."""
+    if cache is None:
+        return _render_files(files, env_name)
+    key = _cache_key(cache, env_name, "files:" + files_digest(files))
+    objects = cache.load(key)
+    if objects is None:
+        objects = _render_files(files, env_name)
+        cache.store(key, objects)
+    return objects
+
+
+def _render_files(files: dict[str, bytes] | Any, env_name: str) -> list[Manifest]:
     with tempfile.TemporaryDirectory(prefix="gitops-agent-render-") as tmp:
         root = Path(tmp)
         for path, content in files.items():
@@ -120,8 +134,61 @@ def resolve_env_revision(repo: Path, env: Environment, ref: str | None) -> str:
 
 
 def render_ref(repo: Path, env: Environment, ref: str | None) -> Rendered:
-    """Render the environment branch at ``ref`` (default: its newest commit)."""
+    """Render the environment branch at ``ref`` (default: its newest commit).
+
+    A commit's objects are rendered once: they are cached by the commit's tree, the kustomize
+    build and the reader version (:mod:`gitops_agent.render_cache`), so ``render``, ``diff``,
+    ``sync``, ``plan --live`` and the reconcile loop share one render per commit.
+    """
     revision = resolve_env_revision(repo, env, ref)
     handle = gitops_git.open_repo(repo)
-    files = gitops_git.list_files(handle, revision)
-    return Rendered(env.name, revision, tuple(render_files(files, env.name)))
+    cache = RenderCache(cache_directory(gitops_git.common_dir(handle)))
+    key = _cache_key(cache, env.name, "tree:" + gitops_git.tree_of(handle, revision))
+    objects = cache.load(key)
+    if objects is None:
+        objects = _render_files(gitops_git.list_files(handle, revision), env.name)
+        cache.store(key, objects)
+    return Rendered(env.name, revision, tuple(objects))
+
+
+def cache_directory(git_dir: Path) -> Path:
+    """Where rendered objects are cached for the repository whose git directory is ``git_dir``."""
+    return git_dir / "gitops-agent" / "render-cache"
+
+
+def cache_for(repo: Path) -> RenderCache | None:
+    """The render cache of the git repository holding ``repo``; None outside a repository."""
+    try:
+        return RenderCache(cache_directory(gitops_git.common_dir(gitops_git.open_repo(repo))))
+    except GitError:
+        return None
+
+
+def _cache_key(cache: RenderCache, env_name: str, tree: str) -> str:
+    return RenderCache.key(
+        environment=env_name, tree=tree, kustomize=kustomize_build(kubectl_path(), cache), reader=READER_VERSION
+    )
+
+
+def kustomize_build(kubectl: str, cache: RenderCache) -> str:
+    """kubectl's and its kustomize's versions (``v1.37.1/kustomize-v5.8.1``), remembered per binary.
+
+    Raises KustomizeError when kubectl cannot tell its version.
+    """
+    binary = Path(kubectl).resolve()
+    stat = binary.stat()
+    stamp = hashlib.sha256(f"{binary}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:32]
+    note = f"kubectl-{stamp}"
+    known = cache.load_note(note)
+    if known is not None:
+        return known
+    proc = subprocess.run([kubectl, "version", "--client", "-o", "json"], capture_output=True, check=False)
+    try:
+        info = json.loads(proc.stdout)
+        version = f"{info['clientVersion']['gitVersion']}/kustomize-{info['kustomizeVersion']}"
+    except (ValueError, KeyError, TypeError) as error:
+        raise KustomizeError(
+            f"{kubectl} version --client: no version ({proc.stderr.decode(errors='replace').strip()})"
+        ) from error
+    cache.store_note(note, version)
+    return version

@@ -69,6 +69,9 @@ def format_path(path: Iterable[str | int]) -> str:
     return text or "<root>"
 
 
+READER_VERSION = "go-yaml-v3-resolve/1"
+"""Changes whenever the reader could give different objects for the same text (a render cache key)."""
+
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
 _TAG_OF_TYPE = {type(None): "null", bool: "bool", int: "int", float: "float", str: "str"}

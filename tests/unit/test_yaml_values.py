@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import string
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from ruamel.yaml import YAML
 
 from gitops_agent.compile import compile_environment
 from gitops_agent.compile import labels as L
-from gitops_agent.compile.workloads import short_hash
 from gitops_agent.compile.yamlio import NonFiniteNumberError, dump, dump_all, load_all
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.plan import manifest_lines
@@ -26,57 +24,7 @@ from gitops_agent.reconcile.diff import to_yaml
 from gitops_agent.render import read_kustomize_output, render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.yamlscalars import needs_quotes, resolve_plain
-
-# Members of the kind, each a string that some reader takes for a non-string.
-KIND_MEMBERS = [
-    "609e4400",  # overflows float64: a string to go-yaml v3, inf to YAML 1.2
-    "1e400",
-    "-1E+999",
-    ".5e999",
-    "9223372036854775808",  # beyond int64 (a uint64 to go-yaml)
-    "18446744073709551616",  # beyond uint64 (a float to go-yaml)
-    "1_000",
-    "+1",
-    "-0",
-    ".5",
-    "1.",
-    "1e3",
-    "0777",
-    "08",
-    "0x1F",
-    "0X1f",
-    "0o17",
-    "0O17",
-    "0b101",
-    "-0b101",
-    "0b+1",
-    "1:20",
-    "190:20:30.15",
-    ".inf",
-    "-.Inf",
-    ".NaN",
-    ".nan",
-    "true",
-    "False",
-    "y",
-    "N",
-    "yes",
-    "On",
-    "OFF",
-    "null",
-    "NULL",
-    "~",
-    "",
-    "2001-12-14",
-    "2001-12-14t21:59:43.10-05:00",
-    "2001-12-14 21:59:43.10",
-    "2002-12-14T21:59:43Z",
-    "<<",
-    "=",
-    "trailing ",
-    "tab\t",
-    " leading",
-]
+from tests.support.number_like import KIND_MEMBERS, overflowing_config
 
 # What go-yaml v3 (gopkg.in/yaml.v3 v3.0.1, decoding into an untyped value) gives each plain scalar.
 GO_YAML_V3 = {
@@ -283,17 +231,6 @@ def test_number_like_strings_reach_render_exactly_through_real_kustomize(
     assert json.loads(as_json) == objects
     for read in (list(yaml.safe_load_all(dump_all(objects))), load_all(dump_all(objects))):
         assert read == objects  # render's YAML text reads back as the same objects
-
-
-def overflowing_config() -> tuple[dict[str, str], str]:
-    """A workflow ``config`` whose 8-hex config hash is digits-e-digits overflowing a float64."""
-    for seed in range(100_000):
-        config = {"settings.yaml": f"seed: {seed}\n"}
-        digest = short_hash(config)
-        shaped = all(c in string.digits + "e" for c in digest) and digest.count("e") == 1
-        if shaped and digest[0] != "e" and digest[-1] != "e" and math.isinf(float(digest)):
-            return config, digest
-    raise AssertionError("no overflowing config hash in 100000 seeds")
 
 
 def test_an_overflowing_config_hash_compiles_and_renders_exactly(tmp_path: Path) -> None:
