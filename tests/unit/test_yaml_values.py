@@ -276,3 +276,24 @@ def test_a_plain_infinity_or_nan_is_refused_with_the_object_and_field_named(plai
 
 def test_kustomize_output_keys_are_their_text() -> None:
     assert load_all("1e3: a\ntrue: b\n0x1F: c\n~: d\n") == [{"1e3": "a", "true": "b", "0x1F": "c", "~": "d"}]
+
+
+@pytest.mark.parametrize("plain", ["609e4400", "1e999", "-2E+400", "123e4567"])
+def test_a_plain_spec_value_that_overflows_a_float_stays_its_text(tmp_path: Path, plain: str) -> None:
+    """Specs are read as YAML 1.2, where ``609e4400`` is a float that overflows to infinity;
+    go-yaml (kustomize, kubectl) keeps such a scalar a string, and so does the spec reader."""
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "workflows" / "wf.yaml").write_text(
+        "apiVersion: gitops-agent.io/v1alpha1\nkind: Workflow\nmetadata: {name: wf}\nspec:\n"
+        "  defaults: {image: reg.example.com/a:1.0}\n"
+        f"  tasks: {{t: {{command: ['true'], env: {{BUILD: {plain}}}}}}}\n"
+        f"  config: {{hash: {plain}}}\n"
+    )
+    (tmp_path / "environments" / "test.yaml").write_text(
+        "apiVersion: gitops-agent.io/v1alpha1\nkind: Environment\nmetadata: {name: test}\n"
+        "spec: {namespace: ns-test, branch: env/test}\n"
+    )
+    workflow = load_specs(tmp_path).workflows["wf"]
+    assert workflow.config["hash"] == plain
+    assert workflow.task("t").container.env["BUILD"] == plain
