@@ -29,7 +29,7 @@ from gitops_agent.render import cache_for, render_files
 from gitops_agent.render_cache import RenderCache
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment
-from gitops_agent.yamlscalars import needs_quotes
+from gitops_agent.yamlscalars import double_quoted, needs_quotes
 
 Manifest = dict[str, Any]
 MASK = "<masked>"
@@ -175,20 +175,15 @@ def _scalar(value: Any) -> str:
         plain = _PLAIN.fullmatch(value) and not needs_quotes(value)
         if plain and ": " not in value and not value.endswith(":"):
             return value
-        return "".join(_escape(ch) for ch in json.dumps(value, ensure_ascii=False))
+        return double_quoted(value)
     return json.dumps(value)
-
-
-def _escape(ch: str) -> str:
-    """Characters YAML may not carry raw in a double-quoted scalar, as YAML escapes."""
-    if ch.isprintable():
-        return ch
-    return f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}"
 
 
 def _literal_ok(text: str) -> bool:
     """Whether a multi-line string can be shown as a ``|`` block (printable lines only)."""
-    return "\n" in text.rstrip("\n") and all(line.isprintable() for line in text.split("\n"))
+    lines = text.split("\n")
+    # libyaml (and go-yaml) refuse a tab where a block scalar's indentation is expected.
+    return "\n" in text.rstrip("\n") and all(line.isprintable() and not line.startswith("\t") for line in lines)
 
 
 def _emit(value: Any, indent: str, out: list[str]) -> None:

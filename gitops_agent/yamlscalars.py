@@ -13,6 +13,7 @@ YAML 1.2 (ruamel.yaml).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Final
@@ -168,3 +169,21 @@ def needs_quotes(text: str) -> bool:
         or _YAML_STYLE_FLOAT.fullmatch(text.replace("_", "")) is not None  # YAML 1.2 core schema, overflow or not
         or _read_as_non_string_by_yaml_libraries(text)
     )
+
+
+def needs_escapes(text: str) -> bool:
+    """Whether ``text`` holds a character that only a double-quoted scalar's escapes carry
+    exactly: control characters (other than tab and newline), ``\\r``, the YAML 1.1 line
+    breaks ``\\x85``, ``\\u2028`` and ``\\u2029`` (a plain, single-quoted or literal scalar
+    would fold or reject them), and any other character Python does not call printable."""
+    return not all(char.isprintable() or char in "\n\t" for char in text)
+
+
+def double_quoted(text: str) -> str:
+    """``text`` as a YAML double-quoted scalar: JSON string syntax (which YAML reads) with
+    every character that is not printable escaped (``\\u2028``, ``\\x85`` → ``\\u0085``)."""
+    return "".join(char if char.isprintable() else _escape(char) for char in json.dumps(text, ensure_ascii=False))
+
+
+def _escape(char: str) -> str:
+    return f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}"

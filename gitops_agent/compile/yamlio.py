@@ -12,10 +12,12 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.representer import SafeRepresenter
 
-from gitops_agent.yamlscalars import needs_quotes, resolve_plain
+from gitops_agent.yamlscalars import needs_escapes, needs_quotes, resolve_plain
 
 
 def _represent_str(representer: SafeRepresenter, value: str) -> Any:
+    if needs_escapes(value):
+        return representer.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     if needs_quotes(value):
         return representer.represent_scalar("tag:yaml.org,2002:str", value, style="'")
     if "\n" in value:

@@ -11,7 +11,7 @@ from typing import Any
 
 from gitops_agent.reconcile.normalize import mask_secrets
 from gitops_agent.reconcile.objects import Manifest, ObjectRef
-from gitops_agent.yamlscalars import needs_quotes
+from gitops_agent.yamlscalars import double_quoted, needs_escapes, needs_quotes
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def _scalar(value: Any) -> str:
         and " #" not in text
     ):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return double_quoted(text)
 
 
 def _emit(value: Any, indent: int, out: list[str]) -> None:
@@ -93,7 +93,8 @@ def _literal(value: Any) -> bool:
         and "\n" in value.rstrip("\n")
         and not value.endswith("\n\n")
         and not value.startswith((" ", "\n"))
-        and "\r" not in value
+        and not needs_escapes(value)
+        and not any(line.startswith("\t") for line in value.split("\n"))  # libyaml: a tab is not indentation
         and all(line == line.rstrip() for line in value.split("\n"))
     )
 

@@ -169,6 +169,17 @@ def test_number_like_strings_survive_every_emitter_and_reader(value: str) -> Non
     _assert_every_emitter_keeps(value)
 
 
+ANY_TEXT = st.text(max_size=12) | st.text(" \n\t\r\x85\u2028\u2029\ufeff\x7fab:#-'\"|>", max_size=10)
+
+
+@settings(max_examples=600, deadline=None)
+@given(ANY_TEXT)
+def test_any_text_survives_every_emitter_and_reader(value: str) -> None:
+    """Control characters, ``\\r``, YAML 1.1 line breaks (``\\x85``, ``\\u2028``), tabs that
+    start a line: escaped or quoted so that libyaml, PyYAML and ruamel.yaml read them back."""
+    _assert_every_emitter_keeps(value)
+
+
 def _write_repo(root: Path, values: list[str]) -> None:
     """A workflow whose ``config`` holds ``values`` and an environment listing a ConfigMap
     (in ``resources:``) that carries them as annotations and data, written as git holds them."""
