@@ -25,6 +25,17 @@ def _represent_str(representer: SafeRepresenter, value: str) -> Any:
     return representer.represent_str(value)
 
 
+def _represent_float(representer: SafeRepresenter, value: float) -> Any:
+    """Floats with a dot in the mantissa (``1.0e+16``, not ``1e+16``, which YAML 1.1 reads as a string)."""
+    if not math.isfinite(value):
+        return representer.represent_float(value)
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    if "." not in mantissa:
+        text = f"{mantissa}.0{e}{exponent}"
+    return representer.represent_scalar("tag:yaml.org,2002:float", text)
+
+
 def _yaml() -> YAML:
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
@@ -32,6 +43,7 @@ def _yaml() -> YAML:
     yaml.indent(mapping=2, sequence=2, offset=0)
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     yaml.representer.add_representer(str, _represent_str)
+    yaml.representer.add_representer(float, _represent_float)
     return yaml
 
 

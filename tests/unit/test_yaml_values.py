@@ -308,3 +308,11 @@ def test_a_plain_spec_value_that_overflows_a_float_stays_its_text(tmp_path: Path
     workflow = load_specs(tmp_path).workflows["wf"]
     assert workflow.config["hash"] == plain
     assert workflow.task("t").container.env["BUILD"] == plain
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**63), 2**63 - 1))
+def test_numbers_stay_the_same_numbers_for_every_reader(number: float) -> None:
+    emitted = dump({"n": number}).decode()
+    for read in _readers(emitted):
+        assert read == {"n": number} and type(read["n"]) is type(number), emitted
