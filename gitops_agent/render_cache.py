@@ -87,7 +87,7 @@ class RenderCache:
                 Path(temporary).unlink(missing_ok=True)
                 raise
             self._prune()
-        except OSError as error:
+        except (OSError, ValueError) as error:  # ValueError: a value JSON cannot carry
             _LOG.debug("render cache: not stored (%s)", error)
 
     def load_note(self, name: str) -> str | None:
