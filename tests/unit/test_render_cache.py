@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 from collections.abc import Callable
@@ -180,3 +181,20 @@ def test_the_newest_entries_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert len(names) == MAX_ENTRIES
     assert f"k{MAX_ENTRIES + 4}" in names and "k0" not in names
     assert cache.load(f"k{MAX_ENTRIES + 4}") == [{"kind": "ConfigMap", "index": MAX_ENTRIES + 4}]
+
+
+def test_the_kustomize_build_is_asked_once_per_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = RenderCache(tmp_path / "cache")
+    version = render_module.kustomize_build(render_module.kubectl_path(), cache)
+    assert re.fullmatch(r"v1\.\d+\.\d+[^/]*/kustomize-v\d+\.\d+\.\d+", version), version
+
+    def no_process(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("kubectl asked again for its version")
+
+    monkeypatch.setattr(render_module.subprocess, "run", no_process)
+    assert render_module.kustomize_build(render_module.kubectl_path(), cache) == version
+    other = tmp_path / "kubectl"
+    other.write_text('#!/bin/sh\necho \'{"clientVersion": {"gitVersion": "v9.9.9"}, "kustomizeVersion": "v9"}\'\n')
+    other.chmod(0o755)
+    monkeypatch.undo()
+    assert render_module.kustomize_build(str(other), cache) == "v9.9.9/kustomize-v9"
