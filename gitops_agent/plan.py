@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import json
 import re
 import tempfile
@@ -25,9 +26,11 @@ from gitops_agent.adapters import git as gitops_git
 from gitops_agent.compile import compile_environment
 from gitops_agent.errors import InvalidInputError, SpecError
 from gitops_agent.reconcile.review import FieldChange, Reviewed, field_changes, risk_summary
-from gitops_agent.render import render_files
+from gitops_agent.render import cache_for, render_files
+from gitops_agent.render_cache import RenderCache
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment
+from gitops_agent.yamlscalars import double_quoted, needs_quotes
 
 Manifest = dict[str, Any]
 MASK = "<masked>"
@@ -189,33 +192,23 @@ def mask_secret(obj: Manifest, other: Mapping[str, Any] | None = None) -> Manife
 
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_/.][A-Za-z0-9_./@:=+-]*( [A-Za-z0-9_./@:=+()-]+)*$")
-_NOT_PLAIN = re.compile(
-    r"^([-+]?[0-9._]+([eE][-+]?[0-9]+)?|0[xob].*|[0-9]+(:[0-9]+)+.*|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*"
-    r"|[-+]?\.(inf|nan)|y|yes|n|no|true|false|on|off|null|~)$",
-    re.IGNORECASE,
-)
 
 
 def _scalar(value: Any) -> str:
-    """A YAML scalar: plain when unambiguous, else a JSON string (valid YAML, double-quoted)."""
+    """A YAML scalar: plain when unambiguous to every reader, else a JSON string (valid YAML, double-quoted)."""
     if isinstance(value, str):
-        plain = _PLAIN.fullmatch(value) and not _NOT_PLAIN.fullmatch(value)
+        plain = _PLAIN.fullmatch(value) and not needs_quotes(value)
         if plain and ": " not in value and not value.endswith(":"):
             return value
-        return "".join(_escape(ch) for ch in json.dumps(value, ensure_ascii=False))
+        return double_quoted(value)
     return json.dumps(value)
-
-
-def _escape(ch: str) -> str:
-    """Characters YAML may not carry raw in a double-quoted scalar, as YAML escapes."""
-    if ch.isprintable():
-        return ch
-    return f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}"
 
 
 def _literal_ok(text: str) -> bool:
     """Whether a multi-line string can be shown as a ``|`` block (printable lines only)."""
-    return "\n" in text.rstrip("\n") and all(line.isprintable() for line in text.split("\n"))
+    lines = text.split("\n")
+    # libyaml (and go-yaml) refuse a tab where a block scalar's indentation is expected.
+    return "\n" in text.rstrip("\n") and all(line.isprintable() and not line.startswith("\t") for line in lines)
 
 
 def _emit(value: Any, indent: str, out: list[str]) -> None:
@@ -234,7 +227,7 @@ def _emit_entry(prefix: str, item: Any, indent: str, out: list[str], *, in_list:
         if in_list and isinstance(item, Mapping):
             nested: list[str] = []
             _emit(item, inner, nested)
-            out.append(f"{prefix} {nested[0][len(inner):]}")
+            out.append(f"{prefix} {nested[0][len(inner) :]}")
             out.extend(nested[1:])
             return
         out.append(f"{prefix}\n")
@@ -370,8 +363,14 @@ LiveDiff = Callable[[RenderedEnvironment, str], EnvironmentPlan]
 """Head's rendered objects of one environment (and the head sha) against its live cluster."""
 
 
-def render_environments(root: Path, only: Sequence[str] | None) -> dict[str, RenderedEnvironment]:
-    """Load, compile and render each environment of the GitOps repository at ``root``."""
+def render_environments(
+    root: Path, only: Sequence[str] | None, *, cache: RenderCache | None = None
+) -> dict[str, RenderedEnvironment]:
+    """Load, compile and render each environment of the GitOps repository at ``root``.
+
+    With ``cache``, a compiled tree already rendered (same content, same kustomize) is not
+    rendered again.
+    """
     if not (root / "environments").is_dir():
         return {}
     specs = load_specs(root)
@@ -379,16 +378,19 @@ def render_environments(root: Path, only: Sequence[str] | None) -> dict[str, Ren
 
     def build(env: Environment) -> RenderedEnvironment:
         tree = compile_environment(specs, env, source_commit=None, repo_root=root)
-        return RenderedEnvironment(env, tuple(render_files(dict(tree), env.name)))
+        return RenderedEnvironment(env, tuple(render_files(dict(tree), env.name, cache)))
 
     with ThreadPoolExecutor(max_workers=RENDER_WORKERS) as pool:
         return {r.environment.name: r for r in pool.map(build, selected)}
 
 
 def render_revision(
-    repo: Path, ref: str, only: Sequence[str] | None, render: RenderAll = render_environments
+    repo: Path, ref: str, only: Sequence[str] | None, render: RenderAll | None = None
 ) -> dict[str, RenderedEnvironment]:
-    """Export ``ref``'s tree to a temporary directory and render its environments there."""
+    """Export ``ref``'s tree to a temporary directory and render its environments there
+    (by default with :func:`render_environments` and the repository's render cache)."""
+    if render is None:
+        render = functools.partial(render_environments, cache=cache_for(repo))
     handle = gitops_git.open_repo(repo)
     with tempfile.TemporaryDirectory(prefix="gitops-agent-plan-") as tmp:
         root = Path(tmp)
@@ -406,7 +408,7 @@ def compute_plan(
     head: str,
     *,
     environments: Sequence[str] = (),
-    render: RenderAll = render_environments,
+    render: RenderAll | None = None,
     live: LiveDiff | None = None,
 ) -> Plan:
     """Render both revisions and diff each environment present in either.

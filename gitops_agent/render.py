@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -11,9 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from gitops_agent.adapters import git as gitops_git
-from gitops_agent.compile.yamlio import load_all
-from gitops_agent.errors import InvalidInputError, KustomizeError
+from gitops_agent.compile.yamlio import READER_VERSION, NonFiniteNumberError, format_path, load_all
+from gitops_agent.errors import GitError, InvalidInputError, KustomizeError
+from gitops_agent.render_cache import RenderCache, files_digest
 from gitops_agent.spec.model import Environment
 
 Manifest = dict[str, Any]
@@ -53,11 +58,51 @@ def render_overlay(root: Path, env_name: str) -> list[Manifest]:
     if proc.returncode != 0:
         detail = proc.stderr.decode(errors="replace").strip().splitlines()
         raise KustomizeError(f"kustomize build of {overlay} failed: {detail[-1] if detail else 'no output'}")
-    return [doc for doc in load_all(proc.stdout) if isinstance(doc, dict)]
+    return read_kustomize_output(proc.stdout, overlay)
 
 
-def render_files(files: dict[str, bytes] | Any, env_name: str) -> list[Manifest]:
-    """Render a compiled tree (path → bytes) held in memory."""
+def read_kustomize_output(output: bytes, overlay: Path | str) -> list[Manifest]:
+    """The objects of ``kustomize build``'s output, every scalar as kustomize meant it.
+
+    Plain scalars are resolved the way kustomize's own YAML library (go-yaml v3) resolves
+    them, so a string such as ``609e4400`` (which overflows a float64) stays that string.
+    Raises InvalidInputError for a plain ``.inf``/``.nan``, which no JSON API can carry, and
+    KustomizeError when the output is not YAML.
+    """
+    try:
+        documents = load_all(output)
+    except NonFiniteNumberError as error:
+        where = _object_name(error.document) if isinstance(error.document, dict) else str(overlay)
+        raise InvalidInputError(
+            f"{where}: {format_path(error.path)}: the plain scalar {error.value} is not a number JSON "
+            "or the Kubernetes API can carry; quote it to keep it a string"
+        ) from error
+    except yaml.YAMLError as error:
+        raise KustomizeError(f"kustomize build of {overlay} gave output that is not YAML: {error}") from error
+    return [doc for doc in documents if isinstance(doc, dict)]
+
+
+def _object_name(obj: Manifest) -> str:
+    """``Kind/namespace/name`` (``Kind/name`` for cluster-scoped objects)."""
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    parts = [str(obj.get("kind", "?")), str(meta.get("namespace") or ""), str(meta.get("name", "?"))]
+    return "/".join(part for part in parts if part)
+
+
+def render_files(files: dict[str, bytes] | Any, env_name: str, cache: RenderCache | None = None) -> list[Manifest]:
+    """Render a compiled tree (path → bytes) held in memory; with ``cache``, at most once per content."""
+    if cache is None:
+        return _render_files(files, env_name)
+    key = _cache_key(cache, env_name, "files:" + files_digest(files))
+    objects = cache.load(key)
+    if objects is None:
+        objects = _render_files(files, env_name)
+        cache.store(key, objects)
+    return objects
+
+
+def _render_files(files: dict[str, bytes] | Any, env_name: str) -> list[Manifest]:
     with tempfile.TemporaryDirectory(prefix="gitops-agent-render-") as tmp:
         root = Path(tmp)
         for path, content in files.items():
@@ -89,8 +134,61 @@ def resolve_env_revision(repo: Path, env: Environment, ref: str | None) -> str:
 
 
 def render_ref(repo: Path, env: Environment, ref: str | None) -> Rendered:
-    """Render the environment branch at ``ref`` (default: its newest commit)."""
+    """Render the environment branch at ``ref`` (default: its newest commit).
+
+    A commit's objects are rendered once: they are cached by the commit's tree, the kustomize
+    build and the reader version (:mod:`gitops_agent.render_cache`), so ``render``, ``diff``,
+    ``sync``, ``plan --live`` and the reconcile loop share one render per commit.
+    """
     revision = resolve_env_revision(repo, env, ref)
     handle = gitops_git.open_repo(repo)
-    files = gitops_git.list_files(handle, revision)
-    return Rendered(env.name, revision, tuple(render_files(files, env.name)))
+    cache = RenderCache(cache_directory(gitops_git.common_dir(handle)))
+    key = _cache_key(cache, env.name, "tree:" + gitops_git.tree_of(handle, revision))
+    objects = cache.load(key)
+    if objects is None:
+        objects = _render_files(gitops_git.list_files(handle, revision), env.name)
+        cache.store(key, objects)
+    return Rendered(env.name, revision, tuple(objects))
+
+
+def cache_directory(git_dir: Path) -> Path:
+    """Where rendered objects are cached for the repository whose git directory is ``git_dir``."""
+    return git_dir / "gitops-agent" / "render-cache"
+
+
+def cache_for(repo: Path) -> RenderCache | None:
+    """The render cache of the git repository holding ``repo``; None outside a repository."""
+    try:
+        return RenderCache(cache_directory(gitops_git.common_dir(gitops_git.open_repo(repo))))
+    except GitError:
+        return None
+
+
+def _cache_key(cache: RenderCache, env_name: str, tree: str) -> str:
+    return RenderCache.key(
+        environment=env_name, tree=tree, kustomize=kustomize_build(kubectl_path(), cache), reader=READER_VERSION
+    )
+
+
+def kustomize_build(kubectl: str, cache: RenderCache) -> str:
+    """kubectl's and its kustomize's versions (``v1.37.1/kustomize-v5.8.1``), remembered per binary.
+
+    Raises KustomizeError when kubectl cannot tell its version.
+    """
+    binary = Path(kubectl).resolve()
+    stat = binary.stat()
+    stamp = hashlib.sha256(f"{binary}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:32]
+    note = f"kubectl-{stamp}"
+    known = cache.load_note(note)
+    if known is not None:
+        return known
+    proc = subprocess.run([kubectl, "version", "--client", "-o", "json"], capture_output=True, check=False)
+    try:
+        info = json.loads(proc.stdout)
+        version = f"{info['clientVersion']['gitVersion']}/kustomize-{info['kustomizeVersion']}"
+    except (ValueError, KeyError, TypeError) as error:
+        raise KustomizeError(
+            f"{kubectl} version --client: no version ({proc.stderr.decode(errors='replace').strip()})"
+        ) from error
+    cache.store_note(note, version)
+    return version

@@ -109,6 +109,11 @@ def is_dirty(repo: git.Repo, paths: Sequence[str] = ()) -> bool:
     return bool(run(repo, "--no-optional-locks", "status", "--porcelain", "--untracked-files=all", "--", *paths))
 
 
+def common_dir(repo: git.Repo) -> Path:
+    """The repository's shared git directory (the main ``.git``, also from a linked worktree)."""
+    return Path(repo.common_dir).resolve()
+
+
 def tree_of(repo: git.Repo, rev: str) -> str:
     """The tree sha of a commit."""
     return run(repo, "rev-parse", f"{rev}^{{tree}}")

@@ -12,7 +12,7 @@ from gitops_agent.commands.compile import select_environments
 from gitops_agent.compile import compile_environment
 from gitops_agent.compile.yamlio import dump_all
 from gitops_agent.errors import EXIT_OK
-from gitops_agent.render import Rendered, render_files, render_ref
+from gitops_agent.render import Rendered, cache_for, render_files, render_ref
 from gitops_agent.spec import load_specs
 
 
@@ -30,7 +30,8 @@ def render(
     environment = select_environments(specs, [env])[0]
     if source:
         tree = compile_environment(specs, environment, source_commit=None, repo_root=repo)
-        rendered = Rendered(environment.name, None, tuple(render_files(dict(tree), environment.name)))
+        objects = render_files(dict(tree), environment.name, cache_for(repo))
+        rendered = Rendered(environment.name, None, tuple(objects))
     else:
         rendered = render_ref(repo, environment, ref)
     if output == OutputFormat.JSON:

@@ -11,6 +11,7 @@ from typing import Any
 
 from gitops_agent.reconcile.normalize import mask_secrets
 from gitops_agent.reconcile.objects import Manifest, ObjectRef
+from gitops_agent.yamlscalars import double_quoted, needs_escapes, needs_quotes
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,6 @@ class DiffResult:
 
 
 _PLAIN = re.compile(r"^[A-Za-z_./][A-Za-z0-9_ ./:@=+-]*$")
-_RESERVED = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"})
 
 
 def _scalar(value: Any) -> str:
@@ -44,13 +44,14 @@ def _scalar(value: Any) -> str:
     text = str(value)
     if (
         _PLAIN.fullmatch(text)
-        and text.lower() not in _RESERVED
+        and not needs_quotes(text)
+        and text.lower() not in ("yes", "no", "on", "off", "y", "n", "true", "false", "null")
         and not text.endswith((" ", ":"))
         and ": " not in text
         and " #" not in text
     ):
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return double_quoted(text)
 
 
 def _emit(value: Any, indent: int, out: list[str]) -> None:
@@ -92,7 +93,8 @@ def _literal(value: Any) -> bool:
         and "\n" in value.rstrip("\n")
         and not value.endswith("\n\n")
         and not value.startswith((" ", "\n"))
-        and "\r" not in value
+        and not needs_escapes(value)
+        and not any(line.startswith("\t") for line in value.split("\n"))  # libyaml: a tab is not indentation
         and all(line == line.rstrip() for line in value.split("\n"))
     )
 

@@ -17,6 +17,7 @@ stay strings. Mapping keys are always strings (their source text).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -301,7 +302,10 @@ class _Builder:
         if tag in (f"{_CORE}str", f"{_CORE}timestamp"):
             return text
         try:
-            return self._yaml.constructor.construct_object(ScalarNode(tag, text))
+            value = self._yaml.constructor.construct_object(ScalarNode(tag, text))
+            # ``609e4400`` overflows a float64: go-yaml (kustomize, kubectl) keeps it a string.
+            overflowed = isinstance(value, float) and math.isinf(value) and "inf" not in text.lower()
+            return text if overflowed else value
         except (YAMLError, ValueError) as err:
             raise _Refused(
                 *_pos(event), f"value cannot be read as {tag.removeprefix(_CORE)}"
