@@ -8,8 +8,16 @@ every problem becomes a located :class:`Diagnostic` instead of an exception:
 - anchors, aliases and merge keys are refused outright (this rules out "billion laughs"
   expansion bombs and keeps each value's position unique);
 - explicit tags other than the YAML core ones (``!!str``, ``!!int`` …) are refused;
-- files larger than :data:`MAX_FILE_BYTES`, nesting deeper than :data:`MAX_DEPTH` and
-  more than :data:`MAX_NODES` nodes per file are refused.
+- bounds against hostile input, chosen by the caller as :class:`Limits`: spec files
+  (``workflows/``, ``environments/``) get :data:`SPEC_LIMITS` (256 KiB, 64 levels, 20 000
+  nodes); manifests listed by an environment's ``resources:`` get :data:`MANIFEST_LIMITS`,
+  sized for published install files (16 MiB, 128 levels, 1 000 000 nodes; see there).
+
+Tabs follow the rule of libyaml and Go's yaml.v3, the parser behind kustomize and kubectl:
+a tab is whitespace between tokens and inside plain scalars, and refused only where it
+would count as indentation (at the start of a line, right after ``-``, ``?`` or a block
+``:``). So ``apiVersion: v1<TAB>`` loads, as ``kubectl kustomize`` accepts it, and a line
+indented with a tab is a syntax error, as it is for kustomize.
 
 Scalars follow the YAML 1.2 core schema (``yes`` is a string, ``0x1F`` an int); timestamps
 stay strings. Mapping keys are always strings (their source text).
@@ -38,12 +46,36 @@ from ruamel.yaml.events import (
 )
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.scanner import Scanner, ScannerError
 
 from gitops_agent.errors import Diagnostic
 
-MAX_FILE_BYTES = 256 * 1024
-MAX_DEPTH = 64
-MAX_NODES = 20_000
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one file: its size in bytes, its nesting depth, its number of YAML nodes
+    (every key, value and list item counts as one node)."""
+
+    max_bytes: int
+    max_depth: int
+    max_nodes: int
+
+
+SPEC_LIMITS = Limits(max_bytes=256 * 1024, max_depth=64, max_nodes=20_000)
+"""A workflow or environment file: far above any real spec, low enough that a hostile one
+is refused in milliseconds."""
+
+MANIFEST_LIMITS = Limits(max_bytes=16 * 1024 * 1024, max_depth=128, max_nodes=1_000_000)
+"""A manifest file under an environment's ``resources:``. Published install files run to
+a few MB (Argo CD's ``install.yaml``: 1.9 MB, 63 548 nodes, 35 levels, a 1.4 MB CRD;
+cert-manager's: 1.0 MB, 38 levels). Budget: a 16 MiB file of real manifests holds about
+550 000 nodes; parsing runs at about 0.6 MB/s on one core, so such a file costs ~30 s of
+``validate`` or ``compile`` and a few hundred MB of memory (``bench/bench_manifests.py``
+measures it). Deeper or denser files are refused before that cost is paid."""
+
+MAX_FILE_BYTES = SPEC_LIMITS.max_bytes
+MAX_DEPTH = SPEC_LIMITS.max_depth
+MAX_NODES = SPEC_LIMITS.max_nodes
 
 PathKey = str | int
 YamlPath = tuple[PathKey, ...]
@@ -144,17 +176,21 @@ def decode_utf8(raw: bytes, file: str) -> tuple[str | None, Diagnostic | None]:
     return text, None
 
 
-def load_yaml(raw: bytes, file: str) -> tuple[list[Document], list[Diagnostic]]:
+def load_yaml(
+    raw: bytes, file: str, limits: Limits = SPEC_LIMITS
+) -> tuple[list[Document], list[Diagnostic]]:
     """Parse every document of a file; return the documents and any diagnostics.
 
-    On a diagnostic the documents parsed before the problem are still returned.
+    ``limits`` bound the file (:data:`SPEC_LIMITS` for specs, :data:`MANIFEST_LIMITS` for
+    manifests under ``resources:``). On a diagnostic the documents parsed before the
+    problem are still returned. Never raises for bad input.
     """
-    if len(raw) > MAX_FILE_BYTES:
-        return [], [Diagnostic(file, 1, 1, "<root>", f"file is larger than {MAX_FILE_BYTES} bytes")]
+    if len(raw) > limits.max_bytes:
+        return [], [Diagnostic(file, 1, 1, "<root>", f"file is larger than {limits.max_bytes} bytes")]
     text, problem = decode_utf8(raw, file)
     if text is None:
         return [], [problem] if problem else []
-    builder = _Builder(file)
+    builder = _Builder(file, limits)
     try:
         builder.run(text)
     except _Refused as err:
@@ -200,11 +236,83 @@ class _Container:
         self.pending_key_pos: Position = (0, 0)
 
 
+_BREAKS = "\r\n\x85\u2028\u2029"
+_END = "\0" + _BREAKS
+
+
+class _GoYamlTabsScanner(Scanner):
+    """ruamel's scanner with the tab rule of libyaml / Go yaml.v3 (``scannerc.go``,
+    ``yaml_parser_scan_to_next_token`` and ``yaml_parser_scan_plain_scalar``): tabs
+    separate tokens in flow context and wherever a simple key cannot start; inside a plain
+    scalar they are whitespace unless they indent a continuation line."""
+
+    def scan_to_next_token(self) -> None:
+        peek, forward = self.reader.peek, self.reader.forward
+        if self.reader.index == 0 and peek() == "\ufeff":
+            forward()
+        while True:
+            while peek() == " " or (peek() == "\t" and (self.flow_level > 0 or not self.allow_simple_key)):
+                forward()
+            if peek() == "#":
+                while peek() not in _END:
+                    forward()
+            if not self.scan_line_break():
+                return
+            if not self.flow_level:
+                self.allow_simple_key = True
+
+    def scan_plain_spaces(self, indent: int, start_mark: Any) -> list[str] | None:
+        peek, forward = self.reader.peek, self.reader.forward
+        length = 0
+        while peek(length) in " \t":
+            length += 1
+        whitespaces = self.reader.prefix(length)
+        forward(length)
+        chunks: list[str] = []
+        if peek() not in _BREAKS:
+            if whitespaces:
+                chunks.append(whitespaces)
+            return chunks
+        line_break = self.scan_line_break()
+        self.allow_simple_key = True
+        if self._at_document_marker():
+            return None
+        breaks: list[str] = []
+        while peek() in " \t" + _BREAKS:
+            if peek() == " ":
+                forward()
+            elif peek() == "\t":
+                if not self.flow_level and self.reader.column < indent:
+                    raise ScannerError(
+                        "while scanning a plain scalar",
+                        start_mark,
+                        "found a tab character that violates indentation",
+                        self.reader.get_mark(),
+                    )
+                forward()
+            else:
+                breaks.append(self.scan_line_break())
+                if self._at_document_marker():
+                    return None
+        if line_break != "\n":
+            chunks.append(line_break)
+        elif not breaks:
+            chunks.append(" ")
+        chunks.extend(breaks)
+        return chunks
+
+    def _at_document_marker(self) -> bool:
+        prefix = self.reader.prefix(3)
+        return prefix in ("---", "...") and self.reader.peek(3) in _END + " \t"
+
+
 class _Builder:
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, limits: Limits) -> None:
         self.file = file
+        self.limits = limits
         self.documents: list[Document] = []
         self._yaml = YAML(typ="safe", pure=True)
+        self._yaml.Scanner = _GoYamlTabsScanner
 
     def run(self, text: str) -> None:
         events: Iterator[Event] = iter(self._yaml.parse(text))
@@ -228,8 +336,8 @@ class _Builder:
                     root = done.value
                 continue
             nodes += 1
-            if nodes > MAX_NODES:
-                raise _Refused(*_pos(event), f"file has more than {MAX_NODES} YAML nodes")
+            if nodes > self.limits.max_nodes:
+                raise _Refused(*_pos(event), f"file has more than {self.limits.max_nodes} YAML nodes")
             if isinstance(event, AliasEvent):
                 raise _Refused(*_pos(event), "YAML aliases (*name) are not supported")
             anchor = getattr(event, "anchor", None)
@@ -272,8 +380,8 @@ class _Builder:
             elif isinstance(event, MappingStartEvent | SequenceStartEvent):
                 if tag_text is not None and tag_text not in (f"{_CORE}map", f"{_CORE}seq"):
                     raise _Refused(*_pos(event), f"unsupported YAML tag {tag_text!r}")
-                if len(stack) >= MAX_DEPTH:
-                    raise _Refused(*_pos(event), f"YAML is nested deeper than {MAX_DEPTH} levels")
+                if len(stack) >= self.limits.max_depth:
+                    raise _Refused(*_pos(event), f"YAML is nested deeper than {self.limits.max_depth} levels")
                 value = {} if isinstance(event, MappingStartEvent) else []
             else:  # pragma: no cover - the event stream has no other kinds
                 raise _Refused(*_pos(event), f"unexpected YAML event {type(event).__name__}")
