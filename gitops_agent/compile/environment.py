@@ -17,6 +17,7 @@ import dataclasses
 import enum
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -31,7 +32,14 @@ from gitops_agent.compile.workloads import Obj, pin_image, split_image
 from gitops_agent.compile.yamlio import dump
 from gitops_agent.errors import Diagnostic, SpecError
 from gitops_agent.spec.list_keys import duplicate_list_keys
-from gitops_agent.spec.manifests import NamespaceFold, fold_namespaces, published_namespaces, read_resources
+from gitops_agent.spec.manifests import (
+    NamespaceFold,
+    ResourceSet,
+    fold_namespaces,
+    published_namespaces,
+    read_resources,
+    subjects_in,
+)
 from gitops_agent.spec.model import Environment, SpecSet, Workflow
 from gitops_agent.spec.yaml_positions import format_path
 
@@ -94,9 +102,9 @@ def compile_environment(
     overlay = f"overlays/{env.name}"
     kustomization: dict[str, Any] = dict(KUSTOMIZE_HEADER)
     kustomization["namespace"] = env.namespace
-    extra, fold = _copy_extra_resources(files, overlay, env, repo_root)
+    extra, fold, extra_files = _copy_extra_resources(files, overlay, env, repo_root)
     resources = [] if fold.same_name else ["namespace.yaml"]
-    patches: list[dict[str, Any]] = _namespace_deletions(files, overlay, fold)
+    patches = _namespace_deletions(files, overlay, fold) + _subject_patches(files, overlay, env, extra_files, fold)
     if fold.same_name:  # merged onto the published Namespace of the same name
         patches.append({"path": "namespace.yaml"})
     files[f"{overlay}/namespace.yaml"] = dump(_namespace_object(env, fold))
@@ -238,12 +246,12 @@ def _image_entry(image: str, pin: str) -> dict[str, str]:
 
 def _copy_extra_resources(
     files: dict[str, bytes], overlay: str, env: Environment, repo_root: Path | None
-) -> tuple[list[str], NamespaceFold]:
+) -> tuple[list[str], NamespaceFold, ResourceSet]:
     """Copy the environment's ``resources:`` into the overlay (bytes unchanged); return
-    their kustomize entries and how their published Namespaces fold into the
-    environment's. :class:`SpecError` lists every problem of every file."""
+    their kustomize entries, how their published Namespaces fold into the environment's,
+    and the files read. :class:`SpecError` lists every problem of every file."""
     if not env.resources:
-        return [], NamespaceFold()
+        return [], NamespaceFold(), ResourceSet()
     if repo_root is None:
         raise ValueError("compile_environment needs repo_root for an environment with resources")
 
@@ -257,7 +265,32 @@ def _copy_extra_resources(
         raise SpecError([*problems, *fold_problems])
     for manifest in resources.files:
         files[f"{overlay}/{manifest.target}"] = manifest.data
-    return list(resources.entries), fold
+    return list(resources.entries), fold, resources
+
+
+def _file_safe(name: str) -> str:
+    """``name`` as a file name: as is when it is one already, else cleaned and hashed."""
+    safe = re.sub(r"[^a-z0-9.-]", "-", name.lower())
+    return name if safe == name else f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def _subject_patches(
+    files: dict[str, bytes], overlay: str, env: Environment, resources: ResourceSet, fold: NamespaceFold
+) -> list[dict[str, Any]]:
+    """JSON patches moving binding subjects that name a folded Namespace into the
+    environment's namespace (see :func:`~gitops_agent.spec.manifests.subjects_in`)."""
+    ops: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for kind, name, index in subjects_in(resources, fold.deleted):
+        ops.setdefault((kind, name), []).append(
+            {"op": "replace", "path": f"/subjects/{index}/namespace", "value": env.namespace}
+        )
+    patches = []
+    for (kind, name), replaced in sorted(ops.items()):
+        path = f"patches/extra/{kind.lower()}-{_file_safe(name)}-subjects.yaml"
+        files[f"{overlay}/{path}"] = dump(replaced)
+        target = {"group": "rbac.authorization.k8s.io", "version": "v1", "kind": kind, "name": name}
+        patches.append({"path": path, "target": target})
+    return patches
 
 
 def _name(obj: Obj) -> str:

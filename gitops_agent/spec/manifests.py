@@ -220,6 +220,32 @@ def published_namespaces(resources: ResourceSet) -> list[PublishedNamespace]:
     return found
 
 
+BINDING_KINDS = ("ClusterRoleBinding", "RoleBinding")
+
+
+def subjects_in(resources: ResourceSet, namespaces: Sequence[str]) -> list[tuple[str, str, int]]:
+    """(kind, name, subject index) of every ``rbac.authorization.k8s.io/v1`` binding subject
+    in the plain manifest files of ``resources`` whose ``namespace`` is one of
+    ``namespaces``. kustomize's ``namespace:`` moves such a subject only when the set's
+    objects name that namespace themselves, so a published install whose objects carry no
+    namespace (Argo CD's) keeps ClusterRoleBindings to ServiceAccounts that do not exist."""
+    found: list[tuple[str, str, int]] = []
+    wanted = set(namespaces)
+    for file in resources.files:
+        if file.in_kustomization:
+            continue
+        for document in file.documents:
+            for obj, _ in _objects(document.data) if isinstance(document.data, dict) else ():
+                if obj.get("kind") not in BINDING_KINDS or obj.get("apiVersion") != "rbac.authorization.k8s.io/v1":
+                    continue
+                name = obj.get("metadata", {}).get("name") if isinstance(obj.get("metadata"), dict) else None
+                subjects = obj.get("subjects")
+                for index, subject in enumerate(subjects if isinstance(subjects, list) else []):
+                    if isinstance(name, str) and isinstance(subject, dict) and subject.get("namespace") in wanted:
+                        found.append((str(obj["kind"]), name, index))
+    return found
+
+
 def _strings(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 

@@ -470,3 +470,20 @@ def test_duplicate_port_numbers_in_a_workflow_are_located(repo: Path) -> None:
     code, _, err = cli(["compile", "--repo", str(repo), "--commit"])
     assert code == 2 and "duplicate containerPort 8080" in err
     assert branches(repo) == before
+
+
+def test_binding_subjects_in_a_folded_namespace_move_with_it(repo: Path) -> None:
+    """kustomize moves a subject's namespace only when the set's objects name it; a set
+    whose objects carry no namespace (Argo CD's install) would keep bindings to
+    ServiceAccounts in a namespace that is folded away."""
+    binding = (
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: 'ctl:admin'}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}\n"
+        "subjects:\n- {kind: ServiceAccount, name: ctl, namespace: argocd}\n"
+        "- {kind: ServiceAccount, name: dns, namespace: kube-system}\n"
+    )
+    account = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: ctl}\n"
+    use_resources(repo, {"vendor/set.yaml": "---\n".join([namespace_doc("argocd"), account, binding]).encode()})
+    objects = accepted(repo)
+    (found,) = [o for o in objects if o["kind"] == "ClusterRoleBinding" and o["metadata"]["name"] == "ctl:admin"]
+    assert [s["namespace"] for s in found["subjects"]] == [NAMESPACE, "kube-system"]
