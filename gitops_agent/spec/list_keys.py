@@ -39,7 +39,6 @@ CONTAINER_LISTS: ListKeys = {
     "ports": ("containerPort", "protocol"),
     "volumeMounts": ("mountPath",),
     "volumeDevices": ("devicePath",),
-    "resizePolicy": ("resourceName",),
 }
 """``Container`` (and init/ephemeral container) lists and their keys."""
 
