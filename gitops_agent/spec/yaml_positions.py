@@ -1,6 +1,6 @@
 """Parse YAML into plain Python values while remembering where every key and value is.
 
-The parser works on ruamel.yaml's event stream (never its recursive composer), so that
+The parser works on a YAML event stream (never a recursive composer), so that
 every problem becomes a located :class:`Diagnostic` instead of an exception:
 
 - syntax errors, invalid characters and non-UTF-8 bytes, with their position;
@@ -11,13 +11,15 @@ every problem becomes a located :class:`Diagnostic` instead of an exception:
 - bounds against hostile input, chosen by the caller as :class:`Limits`: spec files
   (``workflows/``, ``environments/``) get :data:`SPEC_LIMITS` (256 KiB, 64 levels, 20 000
   nodes); manifests listed by an environment's ``resources:`` get :data:`MANIFEST_LIMITS`,
-  sized for published install files (16 MiB, 128 levels, 1 000 000 nodes; see there).
+  sized for published install files (16 MiB, 128 levels, 2 000 000 nodes; see there).
+  Manifests are parsed by libyaml (through PyYAML, when its wheel carries it), the C
+  parser Go's yaml.v3, kustomize's parser, is a port of; spec files by ruamel.yaml.
 
 Tabs follow the rule of libyaml and Go's yaml.v3, the parser behind kustomize and kubectl:
 a tab is whitespace between tokens and inside plain scalars, and refused only where it
-would count as indentation (at the start of a line, right after ``-``, ``?`` or a block
-``:``). So ``apiVersion: v1<TAB>`` loads, as ``kubectl kustomize`` accepts it, and a line
-indented with a tab is a syntax error, as it is for kustomize.
+would count as indentation (at the start of a line, right after a ``-`` entry). So
+``apiVersion: v1<TAB>`` loads, as ``kubectl kustomize`` accepts it, and a line indented
+with a tab is a syntax error, as it is for kustomize.
 
 Scalars follow the YAML 1.2 core schema (``yes`` is a string, ``0x1F`` an int); timestamps
 stay strings. Mapping keys are always strings (their source text).
@@ -25,30 +27,33 @@ stay strings. Mapping keys are always strings (their source text).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import (
-    AliasEvent,
-    DocumentEndEvent,
-    DocumentStartEvent,
-    Event,
-    MappingEndEvent,
-    MappingStartEvent,
-    ScalarEvent,
-    SequenceEndEvent,
-    SequenceStartEvent,
-    StreamEndEvent,
-    StreamStartEvent,
-)
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scanner import Scanner, ScannerError
 
 from gitops_agent.errors import Diagnostic
+
+try:  # PyYAML with libyaml, the C parser Go's yaml.v3 (kustomize's parser) is a port of
+    import yaml as _pyyaml  # type: ignore[import-untyped]
+except ImportError:  # pragma: no cover - a dependency of the kubernetes client
+    _pyyaml = None
+
+_LIBYAML_PARSE: Callable[[str], Iterator[Any]] | None = None
+_MARKED_ERRORS: tuple[type[Exception], ...] = (MarkedYAMLError,)
+_READER_ERRORS: tuple[type[Exception], ...] = (ReaderError,)
+_YAML_ERRORS: tuple[type[Exception], ...] = (YAMLError,)
+if _pyyaml is not None and _pyyaml.__with_libyaml__:
+    _LIBYAML_PARSE = functools.partial(_pyyaml.parse, Loader=_pyyaml.CSafeLoader)
+    _MARKED_ERRORS += (_pyyaml.MarkedYAMLError,)
+    _READER_ERRORS += (_pyyaml.reader.ReaderError,)
+    _YAML_ERRORS += (_pyyaml.YAMLError,)
 
 
 @dataclass(frozen=True)
@@ -65,13 +70,16 @@ SPEC_LIMITS = Limits(max_bytes=256 * 1024, max_depth=64, max_nodes=20_000)
 """A workflow or environment file: far above any real spec, low enough that a hostile one
 is refused in milliseconds."""
 
-MANIFEST_LIMITS = Limits(max_bytes=16 * 1024 * 1024, max_depth=128, max_nodes=1_000_000)
+MANIFEST_LIMITS = Limits(max_bytes=16 * 1024 * 1024, max_depth=128, max_nodes=2_000_000)
 """A manifest file under an environment's ``resources:``. Published install files run to
 a few MB (Argo CD's ``install.yaml``: 1.9 MB, 63 548 nodes, 35 levels, a 1.4 MB CRD;
-cert-manager's: 1.0 MB, 38 levels). Budget: a 16 MiB file of real manifests holds about
-550 000 nodes; parsing runs at about 0.6 MB/s on one core, so such a file costs ~30 s of
-``validate`` or ``compile`` and a few hundred MB of memory (``bench/bench_manifests.py``
-measures it). Deeper or denser files are refused before that cost is paid."""
+cert-manager's: 1.0 MB, 38 levels); dense manifests (Deployments, ConfigMaps) hold about
+one node per 15 bytes, so 16 MiB of them is about 1.1 million nodes.
+
+Budget, measured by ``bench/manifests_bench.py`` on a shared 2-vCPU machine (load 7):
+the Argo CD install parses in 0.6 s and ``validate`` takes 0.9 s; a 16 MiB file parses in
+14 s (+430 MiB peak memory) and ``validate`` or ``compile`` takes about 22 s. Larger,
+deeper or denser files are refused before that cost is paid."""
 
 MAX_FILE_BYTES = SPEC_LIMITS.max_bytes
 MAX_DEPTH = SPEC_LIMITS.max_depth
@@ -157,7 +165,7 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _pos(event: Event) -> Position:
+def _pos(event: Any) -> Position:
     mark = event.start_mark
     return (mark.line + 1, mark.column + 1)
 
@@ -197,28 +205,36 @@ def load_yaml(
         return builder.documents, [
             Diagnostic(file, err.line, err.col, format_path(err.path), err.message)
         ]
-    except MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
+    except _MARKED_ERRORS as marked:
+        syntax: Any = marked
+        mark = syntax.problem_mark or syntax.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        parts = [p for p in (err.context, err.problem) if p]
+        parts = [p for p in (syntax.context, syntax.problem) if p]
         message = _one_line("; ".join(parts)) or "invalid YAML"
         return builder.documents, [
             Diagnostic(file, line, col, "<root>", f"YAML syntax error: {message}")
         ]
-    except ReaderError as err:
-        line, col = _offset_to_position(text, err.position)
+    except _READER_ERRORS as reader:
+        bad: Any = reader
+        offset = bad.position if isinstance(bad, ReaderError) else _char_offset(text, bad.position)
+        line, col = _offset_to_position(text, offset)
         return builder.documents, [
             Diagnostic(
-                file, line, col, "<root>", f"invalid character in YAML: {_one_line(err.reason)}"
+                file, line, col, "<root>", f"invalid character in YAML: {_one_line(bad.reason)}"
             )
         ]
-    except YAMLError as err:
+    except _YAML_ERRORS as err:
         return builder.documents, [
             Diagnostic(file, 1, 1, "<root>", f"YAML error: {_one_line(str(err))}")
         ]
     except RecursionError:
         return builder.documents, [Diagnostic(file, 1, 1, "<root>", "YAML nesting is too deep")]
     return builder.documents, []
+
+
+def _char_offset(text: str, byte_offset: int) -> int:
+    """libyaml reports reader problems at a byte offset of the UTF-8 text."""
+    return len(text.encode()[:byte_offset].decode(errors="ignore"))
 
 
 def _offset_to_position(text: str, offset: int) -> Position:
@@ -315,22 +331,29 @@ class _Builder:
         self._yaml.Scanner = _GoYamlTabsScanner
 
     def run(self, text: str) -> None:
-        events: Iterator[Event] = iter(self._yaml.parse(text))
+        """Build documents from the event stream of ``text``: libyaml's (the C parser Go's
+        yaml.v3 is a port of) for manifests when PyYAML carries it, else ruamel's."""
+        events: Iterator[Any]
+        if self.limits is not SPEC_LIMITS and _LIBYAML_PARSE is not None:
+            events = iter(_LIBYAML_PARSE(text))
+        else:
+            events = iter(self._yaml.parse(text))
         nodes = 0
         stack: list[_Container] = []
         values: dict[YamlPath, Position] = {}
         keys: dict[YamlPath, Position] = {}
         root: Any = None
         for event in events:
-            if isinstance(event, StreamStartEvent | StreamEndEvent):
+            kind = type(event).__name__
+            if kind in ("StreamStartEvent", "StreamEndEvent"):
                 continue
-            if isinstance(event, DocumentStartEvent):
+            if kind == "DocumentStartEvent":
                 stack, values, keys, root = [], {}, {}, None
                 continue
-            if isinstance(event, DocumentEndEvent):
+            if kind == "DocumentEndEvent":
                 self.documents.append(Document(self.file, root, values, keys))
                 continue
-            if isinstance(event, MappingEndEvent | SequenceEndEvent):
+            if kind in ("MappingEndEvent", "SequenceEndEvent"):
                 done = stack.pop()
                 if not stack:
                     root = done.value
@@ -338,7 +361,7 @@ class _Builder:
             nodes += 1
             if nodes > self.limits.max_nodes:
                 raise _Refused(*_pos(event), f"file has more than {self.limits.max_nodes} YAML nodes")
-            if isinstance(event, AliasEvent):
+            if kind == "AliasEvent":
                 raise _Refused(*_pos(event), "YAML aliases (*name) are not supported")
             anchor = getattr(event, "anchor", None)
             if anchor:
@@ -348,7 +371,7 @@ class _Builder:
             # A scalar in key position of a mapping: remember it as the pending key.
             parent = stack[-1] if stack else None
             if parent is not None and isinstance(parent.value, dict) and parent.pending_key is None:
-                if not isinstance(event, ScalarEvent):
+                if kind != "ScalarEvent":
                     raise _Refused(*_pos(event), "complex mapping keys are not supported")
                 if tag_text is not None and tag_text not in _SCALAR_TAGS:
                     raise _Refused(*_pos(event), f"unsupported YAML tag {tag_text!r}")
@@ -375,14 +398,14 @@ class _Builder:
             else:
                 path = (*parent.path, len(parent.value))
             values[path] = _pos(event)
-            if isinstance(event, ScalarEvent):
+            if kind == "ScalarEvent":
                 value = self._scalar(event, tag_text)
-            elif isinstance(event, MappingStartEvent | SequenceStartEvent):
+            elif kind in ("MappingStartEvent", "SequenceStartEvent"):
                 if tag_text is not None and tag_text not in (f"{_CORE}map", f"{_CORE}seq"):
                     raise _Refused(*_pos(event), f"unsupported YAML tag {tag_text!r}")
                 if len(stack) >= self.limits.max_depth:
                     raise _Refused(*_pos(event), f"YAML is nested deeper than {self.limits.max_depth} levels")
-                value = {} if isinstance(event, MappingStartEvent) else []
+                value = {} if kind == "MappingStartEvent" else []
             else:  # pragma: no cover - the event stream has no other kinds
                 raise _Refused(*_pos(event), f"unexpected YAML event {type(event).__name__}")
             if parent is None:
@@ -393,12 +416,10 @@ class _Builder:
                 parent.pending_key = None
             else:
                 parent.value.append(value)
-            if isinstance(value, dict | list) and isinstance(
-                event, MappingStartEvent | SequenceStartEvent
-            ):
+            if isinstance(value, dict | list) and kind in ("MappingStartEvent", "SequenceStartEvent"):
                 stack.append(_Container(path, value))
 
-    def _scalar(self, event: ScalarEvent, tag: str | None) -> Any:
+    def _scalar(self, event: Any, tag: str | None) -> Any:
         text = str(event.value)
         if tag is None or tag == "!":
             if not event.implicit[0]:
