@@ -28,6 +28,7 @@ stay strings. Mapping keys are always strings (their source text).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -252,6 +253,33 @@ class _Container:
         self.pending_key_pos: Position = (0, 0)
 
 
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_NULLS = frozenset({"null", "Null", "NULL"})
+_RESOLVED_FIRST = frozenset("0123456789-+.~tTfFnN!&*<=")  # first characters of ruamel's implicit resolvers
+_DECIMAL = re.compile(r"-?(0|[1-9][0-9]{0,17})")
+
+
+def _plain_core_value(text: str) -> tuple[bool, Any]:
+    """The YAML 1.2 core value of a common plain scalar without the resolver's cost:
+    (True, value) for a word no implicit resolver starts with, ``true``/``false``,
+    ``null`` or a decimal int; (False, None) leaves the rest to the resolver."""
+    if not text:
+        return False, None
+    if text[0] not in _RESOLVED_FIRST:
+        return True, text
+    if text in _BOOLS:
+        return True, _BOOLS[text]
+    if text in _NULLS:
+        return True, None
+    if text[0] in "tTfFnN":
+        return True, text
+    if _DECIMAL.fullmatch(text):
+        return True, int(text)
+    return False, None
+
+
+_CACHED_SCALAR_CHARS = 64
+_CACHED_SCALARS = 100_000
 _BREAKS = "\r\n\x85\u2028\u2029"
 _END = "\0" + _BREAKS
 
@@ -329,6 +357,7 @@ class _Builder:
         self.documents: list[Document] = []
         self._yaml = YAML(typ="safe", pure=True)
         self._yaml.Scanner = _GoYamlTabsScanner
+        self._scalars: dict[tuple[str | None, str], Any] = {}
 
     def run(self, text: str) -> None:
         """Build documents from the event stream of ``text``: libyaml's (the C parser Go's
@@ -421,9 +450,22 @@ class _Builder:
 
     def _scalar(self, event: Any, tag: str | None) -> Any:
         text = str(event.value)
+        if (tag is None or tag == "!") and not event.implicit[0]:
+            return text  # quoted (or tagged with the non-specific "!") → string
+        if tag is None:
+            known, value = _plain_core_value(text)
+            if known:
+                return value
+        key = (tag, text)
+        if key in self._scalars:
+            return self._scalars[key]
+        value = self._construct(event, tag, text)
+        if len(text) <= _CACHED_SCALAR_CHARS and len(self._scalars) < _CACHED_SCALARS:
+            self._scalars[key] = value  # scalars repeat (ports, booleans, names); values are immutable
+        return value
+
+    def _construct(self, event: Any, tag: str | None, text: str) -> Any:
         if tag is None or tag == "!":
-            if not event.implicit[0]:
-                return text  # quoted (or tagged with the non-specific "!") → string
             tag = str(self._yaml.resolver.resolve(ScalarNode, text, event.implicit))
         if tag not in _SCALAR_TAGS:
             raise _Refused(*_pos(event), f"unsupported YAML tag {tag!r}")

@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
+from ruamel.yaml.nodes import ScalarNode
 
 from gitops_agent.cli import run
 from gitops_agent.render import kubectl_path
-from gitops_agent.spec.yaml_positions import MANIFEST_LIMITS, SPEC_LIMITS, load_yaml
+from gitops_agent.spec.yaml_positions import MANIFEST_LIMITS, SPEC_LIMITS, _plain_core_value, load_yaml
 from tests.support.gitrepos import git, make_gitops_repo
 
 LOCATED = re.compile(r"^(error: )?[^:\s]+:\d+:\d+: \S+: .+")
@@ -487,3 +490,81 @@ def test_binding_subjects_in_a_folded_namespace_move_with_it(repo: Path) -> None
     objects = accepted(repo)
     (found,) = [o for o in objects if o["kind"] == "ClusterRoleBinding" and o["metadata"]["name"] == "ctl:admin"]
     assert [s["namespace"] for s in found["subjects"]] == [NAMESPACE, "kube-system"]
+
+
+PLAIN_SAMPLES = [
+    "true",
+    "True",
+    "TRUE",
+    "tRue",
+    "false",
+    "null",
+    "Null",
+    "NULL",
+    "nUll",
+    "no",
+    "yes",
+    "on",
+    "off",
+    "n",
+    "t",
+    "f",
+    "0",
+    "00",
+    "01",
+    "-0",
+    "-1",
+    "+1",
+    "123",
+    "1_000",
+    "0x1F",
+    "0o17",
+    "1e3",
+    "1.5",
+    ".inf",
+    ".nan",
+    "-.inf",
+    "~",
+    "2001-12-14",
+    "12:30",
+    "abc",
+    "/path",
+    "$x",
+    "@x",
+    "%x",
+    "-",
+    "--x",
+    "-a",
+    ".a",
+    "+a",
+    "0a",
+    "9z",
+    "nan",
+    "inf",
+    "Infinity",
+    "ümlaut",
+    "=",
+    "<<",
+    "1:2",
+    "-12345678901234567890",
+    "99999999999999999999",
+    "!x",
+    "&a",
+    "*b",
+    "<x",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(st.sampled_from(PLAIN_SAMPLES), st.text(min_size=1, max_size=12)))
+def test_the_fast_plain_scalar_path_agrees_with_the_resolver(text: str) -> None:
+    """Plain scalars skip ruamel's resolver when their value is plain to see; the value is
+    the one the YAML 1.2 core resolver gives."""
+    known, value = _plain_core_value(text)
+    if not known:
+        return
+    resolver = YAML(typ="safe", pure=True)
+    tag = str(resolver.resolver.resolve(ScalarNode, text, (True, False)))
+    constructed = text if tag.endswith(("str", "timestamp")) else None
+    expected = constructed if constructed is not None else resolver.constructor.construct_object(ScalarNode(tag, text))
+    assert value == expected and type(value) is type(expected)
