@@ -65,13 +65,16 @@ class Limits:
     max_bytes: int
     max_depth: int
     max_nodes: int
+    aliases: bool = False
+    """Expand anchors, aliases and merge keys (``<<``), each alias counting the nodes it
+    repeats; when False they are refused."""
 
 
 SPEC_LIMITS = Limits(max_bytes=256 * 1024, max_depth=64, max_nodes=20_000)
 """A workflow or environment file: far above any real spec, low enough that a hostile one
 is refused in milliseconds."""
 
-MANIFEST_LIMITS = Limits(max_bytes=16 * 1024 * 1024, max_depth=128, max_nodes=2_000_000)
+MANIFEST_LIMITS = Limits(max_bytes=16 * 1024 * 1024, max_depth=128, max_nodes=2_000_000, aliases=True)
 """A manifest file under an environment's ``resources:``. Published install files run to
 a few MB (Argo CD's ``install.yaml``: 1.9 MB, 63 548 nodes, 35 levels, a 1.4 MB CRD;
 cert-manager's: 1.0 MB, 38 levels); dense manifests (Deployments, ConfigMaps) hold about
@@ -251,6 +254,38 @@ class _Container:
         self.value = value
         self.pending_key: str | None = None
         self.pending_key_pos: Position = (0, 0)
+        self.merging = False  # the pending key is a merge key (<<)
+        self.merge: Any = None  # the value of its merge key, merged in when it ends
+        self.merge_pos: Position = (0, 0)
+
+
+_MERGE = "<<"
+
+
+def _size(value: Any, budget: int) -> int:
+    """Nodes in ``value`` (keys count), counting no further than ``budget`` + 1."""
+    count, todo = 0, [value]
+    while todo and count <= budget:
+        item = todo.pop()
+        count += 1
+        if isinstance(item, dict):
+            count += len(item)
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return count
+
+
+def _merged(container: _Container) -> None:
+    """Apply a mapping's merge key: entries of the merged mapping(s) it lacks are added,
+    the first mapping of a list winning (YAML merge key type, yaml.org/type/merge)."""
+    sources = container.merge if isinstance(container.merge, list) else [container.merge]
+    assert isinstance(container.value, dict)
+    for source in sources:
+        if not isinstance(source, dict):
+            raise _Refused(*container.merge_pos, "a merge key (<<) takes a mapping or a list of mappings")
+        for key, value in source.items():
+            container.value.setdefault(key, value)
 
 
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
@@ -358,6 +393,7 @@ class _Builder:
         self._yaml = YAML(typ="safe", pure=True)
         self._yaml.Scanner = _GoYamlTabsScanner
         self._scalars: dict[tuple[str | None, str], Any] = {}
+        self._nodes = 0
 
     def run(self, text: str) -> None:
         """Build documents from the event stream of ``text``: libyaml's (the C parser Go's
@@ -367,55 +403,39 @@ class _Builder:
             events = iter(_LIBYAML_PARSE(text))
         else:
             events = iter(self._yaml.parse(text))
-        nodes = 0
         stack: list[_Container] = []
         values: dict[YamlPath, Position] = {}
         keys: dict[YamlPath, Position] = {}
+        anchors: dict[str, Any] = {}
         root: Any = None
         for event in events:
             kind = type(event).__name__
             if kind in ("StreamStartEvent", "StreamEndEvent"):
                 continue
             if kind == "DocumentStartEvent":
-                stack, values, keys, root = [], {}, {}, None
+                stack, values, keys, anchors, root = [], {}, {}, {}, None
                 continue
             if kind == "DocumentEndEvent":
                 self.documents.append(Document(self.file, root, values, keys))
                 continue
             if kind in ("MappingEndEvent", "SequenceEndEvent"):
                 done = stack.pop()
+                if done.merging or done.merge is not None:
+                    _merged(done)
                 if not stack:
                     root = done.value
                 continue
-            nodes += 1
-            if nodes > self.limits.max_nodes:
-                raise _Refused(*_pos(event), f"file has more than {self.limits.max_nodes} YAML nodes")
-            if kind == "AliasEvent":
-                raise _Refused(*_pos(event), "YAML aliases (*name) are not supported")
+            self._count(event, 1)
             anchor = getattr(event, "anchor", None)
-            if anchor:
-                raise _Refused(*_pos(event), "YAML anchors (&name) are not supported")
+            if (kind == "AliasEvent" or anchor) and not self.limits.aliases:
+                what = "aliases (*name)" if kind == "AliasEvent" else "anchors (&name)"
+                raise _Refused(*_pos(event), f"YAML {what} are not supported")
             tag = getattr(event, "tag", None)
             tag_text = str(tag) if tag is not None else None
             # A scalar in key position of a mapping: remember it as the pending key.
             parent = stack[-1] if stack else None
             if parent is not None and isinstance(parent.value, dict) and parent.pending_key is None:
-                if kind != "ScalarEvent":
-                    raise _Refused(*_pos(event), "complex mapping keys are not supported")
-                if tag_text is not None and tag_text not in _SCALAR_TAGS:
-                    raise _Refused(*_pos(event), f"unsupported YAML tag {tag_text!r}")
-                key = str(event.value)
-                if key == "<<" and event.implicit[0]:
-                    raise _Refused(*_pos(event), "YAML merge keys (<<) are not supported")
-                if key in parent.value:
-                    first = keys[(*parent.path, key)]
-                    raise _Refused(
-                        *_pos(event),
-                        f"duplicate key {_short(key)!r} (first defined at line {first[0]})",
-                        (*parent.path, key),
-                    )
-                parent.pending_key = key
-                parent.pending_key_pos = _pos(event)
+                self._key(event, kind, tag_text, parent, keys)
                 continue
             # A value: work out its path and attach it to its parent.
             if parent is None:
@@ -427,7 +447,9 @@ class _Builder:
             else:
                 path = (*parent.path, len(parent.value))
             values[path] = _pos(event)
-            if kind == "ScalarEvent":
+            if kind == "AliasEvent":
+                value = self._alias(event, anchors, stack)
+            elif kind == "ScalarEvent":
                 value = self._scalar(event, tag_text)
             elif kind in ("MappingStartEvent", "SequenceStartEvent"):
                 if tag_text is not None and tag_text not in (f"{_CORE}map", f"{_CORE}seq"):
@@ -437,16 +459,62 @@ class _Builder:
                 value = {} if kind == "MappingStartEvent" else []
             else:  # pragma: no cover - the event stream has no other kinds
                 raise _Refused(*_pos(event), f"unexpected YAML event {type(event).__name__}")
+            if anchor:
+                anchors[str(anchor)] = value
             if parent is None:
                 root = value
             elif isinstance(parent.value, dict):
                 assert parent.pending_key is not None
-                parent.value[parent.pending_key] = value
+                if parent.merging:
+                    parent.merge, parent.merge_pos, parent.merging = value, _pos(event), False
+                else:
+                    parent.value[parent.pending_key] = value
                 parent.pending_key = None
             else:
                 parent.value.append(value)
             if isinstance(value, dict | list) and kind in ("MappingStartEvent", "SequenceStartEvent"):
                 stack.append(_Container(path, value))
+
+    def _count(self, event: Any, nodes: int) -> None:
+        self._nodes += nodes
+        if self._nodes > self.limits.max_nodes:
+            raise _Refused(*_pos(event), f"file has more than {self.limits.max_nodes} YAML nodes")
+
+    def _key(
+        self, event: Any, kind: str, tag_text: str | None, parent: _Container, keys: dict[YamlPath, Position]
+    ) -> None:
+        """A mapping key: it becomes the parent's pending key (or its merge key)."""
+        if kind != "ScalarEvent":
+            raise _Refused(*_pos(event), "complex mapping keys are not supported")
+        if tag_text is not None and tag_text not in _SCALAR_TAGS:
+            raise _Refused(*_pos(event), f"unsupported YAML tag {tag_text!r}")
+        key = str(event.value)
+        if key == _MERGE and event.implicit[0]:
+            if not self.limits.aliases:
+                raise _Refused(*_pos(event), "YAML merge keys (<<) are not supported")
+            if parent.merge is not None:
+                raise _Refused(*_pos(event), "duplicate merge key (<<)", (*parent.path, key))
+            parent.merging = True
+        elif key in parent.value:
+            first = keys[(*parent.path, key)]
+            raise _Refused(
+                *_pos(event),
+                f"duplicate key {_short(key)!r} (first defined at line {first[0]})",
+                (*parent.path, key),
+            )
+        parent.pending_key = key
+        parent.pending_key_pos = _pos(event)
+
+    def _alias(self, event: Any, anchors: Mapping[str, Any], stack: list[_Container]) -> Any:
+        """The anchored value an alias repeats; its nodes count again (no expansion bomb)."""
+        name = str(event.anchor)
+        if name not in anchors:
+            raise _Refused(*_pos(event), f"unknown YAML anchor {_short(name)!r}")
+        value = anchors[name]
+        if any(container.value is value for container in stack):
+            raise _Refused(*_pos(event), f"YAML alias {_short(name)!r} refers to a value that contains it")
+        self._count(event, _size(value, self.limits.max_nodes) - 1)
+        return value
 
     def _scalar(self, event: Any, tag: str | None) -> Any:
         text = str(event.value)

@@ -568,3 +568,41 @@ def test_the_fast_plain_scalar_path_agrees_with_the_resolver(text: str) -> None:
     constructed = text if tag.endswith(("str", "timestamp")) else None
     expected = constructed if constructed is not None else resolver.constructor.construct_object(ScalarNode(tag, text))
     assert value == expected and type(value) is type(expected)
+
+
+ANCHOR_CASES = {
+    "alias": HEAD + "  labels: &l {x: y}\n  annotations: *l\n",
+    "merge key": HEAD + "data:\n  <<: {k: v, z: merged}\n  z: w\n",
+    "merge list": "x: &a {k: 1, j: 2}\ny: &b {k: 3, m: 4}\n" + HEAD + "data:\n  <<: [*a, *b]\n",
+    "alias of a scalar": HEAD + "  labels: {a: &v one, b: *v}\n",
+    "unknown anchor": HEAD + "  labels: *nowhere\n",
+    "recursive alias": HEAD + "data: &d\n  d: *d\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(ANCHOR_CASES))
+def test_anchors_aliases_and_merge_keys_as_kustomize_reads_them(case: str, tmp_path: Path) -> None:
+    """kustomize (yaml.v3) expands anchors, aliases and merge keys in manifests; so do we,
+    each alias counting the nodes it repeats. Spec files still refuse them."""
+    text = ANCHOR_CASES[case]
+    built = kustomize_accepts(tmp_path, text)
+    documents, problems = load_yaml(text.encode(), "m.yaml", MANIFEST_LIMITS)
+    if built is None:
+        assert problems, case
+        return
+    assert problems == [], case
+    (document,) = [d for d in documents if isinstance(d.data, dict) and d.data.get("kind") == "ConfigMap"]
+    ours = {k: v for k, v in document.data.items() if k in built}
+    for value in (ours, built):
+        value.get("data", {}).pop("<<", None)
+    assert {k: ours[k] for k in ("metadata", "data") if k in built} == {
+        k: built[k] for k in ("metadata", "data") if k in built
+    }
+    assert load_yaml(text.encode(), "spec.yaml", SPEC_LIMITS)[1], "a spec file accepted an anchor"
+
+
+def test_an_alias_bomb_in_a_manifest_hits_the_node_bound() -> None:
+    rows = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    rows += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(8)]
+    _, problems = load_yaml(("\n".join(rows) + "\n").encode(), "m.yaml", MANIFEST_LIMITS)
+    assert [p.message for p in problems] == [f"file has more than {MANIFEST_LIMITS.max_nodes} YAML nodes"]
