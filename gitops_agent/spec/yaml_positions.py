@@ -5,8 +5,10 @@ every problem becomes a located :class:`Diagnostic` instead of an exception:
 
 - syntax errors, invalid characters and non-UTF-8 bytes, with their position;
 - duplicate mapping keys (the position of the second one);
-- anchors, aliases and merge keys are refused outright (this rules out "billion laughs"
-  expansion bombs and keeps each value's position unique);
+- anchors, aliases and merge keys are refused in spec files (this rules out "billion
+  laughs" expansion bombs and keeps each value's position unique); in manifests, where
+  kustomize expands them, they are expanded, each alias counting the nodes it repeats
+  against the node bound (values reached through an alias have the alias's position);
 - explicit tags other than the YAML core ones (``!!str``, ``!!int`` …) are refused;
 - bounds against hostile input, chosen by the caller as :class:`Limits`: spec files
   (``workflows/``, ``environments/``) get :data:`SPEC_LIMITS` (256 KiB, 64 levels, 20 000
