@@ -35,6 +35,7 @@ from gitops_agent.spec.list_keys import duplicate_list_keys
 from gitops_agent.spec.manifests import (
     NamespaceFold,
     ResourceSet,
+    duplicate_objects,
     fold_namespaces,
     published_namespaces,
     read_resources,
@@ -110,6 +111,7 @@ def compile_environment(
     files[f"{overlay}/namespace.yaml"] = dump(_namespace_object(env, fold))
 
     direct_pins = variant_pinned_images(specs, env)
+    generated: dict[tuple[str, str, str], str] = {}
     for name in selected_workflows(specs, env):
         base_objects = compile_workflow(specs.workflows[name])
         _write_base(files, name, base_objects)
@@ -118,10 +120,12 @@ def compile_environment(
         env_objects = compile_workflow(effective, image_pins=env.images)
         _pin_directly(env_objects, effective, {n: env.images[n] for n in direct_pins})
         _refuse_duplicate_list_keys(env_objects, effective.source or env.source)
+        generated.update((identity(obj), name) for obj in env_objects)
         workflow_patches, added = _write_differences(files, overlay, name, base_objects, env_objects)
         patches.extend(workflow_patches)
         resources.extend(added)
 
+    _refuse_colliding_objects(extra_files, env, generated)
     resources.extend(extra)
     kustomization["resources"] = resources
     pairs = {**env.labels, L.MANAGED_BY: L.MANAGER, L.ENVIRONMENT: env.name}
@@ -291,6 +295,16 @@ def _subject_patches(
         target = {"group": "rbac.authorization.k8s.io", "version": "v1", "kind": kind, "name": name}
         patches.append({"path": path, "target": target})
     return patches
+
+
+def _refuse_colliding_objects(
+    resources: ResourceSet, env: Environment, generated: Mapping[tuple[str, str, str], str]
+) -> None:
+    """No object of ``resources:`` shares its kind and name with another or with a
+    generated object: kustomize would refuse to build the overlay."""
+    problems = duplicate_objects(resources, env.namespace, generated)
+    if problems:
+        raise SpecError(problems)
 
 
 def _name(obj: Obj) -> str:

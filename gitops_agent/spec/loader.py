@@ -25,7 +25,7 @@ from typing import Any
 
 from gitops_agent.errors import Diagnostic, SpecError
 from gitops_agent.spec.build import build_environment, build_workflow
-from gitops_agent.spec.manifests import fold_namespaces, published_namespaces, read_resources
+from gitops_agent.spec.manifests import duplicate_objects, fold_namespaces, published_namespaces, read_resources
 from gitops_agent.spec.model import Environment, SpecSet, Workflow, frozen_map
 from gitops_agent.spec.schema_check import check_value
 from gitops_agent.spec.semantic_check import check_environment, check_workflow
@@ -359,6 +359,7 @@ def _check_resources(repo: Path, env: _Loaded) -> None:
     if isinstance(namespace, str) and not problems:
         own = {"app.kubernetes.io/name": namespace, "app.kubernetes.io/managed-by": "gitops-agent"}
         env.problems.extend(fold_namespaces(namespace, own, published_namespaces(found))[1])
+        env.problems.extend(duplicate_objects(found, namespace))
 
 
 def _diagnose(
