@@ -371,7 +371,7 @@ def _diagnose(
     _cross_check(repo, workflows, environments)
     if manifests:
         for env in environments:
-            if env.document.file in reported_files and not env.problems:
+            if env.document.file in reported_files:
                 _check_resources(repo, env)
     for item in loaded:
         if item.document.file in reported_files:
