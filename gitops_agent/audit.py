@@ -31,7 +31,8 @@ from gitops_agent.adapters import git as gitops_git
 from gitops_agent.adapters import git_notes
 from gitops_agent.adapters.git import CommitInfo
 from gitops_agent.errors import InvalidInputError
-from gitops_agent.notes import SyncEvent, SyncNote, format_time, read_sync_notes
+from gitops_agent.notes import SyncEvent, SyncNote, format_time, parse_time, read_all_task_runs, read_sync_notes
+from gitops_agent.reconcile.runs import FINISHED, RunKey, RunOutcome, TaskRun
 from gitops_agent.spec.durations import parse_duration
 from gitops_agent.spec.model import Environment, SpecSet, frozen_map
 
@@ -50,6 +51,8 @@ class EventKind(StrEnum):
     DRIFT_FIX = "drift-fix"
     ROLLBACK_SYNC = "rollback-sync"
     PROPOSAL = "optimize-proposal"
+    TASK_RUN = "task-run"
+    RERUN_REQUEST = "rerun-requested"
 
 
 _RANK = {
@@ -60,6 +63,8 @@ _RANK = {
     EventKind.SYNC: 2,
     EventKind.DRIFT_FIX: 2,
     EventKind.ROLLBACK_SYNC: 2,
+    EventKind.TASK_RUN: 3,
+    EventKind.RERUN_REQUEST: 3,
 }
 _NOTE_KIND = {
     SyncEvent.SYNC: EventKind.SYNC,
@@ -174,12 +179,14 @@ def _env_commit_events(handle: git.Repo, env: Environment) -> list[tuple[AuditEv
 
 
 def _note_event(note: SyncNote, source: str | None) -> AuditEvent:
-    details = {
+    details: dict[str, Any] = {
         "context": note.context,
         "summary": dict(note.summary),
         "health": note.health,
         "changes": list(note.changes),
     }
+    if note.drift:
+        details["drift"] = [dict(entry) for entry in note.drift]
     return AuditEvent(
         time=note.time,
         kind=_NOTE_KIND[note.event],
@@ -269,9 +276,65 @@ def timeline(
         synced = env_commits.get(note.revision)
         events.append(_note_event(note, synced.trailer(SOURCE_TRAILER) if synced else None))
 
+    events.extend(e for e in _run_events(repo, environment) if since is None or e.time >= since)
     events.extend(_spec_events(handle, specs, environment, since, produced))
     events.extend(_proposal_events(handle, environment, since))
     return sorted(events, key=AuditEvent.sort_key, reverse=True)
+
+
+def group_runs(facts: Sequence[TaskRun]) -> list[list[TaskRun]]:
+    """Facts of one run identity (oldest first) split into runs: a run ends with its first
+    finished fact; a re-run request stands alone and starts the next run. Facts that repeat
+    what is known (two replicas observing the same finish) are dropped."""
+    runs: list[list[TaskRun]] = []
+    current: list[TaskRun] = []
+    for fact in facts:
+        if fact.outcome is RunOutcome.RERUN:
+            if current:
+                runs.append(current)
+            runs.append([fact])
+            current = []
+            continue
+        if current and current[-1].outcome in FINISHED:
+            if fact.outcome is current[-1].outcome or fact.outcome is not RunOutcome.STARTED:
+                continue
+            runs.append(current)
+            current = []
+        current.append(fact)
+    if current:
+        runs.append(current)
+    return runs
+
+
+def _run_event(env: str, run: list[TaskRun]) -> AuditEvent:
+    first, last = run[0], run[-1]
+    name = last.task or last.job
+    if last.outcome is RunOutcome.RERUN:
+        return AuditEvent(
+            time=parse_time(last.time), kind=EventKind.RERUN_REQUEST, environment=env, commit=last.revision or None,
+            author=last.user, message=f"re-run of {name} requested", details=frozen_map(last.to_json()),
+        )
+    began = next((f.started for f in run if f.started), "") or first.time
+    finish = last.finished if last.outcome in FINISHED else ""
+    duration = (parse_time(finish) - parse_time(began)).total_seconds() if finish and began else None
+    outcome = last.outcome.value if last.outcome in FINISHED else "running (no outcome seen yet)"
+    details = {**last.to_json(), "started": began, "finished": finish, "durationSeconds": duration}
+    took = f" in {duration:.0f}s" if duration is not None else ""
+    return AuditEvent(
+        time=parse_time(finish or began), kind=EventKind.TASK_RUN, environment=env,
+        commit=first.revision or None, author=first.user,
+        message=f"{name} {outcome}{took}" + (f": {last.reason}" if last.reason else ""),
+        details=frozen_map(details),
+    )
+
+
+def _run_events(repo: Path, environment: str | None) -> list[AuditEvent]:
+    """One event per task run (start to finish), one per re-run request."""
+    by_key: dict[tuple[str, RunKey], list[TaskRun]] = {}
+    for env, fact in read_all_task_runs(repo):
+        if environment is None or env == environment:
+            by_key.setdefault((env, fact.key), []).append(fact)
+    return [_run_event(env, run) for (env, _), facts in sorted(by_key.items()) for run in group_runs(facts)]
 
 
 def _spec_events(
@@ -333,6 +396,11 @@ def format_event(event: AuditEvent) -> str:
     rollback_to = event.details.get("rollback_to")
     if rollback_to:
         line += f"  restores {str(rollback_to)[:12]}"
+    for healed in event.details.get("drift") or ():
+        authors = ", ".join(
+            f"{a.get('manager')} ({a.get('operation')}, {a.get('time')})" for a in healed.get("changedBy") or ()
+        )
+        line += f"\n    healed {healed.get('object')}: changed out of band by {authors}"
     return line
 
 

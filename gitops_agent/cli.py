@@ -39,13 +39,14 @@ def _register_commands() -> None:
         plan,
         reconcile,
         render,
+        rerun,
         rollback,
         sync,
         validate,
     )
     from gitops_agent.commands import compile as compile_cmd
 
-    modules = (init, validate, compile_cmd, render, plan, diff, sync, reconcile, optimize, audit, rollback)
+    modules = (init, validate, compile_cmd, render, plan, diff, sync, reconcile, rerun, optimize, audit, rollback)
     for module in modules:
         module.register(app)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_agent.adapters import git_notes
+from gitops_agent.reconcile.runs import TaskRun, with_user
 from gitops_agent.spec.model import frozen_map
 
 NOTES_REF = git_notes.NOTES_REF
@@ -58,6 +59,8 @@ class SyncRecord:
     health: str | None = None
     user: str | None = None
     time: datetime | None = None
+    drift: tuple[Mapping[str, Any], ...] = ()
+    """Healed drift: ``{"object": "Kind/ns/name", "changedBy": [{"manager", "operation", "time"}]}``."""
 
 
 @dataclass(frozen=True)
@@ -74,10 +77,11 @@ class SyncNote:
     health: str | None = None
     summary: Mapping[str, int] = field(default_factory=frozen_map)
     changes: tuple[str, ...] = ()
+    drift: tuple[Mapping[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """The record as a JSON object, ``time`` first."""
-        return {
+        """The record as a JSON object, ``time`` first (``drift`` only when there was some)."""
+        document: dict[str, Any] = {
             "time": format_time(self.time),
             "event": self.event.value,
             "environment": self.environment,
@@ -89,6 +93,9 @@ class SyncNote:
             "summary": dict(self.summary),
             "changes": list(self.changes),
         }
+        if self.drift:
+            document["drift"] = [dict(entry) for entry in self.drift]
+        return document
 
 
 def format_time(moment: datetime) -> str:
@@ -120,6 +127,7 @@ def decode(line: str) -> SyncNote | None:
             health=None if raw.get("health") is None else str(raw["health"]),
             summary=frozen_map({str(k): int(v) for k, v in dict(raw.get("summary", {})).items()}),
             changes=tuple(str(c) for c in raw.get("changes", [])),
+            drift=tuple(dict(entry) for entry in raw.get("drift", []) if isinstance(entry, dict)),
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -147,6 +155,7 @@ def record_sync(repo: Path, env: str, revision: str, record: SyncRecord, *, push
         health=record.health,
         summary=frozen_map(dict(record.summary)),
         changes=tuple(record.changes),
+        drift=tuple(record.drift),
     )
     git_notes.append_note_lines(repo, sha, [encode(note)])
     if push and git_notes.has_remote(repo):
@@ -176,3 +185,55 @@ def records_of(repo: Path, env: str, revision: str) -> list[SyncNote]:
     sha = git_notes.resolve_commit(repo, revision)
     found = [decode(line) for line in git_notes.read_note(repo, sha).splitlines() if line.strip()]
     return sorted((n for n in found if n is not None and n.environment == env), key=lambda n: n.time)
+
+
+TASK_RUN_EVENT = "task-run"
+"""The ``event`` of a task-run fact line (sync records ignore such lines, and vice versa)."""
+
+
+def encode_run(env: str, run: TaskRun) -> str:
+    """One JSON line for a task-run fact, ``time`` first like sync records."""
+    document = {"time": run.time, "event": TASK_RUN_EVENT, "environment": env, **run.to_json()}
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=True)
+
+
+def decode_run(line: str) -> tuple[str, TaskRun] | None:
+    """(environment, fact) from a stored line; None for lines that are not task-run facts."""
+    try:
+        raw = json.loads(line)
+        if not isinstance(raw, dict) or raw.get("event") != TASK_RUN_EVENT:
+            return None
+        return str(raw["environment"]), TaskRun.from_json({**raw, "observed": raw.get("time", "")})
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def record_runs(repo: Path, env: str, revision: str, runs: Sequence[TaskRun], *, push: bool = True) -> None:
+    """Append task-run facts to the note on ``revision`` (the environment commit that was
+    deployed) and push the notes when a remote exists. ``user`` defaults as for sync records."""
+    if not runs:
+        return
+    sha = git_notes.resolve_commit(repo, revision)
+    user = default_user(repo)
+    lines = [encode_run(env, run) for run in with_user(runs, user)]
+    git_notes.append_note_lines(repo, sha, lines)
+    if push and git_notes.has_remote(repo):
+        git_notes.push_notes(repo)
+
+
+def read_task_runs(repo: Path, env: str, *, fetch: bool = False) -> list[TaskRun]:
+    """Every task-run fact of ``env`` in the notes, oldest first (``fetch``: from origin first)."""
+    return [fact for name, fact in read_all_task_runs(repo, fetch=fetch) if name == env]
+
+
+def read_all_task_runs(repo: Path, *, fetch: bool = False) -> list[tuple[str, TaskRun]]:
+    """(environment, fact) for every task-run fact in the notes, oldest first."""
+    if fetch and git_notes.has_remote(repo):
+        git_notes.fetch_notes(repo)
+    facts: list[tuple[str, TaskRun]] = []
+    for text in git_notes.list_notes(repo).values():
+        for line in text.splitlines():
+            decoded = decode_run(line) if line.strip() else None
+            if decoded is not None:
+                facts.append(decoded)
+    return sorted(facts, key=lambda item: item[1].time)

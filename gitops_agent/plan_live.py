@@ -14,8 +14,8 @@ from gitops_agent.adapters.kube import KubeCluster
 from gitops_agent.errors import ClusterError
 from gitops_agent.plan import Change, EnvironmentPlan, ObjectDiff, ObjectKey, RenderedEnvironment
 from gitops_agent.reconcile.changeset import Action, ChangeSet
-from gitops_agent.reconcile.engine import Target
 from gitops_agent.reconcile.engine import diff as diff_objects
+from gitops_agent.targets import target_for
 
 _CHANGE = {
     Action.CREATE: Change.ADDED,
@@ -50,16 +50,7 @@ def live_differ(kubeconfig: Path | None, context: str | None) -> Callable[[Rende
 
     def differ(rendered: RenderedEnvironment, revision: str) -> EnvironmentPlan:
         env = rendered.environment
-        target = Target(
-            environment=env.name,
-            namespace=env.namespace,
-            revision=revision,
-            prune=env.sync.prune,
-            force=env.sync.force,
-            allow_empty=env.sync.allow_empty,
-            max_prune_percent=env.sync.max_prune_percent,
-            job_history=env.sync.job_history,
-        )
+        target = target_for(env, revision)
         cluster = KubeCluster(kubeconfig, context or env.context)
         try:
             return to_environment_plan(diff_objects(cluster, list(rendered.objects), target))

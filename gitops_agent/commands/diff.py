@@ -23,14 +23,15 @@ from gitops_agent.commands.common import (
     say,
 )
 from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK, ClusterError, GitOpsAgentError, InvalidInputError
-from gitops_agent.notes import SyncEvent, SyncRecord, record_sync
+from gitops_agent.notes import SyncEvent, SyncRecord, read_task_runs, record_runs, record_sync
 from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
-from gitops_agent.reconcile.engine import Target
 from gitops_agent.reconcile.engine import diff as diff_objects
+from gitops_agent.reconcile.runs import RunKey, TaskRun, latest_runs
 from gitops_agent.render import Rendered, render_ref
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.durations import parse_duration
 from gitops_agent.spec.model import Environment
+from gitops_agent.targets import target_for
 
 _SYMBOL = {
     Action.CREATE: "+",
@@ -57,20 +58,6 @@ def load_environment(repo: Path, name: str) -> Environment:
     return specs.environments[name]
 
 
-def target_for(env: Environment, revision: str | None) -> Target:
-    """The engine's view of an environment and its sync policy."""
-    return Target(
-        environment=env.name,
-        namespace=env.namespace,
-        revision=revision or "",
-        prune=env.sync.prune,
-        force=env.sync.force,
-        allow_empty=env.sync.allow_empty,
-        max_prune_percent=env.sync.max_prune_percent,
-        job_history=env.sync.job_history,
-    )
-
-
 def connect(kubeconfig: Path | None, context: str | None, env: Environment) -> KubeCluster:
     """A connection to the environment's cluster (``--context`` overrides the environment's)."""
     return KubeCluster(kubeconfig, context or env.context)
@@ -88,8 +75,14 @@ def record(
         return
     changes = tuple(
         f"{c.action} {c.ref.api_version} {c.ref.kind} {c.ref.namespace + '/' if c.ref.namespace else ''}{c.ref.name}"
+        + (f" (changed out of band by {c.authors()})" if c.changed_by else "")
         for c in change_set.changes
         if c.action in CHANGING or c.action is Action.ERROR
+    )
+    drift = tuple(
+        {"object": str(c.ref), "changedBy": [author.to_json() for author in c.changed_by]}
+        for c in change_set.changes
+        if c.changed_by and c.action in CHANGING
     )
     entry = SyncRecord(
         summary=change_set.summary(),
@@ -98,11 +91,27 @@ def record(
         context=context or env.context,
         changes=changes,
         health=str(change_set.health),
+        drift=drift,
     )
     try:
         record_sync(repo, env.name, change_set.revision, entry)
     except GitOpsAgentError as error:
         progress(f"warning: the sync record was not written: {error}")
+
+
+def recorded_runs(repo: Path, env: Environment) -> dict[RunKey, TaskRun]:
+    """The newest recorded fact per task run of ``env`` (notes fetched from origin first)."""
+    return latest_runs(read_task_runs(repo, env.name, fetch=True))
+
+
+def record_observed_runs(repo: Path, env: Environment, change_set: ChangeSet) -> None:
+    """Keep the task-run facts a sync observed in git (a warning when git refuses)."""
+    if not change_set.revision or not change_set.runs:
+        return
+    try:
+        record_runs(repo, env.name, change_set.revision, change_set.runs)
+    except GitOpsAgentError as error:
+        progress(f"warning: {len(change_set.runs)} task-run record(s) were not written: {error}")
 
 
 def parse_seconds(value: str, flag: str) -> float:
@@ -127,6 +136,8 @@ def print_change_set(change_set: ChangeSet, output: OutputFormat, *, show_unchan
         if change.message:
             line += f": {change.message}"
         say(line)
+        if change.changed_by:
+            say(f"    changed out of band by {change.authors()}")
         if change.diff and change.action in (Action.UPDATE,):
             for diff_line in change.diff.splitlines():
                 color = {"+": typer.colors.GREEN, "-": typer.colors.RED}.get(diff_line[:1])
@@ -160,7 +171,8 @@ def diff(
     rendered = render_desired(repo, environment, ref)
     cluster = connect(kubeconfig, context, environment)
     try:
-        change_set = diff_objects(cluster, list(rendered.objects), target_for(environment, rendered.revision))
+        target = target_for(environment, rendered.revision, recorded_runs(repo, environment))
+        change_set = diff_objects(cluster, list(rendered.objects), target)
     finally:
         cluster.close()
     print_change_set(change_set, output)

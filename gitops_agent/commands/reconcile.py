@@ -7,6 +7,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -15,14 +16,50 @@ import typer
 
 from gitops_agent.adapters.kube import KubeCluster
 from gitops_agent.commands.common import ContextOption, KubeconfigOption, RepoOption, VerboseOption, progress
-from gitops_agent.commands.diff import parse_seconds, record, setup_logging, target_for
-from gitops_agent.errors import InvalidInputError
+from gitops_agent.commands.diff import parse_seconds, record, setup_logging
+from gitops_agent.errors import GitOpsAgentError, InvalidInputError
 from gitops_agent.leader import DEFAULT_LEASE_NAME, LeaderElector, LeaderSettings, run_as_leader, select_shard
+from gitops_agent.notes import read_task_runs, record_runs
 from gitops_agent.reconcile.cache import CachedCluster
 from gitops_agent.reconcile.loop import Desired, LoopEnvironment, LoopSettings, Reconciler, StatusServer
+from gitops_agent.reconcile.runs import RunKey, TaskRun, latest_runs
 from gitops_agent.render import render_ref, resolve_env_revision
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment
+from gitops_agent.targets import target_for
+
+
+class NotesRunLog:
+    """Task-run facts of one environment in git notes, read again at most every ``max_age``
+    seconds (another replica may have recorded some) and kept current in memory between reads."""
+
+    def __init__(self, repo: Path, env: Environment, max_age: float = 60.0) -> None:
+        self._repo, self._env, self._max_age = repo, env, max_age
+        self._latest: dict[RunKey, TaskRun] = {}
+        self._read_at: float | None = None
+
+    def latest(self) -> Mapping[RunKey, TaskRun]:
+        if self._read_at is None or time.monotonic() - self._read_at > self._max_age:
+            try:
+                self._latest = latest_runs(read_task_runs(self._repo, self._env.name, fetch=True))
+                self._read_at = time.monotonic()
+            except GitOpsAgentError as error:  # git unreachable: keep what is known
+                progress(f"{self._env.name}: task-run records not read: {error}")
+        return dict(self._latest)
+
+    def _is_new(self, run: TaskRun) -> bool:
+        previous = self._latest.get(run.key)
+        return previous is None or previous.outcome is not run.outcome
+
+    def record(self, revision: str, runs: Sequence[TaskRun]) -> None:
+        new = [run for run in runs if self._is_new(run)]
+        if not new:
+            return
+        self._latest.update({r.key: r for r in new})
+        try:
+            record_runs(self._repo, self._env.name, revision, new)
+        except GitOpsAgentError as error:
+            progress(f"{self._env.name}: warning: {len(new)} task-run record(s) were not written: {error}")
 
 
 def _loop_environment(
@@ -44,6 +81,7 @@ def _loop_environment(
         render=render,
         cluster=cluster,
         record=lambda change_set, drift_fix: record(repo, env, change_set, context=context, drift_fix=drift_fix),
+        runs=NotesRunLog(repo, env),
     )
     return loop_env, cluster
 

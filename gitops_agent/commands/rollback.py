@@ -24,9 +24,10 @@ from gitops_agent.commands.diff import (
     parse_seconds,
     print_change_set,
     raise_cluster_errors,
+    record_observed_runs,
+    recorded_runs,
     render_desired,
     setup_logging,
-    target_for,
 )
 from gitops_agent.errors import EXIT_OK
 from gitops_agent.notes import SyncEvent, SyncRecord, record_sync
@@ -35,6 +36,7 @@ from gitops_agent.reconcile.engine import SyncOptions
 from gitops_agent.reconcile.engine import sync as sync_objects
 from gitops_agent.rollback import rollback_branch
 from gitops_agent.spec.model import Environment
+from gitops_agent.targets import target_for
 
 
 def _sync(
@@ -54,7 +56,7 @@ def _sync(
         change_set = sync_objects(
             cluster,
             list(rendered.objects),
-            target_for(environment, rendered.revision),
+            target_for(environment, rendered.revision, recorded_runs(repo, environment)),
             options,
             progress=None if quiet else progress,
         )
@@ -74,6 +76,7 @@ def _sync(
             health=str(change_set.health),
         ),
     )
+    record_observed_runs(repo, environment, change_set)
     return change_set
 
 

@@ -24,13 +24,15 @@ from gitops_agent.commands.diff import (
     print_change_set,
     raise_cluster_errors,
     record,
+    record_observed_runs,
+    recorded_runs,
     render_desired,
     setup_logging,
-    target_for,
 )
 from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK
 from gitops_agent.reconcile.engine import SyncOptions
 from gitops_agent.reconcile.engine import sync as sync_objects
+from gitops_agent.targets import target_for
 
 
 def sync(
@@ -41,8 +43,13 @@ def sync(
     wait: Annotated[bool, typer.Option("--wait", help="Wait for task order and health.")] = False,
     timeout: Annotated[str, typer.Option("--timeout", help="How long --wait waits (e.g. 5m).")] = "5m",
     force_conflicts: Annotated[
-        bool, typer.Option("--force-conflicts", help="Take fields over from other field managers.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--force-conflicts/--no-force-conflicts",
+            help="Take fields git sets over from other field managers (default: the environment's "
+            "sync.force, true unless set false); --no-force-conflicts reports them as conflicts instead.",
+        ),
+    ] = None,
     allow_mass_prune: Annotated[
         bool,
         typer.Option("--allow-mass-prune", help="Allow pruning more than sync.maxPrunePercent."),
@@ -70,7 +77,7 @@ def sync(
         change_set = sync_objects(
             cluster,
             list(rendered.objects),
-            target_for(environment, rendered.revision),
+            target_for(environment, rendered.revision, recorded_runs(repo, environment)),
             options,
             progress=progress if output == OutputFormat.TEXT else None,
         )
@@ -81,6 +88,8 @@ def sync(
     print_change_set(change_set, output, show_unchanged=wait)  # --wait: every object and its health
     if not dry_run and rendered.revision and (change_set.has_changes or change_set.errors):
         record(repo, environment, change_set, context=context)
+    if not dry_run:
+        record_observed_runs(repo, environment, change_set)
     if change_set.errors:
         raise_cluster_errors(change_set, "sync failed")
     if dry_run and change_set.has_changes:

@@ -11,8 +11,10 @@ from typing import Any
 from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.dag import Gate, gate, task_jobs
+from gitops_agent.reconcile.desired import stamp_tracking_id
 from gitops_agent.reconcile.fieldset import ExtraItem, extra_items
 from gitops_agent.reconcile.health import HealthStatus, health_of
+from gitops_agent.reconcile.ignore import ApplyPolicy
 from gitops_agent.reconcile.live import Key, parallel
 from gitops_agent.reconcile.objects import (
     Manifest,
@@ -22,8 +24,18 @@ from gitops_agent.reconcile.objects import (
     ref_of,
 )
 from gitops_agent.reconcile.options import SyncOptions, Target
-from gitops_agent.reconcile.planning import Deletion, Plan, Planned, deepest_first, plan, schema_root, with_health
+from gitops_agent.reconcile.planning import (
+    Deletion,
+    Plan,
+    Planned,
+    deepest_first,
+    observe_jobs,
+    plan,
+    schema_root,
+    with_health,
+)
 from gitops_agent.reconcile.prune import check_guards
+from gitops_agent.reconcile.runs import started as run_started
 from gitops_agent.reconcile.schema import UNKNOWN_NODE
 from gitops_agent.reconcile.waves import JOBS, NAMESPACES_AND_CRDS, apply_order, is_job
 
@@ -48,19 +60,21 @@ class _SyncRun:
                 return
             if item.info.namespaced and not item.ref.namespace:
                 item.body["metadata"]["namespace"] = self.plan.target.namespace
+                stamp_tracking_id(item.body, self.plan.target)
+        merge = item.policy is ApplyPolicy.MERGE
         try:
-            if item.live_extras:
+            if item.live_extras and not merge:
                 ops = removal_ops(item.live_extras) + [
                     {"op": "add", "path": f"{m.pointer}/-", "value": m.item} for m in item.live_missing
                 ]
                 self.cluster.json_patch(item.info, item.ref, ops)
             if item.replace_job:
                 self._replace_job(item)
-            result = self.cluster.apply(item.info, item.body, dry_run=False, force=self.force)
-            if item.live is not None:  # a fresh object holds nothing another manager added
+            result = self.cluster.apply(item.info, item.body, dry_run=False, force=self.force and not merge)
+            if item.live is not None and not merge:  # a fresh object holds nothing another manager added
                 if item.root.kind == UNKNOWN_NODE.kind:
                     item.root = schema_root(self.cluster, item.ref)
-                extras = extra_items(item.body, result, item.root)
+                extras = extra_items(item.body, result, item.root, item.left_alone)
                 if extras:
                     result = self.cluster.json_patch(item.info, item.ref, removal_ops(extras))
         except ObjectError as error:
@@ -69,13 +83,15 @@ class _SyncRun:
             message = str(error)
             if error.status == 409:
                 message += (
-                    " (another field manager owns these fields; pass --force-conflicts"
-                    " or set sync.force to take them over)"
+                    " (another field manager owns these fields and sync.force is false;"
+                    " pass --force-conflicts to take them over)"
                 )
             item.change = change.with_action(Action.ERROR, message)
             return
         item.live = result
         item.change = with_health(change, result)
+        if is_job(item.body) and (change.action is Action.CREATE or item.replace_job):
+            self.plan.runs.append(run_started(item.body, self.plan.target.revision))
 
     def _replace_job(self, item: Planned) -> None:
         assert item.info is not None
@@ -283,7 +299,7 @@ def sync(
         cluster,
         the_plan,
         options,
-        options.force_conflicts or target.force,
+        target.force if options.force_conflicts is None else options.force_conflicts,
         say,
         started + options.timeout,
     )
@@ -319,5 +335,7 @@ def sync(
         run.prune()
     if options.wait and not errors:
         run.wait_healthy()
+    lives = [p.live for p in the_plan.objects if p.live is not None and p.change.action is not Action.COMPLETED]
+    the_plan.runs.extend(observe_jobs(lives, target, the_plan.runs))
     say(f"sync of {target.environment} finished in {time.monotonic() - started:.1f}s")
     return the_plan.change_set()

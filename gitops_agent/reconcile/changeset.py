@@ -1,6 +1,9 @@
 """One result type for diff, sync and prune: the change set (the JSON of ``diff``/``sync -o json``).
 
-Compatible extensions of the documented format: the actions ``waiting`` (a task's
+Compatible extensions of the documented format: ``completed`` (a Job git declares finished, as
+recorded, and is gone: it is not created again) and ``runs`` (task-run facts observed);
+``changedBy`` on drifted objects (the field
+managers whose out-of-band edits the sync undoes, with operation and time); the actions ``waiting`` (a task's
 dependencies have not succeeded yet), ``blocked`` (a dependency failed) and ``error`` (the API
 server refused this object, e.g. HTTP 403 or a field-manager conflict); entries with these
 actions, and every entry where there is something to say, carry a ``message``; each entry
@@ -17,8 +20,10 @@ from functools import cached_property
 from typing import Any
 
 from gitops_agent.reconcile.diff import DiffResult
+from gitops_agent.reconcile.fieldset import ManagerEntry
 from gitops_agent.reconcile.health import HealthStatus, worst
 from gitops_agent.reconcile.objects import ObjectRef
+from gitops_agent.reconcile.runs import TaskRun
 
 
 class Action(StrEnum):
@@ -29,6 +34,8 @@ class Action(StrEnum):
     WAITING = "waiting"
     BLOCKED = "blocked"
     ERROR = "error"
+    COMPLETED = "completed"
+    """A Job git declares that finished (a recorded fact) and is gone: not created again."""
 
 
 CHANGING = frozenset({Action.CREATE, Action.UPDATE, Action.DELETE})
@@ -46,6 +53,8 @@ class Change:
     health: HealthStatus | None = None
     sides: DiffResult | None = field(default=None, compare=False, repr=False)
     """Both sides of the difference; the unified diff is made from them when first asked."""
+    changed_by: tuple[ManagerEntry, ...] = ()
+    """For drift: the field managers whose out-of-band edits git undoes, newest first."""
 
     @cached_property
     def diff(self) -> str:
@@ -72,7 +81,13 @@ class Change:
             entry["message"] = self.message
         if self.health is not None:
             entry["health"] = str(self.health)
+        if self.changed_by:
+            entry["changedBy"] = [author.to_json() for author in self.changed_by]
         return entry
+
+    def authors(self) -> str:
+        """``kubectl-edit (Update, 2026-11-30T10:00:00Z)``, comma-separated; empty when unknown."""
+        return ", ".join(f"{a.manager} ({a.operation}, {a.time or 'time unknown'})" for a in self.changed_by)
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,8 @@ class ChangeSet:
     changes: tuple[Change, ...]
     health: HealthStatus = HealthStatus.HEALTHY
     notes: tuple[str, ...] = field(default=())
+    runs: tuple[TaskRun, ...] = field(default=())
+    """Task-run facts this run observed (Jobs started, succeeded or failed) for the caller to record."""
 
     @property
     def has_changes(self) -> bool:
@@ -122,6 +139,8 @@ class ChangeSet:
         }
         if self.notes:
             document["notes"] = list(self.notes)
+        if self.runs:
+            document["runs"] = [run.to_json() for run in self.runs]
         return document
 
 

@@ -7,22 +7,28 @@ from collections.abc import Sequence
 
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.reconcile.dag import find_cycle
+from gitops_agent.reconcile.ignore import apply_policy
 from gitops_agent.reconcile.objects import (
     ENVIRONMENT_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    TRACKING_ANNOTATION,
     Manifest,
     copy_manifest,
     ref_of,
+    tracking_id,
 )
 from gitops_agent.reconcile.options import Target
+from gitops_agent.reconcile.runs import TEMPLATE_HASH_ANNOTATION, template_hash
+from gitops_agent.reconcile.waves import is_job
 
 
 def prepare_desired(desired: Sequence[Manifest], target: Target) -> list[Manifest]:
-    """Copies with ownership labels ensured and HPA-managed ``replicas`` removed.
+    """Copies with ownership labels and tracking ids ensured (Jobs: their template hash; CronJobs:
+    ``suspend`` explicit, false unless git says otherwise) and HPA-managed ``replicas`` removed.
 
     Raises ``InvalidInputError`` for objects without identity, duplicates, objects labelled
-    for another environment and task dependency cycles.
+    for another environment, an unknown ``gitops-agent.io/ssa`` policy and task dependency cycles.
     """
     prepared: list[Manifest] = []
     seen: set[tuple[str, str, str, str]] = set()
@@ -40,12 +46,29 @@ def prepare_desired(desired: Sequence[Manifest], target: Target) -> list[Manifes
             raise InvalidInputError(f"{ref} is labelled for environment {other!r}, not {target.environment!r}")
         labels[MANAGED_BY_LABEL] = MANAGED_BY_VALUE
         labels[ENVIRONMENT_LABEL] = target.environment
+        stamp_tracking_id(obj, target)
+        if is_job(obj):
+            obj["metadata"]["annotations"][TEMPLATE_HASH_ANNOTATION] = template_hash(obj)
+        elif ref.group == "batch" and ref.kind == "CronJob" and isinstance(obj.get("spec"), dict):
+            # git's schedule runs unless git suspends it: a person's suspend is drift
+            obj["spec"].setdefault("suspend", False)
+        apply_policy(obj)  # an unknown gitops-agent.io/ssa value is refused before anything is sent
         prepared.append(obj)
     strip_hpa_replicas(prepared)
     cycle = find_cycle(prepared)
     if cycle:
         raise InvalidInputError("task dependency cycle: " + " -> ".join(cycle))
     return prepared
+
+
+def stamp_tracking_id(obj: Manifest, target: Target) -> None:
+    """Set ``gitops-agent.io/tracking-id`` to the object's own identity (an object without a
+    namespace that the cluster scopes by namespace lands in the environment's namespace)."""
+    ref = ref_of(obj)
+    annotations = obj["metadata"].get("annotations")
+    if not isinstance(annotations, dict):
+        annotations = obj["metadata"]["annotations"] = {}
+    annotations[TRACKING_ANNOTATION] = tracking_id(target.environment, ref)
 
 
 def strip_hpa_replicas(objects: list[Manifest]) -> None:

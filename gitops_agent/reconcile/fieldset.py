@@ -16,7 +16,7 @@ caller then asks the server (a server-side apply dry-run).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,8 @@ class ExtraItem:
     index: int
     item: Any
     key: str | None = None
+    field: FieldPath = ()
+    """The item's managedFields path (empty when unknown): who added it is read from there."""
 
     @property
     def path(self) -> str:
@@ -175,7 +177,7 @@ def _walk(desired: Any, live: Any, node: SchemaNode, path: FieldPath, pointer: s
                 state.values_match = False
         for index, value in enumerate(live_values):
             if value not in desired_values and live_list is not None:
-                state.extras.append(ExtraItem(pointer, index, live_list[index]))
+                state.extras.append(ExtraItem(pointer, index, live_list[index], field=(*path, value)))
         return
     # associative list
     live_index: dict[str, int] = {}
@@ -210,7 +212,7 @@ def _walk(desired: Any, live: Any, node: SchemaNode, path: FieldPath, pointer: s
         _walk(item, live_item, element, item_path, f"{pointer}/{position}", state)
     for element_key, index in live_index.items():
         if element_key not in seen and live_list is not None:
-            state.extras.append(ExtraItem(pointer, index, live_list[index]))
+            state.extras.append(ExtraItem(pointer, index, live_list[index], field=(*path, element_key)))
     for index, item in enumerate(live_list or ()):
         if not isinstance(item, Mapping) or _key_element(item, node.keys, element) is None:
             state.extras.append(ExtraItem(pointer, index, item))
@@ -246,7 +248,11 @@ def whole_map_extras(desired: Mapping[str, Any], live: Mapping[str, Any] | None)
         wanted = desired.get(name) or {}
         present = (live or {}).get(name) or {}
         if isinstance(wanted, Mapping) and isinstance(present, Mapping):
-            found.extend(ExtraItem(f"/{name}", -1, value, key) for key, value in present.items() if key not in wanted)
+            found.extend(
+                ExtraItem(f"/{name}", -1, value, key, field=(f"f:{name}", f"f:{key}"))
+                for key, value in present.items()
+                if key not in wanted
+            )
     return found
 
 
@@ -288,18 +294,31 @@ def owned_fields(live: Mapping[str, Any], manager: str = FIELD_MANAGER) -> set[F
     return out if found else None
 
 
-def extra_items(desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode) -> tuple[ExtraItem, ...]:
+ExtraFilter = Callable[[ExtraItem], bool]
+"""True for an extra item git leaves alone (an ignore rule or another manager's field covers it)."""
+
+
+def _enforced(extras: Iterable[ExtraItem], left_alone: ExtraFilter | None) -> tuple[ExtraItem, ...]:
+    return tuple(extras) if left_alone is None else tuple(e for e in extras if not left_alone(e))
+
+
+def extra_items(
+    desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode, left_alone: ExtraFilter | None = None
+) -> tuple[ExtraItem, ...]:
     """Live items inside lists (and maps) that git sets wholly but does not contain."""
     whole = whole_map_extras(desired, live)
     try:
-        return (*desired_fields(desired, live, root).extras, *whole)
+        return _enforced((*desired_fields(desired, live, root).extras, *whole), left_alone)
     except _Unprovable:
-        return tuple(whole)
+        return _enforced(whole, left_alone)
 
 
-def check_locally(desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode) -> LocalCheck:
-    """Compare desired with live the way the server would, or say it cannot."""
-    whole = tuple(whole_map_extras(desired, live))
+def check_locally(
+    desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode, left_alone: ExtraFilter | None = None
+) -> LocalCheck:
+    """Compare desired with live the way the server would, or say it cannot (``left_alone``:
+    extra items that are not drift)."""
+    whole = _enforced(whole_map_extras(desired, live), left_alone)
     owned = owned_fields(live)
     if owned is None:
         return LocalCheck(provable=False, unchanged=False, extras=whole, reason="gitops-agent owns no fields")
@@ -307,7 +326,7 @@ def check_locally(desired: Mapping[str, Any], live: Mapping[str, Any], root: Sch
         walk = desired_fields(desired, live, root)
     except _Unprovable as why:
         return LocalCheck(provable=False, unchanged=False, extras=whole, reason=str(why))
-    extras = (*walk.extras, *whole)
+    extras = (*_enforced(walk.extras, left_alone), *whole)
     missing = tuple(walk.missing)
     if walk.paths != owned:
         return LocalCheck(
@@ -319,3 +338,125 @@ def check_locally(desired: Mapping[str, Any], live: Mapping[str, Any], root: Sch
         )
     unchanged = walk.values_match and walk.order_match and not extras
     return LocalCheck(provable=True, unchanged=unchanged, extras=extras, missing=missing)
+
+
+@dataclass(frozen=True)
+class ManagerEntry:
+    """One ``metadata.managedFields`` entry: who wrote which fields, how and when.
+
+    ``time`` is the entry's RFC 3339 timestamp (the last change by that manager), ``fields``
+    the paths it owns in the notation of :data:`FieldPath`.
+    """
+
+    manager: str
+    operation: str
+    subresource: str
+    time: str
+    fields: frozenset[FieldPath]
+
+    def to_json(self) -> dict[str, str]:
+        entry = {"manager": self.manager, "operation": self.operation, "time": self.time}
+        if self.subresource:
+            entry["subresource"] = self.subresource
+        return entry
+
+
+def manager_entries(live: Mapping[str, Any]) -> list[ManagerEntry]:
+    """Every managedFields entry of ``live`` except status writers (controllers' reports)."""
+    entries: list[ManagerEntry] = []
+    for raw in (live.get("metadata") or {}).get("managedFields") or []:
+        if not isinstance(raw, Mapping) or raw.get("subresource") == "status":
+            continue
+        fields: set[FieldPath] = set()
+        _collect_owned(raw.get("fieldsV1") or {}, (), fields)
+        entries.append(
+            ManagerEntry(
+                manager=str(raw.get("manager", "")),
+                operation=str(raw.get("operation", "")),
+                subresource=str(raw.get("subresource") or ""),
+                time=str(raw.get("time") or ""),
+                fields=frozenset(fields),
+            )
+        )
+    return entries
+
+
+def _touches(owned: frozenset[FieldPath], paths: set[FieldPath]) -> bool:
+    """Does a manager own one of ``paths`` or something inside one of them?"""
+    if owned & paths:
+        return True
+    return any(path[:n] in paths for path in owned for n in range(1, len(path)))
+
+
+def drift_authors(
+    desired: Mapping[str, Any], live: Mapping[str, Any], root: SchemaNode, exempt: Sequence[str] = ()
+) -> tuple[ManagerEntry, ...]:
+    """The field managers whose edits made ``live`` differ from git, newest first.
+
+    A manager other than gitops-agent is named when it owns a field git sets, or an item it
+    added to a list or map git sets wholly (read from ``managedFields``, where the API server
+    records the last writer of every field). When no field tells (a field was removed, or the
+    schema is unknown), the managers that wrote after gitops-agent's last apply are named.
+    Status writers and the ``exempt`` managers (whose fields git leaves alone) are never named.
+    """
+    others = [e for e in manager_entries(live) if e.manager != FIELD_MANAGER and e.manager not in exempt]
+    if not others:
+        return ()
+    try:
+        walk = desired_fields(desired, live, root)
+        touched = set(walk.paths) | {extra.field for extra in walk.extras if extra.field}
+    except _Unprovable:
+        touched = set()
+    touched |= {extra.field for extra in whole_map_extras(desired, live)}
+    named = [e for e in others if touched and _touches(e.fields, touched)]
+    if not named:
+        applied = max((e.time for e in manager_entries(live) if e.manager == FIELD_MANAGER), default="")
+        named = [e for e in others if e.operation == "Update" and e.time >= applied]
+    return tuple(sorted(named, key=lambda e: e.time, reverse=True))
+
+
+def owned_by(live: Mapping[str, Any], managers: Sequence[str], *, all_others: bool = False) -> frozenset[FieldPath]:
+    """The fields ``managers`` own in ``live`` (with ``all_others``: every manager but gitops-agent)."""
+    fields: set[FieldPath] = set()
+    for entry in manager_entries(live):
+        if (all_others and entry.manager != FIELD_MANAGER) or entry.manager in managers:
+            fields |= entry.fields
+    return frozenset(fields)
+
+
+def release_fields(desired: Any, node: SchemaNode, owned: frozenset[FieldPath], path: FieldPath = ()) -> Any:
+    """``desired`` without the leaf fields in ``owned``, so an apply leaves them to their owner.
+
+    Keys of associative list items stay (git still declares the item); containers emptied by
+    the release are dropped. Parts the schema does not describe are kept as they are.
+    """
+    if not owned:
+        return desired
+    if isinstance(desired, Mapping) and node.kind in (NodeKind.STRUCT, NodeKind.MAP):
+        result: dict[str, Any] = {}
+        for name, value in desired.items():
+            child_path = (*path, f"f:{name}")
+            if child_path in owned and not isinstance(value, Mapping | list):
+                continue
+            if child_path in owned and node.kind is NodeKind.STRUCT and node.field(name).kind is NodeKind.ATOMIC:
+                continue
+            child = node.field(name) if node.kind is NodeKind.STRUCT else node.element()
+            kept = release_fields(value, child, owned, child_path)
+            if isinstance(kept, Mapping | list) and not kept and value:
+                continue
+            result[name] = kept
+        return result
+    if isinstance(desired, list) and node.kind is NodeKind.ASSOCIATIVE:
+        element = node.element()
+        items: list[Any] = []
+        for item in desired:
+            key = _key_element(item, node.keys, element) if isinstance(item, Mapping) else None
+            if key is None:
+                items.append(item)
+                continue
+            kept = release_fields(item, element, owned, (*path, key))
+            items.append({**{k: item[k] for k in node.keys if k in item}, **kept})
+        return items
+    if isinstance(desired, list) and node.kind is NodeKind.SET:
+        return [v for v in desired if (*path, _value_element(v)) not in owned]
+    return desired

@@ -17,12 +17,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
 
 from gitops_agent.errors import ClusterError, GitOpsAgentError
 from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.engine import SyncOptions, Target, plan, sync
 from gitops_agent.reconcile.objects import Manifest
+from gitops_agent.reconcile.runs import RunKey, TaskRun
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,18 @@ class Desired:
 
     revision: str
     objects: tuple[Manifest, ...]
+
+
+class TaskRunLog(Protocol):
+    """The recorded task-run facts of one environment."""
+
+    def latest(self) -> Mapping[RunKey, TaskRun]:
+        """The newest fact per run (read from git once, then kept current in memory)."""
+        ...
+
+    def record(self, revision: str, runs: Sequence[TaskRun]) -> None:
+        """Keep new facts (a failure to write is reported, not raised)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,10 @@ class LoopEnvironment:
     cluster: Cluster
     record: Callable[[ChangeSet, bool], None] | None = None
     """Called after a sync that changed or failed something (``True``: it fixed drift)."""
+    runs: TaskRunLog | None = None
+    """Where task-run facts are read from and kept (git notes, by the caller)."""
+
+
 
 
 @dataclass(frozen=True)
@@ -220,9 +238,13 @@ class Reconciler:
             # keep enforcing the last state git gave us while git is unreachable
         desired = state.desired
         assert desired is not None
-        target = Target(**{**env.target.__dict__, "revision": desired.revision})
+        runs = env.runs.latest() if env.runs is not None else {}
+        target = Target(**{**env.target.__dict__, "revision": desired.revision, "runs": runs})
         try:
             found = plan(env.cluster, list(desired.objects), target).change_set()
+            if env.runs is not None and found.runs:
+                env.runs.record(desired.revision, found.runs)
+                target = Target(**{**target.__dict__, "runs": env.runs.latest()})
             drifted = [c for c in found.changes if c.action in CHANGING]
             self.metrics.set("gitops_agent_drifted_objects", len(drifted), environment=env.name)
             result: ChangeSet | None = None
@@ -245,6 +267,8 @@ class Reconciler:
                 self.metrics.add("gitops_agent_syncs_total", result=outcome, environment=env.name)
                 if env.record is not None and (fixed or errors):
                     env.record(result, not new_revision)
+                if env.runs is not None:
+                    env.runs.record(desired.revision, result.runs)
             elif drifted:
                 self.metrics.add("gitops_agent_drift_found_total", len(drifted), environment=env.name)
                 self.progress(f"{env.name}: {len(drifted)} objects differ from git (selfHeal is off)")

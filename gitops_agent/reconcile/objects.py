@@ -23,6 +23,14 @@ DEPENDS_ON_ANNOTATION = "gitops-agent.io/depends-on"
 PRUNE_ANNOTATION = "gitops-agent.io/prune"
 ADOPTED_ANNOTATION = "gitops-agent.io/adopted"
 """On a Namespace that existed before gitops-agent applied it: never pruned."""
+TRACKING_ANNOTATION = "gitops-agent.io/tracking-id"
+"""``<environment>:<group>/<kind>:<namespace>/<name>``: the object's own identity, stamped at
+apply time. A copy (``kubectl create job --from=cronjob/...``, an operator copying its parent's
+labels) carries another name or kind, so its value does not match it (Argo CD's annotation
+tracking, ``argocd.argoproj.io/tracking-id``, exists for the same reason)."""
+SSA_ANNOTATION = "gitops-agent.io/ssa"
+"""Per-object apply policy, Flux's vocabulary (``kustomize.toolkit.fluxcd.io/ssa``):
+``Override`` (default), ``Merge``, ``IfNotPresent`` or ``Ignore``."""
 
 
 def copy_manifest(obj: Mapping[str, Any]) -> Manifest:
@@ -92,10 +100,51 @@ def annotations_of(obj: Mapping[str, Any]) -> Mapping[str, str]:
     return annotations if isinstance(annotations, Mapping) else {}
 
 
-def is_owned(obj: Mapping[str, Any], environment: str) -> bool:
-    """True when the object carries gitops-agent's ownership labels for ``environment``."""
+def has_ownership_labels(obj: Mapping[str, Any], environment: str) -> bool:
+    """True when the object carries gitops-agent's ownership labels for ``environment``.
+
+    Labels are what the API server can filter on (one labelled list per kind), but labels are
+    copied along with templates: use :func:`is_owned` to decide what gitops-agent owns.
+    """
     labels = labels_of(obj)
     return labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and labels.get(ENVIRONMENT_LABEL) == environment
+
+
+def tracking_id(environment: str, ref: ObjectRef) -> str:
+    """The value of ``gitops-agent.io/tracking-id`` for ``ref`` in ``environment``
+    (``dev:apps/Deployment:ml-dev/classifier``; the version is left out: one object, many versions)."""
+    return f"{environment}:{ref.group}/{ref.kind}:{ref.namespace}/{ref.name}"
+
+
+def controller_of(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ``ownerReferences`` entry with ``controller: true``, if any."""
+    for owner in (obj.get("metadata") or {}).get("ownerReferences") or ():
+        if isinstance(owner, Mapping) and owner.get("controller") is True:
+            return owner
+    return None
+
+
+def is_owned(obj: Mapping[str, Any], environment: str) -> bool:
+    """True when gitops-agent applied this very object for ``environment``.
+
+    All three must hold: the ownership labels, a tracking id naming the object's own identity
+    (a copy of an owned object carries its parent's id, not its own), and no controller
+    ``ownerReference`` (an object a controller made is the controller's, never a top-level
+    git object).
+    """
+    if not has_ownership_labels(obj, environment) or controller_of(obj) is not None:
+        return False
+    return annotations_of(obj).get(TRACKING_ANNOTATION) == tracking_id(environment, ref_of(obj))
+
+
+def is_untracked_legacy(obj: Mapping[str, Any], environment: str) -> bool:
+    """Labelled for ``environment`` but without any tracking id (applied before tracking ids
+    existed, or copied from such an object): adopted when git declares it, never pruned."""
+    return (
+        has_ownership_labels(obj, environment)
+        and TRACKING_ANNOTATION not in annotations_of(obj)
+        and controller_of(obj) is None
+    )
 
 
 def depends_on(obj: Mapping[str, Any]) -> tuple[str, ...]:

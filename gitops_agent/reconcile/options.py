@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from gitops_agent.reconcile.ignore import IgnoreRule
+from gitops_agent.reconcile.runs import RunKey, TaskRun
 
 
 @dataclass(frozen=True)
@@ -13,10 +17,15 @@ class Target:
     namespace: str
     revision: str = ""
     prune: bool = False
-    force: bool = False
+    force: bool = True
+    """Take over fields other managers changed (git wins); ``False`` reports them as conflicts."""
     allow_empty: bool = False
     max_prune_percent: int = 50
     job_history: int = 2
+    ignore_rules: tuple[IgnoreRule, ...] = ()
+    """The environment's ``sync.ignoreDifferences``: fields git does not enforce."""
+    runs: Mapping[RunKey, TaskRun] = field(default_factory=dict)
+    """The newest recorded fact per task run (see :mod:`gitops_agent.reconcile.runs`)."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +36,8 @@ class SyncOptions:
     dry_run: bool = False
     wait: bool = False
     timeout: float = 300.0
-    force_conflicts: bool = False
+    force_conflicts: bool | None = None
+    """``True``/``False`` overrides the environment's ``sync.force``; ``None`` follows it."""
     allow_mass_prune: bool = False
     workers: int = 16
     poll_interval: float = 1.0

@@ -11,10 +11,26 @@ from typing import Any
 
 from gitops_agent.reconcile.changeset import Action, Change, ChangeSet, overall_health
 from gitops_agent.reconcile.cluster import Cluster, ResourceInfo
-from gitops_agent.reconcile.desired import prepare_desired
+from gitops_agent.reconcile.desired import prepare_desired, stamp_tracking_id
 from gitops_agent.reconcile.diff import DiffResult
-from gitops_agent.reconcile.fieldset import ExtraItem, check_locally, extra_items
+from gitops_agent.reconcile.fieldset import (
+    ExtraItem,
+    ManagerEntry,
+    check_locally,
+    drift_authors,
+    extra_items,
+    owned_by,
+    release_fields,
+)
 from gitops_agent.reconcile.health import HealthStatus, health_of
+from gitops_agent.reconcile.ignore import (
+    ApplyPolicy,
+    LeftAlone,
+    apply_policy,
+    describe,
+    exemptions_for,
+    rebase_pointers,
+)
 from gitops_agent.reconcile.live import (
     Key,
     absent_namespaces,
@@ -26,15 +42,19 @@ from gitops_agent.reconcile.live import (
 from gitops_agent.reconcile.normalize import strip_noise
 from gitops_agent.reconcile.objects import (
     ADOPTED_ANNOTATION,
+    TRACKING_ANNOTATION,
     Manifest,
     ObjectError,
     ObjectRef,
     annotations_of,
+    has_ownership_labels,
     is_owned,
+    is_untracked_legacy,
     ref_of,
 )
 from gitops_agent.reconcile.options import Target
 from gitops_agent.reconcile.prune import plan_prune
+from gitops_agent.reconcile.runs import RunOutcome, TaskRun, observe, recorded_end, run_key, stand_in
 from gitops_agent.reconcile.schema import UNKNOWN_NODE, NodeKind, SchemaNode
 from gitops_agent.reconcile.waves import apply_order, is_job, wave_of
 
@@ -52,6 +72,8 @@ class Planned:
     live_extras: tuple[ExtraItem, ...] = ()
     live_missing: tuple[ExtraItem, ...] = ()
     replace_job: bool = False
+    policy: ApplyPolicy = ApplyPolicy.OVERRIDE
+    left_alone: LeftAlone = field(default_factory=LeftAlone)
 
 
 @dataclass(frozen=True)
@@ -75,6 +97,8 @@ class Plan:
     owned_count: int
     notes: list[str] = field(default_factory=list)
     prune_blocked: bool = False
+    runs: list[TaskRun] = field(default_factory=list)
+    """Task-run facts observed so far (see :mod:`gitops_agent.reconcile.runs`)."""
 
     def change_set(self, changes: Iterable[Change] | None = None) -> ChangeSet:
         all_changes = list(changes) if changes is not None else self.all_changes()
@@ -86,6 +110,7 @@ class Plan:
             tuple(all_changes),
             health,
             tuple(self.notes),
+            tuple(self.runs),
         )
 
     def all_changes(self) -> list[Change]:
@@ -208,10 +233,84 @@ def mark_adopted(item: Planned, environment: str) -> None:
     """A Namespace that existed before gitops-agent applied it keeps (or gets) the adopted
     annotation, so it is never pruned: gitops-agent did not create it."""
     live_annotations = annotations_of(item.live or {})
-    if is_owned(item.live or {}, environment) and live_annotations.get(ADOPTED_ANNOTATION) != "true":
+    if has_ownership_labels(item.live or {}, environment) and live_annotations.get(ADOPTED_ANNOTATION) != "true":
         return
     annotations = item.body.setdefault("metadata", {}).setdefault("annotations", {})
     annotations[ADOPTED_ANNOTATION] = "true"
+
+
+def exempt_fields(item: Planned, target: Target) -> None:
+    """Leave alone what git does not enforce on this existing object: controller-owned fields
+    and the environment's ignore rules (rebased to live), and fields of the rules' managers
+    (or, with ``Merge``, of every other manager) released to them."""
+    assert item.live is not None
+    exempt = exemptions_for(item.body, target.ignore_rules)
+    if exempt.pointers:
+        rebase_pointers(item.body, item.live, exempt.pointers)
+    owned = frozenset[tuple[str, ...]]()
+    if exempt.managers or exempt.all_other_managers:
+        owned = owned_by(item.live, exempt.managers, all_others=exempt.all_other_managers)
+        item.body = release_fields(item.body, item.root, owned)
+    item.left_alone = LeftAlone(exempt.pointers, owned, exempt.managers, exempt.all_other_managers)
+
+
+def finished_and_gone(item: Planned, target: Target) -> bool:
+    """A desired Job with no live object whose run is recorded as finished (or started and
+    never seen again): not created again; a stand-in carries its outcome for gating."""
+    run = target.runs.get(run_key(item.body))
+    if run is None or run.outcome is RunOutcome.RERUN:
+        return False
+    item.live = stand_in(item.body, run)
+    item.change = Change(item.ref, Action.COMPLETED, item.change.wave, message=recorded_end(run))
+    return True
+
+
+def rerun_requested(item: Planned, target: Target) -> bool:
+    """A finished live Job whose run someone asked to repeat: deleted and created again."""
+    run = target.runs.get(run_key(item.body))
+    if run is None or run.outcome is not RunOutcome.RERUN or item.live is None:
+        return False
+    if health_of("batch", "Job", item.live).status not in (HealthStatus.HEALTHY, HealthStatus.DEGRADED):
+        return False
+    item.replace_job = True
+    who = f" by {run.user}" if run.user else ""
+    item.change = Change(
+        item.ref,
+        Action.UPDATE,
+        item.change.wave,
+        sides=DiffResult(item.ref, strip_noise(item.live), strip_noise(item.body)),
+        message=f"re-run requested{who} at {run.time}; the Job is deleted and created again",
+    )
+    return True
+
+
+def observe_jobs(live_objects: Iterable[Manifest], target: Target, seen: list[TaskRun]) -> list[TaskRun]:
+    """New facts from live Jobs that finished (not yet recorded in ``target.runs`` or ``seen``)."""
+    known = {**target.runs, **{fact.key: fact for fact in seen}}
+    found: list[TaskRun] = []
+    for live in live_objects:
+        if not is_job(live) or not is_owned(live, target.environment):
+            continue
+        fact = observe(live, known, target.revision)
+        if fact is not None:
+            known[fact.key] = fact
+            found.append(fact)
+    return found
+
+
+def name_drift_authors(item: Planned) -> None:
+    """Who made an existing object drift (from ``managedFields``); adoption is said as such."""
+    change = item.change
+    if change.action is not Action.UPDATE or item.live is None or item.replace_job:
+        return
+    if item.left_alone.all_other_managers:
+        authors: tuple[ManagerEntry, ...] = ()
+    else:
+        authors = drift_authors(item.body, item.live, item.root, item.left_alone.managers)
+    message = change.message
+    if not message and TRACKING_ANNOTATION not in annotations_of(item.live):
+        message = "adopted: the tracking id is added"
+    item.change = replace(change, changed_by=authors, message=message)
 
 
 def plan(
@@ -253,6 +352,7 @@ def plan(
             continue
         if info.namespaced and not ref.namespace:
             obj["metadata"]["namespace"] = target.namespace
+            stamp_tracking_id(obj, target)
             ref = ref_of(obj)
         failure = live_state.failures.get((ref.kind, ref.namespace if info.namespaced else ""))
         if failure is not None:
@@ -265,7 +365,7 @@ def plan(
             planned.append(Planned(ref, obj, info, None, change))
             continue
         live = live_state.objects.get(ref.key)
-        item = Planned(ref, obj, info, live, Change(ref, Action.UNCHANGED, wave))
+        item = Planned(ref, obj, info, live, Change(ref, Action.UNCHANGED, wave), policy=apply_policy(obj))
         planned.append(item)
         if live is None:
             missing.append(item)
@@ -283,6 +383,11 @@ def plan(
     for item in planned:
         if item.change.action is Action.ERROR or item.info is None:
             continue
+        if item.policy is ApplyPolicy.IGNORE or (item.policy is ApplyPolicy.IF_NOT_PRESENT and item.live):
+            item.change = item.change.with_action(Action.UNCHANGED, describe(item.ref, item.policy))
+            continue
+        if item.live is None and is_job(item.body) and finished_and_gone(item, target):
+            continue
         if item.live is None:
             item.change = Change(
                 item.ref,
@@ -292,7 +397,13 @@ def plan(
             )
             continue
         item.root = schema_root(cluster, item.ref)
-        local = check_locally(item.body, item.live, item.root)
+        if is_job(item.body) and rerun_requested(item, target):
+            continue
+        exempt_fields(item, target)
+        if item.policy is ApplyPolicy.MERGE:  # items others added stay: only the server can tell
+            needs_server.append(item)
+            continue
+        local = check_locally(item.body, item.live, item.root, item.left_alone)
         if local.unchanged:
             continue
         item.live_extras = local.extras
@@ -303,7 +414,7 @@ def plan(
     def confirm(item: Planned) -> None:
         assert item.info is not None and item.live is not None
         try:
-            result = cluster.apply(item.info, item.body, dry_run=True, force=True)
+            result = cluster.apply(item.info, item.body, dry_run=True, force=item.policy is not ApplyPolicy.MERGE)
         except ObjectError as error:
             if error.status == 0:
                 raise
@@ -333,7 +444,7 @@ def plan(
                 return
             item.change = Change(item.ref, Action.ERROR, item.change.wave, message=str(error))
             return
-        extras = extra_items(item.body, result, item.root)
+        extras = () if item.policy is ApplyPolicy.MERGE else extra_items(item.body, result, item.root, item.left_alone)
         predicted = strip_noise(remove_extras(result, extras))
         outcome = DiffResult(item.ref, strip_noise(item.live), predicted)
         if outcome.changed:
@@ -341,11 +452,21 @@ def plan(
 
     parallel(workers, confirm, needs_server)
     for item in planned:
+        name_drift_authors(item)
         item.change = with_health(item.change, item.live)
 
     desired_keys = {ref_of(o).key for o in prepared}
     live_only = [obj for key, obj in live_state.objects.items() if key not in desired_keys]
-    plan_result = Plan(target, planned, [], dict(live_state.objects), len(live_state.objects))
+    owned_count = len(live_state.objects) - len(live_only) + sum(is_owned(o, target.environment) for o in live_only)
+    plan_result = Plan(target, planned, [], dict(live_state.objects), owned_count)
+    plan_result.runs = observe_jobs(live_state.objects.values(), target, [])
+    untracked = [str(ref_of(o)) for o in live_only if is_untracked_legacy(o, target.environment)]
+    if untracked:
+        plan_result.notes.append(
+            f"not pruned: {len(untracked)} object(s) carry this environment's labels but no tracking id "
+            f"(applied before tracking ids, or copied from an owned object): {', '.join(untracked[:3])}"
+            f"{', …' if len(untracked) > 3 else ''}"
+        )
     if live_state.failures:
         plan_result.prune_blocked = True
         for (kind, namespace), failure in sorted(live_state.failures.items()):

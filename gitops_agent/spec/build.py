@@ -24,6 +24,7 @@ from gitops_agent.spec.model import (
     EnvFromKind,
     Environment,
     Experiments,
+    IgnoreDifference,
     Monitoring,
     Optimize,
     Probe,
@@ -274,8 +275,23 @@ def build_environment(document: Mapping[str, Any], source: str) -> Environment:
             self_heal=bool(sync.get("selfHeal", base.self_heal)),
             interval=str(sync.get("interval", base.interval)),
             force=bool(sync.get("force", base.force)),
+            ignore_differences=tuple(_ignore_difference(_map(entry)) for entry in sync.get("ignoreDifferences") or ()),
             allow_empty=bool(sync.get("allowEmpty", base.allow_empty)),
             max_prune_percent=int(sync.get("maxPrunePercent", base.max_prune_percent)),
             job_history=int(sync.get("jobHistory", base.job_history)),
         ),
+    )
+
+
+def _ignore_difference(entry: Mapping[str, Any]) -> IgnoreDifference:
+    def text(key: str) -> str | None:
+        return None if entry.get(key) is None else str(entry[key])
+
+    return IgnoreDifference(
+        kind=str(entry["kind"]),
+        group=text("group"),
+        name=text("name"),
+        namespace=text("namespace"),
+        json_pointers=tuple(str(p) for p in entry.get("jsonPointers") or ()),
+        managers=tuple(str(m) for m in entry.get("managedFieldsManagers") or ()),
     )

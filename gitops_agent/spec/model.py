@@ -209,13 +209,26 @@ class Workflow:
 
 
 @dataclass(frozen=True)
+class IgnoreDifference:
+    """One ``sync.ignoreDifferences`` entry: fields of matching objects git does not enforce."""
+
+    kind: str
+    group: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+    json_pointers: tuple[str, ...] = ()
+    managers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SyncPolicy:
     """How the reconciler treats an environment (see the schema for each field)."""
 
     prune: bool = False
     self_heal: bool = False
     interval: str = "1m"
-    force: bool = False
+    force: bool = True
+    ignore_differences: tuple[IgnoreDifference, ...] = ()
     allow_empty: bool = False
     max_prune_percent: int = 50
     job_history: int = 2

@@ -104,6 +104,9 @@ def _explain(error: ValidationError) -> Iterator[tuple[YamlPath, str, bool]]:
         for name in missing:
             yield (*path, name), f"required field {name!r} is missing", True
         return
+    if validator == "anyOf" and custom:  # one message for "one of these is needed"
+        yield path, str(custom), False
+        return
     if validator in ("if", "then", "else", "oneOf", "anyOf", "allOf") and error.context:
         for sub in error.context:
             yield from _explain(sub)

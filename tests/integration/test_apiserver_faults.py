@@ -6,9 +6,9 @@
   name), nothing is lost and nothing is duplicated.
 - An API server with tiny in-flight limits answers 429: the agent backs off (urllib3
   honours Retry-After), finishes, and reports how often it was throttled.
-- Conflicts: another field manager owns a field (409 on apply) — reported by object, and
-  taken over with ``--force-conflicts``; a resourceVersion race on a Lease is in
-  ``test_leader_election.py``.
+- Conflicts: another field manager owns a field (409 on apply) — taken back by a plain sync
+  (git wins), reported by object with ``--no-force-conflicts``; a resourceVersion race on a
+  Lease is in ``test_leader_election.py``.
 """
 
 from __future__ import annotations
@@ -253,16 +253,19 @@ def test_conflicting_field_manager_is_reported_then_taken_over(
             text=True,
         )
         assert other.returncode == 0, other.stderr
-        plain = subprocess.run([*ENTRY, "sync", "faults", "--repo", str(repo)], env=env, capture_output=True)
-        reliability.add("conflicts injected")
-        text = plain.stderr.decode()
-        assert "Traceback" not in text
-        if plain.returncode != 0:
-            assert plain.returncode == 3 and "item-0007" in text, text
-        forced = subprocess.run(
-            [*ENTRY, "sync", "faults", "--repo", str(repo), "--force-conflicts"], env=env, capture_output=True
+        reported = subprocess.run(
+            [*ENTRY, "sync", "faults", "--repo", str(repo), "--no-force-conflicts"], env=env, capture_output=True
         )
-        assert forced.returncode == 0, forced.stderr.decode()
+        reliability.add("conflicts injected")
+        text = reported.stderr.decode()
+        assert "Traceback" not in text
+        assert reported.returncode == 3 and "item-0007" in text and "other-controller" in text, text
+        status, body = api.request("GET", f"{kind_paths(namespace)['ConfigMap']}/item-0007")
+        assert status == 200 and body["data"]["index"] == "x"
+        # git wins by default: a plain sync takes the field back and names who had changed it
+        plain = subprocess.run([*ENTRY, "sync", "faults", "--repo", str(repo)], env=env, capture_output=True)
+        assert plain.returncode == 0, plain.stderr.decode()
+        assert "changed out of band by other-controller" in plain.stdout.decode() + plain.stderr.decode()
         status, body = api.request("GET", f"{kind_paths(namespace)['ConfigMap']}/item-0007")
         assert status == 200 and body["data"]["index"] == "7"
     finally:

@@ -39,7 +39,7 @@ class Synced:
     def diff(self) -> ChangeSet:
         return diff(self.cluster, self.desired, self.target)
 
-    def sync(self, *, force: bool = False) -> ChangeSet:
+    def sync(self, *, force: bool | None = None) -> ChangeSet:
         return sync(self.cluster, self.desired, self.target, SyncOptions(force_conflicts=force))
 
     def kubectl(self, *args: str) -> str:
@@ -64,12 +64,20 @@ def change_of(change_set: ChangeSet, kind: str, name: str) -> Change:
 
 
 def assert_one_change_then_healed(state: Synced, kind: str, name: str, action: str = "update",
-                                  *, force: bool = False) -> ChangeSet:
+                                  *, by: str | None = None) -> ChangeSet:
+    """One plain sync (git wins, no flag) heals exactly the one drifted object; ``by`` is the
+    field manager the diff and the sync name as the author of the out-of-band edit."""
     found = state.diff()
     assert changed(found) == [(action, kind, name)]
-    healed = state.sync(force=force)
+    if by is not None:
+        assert [a.manager for a in change_of(found, kind, name).changed_by] == [by]
+    healed = state.sync()
     assert not healed.errors, [c.message for c in healed.errors]
     assert changed(healed) == [(action, kind, name)]
+    if by is not None:
+        assert [a.manager for a in change_of(healed, kind, name).changed_by] == [by]
+        author = change_of(healed, kind, name).to_json()["changedBy"][0]
+        assert author["time"] or author.get("subresource") == "scale"  # no time is kept for /scale writes
     assert changed(state.diff()) == []
     return found
 
@@ -87,7 +95,7 @@ def test_sync_then_diff_reports_zero_changes_without_asking_the_server(synced: S
 
 def test_image_changed(synced: Synced) -> None:
     synced.kubectl("set", "image", "deployment/web", "web=registry.example.com/web:6.6.6")
-    found = assert_one_change_then_healed(synced, "Deployment", "web", force=True)
+    found = assert_one_change_then_healed(synced, "Deployment", "web", by="kubectl-set")
     diff_text = change_of(found, "Deployment", "web").diff
     assert "-        image: registry.example.com/web:6.6.6" in diff_text
     assert "+        image: registry.example.com/web:1.0" in diff_text
@@ -95,9 +103,9 @@ def test_image_changed(synced: Synced) -> None:
     assert image == "registry.example.com/web:1.0"
 
 
-def test_image_change_by_another_manager_is_a_reported_conflict_without_force(synced: Synced) -> None:
+def test_image_change_by_another_manager_is_a_reported_conflict_when_force_is_off(synced: Synced) -> None:
     synced.kubectl("set", "image", "deployment/web", "web=registry.example.com/web:6.6.6")
-    result = synced.sync()
+    result = synced.sync(force=False)
     errors = [c for c in result.changes if c.action is Action.ERROR]
     assert [c.ref.name for c in errors] == ["web"]
     assert "409" in errors[0].message and "kubectl-set" in errors[0].message
@@ -108,13 +116,13 @@ def test_image_change_by_another_manager_is_a_reported_conflict_without_force(sy
 
 def test_replicas_changed_without_hpa(synced: Synced) -> None:
     synced.kubectl("scale", "deployment/web", "--replicas=5")
-    assert_one_change_then_healed(synced, "Deployment", "web", force=True)
+    assert_one_change_then_healed(synced, "Deployment", "web", by="kubectl")
     assert synced.get("deployment", "web")["spec"]["replicas"] == 2
 
 
 def test_env_var_added_by_another_manager(synced: Synced) -> None:
     synced.kubectl("set", "env", "deployment/web", "DEBUG=1")
-    found = assert_one_change_then_healed(synced, "Deployment", "web")
+    found = assert_one_change_then_healed(synced, "Deployment", "web", by="kubectl-set")
     assert "-        - name: DEBUG" in change_of(found, "Deployment", "web").diff
     env = synced.get("deployment", "web")["spec"]["template"]["spec"]["containers"][0]["env"]
     assert env == [{"name": "MODE", "value": "fast"}]
@@ -137,14 +145,14 @@ def test_label_removed(synced: Synced) -> None:
 
 def test_annotation_git_sets_changed(synced: Synced) -> None:
     synced.kubectl("annotate", "--overwrite", "deployment", "web", "example.com/owner=someone-else")
-    assert_one_change_then_healed(synced, "Deployment", "web", force=True)
+    assert_one_change_then_healed(synced, "Deployment", "web", by="kubectl-annotate")
     assert synced.get("deployment", "web")["metadata"]["annotations"]["example.com/owner"] == "team-search"
 
 
 def test_configmap_data_edited(synced: Synced) -> None:
     synced.kubectl("patch", "configmap", "web-config", "--type=merge", "-p",
                    json.dumps({"data": {"mode": "slow", "injected": "yes"}}))
-    assert_one_change_then_healed(synced, "ConfigMap", "web-config", force=True)
+    assert_one_change_then_healed(synced, "ConfigMap", "web-config", by="kubectl-patch")
     assert synced.get("configmap", "web-config")["data"] == {"greeting": "hello", "mode": "fast"}
 
 
@@ -164,7 +172,7 @@ def test_object_deleted(synced: Synced) -> None:
 
 def test_cronjob_schedule_changed(synced: Synced) -> None:
     synced.kubectl("patch", "cronjob", "nightly", "--type=merge", "-p", '{"spec":{"schedule":"0 5 * * *"}}')
-    assert_one_change_then_healed(synced, "CronJob", "nightly", force=True)
+    assert_one_change_then_healed(synced, "CronJob", "nightly", by="kubectl-patch")
     assert synced.get("cronjob", "nightly")["spec"]["schedule"] == "30 1 * * *"
 
 
@@ -217,7 +225,7 @@ def test_secret_values_are_masked_in_diffs(synced: Synced) -> None:
     assert ("create", "Secret", "token") in changed(created)
     synced.kubectl("patch", "secret", "token", "--type=merge", "-p",
                    json.dumps({"data": {"token": "b3RoZXItdmFsdWU="}}))
-    found = assert_one_change_then_healed(synced, "Secret", "token", force=True)
+    found = assert_one_change_then_healed(synced, "Secret", "token", by="kubectl-patch")
     text = "".join(c.diff for c in found.changes) + "".join(c.diff for c in created.changes)
     assert "c2VjcmV0LXZhbHVlLTE=" not in text and "b3RoZXItdmFsdWU=" not in text
     assert "*** (changed)" in text

@@ -116,6 +116,18 @@ def test_drift_is_healed_within_two_intervals_and_sigterm_stops_cleanly(loop, de
     took = wait_for(healed, 4 * INTERVAL, "self-heal")
     assert took <= 2 * INTERVAL * 1.1 + 1.0, f"healed after {took:.1f}s"
 
+    # a field git sets, changed by another field manager (a plain apply would get HTTP 409):
+    # git wins, and the drift-fix record names who changed it
+    kubectl(kubeconfig, "-n", namespace, "patch", "configmap", "image-recognition-config",
+            "--field-manager=kubectl-edit", "--type=merge", "-p", '{"data":{"thresholds.yaml":"min_accuracy: 0.1"}}')
+
+    def taken_back() -> bool:
+        data = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "configmap", "image-recognition-config",
+                                  "-o", "json"))["data"]
+        return "min_accuracy: 0.92" in data["thresholds.yaml"]
+
+    wait_for(taken_back, 4 * INTERVAL, "the conflicting edit to be healed")
+
     status, metrics = http_get(f"http://127.0.0.1:{port}/metrics")
     assert status == 200
     fixed = re.search(rf'^gitops_agent_drift_fixed_total\{{environment="{ENV}"\}} (\S+)$', metrics, re.MULTILINE)
@@ -141,8 +153,11 @@ def test_drift_is_healed_within_two_intervals_and_sigterm_stops_cleanly(loop, de
     assert process.wait(timeout=15) == 0
 
     # every sync and drift fix left a record in git (notes on the environment commits)
-    events = {note.event.value for note in read_sync_notes(repo, ENV)}
-    assert {"sync", "drift-fix"} <= events
+    notes = read_sync_notes(repo, ENV)
+    assert {"sync", "drift-fix"} <= {note.event.value for note in notes}
+    healed_by = [entry for note in notes for entry in note.drift
+                 if entry["object"] == f"ConfigMap/{namespace}/image-recognition-config"]
+    assert any(author["manager"] == "kubectl-edit" for entry in healed_by for author in entry["changedBy"])
 
 
 def metric(port: int, name: str, **labels: str) -> float:

@@ -613,7 +613,7 @@ def test_library_raises_only_spec_errors(name: str, tmp_path: Path, reliability:
 
 # --- bad flags ---------------------------------------------------------------------------
 
-COMMANDS = ["validate", "compile", "render", "diff", "sync", "optimize", "plan", "audit", "rollback"]
+COMMANDS = ["validate", "compile", "render", "diff", "sync", "optimize", "plan", "audit", "rollback", "rerun"]
 OPTIONS = [
     "--env",
     "-e",
@@ -633,6 +633,8 @@ OPTIONS = [
     "--to",
     "--no-fetch",
     "--force-conflicts",
+    "--no-force-conflicts",
+    "--workflow",
     "--allow-mass-prune",
     "--context",
     "--live",

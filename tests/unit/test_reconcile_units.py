@@ -13,7 +13,7 @@ from gitops_agent.reconcile.dag import Gate, find_cycle, gate, task_jobs
 from gitops_agent.reconcile.diff import unified_diff
 from gitops_agent.reconcile.health import HealthStatus, health_of, worst
 from gitops_agent.reconcile.normalize import mask_secrets, parse_quantity, quantities_equal, strip_noise
-from gitops_agent.reconcile.objects import ObjectRef, ref_of
+from gitops_agent.reconcile.objects import ObjectRef, ref_of, tracking_id
 from gitops_agent.reconcile.pairing import pair_objects
 from gitops_agent.reconcile.prune import PruneRefusedError, check_guards, plan_prune
 from gitops_agent.reconcile.waves import apply_order, prune_order, wave_of
@@ -22,8 +22,12 @@ OWN = {"app.kubernetes.io/managed-by": "gitops-agent", "gitops-agent.io/environm
 
 
 def obj(kind: str, name: str, api: str = "v1", ns: str = "ml", **meta: Any) -> dict[str, Any]:
-    return {"apiVersion": api, "kind": kind,
-            "metadata": {"name": name, "namespace": ns, "labels": dict(OWN), **meta}}
+    """An object as gitops-agent applied it in ``dev``: ownership labels and its tracking id."""
+    o: dict[str, Any] = {"apiVersion": api, "kind": kind,
+                         "metadata": {"name": name, "namespace": ns, "labels": dict(OWN), **meta}}
+    annotations = o["metadata"].setdefault("annotations", {})
+    annotations["gitops-agent.io/tracking-id"] = tracking_id("dev", ref_of(o))
+    return o
 
 
 def job(
@@ -32,7 +36,7 @@ def job(
     o = obj("Job", name, "batch/v1")
     o["metadata"]["labels"].update({"gitops-agent.io/task": task, "app.kubernetes.io/part-of": "wf"})
     if depends:
-        o["metadata"]["annotations"] = {"gitops-agent.io/depends-on": depends}
+        o["metadata"]["annotations"]["gitops-agent.io/depends-on"] = depends
     if created:
         o["metadata"]["creationTimestamp"] = created
     if conditions is not None:
@@ -62,7 +66,8 @@ def test_strip_noise_removes_server_bookkeeping_only() -> None:
                                                    "keep": "me"})
     live["status"] = {"x": 1}
     clean = strip_noise(live)
-    assert clean["metadata"] == {"name": "c", "namespace": "ml", "labels": OWN, "annotations": {"keep": "me"}}
+    assert clean["metadata"] == {"name": "c", "namespace": "ml", "labels": OWN, "annotations": {
+        "keep": "me", "gitops-agent.io/tracking-id": "dev:/ConfigMap:ml/c"}}
     assert "status" not in clean and "status" in live
 
 
