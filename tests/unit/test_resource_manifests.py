@@ -641,3 +641,15 @@ def test_an_object_a_workflow_generates_is_located_at_compile(repo: Path) -> Non
         "workflow 'image-recognition'" in err
     ), err
     assert branches(repo) == before
+
+
+def test_validate_reports_manifest_problems_with_the_environments_own(repo: Path) -> None:
+    pod, _, _ = DUPLICATES["env name"]
+    use_resources(repo, {"vendor/web.yaml": deployment(pod).encode()})
+    env = repo / "environments" / "dev.yaml"
+    env.write_text(env.read_text().replace("interval: 30s", "interval: soon"))
+    git(repo, "commit", "-q", "-am", "bad interval")
+    code, _, err = cli(["validate", "--repo", str(repo)])
+    assert code == 2
+    assert "environments/dev.yaml:" in err and "spec.sync.interval" in err, err
+    assert "vendor/web.yaml:" in err and "duplicate env name 'A'" in err, err
