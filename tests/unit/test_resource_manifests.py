@@ -10,6 +10,7 @@ no branch.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import re
@@ -24,7 +25,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.nodes import ScalarNode
 
 from gitops_agent.cli import run
+from gitops_agent.compile import compile_environment
+from gitops_agent.errors import SpecError
 from gitops_agent.render import kubectl_path
+from gitops_agent.spec import load_specs
+from gitops_agent.spec.model import frozen_map
 from gitops_agent.spec.yaml_positions import MANIFEST_LIMITS, SPEC_LIMITS, _plain_core_value, load_yaml
 from tests.support.gitrepos import git, make_gitops_repo
 
@@ -653,3 +658,31 @@ def test_validate_reports_manifest_problems_with_the_environments_own(repo: Path
     assert code == 2
     assert "environments/dev.yaml:" in err and "spec.sync.interval" in err, err
     assert "vendor/web.yaml:" in err and "duplicate env name 'A'" in err, err
+
+
+def test_compiled_objects_are_checked_for_duplicate_list_keys(repo: Path) -> None:
+    """The guard behind the spec checks: a hand-built workflow whose service gives one port
+    number two names (which validation refuses) still never reaches a tree."""
+    specs = load_specs(repo)
+    workflow = specs.workflows["image-recognition"]
+    services = tuple(
+        dataclasses.replace(s, ports=frozen_map({**s.ports, "web": next(iter(s.ports.values()))})) if s.ports else s
+        for s in workflow.services
+    )
+    broken = dataclasses.replace(workflow, services=services)
+    workflows = frozen_map({**specs.workflows, "image-recognition": broken})
+    raw = dict(specs.raw_workflows)
+    raw["image-recognition"] = {}
+    hand_built = dataclasses.replace(specs, workflows=workflows, raw_workflows=frozen_map(raw))
+    env = dataclasses.replace(specs.environments["dev"], overrides=frozen_map({}))
+    with pytest.raises(SpecError) as raised:
+        compile_environment(hand_built, env, source_commit=None, repo_root=repo)
+    messages = [str(d) for d in raised.value.diagnostics]
+    assert any(
+        re.match(
+            r"workflows/image-recognition\.yaml:0:0: spec\.template\.spec\.containers\[0\]\.ports\[1\]: "
+            r"compiled Deployment/\S+: duplicate ports containerPort '8080', protocol 'TCP'",
+            m,
+        )
+        for m in messages
+    ), messages
