@@ -303,9 +303,10 @@ def _load(data: bytes) -> Any:
 
 
 def _dump(value: Any) -> bytes:
-    stream = io.BytesIO()
+    # a text stream: ruamel's emitter writes str to a bytes stream for a root literal scalar
+    stream = io.StringIO()
     YAML(typ="safe", pure=True).dump(value, stream)
-    return stream.getvalue()
+    return stream.getvalue().encode()
 
 
 def _mutate(draw: st.DrawFn, value: Any, depth: int = 0) -> Any:
