@@ -17,6 +17,7 @@ import dataclasses
 import enum
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -30,7 +31,18 @@ from gitops_agent.compile.templates import template
 from gitops_agent.compile.workloads import Obj, pin_image, split_image
 from gitops_agent.compile.yamlio import dump
 from gitops_agent.errors import Diagnostic, SpecError
+from gitops_agent.spec.list_keys import duplicate_list_keys
+from gitops_agent.spec.manifests import (
+    NamespaceFold,
+    ResourceSet,
+    duplicate_objects,
+    fold_namespaces,
+    published_namespaces,
+    read_resources,
+    subjects_in,
+)
 from gitops_agent.spec.model import Environment, SpecSet, Workflow
+from gitops_agent.spec.yaml_positions import format_path
 
 Tree = Mapping[str, bytes]
 KUSTOMIZE_HEADER = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
@@ -91,15 +103,15 @@ def compile_environment(
     overlay = f"overlays/{env.name}"
     kustomization: dict[str, Any] = dict(KUSTOMIZE_HEADER)
     kustomization["namespace"] = env.namespace
-    resources = ["namespace.yaml"]
-    patches: list[dict[str, Any]] = []
-
-    namespace = template("namespace")
-    namespace["metadata"]["name"] = env.namespace
-    namespace["metadata"]["labels"] = {L.NAME: env.namespace, L.MANAGED_BY: L.MANAGER}
-    files[f"{overlay}/namespace.yaml"] = dump(namespace)
+    extra, fold, extra_files = _copy_extra_resources(files, overlay, env, repo_root)
+    resources = [] if fold.same_name else ["namespace.yaml"]
+    patches = _namespace_deletions(files, overlay, fold) + _subject_patches(files, overlay, env, extra_files, fold)
+    if fold.same_name:  # merged onto the published Namespace of the same name
+        patches.append({"path": "namespace.yaml"})
+    files[f"{overlay}/namespace.yaml"] = dump(_namespace_object(env, fold))
 
     direct_pins = variant_pinned_images(specs, env)
+    generated: dict[tuple[str, str, str], str] = {}
     for name in selected_workflows(specs, env):
         base_objects = compile_workflow(specs.workflows[name])
         _write_base(files, name, base_objects)
@@ -107,11 +119,14 @@ def compile_environment(
         effective = effective_workflow(specs, env, name)
         env_objects = compile_workflow(effective, image_pins=env.images)
         _pin_directly(env_objects, effective, {n: env.images[n] for n in direct_pins})
+        _refuse_duplicate_list_keys(env_objects, effective.source or env.source)
+        generated.update((identity(obj), name) for obj in env_objects)
         workflow_patches, added = _write_differences(files, overlay, name, base_objects, env_objects)
         patches.extend(workflow_patches)
         resources.extend(added)
 
-    resources.extend(_copy_extra_resources(files, overlay, env, repo_root))
+    _refuse_colliding_objects(extra_files, env, generated)
+    resources.extend(extra)
     kustomization["resources"] = resources
     pairs = {**env.labels, L.MANAGED_BY: L.MANAGER, L.ENVIRONMENT: env.name}
     kustomization["labels"] = [
@@ -233,74 +248,98 @@ def _image_entry(image: str, pin: str) -> dict[str, str]:
     return {"name": name, "newTag": pin}
 
 
-def _copy_extra_resources(files: dict[str, bytes], overlay: str, env: Environment, repo_root: Path | None) -> list[str]:
-    """Copy the environment's ``resources:`` into the overlay; return kustomize entries."""
-    entries: list[str] = []
+def _copy_extra_resources(
+    files: dict[str, bytes], overlay: str, env: Environment, repo_root: Path | None
+) -> tuple[list[str], NamespaceFold, ResourceSet]:
+    """Copy the environment's ``resources:`` into the overlay (bytes unchanged); return
+    their kustomize entries, how their published Namespaces fold into the environment's,
+    and the files read. :class:`SpecError` lists every problem of every file."""
     if not env.resources:
-        return entries
+        return [], NamespaceFold(), ResourceSet()
     if repo_root is None:
         raise ValueError("compile_environment needs repo_root for an environment with resources")
-    root = repo_root.resolve()
-    for index, relative in enumerate(env.resources):
-        field = f"spec.resources[{index}]"
-        source = (root / relative).resolve()
-        if not source.is_relative_to(root) or not source.exists():
-            problem = "is outside the repository" if not source.is_relative_to(root) else "does not exist"
-            raise SpecError([Diagnostic(env.source, 0, 0, field, f"{relative!r} {problem}")])
-        target = f"extra/{source.relative_to(root).as_posix()}"
-        if source.is_file():
-            files[f"{overlay}/{target}"] = _read_extra(root, source, env.source, field)
-            entries.append(target)
-        elif (source / "kustomization.yaml").exists() or (source / "kustomization.yml").exists():
-            for path in sorted(p for p in source.rglob("*") if p.is_file()):
-                data = _read_extra(root, path, env.source, field)
-                files[f"{overlay}/{target}/{path.relative_to(source).as_posix()}"] = data
-            entries.append(target)
-        else:
-            manifests = sorted(p for p in source.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-            if not manifests:
-                raise SpecError([Diagnostic(env.source, 0, 0, field, f"{relative!r} holds no YAML manifests")])
-            for path in manifests:
-                files[f"{overlay}/{target}/{path.name}"] = _read_extra(root, path, env.source, field)
-                entries.append(f"{target}/{path.name}")
-    return entries
+
+    def locate(index: int, message: str) -> Diagnostic:
+        return Diagnostic(env.source, 0, 0, f"spec.resources[{index}]", message)
+
+    resources, problems = read_resources(repo_root, env.resources, locate)
+    own = {L.NAME: env.namespace, L.MANAGED_BY: L.MANAGER}
+    fold, fold_problems = fold_namespaces(env.namespace, own, published_namespaces(resources))
+    if problems or fold_problems:
+        raise SpecError([*problems, *fold_problems])
+    for manifest in resources.files:
+        files[f"{overlay}/{manifest.target}"] = manifest.data
+    return list(resources.entries), fold, resources
 
 
-def _read_extra(root: Path, path: Path, env_source: str, field: str) -> bytes:
-    """The bytes of one extra resource file, refused when it could carry what must not
-    enter git: a symlink out of the repository, a file of ``.git`` (credentials in its
-    config), a Secret with values, or a kustomize ``secretGenerator``."""
-    from gitops_agent.spec.yaml_positions import load_yaml
+def _file_safe(name: str) -> str:
+    """``name`` as a file name: as is when it is one already, else cleaned and hashed."""
+    safe = re.sub(r"[^a-z0-9.-]", "-", name.lower())
+    return name if safe == name else f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
-    display = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
-    resolved = path.resolve()
-    listed = f"listed by {env_source} {field}"
-    if not resolved.is_relative_to(root):
-        raise SpecError([Diagnostic(display, 0, 0, "<root>", f"{listed}: a link to a file outside the repository")])
-    if ".git" in resolved.relative_to(root).parts:
-        raise SpecError([Diagnostic(display, 0, 0, "<root>", f"{listed}: a file of the repository's .git directory")])
-    data = resolved.read_bytes()
-    if path.suffix not in (".yaml", ".yml"):
-        return data
-    documents, problems = load_yaml(data, display)
+
+def _subject_patches(
+    files: dict[str, bytes], overlay: str, env: Environment, resources: ResourceSet, fold: NamespaceFold
+) -> list[dict[str, Any]]:
+    """JSON patches moving binding subjects that name a folded Namespace into the
+    environment's namespace (see :func:`~gitops_agent.spec.manifests.subjects_in`)."""
+    ops: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for kind, name, index in subjects_in(resources, fold.deleted):
+        ops.setdefault((kind, name), []).append(
+            {"op": "replace", "path": f"/subjects/{index}/namespace", "value": env.namespace}
+        )
+    patches = []
+    for (kind, name), replaced in sorted(ops.items()):
+        path = f"patches/extra/{kind.lower()}-{_file_safe(name)}-subjects.yaml"
+        files[f"{overlay}/{path}"] = dump(replaced)
+        target = {"group": "rbac.authorization.k8s.io", "version": "v1", "kind": kind, "name": name}
+        patches.append({"path": path, "target": target})
+    return patches
+
+
+def _refuse_colliding_objects(
+    resources: ResourceSet, env: Environment, generated: Mapping[tuple[str, str, str], str]
+) -> None:
+    """No object of ``resources:`` shares its kind and name with another or with a
+    generated object: kustomize would refuse to build the overlay."""
+    problems = duplicate_objects(resources, env.namespace, generated)
     if problems:
         raise SpecError(problems)
-    for document in documents:
-        value = document.data
-        if not isinstance(value, dict):
-            continue
-        if value.get("kind") == "Secret" and (value.get("data") or value.get("stringData")):
-            raise SpecError(
-                [
-                    document.diagnostic(
-                        ("data" if value.get("data") else "stringData",),
-                        "a Secret with values must not be committed to git; reference it "
-                        "(SealedSecret, ExternalSecret) or create it outside gitops-agent",
-                    )
-                ]
-            )
-        if value.get("secretGenerator"):
-            raise SpecError(
-                [document.diagnostic(("secretGenerator",), "a secretGenerator would put secret values in git")]
-            )
-    return data
+
+
+def _name(obj: Obj) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+def _refuse_duplicate_list_keys(objects: list[Obj], source: str) -> None:
+    """The compiled objects hold no duplicate key in a list Kubernetes merges by key
+    (a guard behind the spec checks: such an object fails server-side apply)."""
+    problems = [
+        Diagnostic(source, 0, 0, format_path(later), f"compiled {_name(obj)}: duplicate {what}")
+        for obj in objects
+        for later, _, what in duplicate_list_keys(obj)
+    ]
+    if problems:
+        raise SpecError(problems)
+
+
+def _namespace_object(env: Environment, fold: NamespaceFold) -> Obj:
+    """The environment's Namespace, carrying what published Namespaces fold into it."""
+    namespace = template("namespace")
+    namespace["metadata"]["name"] = env.namespace
+    namespace["metadata"]["labels"] = {**fold.labels, L.NAME: env.namespace, L.MANAGED_BY: L.MANAGER}
+    if fold.annotations:
+        namespace["metadata"]["annotations"] = dict(fold.annotations)
+    return namespace
+
+
+def _namespace_deletions(files: dict[str, bytes], overlay: str, fold: NamespaceFold) -> list[dict[str, Any]]:
+    """``$patch: delete`` for each published Namespace; patches run before kustomize's
+    ``namespace:`` transformer, which would otherwise rename them onto the environment's."""
+    patches = []
+    for name in fold.deleted:
+        path = f"patches/extra/delete-namespace-{name}.yaml"
+        deletion = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "$patch": "delete"}
+        files[f"{overlay}/{path}"] = dump(deletion)
+        patches.append({"path": path})
+    return patches

@@ -25,6 +25,7 @@ from typing import Any
 
 from gitops_agent.errors import Diagnostic, SpecError
 from gitops_agent.spec.build import build_environment, build_workflow
+from gitops_agent.spec.manifests import duplicate_objects, fold_namespaces, published_namespaces, read_resources
 from gitops_agent.spec.model import Environment, SpecSet, Workflow, frozen_map
 from gitops_agent.spec.schema_check import check_value
 from gitops_agent.spec.semantic_check import check_environment, check_workflow
@@ -339,11 +340,39 @@ def _collect(repo: Path, paths: Sequence[Path] | None) -> tuple[list[_Loaded], s
     return loaded, reported, problems
 
 
-def _diagnose(repo: Path, paths: Sequence[Path] | None) -> tuple[list[_Loaded], list[Diagnostic]]:
+def _check_resources(repo: Path, env: _Loaded) -> None:
+    """Read the manifests of an environment's ``resources:`` as ``compile`` will (see
+    :mod:`gitops_agent.spec.manifests`); their problems join the environment's."""
+    spec = env.data.get("spec")
+    resources = spec.get("resources") if isinstance(spec, dict) else None
+    namespace = spec.get("namespace") if isinstance(spec, dict) else None
+    if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+        return
+    if any(p.field.startswith("spec.resources") for p in env.problems):
+        return  # already reported (missing, outside the repository …)
+
+    def locate(index: int, message: str) -> Diagnostic:
+        return env.report(("spec", "resources", index), message, False)
+
+    found, problems = read_resources(repo, resources, locate)
+    env.problems.extend(problems)
+    if isinstance(namespace, str) and not problems:
+        own = {"app.kubernetes.io/name": namespace, "app.kubernetes.io/managed-by": "gitops-agent"}
+        env.problems.extend(fold_namespaces(namespace, own, published_namespaces(found))[1])
+        env.problems.extend(duplicate_objects(found, namespace))
+
+
+def _diagnose(
+    repo: Path, paths: Sequence[Path] | None, *, manifests: bool = False
+) -> tuple[list[_Loaded], list[Diagnostic]]:
     loaded, reported_files, problems = _collect(repo, paths)
     workflows = [item for item in loaded if item.kind == "workflow"]
     environments = [item for item in loaded if item.kind == "environment"]
     _cross_check(repo, workflows, environments)
+    if manifests:
+        for env in environments:
+            if env.document.file in reported_files:
+                _check_resources(repo, env)
     for item in loaded:
         if item.document.file in reported_files:
             problems.extend(item.problems)
@@ -352,8 +381,13 @@ def _diagnose(repo: Path, paths: Sequence[Path] | None) -> tuple[list[_Loaded], 
 
 
 def validate_paths(repo: Path, paths: Sequence[Path] | None = None) -> list[Diagnostic]:
-    """Every problem in the given files (all spec files of ``repo`` when None), sorted."""
-    return _diagnose(repo, paths)[1]
+    """Every problem in the given files (all spec files of ``repo`` when None), sorted.
+
+    Unlike :func:`load_specs`, this also reads the manifests each given environment lists
+    under ``resources:`` and reports their problems (secret values, duplicate list keys,
+    Namespaces that cannot fold, YAML errors) with their own file, line and column.
+    """
+    return _diagnose(repo, paths, manifests=True)[1]
 
 
 def load_specs(repo: Path, paths: Sequence[Path] | None = None) -> SpecSet:

@@ -357,6 +357,22 @@ def _check_config(report: Report, path: YamlPath, config: Any, out: list[Diagnos
                 out.append(report((*path, key), _credential_message(kind), False))
 
 
+def _check_port_numbers(report: Report, at: YamlPath, ports: Mapping[str, Any], out: list[Diagnostic]) -> None:
+    """Each port number once: the container's ``ports`` and the Service's ``ports`` are
+    lists Kubernetes merges by number and protocol (see :mod:`gitops_agent.spec.list_keys`);
+    a repeated number fails server-side apply."""
+    first: dict[int, str] = {}
+    for name, number in ports.items():
+        if type(number) is not int:
+            continue
+        if number in first:
+            out.append(
+                report((*at, name), f"duplicate containerPort {number} (also port {first[number]!r})", False)
+            )
+        else:
+            first[number] = name
+
+
 def _check_service(
     report: Report,
     path: YamlPath,
@@ -366,6 +382,7 @@ def _check_service(
     out: list[Diagnostic],
 ) -> None:
     ports = _map(body.get("ports"))
+    _check_port_numbers(report, (*path, "ports"), ports, out)
     probes = _map(body.get("probes"))
     for kind, probe in probes.items():
         probe_map = _map(probe)

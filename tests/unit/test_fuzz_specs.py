@@ -303,9 +303,10 @@ def _load(data: bytes) -> Any:
 
 
 def _dump(value: Any) -> bytes:
-    stream = io.BytesIO()
+    # a text stream: ruamel's emitter writes str to a bytes stream for a root literal scalar
+    stream = io.StringIO()
     YAML(typ="safe", pure=True).dump(value, stream)
-    return stream.getvalue()
+    return stream.getvalue().encode()
 
 
 def _mutate(draw: st.DrawFn, value: Any, depth: int = 0) -> Any:
@@ -499,6 +500,44 @@ def test_names_that_try_to_escape(
         env_file.unlink(missing_ok=True)
         (repo / "workflows/fuzz-names.yaml").unlink(missing_ok=True)
         git(repo, "add", "-A", "workflows", "environments")
+        git(repo, "commit", "-q", "--allow-empty", "-m", "clean up")
+
+
+# Hostile manifests under an environment's resources: (read with the manifest bounds).
+MANIFEST_CASES: dict[str, bytes] = {
+    **TEXT_CASES,
+    "manifest-over-16-mib": b"# " + b"x" * (16 * 1024 * 1024) + b"\n",
+    "manifest-many-nodes": b"a: [" + b"1," * 2_000_001 + b"1]\n",
+    "manifest-deep-flow": b"a: " + b"[" * 129 + b"]" * 129 + b"\n",
+    "manifest-secret": b"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: hunter2}\n",
+    "manifest-duplicate-env": (
+        b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        b"  - {name: a, image: x, env: [{name: A}, {name: A}]}\n"
+    ),
+    "manifest-namespace-bad-name": b"apiVersion: v1\nkind: Namespace\nmetadata: {name: ../../etc}\n",
+    "manifest-list-of-garbage": b"apiVersion: v1\nkind: List\nitems: [1, [2], {kind: Namespace}, null]\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST_CASES))
+def test_hostile_manifest_under_resources(name: str, sandbox: Sandbox, reliability: ReliabilityCounters) -> None:
+    repo = sandbox.repo
+    manifest = repo / "manifests" / "fuzz" / "bad.yaml"
+    env_file = repo / "environments" / "fuzz.yaml"
+    environment = _environment(resources='["manifests/fuzz/bad.yaml"]')
+    try:
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        manifest.write_bytes(MANIFEST_CASES[name])
+        git(repo, "add", "manifests")
+        env_file.write_bytes(environment)
+        sandbox.originals["environments/fuzz.yaml"] = environment
+        check_case(sandbox, "workflows/fuzz-manifest.yaml", _workflow(), reliability)
+    finally:
+        sandbox.originals.pop("environments/fuzz.yaml", None)
+        env_file.unlink(missing_ok=True)
+        shutil.rmtree(manifest.parent, ignore_errors=True)
+        (repo / "workflows/fuzz-manifest.yaml").unlink(missing_ok=True)
+        git(repo, "add", "-A", "workflows", "environments", "manifests")
         git(repo, "commit", "-q", "--allow-empty", "-m", "clean up")
 
 
