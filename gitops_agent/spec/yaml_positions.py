@@ -45,9 +45,9 @@ from ruamel.yaml.scanner import Scanner, ScannerError
 from gitops_agent.errors import Diagnostic
 
 try:  # PyYAML with libyaml, the C parser Go's yaml.v3 (kustomize's parser) is a port of
-    import yaml as _pyyaml  # type: ignore[import-untyped]
+    import yaml as _pyyaml
 except ImportError:  # pragma: no cover - a dependency of the kubernetes client
-    _pyyaml = None
+    _pyyaml = None  # type: ignore[assignment]
 
 _LIBYAML_PARSE: Callable[[str], Iterator[Any]] | None = None
 _MARKED_ERRORS: tuple[type[Exception], ...] = (MarkedYAMLError,)
