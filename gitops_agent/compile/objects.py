@@ -10,6 +10,7 @@ from gitops_agent.spec.model import Workflow
 
 KIND_FILE_ORDER = (
     "ConfigMap",
+    "PersistentVolumeClaim",
     "Service",
     "Deployment",
     "HorizontalPodAutoscaler",
@@ -31,6 +32,8 @@ def compile_workflow(workflow: Workflow, *, image_pins: Mapping[str, str] | None
     objects: list[Obj] = []
     if workflow.config:
         objects.append(monitoring.config_map(workflow))
+    for name, claim in workloads.claims(workflow).items():
+        objects.append(workloads.persistent_volume_claim(name, claim, workflow))
     for task in workflow.tasks:
         objects.append(workloads.cronjob(task, workflow) if task.scheduled else workloads.job(task, workflow, pins))
     for service in workflow.services:

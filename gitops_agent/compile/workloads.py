@@ -1,7 +1,8 @@
-"""Tasks and services → Job, CronJob, Deployment, Service, HPA and PDB objects (pure)."""
+"""Tasks and services → Job, CronJob, Deployment, Service, HPA, PDB and PVC objects (pure)."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Mapping
@@ -10,19 +11,31 @@ from typing import Any
 from gitops_agent.compile import labels as L
 from gitops_agent.compile.templates import template
 from gitops_agent.spec.model import (
+    Claim,
     Container,
     EnvFromKind,
     Probe,
     SecretKeyRef,
     Service,
     Task,
+    Toleration,
     Variant,
+    Volume,
+    VolumeKind,
     Workflow,
 )
 
 Obj = dict[str, Any]
 
 GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+"""Node label set by NVIDIA GPU Feature Discovery (part of the GPU Operator)."""
+GPU_TOLERATION = Toleration(key=GPU_RESOURCE, operator="Exists", effect="NoSchedule")
+"""Tolerates the taint GPU node pools carry (``nvidia.com/gpu``, NoSchedule) on GKE, AKS, EKS
+and with NVIDIA's GPU Operator; the same toleration Kubernetes' ExtendedResourceToleration
+admission plugin adds to a pod that requests ``nvidia.com/gpu``."""
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+"""The label naming a Kueue LocalQueue (Kueue docs, 'Run a Job')."""
 CONFIG_MOUNT_ROOT = "/etc/gitops-agent"
 
 
@@ -147,10 +160,93 @@ def container_spec(
         spec["readinessProbe"] = _probe(readiness)
     if liveness is not None:
         spec["livenessProbe"] = _probe(liveness)
+    mounts = [_volume_mount(volume) for volume in container.volumes]
     if workflow.config:
-        spec["volumeMounts"] = [
-            {"name": "config", "mountPath": f"{CONFIG_MOUNT_ROOT}/{workflow.name}", "readOnly": True}
-        ]
+        mounts.insert(0, {"name": "config", "mountPath": f"{CONFIG_MOUNT_ROOT}/{workflow.name}", "readOnly": True})
+    if mounts:
+        spec["volumeMounts"] = mounts
+    return spec
+
+
+def _volume_mount(volume: Volume) -> Obj:
+    mount: Obj = {"name": volume.name, "mountPath": volume.mount_path}
+    if volume.sub_path is not None:
+        mount["subPath"] = volume.sub_path
+    if volume.read_only:
+        mount["readOnly"] = True
+    return mount
+
+
+def claim_name(workflow: Workflow, volume: str) -> str:
+    """``<workflow>-<volume>``: the PersistentVolumeClaim of a ``claim`` volume."""
+    return f"{workflow.name}-{volume}"
+
+
+def _pod_volume(volume: Volume, workflow: Workflow) -> Obj:
+    """The pod spec ``volumes`` entry of ``volume`` (Kubernetes Volume)."""
+    source: Obj
+    if volume.kind == VolumeKind.CLAIM:
+        source = {"persistentVolumeClaim": {"claimName": claim_name(workflow, volume.name)}}
+    elif volume.kind == VolumeKind.EXISTING_CLAIM:
+        source = {"persistentVolumeClaim": {"claimName": volume.reference}}
+    elif volume.kind == VolumeKind.CONFIG_MAP:
+        source = {"configMap": {"name": volume.reference}}
+    elif volume.kind == VolumeKind.SECRET:
+        source = {"secret": {"secretName": volume.reference}}
+    else:
+        empty_dir: Obj = {}
+        if volume.medium is not None:
+            empty_dir["medium"] = volume.medium
+        if volume.size_limit is not None:
+            empty_dir["sizeLimit"] = volume.size_limit
+        source = {"emptyDir": empty_dir}
+    if volume.read_only and volume.kind in (VolumeKind.CLAIM, VolumeKind.EXISTING_CLAIM):
+        source["persistentVolumeClaim"]["readOnly"] = True
+    return {"name": volume.name, **source}
+
+
+def _toleration(toleration: Toleration) -> Obj:
+    fields = (
+        ("key", toleration.key),
+        ("operator", toleration.operator),
+        ("value", toleration.value),
+        ("effect", toleration.effect),
+        ("tolerationSeconds", toleration.toleration_seconds),
+    )
+    return {name: value for name, value in fields if value is not None}
+
+
+def _tolerations(container: Container) -> list[Obj]:
+    """The container's tolerations, plus the GPU toleration for the GPU short form."""
+    tolerations = list(container.scheduling.tolerations)
+    if container.resources.gpu_short_form and container.resources.gpu and GPU_TOLERATION not in tolerations:
+        tolerations.append(GPU_TOLERATION)
+    return [_toleration(t) for t in tolerations]
+
+
+def _node_selector(container: Container) -> dict[str, str]:
+    selector = dict(container.scheduling.node_selector)
+    if container.resources.gpu_product is not None:
+        selector[GPU_PRODUCT_LABEL] = container.resources.gpu_product
+    return dict(sorted(selector.items()))
+
+
+def _scheduling(container: Container) -> Obj:
+    """Pod spec placement fields; empty for a container that sets none (old output unchanged)."""
+    scheduling = container.scheduling
+    spec: Obj = {}
+    if scheduling.priority_class is not None:
+        spec["priorityClassName"] = scheduling.priority_class
+    if scheduling.runtime_class is not None:
+        spec["runtimeClassName"] = scheduling.runtime_class
+    selector = _node_selector(container)
+    if selector:
+        spec["nodeSelector"] = selector
+    tolerations = _tolerations(container)
+    if tolerations:
+        spec["tolerations"] = tolerations
+    if scheduling.affinity is not None:
+        spec["affinity"] = copy.deepcopy(dict(scheduling.affinity))
     return spec
 
 
@@ -160,10 +256,42 @@ def pod_spec(container: Container, workflow: Workflow, main: Obj, *, restart_nev
         spec["restartPolicy"] = "Never"
     if container.service_account:
         spec["serviceAccountName"] = container.service_account
+    spec.update(_scheduling(container))
     spec["containers"] = [main]
+    volumes = [_pod_volume(volume, workflow) for volume in container.volumes]
     if workflow.config:
-        spec["volumes"] = [{"name": "config", "configMap": {"name": config_map_name(workflow)}}]
+        volumes.insert(0, {"name": "config", "configMap": {"name": config_map_name(workflow)}})
+    if volumes:
+        spec["volumes"] = volumes
     return spec
+
+
+def claims(workflow: Workflow) -> dict[str, Claim]:
+    """Every ``claim`` volume of the workflow's tasks and services, by volume name (the
+    spec checks make one name mean one claim)."""
+    found: dict[str, Claim] = {}
+    containers = [t.container for t in workflow.tasks] + [s.container for s in workflow.services]
+    for container in containers:
+        for volume in container.volumes:
+            if volume.claim is not None:
+                found.setdefault(volume.name, volume.claim)
+    return dict(sorted(found.items()))
+
+
+def persistent_volume_claim(name: str, claim: Claim, workflow: Workflow) -> Obj:
+    """A ``v1`` PersistentVolumeClaim, kept by prune unless the claim says ``prune: true``."""
+    obj = template("persistentvolumeclaim")
+    meta = obj["metadata"]
+    meta["name"] = claim_name(workflow, name)
+    meta["labels"] = object_labels(workflow, name, "storage")
+    if not claim.prune:
+        meta["annotations"] = {L.PRUNE: "false"}
+    spec: Obj = {"accessModes": list(claim.access_modes)}
+    if claim.storage_class is not None:
+        spec["storageClassName"] = claim.storage_class
+    spec["resources"] = {"requests": {"storage": claim.size}}
+    obj["spec"] = spec
+    return obj
 
 
 def pod_annotations(workflow: Workflow) -> dict[str, str]:
@@ -183,10 +311,18 @@ def _job_spec(task: Task, workflow: Workflow, *, image: str | None = None) -> Ob
         template_meta["annotations"] = annotations
     main = container_spec(task.name, task.container, workflow, image=image)
     spec: Obj = {}
-    if task.retries is not None:
-        spec["backoffLimit"] = task.retries
-    if task.timeout_seconds is not None:
-        spec["activeDeadlineSeconds"] = task.timeout_seconds
+    fields = (
+        ("parallelism", task.parallelism),
+        ("completions", task.completions),
+        ("completionMode", task.completion_mode),
+        ("backoffLimit", task.retries),
+        ("backoffLimitPerIndex", task.backoff_limit_per_index),
+        ("maxFailedIndexes", task.max_failed_indexes),
+        ("activeDeadlineSeconds", task.timeout_seconds),
+    )
+    spec.update((key, value) for key, value in fields if value is not None)
+    if task.queue is not None:
+        spec["suspend"] = True  # Kueue admits the Job by unsuspending it
     spec["template"] = {
         "metadata": template_meta,
         "spec": pod_spec(task.container, workflow, main, restart_never=True),
@@ -205,11 +341,18 @@ def job(task: Task, workflow: Workflow, pins: Mapping[str, str]) -> Obj:
     obj = template("job")
     meta = obj["metadata"]
     meta["name"] = job_name(task, workflow, pins)
-    meta["labels"] = dict(sorted({**object_labels(workflow, task.name, "task"), L.TASK: task.name}.items()))
+    meta["labels"] = _task_labels(task, workflow)
     if task.depends_on:
         meta["annotations"] = {L.DEPENDS_ON: ",".join(task.depends_on)}
     obj["spec"] = _job_spec(task, workflow)
     return obj
+
+
+def _task_labels(task: Task, workflow: Workflow) -> dict[str, str]:
+    labels = {**object_labels(workflow, task.name, "task"), L.TASK: task.name}
+    if task.queue is not None:
+        labels[QUEUE_LABEL] = task.queue
+    return dict(sorted(labels.items()))
 
 
 def cronjob(task: Task, workflow: Workflow) -> Obj:
@@ -218,6 +361,8 @@ def cronjob(task: Task, workflow: Workflow) -> Obj:
     obj["metadata"]["name"] = f"{workflow.name}-{task.name}"
     obj["metadata"]["labels"] = dict(sorted({**object_labels(workflow, task.name, "task"), L.TASK: task.name}.items()))
     obj["spec"]["schedule"] = task.schedule
+    if task.queue is not None:  # Kueue reads the queue from the Job template (Kueue docs, 'Run a CronJob')
+        obj["spec"]["jobTemplate"] = {"metadata": {"labels": {QUEUE_LABEL: task.queue}}, **obj["spec"]["jobTemplate"]}
     obj["spec"]["jobTemplate"]["spec"] = _job_spec(task, workflow)
     return obj
 

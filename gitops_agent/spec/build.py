@@ -1,8 +1,10 @@
 """Build the typed model from documents that passed validation, resolving ``defaults``.
 
-Defaults resolution: a task's or service's own ``image``, ``command``, ``args`` and
-``serviceAccount`` win over ``defaults``; ``env`` maps merge (own value wins); ``envFrom``
-lists concatenate, defaults first; ``resources`` merge key by key (``limits`` too).
+Defaults resolution: a task's or service's own ``image``, ``command``, ``args``,
+``serviceAccount``, ``affinity``, ``priorityClassName`` and ``runtimeClassName`` win over
+``defaults``; ``env``, ``nodeSelector`` and ``volumes`` maps merge (own value wins, a volume
+by name); ``envFrom`` and ``tolerations`` lists concatenate, defaults first (an identical
+toleration kept once); ``resources`` merge key by key (``limits`` too).
 Literal env/config values that YAML read as numbers or booleans become strings
 (``true``/``false``; quote a value to keep it verbatim). A variant's ``env`` holds only
 the variant's own variables (the compiler merges them over the service's).
@@ -18,6 +20,7 @@ from gitops_agent.spec.durations import parse_duration
 from gitops_agent.spec.model import (
     Alert,
     Autoscale,
+    Claim,
     Container,
     Disruption,
     EnvFrom,
@@ -30,13 +33,17 @@ from gitops_agent.spec.model import (
     Probe,
     Resources,
     Rightsizing,
+    Scheduling,
     Scrape,
     SecretKeyRef,
     Service,
     Severity,
     SyncPolicy,
     Task,
+    Toleration,
     Variant,
+    Volume,
+    VolumeKind,
     Workflow,
     frozen_map,
 )
@@ -79,12 +86,80 @@ def _resources(defaults: Mapping[str, Any], own: Mapping[str, Any]) -> Resources
     merged = {**defaults, **own}
     limits = {**_map(defaults.get("limits")), **_map(own.get("limits"))}
     gpu = merged.get("gpu")
+    short_form = isinstance(gpu, dict)
+    count = gpu.get("count") if isinstance(gpu, dict) else gpu
+    product = gpu.get("product") if isinstance(gpu, dict) else None
     return Resources(
         cpu=_quantity(merged.get("cpu")),
         memory=_quantity(merged.get("memory")),
-        gpu=int(gpu) if isinstance(gpu, int) else None,
+        gpu=int(count) if isinstance(count, int) else None,
         limits=frozen_map({k: quantity_text(v) or str(v) for k, v in limits.items()}),
+        gpu_product=None if product is None else str(product),
+        gpu_short_form=short_form,
     )
+
+
+def _toleration(value: Mapping[str, Any]) -> Toleration:
+    seconds = value.get("tolerationSeconds")
+    return Toleration(
+        key=value.get("key"),
+        operator=value.get("operator"),
+        value=None if value.get("value") is None else scalar_text(value["value"]),
+        effect=value.get("effect"),
+        toleration_seconds=int(seconds) if isinstance(seconds, int) else None,
+    )
+
+
+def _scheduling(defaults: Mapping[str, Any], body: Mapping[str, Any]) -> Scheduling:
+    tolerations: list[Toleration] = []
+    for item in [*(defaults.get("tolerations") or []), *(body.get("tolerations") or [])]:
+        toleration = _toleration(_map(item))
+        if toleration not in tolerations:
+            tolerations.append(toleration)
+    selector = {**_map(defaults.get("nodeSelector")), **_map(body.get("nodeSelector"))}
+    affinity = body.get("affinity", defaults.get("affinity"))
+    return Scheduling(
+        node_selector=frozen_map({k: scalar_text(v) for k, v in selector.items()}),
+        tolerations=tuple(tolerations),
+        affinity=copy.deepcopy(affinity) if isinstance(affinity, dict) else None,
+        priority_class=body.get("priorityClassName", defaults.get("priorityClassName")),
+        runtime_class=body.get("runtimeClassName", defaults.get("runtimeClassName")),
+    )
+
+
+_REFERENCES = (VolumeKind.EXISTING_CLAIM, VolumeKind.CONFIG_MAP, VolumeKind.SECRET)
+
+
+def _volume(name: str, value: Mapping[str, Any]) -> Volume:
+    kind = next(k for k in VolumeKind if k.value in value)
+    claim = _map(value.get("claim"))
+    empty_dir = _map(value.get("emptyDir"))
+    reference = value.get(kind.value) if kind in _REFERENCES else None
+    return Volume(
+        name=name,
+        kind=kind,
+        mount_path=str(value["mountPath"]),
+        read_only=bool(value.get("readOnly", False)),
+        sub_path=value.get("subPath"),
+        reference=None if reference is None else str(reference),
+        claim=(
+            Claim(
+                size=quantity_text(claim["size"]) or str(claim["size"]),
+                storage_class=claim.get("storageClass"),
+                access_modes=tuple(claim.get("accessModes") or ("ReadWriteOnce",)),
+                prune=bool(claim.get("prune", False)),
+            )
+            if kind == VolumeKind.CLAIM
+            else None
+        ),
+        medium=empty_dir.get("medium"),
+        size_limit=_quantity(empty_dir.get("sizeLimit")),
+    )
+
+
+def _volumes(defaults: Mapping[str, Any], body: Mapping[str, Any]) -> tuple[Volume, ...]:
+    merged = {**_map(defaults.get("volumes")), **_map(body.get("volumes"))}
+    return tuple(_volume(name, _map(merged[name])) for name in sorted(merged))
 
 
 def _container(defaults: Mapping[str, Any], body: Mapping[str, Any]) -> Container:
@@ -101,6 +176,8 @@ def _container(defaults: Mapping[str, Any], body: Mapping[str, Any]) -> Containe
         ),
         resources=_resources(_map(defaults.get("resources")), _map(body.get("resources"))),
         service_account=body.get("serviceAccount", defaults.get("serviceAccount")),
+        scheduling=_scheduling(defaults, body),
+        volumes=_volumes(defaults, body),
     )
 
 
@@ -114,6 +191,12 @@ def _task(name: str, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> Ta
         timeout=timeout,
         timeout_seconds=parse_duration(timeout) if timeout is not None else None,
         schedule=body.get("schedule"),
+        queue=body.get("queue"),
+        parallelism=body.get("parallelism"),
+        completions=body.get("completions"),
+        completion_mode=body.get("completionMode"),
+        backoff_limit_per_index=body.get("backoffLimitPerIndex"),
+        max_failed_indexes=body.get("maxFailedIndexes"),
     )
 
 

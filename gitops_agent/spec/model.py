@@ -21,12 +21,76 @@ def frozen_map(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class Resources:
-    """Requests (``cpu``, ``memory``), a GPU count and optional explicit limits."""
+    """Requests (``cpu``, ``memory``), a GPU count and optional explicit limits.
+
+    ``gpu_product`` and ``gpu_short_form`` come from the short form ``gpu: {count, product}``,
+    which also places the pod (see :class:`Scheduling`); ``gpu: N`` sets the limit only.
+    """
 
     cpu: str | None = None
     memory: str | None = None
     gpu: int | None = None
     limits: Mapping[str, str] = field(default_factory=frozen_map)
+    gpu_product: str | None = None
+    gpu_short_form: bool = False
+
+
+@dataclass(frozen=True)
+class Toleration:
+    """A Kubernetes Toleration; ``None`` fields are left out of the pod spec."""
+
+    key: str | None = None
+    operator: str | None = None
+    value: str | None = None
+    effect: str | None = None
+    toleration_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Scheduling:
+    """Where pods may run: pod spec ``nodeSelector``, ``tolerations``, ``affinity``
+    (kept as written, a Kubernetes Affinity), ``priorityClassName``, ``runtimeClassName``."""
+
+    node_selector: Mapping[str, str] = field(default_factory=frozen_map)
+    tolerations: tuple[Toleration, ...] = ()
+    affinity: Mapping[str, Any] | None = None
+    priority_class: str | None = None
+    runtime_class: str | None = None
+
+
+class VolumeKind(StrEnum):
+    CLAIM = "claim"
+    EXISTING_CLAIM = "existingClaim"
+    EMPTY_DIR = "emptyDir"
+    CONFIG_MAP = "configMap"
+    SECRET = "secret"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A PersistentVolumeClaim the workflow creates; ``size`` a quantity of bytes."""
+
+    size: str
+    storage_class: str | None = None
+    access_modes: tuple[str, ...] = ("ReadWriteOnce",)
+    prune: bool = False
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A volume and where it is mounted. ``reference`` names the existing claim, ConfigMap
+    or Secret; ``claim`` describes a claim the workflow creates; ``medium``/``size_limit``
+    an emptyDir."""
+
+    name: str
+    kind: VolumeKind
+    mount_path: str
+    read_only: bool = False
+    sub_path: str | None = None
+    reference: str | None = None
+    claim: Claim | None = None
+    medium: str | None = None
+    size_limit: str | None = None
 
 
 class EnvFromKind(StrEnum):
@@ -72,6 +136,8 @@ class Container:
     env_from: tuple[EnvFrom, ...] = ()
     resources: Resources = field(default_factory=Resources)
     service_account: str | None = None
+    scheduling: Scheduling = field(default_factory=Scheduling)
+    volumes: tuple[Volume, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +151,12 @@ class Task:
     timeout: str | None = None
     timeout_seconds: int | None = None
     schedule: str | None = None
+    queue: str | None = None
+    parallelism: int | None = None
+    completions: int | None = None
+    completion_mode: str | None = None
+    backoff_limit_per_index: int | None = None
+    max_failed_indexes: int | None = None
 
     @property
     def scheduled(self) -> bool:

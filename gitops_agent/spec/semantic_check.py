@@ -98,6 +98,7 @@ def check_workflow(data: Any, report: Report) -> list[Diagnostic]:
             _check_depends(report, path, task, body_map, tasks, services, scheduled, out)
         _duration(report, (*path, "timeout"), body_map.get("timeout"), out)
         _check_container(report, path, body_map, defaults, out)
+        _check_parallel(report, path, body_map, out)
 
     for service, body in services.items():
         path = (*sp, "services", service)
@@ -117,6 +118,8 @@ def check_workflow(data: Any, report: Report) -> list[Diagnostic]:
 
     out.extend(_check_cycles(report, tasks, scheduled))
     _check_defaults(report, (*sp, "defaults"), defaults, out)
+    _check_claims(report, spec, out)
+    _check_config_volume(report, spec, out)
     _check_config(report, (*sp, "config"), spec.get("config"), out)
     _check_monitoring(report, (*sp, "monitoring"), spec.get("monitoring"), services, out)
     rightsizing = _map(_map(spec.get("optimize")).get("rightsizing"))
@@ -260,12 +263,16 @@ def _check_container(
     _check_strings(report, (*path, "command"), body.get("command"), out)
     _check_strings(report, (*path, "args"), body.get("args"), out)
     _check_limits(report, (*path, "resources"), body.get("resources"), defaults, out)
+    _check_placement(report, path, body, out)
+    _check_gpu_product(report, path, body, defaults, out)
+    _check_mount_paths(report, path, body, defaults, out)
 
 
 def _check_defaults(report: Report, path: YamlPath, defaults: Mapping[str, Any], out: list[Diagnostic]) -> None:
     _check_env(report, (*path, "env"), defaults.get("env"), out)
     _check_strings(report, (*path, "command"), defaults.get("command"), out)
     _check_strings(report, (*path, "args"), defaults.get("args"), out)
+    _check_placement(report, path, defaults, out)
     if isinstance(defaults.get("resources"), dict):
         _check_limits(report, (*path, "resources"), defaults.get("resources"), {}, out)
 
@@ -500,3 +507,196 @@ def check_environment(data: Any, report: Report) -> list[Diagnostic]:
     sync = _map(spec.get("sync"))
     _duration(report, ("spec", "sync", "interval"), sync.get("interval"), out)
     return out
+
+
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+VOLUME_SOURCES = ("claim", "existingClaim", "emptyDir", "configMap", "secret")
+CONFIG_MOUNT_ROOT = "/etc/gitops-agent"
+
+
+def _check_placement(report: Report, path: YamlPath, body: Mapping[str, Any], out: list[Diagnostic]) -> None:
+    """Tolerations, affinity and volume sources of one task, service or ``defaults``."""
+    for index, toleration in enumerate(_list(body.get("tolerations"))):
+        _check_toleration(report, (*path, "tolerations", index), _map(toleration), out)
+    affinity = _map(body.get("affinity"))
+    node = _map(affinity.get("nodeAffinity"))
+    required = _map(node.get("requiredDuringSchedulingIgnoredDuringExecution"))
+    for t, term in enumerate(_list(required.get("nodeSelectorTerms"))):
+        _check_node_term(report, (*path, "affinity", "nodeAffinity", REQUIRED, "nodeSelectorTerms", t), term, out)
+    for p, preferred in enumerate(_list(node.get("preferredDuringSchedulingIgnoredDuringExecution"))):
+        at = (*path, "affinity", "nodeAffinity", PREFERRED, p, "preference")
+        _check_node_term(report, at, _map(preferred).get("preference"), out)
+    for kind in ("podAffinity", "podAntiAffinity"):
+        pod = _map(affinity.get(kind))
+        for t, term in enumerate(_list(pod.get(REQUIRED))):
+            _check_pod_term(report, (*path, "affinity", kind, REQUIRED, t), term, out)
+        for t, weighted in enumerate(_list(pod.get(PREFERRED))):
+            at = (*path, "affinity", kind, PREFERRED, t, "podAffinityTerm")
+            _check_pod_term(report, at, _map(weighted).get("podAffinityTerm"), out)
+    for name, volume in _map(body.get("volumes")).items():
+        sources = [k for k in VOLUME_SOURCES if k in _map(volume)]
+        if isinstance(volume, dict) and len(sources) != 1:
+            what = "has none" if not sources else "has " + " and ".join(sources)
+            out.append(
+                report(
+                    (*path, "volumes", name),
+                    f"a volume needs exactly one of {', '.join(VOLUME_SOURCES)} ({what})",
+                    True,
+                )
+            )
+
+
+REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
+
+
+def _check_toleration(report: Report, at: YamlPath, toleration: Mapping[str, Any], out: list[Diagnostic]) -> None:
+    """Kubernetes' toleration rules (ValidateTolerations in the API server's validation)."""
+    operator = toleration.get("operator", "Equal")
+    if operator == "Exists" and toleration.get("value") not in (None, ""):
+        out.append(report((*at, "value"), "a toleration with operator Exists matches any value: drop value", False))
+    if not toleration.get("key") and operator != "Exists":
+        message = "a toleration without key must use operator Exists (it then tolerates every taint)"
+        out.append(report(at, message, True))
+    if "tolerationSeconds" in toleration and toleration.get("effect") != "NoExecute":
+        out.append(report((*at, "tolerationSeconds"), "tolerationSeconds needs effect NoExecute", True))
+
+
+def _check_requirement(report: Report, at: YamlPath, requirement: Any, numeric: bool, out: list[Diagnostic]) -> None:
+    """In/NotIn need values, Exists/DoesNotExist none, Gt/Lt one integer (Kubernetes
+    NodeSelectorRequirement and LabelSelectorRequirement)."""
+    item = _map(requirement)
+    operator = item.get("operator")
+    values = _list(item.get("values"))
+    if operator in ("In", "NotIn") and not values:
+        out.append(report(at, f"operator {operator} needs values", True))
+    elif operator in ("Exists", "DoesNotExist") and values:
+        out.append(report((*at, "values"), f"operator {operator} takes no values", True))
+    elif numeric and operator in ("Gt", "Lt") and not _one_integer(values):
+        out.append(report(at, f"operator {operator} needs exactly one integer value, e.g. values: ['4']", True))
+
+
+def _one_integer(values: list[Any]) -> bool:
+    return len(values) == 1 and isinstance(values[0], str) and values[0].lstrip("-").isdigit()
+
+
+def _check_node_term(report: Report, at: YamlPath, term: Any, out: list[Diagnostic]) -> None:
+    for key in ("matchExpressions", "matchFields"):
+        for index, requirement in enumerate(_list(_map(term).get(key))):
+            _check_requirement(report, (*at, key, index), requirement, True, out)
+
+
+def _check_pod_term(report: Report, at: YamlPath, term: Any, out: list[Diagnostic]) -> None:
+    for selector in ("labelSelector", "namespaceSelector"):
+        expressions = _list(_map(_map(term).get(selector)).get("matchExpressions"))
+        for index, requirement in enumerate(expressions):
+            _check_requirement(report, (*at, selector, "matchExpressions", index), requirement, False, out)
+
+
+def _check_gpu_product(
+    report: Report, path: YamlPath, body: Mapping[str, Any], defaults: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    """The GPU short form's product and an explicit nodeSelector on the same label agree."""
+    own_gpu = _map(body.get("resources")).get("gpu")
+    gpu = own_gpu if "gpu" in _map(body.get("resources")) else _map(defaults.get("resources")).get("gpu")
+    product = _map(gpu).get("product")
+    selector = {**_map(defaults.get("nodeSelector")), **_map(body.get("nodeSelector"))}
+    chosen = selector.get(GPU_PRODUCT_LABEL)
+    if not isinstance(product, str) or chosen is None or chosen == product:
+        return
+    in_own = GPU_PRODUCT_LABEL in _map(body.get("nodeSelector"))
+    at = (*path, "nodeSelector", GPU_PRODUCT_LABEL) if in_own else (*path, "resources", "gpu", "product")
+    out.append(
+        report(
+            at,
+            f"nodeSelector {GPU_PRODUCT_LABEL}={chosen!r} contradicts resources.gpu.product {product!r} "
+            "(no node carries both); set the product in one place",
+            False,
+        )
+    )
+
+
+def _check_mount_paths(
+    report: Report, path: YamlPath, body: Mapping[str, Any], defaults: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    """Each mount path once per container: ``volumeMounts`` is a list Kubernetes merges by
+    mountPath (a repeated one fails server-side apply); config is mounted at
+    /etc/gitops-agent/<workflow>."""
+    own = _map(body.get("volumes"))
+    merged = {**_map(defaults.get("volumes")), **own}
+    first: dict[str, str] = {}
+    for name in sorted(merged, key=lambda n: (n in own, n)):
+        mount = _map(merged[name]).get("mountPath")
+        if not isinstance(mount, str):
+            continue
+        owner = (*path, "volumes") if name in own else ("spec", "defaults", "volumes")
+        where = (*owner, name, "mountPath")
+        normal = mount.rstrip("/") or "/"
+        if normal in first:
+            out.append(report(where, f"mount path {mount!r} is also used by volume {first[normal]!r}", False))
+        else:
+            first[normal] = name
+
+
+def _check_config_volume(report: Report, spec: Mapping[str, Any], out: list[Diagnostic]) -> None:
+    """With ``config``, the name ``config`` and the path /etc/gitops-agent/<workflow> are taken."""
+    if not spec.get("config"):
+        return
+    for at, volumes in _volume_maps(spec):
+        for name, volume in volumes.items():
+            if name == "config":
+                out.append(report((*at, name), "the volume name 'config' is taken by the workflow's config", True))
+            mount = _map(volume).get("mountPath")
+            if isinstance(mount, str) and mount.rstrip("/").startswith(CONFIG_MOUNT_ROOT):
+                out.append(
+                    report((*at, name, "mountPath"), f"{CONFIG_MOUNT_ROOT}/… is where config is mounted", False)
+                )
+
+
+def _volume_maps(spec: Mapping[str, Any]) -> list[tuple[YamlPath, dict[str, Any]]]:
+    found: list[tuple[YamlPath, dict[str, Any]]] = [
+        (("spec", "defaults", "volumes"), _map(_map(spec.get("defaults")).get("volumes")))
+    ]
+    for section in ("tasks", "services"):
+        for name, body in _map(spec.get(section)).items():
+            found.append((("spec", section, name, "volumes"), _map(_map(body).get("volumes"))))
+    return found
+
+
+def _check_claims(report: Report, spec: Mapping[str, Any], out: list[Diagnostic]) -> None:
+    """One volume name, one PersistentVolumeClaim '<workflow>-<volume>': every ``claim``
+    of that name says the same."""
+    first: dict[str, tuple[YamlPath, Any]] = {}
+    for at, volumes in _volume_maps(spec):
+        for name, volume in volumes.items():
+            claim = _map(volume).get("claim")
+            if not isinstance(claim, dict):
+                continue
+            if name not in first:
+                first[name] = (at, claim)
+            elif first[name][1] != claim:
+                where = ".".join(str(p) for p in first[name][0])
+                out.append(
+                    report(
+                        (*at, name, "claim"),
+                        f"volume {name!r} is one claim per workflow; its claim differs from the one at {where}.{name}",
+                        True,
+                    )
+                )
+
+
+def _check_parallel(report: Report, path: YamlPath, body: Mapping[str, Any], out: list[Diagnostic]) -> None:
+    """Job rules (Kubernetes Job API: completionMode, backoffLimitPerIndex, maxFailedIndexes)."""
+    indexed = body.get("completionMode") == "Indexed"
+    if indexed and "completions" not in body:
+        out.append(report((*path, "completionMode"), "completionMode Indexed needs completions", False))
+    for key in ("backoffLimitPerIndex", "maxFailedIndexes"):
+        if key in body and not indexed:
+            out.append(report((*path, key), f"{key} needs completionMode: Indexed", True))
+    if "maxFailedIndexes" in body and "backoffLimitPerIndex" not in body:
+        out.append(report((*path, "maxFailedIndexes"), "maxFailedIndexes needs backoffLimitPerIndex", True))
+    most, completions = body.get("maxFailedIndexes"), body.get("completions")
+    if type(most) is int and type(completions) is int and most > completions:
+        out.append(
+            report((*path, "maxFailedIndexes"), f"maxFailedIndexes ({most}) exceeds completions ({completions})", False)
+        )

@@ -1,0 +1,168 @@
+"""AI workload fields (scheduling, GPUs, volumes, Kueue queues, indexed tasks) compile to the
+Kubernetes fields they name: golden trees of a training workflow per environment, the
+rendered objects valid for Kubernetes 1.36, and the rules behind each field asserted.
+
+Regenerate the golden trees after an intended change with ``GITOPS_AGENT_UPDATE_GOLDEN=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from gitops_agent.compile import compile_environment
+from gitops_agent.render import render_files
+from gitops_agent.spec import load_specs
+from tests.support.gitrepos import git
+
+SPECS = Path(__file__).resolve().parent / "specs" / "ai"
+GOLDEN = Path(__file__).resolve().parent / "golden_ai"
+SOURCE_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+ENVIRONMENTS = ("dev", "prod")
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ai") / "repo"
+    shutil.copytree(SPECS, root, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "AI workloads")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trees(repo: Path) -> dict[str, dict[str, bytes]]:
+    specs = load_specs(repo)
+    return {
+        env: dict(compile_environment(specs, specs.environments[env], source_commit=SOURCE_COMMIT, repo_root=repo))
+        for env in ENVIRONMENTS
+    }
+
+
+@pytest.fixture(scope="module")
+def rendered(trees: dict[str, dict[str, bytes]]) -> dict[str, list[dict[str, Any]]]:
+    return {env: render_files(trees[env], env) for env in ENVIRONMENTS}
+
+
+def _read(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_compiled_tree_matches_golden_files(trees: dict[str, dict[str, bytes]], env: str) -> None:
+    root = GOLDEN / env
+    if os.environ.get("GITOPS_AGENT_UPDATE_GOLDEN") == "1":
+        shutil.rmtree(root, ignore_errors=True)
+        for path, content in trees[env].items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(content)
+    expected = _read(root)
+    assert sorted(trees[env]) == sorted(expected), "file list differs from the golden tree"
+    for path in sorted(expected):
+        assert trees[env][path] == expected[path], f"{env}/{path} differs from the golden file"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rendered_objects_are_valid_kubernetes_objects(rendered: dict[str, list[dict[str, Any]]], env: str) -> None:
+    for obj in rendered[env]:
+        kubernetes_validate.validate(obj, "1.36", strict=True)
+
+
+def _one(objects: list[dict[str, Any]], kind: str, name_prefix: str) -> dict[str, Any]:
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"].startswith(name_prefix)]
+    assert len(found) == 1, [o["metadata"]["name"] for o in objects if o["kind"] == kind]
+    return found[0]
+
+
+def _pod(obj: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = obj["spec"]["template"]["spec"]
+    return spec
+
+
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+
+
+def test_gpu_short_form_sets_limit_toleration_and_product_selector(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for env, count, product in (("dev", 1, "NVIDIA-L4"), ("prod", 8, "NVIDIA-H100-80GB-HBM3")):
+        pod = _pod(_one(rendered[env], "Job", "llm-finetune-train-"))
+        assert pod["containers"][0]["resources"]["limits"] == {"nvidia.com/gpu": count}
+        assert pod["nodeSelector"] == {"nvidia.com/gpu.product": product}
+        assert pod["tolerations"] == [GPU_TOLERATION]
+    serving = _pod(_one(rendered["prod"], "Deployment", "chat"))
+    assert serving["tolerations"] == [GPU_TOLERATION]
+    assert "nodeSelector" not in serving  # no product: any GPU node
+
+
+def test_scheduling_fields_and_their_environment_overrides(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    prod_train = _pod(_one(rendered["prod"], "Job", "llm-finetune-train-"))
+    assert prod_train["priorityClassName"] == "training"
+    assert prod_train["runtimeClassName"] == "nvidia"
+    anti = prod_train["affinity"]["podAntiAffinity"]
+    assert anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["weight"] == 50
+    dev_train = _pod(_one(rendered["dev"], "Job", "llm-finetune-train-"))
+    assert "priorityClassName" not in dev_train  # removed by the dev override (null)
+    prod_prep = _pod(_one(rendered["prod"], "Job", "llm-finetune-preprocess-"))
+    assert prod_prep["nodeSelector"] == {"pool": "cpu-batch"}
+    batch = {"key": "workload", "operator": "Equal", "value": "batch", "effect": "NoSchedule"}
+    assert prod_prep["tolerations"] == [batch]
+    dev_prep = _pod(_one(rendered["dev"], "Job", "llm-finetune-preprocess-"))
+    assert "nodeSelector" not in dev_prep and "tolerations" not in dev_prep
+
+
+def test_queue_label_and_suspended_job(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for env, queue in (("dev", "dev"), ("prod", "gpu-training")):
+        train = _one(rendered[env], "Job", "llm-finetune-train-")
+        assert train["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == queue
+        assert train["spec"]["suspend"] is True
+    prep = _one(rendered["prod"], "Job", "llm-finetune-preprocess-")
+    assert "suspend" not in prep["spec"] and "kueue.x-k8s.io/queue-name" not in prep["metadata"]["labels"]
+
+
+def test_indexed_task_fields(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    spec = _one(rendered["prod"], "Job", "llm-finetune-preprocess-")["spec"]
+    assert (spec["parallelism"], spec["completions"], spec["completionMode"]) == (4, 16, "Indexed")
+    assert (spec["backoffLimitPerIndex"], spec["maxFailedIndexes"]) == (2, 1)
+    dev = _one(rendered["dev"], "Job", "llm-finetune-preprocess-")["spec"]
+    assert (dev["parallelism"], dev["completions"]) == (2, 4)
+
+
+def test_volumes_claims_and_mounts(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    objects = rendered["prod"]
+    dataset = _one(objects, "PersistentVolumeClaim", "llm-finetune-dataset")
+    assert dataset["metadata"]["annotations"] == {"gitops-agent.io/prune": "false"}
+    assert dataset["spec"] == {
+        "accessModes": ["ReadWriteMany"],
+        "storageClassName": "fast-rwx",
+        "resources": {"requests": {"storage": "500Gi"}},
+    }
+    cache = _one(objects, "PersistentVolumeClaim", "llm-finetune-model-cache")
+    assert "annotations" not in cache["metadata"]  # prune: true asked for
+    dev_dataset = _one(rendered["dev"], "PersistentVolumeClaim", "llm-finetune-dataset")
+    assert dev_dataset["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "50Gi"}}}
+    train = _pod(_one(objects, "Job", "llm-finetune-train-"))
+    volumes = {v["name"]: v for v in train["volumes"]}
+    assert volumes["shm"] == {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}}
+    assert volumes["hf-token"] == {"name": "hf-token", "secret": {"secretName": "hf-token"}}
+    assert volumes["checkpoints"]["persistentVolumeClaim"] == {"claimName": "llm-checkpoints"}
+    assert volumes["dataset"]["persistentVolumeClaim"] == {"claimName": "llm-finetune-dataset"}
+    mounts = {m["name"]: m for m in train["containers"][0]["volumeMounts"]}
+    assert mounts["shm"] == {"name": "shm", "mountPath": "/dev/shm"}
+    assert mounts["hf-token"]["readOnly"] is True
+    chat = _pod(_one(objects, "Deployment", "chat"))
+    cache_volume = next(v for v in chat["volumes"] if v["name"] == "model-cache")
+    assert cache_volume["persistentVolumeClaim"] == {"claimName": "llm-finetune-model-cache", "readOnly": True}
+
+
+def test_changing_a_task_field_gives_the_job_a_new_name(trees: dict[str, dict[str, bytes]]) -> None:
+    """The Job name hashes its spec: dev and prod differ (GPU product, queue, parallelism)."""
+    names = {
+        env: sorted(p for p in trees[env] if "job-llm-finetune-train-" in p and p.startswith("overlays/"))
+        for env in ENVIRONMENTS
+    }
+    assert names["dev"] and names["prod"] and names["dev"] != names["prod"]
