@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import string
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,110 @@ memory = st.sampled_from(["128Mi", "1Gi", "2G", "512Mi"])
 images = st.sampled_from(["reg.example.com/a:1.0", "reg.example.com/b:2", "b:3"])
 
 
+VOLUMES: dict[str, dict[str, Any]] = {
+    "data": {"mountPath": "/data", "claim": {"size": "10Gi", "accessModes": ["ReadWriteMany"]}},
+    "cache": {"mountPath": "/cache", "readOnly": True, "claim": {"size": "1Gi", "storageClass": "fast", "prune": True}},
+    "shm": {"mountPath": "/dev/shm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},
+    "scratch": {"mountPath": "/scratch", "emptyDir": {}},
+    "ckpt": {"mountPath": "/ckpt", "subPath": "run-1", "existingClaim": "checkpoints"},
+    "prompts": {"mountPath": "/etc/prompts", "configMap": "prompts"},
+    "certs": {"mountPath": "/certs", "secret": "tls-certs", "readOnly": True},
+}
+PRODUCTS = ["NVIDIA-A100-SXM4-80GB", "NVIDIA-H100-80GB-HBM3", "NVIDIA-L4"]
+
+
+@st.composite
+def placement(draw: st.DrawFn) -> dict[str, Any]:
+    """Scheduling fields, the GPU short form and volumes (any subset, all valid)."""
+    fields: dict[str, Any] = {}
+    if draw(st.booleans()):
+        fields["nodeSelector"] = {"pool": draw(names)}
+    if draw(st.booleans()):
+        fields["tolerations"] = draw(
+            st.lists(
+                st.sampled_from(
+                    [
+                        {"key": "pool", "operator": "Equal", "value": "batch", "effect": "NoSchedule"},
+                        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+                        {"operator": "Exists"},
+                        {
+                            "key": "node.kubernetes.io/unreachable",
+                            "operator": "Exists",
+                            "effect": "NoExecute",
+                            "tolerationSeconds": 60,
+                        },
+                    ]
+                ),
+                min_size=1,
+                max_size=3,
+                unique_by=repr,
+            )
+        )
+    if draw(st.booleans()):
+        term = {"matchExpressions": [{"key": "pool", "operator": "In", "values": [draw(names)]}]}
+        fields["affinity"] = draw(
+            st.sampled_from(
+                [
+                    {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}},
+                    {
+                        "nodeAffinity": {
+                            "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 10, "preference": term}]
+                        }
+                    },
+                    {
+                        "podAntiAffinity": {
+                            "requiredDuringSchedulingIgnoredDuringExecution": [
+                                {
+                                    "topologyKey": "kubernetes.io/hostname",
+                                    "labelSelector": {"matchLabels": {"app": "x"}},
+                                }
+                            ]
+                        }
+                    },
+                ]
+            )
+        )
+    if draw(st.booleans()):
+        fields["priorityClassName"] = draw(st.sampled_from(["high", "batch-low"]))
+    if draw(st.booleans()):
+        fields["runtimeClassName"] = "nvidia"
+    if draw(st.booleans()):
+        gpu: dict[str, Any] = {"count": draw(st.integers(1, 8))}
+        if draw(st.booleans()):
+            gpu["product"] = draw(st.sampled_from(PRODUCTS))
+        fields["resources"] = {"gpu": gpu}
+    chosen = draw(st.lists(st.sampled_from(sorted(VOLUMES)), max_size=3, unique=True))
+    if chosen:
+        fields["volumes"] = {name: VOLUMES[name] for name in chosen}
+    return copy.deepcopy(fields)  # no shared values: the YAML writer would emit anchors
+
+
+@st.composite
+def batch_fields(draw: st.DrawFn) -> dict[str, Any]:
+    """A Kueue queue and parallel (possibly Indexed) Job fields."""
+    fields: dict[str, Any] = {}
+    if draw(st.booleans()):
+        fields["queue"] = draw(st.sampled_from(["team-a", "gpu.training"]))
+    if draw(st.booleans()):
+        fields["parallelism"] = draw(st.integers(1, 8))
+        completions = draw(st.integers(1, 32))
+        fields["completions"] = completions
+        if draw(st.booleans()):
+            fields["completionMode"] = "Indexed"
+            if draw(st.booleans()):
+                fields["backoffLimitPerIndex"] = draw(st.integers(0, 3))
+                fields["maxFailedIndexes"] = draw(st.integers(0, completions))
+    return fields
+
+
+def _merge(body: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if key == "resources" and key in body:
+            body[key] = {**body[key], **value}
+        else:
+            body[key] = value
+
+
 @st.composite
 def workflow_specs(draw: st.DrawFn) -> dict[str, Any]:
     task_names = draw(st.lists(names, min_size=1, max_size=5, unique=True))
@@ -39,6 +144,9 @@ def workflow_specs(draw: st.DrawFn) -> dict[str, Any]:
             task["retries"] = draw(st.integers(0, 5))
         if draw(st.booleans()):
             task["timeout"] = draw(st.sampled_from(["30s", "5m", "4h", "1d"]))
+        if draw(st.booleans()):
+            _merge(task, draw(placement()))
+            _merge(task, draw(batch_fields()))
         tasks[name] = task
     services: dict[str, Any] = {}
     dag_tasks = [n for n in task_names if "schedule" not in tasks[n]]
@@ -57,6 +165,8 @@ def workflow_specs(draw: st.DrawFn) -> dict[str, Any]:
             service["disruption"] = {"minAvailable": 1}
         if draw(st.booleans()):
             service["probes"] = {"readiness": {"path": "/healthz", "port": "http"}}
+        if draw(st.booleans()):
+            _merge(service, draw(placement()))
         services[name] = service
     spec: dict[str, Any] = {
         "defaults": {"image": draw(images), "resources": {"cpu": draw(cpu), "memory": draw(memory)}}
@@ -68,6 +178,10 @@ def workflow_specs(draw: st.DrawFn) -> dict[str, Any]:
             spec["monitoring"] = {"scrape": {"port": "http"}, "alerts": [{"name": "Down", "expr": "up == 0"}]}
     if draw(st.booleans()):
         spec["config"] = {"settings.yaml": "a: 1\n"}
+    if draw(st.booleans()):
+        spec["defaults"]["tolerations"] = [
+            {"key": "pool", "operator": "Equal", "value": "batch", "effect": "NoSchedule"}
+        ]
     return spec
 
 
@@ -109,6 +223,13 @@ def test_random_valid_specs_compile_deterministically_and_render(tmp_path_factor
     objects = render_files(dict(first), "test")
     kinds = [o["kind"] for o in objects]
     assert kinds.count("Job") + kinds.count("CronJob") == len(workflow["tasks"])
+    claims = {
+        v
+        for body in [*workflow["tasks"].values(), *workflow.get("services", {}).values()]
+        for v, volume in body.get("volumes", {}).items()
+        if "claim" in volume
+    }
+    assert kinds.count("PersistentVolumeClaim") == len(claims)
     assert kinds.count("Deployment") == sum(
         1 + len(s.get("variants", {})) for s in workflow.get("services", {}).values()
     )
