@@ -75,6 +75,12 @@ CONTROLLERS = (
     "root-ca-certificate-publisher-controller",
     "endpointslice-controller",
     "clusterrole-aggregation-controller",
+    # Claims bind to PersistentVolumes, and the finalizers the StorageObjectInUseProtection
+    # admission plugin puts on claims and volumes are removed (else a Namespace holding a
+    # claim is never deleted).
+    "persistentvolume-binder-controller",
+    "persistentvolumeclaim-protection-controller",
+    "persistentvolume-protection-controller",
 )
 
 
