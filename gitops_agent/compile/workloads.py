@@ -14,7 +14,9 @@ from gitops_agent.spec.model import (
     Claim,
     Container,
     EnvFromKind,
+    HpaMetric,
     Probe,
+    ScalingRules,
     SecretKeyRef,
     Service,
     Task,
@@ -451,11 +453,49 @@ def hpa(service: Service, workflow: Workflow) -> Obj:
         if utilization is not None:
             target = {"type": "Utilization", "averageUtilization": utilization}
             metrics.append({"type": "Resource", "resource": {"name": resource, "target": target}})
+    metrics.extend(_hpa_metric(metric) for metric in scale.metrics)
     if not metrics:
         target = {"type": "Utilization", "averageUtilization": 80}
         metrics.append({"type": "Resource", "resource": {"name": "cpu", "target": target}})
     obj["spec"]["metrics"] = metrics
+    behavior = {
+        direction: _scaling_rules(rules)
+        for direction, rules in (("scaleUp", scale.scale_up), ("scaleDown", scale.scale_down))
+        if rules is not None
+    }
+    if behavior:
+        obj["spec"]["behavior"] = behavior
     return obj
+
+
+def _hpa_metric(metric: HpaMetric) -> Obj:
+    """An autoscaling/v2 MetricSpec of type Pods, External or Object."""
+    identifier: Obj = {"name": metric.metric}
+    if metric.selector:
+        identifier["selector"] = {"matchLabels": dict(metric.selector)}
+    if metric.value is not None:
+        target: Obj = {"type": "Value", "value": metric.value}
+    else:
+        target = {"type": "AverageValue", "averageValue": metric.average_value}
+    body: Obj = {"metric": identifier}
+    if metric.described_object is not None:
+        body["describedObject"] = dict(metric.described_object)
+    body["target"] = target
+    field_name = metric.kind[0].lower() + metric.kind[1:]
+    return {"type": metric.kind, field_name: body}
+
+
+def _scaling_rules(rules: ScalingRules) -> Obj:
+    result: Obj = {}
+    if rules.stabilization_seconds is not None:
+        result["stabilizationWindowSeconds"] = rules.stabilization_seconds
+    if rules.select_policy is not None:
+        result["selectPolicy"] = rules.select_policy
+    if rules.policies:
+        result["policies"] = [
+            {"type": p.type, "value": p.value, "periodSeconds": p.period_seconds} for p in rules.policies
+        ]
+    return result
 
 
 def pdb(service: Service, workflow: Workflow) -> Obj:

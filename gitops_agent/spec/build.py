@@ -27,12 +27,15 @@ from gitops_agent.spec.model import (
     EnvFromKind,
     Environment,
     Experiments,
+    HpaMetric,
     IgnoreDifference,
     Monitoring,
     Optimize,
     Probe,
     Resources,
     Rightsizing,
+    ScalingPolicy,
+    ScalingRules,
     Scheduling,
     Scrape,
     SecretKeyRef,
@@ -212,6 +215,46 @@ def _probe(value: Any) -> Probe | None:
     )
 
 
+def _hpa_metric(item: Mapping[str, Any]) -> HpaMetric:
+    kind, body = next(iter(item.items()))
+    described = body.get("describedObject")
+    return HpaMetric(
+        kind={"pods": "Pods", "external": "External", "object": "Object"}[kind],
+        metric=str(body["metric"]),
+        selector=frozen_map({k: scalar_text(v) for k, v in _map(body.get("selector")).items()}),
+        value=_quantity(body.get("value")),
+        average_value=_quantity(body.get("averageValue")),
+        described_object=frozen_map({k: str(v) for k, v in described.items()}) if isinstance(described, dict) else None,
+    )
+
+
+def _scaling_rules(value: Any) -> ScalingRules | None:
+    if not isinstance(value, dict):
+        return None
+    window = value.get("stabilizationWindow")
+    return ScalingRules(
+        stabilization_seconds=parse_duration(window) if window is not None else None,
+        select_policy=value.get("selectPolicy"),
+        policies=tuple(
+            ScalingPolicy(type=str(p["type"]), value=int(p["value"]), period_seconds=parse_duration(p["period"]) or 0)
+            for p in value.get("policies") or ()
+        ),
+    )
+
+
+def _autoscale(value: Mapping[str, Any]) -> Autoscale:
+    behavior = _map(value.get("behavior"))
+    return Autoscale(
+        min=value["min"],
+        max=value["max"],
+        cpu_utilization=value.get("cpuUtilization"),
+        memory_utilization=value.get("memoryUtilization"),
+        metrics=tuple(_hpa_metric(_map(item)) for item in value.get("metrics") or ()),
+        scale_up=_scaling_rules(behavior.get("scaleUp")),
+        scale_down=_scaling_rules(behavior.get("scaleDown")),
+    )
+
+
 def _service(name: str, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> Service:
     autoscale = body.get("autoscale")
     disruption = body.get("disruption")
@@ -222,16 +265,7 @@ def _service(name: str, body: Mapping[str, Any], defaults: Mapping[str, Any]) ->
         depends_on=tuple(body.get("dependsOn") or ()),
         ports=frozen_map(_map(body.get("ports"))),
         replicas=body.get("replicas"),
-        autoscale=(
-            Autoscale(
-                min=autoscale["min"],
-                max=autoscale["max"],
-                cpu_utilization=autoscale.get("cpuUtilization"),
-                memory_utilization=autoscale.get("memoryUtilization"),
-            )
-            if isinstance(autoscale, dict)
-            else None
-        ),
+        autoscale=_autoscale(autoscale) if isinstance(autoscale, dict) else None,
         readiness=_probe(probes.get("readiness")),
         liveness=_probe(probes.get("liveness")),
         disruption=(

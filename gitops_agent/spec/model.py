@@ -164,13 +164,48 @@ class Task:
 
 
 @dataclass(frozen=True)
+class HpaMetric:
+    """An autoscaling/v2 ``Pods``, ``External`` or ``Object`` metric (``kind``) and its
+    target: ``value`` (total) or ``average_value`` (per pod), Kubernetes quantities."""
+
+    kind: str
+    metric: str
+    selector: Mapping[str, str] = field(default_factory=frozen_map)
+    value: str | None = None
+    average_value: str | None = None
+    described_object: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ScalingPolicy:
+    """At most ``value`` pods (``Pods``) or percent (``Percent``) per ``period_seconds``."""
+
+    type: str
+    value: int
+    period_seconds: int
+
+
+@dataclass(frozen=True)
+class ScalingRules:
+    """autoscaling/v2 HPAScalingRules for one direction; times in seconds."""
+
+    stabilization_seconds: int | None = None
+    select_policy: str | None = None
+    policies: tuple[ScalingPolicy, ...] = ()
+
+
+@dataclass(frozen=True)
 class Autoscale:
-    """HPA bounds and target; ``cpu_utilization`` and ``memory_utilization`` in percent."""
+    """HPA bounds and target; ``cpu_utilization`` and ``memory_utilization`` in percent;
+    further ``metrics`` and the scaling ``behavior`` (``scale_up``/``scale_down``)."""
 
     min: int
     max: int
     cpu_utilization: int | None = None
     memory_utilization: int | None = None
+    metrics: tuple[HpaMetric, ...] = ()
+    scale_up: ScalingRules | None = None
+    scale_down: ScalingRules | None = None
 
 
 @dataclass(frozen=True)

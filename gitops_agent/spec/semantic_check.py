@@ -12,7 +12,7 @@ from typing import Any
 
 from gitops_agent.errors import Diagnostic
 from gitops_agent.spec.cron import cron_problem
-from gitops_agent.spec.durations import duration_problem
+from gitops_agent.spec.durations import duration_problem, parse_duration
 from gitops_agent.spec.quantities import parse_quantity
 from gitops_agent.spec.secret_scan import credential_kind, secret_name_reason
 from gitops_agent.spec.yaml_positions import YamlPath
@@ -411,6 +411,7 @@ def _check_service(
     low, high = autoscale.get("min"), autoscale.get("max")
     if type(low) is int and type(high) is int and low > high:
         out.append(report((*path, "autoscale", "min"), f"min ({low}) is greater than max ({high})", False))
+    _check_autoscale(report, (*path, "autoscale"), autoscale, out)
     if "disruption" in body and isinstance(body["disruption"], dict):
         chosen = [k for k in ("minAvailable", "maxUnavailable") if k in body["disruption"]]
         if len(chosen) != 1:
@@ -700,3 +701,36 @@ def _check_parallel(report: Report, path: YamlPath, body: Mapping[str, Any], out
         out.append(
             report((*path, "maxFailedIndexes"), f"maxFailedIndexes ({most}) exceeds completions ({completions})", False)
         )
+
+
+STABILIZATION_MAX_S = 3600
+PERIOD_MAX_S = 1800
+
+
+def _check_autoscale(report: Report, path: YamlPath, autoscale: Mapping[str, Any], out: list[Diagnostic]) -> None:
+    """HPA metric targets and behavior limits (Kubernetes autoscaling/v2 validation:
+    stabilizationWindowSeconds at most 3600, periodSeconds at most 1800)."""
+    for index, item in enumerate(_list(autoscale.get("metrics"))):
+        for kind in ("external", "object"):
+            body = _map(_map(item).get(kind))
+            if isinstance(_map(item).get(kind), dict) and ("value" in body) == ("averageValue" in body):
+                out.append(report((*path, "metrics", index, kind), "set exactly one of value or averageValue", True))
+    behavior = _map(autoscale.get("behavior"))
+    for direction in ("scaleUp", "scaleDown"):
+        rules = _map(behavior.get(direction))
+        at = (*path, "behavior", direction)
+        _duration(report, (*at, "stabilizationWindow"), rules.get("stabilizationWindow"), out)
+        window = rules.get("stabilizationWindow")
+        _duration_at_most(report, (*at, "stabilizationWindow"), window, STABILIZATION_MAX_S, out)
+        for index, policy in enumerate(_list(rules.get("policies"))):
+            period = _map(policy).get("period")
+            _duration(report, (*at, "policies", index, "period"), period, out)
+            _duration_at_most(report, (*at, "policies", index, "period"), period, PERIOD_MAX_S, out)
+
+
+def _duration_at_most(report: Report, path: YamlPath, value: Any, limit: int, out: list[Diagnostic]) -> None:
+    if not isinstance(value, str) or duration_problem(value):
+        return
+    seconds = parse_duration(value)
+    if seconds is not None and seconds > limit:
+        out.append(report(path, f"must be at most {limit // 60}m ({limit}s), not {seconds}s", False))

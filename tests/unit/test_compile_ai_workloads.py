@@ -166,3 +166,43 @@ def test_changing_a_task_field_gives_the_job_a_new_name(trees: dict[str, dict[st
         for env in ENVIRONMENTS
     }
     assert names["dev"] and names["prod"] and names["dev"] != names["prod"]
+
+
+def test_hpa_scales_on_pods_external_and_object_metrics_with_behavior(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    spec = _one(rendered["prod"], "HorizontalPodAutoscaler", "chat")["spec"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (1, 8)
+    assert spec["metrics"] == [
+        {
+            "type": "Pods",
+            "pods": {
+                "metric": {"name": "vllm_num_requests_waiting"},
+                "target": {"type": "AverageValue", "averageValue": "5"},
+            },
+        },
+        {
+            "type": "External",
+            "external": {
+                "metric": {"name": "chat_queue_depth", "selector": {"matchLabels": {"queue": "chat"}}},
+                "target": {"type": "AverageValue", "averageValue": "30"},
+            },
+        },
+        {
+            "type": "Object",
+            "object": {
+                "metric": {"name": "requests_per_second"},
+                "describedObject": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "chat"},
+                "target": {"type": "Value", "value": "2k"},
+            },
+        },
+    ]  # no CPU target added: the metrics say what to scale on
+    assert spec["behavior"] == {
+        "scaleUp": {"selectPolicy": "Max", "policies": [{"type": "Percent", "value": 100, "periodSeconds": 30}]},
+        "scaleDown": {
+            "stabilizationWindowSeconds": 600,
+            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}],
+        },
+    }
+    chat = _one(rendered["prod"], "Deployment", "chat")
+    assert "replicas" not in chat["spec"]  # the HPA owns replicas

@@ -119,6 +119,39 @@ def batch_fields(draw: st.DrawFn) -> dict[str, Any]:
     return fields
 
 
+@st.composite
+def hpa_extras(draw: st.DrawFn) -> dict[str, Any]:
+    """Pods/External/Object metrics (with or without the CPU target) and scaling behavior."""
+    choices = [
+        {"pods": {"metric": "vllm_num_requests_waiting", "averageValue": draw(st.sampled_from([5, "500m", "2k"]))}},
+        {"external": {"metric": "queue_depth", "selector": {"queue": draw(names)}, "value": 30}},
+        {"external": {"metric": "queue_depth", "averageValue": "10"}},
+        {
+            "object": {
+                "metric": "requests_per_second",
+                "describedObject": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"},
+                "value": "1k",
+            }
+        },
+    ]
+    extras: dict[str, Any] = {
+        "metrics": draw(st.lists(st.sampled_from(choices), min_size=1, max_size=3, unique_by=repr))
+    }
+    if draw(st.booleans()):
+        extras["cpuUtilization"] = None  # metrics alone: no CPU target
+    if draw(st.booleans()):
+        policy = {
+            "type": draw(st.sampled_from(["Pods", "Percent"])),
+            "value": draw(st.integers(1, 100)),
+            "period": "1m",
+        }
+        extras["behavior"] = {
+            "scaleDown": {"stabilizationWindow": draw(st.sampled_from(["30s", "5m", "1h"])), "policies": [policy]},
+            "scaleUp": {"selectPolicy": draw(st.sampled_from(["Max", "Min", "Disabled"]))},
+        }
+    return copy.deepcopy(extras)
+
+
 def _merge(body: dict[str, Any], extra: dict[str, Any]) -> None:
     for key, value in extra.items():
         if key == "resources" and key in body:
@@ -157,6 +190,9 @@ def workflow_specs(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             low = draw(st.integers(1, 4))
             service["autoscale"] = {"min": low, "max": low + draw(st.integers(0, 6)), "cpuUtilization": 70}
+            if draw(st.booleans()):
+                service["autoscale"].update(draw(hpa_extras()))
+                service["autoscale"] = {k: v for k, v in service["autoscale"].items() if v is not None}
         else:
             service["replicas"] = draw(st.integers(1, 5))
         if draw(st.booleans()):

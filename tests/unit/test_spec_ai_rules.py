@@ -403,3 +403,128 @@ def test_valid_ai_fields_have_no_problem(tmp_path: Path) -> None:
         """,
     )
     assert found == [], [str(d) for d in found]
+
+
+SERVICE_HEADER = """\
+apiVersion: gitops-agent.io/v1alpha1
+kind: Workflow
+metadata: {name: wf}
+spec:
+  services:
+    s:
+      image: app:1
+      autoscale:
+        min: 1
+        max: 4
+"""
+A = "spec.services.s.autoscale"
+AUTOSCALE_CASES = {
+    "metric-with-two-kinds": (
+        "metrics: [{pods: {metric: m, averageValue: 1}, external: {metric: q, value: 1}}]",
+        11,
+        19,
+        f"{A}.metrics[0]",
+        "exactly one of 'pods', 'external' or 'object'",
+    ),
+    "external-with-value-and-average": (
+        "metrics: [{external: {metric: q, value: 1, averageValue: 1}}]",
+        11,
+        20,
+        f"{A}.metrics[0].external",
+        "exactly one of value or averageValue",
+    ),
+    "external-without-target": (
+        "metrics: [{external: {metric: q}}]",
+        11,
+        20,
+        f"{A}.metrics[0].external",
+        "exactly one of value or averageValue",
+    ),
+    "object-without-described-object": (
+        "metrics: [{object: {metric: rps, value: 10}}]",
+        11,
+        20,
+        f"{A}.metrics[0].object.describedObject",
+        "'describedObject' is missing",
+    ),
+    "pods-without-average-value": (
+        "metrics: [{pods: {metric: m}}]",
+        11,
+        20,
+        f"{A}.metrics[0].pods.averageValue",
+        "'averageValue' is missing",
+    ),
+    "metric-name": (
+        "metrics: [{pods: {metric: 'tokens per s', averageValue: 1}}]",
+        11,
+        35,
+        f"{A}.metrics[0].pods.metric",
+        "metric name",
+    ),
+    "target-not-a-quantity": (
+        "metrics: [{pods: {metric: m, averageValue: lots}}]",
+        11,
+        52,
+        f"{A}.metrics[0].pods.averageValue",
+        "quantity",
+    ),
+    "stabilization-window-too-long": (
+        "behavior: {scaleDown: {stabilizationWindow: 2h}}",
+        11,
+        53,
+        f"{A}.behavior.scaleDown.stabilizationWindow",
+        "at most 60m",
+    ),
+    "policy-period-too-long": (
+        "behavior: {scaleUp: {policies: [{type: Pods, value: 4, period: 1h}]}}",
+        11,
+        72,
+        f"{A}.behavior.scaleUp.policies[0].period",
+        "at most 30m",
+    ),
+    "policy-type": (
+        "behavior: {scaleUp: {policies: [{type: Nodes, value: 4, period: 1m}]}}",
+        11,
+        48,
+        f"{A}.behavior.scaleUp.policies[0].type",
+        "Pods, Percent",
+    ),
+    "select-policy": (
+        "behavior: {scaleDown: {selectPolicy: Fastest}}",
+        11,
+        46,
+        f"{A}.behavior.scaleDown.selectPolicy",
+        "Max, Min, Disabled",
+    ),
+}
+
+
+def autoscale_problems(root: Path, body: str) -> list:  # type: ignore[type-arg]
+    text = textwrap.dedent(body).rstrip("\n") + "\n"
+    return workflow_problems(root, SERVICE_HEADER + textwrap.indent(text, " " * 8))
+
+
+@pytest.mark.parametrize("case", sorted(AUTOSCALE_CASES))
+def test_invalid_autoscale_form_is_located(tmp_path: Path, case: str) -> None:
+    body, line, col, field, fragment = AUTOSCALE_CASES[case]
+    assert_only(autoscale_problems(tmp_path, body), F, line, col, field, fragment)
+
+
+def test_valid_autoscale_metrics_and_behavior_have_no_problem(tmp_path: Path) -> None:
+    found = autoscale_problems(
+        tmp_path,
+        """\
+        cpuUtilization: 70
+        metrics:
+          - pods: {metric: vllm_num_requests_waiting, averageValue: 5}
+          - external: {metric: queue_depth, selector: {queue: chat}, value: 100}
+          - object:
+              metric: rps
+              describedObject: {apiVersion: networking.k8s.io/v1, kind: Ingress, name: chat}
+              averageValue: 10
+        behavior:
+          scaleDown: {stabilizationWindow: 1h, selectPolicy: Min, policies: [{type: Percent, value: 10, period: 30m}]}
+          scaleUp: {stabilizationWindow: 30s}
+        """,
+    )
+    assert found == [], [str(d) for d in found]
