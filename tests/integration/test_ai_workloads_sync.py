@@ -2,7 +2,8 @@
 plane with Kueue's published CRDs installed: the indexed task runs on the simulated nodes,
 the queued GPU task is created suspended and lands on the GPU node once unsuspended by
 another field manager (as Kueue's admission does), and ``diff`` stays clean throughout —
-after sync, after the unsuspension, after the HPA's scaling — while the workflow's claim
+after sync, after the unsuspension, after the HPA's scaling (an HPA on Pods and External
+metrics with a partial behavior the API server completes with its defaults) — while the workflow's claim
 survives ``sync --prune`` once git drops it."""
 
 from __future__ import annotations
@@ -54,7 +55,14 @@ spec:
     chat:
       command: [python, -m, serve]
       ports: {http: 8000}
-      autoscale: {min: 1, max: 4, cpuUtilization: 70}
+      autoscale:
+        min: 1
+        max: 4
+        cpuUtilization: 70
+        metrics:
+          - pods: {metric: vllm_num_requests_waiting, averageValue: 5}
+          - external: {metric: chat_queue_depth, selector: {queue: chat}, value: 30}
+        behavior: {scaleDown: {stabilizationWindow: 10m}}
       tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
       volumes:
         cache: {mountPath: /models, emptyDir: {}}
