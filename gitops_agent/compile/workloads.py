@@ -437,6 +437,54 @@ def service_object(service: Service, workflow: Workflow) -> Obj:
     return obj
 
 
+def variant_service(service: Service, workflow: Workflow, variant: str) -> Obj:
+    """A ``v1`` Service '<service>-<variant>' selecting one variant's pods (``main``: the
+    main Deployment's), the backend of the route's weighted backendRef."""
+    obj = service_object(service, workflow)
+    obj["metadata"]["name"] = f"{service.name}-{variant}"
+    selector = {**_selector(workflow, service), L.VARIANT: variant}
+    obj["spec"]["selector"] = dict(sorted(selector.items()))
+    return obj
+
+
+def route_services(service: Service, workflow: Workflow) -> list[Obj]:
+    """The per-variant Services a weighted route needs (none without route or variants)."""
+    if service.route is None or not service.variants:
+        return []
+    names = [L.MAIN_VARIANT, *(v.name for v in service.variants)]
+    return [variant_service(service, workflow, name) for name in names]
+
+
+def http_route(service: Service, workflow: Workflow) -> Obj:
+    """A ``gateway.networking.k8s.io/v1`` HTTPRoute to the service (Gateway API). With
+    variants, one weighted backendRef per variant: ``main`` gets 100 minus the variants'
+    weights (the Gateway API's weights are proportional; these sum to 100)."""
+    route = service.route
+    assert route is not None
+    obj = template("httproute")
+    obj["metadata"]["name"] = service.name
+    obj["metadata"]["labels"] = object_labels(workflow, service.name, "service")
+    parent: Obj = {"name": route.gateway}
+    if route.gateway_namespace is not None:
+        parent["namespace"] = route.gateway_namespace
+    if route.section_name is not None:
+        parent["sectionName"] = route.section_name
+    spec: Obj = {"parentRefs": [parent]}
+    if route.hostnames:
+        spec["hostnames"] = list(route.hostnames)
+    port = service.ports[route.port]
+    if service.variants:
+        main_weight = 100 - sum(v.weight for v in service.variants)
+        backends = [{"name": f"{service.name}-{L.MAIN_VARIANT}", "port": port, "weight": main_weight}]
+        backends += [{"name": f"{service.name}-{v.name}", "port": port, "weight": v.weight} for v in service.variants]
+    else:
+        backends = [{"name": service.name, "port": port}]
+    match = {"path": {"type": "PathPrefix", "value": route.path}}
+    spec["rules"] = [{"matches": [match], "backendRefs": backends}]
+    obj["spec"] = spec
+    return obj
+
+
 def hpa(service: Service, workflow: Workflow) -> Obj:
     """An ``autoscaling/v2`` HorizontalPodAutoscaler for the main Deployment."""
     assert service.autoscale is not None

@@ -34,6 +34,7 @@ from gitops_agent.spec.model import (
     Probe,
     Resources,
     Rightsizing,
+    Route,
     ScalingPolicy,
     ScalingRules,
     Scheduling,
@@ -255,6 +256,19 @@ def _autoscale(value: Mapping[str, Any]) -> Autoscale:
     )
 
 
+def _route(value: Any, ports: Mapping[str, Any]) -> Route | None:
+    if not isinstance(value, dict):
+        return None
+    return Route(
+        gateway=str(value["gateway"]),
+        port=str(value.get("port") or next(iter(sorted(ports)), "")),
+        gateway_namespace=value.get("gatewayNamespace"),
+        section_name=value.get("sectionName"),
+        hostnames=tuple(value.get("hostnames") or ()),
+        path=str(value.get("path", "/")),
+    )
+
+
 def _service(name: str, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> Service:
     autoscale = body.get("autoscale")
     disruption = body.get("disruption")
@@ -276,6 +290,7 @@ def _service(name: str, body: Mapping[str, Any], defaults: Mapping[str, Any]) ->
             if isinstance(disruption, dict)
             else None
         ),
+        route=_route(body.get("route"), _map(body.get("ports"))),
         variants=tuple(
             Variant(
                 name=variant,

@@ -230,6 +230,19 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class Route:
+    """A Gateway API HTTPRoute for a service: the Gateway it attaches to, host names, a path
+    prefix and the port name requests go to."""
+
+    gateway: str
+    port: str
+    gateway_namespace: str | None = None
+    section_name: str | None = None
+    hostnames: tuple[str, ...] = ()
+    path: str = "/"
+
+
+@dataclass(frozen=True)
 class Service:
     """A long-running model server: Deployment + Service (+ HPA, PDB, variants)."""
 
@@ -243,6 +256,7 @@ class Service:
     liveness: Probe | None = None
     disruption: Disruption | None = None
     variants: tuple[Variant, ...] = ()
+    route: Route | None = None
 
 
 @dataclass(frozen=True)

@@ -412,6 +412,7 @@ def _check_service(
     if type(low) is int and type(high) is int and low > high:
         out.append(report((*path, "autoscale", "min"), f"min ({low}) is greater than max ({high})", False))
     _check_autoscale(report, (*path, "autoscale"), autoscale, out)
+    _check_route(report, path, service, body, services, out)
     if "disruption" in body and isinstance(body["disruption"], dict):
         chosen = [k for k in ("minAvailable", "maxUnavailable") if k in body["disruption"]]
         if len(chosen) != 1:
@@ -734,3 +735,32 @@ def _duration_at_most(report: Report, path: YamlPath, value: Any, limit: int, ou
     seconds = parse_duration(value)
     if seconds is not None and seconds > limit:
         out.append(report(path, f"must be at most {limit // 60}m ({limit}s), not {seconds}s", False))
+
+
+def _check_route(
+    report: Report,
+    path: YamlPath,
+    service: str,
+    body: Mapping[str, Any],
+    services: Mapping[str, Any],
+    out: list[Diagnostic],
+) -> None:
+    """A route needs a port to send to and, with variants, a name free for '<service>-main'."""
+    route = body.get("route")
+    if not isinstance(route, dict):
+        return
+    ports = _map(body.get("ports"))
+    port = route.get("port")
+    if isinstance(port, str):
+        if port not in ports:
+            declared = ", ".join(sorted(ports)) or "none"
+            out.append(report((*path, "route", "port"), f"unknown port {port!r} (declared ports: {declared})", False))
+    elif not ports:
+        out.append(report((*path, "route"), "a route sends requests to a port: declare one in ports", True))
+    elif len(ports) > 1:
+        out.append(report((*path, "route"), f"the service has {len(ports)} ports: name the route's port", True))
+    variants = _map(body.get("variants"))
+    main = f"{service}-main"
+    if variants and (main in services or "main" in variants):
+        message = f"the Service {main!r} of the main variant clashes with another name"
+        out.append(report((*path, "route"), message, True))

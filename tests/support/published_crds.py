@@ -19,6 +19,10 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import jsonschema
+from ruamel.yaml import YAML
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,26 @@ def crd_dir(crds: CrdSet) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     staging.replace(target)  # whole or not at all
     return target
+
+
+def crd_schema(crds: CrdSet, kind: str, version: str) -> dict[str, Any]:
+    """The ``openAPIV3Schema`` of ``kind`` at ``version`` in the set (for jsonschema, which
+    ignores the ``x-kubernetes-*`` keywords; the API server checks those and CEL rules)."""
+    yaml = YAML(typ="safe")
+    for name in crds.files:
+        crd = yaml.load((crd_dir(crds) / name).read_text())
+        if crd["spec"]["names"]["kind"] == kind:
+            for entry in crd["spec"]["versions"]:
+                if entry["name"] == version:
+                    schema: dict[str, Any] = entry["schema"]["openAPIV3Schema"]
+                    return schema
+    raise KeyError(f"{kind} {version} not in {crds.key}")
+
+
+def validate(obj: dict[str, Any], crds: CrdSet) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``obj`` fits its CRD's published schema."""
+    version = obj["apiVersion"].rpartition("/")[2]
+    jsonschema.validate(obj, crd_schema(crds, obj["kind"], version))
 
 
 if __name__ == "__main__":

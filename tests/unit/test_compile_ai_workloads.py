@@ -18,6 +18,7 @@ import pytest
 from gitops_agent.compile import compile_environment
 from gitops_agent.render import render_files
 from gitops_agent.spec import load_specs
+from tests.support import published_crds
 from tests.support.gitrepos import git
 
 SPECS = Path(__file__).resolve().parent / "specs" / "ai"
@@ -71,11 +72,17 @@ def test_compiled_tree_matches_golden_files(trees: dict[str, dict[str, bytes]], 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_rendered_objects_are_valid_kubernetes_objects(rendered: dict[str, list[dict[str, Any]]], env: str) -> None:
     for obj in rendered[env]:
-        kubernetes_validate.validate(obj, "1.36", strict=True)
+        if obj["apiVersion"].startswith("gateway.networking.k8s.io/"):
+            published_crds.validate(obj, published_crds.GATEWAY_API)  # the Gateway API's own CRD schema
+        else:
+            kubernetes_validate.validate(obj, "1.36", strict=True)
 
 
 def _one(objects: list[dict[str, Any]], kind: str, name_prefix: str) -> dict[str, Any]:
-    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"].startswith(name_prefix)]
+    def named(name: str) -> bool:
+        return name == name_prefix or (name_prefix.endswith("-") and name.startswith(name_prefix))
+
+    found = [o for o in objects if o["kind"] == kind and named(o["metadata"]["name"])]
     assert len(found) == 1, [o["metadata"]["name"] for o in objects if o["kind"] == kind]
     return found[0]
 
@@ -206,3 +213,24 @@ def test_hpa_scales_on_pods_external_and_object_metrics_with_behavior(
     }
     chat = _one(rendered["prod"], "Deployment", "chat")
     assert "replicas" not in chat["spec"]  # the HPA owns replicas
+
+
+def test_route_splits_requests_by_weight_over_a_service_per_variant(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    objects = rendered["prod"]
+    route = _one(objects, "HTTPRoute", "chat")
+    assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
+    assert route["spec"]["parentRefs"] == [{"name": "inference"}]
+    assert route["spec"]["hostnames"] == ["chat.example.com"]
+    rule = route["spec"]["rules"][0]
+    assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/v1"}}]
+    assert rule["backendRefs"] == [
+        {"name": "chat-main", "port": 8000, "weight": 90},
+        {"name": "chat-lora-v2", "port": 8000, "weight": 10},
+    ]
+    for variant in ("main", "lora-v2"):
+        service = _one(objects, "Service", f"chat-{variant}")
+        assert service["spec"]["selector"]["gitops-agent.io/variant"] == variant
+    shared = _one(objects, "Service", "chat")
+    assert "gitops-agent.io/variant" not in shared["spec"]["selector"]  # still every variant

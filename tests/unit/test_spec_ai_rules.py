@@ -528,3 +528,66 @@ def test_valid_autoscale_metrics_and_behavior_have_no_problem(tmp_path: Path) ->
         """,
     )
     assert found == [], [str(d) for d in found]
+
+
+ROUTE_HEADER = """\
+apiVersion: gitops-agent.io/v1alpha1
+kind: Workflow
+metadata: {name: wf}
+spec:
+  services:
+    s:
+      image: app:1
+"""
+ROUTE_CASES = {
+    "route-without-gateway": (
+        "ports: {http: 80}\nroute: {path: /}",
+        9,
+        7,
+        "spec.services.s.route.gateway",
+        "'gateway' is missing",
+    ),
+    "route-unknown-port": (
+        "ports: {http: 80}\nroute: {gateway: gw, port: grpc}",
+        9,
+        34,
+        "spec.services.s.route.port",
+        "unknown port 'grpc'",
+    ),
+    "route-which-port": (
+        "ports: {http: 80, metrics: 9090}\nroute: {gateway: gw}",
+        9,
+        7,
+        "spec.services.s.route",
+        "name the route's port",
+    ),
+    "route-without-ports": ("route: {gateway: gw}", 8, 7, "spec.services.s.route", "declare one in ports"),
+    "route-hostname": (
+        "ports: {http: 80}\nroute: {gateway: gw, hostnames: [Chat_Example]}",
+        9,
+        40,
+        "spec.services.s.route.hostnames[0]",
+        "host name",
+    ),
+    "route-path": (
+        "ports: {http: 80}\nroute: {gateway: gw, path: v1}",
+        9,
+        34,
+        "spec.services.s.route.path",
+        "absolute HTTP path",
+    ),
+    "route-main-variant-clash": (
+        "ports: {http: 80}\nroute: {gateway: gw}\nvariants: {main: {image: app:2, weight: 10}}",
+        9,
+        7,
+        "spec.services.s.route",
+        "clashes",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ROUTE_CASES))
+def test_invalid_route_is_located(tmp_path: Path, case: str) -> None:
+    body, line, col, field, fragment = ROUTE_CASES[case]
+    text = ROUTE_HEADER + textwrap.indent(body.rstrip("\n") + "\n", " " * 6)
+    assert_only(workflow_problems(tmp_path, text), F, line, col, field, fragment)
