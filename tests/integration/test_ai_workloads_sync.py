@@ -1,5 +1,6 @@
 """A training and serving workflow with the AI workload fields, synced to the real control
-plane with Kueue's published CRDs installed: the indexed task runs on the simulated nodes,
+plane with Kueue's and the Gateway API's published CRDs installed (the API server checks
+the HTTPRoute against its CRD's schema and validation rules): the indexed task runs on the simulated nodes,
 the queued GPU task is created suspended and lands on the GPU node once unsuspended by
 another field manager (as Kueue's admission does), and ``diff`` stays clean throughout —
 after sync, after the unsuspension, after the HPA's scaling (an HPA on Pods and External
@@ -22,7 +23,7 @@ from gitops_agent.cli import run
 from tests.integration.reconcile_helpers import delete_namespaces, get, kubectl
 from tests.support.cluster import install_crds, kube_api
 from tests.support.gitrepos import git
-from tests.support.published_crds import KUEUE, crd_dir
+from tests.support.published_crds import GATEWAY_API, KUEUE, crd_dir
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +56,9 @@ spec:
     chat:
       command: [python, -m, serve]
       ports: {http: 8000}
+      route: {gateway: inference, hostnames: [chat.example.com]}
+      variants:
+        lora: {env: {ADAPTER: lora-v2}, weight: 10}
       autoscale:
         min: 1
         max: 4
@@ -93,11 +97,12 @@ def _wait(what: str, check: Any, timeout: float = 90) -> None:
 
 @pytest.fixture
 def kueue(kube_cluster: Any) -> Iterator[str]:
-    """Kueue's published CRDs installed, with a ResourceFlavor, ClusterQueue and the
+    """Kueue's and the Gateway API's published CRDs installed, with a ResourceFlavor, ClusterQueue and the
     LocalQueue (in the environment's namespace) the workflow names — created through the
     API server, which validates them against the CRDs' schemas."""
     with kube_api(kube_cluster.kubeconfig) as api:
         install_crds(api, crd_dir(KUEUE))
+        install_crds(api, crd_dir(GATEWAY_API))
     yield "gpu-" + secrets.token_hex(3)
 
 
@@ -128,6 +133,10 @@ def test_queued_gpu_training_syncs_without_drift(  # type: ignore[no-untyped-def
         actions = {(c["kind"], c["name"].split("-")[1] if c["kind"] == "Job" else c["name"]): c["action"]
                    for c in document["changes"]}
         assert actions[("PersistentVolumeClaim", "trainer-data")] == "create"
+        assert actions[("HTTPRoute", "chat")] == "create"
+        route = get(kubeconfig, namespace, "httproute", "chat")
+        assert [(b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [
+            ("chat-main", 90), ("chat-lora", 10)]
         assert actions[("Job", "preprocess")] == "create" and actions[("Job", "train")] == "waiting", actions
 
         prep = _job(kubeconfig, namespace, "preprocess")
