@@ -16,6 +16,7 @@ from gitops_agent.compile import labels as L
 from gitops_agent.compile.yamlio import dump
 from gitops_agent.render import render_files
 from gitops_agent.spec import load_specs
+from tests.support import published_crds
 
 names = st.text(string.ascii_lowercase, min_size=1, max_size=6).map(lambda s: "n" + s)
 cpu = st.sampled_from(["100m", "250m", "1", "2", "1500m"])
@@ -203,6 +204,10 @@ def workflow_specs(draw: st.DrawFn) -> dict[str, Any]:
             service["probes"] = {"readiness": {"path": "/healthz", "port": "http"}}
         if draw(st.booleans()):
             _merge(service, draw(placement()))
+        if draw(st.booleans()):
+            service["route"] = {"gateway": "gw", "path": draw(st.sampled_from(["/", "/v1", "/api/chat"]))}
+            if draw(st.booleans()):
+                service["route"]["hostnames"] = [draw(names) + ".example.com"]
         services[name] = service
     spec: dict[str, Any] = {
         "defaults": {"image": draw(images), "resources": {"cpu": draw(cpu), "memory": draw(memory)}}
@@ -274,5 +279,7 @@ def test_random_valid_specs_compile_deterministically_and_render(tmp_path_factor
         assert labels[L.MANAGED_BY] == "gitops-agent" and labels[L.ENVIRONMENT] == "test"
         if obj["kind"] != "Namespace":
             assert obj["metadata"]["namespace"] == env["namespace"]
-        if not obj["apiVersion"].startswith("monitoring.coreos.com/"):
+        if obj["apiVersion"].startswith("gateway.networking.k8s.io/"):
+            published_crds.validate(obj, published_crds.GATEWAY_API)
+        elif not obj["apiVersion"].startswith("monitoring.coreos.com/"):
             kubernetes_validate.validate(obj, "1.36", strict=True)
