@@ -234,3 +234,35 @@ def test_route_splits_requests_by_weight_over_a_service_per_variant(
         assert service["spec"]["selector"]["gitops-agent.io/variant"] == variant
     shared = _one(objects, "Service", "chat")
     assert "gitops-agent.io/variant" not in shared["spec"]["selector"]  # still every variant
+
+
+def test_a_scheduled_queued_task_is_a_cronjob_whose_jobs_are_queued_suspended() -> None:
+    from gitops_agent.compile import compile_workflow
+    from gitops_agent.spec.build import build_workflow
+
+    document = {
+        "apiVersion": "gitops-agent.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "nightly"},
+        "spec": {
+            "tasks": {
+                "retrain": {
+                    "image": "app:1",
+                    "schedule": "0 2 * * *",
+                    "queue": "batch",
+                    "parallelism": 2,
+                    "completions": 2,
+                    "completionMode": "Indexed",
+                }
+            }
+        },
+    }
+    (cronjob,) = compile_workflow(build_workflow(document, "workflows/nightly.yaml"))
+    template = cronjob["spec"]["jobTemplate"]
+    assert template["metadata"]["labels"] == {"kueue.x-k8s.io/queue-name": "batch"}
+    assert template["spec"]["suspend"] is True
+    assert (template["spec"]["parallelism"], template["spec"]["completionMode"]) == (2, "Indexed")
+    assert "kueue.x-k8s.io/queue-name" not in cronjob["metadata"]["labels"]  # Kueue queues the Jobs
+    kubernetes_validate.validate(
+        {**cronjob, "metadata": {**cronjob["metadata"], "namespace": "ns"}}, "1.36", strict=True
+    )
