@@ -16,7 +16,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from gitops_agent.spec.durations import parse_duration
+from gitops_agent.spec.durations import is_zero_duration, parse_duration
 from gitops_agent.spec.model import (
     Alert,
     Autoscale,
@@ -234,7 +234,7 @@ def _scaling_rules(value: Any) -> ScalingRules | None:
         return None
     window = value.get("stabilizationWindow")
     return ScalingRules(
-        stabilization_seconds=parse_duration(window) if window is not None else None,
+        stabilization_seconds=0 if is_zero_duration(window) else parse_duration(window),
         select_policy=value.get("selectPolicy"),
         policies=tuple(
             ScalingPolicy(type=str(p["type"]), value=int(p["value"]), period_seconds=parse_duration(p["period"]) or 0)

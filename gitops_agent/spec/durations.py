@@ -30,3 +30,8 @@ def parse_duration(value: object) -> int | None:
     if total <= 0 or total > _MAX_SECONDS:
         return None
     return total
+
+
+def is_zero_duration(value: object) -> bool:
+    """``0s``, ``0m``, ``0h0m``…: a duration of nothing, valid only where a field says so."""
+    return isinstance(value, str) and bool(_DURATION.match(value)) and not value.strip("0dhms")

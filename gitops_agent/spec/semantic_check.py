@@ -12,7 +12,7 @@ from typing import Any
 
 from gitops_agent.errors import Diagnostic
 from gitops_agent.spec.cron import cron_problem
-from gitops_agent.spec.durations import duration_problem, parse_duration
+from gitops_agent.spec.durations import duration_problem, is_zero_duration, parse_duration
 from gitops_agent.spec.quantities import parse_quantity
 from gitops_agent.spec.secret_scan import credential_kind, secret_name_reason
 from gitops_agent.spec.yaml_positions import YamlPath
@@ -720,8 +720,9 @@ def _check_autoscale(report: Report, path: YamlPath, autoscale: Mapping[str, Any
     for direction in ("scaleUp", "scaleDown"):
         rules = _map(behavior.get(direction))
         at = (*path, "behavior", direction)
-        _duration(report, (*at, "stabilizationWindow"), rules.get("stabilizationWindow"), out)
         window = rules.get("stabilizationWindow")
+        if not is_zero_duration(window):  # 0s: act on the latest recommendation at once
+            _duration(report, (*at, "stabilizationWindow"), window, out)
         _duration_at_most(report, (*at, "stabilizationWindow"), window, STABILIZATION_MAX_S, out)
         for index, policy in enumerate(_list(rules.get("policies"))):
             period = _map(policy).get("period")

@@ -266,3 +266,20 @@ def test_a_scheduled_queued_task_is_a_cronjob_whose_jobs_are_queued_suspended() 
     kubernetes_validate.validate(
         {**cronjob, "metadata": {**cronjob["metadata"], "namespace": "ns"}}, "1.36", strict=True
     )
+
+
+def test_a_zero_stabilization_window_scales_at_once() -> None:
+    from gitops_agent.compile import compile_workflow
+    from gitops_agent.spec.build import build_workflow
+
+    autoscale = {"min": 1, "max": 3, "behavior": {"scaleDown": {"stabilizationWindow": "0s"}}}
+    document = {
+        "apiVersion": "gitops-agent.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "w"},
+        "spec": {"services": {"api": {"image": "app:1", "autoscale": autoscale}}},
+    }
+    hpa = next(
+        o for o in compile_workflow(build_workflow(document, "w.yaml")) if o["kind"] == "HorizontalPodAutoscaler"
+    )
+    assert hpa["spec"]["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 0}}

@@ -146,8 +146,9 @@ def hpa_extras(draw: st.DrawFn) -> dict[str, Any]:
             "value": draw(st.integers(1, 100)),
             "period": "1m",
         }
+        window = draw(st.sampled_from(["0s", "30s", "5m", "1h"]))
         extras["behavior"] = {
-            "scaleDown": {"stabilizationWindow": draw(st.sampled_from(["30s", "5m", "1h"])), "policies": [policy]},
+            "scaleDown": {"stabilizationWindow": window, "policies": [policy]},
             "scaleUp": {"selectPolicy": draw(st.sampled_from(["Max", "Min", "Disabled"]))},
         }
     return copy.deepcopy(extras)

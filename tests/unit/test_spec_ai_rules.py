@@ -524,7 +524,7 @@ def test_valid_autoscale_metrics_and_behavior_have_no_problem(tmp_path: Path) ->
               averageValue: 10
         behavior:
           scaleDown: {stabilizationWindow: 1h, selectPolicy: Min, policies: [{type: Percent, value: 10, period: 30m}]}
-          scaleUp: {stabilizationWindow: 30s}
+          scaleUp: {stabilizationWindow: 0s}
         """,
     )
     assert found == [], [str(d) for d in found]
