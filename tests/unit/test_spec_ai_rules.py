@@ -591,3 +591,16 @@ def test_invalid_route_is_located(tmp_path: Path, case: str) -> None:
     body, line, col, field, fragment = ROUTE_CASES[case]
     text = ROUTE_HEADER + textwrap.indent(body.rstrip("\n") + "\n", " " * 6)
     assert_only(workflow_problems(tmp_path, text), F, line, col, field, fragment)
+
+
+def test_the_main_variant_service_of_a_route_cannot_clash_with_another_workflows_service(tmp_path: Path) -> None:
+    routed = ROUTE_HEADER.replace("    s:\n", "    chat:\n") + (
+        "      ports: {http: 80}\n      route: {gateway: gw}\n      variants: {b: {image: app:2, weight: 10}}\n"
+    )
+    other = ROUTE_HEADER.replace("name: wf", "name: other").replace("    s:\n", "    chat-main:\n")
+    found = diagnose(tmp_path, {F: routed, "workflows/other.yaml": other, "environments/dev.yaml": VALID_ENVIRONMENT})
+    assert [(d.file, d.line, d.col, d.field) for d in found] == [
+        ("workflows/other.yaml", 6, 5, "spec.services.chat-main"),
+        ("workflows/wf.yaml", 9, 7, "spec.services.chat.route"),
+    ], [str(d) for d in found]
+    assert "'chat-main'" in found[1].message
