@@ -178,7 +178,11 @@ def reconcile(
                 reconciler.metrics.set("gitops_agent_leader", 1.0)
                 reconciler.last_round = time.monotonic()
                 reconciler.stop = stop_work
-                return reconciler.run()
+                try:
+                    return reconciler.run()
+                finally:
+                    reconciler.metrics.set("gitops_agent_leader", 0.0)
+                    leading.clear()
 
             code = run_as_leader(elector, lead, outer_stop, progress=progress)
     finally:

@@ -4,7 +4,7 @@ Each round, per environment: ask git for the branch head (re-rendering only when
 diff against a watch-fed cache of the live objects, and sync when the revision is new or
 when drift was found and ``sync.selfHeal`` is on. Failures of the API server or the git
 remote back off exponentially and never end the loop; the last rendered state keeps being
-enforced while git is unreachable. ``/metrics`` (Prometheus text format) and ``/healthz`` are
+enforced while git is unreachable. ``/metrics`` (through ``prometheus_client``) and ``/healthz`` are
 served by a small standard-library HTTP server.
 """
 
@@ -23,6 +23,7 @@ from gitops_agent.errors import ClusterError, GitOpsAgentError
 from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.engine import SyncOptions, Target, plan, sync
+from gitops_agent.reconcile.metrics import Metrics
 from gitops_agent.reconcile.objects import Manifest
 from gitops_agent.reconcile.runs import RunKey, TaskRun
 
@@ -77,58 +78,6 @@ class LoopSettings:
     max_backoff: float = 300.0
 
 
-class Metrics:
-    """Counters and gauges per environment, rendered in the Prometheus text format."""
-
-    _HELP: Mapping[str, tuple[str, str]] = {
-        "gitops_agent_syncs_total": ("counter", "Sync attempts by result."),
-        "gitops_agent_drift_found_total": ("counter", "Objects found different from git."),
-        "gitops_agent_drift_fixed_total": ("counter", "Drifted objects made equal to git again."),
-        "gitops_agent_apply_errors_total": ("counter", "Objects the API server refused."),
-        "gitops_agent_reconcile_errors_total": ("counter", "Rounds that failed, by source."),
-        "gitops_agent_sync_duration_seconds": ("summary", "Duration of reconcile rounds."),
-        "gitops_agent_last_success_timestamp_seconds": ("gauge", "Unix time of the last successful round."),
-        "gitops_agent_drifted_objects": ("gauge", "Objects that differ from git after the last round."),
-    }
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-
-    def add(self, name: str, value: float = 1.0, **labels: str) -> None:
-        key = (name, tuple(sorted(labels.items())))
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + value
-
-    def set(self, name: str, value: float, **labels: str) -> None:
-        with self._lock:
-            self._values[(name, tuple(sorted(labels.items())))] = value
-
-    def value(self, name: str, **labels: str) -> float:
-        with self._lock:
-            return self._values.get((name, tuple(sorted(labels.items()))), 0.0)
-
-    def render(self) -> str:
-        with self._lock:
-            values = dict(self._values)
-        lines: list[str] = []
-        for name, (kind, help_text) in self._HELP.items():
-            lines.append(f"# HELP {name} {help_text}")
-            lines.append(f"# TYPE {name} {kind}")
-            suffixes = ("_sum", "_count") if kind == "summary" else ("",)
-            for suffix in suffixes:
-                for (metric, labels), value in sorted(values.items()):
-                    if metric != name + suffix:
-                        continue
-                    rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-                    lines.append(f"{metric}{{{rendered}}} {value:g}" if rendered else f"{metric} {value:g}")
-        return "\n".join(lines) + "\n"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 class StatusServer:
     """``/metrics`` and ``/healthz`` on a port (0: any free port; see ``port``)."""
 
@@ -136,7 +85,8 @@ class StatusServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path.split("?")[0] == "/metrics":
-                    self._answer(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
+                    body, content_type = metrics.exposition(self.headers.get("Accept", ""))
+                    self._answer(200, body.decode(), content_type)
                 elif self.path.split("?")[0] == "/healthz":
                     ok = healthy()
                     self._answer(200 if ok else 503, "ok\n" if ok else "unhealthy\n", "text/plain")
@@ -282,8 +232,7 @@ class Reconciler:
             return False
         finally:
             duration = time.monotonic() - started
-            self.metrics.add("gitops_agent_sync_duration_seconds_sum", duration, environment=env.name)
-            self.metrics.add("gitops_agent_sync_duration_seconds_count", 1, environment=env.name)
+            self.metrics.observe("gitops_agent_sync_duration_seconds", duration, environment=env.name)
         if outcome == "success":
             self.metrics.set("gitops_agent_last_success_timestamp_seconds", time.time(), environment=env.name)
             return True
