@@ -14,6 +14,7 @@ import logging
 import random
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,7 @@ from gitops_agent.reconcile.engine import SyncOptions, Target, plan, sync
 from gitops_agent.reconcile.metrics import Metrics
 from gitops_agent.reconcile.objects import Manifest
 from gitops_agent.reconcile.runs import RunKey, TaskRun
+from gitops_agent.reconcile.status_page import Observed, observe, observe_failure
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +80,41 @@ class LoopSettings:
     max_backoff: float = 300.0
 
 
-class StatusServer:
-    """``/metrics`` and ``/healthz`` on a port (0: any free port; see ``port``)."""
+Page = Callable[[str], tuple[int, str] | None]
+"""The status page for a URL path: (HTTP status, HTML), or None when the path is no page."""
 
-    def __init__(self, metrics: Metrics, healthy: Callable[[], bool], port: int, host: str = "") -> None:
+
+class StatusServer:
+    """``/metrics``, ``/healthz`` and the status pages on a port (0: any free port; see ``port``).
+
+    Read-only: GET and HEAD; any other method is answered 405 Method Not Allowed (RFC 9110).
+    """
+
+    def __init__(
+        self, metrics: Metrics, healthy: Callable[[], bool], port: int, host: str = "", pages: Page | None = None
+    ) -> None:
         class Handler(BaseHTTPRequestHandler):
+            def do_HEAD(self) -> None:
+                self.head_only = True
+                self.do_GET()
+
+            def _not_allowed(self) -> None:
+                self.send_response(405)
+                self.send_header("Allow", "GET, HEAD")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
+
             def do_GET(self) -> None:
-                if self.path.split("?")[0] == "/metrics":
+                path = urllib.parse.unquote(self.path.split("?")[0])
+                page = pages(path) if pages is not None and path != "/metrics" and path != "/healthz" else None
+                if page is not None:
+                    self._answer(page[0], page[1], "text/html; charset=utf-8")
+                elif path == "/metrics":
                     body, content_type = metrics.exposition(self.headers.get("Accept", ""))
                     self._answer(200, body.decode(), content_type)
-                elif self.path.split("?")[0] == "/healthz":
+                elif path == "/healthz":
                     ok = healthy()
                     self._answer(200 if ok else 503, "ok\n" if ok else "unhealthy\n", "text/plain")
                 else:
@@ -98,8 +125,12 @@ class StatusServer:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
+                # no script may run on the pages, whatever a name in them says
+                self.send_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+                self.send_header("X-Content-Type-Options", "nosniff")
                 self.end_headers()
-                self.wfile.write(data)
+                if not getattr(self, "head_only", False):
+                    self.wfile.write(data)
 
             def log_message(self, format: str, *args: object) -> None:
                 log.debug("status server: " + format, *args)
@@ -122,6 +153,8 @@ class _EnvState:
     desired: Desired | None = None
     failures: int = 0
     next_round: float = 0.0
+    observed: Observed | None = None
+    """The last round's facts, for the status page."""
 
 
 @dataclass
@@ -135,6 +168,11 @@ class Reconciler:
     progress: Callable[[str], None] = field(default=lambda _message: None)
     last_round: float = field(default_factory=time.monotonic)
     _states: dict[str, _EnvState] = field(default_factory=dict)
+
+    def observed(self, name: str) -> Observed | None:
+        """What the last round of environment ``name`` saw (None before its first round)."""
+        state = self._states.get(name)
+        return None if state is None else state.observed
 
     def healthy(self) -> bool:
         """Alive: a round finished recently (allowing for backoff)."""
@@ -184,6 +222,7 @@ class Reconciler:
             self.metrics.add("gitops_agent_reconcile_errors_total", environment=env.name, source=source)
             self.progress(f"{env.name}: {error}")
             if state.desired is None:
+                state.observed = observe_failure(state.observed, "", (), str(error), at=time.time())
                 return False
             # keep enforcing the last state git gave us while git is unreachable
         desired = state.desired
@@ -225,7 +264,11 @@ class Reconciler:
                 outcome = "success"
             else:
                 outcome = "success"
+            state.observed = observe(state.observed, desired.revision, desired.objects, found, result,
+                                     drift_fix=not new_revision, at=time.time())
         except GitOpsAgentError as error:
+            state.observed = observe_failure(state.observed, desired.revision, desired.objects, str(error),
+                                             at=time.time())
             self.metrics.add("gitops_agent_reconcile_errors_total", environment=env.name, source="cluster")
             self.metrics.add("gitops_agent_syncs_total", result="error", environment=env.name)
             self.progress(f"{env.name}: {error}")
