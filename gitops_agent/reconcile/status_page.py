@@ -30,6 +30,7 @@ from gitops_agent.reconcile.changeset import CHANGING, Action, Change, ChangeSet
 from gitops_agent.reconcile.dag import task_jobs
 from gitops_agent.reconcile.health import HealthStatus
 from gitops_agent.reconcile.objects import Manifest, depends_on, ref_of
+from gitops_agent.reconcile.waves import is_job
 
 MAX_EVENTS = 30
 """At most this many audit events on a page (newest first)."""
@@ -77,13 +78,26 @@ def observe(
     drift_fix: bool,
     at: float,
 ) -> Observed:
-    """The record after a round that diffed (``found``) and maybe synced (``synced``)."""
+    """The record after a round that diffed (``found``) and maybe synced (``synced``).
+
+    A sync counts as a drift fix only when it changed something: the loop syncs again each
+    round while tasks wait, and such a sync must not hide the last real fix.
+    """
     last_sync = previous.last_sync if previous else None
     last_fix = previous.last_drift_fix if previous else None
     if synced is not None:
-        last_sync = SyncFact(at, synced, drift_fix)
-        last_fix = last_sync if drift_fix else last_fix
+        fixed = drift_fix and bool(real_drift(synced.changes, objects))
+        last_sync = SyncFact(at, synced, fixed)
+        last_fix = last_sync if fixed else last_fix
     return Observed(at, revision, objects, synced or found, synced is not None, last_sync, last_fix)
+
+
+def real_drift(changes: Iterable[Change], objects: Iterable[Manifest]) -> list[Change]:
+    """The changes that undo drift: creating a task's Job or an object that depends on tasks
+    is the revision's scheduled work, not drift (the loop's rule for its drift metrics)."""
+    scheduled = {(ref_of(o).kind, ref_of(o).name) for o in objects if is_job(o) or depends_on(o)}
+    return [c for c in changes if c.action in CHANGING
+            and not (c.action is Action.CREATE and (c.ref.kind, c.ref.name) in scheduled)]
 
 
 def observe_failure(previous: Observed | None, revision: str, objects: tuple[Manifest, ...],
@@ -238,10 +252,10 @@ def _settle(nodes: dict[tuple[str, str], TaskNode], undecided: set[tuple[str, st
 def object_rows(changes: ChangeSet | None) -> tuple[ObjectRow, ...]:
     if changes is None:
         return ()
-    return tuple(
-        ObjectRow(c.ref.kind, c.ref.namespace, c.ref.name, str(c.action), str(c.health or ""), c.message)
-        for c in changes.changes
-    )
+    rows = [ObjectRow(c.ref.kind, c.ref.namespace, c.ref.name, str(c.action), str(c.health or ""), c.message)
+            for c in changes.changes]
+    # what needs attention first, otherwise in apply order
+    return tuple(sorted(rows, key=lambda r: r.health == HealthStatus.HEALTHY and r.action == Action.UNCHANGED))
 
 
 def _drift_row(change: Change, healed: bool) -> DriftRow:
@@ -255,10 +269,10 @@ def drift_rows(observed: Observed) -> tuple[DriftRow, ...]:
     """Drift still there (found and not synced), then drift the last drift fix healed."""
     open_drift: list[DriftRow] = []
     if observed.changes is not None and not observed.synced:
-        open_drift = [_drift_row(c, False) for c in observed.changes.changes if c.action in CHANGING]
+        open_drift = [_drift_row(c, False) for c in real_drift(observed.changes.changes, observed.objects)]
     healed: list[DriftRow] = []
     if observed.last_drift_fix is not None:
-        healed = [_drift_row(c, True) for c in observed.last_drift_fix.result.changes if c.action in CHANGING]
+        healed = [_drift_row(c, True) for c in real_drift(observed.last_drift_fix.result.changes, observed.objects)]
     return (*open_drift, *healed)
 
 
@@ -463,7 +477,7 @@ code{font:12px ui-monospace,Menlo,monospace}.muted{color:#7b8794}.facts td:first
 .error{background:#ffe3e3;border-left:4px solid #cf3b3b;padding:8px 12px}
 svg.dag text{font:13px system-ui,sans-serif}svg.dag text.state{font-size:11px}svg.dag text.wf{font-weight:600;
 fill:#52606d}svg.dag .edge{fill:none;stroke:#7b8794;stroke-width:1.5}.legend span{margin-right:10px}
-ul.fields{margin:0;padding-left:16px}
+ul.fields{margin:0;padding-left:16px}table.objects td:nth-child(-n+5){white-space:nowrap}
 """
 
 _GOOD = {"Healthy", "success", "unchanged", "succeeded", "completed"}
@@ -489,11 +503,11 @@ def _page(title: str, body: str, refresh_seconds: int) -> str:
     )
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], css: str = "") -> str:
     """Cells are HTML already (callers escape); headers are plain text."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _link(name: str) -> str:
@@ -577,6 +591,7 @@ def render_environment(s: EnvironmentSnapshot) -> str:
         ("kind", "namespace", "name", "action", "health", "message"),
         ((escape(o.kind), escape(o.namespace), escape(o.name), _badge(o.action), _badge(o.health),
           escape(o.message)) for o in s.objects),
+        "objects",
     ) if s.objects else '<p class="muted">Not observed yet.</p>'))
     timeline = _table(
         ("time", "event", "commit", "by", "what"),

@@ -257,3 +257,36 @@ def test_index_lists_every_environment_with_a_link() -> None:
     assert '<a href="/environments/dev">dev</a>' in html
     assert '<a href="/environments/prod%20west">prod west</a>' in html
     assert "aaaaaaaaaaaa" in html and dev.counts == {"succeeded": 1, "waiting": 5}
+
+
+def test_a_sync_that_changed_nothing_does_not_hide_the_last_drift_fix() -> None:
+    """The loop syncs again each round while tasks wait; the page still shows the last real fix."""
+    ref = ObjectRef("", "v1", "ConfigMap", "ml", "settings")
+    healed = Change(ref, Action.UPDATE, 0, health=HealthStatus.HEALTHY)
+    fixed = observe(None, "r1", (), change_set(healed), change_set(healed), drift_fix=True, at=1.0)
+    # nothing changed; or only scheduled work: a task's Job created once its dependencies succeeded
+    for resync in (change_set(change(FAN[4], Action.WAITING, message="waiting for 'accounts'")),
+                   change_set(change(FAN[4], Action.CREATE, HealthStatus.PROGRESSING),
+                              change(FAN[5], Action.WAITING, message="waiting for 'score'"))):
+        later = observe(fixed, "r1", tuple(FAN), resync, resync, drift_fix=True, at=2.0)
+        assert later.last_drift_fix is fixed.last_drift_fix
+        assert later.last_sync is not None and later.last_sync.at == 2.0 and not later.last_sync.drift_fix
+        assert [d.object for d in snapshot("dev", "ml", "env/dev", later).drift] == ["ConfigMap/ml/settings"]
+
+
+def test_with_self_heal_off_drift_found_is_listed_but_not_tasks_yet_to_run() -> None:
+    edited = Change(ObjectRef("", "v1", "ConfigMap", "ml", "settings"), Action.UPDATE, 0,
+                    health=HealthStatus.HEALTHY)
+    found = change_set(edited, change(FAN[4], Action.CREATE, HealthStatus.MISSING))
+    page = snapshot("dev", "ml", "env/dev", observe(None, "r1", tuple(FAN), found, None, drift_fix=False, at=0.0))
+    assert [(d.object, d.healed) for d in page.drift] == [("ConfigMap/ml/settings", False)]
+    assert "drifted" in render_environment(page)
+
+
+def test_objects_that_need_attention_come_first() -> None:
+    ok = Change(ObjectRef("", "v1", "ConfigMap", "ml", "a"), Action.UNCHANGED, 0, health=HealthStatus.HEALTHY)
+    bad = Change(ObjectRef("apps", "v1", "Deployment", "ml", "b"), Action.UNCHANGED, 0,
+                 health=HealthStatus.DEGRADED)
+    rows = snapshot("dev", "ml", "env/dev", observe(None, "r1", (), change_set(ok, bad), None,
+                                                    drift_fix=False, at=0.0)).objects
+    assert [r.name for r in rows] == ["b", "a"]
