@@ -94,9 +94,16 @@ class StatusServer:
         self, metrics: Metrics, healthy: Callable[[], bool], port: int, host: str = "", pages: Page | None = None
     ) -> None:
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._serve(head=False)
+
             def do_HEAD(self) -> None:
-                self.head_only = True
-                self.do_GET()
+                self._serve(head=True)
+
+            def __getattr__(self, name: str) -> Callable[[], None]:
+                if name.startswith("do_"):  # every other method, known or not: read-only here
+                    return self._not_allowed
+                raise AttributeError(name)
 
             def _not_allowed(self) -> None:
                 self.send_response(405)
@@ -104,24 +111,29 @@ class StatusServer:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
-
-            def do_GET(self) -> None:
+            def _serve(self, *, head: bool) -> None:
                 path = urllib.parse.unquote(self.path.split("?")[0])
-                page = pages(path) if pages is not None and path != "/metrics" and path != "/healthz" else None
-                if page is not None:
-                    self._answer(page[0], page[1], "text/html; charset=utf-8")
-                elif path == "/metrics":
+                if path == "/metrics":
                     body, content_type = metrics.exposition(self.headers.get("Accept", ""))
-                    self._answer(200, body.decode(), content_type)
+                    self._answer(200, body, content_type, head)
                 elif path == "/healthz":
                     ok = healthy()
-                    self._answer(200 if ok else 503, "ok\n" if ok else "unhealthy\n", "text/plain")
+                    self._answer(200 if ok else 503, b"ok\n" if ok else b"unhealthy\n", "text/plain", head)
+                elif (page := self._page(path)) is not None:
+                    self._answer(page[0], page[1].encode(), "text/html; charset=utf-8", head)
                 else:
-                    self._answer(404, "not found\n", "text/plain")
+                    self._answer(404, b"not found\n", "text/plain", head)
 
-            def _answer(self, status: int, body: str, content_type: str) -> None:
-                data = body.encode()
+            def _page(self, path: str) -> tuple[int, str] | None:
+                if pages is None:
+                    return None
+                try:
+                    return pages(path)
+                except Exception as error:  # one failed page must not end the server or print a traceback
+                    log.warning("status page %s failed: %s: %s", path, type(error).__name__, error)
+                    return 500, "<!doctype html><title>error</title><p>The page could not be built; see the log.</p>"
+
+            def _answer(self, status: int, data: bytes, content_type: str, head: bool) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
@@ -129,7 +141,7 @@ class StatusServer:
                 self.send_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
                 self.send_header("X-Content-Type-Options", "nosniff")
                 self.end_headers()
-                if not getattr(self, "head_only", False):
+                if not head:
                     self.wfile.write(data)
 
             def log_message(self, format: str, *args: object) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from html import escape
+from urllib.parse import quote
 
 from gitops_agent.reconcile.changeset import CHANGING, Action, Change, ChangeSet
 from gitops_agent.reconcile.dag import task_jobs
@@ -511,8 +512,6 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], css: str = "")
 
 
 def _link(name: str) -> str:
-    from urllib.parse import quote
-
     return f'<a href="/environments/{escape(quote(name, safe=""))}">{escape(name)}</a>'
 
 

@@ -226,7 +226,13 @@ def request(url: str, method: str = "GET") -> tuple[int, dict[str, str], str]:
 @pytest.fixture
 def server() -> Any:
     pages = {"/": (200, "<p>index</p>"), "/environments/dev": (200, "<p>dev</p>")}
-    running = StatusServer(Metrics(), lambda: True, 0, host="127.0.0.1", pages=pages.get)
+
+    def page(path: str) -> tuple[int, str] | None:
+        if path == "/environments/broken":
+            raise RuntimeError("git exploded")
+        return pages.get(path)
+
+    running = StatusServer(Metrics(), lambda: True, 0, host="127.0.0.1", pages=page)
     running.start()
     yield f"http://127.0.0.1:{running.port}"
     running.stop()
@@ -237,7 +243,7 @@ def test_the_server_is_read_only(server: str) -> None:
     assert status == 200 and body == "<p>dev</p>"
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert "default-src 'none'" in headers["Content-Security-Policy"]
-    for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+    for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND"):
         status, headers, _ = request(server + "/environments/dev", method)
         assert (status, headers.get("Allow")) == (405, "GET, HEAD"), method
     status, headers, body = request(server + "/", "HEAD")
@@ -246,6 +252,9 @@ def test_the_server_is_read_only(server: str) -> None:
     status, headers, body = request(server + "/metrics")
     assert status == 200 and "# TYPE gitops_agent_syncs_total counter" in body
     assert request(server + "/healthz")[0] == 200
+    # a page that fails is a 500 for that request; the server goes on
+    assert request(server + "/environments/broken")[0] == 500
+    assert request(server + "/environments/dev")[0] == 200
 
 
 def test_index_lists_every_environment_with_a_link() -> None:
