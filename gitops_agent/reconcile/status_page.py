@@ -478,7 +478,8 @@ code{font:12px ui-monospace,Menlo,monospace}.muted{color:#7b8794}.facts td:first
 .error{background:#ffe3e3;border-left:4px solid #cf3b3b;padding:8px 12px}
 svg.dag text{font:13px system-ui,sans-serif}svg.dag text.state{font-size:11px}svg.dag text.wf{font-weight:600;
 fill:#52606d}svg.dag .edge{fill:none;stroke:#7b8794;stroke-width:1.5}.legend span{margin-right:10px}
-ul.fields{margin:0;padding-left:16px}table.objects td:nth-child(-n+5){white-space:nowrap}
+ul.fields{margin:0;padding-left:16px}.count{white-space:nowrap;margin-right:8px}
+table.objects td:nth-child(-n+5){white-space:nowrap}
 """
 
 _GOOD = {"Healthy", "success", "unchanged", "succeeded", "completed"}
@@ -486,6 +487,8 @@ _BAD = {"Degraded", "error", "failed", "blocked", "Missing"}
 
 
 def _badge(text: str) -> str:
+    if not text:
+        return '<span class="muted">-</span>'
     tone = "ok" if text in _GOOD else "bad" if text in _BAD else "warn"
     return f'<span class="badge {tone}">{escape(text or "-")}</span>'
 
@@ -516,7 +519,9 @@ def _link(name: str) -> str:
 
 
 def _counts(counts: Mapping[str, int]) -> str:
-    return " ".join(f"{_badge(state)} {n}" for state, n in sorted(counts.items())) or "-"
+    """Task states as on the graph: a swatch of the node colour, the state, the count."""
+    return " ".join(f'<span class="count">{_swatch(TaskState(state))} {state} {n}</span>'
+                    for state, n in sorted(counts.items())) or "-"
 
 
 def render_index(snapshots: Sequence[EnvironmentSnapshot], refresh_seconds: int = 10) -> str:
