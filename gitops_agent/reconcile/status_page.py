@@ -479,7 +479,7 @@ code{font:12px ui-monospace,Menlo,monospace}.muted{color:#7b8794}.facts td:first
 svg.dag text{font:13px system-ui,sans-serif}svg.dag text.state{font-size:11px}svg.dag text.wf{font-weight:600;
 fill:#52606d}svg.dag .edge{fill:none;stroke:#7b8794;stroke-width:1.5}.legend span{margin-right:10px}
 ul.fields{margin:0;padding-left:16px}.count{white-space:nowrap;margin-right:8px}
-table.objects td:nth-child(-n+5){white-space:nowrap}
+.graph{overflow-x:auto}table.objects td:nth-child(-n+5){white-space:nowrap}
 """
 
 _GOOD = {"Healthy", "success", "unchanged", "succeeded", "completed"}
@@ -589,7 +589,7 @@ def render_environment(s: EnvironmentSnapshot) -> str:
     if s.last_sync and s.last_sync.errors:
         parts.append('<p class="error">' + "<br>".join(escape(e) for e in s.last_sync.errors) + "</p>")
     legend = "".join(f'<span>{_swatch(state)} {state}</span>' for state in TaskState)
-    parts.append(f'<h2>Tasks</h2><p class="legend">{legend}</p>{task_graph_svg(s.tasks)}')
+    parts.append(f'<h2>Tasks</h2><p class="legend">{legend}</p><div class="graph">{task_graph_svg(s.tasks)}</div>')
     parts.append("<h2>Drift</h2>" + _drift_table(s.drift))
     parts.append("<h2>Objects</h2>" + (_table(
         ("kind", "namespace", "name", "action", "health", "message"),
