@@ -4,8 +4,8 @@ Each round, per environment: ask git for the branch head (re-rendering only when
 diff against a watch-fed cache of the live objects, and sync when the revision is new or
 when drift was found and ``sync.selfHeal`` is on. Failures of the API server or the git
 remote back off exponentially and never end the loop; the last rendered state keeps being
-enforced while git is unreachable. ``/metrics`` (through ``prometheus_client``) and ``/healthz`` are
-served by a small standard-library HTTP server.
+enforced while git is unreachable. ``/metrics`` (through ``prometheus_client``), ``/healthz``
+and the read-only status pages are served by a small standard-library HTTP server.
 """
 
 from __future__ import annotations
