@@ -17,6 +17,7 @@ import typer
 from gitops_agent.adapters.kube import KubeCluster
 from gitops_agent.commands.common import ContextOption, KubeconfigOption, RepoOption, VerboseOption, progress
 from gitops_agent.commands.diff import parse_seconds, record, setup_logging
+from gitops_agent.commands.status_site import StatusSite
 from gitops_agent.errors import GitOpsAgentError, InvalidInputError
 from gitops_agent.leader import DEFAULT_LEASE_NAME, LeaderElector, LeaderSettings, run_as_leader, select_shard
 from gitops_agent.notes import read_task_runs, record_runs
@@ -93,7 +94,10 @@ def reconcile(
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="One round per environment, then exit.")] = False,
     metrics_port: Annotated[
-        int, typer.Option("--metrics-port", help="Port of /metrics and /healthz (0: any free port; -1: none).")
+        int,
+        typer.Option(
+            "--metrics-port", help="Port of /metrics, /healthz and the status page (0: any free port; -1: none)."
+        ),
     ] = 8080,
     repo: RepoOption = Path(),
     kubeconfig: KubeconfigOption = None,
@@ -157,9 +161,11 @@ def reconcile(
 
     server = None
     if metrics_port >= 0 and not once:
-        server = StatusServer(reconciler.metrics, healthy, metrics_port)
+        site = StatusSite(repo, specs, environments, reconciler, refresh_seconds=int(min(max(seconds, 5), 60)))
+        server = StatusServer(reconciler.metrics, healthy, metrics_port, pages=site.page)
         server.start()
         progress(f"serving /metrics and /healthz on port {server.port}")
+        progress(f"status page: http://localhost:{server.port}/")
 
     def stop(signum: int, frame: FrameType | None) -> None:
         progress(f"received signal {signum}: stopping after the current step")
@@ -178,7 +184,11 @@ def reconcile(
                 reconciler.metrics.set("gitops_agent_leader", 1.0)
                 reconciler.last_round = time.monotonic()
                 reconciler.stop = stop_work
-                return reconciler.run()
+                try:
+                    return reconciler.run()
+                finally:
+                    reconciler.metrics.set("gitops_agent_leader", 0.0)
+                    leading.clear()
 
             code = run_as_leader(elector, lead, outer_stop, progress=progress)
     finally:

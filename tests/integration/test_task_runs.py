@@ -213,5 +213,11 @@ def test_a_fresh_clone_knows_what_ran(
         code, diffed = fresh.agent(capsys, "diff")
         assert code == 0, diffed
         assert actions(diffed)[("Job", "db-migrate")] == "completed"
+        # another agent (a reconcile loop started from a third clone, as after a leader
+        # takeover) reads the same facts from git and runs nothing again
+        other = git_remote.clone("other-agent")
+        assert run(["reconcile", repo.env, "--once", "--repo", str(other), "--kubeconfig", str(repo.kubeconfig),
+                    "--metrics-port", "-1"]) == 0
+        assert "db-migrate" not in repo.jobs()
     finally:
         kubectl(kube_cluster.kubeconfig, "delete", "namespace", repo.namespace, "--wait=false", check=False)
