@@ -73,6 +73,12 @@ class PrometheusClient:
             samples.append(Sample(labels, self._number(query, labels, raw)))
         return samples
 
+    def check(self, *, at: datetime | float) -> None:
+        """Ask Prometheus a constant query (``vector(1)``): raises :class:`PrometheusError`
+        when it is unreachable or failing, so a run with nothing to query still fails
+        loudly on a wrong URL."""
+        self.instant("vector(1)", at=at)
+
     def range(
         self, query: str, *, start: datetime | float, end: datetime | float, step: str
     ) -> list[tuple[Mapping[str, str], list[tuple[float, float]]]]:

@@ -21,7 +21,7 @@ from gitops_agent.commands.common import (
 )
 from gitops_agent.errors import EXIT_OK, InvalidInputError
 from gitops_agent.optimize import report
-from gitops_agent.optimize.engine import fetch, plan_for, recommend
+from gitops_agent.optimize.engine import fetch, nothing_to_do, plan_for, recommend
 from gitops_agent.optimize.model import Recommendation
 from gitops_agent.optimize.proposal import (
     ProposalResult,
@@ -130,6 +130,11 @@ def optimize(
     query_plan = plan_for(environment.namespace, workflows, window)
     client = PrometheusClient(url, timeout=timeout)
     started = time.monotonic()
+    if not query_plan.queries:
+        client.check(at=time.time())  # an unreachable Prometheus fails even with nothing to ask
+    idle = nothing_to_do(workflows)
+    if idle is not None:
+        return _nothing(environment.name, url, idle, output)
     fetched = fetch(client, query_plan, at=time.time())
     progress(f"{len(client.log.queries)} PromQL queries over {query_plan.window} in {time.monotonic() - started:.2f}s")
     recs = recommend(workflows, fetched)
@@ -196,6 +201,15 @@ def optimize(
     if pull is not None:
         verb = "opened" if pull["created"] else "updated"
         say(f"pull request #{pull['number']} {verb}: {pull['url']}")
+    return EXIT_OK
+
+
+def _nothing(env: str, url: str, why: str, output: OutputFormat) -> int:
+    """One line (or a JSON document with ``nothing``) saying why there is nothing to do."""
+    if output == OutputFormat.JSON:
+        emit_json({"environment": env, "prometheus": url, "nothing": why, "recommendations": [], "proposal": None})
+    else:
+        say(f"nothing to optimize in {env}: {why}")
     return EXIT_OK
 
 

@@ -23,6 +23,31 @@ from gitops_agent.optimize.rightsizing import MIN_POINTS
 from gitops_agent.spec.model import Container, Experiments, Rightsizing, Service, Task, Variant, Workflow
 
 DEFAULT_WINDOW = "7d"
+DEFAULT_POLICY = Rightsizing()
+"""Right-sizing without an ``optimize.rightsizing`` block: the defaults of the KRR "simple"
+strategy family (CPU request from the 95th percentile, memory from the peak + 15%, the
+floors of :mod:`gitops_agent.optimize.rightsizing`, CPU left alone under a CPU-scaling HPA),
+over 7 days, proposing only changes above 10%."""
+
+
+def rightsizing_policy(workflow: Workflow) -> Rightsizing | None:
+    """The right-sizing policy in force: the workflow's, :data:`DEFAULT_POLICY` when it has
+    none, None when ``optimize.rightsizing.enabled`` is false."""
+    policy = workflow.optimize.rightsizing if workflow.optimize else None
+    if policy is None:
+        return DEFAULT_POLICY
+    return policy if policy.enabled else None
+
+
+def nothing_to_do(workflows: Sequence[Workflow]) -> str | None:
+    """Why an environment gives ``optimize`` nothing to look at (None when it does)."""
+    if not workflows:
+        return "the environment deploys no workflow"
+    if not any(w.services or w.tasks for w in workflows):
+        return "the workflows have no tasks or services"
+    if all(rightsizing_policy(w) is None and not (w.optimize and w.optimize.experiments) for w in workflows):
+        return "right-sizing is disabled (optimize.rightsizing.enabled: false) and no experiments are set"
+    return None
 
 
 class Row(Protocol):
@@ -70,9 +95,10 @@ def plan_for(namespace: str, workflows: Sequence[Workflow], window: str | None) 
     """The batched queries one environment needs (see :mod:`gitops_agent.optimize.queries`).
 
     One window per run: ``window`` or the longest of the workflows' policy windows.
+    Workflows without a right-sizing policy are sized with :data:`DEFAULT_POLICY`.
     """
-    sized = [w for w in workflows if w.optimize and w.optimize.rightsizing and w.optimize.rightsizing.enabled]
-    policies = [w.optimize.rightsizing for w in sized if w.optimize and w.optimize.rightsizing]
+    sized = [w for w in workflows if rightsizing_policy(w) is not None]
+    policies = [p for p in map(rightsizing_policy, sized) if p is not None]
     chosen = window or max((p.window for p in policies), key=_seconds, default=DEFAULT_WINDOW)
     percentiles = {p.cpu_percentile for p in policies} or {Rightsizing().cpu_percentile}
     containers = [item.target.name for w in sized for item in workloads_of(w)]
@@ -120,10 +146,10 @@ def recommend(workflows: Sequence[Workflow], fetched: Fetched) -> list[Recommend
     out: list[Recommendation] = []
     window = fetched.plan.window
     for workflow in sorted(workflows, key=lambda w: w.name):
-        policy = workflow.optimize.rightsizing if workflow.optimize else None
+        policy = rightsizing_policy(workflow)
         trial = workflow.optimize.experiments if workflow.optimize else None
         for item in workloads_of(workflow):
-            if policy is not None and policy.enabled:
+            if policy is not None:
                 out += _rightsize(item, policy, fetched, window)
             if trial is not None and isinstance(item.spec, Service):
                 for variant in item.spec.variants:
@@ -147,9 +173,18 @@ def _experiment(item: Workload, variant: Variant, trial: Experiments, fetched: F
         kind = QueryKind.TRAFFIC
         observed = f"{main_name}: {_traffic(main)}; {name}: {_traffic(candidate)}"
     evidence = (Evidence(fetched.query(kind), window, observed),)
+    split = experiments.split_of(item.spec, _requests(item.spec, fetched, kind))
     return experiments.recommend_variant(
-        item.target, item.spec, variant, main, candidate, trial, evidence=evidence, slow_bound=bound
+        item.target, item.spec, variant, main, candidate, trial, evidence=evidence, slow_bound=bound, split=split
     )
+
+
+def _requests(service: Service, fetched: Fetched, kind: QueryKind) -> dict[str, float]:
+    """Requests per Deployment of a service's experiment (from the traffic or histogram query)."""
+    names = (service.name, *(f"{service.name}-{v.name}" for v in service.variants))
+    if kind is QueryKind.LATENCY:
+        return {n: fetched.latency[n].total for n in names if n in fetched.latency}
+    return {n: fetched.traffic[n].requests for n in names if n in fetched.traffic}
 
 
 def _traffic(history: TrafficHistory | None, failed: str = " 5xx") -> str:

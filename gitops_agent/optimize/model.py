@@ -24,6 +24,8 @@ class Status(StrEnum):
     UNCHANGED = "unchanged"
     SKIPPED = "skipped"
     INCONCLUSIVE = "inconclusive"
+    SAMPLE_RATIO_MISMATCH = "sample-ratio-mismatch"
+    OOM_RISK = "oom-risk"
 
 
 class Strategy(StrEnum):
