@@ -21,7 +21,7 @@ from gitops_agent.commands.common import (
 )
 from gitops_agent.errors import EXIT_OK, InvalidInputError
 from gitops_agent.optimize import report
-from gitops_agent.optimize.engine import fetch, nothing_to_do, plan_for, recommend
+from gitops_agent.optimize.engine import fetch, nothing_to_do, plan_for, recommend, replay_proposals
 from gitops_agent.optimize.model import Recommendation
 from gitops_agent.optimize.proposal import (
     ProposalResult,
@@ -135,9 +135,10 @@ def optimize(
     idle = nothing_to_do(workflows)
     if idle is not None:
         return _nothing(environment.name, url, idle, output)
-    fetched = fetch(client, query_plan, at=time.time())
+    at = time.time()
+    fetched = fetch(client, query_plan, at=at)
+    recs = replay_proposals(client, workflows, recommend(workflows, fetched), query_plan, at=at)
     progress(f"{len(client.log.queries)} PromQL queries over {query_plan.window} in {time.monotonic() - started:.2f}s")
-    recs = recommend(workflows, fetched)
     chosen = branch or default_branch(environment.name, datetime.now(UTC).date())
     result = write_proposal(
         repo,

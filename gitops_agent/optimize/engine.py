@@ -8,17 +8,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from gitops_agent.optimize import experiments, replicas, rightsizing
+from gitops_agent.optimize import experiments, replay, replicas, rightsizing
 from gitops_agent.optimize.experiments import LATENCY_QUANTILES
 from gitops_agent.optimize.model import (
     Evidence,
     LoadHistory,
     Recommendation,
+    Strategy,
     Target,
     TargetKind,
     TrafficHistory,
 )
-from gitops_agent.optimize.queries import Fetched, Query, QueryKind, QueryPlan, assemble, plan
+from gitops_agent.optimize.queries import (
+    Fetched,
+    Query,
+    QueryKind,
+    QueryPlan,
+    assemble,
+    plan,
+    series_by_workload,
+    series_queries,
+)
 from gitops_agent.optimize.rightsizing import MIN_POINTS
 from gitops_agent.spec.model import Container, Experiments, Rightsizing, Service, Task, Variant, Workflow
 
@@ -62,6 +72,15 @@ class Row(Protocol):
 
 class InstantClient(Protocol):
     def instant(self, query: str, *, at: datetime | float) -> Sequence[Row]: ...
+
+
+Points = Sequence[tuple[float, float]]
+
+
+class RangeClient(Protocol):
+    def range(
+        self, query: str, *, start: datetime | float, end: datetime | float, step: str
+    ) -> Sequence[tuple[Mapping[str, str], Points]]: ...
 
 
 @dataclass(frozen=True)
@@ -233,4 +252,42 @@ def _rightsize(item: Workload, policy: Rightsizing, fetched: Fetched, window: st
         )
         evidence = (Evidence(fetched.query(QueryKind.LOAD), window, observed),)
         out += replicas.recommend_bounds(item.target, item.spec, load, policy, enough_data=short, evidence=evidence)
+    return out
+
+
+def replay_proposals(
+    client: RangeClient,
+    workflows: Sequence[Workflow],
+    recs: Sequence[Recommendation],
+    query_plan: QueryPlan,
+    *,
+    at: float,
+) -> list[Recommendation]:
+    """Every proposed request or limit with its replay over the window
+    (:mod:`gitops_agent.optimize.replay`): two range queries for all proposals, ending at
+    ``at`` (Unix seconds), whatever the number of targets."""
+    targets = {r.target for r in recs if r.proposed and r.strategy is Strategy.RIGHTSIZING}
+    items = {item.target: item for w in workflows for item in workloads_of(w) if item.target in targets}
+    if not items:
+        return list(recs)
+    seconds = _seconds(query_plan.window)
+    containers = sorted({t.name for t in items})
+    names = sorted({n for item in items.values() for n in item.workloads})
+    cpu_query, memory_query = series_queries(query_plan.namespace, containers, names)
+    found = {}
+    for query, base in ((cpu_query, replay.CPU_STEP), (memory_query, replay.MEMORY_STEP)):
+        step = replay.step_for(seconds, base)
+        rows = client.range(query.promql, start=at - seconds, end=at, step=f"{step}s")
+        series = series_by_workload([(labels, [v for _, v in points]) for labels, points in rows])
+        found[query.kind] = (series, Evidence(f"{query.promql} (range, step {step}s)", query_plan.window, "replay"))
+    out = []
+    for rec in recs:
+        item = items.get(rec.target)
+        if item is None or not rec.proposed or rec.strategy is not Strategy.RIGHTSIZING:
+            out.append(rec)
+            continue
+        kind = QueryKind.MEMORY_SERIES if rec.field == "resources.memory" else QueryKind.CPU_SERIES
+        series, evidence = found[kind]
+        usage = [v for name in item.workloads for v in series.get((name, rec.target.name), [])]
+        out.append(replay.attach(rec, item.container.resources, usage, evidence))
     return out

@@ -77,6 +77,8 @@ class QueryKind(StrEnum):
     LOAD = "load"
     TRAFFIC = "traffic"
     LATENCY = "latency"
+    CPU_SERIES = "cpu-series"
+    MEMORY_SERIES = "memory-series"
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,10 @@ class QueryPlan:
     namespace: str
     window: str
     queries: tuple[Query, ...]
+
+
+Key = tuple[str, str]
+"""(workload, container)"""
 
 
 def workload_of(pod: str) -> str | None:
@@ -193,8 +199,26 @@ def plan(
     return QueryPlan(namespace, window, tuple(queries))
 
 
-Key = tuple[str, str]
-"""(workload, container)"""
+def series_queries(namespace: str, containers: Sequence[str], workloads: Sequence[str]) -> tuple[Query, Query]:
+    """Range queries for the replay of proposals (:mod:`gitops_agent.optimize.replay`):
+    the 5m CPU rate and the working set of each pod of ``workloads`` (main containers
+    ``containers``), one series per pod."""
+    selector = _selector(namespace, f'container=~"{_names(containers)}"', _pods_of(workloads))
+    by_pod = "by (namespace, pod, container)"
+    return (
+        Query(QueryKind.CPU_SERIES, f"max {by_pod} (rate({CPU}{selector}[5m]))"),
+        Query(QueryKind.MEMORY_SERIES, f"max {by_pod} ({MEMORY}{selector})"),
+    )
+
+
+def series_by_workload(rows: Sequence[tuple[Mapping[str, str], Sequence[float]]]) -> dict[Key, list[float]]:
+    """Range-query rows (labels, values) pooled per (workload, container)."""
+    pooled: dict[Key, list[float]] = {}
+    for labels, values in rows:
+        workload = workload_of(labels.get("pod", ""))
+        if workload is not None and labels.get("container"):
+            pooled.setdefault((workload, labels["container"]), []).extend(values)
+    return pooled
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,126 @@
+"""Backtest of a right-sizing proposal: its values replayed over the window's usage (pure).
+
+Every sample of usage in the window (all pods of the target, main container) is set against
+the current and the proposed value:
+
+- CPU (5-minute rate at :data:`CPU_STEP` resolution, cores): the share of samples above the
+  request. Above a CPU *limit* that is throttling; above a request without a limit the
+  container borrows idle CPU of the node, which another pod may claim back — so it is
+  reported as throttling risk only where a limit is set.
+- Memory (working set at the memory step, bytes): the number of samples above the limit
+  (the request where no limit is set) — samples that would have been OOM-killed. A proposal
+  with more than :data:`MAX_OOM_SHARE` of its samples above the proposed limit is **not
+  made** (status ``oom-risk``).
+- Slack before and after: ``1 - mean(usage) / value`` — the share of the reserved resource
+  left unused, the measure of Rzadca et al., "Autopilot: workload autoscaling at Google",
+  EuroSys 2020 (Autopilot: 23% slack against 46% for hand-set limits, with an order of
+  magnitude fewer jobs hit by OOM).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from gitops_agent.optimize.model import Evidence, Recommendation, Status
+from gitops_agent.optimize.quantity import parse_quantity
+from gitops_agent.spec.model import Resources, frozen_map
+
+CPU_STEP = 300
+"""Seconds between replayed CPU samples (the 5m rate at 5m resolution, as right-sizing uses)."""
+MEMORY_STEP = 60
+"""Seconds between replayed working-set samples (one scrape at the usual 1-minute interval)."""
+MAX_POINTS = 11_000
+"""Prometheus answers at most 11,000 points per series to a range query."""
+MAX_OOM_SHARE = 0.0
+"""The stated bound: no sample of the window may cross a proposed memory limit."""
+
+
+def step_for(window_seconds: int, base: int) -> int:
+    """``base`` seconds, or coarser (whole multiples) when the window needs more points
+    than a range query may return."""
+    multiple = -(-window_seconds // (base * MAX_POINTS)) or 1
+    return base * max(1, multiple)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The proposal's value and the current one against ``samples`` usage samples.
+
+    ``over_before`` / ``over_after``: samples above the current / proposed value (None when
+    there is no current value); slack as a fraction of the value (None likewise).
+    """
+
+    samples: int
+    over_before: int | None
+    over_after: int
+    slack_before: float | None
+    slack_after: float
+
+    @property
+    def share_after(self) -> float:
+        return self.over_after / self.samples if self.samples else 0.0
+
+
+def replay(usage: Sequence[float], before: float | None, after: float) -> Replay:
+    """Count the samples of ``usage`` above ``before`` and ``after`` (same unit, > 0)."""
+    mean = sum(usage) / len(usage) if usage else 0.0
+    return Replay(
+        samples=len(usage),
+        over_before=None if before is None else sum(1 for u in usage if u > before),
+        over_after=sum(1 for u in usage if u > after),
+        slack_before=None if not before else 1 - mean / before,
+        slack_after=1 - mean / after if after else 0.0,
+    )
+
+
+def attach(rec: Recommendation, resources: Resources, usage: Sequence[float], evidence: Evidence) -> Recommendation:
+    """``rec`` (a proposed CPU or memory value) with its replay in details, reason and
+    evidence; a memory proposal over :data:`MAX_OOM_SHARE` becomes ``oom-risk``."""
+    if not rec.proposed or not isinstance(rec.new, str) or not usage:
+        return rec
+    memory = rec.field == "resources.memory"
+    current = (resources.limits.get("memory") or resources.memory) if memory else resources.cpu
+    result = replay(usage, None if current is None else parse_quantity(current), parse_quantity(rec.new))
+    limit_cpu = resources.limits.get("cpu")
+    text = _describe(result, memory, limit_cpu is not None)
+    details = {**rec.details, **_details(result, memory)}
+    evidence_line = replace(evidence, observed=f"{evidence.observed}: {text}")
+    updated = replace(rec, details=frozen_map(details), evidence=(*rec.evidence, evidence_line))
+    if memory and result.share_after > MAX_OOM_SHARE:
+        return replace(
+            updated,
+            status=Status.OOM_RISK,
+            edits=(),
+            reason=f"{rec.reason}; not proposed: {text} (bound {MAX_OOM_SHARE:.1%} of samples)",
+        )
+    return replace(updated, reason=f"{rec.reason}; replay: {text}")
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _describe(result: Replay, memory: bool, cpu_limit: bool) -> str:
+    if memory:
+        before = "-" if result.over_before is None else str(result.over_before)
+        crossed = f"would-have-OOMed samples {before} -> {result.over_after} of {result.samples}"
+    else:
+        kind = "above the request (throttling risk: a CPU limit is set)" if cpu_limit else "above the request"
+        before_share = None if result.over_before is None else result.over_before / result.samples
+        crossed = f"{kind} {_percent(before_share)} -> {result.share_after:.1%} of {result.samples} samples"
+    return f"{crossed}; slack {_percent(result.slack_before)} -> {_percent(result.slack_after)}"
+
+
+def _details(result: Replay, memory: bool) -> dict[str, float | str]:
+    prefix = "oomSamples" if memory else "overRequestSamples"
+    out: dict[str, float | str] = {
+        "replaySamples": result.samples,
+        f"{prefix}After": result.over_after,
+        "slackAfter": round(result.slack_after, 4),
+    }
+    if result.over_before is not None:
+        out[f"{prefix}Before"] = result.over_before
+    if result.slack_before is not None:
+        out["slackBefore"] = round(result.slack_before, 4)
+    return out
