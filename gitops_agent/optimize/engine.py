@@ -14,6 +14,7 @@ from gitops_agent.optimize.model import (
     Evidence,
     LoadHistory,
     Recommendation,
+    RequestLoad,
     Strategy,
     Target,
     TargetKind,
@@ -241,6 +242,8 @@ def _rightsize(item: Workload, policy: Rightsizing, fetched: Fetched, window: st
     if isinstance(item.spec, Service) and autoscale is not None:
         seen = fetched.load.get((item.spec.name, item.target.name))
         load = LoadHistory(*seen) if seen else None
+        traffic = fetched.request_load.get(item.spec.name)
+        requests = RequestLoad(*traffic) if traffic else None
         short = None
         main_points = fetched.samples.get((item.spec.name, item.target.name), 0)
         if main_points < MIN_POINTS:
@@ -250,8 +253,13 @@ def _rightsize(item: Workload, policy: Rightsizing, fetched: Fetched, window: st
             if load
             else "no series"
         )
-        evidence = (Evidence(fetched.query(QueryKind.LOAD), window, observed),)
-        out += replicas.recommend_bounds(item.target, item.spec, load, policy, enough_data=short, evidence=evidence)
+        evidence: tuple[Evidence, ...] = (Evidence(fetched.query(QueryKind.LOAD), window, observed),)
+        if requests is not None:
+            seen_rps = f"{item.spec.name}: requests peak {requests.peak_rps:.3g}/s, trough {requests.trough_rps:.3g}/s"
+            evidence += (Evidence(fetched.query(QueryKind.REQUEST_LOAD), window, seen_rps),)
+        out += replicas.recommend_bounds(
+            item.target, item.spec, load, policy, enough_data=short, evidence=evidence, requests=requests
+        )
     return out
 
 
