@@ -20,6 +20,7 @@ from gitops_agent.optimize.model import (
     TargetKind,
     TrafficHistory,
 )
+from gitops_agent.optimize.quantity import parse_quantity
 from gitops_agent.optimize.queries import (
     Fetched,
     Query,
@@ -27,8 +28,8 @@ from gitops_agent.optimize.queries import (
     QueryPlan,
     assemble,
     plan,
-    series_by_workload,
-    series_queries,
+    replay_counts,
+    replay_query,
 )
 from gitops_agent.optimize.rightsizing import MIN_POINTS
 from gitops_agent.spec.model import Container, Experiments, Rightsizing, Service, Task, Variant, Workflow
@@ -73,15 +74,6 @@ class Row(Protocol):
 
 class InstantClient(Protocol):
     def instant(self, query: str, *, at: datetime | float) -> Sequence[Row]: ...
-
-
-Points = Sequence[tuple[float, float]]
-
-
-class RangeClient(Protocol):
-    def range(
-        self, query: str, *, start: datetime | float, end: datetime | float, step: str
-    ) -> Sequence[tuple[Mapping[str, str], Points]]: ...
 
 
 @dataclass(frozen=True)
@@ -264,38 +256,54 @@ def _rightsize(item: Workload, policy: Rightsizing, fetched: Fetched, window: st
 
 
 def replay_proposals(
-    client: RangeClient,
+    client: InstantClient,
     workflows: Sequence[Workflow],
     recs: Sequence[Recommendation],
     query_plan: QueryPlan,
     *,
-    at: float,
+    at: datetime | float,
 ) -> list[Recommendation]:
     """Every proposed request or limit with its replay over the window
-    (:mod:`gitops_agent.optimize.replay`): two range queries for all proposals, ending at
-    ``at`` (Unix seconds), whatever the number of targets."""
-    targets = {r.target for r in recs if r.proposed and r.strategy is Strategy.RIGHTSIZING}
-    items = {item.target: item for w in workflows for item in workloads_of(w) if item.target in targets}
-    if not items:
-        return list(recs)
-    seconds = _seconds(query_plan.window)
-    containers = sorted({t.name for t in items})
-    names = sorted({n for item in items.values() for n in item.workloads})
-    cpu_query, memory_query = series_queries(query_plan.namespace, containers, names)
-    found = {}
-    for query, base in ((cpu_query, replay.CPU_STEP), (memory_query, replay.MEMORY_STEP)):
-        step = replay.step_for(seconds, base)
-        rows = client.range(query.promql, start=at - seconds, end=at, step=f"{step}s")
-        series = series_by_workload([(labels, [v for _, v in points]) for labels, points in rows])
-        found[query.kind] = (series, Evidence(f"{query.promql} (range, step {step}s)", query_plan.window, "replay"))
+    (:mod:`gitops_agent.optimize.replay`): at most two instant queries for all proposals
+    (one for CPU, one for memory), answered per target, not per pod."""
+    items = {item.target: item for w in workflows for item in workloads_of(w)}
+    proposed = [r for r in recs if r.proposed and r.strategy is Strategy.RIGHTSIZING and r.target in items]
+    results: dict[tuple[Target, str], replay.Replay] = {}
+    evidence: dict[str, Evidence] = {}
+    for memory in (False, True):
+        field = "resources.memory" if memory else "resources.cpu"
+        chosen = [r for r in proposed if r.field == field and isinstance(r.new, str)]
+        if not chosen:
+            continue
+        before: dict[tuple[str, str], float] = {}
+        after: dict[tuple[str, str], float] = {}
+        for rec in chosen:
+            item = items[rec.target]
+            current = replay.current_value(rec, item.container.resources)
+            for name in item.workloads:
+                after[(name, rec.target.name)] = parse_quantity(str(rec.new))
+                if current is not None:
+                    before[(name, rec.target.name)] = current
+        query = replay_query(query_plan.namespace, query_plan.window, memory, before, after)
+        counts = replay_counts([(r.labels, r.value) for r in client.instant(query.promql, at=at)])
+        evidence[field] = Evidence(query.promql, query_plan.window, "replay")
+        for rec in chosen:
+            item = items[rec.target]
+            stats = [counts.get((name, rec.target.name), {}) for name in item.workloads]
+            current = replay.current_value(rec, item.container.resources)
+            results[(rec.target, field)] = replay.from_counts(
+                samples=int(sum(st.get("count", 0.0) for st in stats)),
+                total=sum(st.get("sum", 0.0) for st in stats),
+                over_before=None if current is None else int(sum(st.get("before", 0.0) for st in stats)),
+                over_after=int(sum(st.get("after", 0.0) for st in stats)),
+                before=current,
+                after=parse_quantity(str(rec.new)),
+            )
     out = []
     for rec in recs:
-        item = items.get(rec.target)
-        if item is None or not rec.proposed or rec.strategy is not Strategy.RIGHTSIZING:
+        found = results.get((rec.target, rec.field)) if rec in proposed else None
+        if found is None:
             out.append(rec)
-            continue
-        kind = QueryKind.MEMORY_SERIES if rec.field == "resources.memory" else QueryKind.CPU_SERIES
-        series, evidence = found[kind]
-        usage = [v for name in item.workloads for v in series.get((name, rec.target.name), [])]
-        out.append(replay.attach(rec, item.container.resources, usage, evidence))
+        else:
+            out.append(replay.attach(rec, items[rec.target].container.resources, found, evidence[rec.field]))
     return out

@@ -80,8 +80,8 @@ class QueryKind(StrEnum):
     REQUEST_LOAD = "request-load"
     TRAFFIC = "traffic"
     LATENCY = "latency"
-    CPU_SERIES = "cpu-series"
-    MEMORY_SERIES = "memory-series"
+    CPU_REPLAY = "cpu-replay"
+    MEMORY_REPLAY = "memory-replay"
 
 
 @dataclass(frozen=True)
@@ -212,26 +212,60 @@ def plan(
     return QueryPlan(namespace, window, tuple(queries))
 
 
-def series_queries(namespace: str, containers: Sequence[str], workloads: Sequence[str]) -> tuple[Query, Query]:
-    """Range queries for the replay of proposals (:mod:`gitops_agent.optimize.replay`):
-    the 5m CPU rate and the working set of each pod of ``workloads`` (main containers
-    ``containers``), one series per pod."""
-    selector = _selector(namespace, f'container=~"{_names(containers)}"', _pods_of(workloads))
-    by_pod = "by (namespace, pod, container)"
-    return (
-        Query(QueryKind.CPU_SERIES, f"max {by_pod} (rate({CPU}{selector}[5m]))"),
-        Query(QueryKind.MEMORY_SERIES, f"max {by_pod} ({MEMORY}{selector})"),
+Thresholds = Mapping[Key, float]
+"""A value per (workload, container): the current or the proposed request or limit."""
+
+
+def _constants(values: Thresholds) -> str:
+    """One labelled constant per (workload, container): ``label_replace(vector(v), …)``."""
+    return " or ".join(
+        f'label_replace(label_replace(vector({value:.9g}), "workload", "{w}", "", ""), "container", "{c}", "", "")'
+        for (w, c), value in sorted(values.items())
     )
 
 
-def series_by_workload(rows: Sequence[tuple[Mapping[str, str], Sequence[float]]]) -> dict[Key, list[float]]:
-    """Range-query rows (labels, values) pooled per (workload, container)."""
-    pooled: dict[Key, list[float]] = {}
-    for labels, values in rows:
-        workload = workload_of(labels.get("pod", ""))
-        if workload is not None and labels.get("container"):
-            pooled.setdefault((workload, labels["container"]), []).extend(values)
-    return pooled
+def replay_query(namespace: str, window: str, memory: bool, before: Thresholds, after: Thresholds) -> Query:
+    """The replay of proposals (:mod:`gitops_agent.optimize.replay`) for CPU or memory, in
+    one instant query whatever the number of pods, answered with one series per
+    (workload, container) and ``stat``:
+
+    - crossings: samples above the ``after`` (proposed) and ``before`` (current) values,
+      ``count_over_time((usage > on (workload, container) group_left () values)[W:res])``;
+    - totals: ``count`` and ``sum`` of the samples (the mean gives the slack).
+
+    Samples: the 5m CPU rate at 5m resolution, or the working set at 1m resolution (one
+    scrape at the usual interval), per pod.
+    """
+    keys = sorted({*before, *after})
+    containers = sorted({c for _, c in keys})
+    workloads = sorted({w for w, _ in keys})
+    selector = _selector(namespace, f'container=~"{_names(containers)}"', _pods_of(workloads))
+    raw = f"{MEMORY}{selector}" if memory else f"rate({CPU}{selector}[5m])"
+    resolution = "1m" if memory else RESOLUTION
+    usage = f'label_replace({raw}, "workload", "$1", "pod", "{POD_PATTERN}")'
+    by = "sum by (namespace, workload, container)"
+
+    def crossing(values: Thresholds, name: str) -> str:
+        inner = f"{usage} > on (workload, container) group_left () ({_constants(values)})"
+        return f'label_replace({by} (count_over_time(({inner})[{window}:{resolution}])), "stat", "{name}", "", "")'
+
+    crossings = " or ".join(crossing(v, n) for v, n in ((after, "after"), (before, "before")) if v)
+    totals = " or ".join(
+        f'label_replace({by} ({fn}_over_time({usage}[{window}:{resolution}])), "stat", "{fn}", "", "")'
+        for fn in ("count", "sum")
+    )
+    kind = QueryKind.MEMORY_REPLAY if memory else QueryKind.CPU_REPLAY
+    return Query(kind, f"{crossings} or {totals}")
+
+
+def replay_counts(rows: Sequence[tuple[Mapping[str, str], float]]) -> dict[Key, dict[str, float]]:
+    """Replay answers folded per (workload, container): ``{stat: value}``."""
+    out: dict[Key, dict[str, float]] = {}
+    for labels, value in rows:
+        key = (labels.get("workload", ""), labels.get("container", ""))
+        stats = out.setdefault(key, {})
+        stats[labels.get("stat", "")] = stats.get(labels.get("stat", ""), 0.0) + value
+    return out
 
 
 @dataclass(frozen=True)

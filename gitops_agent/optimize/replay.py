@@ -1,13 +1,15 @@
 """Backtest of a right-sizing proposal: its values replayed over the window's usage (pure).
 
 Every sample of usage in the window (all pods of the target, main container) is set against
-the current and the proposed value:
+the current and the proposed value (Prometheus counts them, see
+:func:`gitops_agent.optimize.queries.replay_query`; :func:`replay` is the same rule over a
+list of samples):
 
-- CPU (5-minute rate at :data:`CPU_STEP` resolution, cores): the share of samples above the
+- CPU (the 5-minute rate at 5-minute resolution, cores): the share of samples above the
   request. Above a CPU *limit* that is throttling; above a request without a limit the
   container borrows idle CPU of the node, which another pod may claim back — so it is
   reported as throttling risk only where a limit is set.
-- Memory (working set at the memory step, bytes): the number of samples above the limit
+- Memory (working set at 1-minute resolution, bytes): the number of samples above the limit
   (the request where no limit is set) — samples that would have been OOM-killed. A proposal
   with more than :data:`MAX_OOM_SHARE` of its samples above the proposed limit is **not
   made** (status ``oom-risk``).
@@ -26,21 +28,8 @@ from gitops_agent.optimize.model import Evidence, Recommendation, Status
 from gitops_agent.optimize.quantity import parse_quantity
 from gitops_agent.spec.model import Resources, frozen_map
 
-CPU_STEP = 300
-"""Seconds between replayed CPU samples (the 5m rate at 5m resolution, as right-sizing uses)."""
-MEMORY_STEP = 60
-"""Seconds between replayed working-set samples (one scrape at the usual 1-minute interval)."""
-MAX_POINTS = 11_000
-"""Prometheus answers at most 11,000 points per series to a range query."""
 MAX_OOM_SHARE = 0.0
 """The stated bound: no sample of the window may cross a proposed memory limit."""
-
-
-def step_for(window_seconds: int, base: int) -> int:
-    """``base`` seconds, or coarser (whole multiples) when the window needs more points
-    than a range query may return."""
-    multiple = -(-window_seconds // (base * MAX_POINTS)) or 1
-    return base * max(1, multiple)
 
 
 @dataclass(frozen=True)
@@ -64,24 +53,38 @@ class Replay:
 
 def replay(usage: Sequence[float], before: float | None, after: float) -> Replay:
     """Count the samples of ``usage`` above ``before`` and ``after`` (same unit, > 0)."""
-    mean = sum(usage) / len(usage) if usage else 0.0
+    over_before = None if before is None else sum(1 for u in usage if u > before)
+    return from_counts(len(usage), sum(usage), over_before, sum(1 for u in usage if u > after), before, after)
+
+
+def from_counts(
+    samples: int, total: float, over_before: int | None, over_after: int, before: float | None, after: float
+) -> Replay:
+    """A :class:`Replay` from counted samples and their sum (the mean gives the slack)."""
+    mean = total / samples if samples else 0.0
     return Replay(
-        samples=len(usage),
-        over_before=None if before is None else sum(1 for u in usage if u > before),
-        over_after=sum(1 for u in usage if u > after),
+        samples=samples,
+        over_before=over_before,
+        over_after=over_after,
         slack_before=None if not before else 1 - mean / before,
         slack_after=1 - mean / after if after else 0.0,
     )
 
 
-def attach(rec: Recommendation, resources: Resources, usage: Sequence[float], evidence: Evidence) -> Recommendation:
+def current_value(rec: Recommendation, resources: Resources) -> float | None:
+    """What the proposal replaces: the CPU request, or the memory limit (the request
+    where no limit is set), as a number (cores or bytes)."""
+    memory = resources.limits.get("memory") or resources.memory
+    value = memory if rec.field == "resources.memory" else resources.cpu
+    return None if value is None else parse_quantity(value)
+
+
+def attach(rec: Recommendation, resources: Resources, result: Replay | None, evidence: Evidence) -> Recommendation:
     """``rec`` (a proposed CPU or memory value) with its replay in details, reason and
     evidence; a memory proposal over :data:`MAX_OOM_SHARE` becomes ``oom-risk``."""
-    if not rec.proposed or not isinstance(rec.new, str) or not usage:
+    if not rec.proposed or result is None or result.samples == 0:
         return rec
     memory = rec.field == "resources.memory"
-    current = (resources.limits.get("memory") or resources.memory) if memory else resources.cpu
-    result = replay(usage, None if current is None else parse_quantity(current), parse_quantity(rec.new))
     limit_cpu = resources.limits.get("cpu")
     text = _describe(result, memory, limit_cpu is not None)
     details = {**rec.details, **_details(result, memory)}

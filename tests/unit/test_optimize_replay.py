@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from gitops_agent.optimize.model import Edit, Evidence, Recommendation, Status, Strategy, Target, TargetKind
-from gitops_agent.optimize.replay import MAX_POINTS, attach, replay, step_for
+from gitops_agent.optimize.quantity import parse_quantity
+from gitops_agent.optimize.queries import QueryKind, replay_counts, replay_query
+from gitops_agent.optimize.replay import attach, current_value, replay
 from gitops_agent.spec.model import Resources
 
 MI = 1024 * 1024
@@ -18,6 +18,11 @@ EVIDENCE = Evidence("max by (namespace, pod, container) (x)", "7d", "replay")
 def proposal(field: str, old: str | None, new: str) -> Recommendation:
     path = ("services", "api", *field.split("."))
     return Recommendation(Strategy.RIGHTSIZING, TARGET, field, old, new, Status.PROPOSE, "why", (), (Edit(path, new),))
+
+
+def attached(rec: Recommendation, resources: Resources, usage: list[float]) -> Recommendation:
+    result = replay(usage, current_value(rec, resources), parse_quantity(str(rec.new))) if usage else None
+    return attach(rec, resources, result, EVIDENCE)
 
 
 def memory_with_peaks(peaks: int, base_mi: float = 200, peak_mi: float = 400, total: int = 1000) -> list[float]:
@@ -36,7 +41,7 @@ def test_known_peaks_give_the_known_would_have_oomed_count() -> None:
 
 def test_a_memory_proposal_under_the_peaks_is_not_made() -> None:
     usage = memory_with_peaks(peaks=40)
-    rec = attach(proposal("resources.memory", "1Gi", "300Mi"), Resources(memory="1Gi"), usage, EVIDENCE)
+    rec = attached(proposal("resources.memory", "1Gi", "300Mi"), Resources(memory="1Gi"), usage)
     assert rec.status is Status.OOM_RISK and rec.edits == () and not rec.proposed
     assert "not proposed: would-have-OOMed samples 0 -> 40 of 1000" in rec.reason
     assert rec.details["oomSamplesAfter"] == 40 and rec.details["oomSamplesBefore"] == 0
@@ -45,7 +50,7 @@ def test_a_memory_proposal_under_the_peaks_is_not_made() -> None:
 def test_a_safe_memory_proposal_carries_its_replay() -> None:
     usage = memory_with_peaks(peaks=40)
     resources = Resources(memory="256Mi", limits={"memory": "300Mi"})
-    rec = attach(proposal("resources.memory", "256Mi", "460Mi"), resources, usage, EVIDENCE)
+    rec = attached(proposal("resources.memory", "256Mi", "460Mi"), resources, usage)
     assert rec.status is Status.PROPOSE and rec.edits
     # the limit (300Mi), not the request, is what OOM-kills
     assert rec.details["oomSamplesBefore"] == 40 and rec.details["oomSamplesAfter"] == 0
@@ -55,30 +60,46 @@ def test_a_safe_memory_proposal_carries_its_replay() -> None:
 
 def test_cpu_share_above_the_request_and_throttling_where_a_limit_is_set() -> None:
     usage = [0.1] * 90 + [0.6] * 10  # cores
-    plain = attach(proposal("resources.cpu", "1", "500m"), Resources(cpu="1"), usage, EVIDENCE)
+    plain = attached(proposal("resources.cpu", "1", "500m"), Resources(cpu="1"), usage)
     assert plain.proposed and plain.details["overRequestSamplesAfter"] == 10
     assert plain.details["overRequestSamplesBefore"] == 0
     assert "above the request 0.0% -> 10.0% of 100 samples" in plain.reason
     assert "throttling" not in plain.reason
     assert plain.details["slackBefore"] == pytest.approx(1 - 0.15 / 1, abs=1e-4)
     assert plain.details["slackAfter"] == pytest.approx(1 - 0.15 / 0.5, abs=1e-4)
-    limited = attach(
-        proposal("resources.cpu", "1", "500m"), Resources(cpu="1", limits={"cpu": "1"}), usage, EVIDENCE
-    )
+    limited = attached(proposal("resources.cpu", "1", "500m"), Resources(cpu="1", limits={"cpu": "1"}), usage)
     assert limited.proposed and "throttling risk: a CPU limit is set" in limited.reason
 
 
 def test_nothing_to_replay_leaves_the_recommendation_alone() -> None:
     rec = proposal("resources.cpu", None, "500m")
-    assert attach(rec, Resources(), [], EVIDENCE) == rec
-    new = attach(rec, Resources(), [0.2, 0.3], EVIDENCE)
+    assert attached(rec, Resources(), []) == rec
+    new = attached(rec, Resources(), [0.2, 0.3])
     assert new.details["replaySamples"] == 2 and "overRequestSamplesBefore" not in new.details
 
 
-def test_range_steps_stay_under_the_point_limit() -> None:
-    assert step_for(7 * 86400, 60) == 60  # 10080 points
-    assert step_for(14 * 86400, 60) == 120
-    for days in (1, 7, 14, 30, 90):
-        step = step_for(days * 86400, 60)
-        assert days * 86400 / step <= MAX_POINTS and step % 60 == 0
-        assert math.ceil(days * 86400 / (step - 60 or 1)) > MAX_POINTS or step == 60
+def test_replay_queries_count_in_prometheus_per_target() -> None:
+    after = {("api", "api"): 460 * MI, ("api-canary", "api"): 460 * MI, ("shop-train", "train"): 2 * MI}
+    before = {("api", "api"): 256 * MI}
+    query = replay_query("shop", "7d", True, before, after)
+    crossings = totals = query
+    assert query.kind is QueryKind.MEMORY_REPLAY
+    # one constant per (workload, container), compared per pod, counted at 1m resolution
+    assert crossings.promql.count("vector(") == 4
+    assert 'label_replace(label_replace(vector(482344960), "workload", "api", "", ""), "container", "api"' in (
+        crossings.promql
+    )
+    assert "> on (workload, container) group_left ()" in crossings.promql and "[7d:1m]" in crossings.promql
+    assert '"stat", "after"' in crossings.promql and '"stat", "before"' in crossings.promql
+    assert (
+        'namespace="shop"' in totals.promql and "count_over_time" in totals.promql and "sum_over_time" in totals.promql
+    )
+    cpu = replay_query("shop", "7d", False, {}, {("api", "api"): 0.3})
+    assert "rate(container_cpu_usage_seconds_total" in cpu.promql and "[7d:5m]" in cpu.promql
+    assert '"before"' not in cpu.promql  # no current request: nothing to compare before
+    rows = [
+        ({"workload": "api", "container": "api", "stat": "after"}, 2.0),
+        ({"workload": "api", "container": "api", "stat": "count"}, 100.0),
+        ({"workload": "api", "container": "api", "stat": "count"}, 50.0),
+    ]
+    assert replay_counts(rows) == {("api", "api"): {"after": 2.0, "count": 150.0}}
