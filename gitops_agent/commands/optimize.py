@@ -174,6 +174,11 @@ def optimize(
         "base": result.base,
         "files": list(result.files),
         "pushed": result.pushed,
+        **(
+            {"why": report.why_nothing(recs, environment.namespace, query_plan.window)}
+            if result.state is ProposalState.NOTHING
+            else {}
+        ),
     }
     if output == OutputFormat.JSON:
         emit_json(
@@ -192,7 +197,7 @@ def optimize(
     counts = ", ".join(f"{n} {status}" for status, n in report.summary(recs).items() if n)
     say(f"{len(recs)} recommendation(s): {counts or 'none'}")
     if result.state is ProposalState.NOTHING:
-        say("nothing to propose")
+        say(f"nothing to propose: {report.why_nothing(recs, environment.namespace, query_plan.window)}")
     elif result.state is ProposalState.UNCHANGED:
         say(f"already proposed on {result.branch} ({(result.commit or '')[:12]})")
     else:

@@ -31,7 +31,7 @@ from gitops_agent.optimize.queries import (
     replay_counts,
     replay_query,
 )
-from gitops_agent.optimize.rightsizing import MIN_POINTS
+from gitops_agent.optimize.rightsizing import MIN_POINTS, NO_SERIES
 from gitops_agent.spec.model import Container, Experiments, Rightsizing, Service, Task, Variant, Workflow
 
 DEFAULT_WINDOW = "7d"
@@ -238,7 +238,9 @@ def _rightsize(item: Workload, policy: Rightsizing, fetched: Fetched, window: st
         requests = RequestLoad(*traffic) if traffic else None
         short = None
         main_points = fetched.samples.get((item.spec.name, item.target.name), 0)
-        if main_points < MIN_POINTS:
+        if main_points == 0:
+            short = NO_SERIES
+        elif main_points < MIN_POINTS:
             short = f"only {main_points} samples in the window (at least {MIN_POINTS} needed)"
         observed = (
             f"{item.spec.name}: total CPU peak {load.peak_cores * 1000:.0f}m, trough {load.trough_cores * 1000:.0f}m"

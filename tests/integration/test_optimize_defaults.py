@@ -206,3 +206,18 @@ def test_nothing_to_do_says_why_in_one_line(
         "nothing to optimize in prod: right-sizing is disabled (optimize.rightsizing.enabled: false) "
         "and no experiments are set"
     ]
+
+
+def test_a_namespace_without_series_says_so(
+    lab: RunningPrometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment = s.ENVIRONMENT.replace("namespace: shop-prod", "namespace: shop-typo")
+    repo = s.write_repo(tmp_path / "repo", workflow=WORKFLOW, environments={"prod": environment})
+    code, out, _ = optimize(repo, lab.url, capsys)
+    assert code == 0
+    assert (
+        out.strip().splitlines()[-1]
+        == "nothing to propose: Prometheus has no usage series for namespace shop-typo in the last 7d"
+    )
+    code, out, _ = optimize(repo, lab.url, capsys, "-o", "json")
+    assert json.loads(out)["proposal"]["why"].startswith("Prometheus has no usage series")
