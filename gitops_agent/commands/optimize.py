@@ -137,7 +137,7 @@ def optimize(
         return _nothing(environment.name, url, idle, output)
     at = time.time()
     fetched = fetch(client, query_plan, at=at)
-    recs = replay_proposals(client, workflows, recommend(workflows, fetched), query_plan, at=at)
+    recs = replay_proposals(client, workflows, recommend(workflows, fetched), fetched, at=at)
     progress(f"{len(client.log.queries)} PromQL queries over {query_plan.window} in {time.monotonic() - started:.2f}s")
     chosen = branch or default_branch(environment.name, datetime.now(UTC).date())
     result = write_proposal(

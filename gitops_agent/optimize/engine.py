@@ -3,6 +3,7 @@ plus :func:`fetch`, which runs a query plan through any client with an ``instant
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -261,13 +262,15 @@ def replay_proposals(
     client: InstantClient,
     workflows: Sequence[Workflow],
     recs: Sequence[Recommendation],
-    query_plan: QueryPlan,
+    fetched: Fetched,
     *,
     at: datetime | float,
 ) -> list[Recommendation]:
     """Every proposed request or limit with its replay over the window
     (:mod:`gitops_agent.optimize.replay`): at most two instant queries for all proposals
-    (one for CPU, one for memory), answered per target, not per pod."""
+    (one for CPU, one for memory), answered per target, not per pod. A memory value at or
+    above the peak ``fetched`` saw has no crossing and is not counted again."""
+    query_plan = fetched.plan
     items = {item.target: item for w in workflows for item in workloads_of(w)}
     proposed = [r for r in recs if r.proposed and r.strategy is Strategy.RIGHTSIZING and r.target in items]
     results: dict[tuple[Target, str], replay.Replay] = {}
@@ -286,7 +289,11 @@ def replay_proposals(
                 after[(name, rec.target.name)] = parse_quantity(str(rec.new))
                 if current is not None:
                     before[(name, rec.target.name)] = current
-        query = replay_query(query_plan.namespace, query_plan.window, memory, before, after)
+        keys = sorted({*before, *after})
+        if memory:  # no sample lies above a value at or above the peak
+            before = {k: v for k, v in before.items() if fetched.memory.get(k, math.inf) > v}
+            after = {k: v for k, v in after.items() if fetched.memory.get(k, math.inf) > v}
+        query = replay_query(query_plan.namespace, query_plan.window, memory, keys, before, after)
         counts = replay_counts([(r.labels, r.value) for r in client.instant(query.promql, at=at)])
         evidence[field] = Evidence(query.promql, query_plan.window, "replay")
         for rec in chosen:

@@ -224,38 +224,43 @@ def _constants(values: Thresholds) -> str:
     )
 
 
-def replay_query(namespace: str, window: str, memory: bool, before: Thresholds, after: Thresholds) -> Query:
+def replay_query(
+    namespace: str, window: str, memory: bool, targets: Sequence[Key], before: Thresholds, after: Thresholds
+) -> Query:
     """The replay of proposals (:mod:`gitops_agent.optimize.replay`) for CPU or memory, in
     one instant query whatever the number of pods, answered with one series per
     (workload, container) and ``stat``:
 
+    - totals of ``targets``: ``count`` and ``sum`` of the samples (the mean gives the slack);
     - crossings: samples above the ``after`` (proposed) and ``before`` (current) values,
-      ``count_over_time((usage > on (workload, container) group_left () values)[W:res])``;
-    - totals: ``count`` and ``sum`` of the samples (the mean gives the slack).
+      ``count_over_time((usage > on (workload, container) group_left () values)[W:res])``,
+      only for the keys given (the caller leaves out those whose peak is below the value:
+      they have no crossing, and a subquery per pod and minute is the expensive part).
 
-    Samples: the 5m CPU rate at 5m resolution, or the working set at 1m resolution (one
-    scrape at the usual interval), per pod.
+    Samples: the 5m CPU rate at 5m resolution; the working set as scraped (totals) and at
+    1m resolution (crossings: one scrape at the usual interval).
     """
-    keys = sorted({*before, *after})
-    containers = sorted({c for _, c in keys})
-    workloads = sorted({w for w, _ in keys})
-    selector = _selector(namespace, f'container=~"{_names(containers)}"', _pods_of(workloads))
-    raw = f"{MEMORY}{selector}" if memory else f"rate({CPU}{selector}[5m])"
-    resolution = "1m" if memory else RESOLUTION
-    usage = f'label_replace({raw}, "workload", "$1", "pod", "{POD_PATTERN}")'
     by = "sum by (namespace, workload, container)"
 
+    def usage(keys: Sequence[Key], inner: bool) -> str:
+        selector = _selector(namespace, f'container=~"{_names([c for _, c in keys])}"', _pods_of([w for w, _ in keys]))
+        raw = f"{MEMORY}{selector}" if memory else f"rate({CPU}{selector}[5m])"
+        return f'label_replace({raw}, "workload", "$1", "pod", "{POD_PATTERN}")' if inner else raw
+
     def crossing(values: Thresholds, name: str) -> str:
-        inner = f"{usage} > on (workload, container) group_left () ({_constants(values)})"
+        inner = f"{usage(list(values), True)} > on (workload, container) group_left () ({_constants(values)})"
+        resolution = "1m" if memory else RESOLUTION
         return f'label_replace({by} (count_over_time(({inner})[{window}:{resolution}])), "stat", "{name}", "", "")'
 
-    crossings = " or ".join(crossing(v, n) for v, n in ((after, "after"), (before, "before")) if v)
-    totals = " or ".join(
-        f'label_replace({by} ({fn}_over_time({usage}[{window}:{resolution}])), "stat", "{fn}", "", "")'
-        for fn in ("count", "sum")
-    )
+    def total(fn: str) -> str:
+        series = f"{usage(targets, False)}[{window}]" if memory else f"{usage(targets, False)}[{window}:{RESOLUTION}]"
+        per_pod = f'label_replace({fn}_over_time({series}), "workload", "$1", "pod", "{POD_PATTERN}")'
+        return f'label_replace({by} ({per_pod}), "stat", "{fn}", "", "")'
+
+    parts = [crossing(v, n) for v, n in ((after, "after"), (before, "before")) if v]
+    parts += [total("count"), total("sum")]
     kind = QueryKind.MEMORY_REPLAY if memory else QueryKind.CPU_REPLAY
-    return Query(kind, f"{crossings} or {totals}")
+    return Query(kind, " or ".join(parts))
 
 
 def replay_counts(rows: Sequence[tuple[Mapping[str, str], float]]) -> dict[Key, dict[str, float]]:

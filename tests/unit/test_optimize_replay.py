@@ -81,7 +81,7 @@ def test_nothing_to_replay_leaves_the_recommendation_alone() -> None:
 def test_replay_queries_count_in_prometheus_per_target() -> None:
     after = {("api", "api"): 460 * MI, ("api-canary", "api"): 460 * MI, ("shop-train", "train"): 2 * MI}
     before = {("api", "api"): 256 * MI}
-    query = replay_query("shop", "7d", True, before, after)
+    query = replay_query("shop", "7d", True, sorted(after), before, after)
     crossings = totals = query
     assert query.kind is QueryKind.MEMORY_REPLAY
     # one constant per (workload, container), compared per pod, counted at 1m resolution
@@ -94,7 +94,7 @@ def test_replay_queries_count_in_prometheus_per_target() -> None:
     assert (
         'namespace="shop"' in totals.promql and "count_over_time" in totals.promql and "sum_over_time" in totals.promql
     )
-    cpu = replay_query("shop", "7d", False, {}, {("api", "api"): 0.3})
+    cpu = replay_query("shop", "7d", False, [("api", "api")], {}, {("api", "api"): 0.3})
     assert "rate(container_cpu_usage_seconds_total" in cpu.promql and "[7d:5m]" in cpu.promql
     assert '"before"' not in cpu.promql  # no current request: nothing to compare before
     rows = [
