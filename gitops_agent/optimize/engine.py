@@ -287,7 +287,7 @@ def replay_proposals(
             current = replay.current_value(rec, item.container.resources)
             for name in item.workloads:
                 after[(name, rec.target.name)] = parse_quantity(str(rec.new))
-                if current is not None:
+                if current is not None and memory:  # CPU: the proposal's share only
                     before[(name, rec.target.name)] = current
         keys = sorted({*before, *after})
         if memory:  # no sample lies above a value at or above the peak
@@ -303,7 +303,7 @@ def replay_proposals(
             results[(rec.target, field)] = replay.from_counts(
                 samples=int(sum(st.get("count", 0.0) for st in stats)),
                 total=sum(st.get("sum", 0.0) for st in stats),
-                over_before=None if current is None else int(sum(st.get("before", 0.0) for st in stats)),
+                over_before=None if current is None or not memory else int(sum(st.get("before", 0.0) for st in stats)),
                 over_after=int(sum(st.get("after", 0.0) for st in stats)),
                 before=current,
                 after=parse_quantity(str(rec.new)),

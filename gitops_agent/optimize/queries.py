@@ -216,49 +216,45 @@ Thresholds = Mapping[Key, float]
 """A value per (workload, container): the current or the proposed request or limit."""
 
 
-def _constants(values: Thresholds) -> str:
-    """One labelled constant per (workload, container): ``label_replace(vector(v), …)``."""
-    return " or ".join(
-        f'label_replace(label_replace(vector({value:.9g}), "workload", "{w}", "", ""), "container", "{c}", "", "")'
-        for (w, c), value in sorted(values.items())
-    )
-
-
 def replay_query(
     namespace: str, window: str, memory: bool, targets: Sequence[Key], before: Thresholds, after: Thresholds
 ) -> Query:
     """The replay of proposals (:mod:`gitops_agent.optimize.replay`) for CPU or memory, in
-    one instant query whatever the number of pods, answered with one series per
-    (workload, container) and ``stat``:
+    one instant query, answered with one series per (workload, container) and ``stat``:
 
-    - totals of ``targets``: ``count`` and ``sum`` of the samples (the mean gives the slack);
+    - totals of ``targets``: ``count`` and ``sum`` of the samples (the mean gives the slack;
+      for CPU the sum is the counter's increase over the window / 300 s, which the 5m rates
+      at 5m steps add up to, without a second subquery);
     - crossings: samples above the ``after`` (proposed) and ``before`` (current) values,
-      ``count_over_time((usage > on (workload, container) group_left () values)[W:res])``,
-      only for the keys given (the caller leaves out those whose peak is below the value:
-      they have no crossing, and a subquery per pod and minute is the expensive part).
+      ``count_over_time((usage{pods of the target} > value)[W:res])`` per key, the value a
+      literal (no join, no constant vectors evaluated at every step); only for the keys
+      given — the caller leaves out values at or above the known peak, which have none.
 
     Samples: the 5m CPU rate at 5m resolution; the working set as scraped (totals) and at
     1m resolution (crossings: one scrape at the usual interval).
     """
     by = "sum by (namespace, workload, container)"
+    resolution = "1m" if memory else RESOLUTION
 
-    def usage(keys: Sequence[Key], inner: bool) -> str:
+    def usage(keys: Sequence[Key]) -> str:
         selector = _selector(namespace, f'container=~"{_names([c for _, c in keys])}"', _pods_of([w for w, _ in keys]))
-        raw = f"{MEMORY}{selector}" if memory else f"rate({CPU}{selector}[5m])"
-        return f'label_replace({raw}, "workload", "$1", "pod", "{POD_PATTERN}")' if inner else raw
+        return f"{MEMORY}{selector}" if memory else f"rate({CPU}{selector}[5m])"
 
-    def crossing(values: Thresholds, name: str) -> str:
-        inner = f"{usage(list(values), True)} > on (workload, container) group_left () ({_constants(values)})"
-        resolution = "1m" if memory else RESOLUTION
-        return f'label_replace({by} (count_over_time(({inner})[{window}:{resolution}])), "stat", "{name}", "", "")'
+    def per_workload(expr: str, stat: str) -> str:
+        inner = f'label_replace({expr}, "workload", "$1", "pod", "{POD_PATTERN}")'
+        return f'label_replace({by} ({inner}), "stat", "{stat}", "", "")'
 
-    def total(fn: str) -> str:
-        series = f"{usage(targets, False)}[{window}]" if memory else f"{usage(targets, False)}[{window}:{RESOLUTION}]"
-        per_pod = f'label_replace({fn}_over_time({series}), "workload", "$1", "pod", "{POD_PATTERN}")'
-        return f'label_replace({by} ({per_pod}), "stat", "{fn}", "", "")'
-
-    parts = [crossing(v, n) for v, n in ((after, "after"), (before, "before")) if v]
-    parts += [total("count"), total("sum")]
+    parts = [
+        per_workload(f"count_over_time(({usage([key])} > {value:.9g})[{window}:{resolution}])", stat)
+        for values, stat in ((after, "after"), (before, "before"))
+        for key, value in sorted(values.items())
+    ]
+    if memory:
+        parts += [per_workload(f"{fn}_over_time({usage(targets)}[{window}])", fn) for fn in ("count", "sum")]
+    else:  # the 5m rates at 5m steps tile the window: their sum is the increase over 300s
+        parts.append(per_workload(f"count_over_time({usage(targets)}[{window}:{RESOLUTION}])", "count"))
+        raw = usage(targets).removeprefix("rate(").removesuffix("[5m])")
+        parts.append(per_workload(f"increase({raw}[{window}]) / 300", "sum"))
     kind = QueryKind.MEMORY_REPLAY if memory else QueryKind.CPU_REPLAY
     return Query(kind, " or ".join(parts))
 

@@ -138,7 +138,7 @@ def test_no_policy_still_right_sizes_with_a_replay_matching_the_data(
     # the replay is in the commit message, next to the queries that fed it
     message = git(repo, "log", "-1", "--format=%B", "proposal")
     assert f"would-have-OOMed samples {peaks} -> 0 of" in message
-    assert "group_left () (label_replace(label_replace(vector(" in message
+    assert 'pod=~"(spiky)-[a-z0-9]+-[a-z0-9]{5}"} > 268435456)[7d:1m]' in message  # 256Mi: the old request
     assert "[7d:1m]" in message and "[7d:5m]" in message
 
 

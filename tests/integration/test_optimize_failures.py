@@ -184,7 +184,7 @@ def test_failing_replay_is_exit_3_with_a_short_line(
     httpserver.expect_request("/api/v1/query").respond_with_handler(handler)
     code, err = run_optimize(repo, httpserver.url_for("/").rstrip("/"), capsys)
     assert code == 3 and "HTTP 500" in err and "Traceback" not in err
-    assert replays and len(replays[0]) > 1000  # the replay was reached, and its query is long
+    assert replays and len(replays[0]) > 400  # the replay was reached, and its query is long
     [line] = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(line) < 400 and "characters)" in line
     assert_untouched(repo, head)
