@@ -6,7 +6,8 @@ the current and the proposed value (Prometheus counts them, see
 list of samples):
 
 - CPU (the 5-minute rate at 5-minute resolution, cores): the share of samples above the
-  request. Above a CPU *limit* that is throttling; above a request without a limit the
+  proposed request (the engine counts no "before" for CPU: one pass over every pod's rate
+  is what it costs). Above a CPU *limit* that is throttling; above a request without a limit the
   container borrows idle CPU of the node, which another pod may claim back — so it is
   reported as throttling risk only where a limit is set.
 - Memory (working set at 1-minute resolution, bytes): the number of samples above the limit
