@@ -301,7 +301,7 @@ def replay_proposals(
             stats = [counts.get((name, rec.target.name), {}) for name in item.workloads]
             current = replay.current_value(rec, item.container.resources)
             results[(rec.target, field)] = replay.from_counts(
-                samples=int(sum(st.get("count", 0.0) for st in stats)),
+                samples=_replay_samples(fetched, memory, rec.target.name, item.workloads, stats),
                 total=sum(st.get("sum", 0.0) for st in stats),
                 over_before=None if current is None or not memory else int(sum(st.get("before", 0.0) for st in stats)),
                 over_after=int(sum(st.get("after", 0.0) for st in stats)),
@@ -316,3 +316,12 @@ def replay_proposals(
         else:
             out.append(replay.attach(rec, items[rec.target].container.resources, found, evidence[rec.field]))
     return out
+
+
+def _replay_samples(
+    fetched: Fetched, memory: bool, container: str, workloads: Sequence[str], stats: Sequence[Mapping[str, float]]
+) -> int:
+    """Samples a replay counted: memory's from the plan's samples query, CPU's from its own."""
+    if memory:
+        return sum(fetched.samples.get((name, container), 0) for name in workloads)
+    return int(sum(st.get("count", 0.0) for st in stats))

@@ -222,9 +222,10 @@ def replay_query(
     """The replay of proposals (:mod:`gitops_agent.optimize.replay`) for CPU or memory, in
     one instant query, answered with one series per (workload, container) and ``stat``:
 
-    - totals of ``targets``: ``count`` and ``sum`` of the samples (the mean gives the slack;
-      for CPU the sum is the counter's increase over the window / 300 s, which the 5m rates
-      at 5m steps add up to, without a second subquery);
+    - totals of ``targets``: the ``sum`` of the samples and, for CPU, their ``count`` (the
+      mean gives the slack; for memory the count is the plan's samples query; for CPU the
+      sum is the counter's increase over the window / 300 s, which the 5m rates at 5m steps
+      add up to, without a second subquery);
     - crossings: samples above the ``after`` (proposed) and ``before`` (current) values,
       ``count_over_time((usage{pods of the target} > value)[W:res])`` per key, the value a
       literal (no join, no constant vectors evaluated at every step); only for the keys
@@ -250,7 +251,8 @@ def replay_query(
         for key, value in sorted(values.items())
     ]
     if memory:
-        parts += [per_workload(f"{fn}_over_time({usage(targets)}[{window}])", fn) for fn in ("count", "sum")]
+        # the count of raw samples is the plan's samples query already fetched
+        parts.append(per_workload(f"sum_over_time({usage(targets)}[{window}])", "sum"))
     else:  # the 5m rates at 5m steps tile the window: their sum is the increase over 300s
         parts.append(per_workload(f"count_over_time({usage(targets)}[{window}:{RESOLUTION}])", "count"))
         raw = usage(targets).removeprefix("rate(").removesuffix("[5m])")
