@@ -69,10 +69,8 @@ def rerun(
         emit_json({"environment": env, "revision": rendered.revision, "runs": [r.to_json() for r in requests]})
     else:
         for request in requests:
-            say(
-                f"re-run requested: Job/{request.namespace}/{request.job} (task {request.task or '-'}); "
-                "the next sync creates it again"
-            )
+            say(f"re-run requested: Job/{request.namespace}/{request.job} (task {request.task or '-'}); "
+                "the next sync creates it again")
     return EXIT_OK
 
 

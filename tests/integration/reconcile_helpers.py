@@ -231,12 +231,8 @@ def add_environment(repo: Path, template: str, name: str, namespace: str) -> Non
     assert f"name: {name}" in text and f"env/{name}" in text
     (repo / "environments" / f"{name}.yaml").write_text(text)
     subprocess.run(["git", "add", "environments"], cwd=repo, check=True, capture_output=True)
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", f"environment {name}"],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m",
+                    f"environment {name}"], cwd=repo, check=True, capture_output=True)
 
 
 def delete_namespaces(kubeconfig: Path, *names: str) -> None:

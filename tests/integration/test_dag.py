@@ -27,38 +27,18 @@ def job(ns: str, task: str, revision: str = "r1", depends: tuple[str, ...] = (),
     metadata: Manifest = {"name": f"flow-{task}-{revision}", "namespace": ns, "labels": meta_labels}
     if depends:
         metadata["annotations"] = {"gitops-agent.io/depends-on": ",".join(depends)}
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": metadata,
-        "spec": {
-            "backoffLimit": 0,
-            "template": {
-                "spec": {"restartPolicy": "Never", "containers": [{"name": task, "image": image, "command": ["true"]}]}
-            },
-        },
-    }
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
+            "spec": {"backoffLimit": 0, "template": {"spec": {
+                "restartPolicy": "Never", "containers": [{"name": task, "image": image, "command": ["true"]}]}}}}
 
 
 def service(ns: str, depends: tuple[str, ...]) -> Manifest:
     pod = {"app.kubernetes.io/name": "serve"}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": "serve",
-            "namespace": ns,
-            "labels": labels(ns, "serve", workflow="flow"),
-            "annotations": {"gitops-agent.io/depends-on": ",".join(depends)},
-        },
-        "spec": {
-            "selector": {"matchLabels": pod},
-            "template": {
-                "metadata": {"labels": pod},
-                "spec": {"containers": [{"name": "serve", "image": "registry.example.com/serve:1"}]},
-            },
-        },
-    }
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "serve", "namespace": ns, "labels": labels(ns, "serve", workflow="flow"),
+                         "annotations": {"gitops-agent.io/depends-on": ",".join(depends)}},
+            "spec": {"selector": {"matchLabels": pod}, "template": {"metadata": {"labels": pod},
+                     "spec": {"containers": [{"name": "serve", "image": "registry.example.com/serve:1"}]}}}}
 
 
 def flow(ns: str, revision: str = "r1") -> list[Manifest]:
@@ -81,13 +61,8 @@ def test_jobs_run_in_dependency_order_and_fan_in_waits_for_all(kube_cluster, nam
     cluster = connect(kubeconfig)
     desired = flow(namespace)
     first = sync(cluster, desired, target(namespace), SyncOptions())
-    assert actions(first) == {
-        "flow-a-r1": "create",
-        "flow-c-r1": "create",
-        "flow-b-r1": "waiting",
-        "flow-d-r1": "waiting",
-        "serve": "waiting",
-    }
+    assert actions(first) == {"flow-a-r1": "create", "flow-c-r1": "create", "flow-b-r1": "waiting",
+                              "flow-d-r1": "waiting", "serve": "waiting"}
     waiting = {c.ref.name: c.message for c in first.changes if c.action is Action.WAITING}
     assert waiting["flow-b-r1"] == "waiting for 'a'"
     assert waiting["flow-d-r1"] == "waiting for 'b', 'c'"
@@ -195,43 +170,16 @@ def test_crd_and_its_custom_resources_in_one_sync(kube_cluster, namespace: str) 
     cluster = connect(kubeconfig)
     plural = f"widgets{namespace[-6:]}"
     group = "example.com"
-    crd = {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}", "labels": labels(namespace, plural)},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {"plural": plural, "singular": plural[:-1], "kind": plural.capitalize()[:-1]},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {
-                                "spec": {
-                                    "type": "object",
-                                    "properties": {
-                                        "size": {"type": "integer", "default": 1},
-                                        "color": {"type": "string"},
-                                    },
-                                }
-                            },
-                        }
-                    },
-                }
-            ],
-        },
-    }
-    widget = {
-        "apiVersion": f"{group}/v1",
-        "kind": plural.capitalize()[:-1],
-        "metadata": {"name": "w1", "namespace": namespace, "labels": labels(namespace, "w1")},
-        "spec": {"color": "blue"},
-    }
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": f"{plural}.{group}", "labels": labels(namespace, plural)},
+           "spec": {"group": group, "scope": "Namespaced",
+                    "names": {"plural": plural, "singular": plural[:-1], "kind": plural.capitalize()[:-1]},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                        "type": "object", "properties": {"spec": {"type": "object", "properties": {
+                            "size": {"type": "integer", "default": 1}, "color": {"type": "string"}}}}}}}]}}
+    widget = {"apiVersion": f"{group}/v1", "kind": plural.capitalize()[:-1],
+              "metadata": {"name": "w1", "namespace": namespace, "labels": labels(namespace, "w1")},
+              "spec": {"color": "blue"}}
     try:
         preview = diff(cluster, [crd, widget], target(namespace))
         assert [str(c.action) for c in preview.changes] == ["create", "create"]
@@ -241,7 +189,6 @@ def test_crd_and_its_custom_resources_in_one_sync(kube_cluster, namespace: str) 
         assert live["spec"] == {"color": "blue", "size": 1}  # the CRD's schema default
         # a CRD default is not drift
         assert {str(c.action) for c in diff(connect(kubeconfig), [crd, widget], target(namespace)).changes} == {
-            "unchanged"
-        }
+            "unchanged"}
     finally:
         kubectl(kubeconfig, "delete", "crd", f"{plural}.{group}", "--ignore-not-found", "--wait=false")

@@ -63,9 +63,8 @@ def change_of(change_set: ChangeSet, kind: str, name: str) -> Change:
     return next(c for c in change_set.changes if (c.ref.kind, c.ref.name) == (kind, name))
 
 
-def assert_one_change_then_healed(
-    state: Synced, kind: str, name: str, action: str = "update", *, by: str | None = None
-) -> ChangeSet:
+def assert_one_change_then_healed(state: Synced, kind: str, name: str, action: str = "update",
+                                  *, by: str | None = None) -> ChangeSet:
     """One plain sync (git wins, no flag) heals exactly the one drifted object; ``by`` is the
     field manager the diff and the sync name as the author of the out-of-band edit."""
     found = state.diff()
@@ -131,14 +130,8 @@ def test_env_var_added_by_another_manager(synced: Synced) -> None:
 
 def test_container_added(synced: Synced) -> None:
     sidecar = {"name": "sidecar", "image": "registry.example.com/proxy:1"}
-    synced.kubectl(
-        "patch",
-        "deployment",
-        "web",
-        "--type=json",
-        "-p",
-        json.dumps([{"op": "add", "path": "/spec/template/spec/containers/-", "value": sidecar}]),
-    )
+    synced.kubectl("patch", "deployment", "web", "--type=json", "-p",
+                   json.dumps([{"op": "add", "path": "/spec/template/spec/containers/-", "value": sidecar}]))
     assert_one_change_then_healed(synced, "Deployment", "web")
     containers = synced.get("deployment", "web")["spec"]["template"]["spec"]["containers"]
     assert [c["name"] for c in containers] == ["web"]
@@ -157,27 +150,15 @@ def test_annotation_git_sets_changed(synced: Synced) -> None:
 
 
 def test_configmap_data_edited(synced: Synced) -> None:
-    synced.kubectl(
-        "patch",
-        "configmap",
-        "web-config",
-        "--type=merge",
-        "-p",
-        json.dumps({"data": {"mode": "slow", "injected": "yes"}}),
-    )
+    synced.kubectl("patch", "configmap", "web-config", "--type=merge", "-p",
+                   json.dumps({"data": {"mode": "slow", "injected": "yes"}}))
     assert_one_change_then_healed(synced, "ConfigMap", "web-config", by="kubectl-patch")
     assert synced.get("configmap", "web-config")["data"] == {"greeting": "hello", "mode": "fast"}
 
 
 def test_service_port_changed(synced: Synced) -> None:
-    synced.kubectl(
-        "patch",
-        "service",
-        "web",
-        "--type=json",
-        "-p",
-        json.dumps([{"op": "replace", "path": "/spec/ports/0/port", "value": 8081}]),
-    )
+    synced.kubectl("patch", "service", "web", "--type=json", "-p",
+                   json.dumps([{"op": "replace", "path": "/spec/ports/0/port", "value": 8081}]))
     assert_one_change_then_healed(synced, "Service", "web")
     ports = synced.get("service", "web")["spec"]["ports"]
     assert [(p["name"], p["port"]) for p in ports] == [("http", 80)]
@@ -235,18 +216,15 @@ def test_canonicalized_quantities_are_not_drift(synced: Synced) -> None:
 
 
 def test_secret_values_are_masked_in_diffs(synced: Synced) -> None:
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "token", "namespace": synced.namespace, "labels": {"app.kubernetes.io/name": "token"}},
-        "data": {"token": "c2VjcmV0LXZhbHVlLTE="},
-    }
+    secret = {"apiVersion": "v1", "kind": "Secret",
+              "metadata": {"name": "token", "namespace": synced.namespace,
+                           "labels": {"app.kubernetes.io/name": "token"}},
+              "data": {"token": "c2VjcmV0LXZhbHVlLTE="}}
     synced.desired.append(secret)
     created = synced.sync()
     assert ("create", "Secret", "token") in changed(created)
-    synced.kubectl(
-        "patch", "secret", "token", "--type=merge", "-p", json.dumps({"data": {"token": "b3RoZXItdmFsdWU="}})
-    )
+    synced.kubectl("patch", "secret", "token", "--type=merge", "-p",
+                   json.dumps({"data": {"token": "b3RoZXItdmFsdWU="}}))
     found = assert_one_change_then_healed(synced, "Secret", "token", by="kubectl-patch")
     text = "".join(c.diff for c in found.changes) + "".join(c.diff for c in created.changes)
     assert "c2VjcmV0LXZhbHVlLTE=" not in text and "b3RoZXItdmFsdWU=" not in text

@@ -44,20 +44,8 @@ def context_of(kubeconfig: Path) -> str:
 
 def sync_json(repo: Path, env: str, kubeconfig: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:  # type: ignore[type-arg]
     capsys.readouterr()
-    code = run(
-        [
-            "sync",
-            env,
-            "--repo",
-            str(repo),
-            "--kubeconfig",
-            str(kubeconfig),
-            "--context",
-            context_of(kubeconfig),
-            "-o",
-            "json",
-        ]
-    )
+    code = run(["sync", env, "--repo", str(repo), "--kubeconfig", str(kubeconfig),
+                "--context", context_of(kubeconfig), "-o", "json"])
     out, err = capsys.readouterr()
     assert out, f"exit {code}: {err}"
     return code, json.loads(out)
@@ -86,20 +74,8 @@ def test_sync_then_diff_is_clean(env: str, examples_repo, kube_cluster, capsys) 
         pytest.fail("tasks never all ran")
 
     capsys.readouterr()
-    code = run(
-        [
-            "diff",
-            env,
-            "--repo",
-            str(repo),
-            "--kubeconfig",
-            str(kubeconfig),
-            "--context",
-            context_of(kubeconfig),
-            "-o",
-            "json",
-        ]
-    )
+    code = run(["diff", env, "--repo", str(repo), "--kubeconfig", str(kubeconfig),
+                "--context", context_of(kubeconfig), "-o", "json"])
     document = json.loads(capsys.readouterr().out)
     assert code == 0, [c for c in document["changes"] if c["action"] != "unchanged"]
     assert document["summary"]["create"] == document["summary"]["update"] == document["summary"]["delete"] == 0
@@ -108,8 +84,6 @@ def test_sync_then_diff_is_clean(env: str, examples_repo, kube_cluster, capsys) 
     assert {"Namespace", "Deployment", "Service", "Job", "ConfigMap"} <= kinds
     # text output agrees, and says so in one line per environment
     capsys.readouterr()
-    assert (
-        run(["diff", env, "--repo", str(repo), "--kubeconfig", str(kubeconfig), "--context", context_of(kubeconfig)])
-        == 0
-    )
+    assert run(["diff", env, "--repo", str(repo), "--kubeconfig", str(kubeconfig),
+                "--context", context_of(kubeconfig)]) == 0
     assert f"{env} @ " in capsys.readouterr().out

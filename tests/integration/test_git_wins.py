@@ -123,42 +123,25 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 60) -> Non
     ("edit", "kind", "name", "manager", "check"),
     [
         (
-            [
-                "patch",
-                "configmap",
-                "api-config",
-                "--field-manager=kubectl-edit",
-                "--type=merge",
-                "-p",
-                '{"data":{"LOG_LEVEL":"debug"}}',
-            ],
-            "ConfigMap",
-            "api-config",
-            "kubectl-edit",
+            ["patch", "configmap", "api-config", "--field-manager=kubectl-edit", "--type=merge",
+             "-p", '{"data":{"LOG_LEVEL":"debug"}}'],
+            "ConfigMap", "api-config", "kubectl-edit",
             lambda e: e.get("configmap", "api-config")["data"] == {"LOG_LEVEL": "info", "MODE": "fast"},
         ),
         (
             ["scale", "deployment/worker", "--replicas=5"],
-            "Deployment",
-            "worker",
-            "kubectl",
+            "Deployment", "worker", "kubectl",
             lambda e: e.get("deployment", "worker")["spec"]["replicas"] == 2,
         ),
         (
             ["set", "image", "deployment/worker", "worker=registry.example.com/worker:6.6.6"],
-            "Deployment",
-            "worker",
-            "kubectl-set",
-            lambda e: (
-                e.get("deployment", "worker")["spec"]["template"]["spec"]["containers"][0]["image"]
-                == "registry.example.com/worker:1.0"
-            ),
+            "Deployment", "worker", "kubectl-set",
+            lambda e: e.get("deployment", "worker")["spec"]["template"]["spec"]["containers"][0]["image"]
+            == "registry.example.com/worker:1.0",
         ),
         (
             ["label", "--overwrite", "configmap", "api-config", "team=someone-else"],
-            "ConfigMap",
-            "api-config",
-            "kubectl-label",
+            "ConfigMap", "api-config", "kubectl-label",
             lambda e: e.get("configmap", "api-config")["metadata"]["labels"]["team"] == "search",
         ),
     ],
@@ -186,15 +169,8 @@ def test_a_plain_sync_takes_back_an_out_of_band_edit_and_names_its_author(
 def test_force_off_reports_the_conflict_and_changes_nothing(env: Env) -> None:
     env.target = replace(env.target, force=False)
     env.sync()
-    env.kubectl(
-        "patch",
-        "configmap",
-        "api-config",
-        "--field-manager=kubectl-edit",
-        "--type=merge",
-        "-p",
-        '{"data":{"LOG_LEVEL":"debug"}}',
-    )
+    env.kubectl("patch", "configmap", "api-config", "--field-manager=kubectl-edit", "--type=merge",
+                "-p", '{"data":{"LOG_LEVEL":"debug"}}')
     result = sync(env.cluster, env.desired, env.target, SyncOptions())
     [error] = [c for c in result.changes if c.action is Action.ERROR]
     assert error.ref.name == "api-config" and "409" in error.message and "kubectl-edit" in error.message
@@ -261,24 +237,10 @@ def test_ignore_rule_by_field_manager_leaves_that_managers_fields(env: Env) -> N
     rule = IgnoreRule(kind="ConfigMap", name="api-config", managers=("config-tuner",))
     env.target = replace(env.target, ignore_rules=(rule,))
     env.sync()
-    env.kubectl(
-        "patch",
-        "configmap",
-        "api-config",
-        "--field-manager=config-tuner",
-        "--type=merge",
-        "-p",
-        '{"data":{"LOG_LEVEL":"warn"}}',
-    )
-    env.kubectl(
-        "patch",
-        "configmap",
-        "api-config",
-        "--field-manager=kubectl-edit",
-        "--type=merge",
-        "-p",
-        '{"data":{"MODE":"slow"}}',
-    )
+    env.kubectl("patch", "configmap", "api-config", "--field-manager=config-tuner", "--type=merge",
+                "-p", '{"data":{"LOG_LEVEL":"warn"}}')
+    env.kubectl("patch", "configmap", "api-config", "--field-manager=kubectl-edit", "--type=merge",
+                "-p", '{"data":{"MODE":"slow"}}')
     found = env.diff()
     assert changed(found) == [("update", "ConfigMap", "api-config")]
     assert [a.manager for a in change_of(found, "ConfigMap", "api-config").changed_by] == ["kubectl-edit"]
@@ -310,11 +272,8 @@ def test_aggregated_cluster_role_rules_are_not_drift(env: Env) -> None:
         env.sync()
 
         def filled() -> bool:
-            return bool(
-                json.loads(kubectl(env.kubeconfig, "get", "clusterrole", role["metadata"]["name"], "-o", "json")).get(
-                    "rules"
-                )
-            )
+            return bool(json.loads(kubectl(env.kubeconfig, "get", "clusterrole", role["metadata"]["name"],
+                                           "-o", "json")).get("rules"))
 
         wait_until(filled, "the aggregation controller")
         assert changed(env.diff()) == []
@@ -326,21 +285,14 @@ def test_aggregated_cluster_role_rules_are_not_drift(env: Env) -> None:
 
 def test_service_account_token_data_is_not_drift(env: Env) -> None:
     ns = env.namespace
-    account = {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {"name": "builder", "namespace": ns, "labels": labels(ns, "builder")},
-    }
+    account = {"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "builder", "namespace": ns, "labels": labels(ns, "builder")}}
     token = {
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "kubernetes.io/service-account-token",
-        "metadata": {
-            "name": "builder-token",
-            "namespace": ns,
-            "labels": labels(ns, "builder-token"),
-            "annotations": {"kubernetes.io/service-account.name": "builder"},
-        },
+        "metadata": {"name": "builder-token", "namespace": ns, "labels": labels(ns, "builder-token"),
+                     "annotations": {"kubernetes.io/service-account.name": "builder"}},
     }
     env.desired = [account, token]
     env.sync()
@@ -372,11 +324,8 @@ def test_a_copy_with_the_labels_and_the_tracking_id_of_its_original_is_not_owned
     copy = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {
-            "name": "api-config-copy",
-            "labels": original["metadata"]["labels"],
-            "annotations": original["metadata"]["annotations"],
-        },
+        "metadata": {"name": "api-config-copy", "labels": original["metadata"]["labels"],
+                     "annotations": original["metadata"]["annotations"]},
         "data": original["data"],
     }
     manifest = tmp_path / "copy.json"
@@ -407,6 +356,7 @@ def test_objects_applied_before_tracking_ids_are_adopted_on_first_sync_and_never
         f"{ns}:/ConfigMap:{ns}/kept"
     )
     assert changed(env.diff()) == []
+
 
 
 def test_a_cronjob_suspended_by_a_person_is_drift_with_its_author_and_git_suspend_is_kept(env: Env) -> None:

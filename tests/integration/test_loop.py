@@ -70,22 +70,9 @@ def loop(dev_repo: tuple[Path, str], kube_cluster, tmp_path: Path) -> Iterator[t
     script = Path(sys.executable).parent / "gitops-agent"
     log = (tmp_path / "loop.log").open("w+")
     process = subprocess.Popen(
-        [
-            str(script),
-            "reconcile",
-            ENV,
-            "--repo",
-            str(repo),
-            "--kubeconfig",
-            str(kube_cluster.kubeconfig),
-            "--interval",
-            f"{int(INTERVAL)}s",
-            "--metrics-port",
-            "0",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        text=True,
+        [str(script), "reconcile", ENV, "--repo", str(repo), "--kubeconfig", str(kube_cluster.kubeconfig),
+         "--interval", f"{int(INTERVAL)}s", "--metrics-port", "0"],
+        stdout=subprocess.DEVNULL, stderr=log, text=True,
     )
     port = 0
 
@@ -131,23 +118,12 @@ def test_drift_is_healed_within_two_intervals_and_sigterm_stops_cleanly(loop, de
 
     # a field git sets, changed by another field manager (a plain apply would get HTTP 409):
     # git wins, and the drift-fix record names who changed it
-    kubectl(
-        kubeconfig,
-        "-n",
-        namespace,
-        "patch",
-        "configmap",
-        "image-recognition-config",
-        "--field-manager=kubectl-edit",
-        "--type=merge",
-        "-p",
-        '{"data":{"thresholds.yaml":"min_accuracy: 0.1"}}',
-    )
+    kubectl(kubeconfig, "-n", namespace, "patch", "configmap", "image-recognition-config",
+            "--field-manager=kubectl-edit", "--type=merge", "-p", '{"data":{"thresholds.yaml":"min_accuracy: 0.1"}}')
 
     def taken_back() -> bool:
-        data = json.loads(
-            kubectl(kubeconfig, "-n", namespace, "get", "configmap", "image-recognition-config", "-o", "json")
-        )["data"]
+        data = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "configmap", "image-recognition-config",
+                                  "-o", "json"))["data"]
         return "min_accuracy: 0.92" in data["thresholds.yaml"]
 
     wait_for(taken_back, 4 * INTERVAL, "the conflicting edit to be healed")
@@ -167,9 +143,8 @@ def test_drift_is_healed_within_two_intervals_and_sigterm_stops_cleanly(loop, de
     assert run(["compile", "--repo", str(repo), "--env", ENV, "--commit"]) == 0
 
     def deployed() -> bool:
-        data = json.loads(
-            kubectl(kubeconfig, "-n", namespace, "get", "configmap", "image-recognition-config", "-o", "json")
-        )["data"]
+        data = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "configmap", "image-recognition-config",
+                                  "-o", "json"))["data"]
         return any("min_accuracy: 0.95" in value for value in data.values())
 
     wait_for(deployed, 4 * INTERVAL, "the new revision")
@@ -180,12 +155,8 @@ def test_drift_is_healed_within_two_intervals_and_sigterm_stops_cleanly(loop, de
     # every sync and drift fix left a record in git (notes on the environment commits)
     notes = read_sync_notes(repo, ENV)
     assert {"sync", "drift-fix"} <= {note.event.value for note in notes}
-    healed_by = [
-        entry
-        for note in notes
-        for entry in note.drift
-        if entry["object"] == f"ConfigMap/{namespace}/image-recognition-config"
-    ]
+    healed_by = [entry for note in notes for entry in note.drift
+                 if entry["object"] == f"ConfigMap/{namespace}/image-recognition-config"]
     assert any(author["manager"] == "kubectl-edit" for entry in healed_by for author in entry["changedBy"])
 
 
@@ -209,22 +180,9 @@ def test_loop_survives_an_api_server_restart_and_a_git_remote_outage(tmp_path: P
         assert run(["compile", "--repo", str(repo), "--env", env, "--commit", "--push"]) == 0
         log = (tmp_path / "loop.log").open("w+")
         process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gitops-agent"),
-                "reconcile",
-                env,
-                "--repo",
-                str(repo),
-                "--kubeconfig",
-                str(cluster.kubeconfig),
-                "--interval",
-                "2s",
-                "--metrics-port",
-                "0",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            text=True,
+            [str(Path(sys.executable).parent / "gitops-agent"), "reconcile", env, "--repo", str(repo),
+             "--kubeconfig", str(cluster.kubeconfig), "--interval", "2s", "--metrics-port", "0"],
+            stdout=subprocess.DEVNULL, stderr=log, text=True,
         )
 
         def port() -> int:
@@ -238,11 +196,8 @@ def test_loop_survives_an_api_server_restart_and_a_git_remote_outage(tmp_path: P
 
         # the API server crashes and comes back: the loop counts the failures, backs off, heals
         cluster.stop_apiserver()
-        wait_for(
-            lambda: metric(port(), "gitops_agent_reconcile_errors_total", environment=env, source="cluster") >= 1,
-            30,
-            "a failed round",
-        )
+        wait_for(lambda: metric(port(), "gitops_agent_reconcile_errors_total", environment=env, source="cluster") >= 1,
+                 30, "a failed round")
         cluster.start_apiserver()
         kubectl(cluster.kubeconfig, "-n", namespace, "delete", "configmap", config)
         wait_for(lambda: exists(cluster.kubeconfig, namespace, "configmap", config), 60, "healing after the restart")
@@ -251,11 +206,8 @@ def test_loop_survives_an_api_server_restart_and_a_git_remote_outage(tmp_path: P
         # the git remote disappears: the last rendered state is still enforced
         hidden = git_remote.bare.with_name("hidden.git")
         git_remote.bare.rename(hidden)
-        wait_for(
-            lambda: metric(port(), "gitops_agent_reconcile_errors_total", environment=env, source="git") >= 1,
-            30,
-            "a failed fetch",
-        )
+        wait_for(lambda: metric(port(), "gitops_agent_reconcile_errors_total", environment=env, source="git") >= 1,
+                 30, "a failed fetch")
         kubectl(cluster.kubeconfig, "-n", namespace, "delete", "configmap", config)
         wait_for(lambda: exists(cluster.kubeconfig, namespace, "configmap", config), 60, "healing without git")
         hidden.rename(git_remote.bare)

@@ -57,17 +57,10 @@ def test_objects_removed_from_git_are_deleted_and_unowned_ones_untouched(kube_cl
 def test_sync_policy_prune_and_protected_objects(kube_cluster, namespace: str) -> None:  # type: ignore[no-untyped-def]
     cluster = connect(kube_cluster.kubeconfig)
     desired = web_stack(namespace)
-    protected = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": "keep-me",
-            "namespace": namespace,
-            "labels": labels(namespace, "keep-me"),
-            "annotations": {"gitops-agent.io/prune": "false"},
-        },
-        "data": {"a": "b"},
-    }
+    protected = {"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": "keep-me", "namespace": namespace, "labels": labels(namespace, "keep-me"),
+                              "annotations": {"gitops-agent.io/prune": "false"}},
+                 "data": {"a": "b"}}
     sync(cluster, [*desired, protected], target(namespace), SyncOptions())
     result = sync(cluster, desired[1:], target(namespace, prune=True), SyncOptions())
     assert changed(result) == [("delete", "ConfigMap", "web-config")]
@@ -106,38 +99,27 @@ def test_owned_namespace_is_pruned_last_and_foreign_namespace_never(kube_cluster
     owned_ns = f"{namespace}-extra"
     extra = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": owned_ns, "labels": labels(env, owned_ns)}},
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "extra", "namespace": owned_ns, "labels": labels(env, "extra")},
-            "data": {"a": "b"},
-        },
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "extra", "namespace": owned_ns, "labels": labels(env, "extra")}, "data": {"a": "b"}},
     ]
     desired = web_stack(namespace)
     sync(cluster, [*desired, *extra], target(namespace), SyncOptions())
     result = sync(cluster, desired, target(namespace), SyncOptions(prune=True, allow_mass_prune=True))
     deleted = [(c.ref.kind, c.ref.name) for c in result.changes if c.action is Action.DELETE]
     assert ("Namespace", owned_ns) in deleted
-    phase = json.loads(
-        kubectl(kube_cluster.kubeconfig, "get", "namespace", owned_ns, "-o", "json", check=False)
-        or '{"status": {"phase": "Terminating"}}'
-    )["status"]["phase"]
+    phase = json.loads(kubectl(kube_cluster.kubeconfig, "get", "namespace", owned_ns, "-o", "json",
+                               check=False) or '{"status": {"phase": "Terminating"}}')["status"]["phase"]
     assert phase == "Terminating"
     # the test's own namespace carries no ownership labels: it is never a candidate
-    assert (
-        json.loads(kubectl(kube_cluster.kubeconfig, "get", "namespace", namespace, "-o", "json"))["status"]["phase"]
-        == "Active"
-    )
+    assert json.loads(kubectl(kube_cluster.kubeconfig, "get", "namespace", namespace, "-o", "json"))[
+        "status"]["phase"] == "Active"
 
 
 def test_owned_namespace_holding_foreign_objects_is_not_pruned(kube_cluster, namespace: str) -> None:  # type: ignore[no-untyped-def]
     cluster = connect(kube_cluster.kubeconfig)
     shared = f"{namespace}-shared"
-    ns_object = {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": shared, "labels": labels(namespace, shared)},
-    }
+    ns_object = {"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": shared, "labels": labels(namespace, shared)}}
     desired = web_stack(namespace)
     sync(cluster, [*desired, ns_object], target(namespace), SyncOptions())
     # another team moved in
@@ -145,10 +127,8 @@ def test_owned_namespace_holding_foreign_objects_is_not_pruned(kube_cluster, nam
     result = sync(cluster, desired, target(namespace), SyncOptions(prune=True, allow_mass_prune=True))
     assert changed(result) == []
     assert any(f"Namespace/{shared} is not pruned" in note and "their-settings" in note for note in result.notes)
-    assert (
-        json.loads(kubectl(kube_cluster.kubeconfig, "get", "namespace", shared, "-o", "json"))["status"]["phase"]
-        == "Active"
-    )
+    assert json.loads(kubectl(kube_cluster.kubeconfig, "get", "namespace", shared, "-o", "json"))[
+        "status"]["phase"] == "Active"
     # once it only holds what gitops-agent put there, it is pruned
     kubectl(kube_cluster.kubeconfig, "-n", shared, "delete", "configmap", "their-settings")
     result = sync(cluster, desired, target(namespace), SyncOptions(prune=True, allow_mass_prune=True))
@@ -158,11 +138,8 @@ def test_owned_namespace_holding_foreign_objects_is_not_pruned(kube_cluster, nam
 def test_namespace_that_existed_before_is_adopted_and_never_pruned(kube_cluster, namespace: str) -> None:  # type: ignore[no-untyped-def]
     cluster = connect(kube_cluster.kubeconfig)
     # git declares the (already existing, unlabelled) test namespace itself
-    ns_object = {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": namespace, "labels": labels(namespace, namespace)},
-    }
+    ns_object = {"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": namespace, "labels": labels(namespace, namespace)}}
     desired = web_stack(namespace)
     preview = diff(cluster, [ns_object, *desired], target(namespace))
     assert ("update", "Namespace", namespace) in changed(preview)  # it exists: not a "create"
@@ -174,7 +151,5 @@ def test_namespace_that_existed_before_is_adopted_and_never_pruned(kube_cluster,
     # git drops the namespace: it is kept, because gitops-agent did not create it
     result = sync(cluster, desired, target(namespace), SyncOptions(prune=True, allow_mass_prune=True))
     assert changed(result) == []
-    assert (
-        json.loads(kubectl(kube_cluster.kubeconfig, "get", "namespace", namespace, "-o", "json"))["status"]["phase"]
-        == "Active"
-    )
+    assert json.loads(kubectl(kube_cluster.kubeconfig, "get", "namespace", namespace, "-o", "json"))[
+        "status"]["phase"] == "Active"

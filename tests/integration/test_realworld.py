@@ -25,14 +25,8 @@ from tests.support.gitrepos import git
 pytestmark = pytest.mark.integration
 
 REALWORLD = Path(__file__).resolve().parents[3] / "shared" / "realworld"
-CONTROLLER_MADE = (
-    "replicasets.apps",
-    "pods",
-    "controllerrevisions.apps",
-    "persistentvolumeclaims",
-    "endpointslices.discovery.k8s.io",
-    "jobs.batch",
-)
+CONTROLLER_MADE = ("replicasets.apps", "pods", "controllerrevisions.apps", "persistentvolumeclaims",
+                   "endpointslices.discovery.k8s.io", "jobs.batch")
 
 
 @dataclass(frozen=True)
@@ -47,42 +41,15 @@ class Edit:
 
 SETS: dict[str, Edit] = {
     # git sets no replicas here: scaling it is not drift; the image is
-    "ingress-nginx": Edit(
-        (
-            "set",
-            "image",
-            "deployment/ingress-nginx-controller",
-            "controller=registry.k8s.io/ingress-nginx/controller:v0.0.1",
-        ),
-        "Deployment",
-        "ingress-nginx-controller",
-        "kubectl-set",
-    ),
-    "cert-manager": Edit(
-        (
-            "set",
-            "image",
-            "deployment/cert-manager-webhook",
-            "cert-manager-webhook=quay.io/jetstack/cert-manager-webhook:v0.0.1",
-        ),
-        "Deployment",
-        "cert-manager-webhook",
-        "kubectl-set",
-    ),
-    "argo-cd-install": Edit(
-        (
-            "patch",
-            "configmap",
-            "argocd-cm",
-            "--field-manager=kubectl-edit",
-            "--type=merge",
-            "-p",
-            '{"data":{"timeout.reconciliation":"1s"}}',
-        ),
-        "ConfigMap",
-        "argocd-cm",
-        "kubectl-edit",
-    ),
+    "ingress-nginx": Edit(("set", "image", "deployment/ingress-nginx-controller",
+                           "controller=registry.k8s.io/ingress-nginx/controller:v0.0.1"),
+                          "Deployment", "ingress-nginx-controller", "kubectl-set"),
+    "cert-manager": Edit(("set", "image", "deployment/cert-manager-webhook",
+                          "cert-manager-webhook=quay.io/jetstack/cert-manager-webhook:v0.0.1"),
+                         "Deployment", "cert-manager-webhook", "kubectl-set"),
+    "argo-cd-install": Edit(("patch", "configmap", "argocd-cm", "--field-manager=kubectl-edit", "--type=merge",
+                             "-p", '{"data":{"timeout.reconciliation":"1s"}}'),
+                            "ConfigMap", "argocd-cm", "kubectl-edit"),
     "zookeeper-statefulset": Edit(("scale", "statefulset/zk", "--replicas=5"), "StatefulSet", "zk", "kubectl"),
 }
 
@@ -136,17 +103,10 @@ def deployed(request: pytest.FixtureRequest, tmp_path: Path, kube_cluster) -> It
     yield Deployed(repo, env, namespace, kube_cluster.kubeconfig)
     # not waited for: PVCs of a StatefulSet keep their protection finalizer while no kubelet runs
     kubectl(kube_cluster.kubeconfig, "delete", "namespace", namespace, "--wait=false")
-    cluster_scoped = kubectl(
-        kube_cluster.kubeconfig,
-        "get",
-        "clusterroles,clusterrolebindings,"
-        "validatingwebhookconfigurations,mutatingwebhookconfigurations,"
-        "customresourcedefinitions,ingressclasses",
-        "-l",
-        f"gitops-agent.io/environment={env}",
-        "-o",
-        "name",
-    ).split()
+    cluster_scoped = kubectl(kube_cluster.kubeconfig, "get", "clusterroles,clusterrolebindings,"
+                             "validatingwebhookconfigurations,mutatingwebhookconfigurations,"
+                             "customresourcedefinitions,ingressclasses", "-l",
+                             f"gitops-agent.io/environment={env}", "-o", "name").split()
     if cluster_scoped:
         kubectl(kube_cluster.kubeconfig, "delete", "--wait=false", *cluster_scoped)
 

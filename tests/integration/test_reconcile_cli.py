@@ -24,9 +24,7 @@ def closed_port() -> int:
 
 def kubeconfig_for(tmp_path: Path, server: str) -> Path:
     config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "nowhere",
+        "apiVersion": "v1", "kind": "Config", "current-context": "nowhere",
         "clusters": [{"name": "nowhere", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
         "users": [{"name": "someone", "user": {"token": "t"}}],
         "contexts": [{"name": "nowhere", "context": {"cluster": "nowhere", "user": "someone"}}],
@@ -65,9 +63,8 @@ def test_unknown_environment_and_bad_timeout_are_exit_2(compiled_repo: Path, tmp
     kubeconfig = kubeconfig_for(tmp_path, "https://127.0.0.1:1")
     assert run(["diff", "nope", "--repo", str(compiled_repo), "--kubeconfig", str(kubeconfig)]) == 2
     assert "environment 'nope' not found" in capsys.readouterr().err
-    code = run(
-        ["sync", ENV, "--wait", "--timeout", "soon", "--repo", str(compiled_repo), "--kubeconfig", str(kubeconfig)]
-    )
+    code = run(["sync", ENV, "--wait", "--timeout", "soon", "--repo", str(compiled_repo),
+                "--kubeconfig", str(kubeconfig)])
     assert code == 2
     assert "--timeout soon" in capsys.readouterr().err
 

@@ -19,17 +19,8 @@ pytestmark = pytest.mark.integration
 
 def owned_in(kubeconfig: Path, namespace: str, env: str) -> list[str]:
     selector = f"gitops-agent.io/environment={env}"
-    out = kubectl(
-        kubeconfig,
-        "-n",
-        namespace,
-        "get",
-        "configmaps,services,deployments,cronjobs,jobs",
-        "-l",
-        selector,
-        "-o",
-        "name",
-    )
+    out = kubectl(kubeconfig, "-n", namespace, "get", "configmaps,services,deployments,cronjobs,jobs",
+                  "-l", selector, "-o", "name")
     return out.split()
 
 
@@ -39,12 +30,9 @@ def test_forbidden_objects_are_reported_one_by_one_and_nothing_is_applied(kube_c
     desired = web_stack(allowed)
     for obj in desired:
         obj["metadata"]["labels"]["gitops-agent.io/environment"] = env
-    elsewhere = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": "outside", "namespace": namespace, "labels": labels(env, "outside")},
-        "data": {"a": "b"},
-    }
+    elsewhere = {"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": "outside", "namespace": namespace, "labels": labels(env, "outside")},
+                 "data": {"a": "b"}}
     cluster = connect(kube_cluster.restricted_kubeconfig)
     result = sync(cluster, [*desired, elsewhere], Target(environment=env, namespace=allowed), SyncOptions())
     errors = [c for c in result.changes if c.action is Action.ERROR]
@@ -69,9 +57,8 @@ def test_cli_sync_with_restricted_kubeconfig_exits_3_naming_each_object(kube_clu
     allowed = kube_cluster.restricted_namespace
     repo = restricted_repo(tmp_path, allowed)
     capsys.readouterr()
-    code = run(
-        ["sync", "dev", "--repo", str(repo), "--kubeconfig", str(kube_cluster.restricted_kubeconfig), "-o", "json"]
-    )
+    code = run(["sync", "dev", "--repo", str(repo), "--kubeconfig", str(kube_cluster.restricted_kubeconfig),
+                "-o", "json"])
     out, err = capsys.readouterr()
     assert code == 3
     document = json.loads(out)

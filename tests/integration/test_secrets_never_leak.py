@@ -127,16 +127,9 @@ def test_planted_secret_values_never_leak(
             {
                 "apiVersion": "v1",
                 "kind": "Secret",
-                "metadata": {
-                    "name": name,
-                    "labels": extra,
-                    "annotations": {
-                        # applied by gitops-agent before git dropped it: it carries its tracking id
-                        "gitops-agent.io/tracking-id": f"leak:/Secret:{namespace}/{name}"
-                    }
-                    if extra
-                    else {},
-                },
+                "metadata": {"name": name, "labels": extra, "annotations": {
+                    # applied by gitops-agent before git dropped it: it carries its tracking id
+                    "gitops-agent.io/tracking-id": f"leak:/Secret:{namespace}/{name}"} if extra else {}},
                 "stringData": {"password": value},
             },
         )

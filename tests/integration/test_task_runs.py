@@ -114,9 +114,7 @@ def dag_repo(tmp_path: Path, kube_cluster) -> Iterator[Repo]:  # type: ignore[no
 
 
 def test_a_job_removed_by_its_ttl_after_success_is_not_run_again(
-    tmp_path: Path,
-    kube_cluster,
-    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+    tmp_path: Path, kube_cluster, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
 ) -> None:
     repo = make_repo(tmp_path / "repo", kube_cluster, migration=MIGRATION.replace("IMAGE", "1.0"))
     try:
@@ -178,10 +176,7 @@ def test_dependents_run_once_after_an_upstream_job_is_deleted_and_nothing_reruns
     code, audit = repo.agent(capsys, "audit", "--no-fetch")
     runs = [e for e in audit["events"] if e["kind"] == "task-run"]
     assert sorted((e["details"]["task"], e["details"]["outcome"]) for e in runs) == [
-        ("evaluate", "succeeded"),
-        ("prepare", "succeeded"),
-        ("train", "succeeded"),
-    ]
+        ("evaluate", "succeeded"), ("prepare", "succeeded"), ("train", "succeeded")]
 
 
 def test_rerun_is_a_recorded_act_and_runs_the_task_once_more(
@@ -205,9 +200,7 @@ def test_rerun_is_a_recorded_act_and_runs_the_task_once_more(
 
 
 def test_a_fresh_clone_knows_what_ran(
-    git_remote: GitRemote,
-    kube_cluster,
-    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+    git_remote: GitRemote, kube_cluster, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
 ) -> None:
     first = git_remote.clone("first")
     repo = make_repo(first, kube_cluster, migration=MIGRATION.replace("IMAGE", "1.0"))
