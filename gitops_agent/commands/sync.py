@@ -15,6 +15,7 @@ from gitops_agent.commands.common import (
     RefOption,
     RepoOption,
     VerboseOption,
+    process_started,
     progress,
 )
 from gitops_agent.commands.diff import (
@@ -59,6 +60,7 @@ def sync(
     verbose: VerboseOption = False,
 ) -> int:
     """Make the cluster match the environment branch (exit 3 when the cluster refused)."""
+    started = process_started()
     setup_logging(verbose)
     options = SyncOptions(
         prune=prune,
@@ -67,6 +69,7 @@ def sync(
         timeout=parse_seconds(timeout, "--timeout"),
         force_conflicts=force_conflicts,
         allow_mass_prune=allow_mass_prune,
+        started=started,
     )
     environment = load_environment(repo, env)
     rendered = render_desired(repo, environment, ref)

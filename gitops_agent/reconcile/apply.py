@@ -323,5 +323,6 @@ def sync(
         run.prune()
     if options.wait and not errors:
         run.wait_healthy()
-    say(f"sync of {target.environment} finished in {time.monotonic() - started:.1f}s")
+    since = started if options.started is None else options.started
+    say(f"sync of {target.environment} finished in {time.monotonic() - since:.1f}s")
     return the_plan.change_set()

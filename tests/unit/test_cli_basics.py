@@ -97,3 +97,21 @@ def test_an_unreadable_path_is_a_located_error_not_a_crash(tmp_path: Path, capsy
     assert run(["validate", "a" * 300, "--repo", str(repo)]) == 2
     err = capsys.readouterr().err
     assert "cannot read path: File name too long" in err and "internal error" not in err
+
+
+def test_process_started_counts_interpreter_start_and_imports() -> None:
+    """A command's time starts with its process, not with the first gitops_agent import."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import time; time.sleep(0.8)\n"
+        "import gitops_agent\n"
+        "from gitops_agent.commands.common import process_started\n"
+        "print(gitops_agent.IMPORTED_AT - process_started(), time.monotonic() - process_started())\n"
+    )
+    before_import, age = map(float, subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                                   check=True).stdout.split())
+    assert before_import >= 0.75  # the sleep happened before the import, after the process started
+    assert age >= before_import
+    assert age < 60  # the process's own start, not the machine's boot
