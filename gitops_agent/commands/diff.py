@@ -27,7 +27,7 @@ from gitops_agent.notes import SyncEvent, SyncRecord, record_sync
 from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
 from gitops_agent.reconcile.engine import diff as diff_objects
 from gitops_agent.render import Rendered, render_ref
-from gitops_agent.spec import load_specs
+from gitops_agent.spec.cache import load_specs_cached
 from gitops_agent.spec.durations import parse_duration
 from gitops_agent.spec.model import Environment
 from gitops_agent.targets import target_for
@@ -49,8 +49,9 @@ def setup_logging(verbose: bool) -> None:
 
 
 def load_environment(repo: Path, name: str) -> Environment:
-    """The named environment of the repository (exit 2 when unknown)."""
-    specs = load_specs(repo)
+    """The named environment of the repository (exit 2 when unknown or when any spec is
+    invalid); unchanged spec files are not validated again (:mod:`gitops_agent.spec.cache`)."""
+    specs = load_specs_cached(repo)
     if name not in specs.environments:
         known = ", ".join(sorted(specs.environments)) or "none"
         raise InvalidInputError(f"environment {name!r} not found (known: {known})")
