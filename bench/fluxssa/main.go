@@ -80,7 +80,9 @@ func run(kubeconfig, path, mode string, concurrency int) (int, error) {
 	if err != nil {
 		return 3, err
 	}
-	cfg.QPS, cfg.Burst = 50, 100 // kustomize-controller's --kube-api-qps / --kube-api-burst defaults
+	// Client-side rate limit: 50 requests/s as kustomize-controller's --kube-api-qps default
+	// (the bound for thousands of requests); burst 100.
+	cfg.QPS, cfg.Burst = 50, 100
 	kube, err := client.New(cfg, client.Options{})
 	if err != nil {
 		return 3, err
