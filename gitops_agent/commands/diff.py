@@ -123,7 +123,7 @@ def print_change_set(change_set: ChangeSet, output: OutputFormat, *, show_unchan
         say(line)
         if change.changed_by:
             say(f"    changed out of band by {change.authors()}")
-        if change.diff and change.action in (Action.UPDATE,):
+        if change.action is Action.UPDATE and change.diff:  # made only where it is shown
             for diff_line in change.diff.splitlines():
                 color = {"+": typer.colors.GREEN, "-": typer.colors.RED}.get(diff_line[:1])
                 if diff_line.startswith(("+++", "---")):

@@ -145,3 +145,32 @@ def test_help_lists_every_command_in_order_after_one_ran(capsys: pytest.CaptureF
     assert listed == list(COMMANDS)
     assert run(["difff"]) == 2
     assert "Did you mean 'diff'?" in capsys.readouterr().err
+
+
+def test_text_output_makes_unified_diffs_only_for_updates(capsys: pytest.CaptureFixture[str]) -> None:
+    """A first diff or sync prints thousands of creates: none of them pays for a diff it never shows."""
+    from gitops_agent.commands.common import OutputFormat
+    from gitops_agent.commands.diff import print_change_set
+    from gitops_agent.reconcile.changeset import Action, Change, ChangeSet
+    from gitops_agent.reconcile.objects import ObjectRef
+
+    class Sides:
+        made: list[str] = []
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def unified(self) -> str:
+            Sides.made.append(self.name)
+            return f"--- live\n+++ git\n-old {self.name}\n+new {self.name}\n"
+
+    def change(name: str, action: Action) -> Change:
+        ref = ObjectRef("", "v1", "ConfigMap", "ml", name)
+        return Change(ref, action, 1, sides=Sides(name))  # type: ignore[arg-type]
+
+    creates = [change(f"c{i}", Action.CREATE) for i in range(3)]
+    changes = (*creates, change("u", Action.UPDATE), change("d", Action.DELETE), change("x", Action.ERROR))
+    print_change_set(ChangeSet("dev", "abc", changes), OutputFormat.TEXT)
+    out = capsys.readouterr().out
+    assert Sides.made == ["u"]
+    assert "+new u" in out and "new c0" not in out
