@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import ssl
 import tempfile
@@ -417,7 +418,7 @@ class KubeCluster:
             "PATCH",
             self._item(info, ref.namespace, ref.name),
             query=query,
-            body=json.dumps(obj).encode(),
+            body=_json_body(obj, ref),
             content_type=APPLY_CONTENT_TYPE,
             ref=ref,
             counter="apply (dry-run)" if dry_run else "apply",
@@ -429,7 +430,7 @@ class KubeCluster:
             "PATCH",
             self._item(info, ref.namespace, ref.name),
             query=[("fieldManager", FIELD_MANAGER)],
-            body=json.dumps(list(ops)).encode(),
+            body=_json_body(list(ops), ref),
             content_type=JSON_PATCH_CONTENT_TYPE,
             ref=ref,
             counter="json-patch",
@@ -457,7 +458,7 @@ class KubeCluster:
         result: Manifest = self._request(
             "POST",
             self._collection(info, ref.namespace),
-            body=json.dumps(obj).encode(),
+            body=_json_body(obj, ref),
             content_type="application/json",
             ref=ref,
             counter="create",
@@ -471,7 +472,7 @@ class KubeCluster:
         result: Manifest = self._request(
             "PUT",
             self._item(info, ref.namespace, ref.name),
-            body=json.dumps(obj).encode(),
+            body=_json_body(obj, ref),
             content_type="application/json",
             ref=ref,
             counter="replace",
@@ -498,6 +499,34 @@ class KubeCluster:
         )
         status = result.get("status") or {}
         return bool(status.get("allowed")), str(status.get("reason") or status.get("evaluationError") or "")
+
+
+def _json_body(value: Any, ref: ObjectRef | str) -> bytes:
+    """``value`` as strict JSON (RFC 8259). NaN and ±Infinity have no JSON form: Python's
+    ``Infinity`` token reaches the API server's YAML reader of apply patches as the *string*
+    "Infinity", a changed value; such an object is refused before anything is sent.
+
+    Raises :class:`ObjectError` (status 0) naming the first non-finite number's path.
+    """
+    try:
+        return json.dumps(value, allow_nan=False).encode()
+    except ValueError as error:
+        path, number = _first_non_finite(value, "") or ("", "not finite")
+        raise ObjectError(
+            ref, 0, f"not sent: {path or '<root>'} is {number}, a number JSON cannot carry (text read as a number?)"
+        ) from error
+
+
+def _first_non_finite(value: Any, path: str) -> tuple[str, str] | None:
+    """The dotted path and value of the first NaN or infinite number in ``value``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, repr(value)
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        found = _first_non_finite(child, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def _status_message(data: bytes | None, fallback: str | None) -> str:

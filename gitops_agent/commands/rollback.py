@@ -15,6 +15,7 @@ from gitops_agent.commands.common import (
     RepoOption,
     VerboseOption,
     emit_json,
+    process_started,
     progress,
     say,
 )
@@ -93,8 +94,9 @@ def rollback(
     verbose: VerboseOption = False,
 ) -> int:
     """A new commit on the environment branch restoring REF's tree, then a sync."""
+    started = process_started()
     setup_logging(verbose)
-    options = SyncOptions(wait=wait, timeout=parse_seconds(timeout, "--timeout"))
+    options = SyncOptions(wait=wait, timeout=parse_seconds(timeout, "--timeout"), started=started)
     environment = load_environment(repo, env)
     result = rollback_branch(repo, environment, to)
     if result.commit is None:

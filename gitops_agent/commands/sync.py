@@ -16,6 +16,7 @@ from gitops_agent.commands.common import (
     RepoOption,
     VerboseOption,
     live_progress,
+    process_started,
     progress,
 )
 from gitops_agent.commands.diff import (
@@ -62,6 +63,7 @@ def sync(
     verbose: VerboseOption = False,
 ) -> int:
     """Make the cluster match the environment branch (exit 3 when the cluster refused)."""
+    started = process_started()
     setup_logging(verbose)
     options = SyncOptions(
         prune=prune,
@@ -70,6 +72,7 @@ def sync(
         timeout=parse_seconds(timeout, "--timeout"),
         force_conflicts=force_conflicts,
         allow_mass_prune=allow_mass_prune,
+        started=started,
     )
     environment = load_environment(repo, env)
     rendered = render_desired(repo, environment, ref)
