@@ -70,6 +70,19 @@ def _kubeconfig_path(kubeconfig: Path | None) -> Path | None:
     return Path(env) if env else Path.home() / ".kube" / "config"
 
 
+def _check_context(path: Path, document: Any, context: str | None) -> None:
+    """Raise ``ClusterError`` naming the kubeconfig's contexts when the wanted one is not there."""
+    if not isinstance(document, dict) or not isinstance(document.get("contexts"), list):
+        return
+    names = [str(c.get("name")) for c in document["contexts"] if isinstance(c, dict)]
+    wanted = context or document.get("current-context")
+    if wanted and wanted not in names:
+        raise ClusterError(
+            f"kubeconfig {path} has no context {wanted!r} (it has: {', '.join(names) or 'none'}); "
+            "set the environment's cluster.context or pass --context"
+        )
+
+
 def _plain_transport(
     kubeconfig: Path | None, context: str | None, pool_size: int, retries: urllib3.Retry
 ) -> _Transport | None:
@@ -83,6 +96,7 @@ def _plain_transport(
         return None
     try:
         document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        _check_context(path, document, context)
         name = context or document["current-context"]
         ctx = next(c["context"] for c in document["contexts"] if c["name"] == name)
         cluster = next(c["cluster"] for c in document["clusters"] if c["name"] == ctx["cluster"])
@@ -143,6 +157,7 @@ def _client_transport(
     kubeconfig: Path | None, context: str | None, pool_size: int, retries: urllib3.Retry
 ) -> _Transport:
     """Everything else, through the official client library (exec plugins refresh tokens)."""
+    import yaml
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
     from kubernetes.config.config_exception import ConfigException
@@ -158,7 +173,7 @@ def _client_transport(
                 client_configuration=configuration,
                 persist_config=False,
             )
-    except (ConfigException, OSError, TypeError, ValueError) as error:
+    except (ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as error:
         where = f" {kubeconfig}" if kubeconfig else ""
         raise ClusterError(f"cannot load kubeconfig{where}: {error}") from error
     configuration.connection_pool_maxsize = pool_size

@@ -60,8 +60,12 @@ def load_environment(repo: Path, name: str) -> Environment:
 
 
 def connect(kubeconfig: Path | None, context: str | None, env: Environment) -> KubeCluster:
-    """A connection to the environment's cluster (``--context`` overrides the environment's)."""
-    return KubeCluster(kubeconfig, context or env.context)
+    """A connection to the environment's cluster (``--context`` overrides the environment's);
+    ``ClusterError`` names the environment and its file when the kubeconfig cannot serve it."""
+    try:
+        return KubeCluster(kubeconfig, context or env.context)
+    except ClusterError as error:
+        raise ClusterError(f"environment {env.name} ({env.source}): {' '.join(str(error).split())}") from error
 
 
 def render_desired(repo: Path, env: Environment, ref: str | None) -> Rendered:
