@@ -325,6 +325,8 @@ def rerun_requested(item: Planned, target: Target) -> bool:
         item.change.wave,
         sides=DiffResult(item.ref, strip_noise(item.live), strip_noise(item.body)),
         message=f"re-run requested{who} at {run.time}; the Job is deleted and created again",
+        previous=strip_noise(item.live),
+        rerun=True,
     )
     return True
 
@@ -476,6 +478,8 @@ def plan(
                     item.change.wave,
                     sides=DiffResult(item.ref, live_clean, strip_noise(item.body)),
                     message="the Job's template changed; it is deleted and created again",
+                    previous=live_clean,
+                    rerun=True,
                 )
                 return
             if error.status == 422 and item.live_extras:

@@ -198,3 +198,19 @@ def test_text_output_makes_unified_diffs_only_for_updates(capsys: pytest.Capture
     out = capsys.readouterr().out
     assert Sides.made == ["u"]
     assert "+new u" in out and "new c0" not in out
+
+
+def test_rerun_refuses_a_task_name_two_workflows_share(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    original = (repo / "workflows" / "image-recognition.yaml").read_text()
+    (repo / "workflows" / "churn.yaml").write_text(original.replace("name: image-recognition", "name: churn", 1)
+                                                   .replace("classifier", "churn-api"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a second workflow with a train task")
+    assert run(["compile", "--repo", str(repo), "--env", "dev", "--commit"]) == 0
+    capsys.readouterr()
+    assert run(["rerun", "dev", "train", "--repo", str(repo)]) == 2
+    assert "say which: churn/train, image-recognition/train" in capsys.readouterr().err
+    assert run(["rerun", "dev", "churn/train", "--repo", str(repo), "-o", "json"]) == 0
+    requested = json.loads(capsys.readouterr().out)["runs"]
+    assert [(r["workflow"], r["task"], r["outcome"]) for r in requested] == [("churn", "train", "rerun-requested")]
