@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -96,7 +97,7 @@ def rollback(
     """A new commit on the environment branch restoring REF's tree, then a sync."""
     started = process_started()
     setup_logging(verbose)
-    options = SyncOptions(wait=wait, timeout=parse_seconds(timeout, "--timeout"), started=started)
+    options = SyncOptions(wait=wait, timeout=parse_seconds(timeout, "--timeout"))
     environment = load_environment(repo, env)
     result = rollback_branch(repo, environment, to)
     if result.commit is None:
@@ -120,6 +121,7 @@ def rollback(
         document["sync"] = change_set.to_json() if change_set is not None else None
         emit_json(document)
     elif change_set is not None:
+        progress(f"sync of {environment.name} finished in {time.monotonic() - started:.1f}s")
         print_change_set(change_set, output)
     else:
         say(f"{environment.name}: {environment.branch} at {result.head[:12]} (not synced)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -72,7 +73,6 @@ def sync(
         timeout=parse_seconds(timeout, "--timeout"),
         force_conflicts=force_conflicts,
         allow_mass_prune=allow_mass_prune,
-        started=started,
     )
     environment = load_environment(repo, env)
     rendered = render_desired(repo, environment, ref)
@@ -89,6 +89,8 @@ def sync(
         cluster.close()
     if cluster.requests["throttled"]:
         progress(f"the API server throttled {cluster.requests['throttled']} requests (429); all were retried")
+    if output == OutputFormat.TEXT:  # what the person waited for, from the process's start
+        progress(f"sync of {environment.name} finished in {time.monotonic() - started:.1f}s")
     print_change_set(change_set, output, show_unchanged=wait)  # --wait: every object and its health
     if not dry_run and rendered.revision and (change_set.has_changes or change_set.errors):
         record(repo, environment, change_set, context=context)

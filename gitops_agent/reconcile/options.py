@@ -41,6 +41,3 @@ class SyncOptions:
     allow_mass_prune: bool = False
     workers: int = 16
     poll_interval: float = 1.0
-    started: float | None = None
-    """``time.monotonic()`` when the command began (its process start): the "finished in" line
-    counts from it; ``None``: from the engine's start (a round of the reconcile loop)."""
