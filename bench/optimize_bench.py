@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from gitops_agent.adapters.prometheus import PrometheusClient  # noqa: E402
 from gitops_agent.cli import run  # noqa: E402
-from gitops_agent.optimize.engine import fetch, plan_for, recommend  # noqa: E402
+from gitops_agent.optimize.engine import fetch, plan_for, recommend, replay_proposals  # noqa: E402
 from gitops_agent.spec import effective_workflow, load_specs  # noqa: E402
 from tests.support.gitrepos import git  # noqa: E402
 from tests.support.prometheus import (  # noqa: E402
@@ -165,9 +165,13 @@ def main() -> None:
             client = PrometheusClient(running.url, timeout=120)
             query_plan = plan_for(env.namespace, workflows, None)
             started = time.monotonic()
-            fetched = fetch(client, query_plan, at=time.time())
+            at = time.time()
+            fetched = fetch(client, query_plan, at=at)
             recs = recommend(workflows, fetched)
             fetch_seconds = time.monotonic() - started
+            started = time.monotonic()
+            recs = replay_proposals(client, workflows, recs, fetched, at=at)
+            replay_seconds = time.monotonic() - started
             proposed = sum(1 for r in recs if r.proposed)
             per_container = per_container_baseline(running.url, args.services, args.pods)
             out = StringIO()
@@ -199,8 +203,10 @@ def main() -> None:
         "promqlRequests": len(client.log.queries),
         "secondsPerQuery": {
             query.kind.value: round(seconds, 2)
-            for query, seconds in zip(query_plan.queries, client.log.seconds, strict=True)
+            for query, seconds in zip(query_plan.queries, client.log.seconds, strict=False)
         },
+        "replayRequests": len(client.log.queries) - len(query_plan.queries),
+        "replaySeconds": round(replay_seconds, 2),
         "fetchAndRecommendSeconds": round(fetch_seconds, 2),
         "commandSeconds": round(command_seconds, 2),
         "perContainerBaseline": per_container,

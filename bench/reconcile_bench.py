@@ -238,7 +238,7 @@ def report(rows: dict[str, Any], args: argparse.Namespace) -> str:
     machine = f"{platform.node()}: {platform.processor() or platform.machine()}, " \
               f"{_cpus()} CPUs, Python {platform.python_version()}"
     lines = [
-        "## Reconciler: diff, sync, memory (`bench/reconcile_bench.py`)",
+        "## Reconciler engine only, from pre-rendered objects: diff, sync, memory (`bench/reconcile_bench.py`)",
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}; control plane from `tools/testcluster` "
         "(kube-apiserver 1.36.3, etcd 3.6.8) on the same machine; kubectl from the virtualenv. "

@@ -5,6 +5,7 @@ Each command lives in ``gitops_agent.commands.<name>`` and registers itself on t
 
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
 import tempfile
@@ -73,28 +74,26 @@ def _plain_placeholders(command: Command) -> None:
             _plain_placeholders(sub)
 
 
-def _register_commands() -> None:
-    from gitops_agent.commands import (
-        audit,
-        diff,
-        init,
-        optimize,
-        plan,
-        reconcile,
-        render,
-        rerun,
-        rollback,
-        sync,
-        validate,
-    )
-    from gitops_agent.commands import compile as compile_cmd
+COMMANDS = (
+    "init", "validate", "compile", "render", "plan", "diff", "sync", "reconcile", "rerun", "optimize", "audit",
+    "rollback",
+)
+"""Every command, in the order ``--help`` lists them; each is ``gitops_agent.commands.<name>``
+(``compile`` is ``commands.compile``)."""
 
-    modules = (init, validate, compile_cmd, render, plan, diff, sync, reconcile, rerun, optimize, audit, rollback)
-    for module in modules:
-        module.register(app)
+_registered: set[str] = set()
 
 
-_register_commands()
+def _register_commands(argv: list[str]) -> None:
+    """Import and register the command ``argv`` names, or every command (for ``--help``, a
+    typo, no command): a command's start-up pays only for its own imports."""
+    named = next((arg for arg in argv if not arg.startswith("-")), None)
+    wanted = [named] if named in COMMANDS else list(COMMANDS)
+    for name in wanted:
+        if name not in _registered:
+            importlib.import_module(f"gitops_agent.commands.{name}").register(app)
+            _registered.add(name)
+    app.registered_commands.sort(key=lambda info: COMMANDS.index(str(info.name)))
 
 
 def _write_crash_log() -> Path:
@@ -112,6 +111,7 @@ def _ignore_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises, never prints a traceback)."""
     try:
+        _register_commands(sys.argv[1:] if argv is None else argv)
         command = typer.main.get_command(app)
         _plain_placeholders(command)
         result = command.main(args=argv, prog_name="gitops-agent", standalone_mode=False)

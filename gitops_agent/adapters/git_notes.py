@@ -62,7 +62,12 @@ def _git(handle: git.Repo, *args: str) -> str:
 
 
 def current_user(repo: Path) -> str:
-    """``Name <email>`` from the repository's git config, else the login name."""
+    """``Name <email>`` as git would author a commit now: ``GIT_AUTHOR_NAME``/``GIT_AUTHOR_EMAIL``
+    first, then the repository's git config, else the login name."""
+    env_name = os.environ.get("GIT_AUTHOR_NAME", "").strip()
+    env_email = os.environ.get("GIT_AUTHOR_EMAIL", "").strip()
+    if env_name and env_email:
+        return f"{env_name} <{env_email}>"
     handle = _open(repo)
     reader = handle.config_reader()
     name = str(reader.get_value("user", "name", "")).strip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import ssl
 import tempfile
@@ -69,6 +70,19 @@ def _kubeconfig_path(kubeconfig: Path | None) -> Path | None:
     return Path(env) if env else Path.home() / ".kube" / "config"
 
 
+def _check_context(path: Path, document: Any, context: str | None) -> None:
+    """Raise ``ClusterError`` naming the kubeconfig's contexts when the wanted one is not there."""
+    if not isinstance(document, dict) or not isinstance(document.get("contexts"), list):
+        return
+    names = [str(c.get("name")) for c in document["contexts"] if isinstance(c, dict)]
+    wanted = context or document.get("current-context")
+    if wanted and wanted not in names:
+        raise ClusterError(
+            f"kubeconfig {path} has no context {wanted!r} (it has: {', '.join(names) or 'none'}); "
+            "set the environment's cluster.context or pass --context"
+        )
+
+
 def _plain_transport(
     kubeconfig: Path | None, context: str | None, pool_size: int, retries: urllib3.Retry
 ) -> _Transport | None:
@@ -82,6 +96,7 @@ def _plain_transport(
         return None
     try:
         document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        _check_context(path, document, context)
         name = context or document["current-context"]
         ctx = next(c["context"] for c in document["contexts"] if c["name"] == name)
         cluster = next(c["cluster"] for c in document["clusters"] if c["name"] == ctx["cluster"])
@@ -142,6 +157,7 @@ def _client_transport(
     kubeconfig: Path | None, context: str | None, pool_size: int, retries: urllib3.Retry
 ) -> _Transport:
     """Everything else, through the official client library (exec plugins refresh tokens)."""
+    import yaml
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
     from kubernetes.config.config_exception import ConfigException
@@ -157,7 +173,7 @@ def _client_transport(
                 client_configuration=configuration,
                 persist_config=False,
             )
-    except (ConfigException, OSError, TypeError, ValueError) as error:
+    except (ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as error:
         where = f" {kubeconfig}" if kubeconfig else ""
         raise ClusterError(f"cannot load kubeconfig{where}: {error}") from error
     configuration.connection_pool_maxsize = pool_size
@@ -417,7 +433,7 @@ class KubeCluster:
             "PATCH",
             self._item(info, ref.namespace, ref.name),
             query=query,
-            body=json.dumps(obj).encode(),
+            body=_json_body(obj, ref),
             content_type=APPLY_CONTENT_TYPE,
             ref=ref,
             counter="apply (dry-run)" if dry_run else "apply",
@@ -429,7 +445,7 @@ class KubeCluster:
             "PATCH",
             self._item(info, ref.namespace, ref.name),
             query=[("fieldManager", FIELD_MANAGER)],
-            body=json.dumps(list(ops)).encode(),
+            body=_json_body(list(ops), ref),
             content_type=JSON_PATCH_CONTENT_TYPE,
             ref=ref,
             counter="json-patch",
@@ -457,7 +473,7 @@ class KubeCluster:
         result: Manifest = self._request(
             "POST",
             self._collection(info, ref.namespace),
-            body=json.dumps(obj).encode(),
+            body=_json_body(obj, ref),
             content_type="application/json",
             ref=ref,
             counter="create",
@@ -471,7 +487,7 @@ class KubeCluster:
         result: Manifest = self._request(
             "PUT",
             self._item(info, ref.namespace, ref.name),
-            body=json.dumps(obj).encode(),
+            body=_json_body(obj, ref),
             content_type="application/json",
             ref=ref,
             counter="replace",
@@ -498,6 +514,34 @@ class KubeCluster:
         )
         status = result.get("status") or {}
         return bool(status.get("allowed")), str(status.get("reason") or status.get("evaluationError") or "")
+
+
+def _json_body(value: Any, ref: ObjectRef | str) -> bytes:
+    """``value`` as strict JSON (RFC 8259). NaN and ±Infinity have no JSON form: Python's
+    ``Infinity`` token reaches the API server's YAML reader of apply patches as the *string*
+    "Infinity", a changed value; such an object is refused before anything is sent.
+
+    Raises :class:`ObjectError` (status 0) naming the first non-finite number's path.
+    """
+    try:
+        return json.dumps(value, allow_nan=False).encode()
+    except ValueError as error:
+        path, number = _first_non_finite(value, "") or ("", "not finite")
+        raise ObjectError(
+            ref, 0, f"not sent: {path or '<root>'} is {number}, a number JSON cannot carry (text read as a number?)"
+        ) from error
+
+
+def _first_non_finite(value: Any, path: str) -> tuple[str, str] | None:
+    """The dotted path and value of the first NaN or infinite number in ``value``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, repr(value)
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        found = _first_non_finite(child, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def _status_message(data: bytes | None, fallback: str | None) -> str:

@@ -73,6 +73,12 @@ class PrometheusClient:
             samples.append(Sample(labels, self._number(query, labels, raw)))
         return samples
 
+    def check(self, *, at: datetime | float) -> None:
+        """Ask Prometheus a constant query (``vector(1)``): raises :class:`PrometheusError`
+        when it is unreachable or failing, so a run with nothing to query still fails
+        loudly on a wrong URL."""
+        self.instant("vector(1)", at=at)
+
     def range(
         self, query: str, *, start: datetime | float, end: datetime | float, step: str
     ) -> list[tuple[Mapping[str, str], list[tuple[float, float]]]]:
@@ -88,7 +94,7 @@ class PrometheusClient:
         for item in result:
             labels, values = self._series(query, item, "values")
             if not isinstance(values, list):
-                raise PrometheusError(f"Prometheus {self.url}: malformed answer to {query!r}")
+                raise PrometheusError(f"Prometheus {self.url}: malformed answer to {_shown(query)}")
             points = [(float(t), self._number(query, labels, v)) for t, v in values]
             series.append((labels, points))
         return series
@@ -111,28 +117,28 @@ class PrometheusClient:
         try:
             result = send()
         except requests.Timeout as error:
-            raise PrometheusError(f"{where}: no answer within {self.timeout:g}s to {query!r}") from error
+            raise PrometheusError(f"{where}: no answer within {self.timeout:g}s to {_shown(query)}") from error
         except requests.ConnectionError as error:
             if "timed out" in str(error).lower():  # a read timeout, wrapped by the retry layer
-                raise PrometheusError(f"{where}: no answer within {self.timeout:g}s to {query!r}") from error
+                raise PrometheusError(f"{where}: no answer within {self.timeout:g}s to {_shown(query)}") from error
             raise PrometheusError(f"{where}: cannot connect ({_reason(error)})") from error
         except PrometheusApiClientException as error:
-            raise PrometheusError(f"{where}: {_http_failure(str(error))} for {query!r}") from error
+            raise PrometheusError(f"{where}: {_http_failure(str(error))} for {_shown(query)}") from error
         except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
             raise PrometheusError(
-                f"{where}: malformed answer to {query!r} ({type(error).__name__}: {error})"
+                f"{where}: malformed answer to {_shown(query)} ({type(error).__name__}: {error})"
             ) from error
         except requests.RequestException as error:
             raise PrometheusError(f"{where}: request failed: {error}") from error
         finally:
             self.log.seconds.append(time.monotonic() - started)
         if not isinstance(result, list):
-            raise PrometheusError(f"{where}: malformed answer to {query!r} (result is not a list)")
+            raise PrometheusError(f"{where}: malformed answer to {_shown(query)} (result is not a list)")
         return result
 
     def _series(self, query: str, item: Any, key: str) -> tuple[dict[str, str], Any]:
         if not isinstance(item, dict) or key not in item or not isinstance(item.get("metric"), dict):
-            raise PrometheusError(f"Prometheus {self.url}: malformed series in answer to {query!r}")
+            raise PrometheusError(f"Prometheus {self.url}: malformed series in answer to {_shown(query)}")
         labels = {str(k): str(v) for k, v in item["metric"].items()}
         return labels, item[key]
 
@@ -140,11 +146,24 @@ class PrometheusClient:
         try:
             value = float(raw[1]) if isinstance(raw, list | tuple) else float(raw)
         except (TypeError, ValueError, IndexError) as error:
-            raise PrometheusError(f"Prometheus {self.url}: malformed value {raw!r} in answer to {query!r}") from error
+            raise PrometheusError(
+                f"Prometheus {self.url}: malformed value {raw!r} in answer to {_shown(query)}"
+            ) from error
         if math.isnan(value):
             series = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-            raise PrometheusError(f"Prometheus {self.url}: NaN for {{{series}}} in answer to {query!r}")
+            raise PrometheusError(f"Prometheus {self.url}: NaN for {{{series}}} in answer to {_shown(query)}")
         return value
+
+
+QUERY_SHOWN = 200
+"""Characters of a query quoted in an error line (a replay query can run to kilobytes)."""
+
+
+def _shown(query: str) -> str:
+    """The query for an error line: quoted, cut after :data:`QUERY_SHOWN` characters."""
+    if len(query) <= QUERY_SHOWN:
+        return repr(query)
+    return repr(query[:QUERY_SHOWN] + "…") + f" ({len(query)} characters)"
 
 
 def _reason(error: Exception) -> str:

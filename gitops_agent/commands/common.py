@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from gitops_agent import __version__
+from gitops_agent import IMPORTED_AT, __version__
 
 
 class OutputFormat(StrEnum):
@@ -67,3 +69,19 @@ def live_progress(message: str) -> None:
     stderr only when it is a terminal, so logs of CI runs and pipes stay quiet."""
     if sys.stderr.isatty():
         typer.echo(message, err=True)
+def process_started() -> float:
+    """``time.monotonic()`` at the moment this process started, in seconds.
+
+    So that a command reports what a person waited for: interpreter start-up and imports
+    included. Linux: the process's ``starttime`` (field 22 of ``/proc/self/stat``, in clock
+    ticks since boot; proc(5)) against ``CLOCK_BOOTTIME``, to 1/``SC_CLK_TCK`` s. Elsewhere, or
+    when ``/proc`` cannot be read: when ``gitops_agent`` was first imported. Never raises.
+    """
+    try:
+        stat = Path("/proc/self/stat").read_text(encoding="ascii")
+        start_ticks = int(stat.rsplit(")", 1)[1].split()[19])  # fields after "pid (comm)" begin at 3
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return IMPORTED_AT
+    now = time.monotonic()
+    return min(now - max(age, 0.0), IMPORTED_AT)

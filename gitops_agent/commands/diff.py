@@ -28,7 +28,7 @@ from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
 from gitops_agent.reconcile.engine import diff as diff_objects
 from gitops_agent.reconcile.runs import RunKey, TaskRun, latest_runs
 from gitops_agent.render import Rendered, render_ref
-from gitops_agent.spec import load_specs
+from gitops_agent.spec.cache import load_specs_cached
 from gitops_agent.spec.durations import parse_duration
 from gitops_agent.spec.model import Environment
 from gitops_agent.targets import target_for
@@ -50,8 +50,9 @@ def setup_logging(verbose: bool) -> None:
 
 
 def load_environment(repo: Path, name: str) -> Environment:
-    """The named environment of the repository (exit 2 when unknown)."""
-    specs = load_specs(repo)
+    """The named environment of the repository (exit 2 when unknown or when any spec is
+    invalid); unchanged spec files are not validated again (:mod:`gitops_agent.spec.cache`)."""
+    specs = load_specs_cached(repo)
     if name not in specs.environments:
         known = ", ".join(sorted(specs.environments)) or "none"
         raise InvalidInputError(f"environment {name!r} not found (known: {known})")
@@ -59,8 +60,12 @@ def load_environment(repo: Path, name: str) -> Environment:
 
 
 def connect(kubeconfig: Path | None, context: str | None, env: Environment) -> KubeCluster:
-    """A connection to the environment's cluster (``--context`` overrides the environment's)."""
-    return KubeCluster(kubeconfig, context or env.context)
+    """A connection to the environment's cluster (``--context`` overrides the environment's);
+    ``ClusterError`` names the environment and its file when the kubeconfig cannot serve it."""
+    try:
+        return KubeCluster(kubeconfig, context or env.context)
+    except ClusterError as error:
+        raise ClusterError(f"environment {env.name} ({env.source}): {' '.join(str(error).split())}") from error
 
 
 def render_desired(repo: Path, env: Environment, ref: str | None) -> Rendered:
@@ -145,7 +150,7 @@ def print_change_set(change_set: ChangeSet, output: OutputFormat, *, show_unchan
             say(f"    changed out of band by {change.authors()}")
         for field_change in change.fields if change.action in CHANGING else ():
             say(f"    {field_change.text()}")
-        if change.diff and change.action in (Action.UPDATE,):
+        if change.action is Action.UPDATE and change.diff:  # made only where it is shown
             for diff_line in change.diff.splitlines():
                 color = {"+": typer.colors.GREEN, "-": typer.colors.RED}.get(diff_line[:1])
                 if diff_line.startswith(("+++", "---")):

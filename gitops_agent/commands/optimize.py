@@ -21,7 +21,7 @@ from gitops_agent.commands.common import (
 )
 from gitops_agent.errors import EXIT_OK, InvalidInputError
 from gitops_agent.optimize import report
-from gitops_agent.optimize.engine import fetch, plan_for, recommend
+from gitops_agent.optimize.engine import fetch, nothing_to_do, plan_for, recommend, replay_proposals
 from gitops_agent.optimize.model import Recommendation
 from gitops_agent.optimize.proposal import (
     ProposalResult,
@@ -130,9 +130,15 @@ def optimize(
     query_plan = plan_for(environment.namespace, workflows, window)
     client = PrometheusClient(url, timeout=timeout)
     started = time.monotonic()
-    fetched = fetch(client, query_plan, at=time.time())
+    if not query_plan.queries:
+        client.check(at=time.time())  # an unreachable Prometheus fails even with nothing to ask
+    idle = nothing_to_do(workflows)
+    if idle is not None:
+        return _nothing(environment.name, url, idle, output)
+    at = time.time()
+    fetched = fetch(client, query_plan, at=at)
+    recs = replay_proposals(client, workflows, recommend(workflows, fetched), fetched, at=at)
     progress(f"{len(client.log.queries)} PromQL queries over {query_plan.window} in {time.monotonic() - started:.2f}s")
-    recs = recommend(workflows, fetched)
     chosen = branch or default_branch(environment.name, datetime.now(UTC).date())
     result = write_proposal(
         repo,
@@ -168,6 +174,11 @@ def optimize(
         "base": result.base,
         "files": list(result.files),
         "pushed": result.pushed,
+        **(
+            {"why": report.why_nothing(recs, environment.namespace, query_plan.window)}
+            if result.state is ProposalState.NOTHING
+            else {}
+        ),
     }
     if output == OutputFormat.JSON:
         emit_json(
@@ -186,7 +197,7 @@ def optimize(
     counts = ", ".join(f"{n} {status}" for status, n in report.summary(recs).items() if n)
     say(f"{len(recs)} recommendation(s): {counts or 'none'}")
     if result.state is ProposalState.NOTHING:
-        say("nothing to propose")
+        say(f"nothing to propose: {report.why_nothing(recs, environment.namespace, query_plan.window)}")
     elif result.state is ProposalState.UNCHANGED:
         say(f"already proposed on {result.branch} ({(result.commit or '')[:12]})")
     else:
@@ -196,6 +207,15 @@ def optimize(
     if pull is not None:
         verb = "opened" if pull["created"] else "updated"
         say(f"pull request #{pull['number']} {verb}: {pull['url']}")
+    return EXIT_OK
+
+
+def _nothing(env: str, url: str, why: str, output: OutputFormat) -> int:
+    """One line (or a JSON document with ``nothing``) saying why there is nothing to do."""
+    if output == OutputFormat.JSON:
+        emit_json({"environment": env, "prometheus": url, "nothing": why, "recommendations": [], "proposal": None})
+    else:
+        say(f"nothing to optimize in {env}: {why}")
     return EXIT_OK
 
 

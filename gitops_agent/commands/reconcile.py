@@ -16,8 +16,9 @@ import typer
 
 from gitops_agent.adapters.kube import KubeCluster
 from gitops_agent.commands.common import ContextOption, KubeconfigOption, RepoOption, VerboseOption, progress
-from gitops_agent.commands.diff import parse_seconds, record, setup_logging
-from gitops_agent.errors import GitOpsAgentError, InvalidInputError
+from gitops_agent.commands.diff import connect, parse_seconds, record, setup_logging
+from gitops_agent.commands.status_site import StatusSite
+from gitops_agent.errors import EXIT_EXTERNAL, ClusterError, GitOpsAgentError, InvalidInputError
 from gitops_agent.leader import DEFAULT_LEASE_NAME, LeaderElector, LeaderSettings, run_as_leader, select_shard
 from gitops_agent.notes import read_task_runs, record_runs
 from gitops_agent.reconcile.cache import CachedCluster
@@ -65,7 +66,7 @@ class NotesRunLog:
 def _loop_environment(
     repo: Path, env: Environment, kubeconfig: Path | None, context: str | None
 ) -> tuple[LoopEnvironment, CachedCluster]:
-    cluster = CachedCluster(KubeCluster(kubeconfig, context or env.context))
+    cluster = CachedCluster(connect(kubeconfig, context, env))
 
     def head() -> str:
         return resolve_env_revision(repo, env, None)
@@ -93,7 +94,10 @@ def reconcile(
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="One round per environment, then exit.")] = False,
     metrics_port: Annotated[
-        int, typer.Option("--metrics-port", help="Port of /metrics and /healthz (0: any free port; -1: none).")
+        int,
+        typer.Option(
+            "--metrics-port", help="Port of /metrics, /healthz and the status page (0: any free port; -1: none)."
+        ),
     ] = 8080,
     repo: RepoOption = Path(),
     kubeconfig: KubeconfigOption = None,
@@ -148,7 +152,7 @@ def reconcile(
         seconds = parse_seconds(interval, "--interval")
     else:
         seconds = min(parse_seconds(env.sync.interval, f"{env.name}: sync.interval") for env in environments)
-    built = [_loop_environment(repo, env, kubeconfig, context) for env in environments]
+    built, unreachable = _build_environments(repo, environments, kubeconfig, context)
     reconciler = Reconciler([b[0] for b in built], LoopSettings(interval=seconds, once=once), progress=progress)
     leading = threading.Event()
 
@@ -157,9 +161,11 @@ def reconcile(
 
     server = None
     if metrics_port >= 0 and not once:
-        server = StatusServer(reconciler.metrics, healthy, metrics_port)
+        site = StatusSite(repo, specs, environments, reconciler, refresh_seconds=int(min(max(seconds, 5), 60)))
+        server = StatusServer(reconciler.metrics, healthy, metrics_port, pages=site.page)
         server.start()
         progress(f"serving /metrics and /healthz on port {server.port}")
+        progress(f"status page: http://localhost:{server.port}/")
 
     def stop(signum: int, frame: FrameType | None) -> None:
         progress(f"received signal {signum}: stopping after the current step")
@@ -178,7 +184,11 @@ def reconcile(
                 reconciler.metrics.set("gitops_agent_leader", 1.0)
                 reconciler.last_round = time.monotonic()
                 reconciler.stop = stop_work
-                return reconciler.run()
+                try:
+                    return reconciler.run()
+                finally:
+                    reconciler.metrics.set("gitops_agent_leader", 0.0)
+                    leading.clear()
 
             code = run_as_leader(elector, lead, outer_stop, progress=progress)
     finally:
@@ -191,7 +201,27 @@ def reconcile(
         if lease_cluster is not None:
             lease_cluster.close()
     progress("stopped")
-    return code
+    return EXIT_EXTERNAL if unreachable and code == 0 else code
+
+
+def _build_environments(
+    repo: Path, environments: list[Environment], kubeconfig: Path | None, context: str | None
+) -> tuple[list[tuple[LoopEnvironment, CachedCluster]], list[str]]:
+    """Each environment's loop state; one whose cluster cannot be reached is reported and left
+    out (the others are still reconciled). Raises the error when no environment is left."""
+    built: list[tuple[LoopEnvironment, CachedCluster]] = []
+    failed: list[str] = []
+    first: ClusterError | None = None
+    for env in environments:
+        try:
+            built.append(_loop_environment(repo, env, kubeconfig, context))
+        except ClusterError as error:
+            progress(f"error: {error}; {env.name} is not reconciled")
+            failed.append(env.name)
+            first = first or error
+    if first is not None and not built:
+        raise first
+    return built, failed
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,7 @@ from gitops_agent.compile import compile_environment
 from gitops_agent.compile.yamlio import dump_all
 from gitops_agent.errors import EXIT_OK
 from gitops_agent.render import Rendered, cache_for, render_files, render_ref
-from gitops_agent.spec import load_specs
+from gitops_agent.spec.cache import load_specs_cached
 
 
 def render(
@@ -26,7 +26,7 @@ def render(
     output: OutputOption = OutputFormat.TEXT,
 ) -> int:
     """Print the environment's manifests as multi-document YAML (or JSON with -o json)."""
-    specs = load_specs(repo)
+    specs = load_specs_cached(repo)
     environment = select_environments(specs, [env])[0]
     if source:
         tree = compile_environment(specs, environment, source_commit=None, repo_root=repo)

@@ -31,7 +31,9 @@ def _matches(job: Manifest, name: str, workflow: str | None) -> bool:
 
 def rerun(
     env: Annotated[str, typer.Argument(help="Environment name.")],
-    tasks: Annotated[list[str], typer.Argument(help="Task names (or Job names) to run again.")],
+    tasks: Annotated[
+        list[str], typer.Argument(help="Tasks to run again: TASK, WORKFLOW/TASK or a Job's name.")
+    ],
     workflow: Annotated[
         str | None, typer.Option("--workflow", help="Only tasks of this workflow (when names repeat).")
     ] = None,
@@ -44,10 +46,18 @@ def rerun(
     rendered = render_desired(repo, environment, ref)
     jobs = [obj for obj in rendered.objects if is_job(obj)]
     requests: list[TaskRun] = []
-    for name in tasks:
-        found = [job for job in jobs if _matches(job, name, workflow)]
+    for given in tasks:
+        scope, _, name = given.rpartition("/") if "/" in given else (workflow, "", given)
+        found = [job for job in jobs if _matches(job, name, scope or None)]
         if not found:
-            raise InvalidInputError(f"{name}: no task or Job of that name in environment {env!r}")
+            raise InvalidInputError(
+                f"{given}: no task or Job of that name in environment {env!r} (WORKFLOW/TASK or --workflow "
+                "names a task of one workflow)"
+            )
+        owners = sorted({str(labels_of(job).get(PART_OF_LABEL, "")) for job in found})
+        if len(owners) > 1:
+            choices = ", ".join(f"{owner}/{name}" for owner in owners)
+            raise InvalidInputError(f"{given}: tasks of several workflows have that name; say which: {choices}")
         for job in found:
             namespace = ref_of(job).namespace or environment.namespace
             labels = labels_of(job)

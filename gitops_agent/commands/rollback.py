@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from gitops_agent.commands.common import (
     RepoOption,
     VerboseOption,
     emit_json,
+    process_started,
     progress,
     say,
 )
@@ -93,6 +95,7 @@ def rollback(
     verbose: VerboseOption = False,
 ) -> int:
     """A new commit on the environment branch restoring REF's tree, then a sync."""
+    started = process_started()
     setup_logging(verbose)
     options = SyncOptions(wait=wait, timeout=parse_seconds(timeout, "--timeout"))
     environment = load_environment(repo, env)
@@ -118,6 +121,7 @@ def rollback(
         document["sync"] = change_set.to_json() if change_set is not None else None
         emit_json(document)
     elif change_set is not None:
+        progress(f"sync of {environment.name} finished in {time.monotonic() - started:.1f}s")
         print_change_set(change_set, output)
     else:
         say(f"{environment.name}: {environment.branch} at {result.head[:12]} (not synced)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from gitops_agent.commands.common import (
     RepoOption,
     VerboseOption,
     live_progress,
+    process_started,
     progress,
 )
 from gitops_agent.commands.diff import (
@@ -62,6 +64,7 @@ def sync(
     verbose: VerboseOption = False,
 ) -> int:
     """Make the cluster match the environment branch (exit 3 when the cluster refused)."""
+    started = process_started()
     setup_logging(verbose)
     options = SyncOptions(
         prune=prune,
@@ -86,6 +89,8 @@ def sync(
         cluster.close()
     if cluster.requests["throttled"]:
         progress(f"the API server throttled {cluster.requests['throttled']} requests (429); all were retried")
+    if output == OutputFormat.TEXT:  # what the person waited for, from the process's start
+        progress(f"sync of {environment.name} finished in {time.monotonic() - started:.1f}s")
     print_change_set(change_set, output, show_unchanged=wait)  # --wait: every object and its health
     if not dry_run and rendered.revision and (change_set.has_changes or change_set.errors):
         record(repo, environment, change_set, context=context)

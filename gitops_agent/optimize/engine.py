@@ -3,26 +3,64 @@ plus :func:`fetch`, which runs a query plan through any client with an ``instant
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from gitops_agent.optimize import experiments, replicas, rightsizing
+from gitops_agent.optimize import experiments, replay, replicas, rightsizing
 from gitops_agent.optimize.experiments import LATENCY_QUANTILES
 from gitops_agent.optimize.model import (
     Evidence,
     LoadHistory,
     Recommendation,
+    RequestLoad,
+    Strategy,
     Target,
     TargetKind,
     TrafficHistory,
 )
-from gitops_agent.optimize.queries import Fetched, Query, QueryKind, QueryPlan, assemble, plan
-from gitops_agent.optimize.rightsizing import MIN_POINTS
+from gitops_agent.optimize.quantity import parse_quantity
+from gitops_agent.optimize.queries import (
+    Fetched,
+    Query,
+    QueryKind,
+    QueryPlan,
+    assemble,
+    plan,
+    replay_counts,
+    replay_query,
+)
+from gitops_agent.optimize.rightsizing import MIN_POINTS, NO_SERIES
 from gitops_agent.spec.model import Container, Experiments, Rightsizing, Service, Task, Variant, Workflow
 
 DEFAULT_WINDOW = "7d"
+DEFAULT_POLICY = Rightsizing()
+"""Right-sizing without an ``optimize.rightsizing`` block: the defaults of the KRR "simple"
+strategy family (CPU request from the 95th percentile, memory from the peak + 15%, the
+floors of :mod:`gitops_agent.optimize.rightsizing`, CPU left alone under a CPU-scaling HPA),
+over 7 days, proposing only changes above 10%."""
+
+
+def rightsizing_policy(workflow: Workflow) -> Rightsizing | None:
+    """The right-sizing policy in force: the workflow's, :data:`DEFAULT_POLICY` when it has
+    none, None when ``optimize.rightsizing.enabled`` is false."""
+    policy = workflow.optimize.rightsizing if workflow.optimize else None
+    if policy is None:
+        return DEFAULT_POLICY
+    return policy if policy.enabled else None
+
+
+def nothing_to_do(workflows: Sequence[Workflow]) -> str | None:
+    """Why an environment gives ``optimize`` nothing to look at (None when it does)."""
+    if not workflows:
+        return "the environment deploys no workflow"
+    if not any(w.services or w.tasks for w in workflows):
+        return "the workflows have no tasks or services"
+    if all(rightsizing_policy(w) is None and not (w.optimize and w.optimize.experiments) for w in workflows):
+        return "right-sizing is disabled (optimize.rightsizing.enabled: false) and no experiments are set"
+    return None
 
 
 class Row(Protocol):
@@ -70,9 +108,10 @@ def plan_for(namespace: str, workflows: Sequence[Workflow], window: str | None) 
     """The batched queries one environment needs (see :mod:`gitops_agent.optimize.queries`).
 
     One window per run: ``window`` or the longest of the workflows' policy windows.
+    Workflows without a right-sizing policy are sized with :data:`DEFAULT_POLICY`.
     """
-    sized = [w for w in workflows if w.optimize and w.optimize.rightsizing and w.optimize.rightsizing.enabled]
-    policies = [w.optimize.rightsizing for w in sized if w.optimize and w.optimize.rightsizing]
+    sized = [w for w in workflows if rightsizing_policy(w) is not None]
+    policies = [p for p in map(rightsizing_policy, sized) if p is not None]
     chosen = window or max((p.window for p in policies), key=_seconds, default=DEFAULT_WINDOW)
     percentiles = {p.cpu_percentile for p in policies} or {Rightsizing().cpu_percentile}
     containers = [item.target.name for w in sized for item in workloads_of(w)]
@@ -120,10 +159,10 @@ def recommend(workflows: Sequence[Workflow], fetched: Fetched) -> list[Recommend
     out: list[Recommendation] = []
     window = fetched.plan.window
     for workflow in sorted(workflows, key=lambda w: w.name):
-        policy = workflow.optimize.rightsizing if workflow.optimize else None
+        policy = rightsizing_policy(workflow)
         trial = workflow.optimize.experiments if workflow.optimize else None
         for item in workloads_of(workflow):
-            if policy is not None and policy.enabled:
+            if policy is not None:
                 out += _rightsize(item, policy, fetched, window)
             if trial is not None and isinstance(item.spec, Service):
                 for variant in item.spec.variants:
@@ -147,9 +186,18 @@ def _experiment(item: Workload, variant: Variant, trial: Experiments, fetched: F
         kind = QueryKind.TRAFFIC
         observed = f"{main_name}: {_traffic(main)}; {name}: {_traffic(candidate)}"
     evidence = (Evidence(fetched.query(kind), window, observed),)
+    split = experiments.split_of(item.spec, _requests(item.spec, fetched, kind))
     return experiments.recommend_variant(
-        item.target, item.spec, variant, main, candidate, trial, evidence=evidence, slow_bound=bound
+        item.target, item.spec, variant, main, candidate, trial, evidence=evidence, slow_bound=bound, split=split
     )
+
+
+def _requests(service: Service, fetched: Fetched, kind: QueryKind) -> dict[str, float]:
+    """Requests per Deployment of a service's experiment (from the traffic or histogram query)."""
+    names = (service.name, *(f"{service.name}-{v.name}" for v in service.variants))
+    if kind is QueryKind.LATENCY:
+        return {n: fetched.latency[n].total for n in names if n in fetched.latency}
+    return {n: fetched.traffic[n].requests for n in names if n in fetched.traffic}
 
 
 def _traffic(history: TrafficHistory | None, failed: str = " 5xx") -> str:
@@ -187,15 +235,93 @@ def _rightsize(item: Workload, policy: Rightsizing, fetched: Fetched, window: st
     if isinstance(item.spec, Service) and autoscale is not None:
         seen = fetched.load.get((item.spec.name, item.target.name))
         load = LoadHistory(*seen) if seen else None
+        traffic = fetched.request_load.get(item.spec.name)
+        requests = RequestLoad(*traffic) if traffic else None
         short = None
         main_points = fetched.samples.get((item.spec.name, item.target.name), 0)
-        if main_points < MIN_POINTS:
+        if main_points == 0:
+            short = NO_SERIES
+        elif main_points < MIN_POINTS:
             short = f"only {main_points} samples in the window (at least {MIN_POINTS} needed)"
         observed = (
             f"{item.spec.name}: total CPU peak {load.peak_cores * 1000:.0f}m, trough {load.trough_cores * 1000:.0f}m"
             if load
             else "no series"
         )
-        evidence = (Evidence(fetched.query(QueryKind.LOAD), window, observed),)
-        out += replicas.recommend_bounds(item.target, item.spec, load, policy, enough_data=short, evidence=evidence)
+        evidence: tuple[Evidence, ...] = (Evidence(fetched.query(QueryKind.LOAD), window, observed),)
+        if requests is not None:
+            seen_rps = f"{item.spec.name}: requests peak {requests.peak_rps:.3g}/s, trough {requests.trough_rps:.3g}/s"
+            evidence += (Evidence(fetched.query(QueryKind.REQUEST_LOAD), window, seen_rps),)
+        out += replicas.recommend_bounds(
+            item.target, item.spec, load, policy, enough_data=short, evidence=evidence, requests=requests
+        )
     return out
+
+
+def replay_proposals(
+    client: InstantClient,
+    workflows: Sequence[Workflow],
+    recs: Sequence[Recommendation],
+    fetched: Fetched,
+    *,
+    at: datetime | float,
+) -> list[Recommendation]:
+    """Every proposed request or limit with its replay over the window
+    (:mod:`gitops_agent.optimize.replay`): at most two instant queries for all proposals
+    (one for CPU, one for memory), answered per target, not per pod. A memory value at or
+    above the peak ``fetched`` saw has no crossing and is not counted again."""
+    query_plan = fetched.plan
+    items = {item.target: item for w in workflows for item in workloads_of(w)}
+    proposed = [r for r in recs if r.proposed and r.strategy is Strategy.RIGHTSIZING and r.target in items]
+    results: dict[tuple[Target, str], replay.Replay] = {}
+    evidence: dict[str, Evidence] = {}
+    for memory in (False, True):
+        field = "resources.memory" if memory else "resources.cpu"
+        chosen = [r for r in proposed if r.field == field and isinstance(r.new, str)]
+        if not chosen:
+            continue
+        before: dict[tuple[str, str], float] = {}
+        after: dict[tuple[str, str], float] = {}
+        for rec in chosen:
+            item = items[rec.target]
+            current = replay.current_value(rec, item.container.resources)
+            for name in item.workloads:
+                after[(name, rec.target.name)] = parse_quantity(str(rec.new))
+                if current is not None and memory:  # CPU: the proposal's share only
+                    before[(name, rec.target.name)] = current
+        keys = sorted({*before, *after})
+        if memory:  # no sample lies above a value at or above the peak
+            before = {k: v for k, v in before.items() if fetched.memory.get(k, math.inf) > v}
+            after = {k: v for k, v in after.items() if fetched.memory.get(k, math.inf) > v}
+        query = replay_query(query_plan.namespace, query_plan.window, memory, keys, before, after)
+        counts = replay_counts([(r.labels, r.value) for r in client.instant(query.promql, at=at)])
+        evidence[field] = Evidence(query.promql, query_plan.window, "replay")
+        for rec in chosen:
+            item = items[rec.target]
+            stats = [counts.get((name, rec.target.name), {}) for name in item.workloads]
+            current = replay.current_value(rec, item.container.resources)
+            results[(rec.target, field)] = replay.from_counts(
+                samples=_replay_samples(fetched, memory, rec.target.name, item.workloads, stats),
+                total=sum(st.get("sum", 0.0) for st in stats),
+                over_before=None if current is None or not memory else int(sum(st.get("before", 0.0) for st in stats)),
+                over_after=int(sum(st.get("after", 0.0) for st in stats)),
+                before=current,
+                after=parse_quantity(str(rec.new)),
+            )
+    out = []
+    for rec in recs:
+        found = results.get((rec.target, rec.field)) if rec in proposed else None
+        if found is None:
+            out.append(rec)
+        else:
+            out.append(replay.attach(rec, items[rec.target].container.resources, found, evidence[rec.field]))
+    return out
+
+
+def _replay_samples(
+    fetched: Fetched, memory: bool, container: str, workloads: Sequence[str], stats: Sequence[Mapping[str, float]]
+) -> int:
+    """Samples a replay counted: memory's from the plan's samples query, CPU's from its own."""
+    if memory:
+        return sum(fetched.samples.get((name, container), 0) for name in workloads)
+    return int(sum(st.get("count", 0.0) for st in stats))

@@ -1,22 +1,31 @@
 """A/B variants: compare each variant with its service's main Deployment (a pure strategy).
 
 Metric ``errorRate``: the share of 5xx responses in ``http_requests_total`` over the window.
-Test: two-proportion z-test, two-sided. With ``e`` errors out of ``n`` requests for the main
-(1) and the variant (2), ``p = (e1 + e2) / (n1 + n2)``,
-``z = (e2/n2 - e1/n1) / sqrt(p (1 - p) (1/n1 + 1/n2))`` and ``p-value = erfc(|z| / sqrt 2)``.
+``optimize`` runs on a schedule and looks at the experiment again on every run, so the verdict
+comes from a sequential test whose error rate holds under repeated checking: the mixture
+SPRT of :mod:`gitops_agent.optimize.sequential` (always-valid p-value and confidence
+interval; a fixed-horizon z-test re-checked daily calls a false winner far more often than
+its nominal level). With ``α = 1 - confidence``:
 
 - fewer than ``minSamples`` requests on either side → **inconclusive** (too few samples);
-- ``p-value < 1 - confidence`` and the variant fails less → **promote**: the variant's image
+- the observed split of requests between the main Deployment and the variants differs from
+  the intended weights (variant ``weight``%, the rest to the main; chi-square test, see
+  :data:`~gitops_agent.optimize.sequential.SRM_ALPHA`) → **sample-ratio mismatch**, no
+  verdict: the groups differ in more than the image;
+- always-valid p-value ``< α`` and the variant fails less → **promote**: the variant's image
   becomes the service's image and the variant is removed;
-- ``p-value < 1 - confidence`` and the variant fails more → **remove** the variant;
-- otherwise → **inconclusive** (no significant difference).
+- always-valid p-value ``< α`` and the variant fails more → **remove** the variant;
+- otherwise → **inconclusive** (no significant difference yet).
+
+Every verdict states the test, the effect (variant minus main) with its always-valid
+interval and the observed split.
 
 Metrics ``latencyP95`` / ``latencyP99`` (histogram ``http_request_duration_seconds``): a
 quantile test on the same footing. ``L`` = the main Deployment's q-quantile bucket (the
 smallest bucket bound ``le`` holding at least ``q`` of its requests, so at most ``1 - q`` of
 them are slower); the "failures" of each side are its requests slower than ``L``, compared
-with the same z-test. A variant with significantly fewer slow requests has the lower
-q-quantile and wins; significantly more, it loses. No finite bucket → inconclusive.
+with the same sequential test. A variant with significantly fewer slow requests has the
+lower q-quantile and wins; significantly more, it loses. No finite bucket → inconclusive.
 """
 
 from __future__ import annotations
@@ -35,18 +44,24 @@ from gitops_agent.optimize.model import (
     Target,
     TrafficHistory,
 )
+from gitops_agent.optimize.sequential import TEST_NAME, SplitCheck, msprt, sample_ratio
 from gitops_agent.spec.model import Experiments, Service, Variant, frozen_map
 
 
-def z_test(main: TrafficHistory, variant: TrafficHistory) -> tuple[float, float]:
-    """``(z, two-sided p-value)`` of the variant's error rate against the main's."""
-    n1, n2 = main.requests, variant.requests
-    pooled = (main.errors + variant.errors) / (n1 + n2)
-    spread = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if spread == 0:
-        return 0.0, 1.0
-    z = (variant.error_rate - main.error_rate) / spread
-    return z, math.erfc(abs(z) / math.sqrt(2))
+def intended_shares(service: Service) -> dict[str, float]:
+    """The intended share of requests per Deployment: each variant its ``weight``%, the
+    main Deployment (named like the service) the rest."""
+    shares = {f"{service.name}-{v.name}": v.weight / 100 for v in service.variants}
+    return {service.name: 1 - sum(shares.values()), **shares}
+
+
+def split_of(service: Service, requests: dict[str, float]) -> SplitCheck | None:
+    """The sample-ratio check of a service's experiment from the requests per Deployment
+    (None when a group has no share or nothing was requested)."""
+    shares = intended_shares(service)
+    if any(share <= 0 for share in shares.values()) or sum(requests.get(n, 0.0) for n in shares) <= 0:
+        return None
+    return sample_ratio([requests.get(name, 0.0) for name in shares], list(shares.values()))
 
 
 LATENCY_QUANTILES = {"latencyP95": 0.95, "latencyP99": 0.99}
@@ -89,11 +104,13 @@ def recommend_variant(
     *,
     evidence: tuple[Evidence, ...] = (),
     slow_bound: float | None = None,
+    split: SplitCheck | None = None,
 ) -> Recommendation:
     """Promote, remove, or wait for one variant of one service.
 
     For the latency metrics, ``main``/``candidate`` count requests slower than
-    ``slow_bound`` as failures (see :func:`as_slow_requests`).
+    ``slow_bound`` as failures (see :func:`as_slow_requests`). ``split`` is the service's
+    sample-ratio check (:func:`split_of`): with a mismatch no verdict is drawn.
     """
     field = f"variants.{variant.name}"
     base = Recommendation(
@@ -125,16 +142,20 @@ def recommend_variant(
             base,
             reason=(f"too few samples: main {n1:.0f}, variant {n2:.0f} requests (minSamples {policy.min_samples})"),
         )
-    z, p_value = z_test(main, candidate)
+    alpha = 1 - policy.confidence
+    test = msprt(n1, main.errors, n2, candidate.errors, alpha=alpha)
     share = "SlowShare" if latency else "ErrorRate"
     values: dict[str, float | str] = {
         "metric": policy.metric,
+        "test": TEST_NAME,
         "mainRequests": round(n1),
         f"main{share}": round(main.error_rate, 6),
         "variantRequests": round(n2),
         f"variant{share}": round(candidate.error_rate, 6),
-        "z": round(z, 3),
-        "pValue": p_value,
+        "effect": round(test.effect, 6),
+        "effectLow": round(test.low, 6),
+        "effectHigh": round(test.high, 6),
+        "pValue": test.p_value,
         "confidence": policy.confidence,
     }
     what = "error rate"
@@ -142,20 +163,33 @@ def recommend_variant(
         values["slowerThanSeconds"] = slow_bound
         quantile = LATENCY_QUANTILES[policy.metric]
         what = f"share slower than {slow_bound:g}s (main's p{quantile * 100:g} bucket)"
+    split_text = ""
+    if split is not None:
+        values["observedSplit"] = "/".join(f"{x:.2%}" for x in split.observed)
+        values["intendedSplit"] = "/".join(f"{x:.2%}" for x in split.intended)
+        values["srmPValue"] = split.p_value
+        split_text = f"; observed split {values['observedSplit']} (intended {values['intendedSplit']})"
     details = frozen_map(values)
     summary = (
-        f"{what} main {main.error_rate:.4%} vs {variant.name} "
-        f"{candidate.error_rate:.4%}, z = {z:.2f}, p = {p_value:.3g}"
+        f"{what} main {main.error_rate:.4%} vs {variant.name} {candidate.error_rate:.4%}; {TEST_NAME}: "
+        f"effect {test.effect:+.4%} ({policy.confidence:g} always-valid interval {test.low:+.4%} to "
+        f"{test.high:+.4%}), p = {test.p_value:.3g}{split_text}"
     )
-    alpha = 1 - policy.confidence
+    if split is not None and split.mismatch:
+        return replace(
+            base,
+            status=Status.SAMPLE_RATIO_MISMATCH,
+            details=details,
+            reason=f"sample-ratio mismatch (chi-square p = {split.p_value:.3g}): no verdict; {summary}",
+        )
     removal = Edit((*target.spec_path, "variants", variant.name), REMOVE)
-    if p_value >= alpha:
+    if not test.significant:
         return replace(
             base,
             details=details,
             reason=f"{summary}: not significant at {policy.confidence:g} confidence",
         )
-    if z < 0:
+    if test.effect < 0:
         image = variant.image or service.container.image
         edits = (removal,) if variant.image is None else (Edit((*target.spec_path, "image"), image), removal)
         return replace(

@@ -24,6 +24,8 @@ class Status(StrEnum):
     UNCHANGED = "unchanged"
     SKIPPED = "skipped"
     INCONCLUSIVE = "inconclusive"
+    SAMPLE_RATIO_MISMATCH = "sample-ratio-mismatch"
+    OOM_RISK = "oom-risk"
 
 
 class Strategy(StrEnum):
@@ -66,10 +68,22 @@ class UsageHistory:
 
 @dataclass(frozen=True)
 class LoadHistory:
-    """Total CPU of a service's main Deployment (cores, summed over pods): peak and trough."""
+    """Total CPU of a service's main Deployment (cores, summed over pods): peak, trough and
+    mean (None when unknown)."""
 
     peak_cores: float
     trough_cores: float
+    mean_cores: float | None = None
+
+
+@dataclass(frozen=True)
+class RequestLoad:
+    """Total request rate of a service's main Deployment (requests per second, summed over
+    pods, 5m rate): peak, trough (5th percentile) and mean over the window."""
+
+    peak_rps: float
+    trough_rps: float
+    mean_rps: float
 
 
 @dataclass(frozen=True)

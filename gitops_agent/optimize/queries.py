@@ -10,9 +10,11 @@ containers. For one run (one window):
 3. samples: ``sum by (…) (count_over_time(container_memory_working_set_bytes[W]))``;
 4. OOM kills: ``max by (…) (max_over_time(<last terminated reason>{reason="OOMKilled"}[W]))``
    with ``kube_pod_container_status_last_terminated_reason`` from kube-state-metrics;
-5. load (only when an HPA scales on CPU): peak (maximum) and trough (5th percentile, see
-   :data:`TROUGH_QUANTILE`) of the summed CPU per workload, both in one request
-   (``max_over_time(…) or quantile_over_time(0.05, …)``, told apart by a ``stat`` label);
+5. load (only when an HPA scales on CPU): peak (maximum), trough (5th percentile, see
+   :data:`TROUGH_QUANTILE`) and mean of the summed CPU per workload, in one request
+   (``max_over_time(…) or quantile_over_time(0.05, …) or avg_over_time(…)``, told apart
+   by a ``stat`` label); the same three of the workload's summed request rate
+   (``rate(http_requests_total[5m])``), the traffic history of the HPA bounds;
 6. traffic (only for variants under an ``experiments`` policy on ``errorRate``):
    ``sum by (namespace, workload, code) (increase(http_requests_total[W]))``;
 7. latency (only for variants under ``latencyP95``/``latencyP99``):
@@ -75,8 +77,11 @@ class QueryKind(StrEnum):
     SAMPLES = "samples"
     OOM = "oom"
     LOAD = "load"
+    REQUEST_LOAD = "request-load"
     TRAFFIC = "traffic"
     LATENCY = "latency"
+    CPU_REPLAY = "cpu-replay"
+    MEMORY_REPLAY = "memory-replay"
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,10 @@ class QueryPlan:
     queries: tuple[Query, ...]
 
 
+Key = tuple[str, str]
+"""(workload, container)"""
+
+
 def workload_of(pod: str) -> str | None:
     """``classifier-7d9f8b6c5-x2k4q`` → ``classifier``; None for a name of another shape."""
     match = _POD.match(pod)
@@ -107,6 +116,17 @@ def _selector(namespace: str, *extra: str) -> str:
 def _tagged(function: str, expr: str, window: str, name: str) -> str:
     inner = f"{function}{expr}[{window}:{RESOLUTION}])"
     return f'label_replace({inner}, "stat", "{name}", "", "")'
+
+
+def _stats(expr: str, window: str) -> str:
+    """Peak, trough and mean of ``expr`` over the window at 5m resolution, in one request."""
+    return " or ".join(
+        (
+            _tagged("max_over_time(", expr, window, "peak"),
+            _tagged(f"quantile_over_time({TROUGH_QUANTILE:g}, ", expr, window, "trough"),
+            _tagged("avg_over_time(", expr, window, "mean"),
+        )
+    )
 
 
 def _names(names: Sequence[str]) -> str:
@@ -128,10 +148,11 @@ def plan(
     ab_workloads: Sequence[str] = (),
     latency_workloads: Sequence[str] = (),
 ) -> QueryPlan:
-    """The queries for one environment: at most ``3 + len(percentiles) + 2``.
+    """The queries for one environment: at most ``3 + len(percentiles) + 4``.
 
     ``containers``: the main-container names to right-size (none: no usage queries);
-    ``hpa_workloads``: Deployments whose HPA scales on CPU (the load query);
+    ``hpa_workloads``: Deployments whose HPA scales on CPU (the CPU and request load
+    queries);
     ``ab_workloads``: main and variant Deployments of A/B experiments on ``errorRate``
     (the traffic query); ``latency_workloads``: those on a latency metric (the histogram
     query).
@@ -162,14 +183,12 @@ def plan(
             f"sum by (namespace, workload, container) (label_replace("
             f'rate({CPU}{selector}[5m]), "workload", "$1", "pod", "{POD_PATTERN}"))'
         )
-        queries.append(
-            Query(
-                QueryKind.LOAD,
-                _tagged("max_over_time(", total, window, "peak")
-                + " or "
-                + _tagged(f"quantile_over_time({TROUGH_QUANTILE:g}, ", total, window, "trough"),
-            )
+        queries.append(Query(QueryKind.LOAD, _stats(total, window)))
+        rate = (
+            f"sum by (namespace, workload) (label_replace("
+            f'rate({REQUESTS}{selector}[5m]), "workload", "$1", "pod", "{POD_PATTERN}"))'
         )
+        queries.append(Query(QueryKind.REQUEST_LOAD, _stats(rate, window)))
     if ab_workloads:
         selector = _selector(namespace, _pods_of(ab_workloads))
         queries.append(
@@ -193,8 +212,63 @@ def plan(
     return QueryPlan(namespace, window, tuple(queries))
 
 
-Key = tuple[str, str]
-"""(workload, container)"""
+Thresholds = Mapping[Key, float]
+"""A value per (workload, container): the current or the proposed request or limit."""
+
+
+def replay_query(
+    namespace: str, window: str, memory: bool, targets: Sequence[Key], before: Thresholds, after: Thresholds
+) -> Query:
+    """The replay of proposals (:mod:`gitops_agent.optimize.replay`) for CPU or memory, in
+    one instant query, answered with one series per (workload, container) and ``stat``:
+
+    - totals of ``targets``: the ``sum`` of the samples and, for CPU, their ``count`` (the
+      mean gives the slack; for memory the count is the plan's samples query; for CPU the
+      sum is the counter's increase over the window / 300 s, which the 5m rates at 5m steps
+      add up to, without a second subquery);
+    - crossings: samples above the ``after`` (proposed) and ``before`` (current) values,
+      ``count_over_time((usage{pods of the target} > value)[W:res])`` per key, the value a
+      literal (no join, no constant vectors evaluated at every step); only for the keys
+      given — the caller leaves out values at or above the known peak, which have none.
+
+    Samples: the 5m CPU rate at 5m resolution; the working set as scraped (totals) and at
+    1m resolution (crossings: one scrape at the usual interval).
+    """
+    by = "sum by (namespace, workload, container)"
+    resolution = "1m" if memory else RESOLUTION
+
+    def usage(keys: Sequence[Key]) -> str:
+        selector = _selector(namespace, f'container=~"{_names([c for _, c in keys])}"', _pods_of([w for w, _ in keys]))
+        return f"{MEMORY}{selector}" if memory else f"rate({CPU}{selector}[5m])"
+
+    def per_workload(expr: str, stat: str) -> str:
+        inner = f'label_replace({expr}, "workload", "$1", "pod", "{POD_PATTERN}")'
+        return f'label_replace({by} ({inner}), "stat", "{stat}", "", "")'
+
+    parts = [
+        per_workload(f"count_over_time(({usage([key])} > {value:.9g})[{window}:{resolution}])", stat)
+        for values, stat in ((after, "after"), (before, "before"))
+        for key, value in sorted(values.items())
+    ]
+    if memory:
+        # the count of raw samples is the plan's samples query already fetched
+        parts.append(per_workload(f"sum_over_time({usage(targets)}[{window}])", "sum"))
+    else:  # the 5m rates at 5m steps tile the window: their sum is the increase over 300s
+        parts.append(per_workload(f"count_over_time({usage(targets)}[{window}:{RESOLUTION}])", "count"))
+        raw = usage(targets).removeprefix("rate(").removesuffix("[5m])")
+        parts.append(per_workload(f"increase({raw}[{window}]) / 300", "sum"))
+    kind = QueryKind.MEMORY_REPLAY if memory else QueryKind.CPU_REPLAY
+    return Query(kind, " or ".join(parts))
+
+
+def replay_counts(rows: Sequence[tuple[Mapping[str, str], float]]) -> dict[Key, dict[str, float]]:
+    """Replay answers folded per (workload, container): ``{stat: value}``."""
+    out: dict[Key, dict[str, float]] = {}
+    for labels, value in rows:
+        key = (labels.get("workload", ""), labels.get("container", ""))
+        stats = out.setdefault(key, {})
+        stats[labels.get("stat", "")] = stats.get(labels.get("stat", ""), 0.0) + value
+    return out
 
 
 @dataclass(frozen=True)
@@ -207,7 +281,8 @@ class Fetched:
     samples: Mapping[Key, int] = field(default_factory=_empty)
     pods: Mapping[Key, int] = field(default_factory=_empty)
     oom: frozenset[Key] = frozenset()
-    load: Mapping[Key, tuple[float, float]] = field(default_factory=_empty)
+    load: Mapping[Key, tuple[float, float, float]] = field(default_factory=_empty)
+    request_load: Mapping[str, tuple[float, float, float]] = field(default_factory=_empty)
     traffic: Mapping[str, TrafficHistory] = field(default_factory=_empty)
     latency: Mapping[str, LatencyHistory] = field(default_factory=_empty)
 
@@ -234,6 +309,11 @@ class Fetched:
         )
 
 
+def _peak_trough_mean(stats: Mapping[str, float]) -> tuple[float, float, float]:
+    peak = stats["peak"]
+    return peak, stats.get("trough", peak), stats.get("mean", peak)
+
+
 RawResults = Mapping[Query, list[tuple[Mapping[str, str], float]]]
 
 
@@ -253,8 +333,8 @@ def assemble(query_plan: QueryPlan, results: RawResults) -> Fetched:
     samples: dict[Key, int] = {}
     pods: dict[Key, int] = {}
     oom: set[Key] = set()
-    load_peak: dict[Key, float] = {}
-    load_trough: dict[Key, float] = {}
+    load: dict[Key, dict[str, float]] = {}
+    request_load: dict[str, dict[str, float]] = {}
     traffic: dict[str, tuple[float, float]] = {}
     buckets: dict[str, dict[float, float]] = {}
     for query, rows in results.items():
@@ -274,8 +354,10 @@ def assemble(query_plan: QueryPlan, results: RawResults) -> Fetched:
         elif query.kind is QueryKind.LOAD:
             for labels, value in rows:
                 key = (labels.get("workload", ""), labels.get("container", ""))
-                target = load_peak if labels.get("stat") == "peak" else load_trough
-                target[key] = value
+                load.setdefault(key, {})[labels.get("stat", "")] = value
+        elif query.kind is QueryKind.REQUEST_LOAD:
+            for labels, value in rows:
+                request_load.setdefault(labels.get("workload", ""), {})[labels.get("stat", "")] = value
         elif query.kind is QueryKind.TRAFFIC:
             for labels, value in rows:
                 workload = labels.get("workload", "")
@@ -297,7 +379,8 @@ def assemble(query_plan: QueryPlan, results: RawResults) -> Fetched:
         samples=_ro(samples),
         pods=_ro(pods),
         oom=frozenset(oom),
-        load=_ro({k: (load_peak[k], load_trough.get(k, load_peak[k])) for k in load_peak}),
+        load=_ro({k: _peak_trough_mean(v) for k, v in load.items() if "peak" in v}),
+        request_load=_ro({k: _peak_trough_mean(v) for k, v in request_load.items() if "peak" in v}),
         traffic=_ro({w: TrafficHistory(r, e) for w, (r, e) in traffic.items()}),
         latency=_ro({w: LatencyHistory(tuple(sorted(b.items()))) for w, b in buckets.items() if b}),
     )

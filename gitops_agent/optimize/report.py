@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gitops_agent.optimize.model import Recommendation, Status
+from gitops_agent.optimize.rightsizing import NO_SERIES
 
 
 def recommendation_json(rec: Recommendation) -> dict[str, Any]:
@@ -29,6 +30,17 @@ def recommendation_json(rec: Recommendation) -> dict[str, Any]:
 def summary(recommendations: Sequence[Recommendation]) -> dict[str, int]:
     counts = Counter(rec.status.value for rec in recommendations)
     return {status.value: counts.get(status.value, 0) for status in Status}
+
+
+def why_nothing(recommendations: Sequence[Recommendation], namespace: str, window: str) -> str:
+    """Why a run proposes nothing, in one line: no series at all (a wrong namespace or no
+    cAdvisor scrape, most likely), or how many recommendations stopped where."""
+    waiting = [r for r in recommendations if r.status is Status.NOT_ENOUGH_DATA]
+    others = [r for r in recommendations if r.status not in (Status.NOT_ENOUGH_DATA, Status.SKIPPED)]
+    if waiting and not others and all(r.reason == NO_SERIES for r in waiting):
+        return f"Prometheus has no usage series for namespace {namespace} in the last {window}"
+    counts = ", ".join(f"{n} {status}" for status, n in summary(recommendations).items() if n)
+    return f"no value changes enough to propose ({counts or 'no recommendations'})"
 
 
 def document(

@@ -50,6 +50,7 @@ from gitops_agent.optimize.threshold import change_percent, significant
 from gitops_agent.spec.model import Autoscale, Resources, Rightsizing, frozen_map
 
 MIN_POINTS = 100
+NO_SERIES = "no usage series found in the window"
 CPU_FLOOR_MILLI = 10
 MEMORY_FLOOR_MIB = 64
 OOM_BUMP_BYTES = 100 * MI
@@ -149,7 +150,7 @@ def recommend_memory(
 
 def _missing(usage: UsageHistory | None, value: float | None) -> str | None:
     if usage is None or usage.points == 0 or value is None:
-        return "no usage series found in the window"
+        return NO_SERIES
     if usage.points < MIN_POINTS:
         return f"only {usage.points} samples in the window (at least {MIN_POINTS} needed)"
     return None

@@ -360,5 +360,4 @@ def sync(
         run.wait_healthy()
     lives = [p.live for p in the_plan.objects if p.live is not None and p.change.action is not Action.COMPLETED]
     the_plan.runs.extend(observe_jobs(lives, target, the_plan.runs))
-    say(f"sync of {target.environment} finished in {time.monotonic() - started:.1f}s")
     return the_plan.change_set()

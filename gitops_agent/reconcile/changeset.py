@@ -62,21 +62,24 @@ class Change:
     changed_by: tuple[ManagerEntry, ...] = ()
     """For drift: the field managers whose out-of-band edits git undoes, newest first."""
     previous: Manifest | None = field(default=None, compare=False, repr=False)
-    """For a task's new Job: the live Job of an earlier revision of that task (noise-free)."""
+    """For a task's new Job: the live Job of an earlier revision of that task (noise-free); for
+    a re-run, the finished Job it replaces."""
+    rerun: bool = False
+    """The Job is deleted and created again (a re-run request or a changed immutable template)."""
 
     @cached_property
     def fields(self) -> tuple[FieldChange, ...]:
         """Changed fields (updates; a task's re-run against its previous Job), Secrets masked."""
-        if self.action is Action.UPDATE and self.sides is not None:
-            return field_changes(self.sides.live, self.sides.predicted)
         if self.previous is not None and self.sides is not None and self.sides.predicted is not None:
             # only what git sets, without the identity that differs by design
             new = {k: v for k, v in self.sides.predicted.items() if k != "metadata"}
             return field_changes(project(self.previous, new), new)
+        if self.action is Action.UPDATE and self.sides is not None:
+            return field_changes(self.sides.live, self.sides.predicted)
         return ()
 
     def reviewed(self) -> Reviewed:
-        action = "re-run" if self.previous is not None else str(self.action)
+        action = "re-run" if self.previous is not None or self.rerun else str(self.action)
         ref = self.ref
         return Reviewed(action, ref.group, ref.kind, ref.namespace, ref.name, self.fields)
 

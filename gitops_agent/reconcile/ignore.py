@@ -115,33 +115,20 @@ CONTROLLER_FIELDS: tuple[IgnoreRule, ...] = (
         reason="a service-account-token Secret's data is filled by the token controller "
         "(Kubernetes docs, 'Manually create a long-lived API token for a ServiceAccount')",
     ),
-    IgnoreRule(
-        group="admissionregistration.k8s.io",
-        kind="ValidatingWebhookConfiguration",
-        json_pointers=("/webhooks/*/clientConfig/caBundle",),
-        when=_injects_ca,
-        reason="caBundle is injected by cert-manager's cainjector (cert-manager docs, 'CA Injector')",
-    ),
-    IgnoreRule(
-        group="admissionregistration.k8s.io",
-        kind="MutatingWebhookConfiguration",
-        json_pointers=("/webhooks/*/clientConfig/caBundle",),
-        when=_injects_ca,
-        reason="caBundle is injected by cert-manager's cainjector (cert-manager docs, 'CA Injector')",
-    ),
-    IgnoreRule(
-        group="apiextensions.k8s.io",
-        kind="CustomResourceDefinition",
-        json_pointers=("/spec/conversion/webhook/clientConfig/caBundle",),
-        when=_injects_ca,
-        reason="caBundle is injected by cert-manager's cainjector (cert-manager docs, 'CA Injector')",
-    ),
-    IgnoreRule(
-        group="apiregistration.k8s.io",
-        kind="APIService",
-        json_pointers=("/spec/caBundle",),
-        when=_injects_ca,
-        reason="caBundle is injected by cert-manager's cainjector (cert-manager docs, 'CA Injector')",
+    *(
+        IgnoreRule(
+            group=group,
+            kind=kind,
+            json_pointers=(pointer,),
+            when=_injects_ca,
+            reason="caBundle is injected by cert-manager's cainjector (cert-manager docs, 'CA Injector')",
+        )
+        for group, kind, pointer in (
+            ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", "/webhooks/*/clientConfig/caBundle"),
+            ("admissionregistration.k8s.io", "MutatingWebhookConfiguration", "/webhooks/*/clientConfig/caBundle"),
+            ("apiextensions.k8s.io", "CustomResourceDefinition", "/spec/conversion/webhook/clientConfig/caBundle"),
+            ("apiregistration.k8s.io", "APIService", "/spec/caBundle"),
+        )
     ),
     IgnoreRule(
         group="batch",

@@ -4,8 +4,8 @@ Each round, per environment: ask git for the branch head (re-rendering only when
 diff against a watch-fed cache of the live objects, and sync when the revision is new or
 when drift was found and ``sync.selfHeal`` is on. Failures of the API server or the git
 remote back off exponentially and never end the loop; the last rendered state keeps being
-enforced while git is unreachable. ``/metrics`` (Prometheus text format) and ``/healthz`` are
-served by a small standard-library HTTP server.
+enforced while git is unreachable. ``/metrics`` (through ``prometheus_client``), ``/healthz``
+and the read-only status pages are served by a small standard-library HTTP server.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import logging
 import random
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,8 +24,10 @@ from gitops_agent.errors import ClusterError, GitOpsAgentError
 from gitops_agent.reconcile.changeset import CHANGING, Action, Change, ChangeSet
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.engine import SyncOptions, Target, plan, sync
+from gitops_agent.reconcile.metrics import Metrics
 from gitops_agent.reconcile.objects import Manifest, depends_on, ref_of
 from gitops_agent.reconcile.runs import RunKey, TaskRun
+from gitops_agent.reconcile.status_page import Observed, observe, observe_failure
 from gitops_agent.reconcile.waves import is_job
 
 log = logging.getLogger(__name__)
@@ -78,79 +81,69 @@ class LoopSettings:
     max_backoff: float = 300.0
 
 
-class Metrics:
-    """Counters and gauges per environment, rendered in the Prometheus text format."""
-
-    _HELP: Mapping[str, tuple[str, str]] = {
-        "gitops_agent_syncs_total": ("counter", "Sync attempts by result."),
-        "gitops_agent_drift_found_total": ("counter", "Objects found different from git."),
-        "gitops_agent_drift_fixed_total": ("counter", "Drifted objects made equal to git again."),
-        "gitops_agent_apply_errors_total": ("counter", "Objects the API server refused."),
-        "gitops_agent_reconcile_errors_total": ("counter", "Rounds that failed, by source."),
-        "gitops_agent_sync_duration_seconds": ("summary", "Duration of reconcile rounds."),
-        "gitops_agent_last_success_timestamp_seconds": ("gauge", "Unix time of the last successful round."),
-        "gitops_agent_drifted_objects": ("gauge", "Objects that differ from git after the last round."),
-    }
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-
-    def add(self, name: str, value: float = 1.0, **labels: str) -> None:
-        key = (name, tuple(sorted(labels.items())))
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + value
-
-    def set(self, name: str, value: float, **labels: str) -> None:
-        with self._lock:
-            self._values[(name, tuple(sorted(labels.items())))] = value
-
-    def value(self, name: str, **labels: str) -> float:
-        with self._lock:
-            return self._values.get((name, tuple(sorted(labels.items()))), 0.0)
-
-    def render(self) -> str:
-        with self._lock:
-            values = dict(self._values)
-        lines: list[str] = []
-        for name, (kind, help_text) in self._HELP.items():
-            lines.append(f"# HELP {name} {help_text}")
-            lines.append(f"# TYPE {name} {kind}")
-            suffixes = ("_sum", "_count") if kind == "summary" else ("",)
-            for suffix in suffixes:
-                for (metric, labels), value in sorted(values.items()):
-                    if metric != name + suffix:
-                        continue
-                    rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-                    lines.append(f"{metric}{{{rendered}}} {value:g}" if rendered else f"{metric} {value:g}")
-        return "\n".join(lines) + "\n"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+Page = Callable[[str], tuple[int, str] | None]
+"""The status page for a URL path: (HTTP status, HTML), or None when the path is no page."""
 
 
 class StatusServer:
-    """``/metrics`` and ``/healthz`` on a port (0: any free port; see ``port``)."""
+    """``/metrics``, ``/healthz`` and the status pages on a port (0: any free port; see ``port``).
 
-    def __init__(self, metrics: Metrics, healthy: Callable[[], bool], port: int, host: str = "") -> None:
+    Read-only: GET and HEAD; any other method is answered 405 Method Not Allowed (RFC 9110).
+    """
+
+    def __init__(
+        self, metrics: Metrics, healthy: Callable[[], bool], port: int, host: str = "", pages: Page | None = None
+    ) -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path.split("?")[0] == "/metrics":
-                    self._answer(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
-                elif self.path.split("?")[0] == "/healthz":
-                    ok = healthy()
-                    self._answer(200 if ok else 503, "ok\n" if ok else "unhealthy\n", "text/plain")
-                else:
-                    self._answer(404, "not found\n", "text/plain")
+                self._serve(head=False)
 
-            def _answer(self, status: int, body: str, content_type: str) -> None:
-                data = body.encode()
+            def do_HEAD(self) -> None:
+                self._serve(head=True)
+
+            def __getattr__(self, name: str) -> Callable[[], None]:
+                if name.startswith("do_"):  # every other method, known or not: read-only here
+                    return self._not_allowed
+                raise AttributeError(name)
+
+            def _not_allowed(self) -> None:
+                self.send_response(405)
+                self.send_header("Allow", "GET, HEAD")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def _serve(self, *, head: bool) -> None:
+                path = urllib.parse.unquote(self.path.split("?")[0])
+                if path == "/metrics":
+                    body, content_type = metrics.exposition(self.headers.get("Accept", ""))
+                    self._answer(200, body, content_type, head)
+                elif path == "/healthz":
+                    ok = healthy()
+                    self._answer(200 if ok else 503, b"ok\n" if ok else b"unhealthy\n", "text/plain", head)
+                elif (page := self._page(path)) is not None:
+                    self._answer(page[0], page[1].encode(), "text/html; charset=utf-8", head)
+                else:
+                    self._answer(404, b"not found\n", "text/plain", head)
+
+            def _page(self, path: str) -> tuple[int, str] | None:
+                if pages is None:
+                    return None
+                try:
+                    return pages(path)
+                except Exception as error:  # one failed page must not end the server or print a traceback
+                    log.warning("status page %s failed: %s: %s", path, type(error).__name__, error)
+                    return 500, "<!doctype html><title>error</title><p>The page could not be built; see the log.</p>"
+
+            def _answer(self, status: int, data: bytes, content_type: str, head: bool) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
+                # no script may run on the pages, whatever a name in them says
+                self.send_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+                self.send_header("X-Content-Type-Options", "nosniff")
                 self.end_headers()
-                self.wfile.write(data)
+                if not head:
+                    self.wfile.write(data)
 
             def log_message(self, format: str, *args: object) -> None:
                 log.debug("status server: " + format, *args)
@@ -176,6 +169,8 @@ class _EnvState:
     tasks_pending: bool = False
     """The last sync of this revision left objects waiting for their tasks: the sync of the
     revision is not finished, so the next round continues it (self-heal or not)."""
+    observed: Observed | None = None
+    """The last round's facts, for the status page."""
 
 
 @dataclass
@@ -189,6 +184,11 @@ class Reconciler:
     progress: Callable[[str], None] = field(default=lambda _message: None)
     last_round: float = field(default_factory=time.monotonic)
     _states: dict[str, _EnvState] = field(default_factory=dict)
+
+    def observed(self, name: str) -> Observed | None:
+        """What the last round of environment ``name`` saw (None before its first round)."""
+        state = self._states.get(name)
+        return None if state is None else state.observed
 
     def healthy(self) -> bool:
         """Alive: a round finished recently (allowing for backoff)."""
@@ -238,6 +238,7 @@ class Reconciler:
             self.metrics.add("gitops_agent_reconcile_errors_total", environment=env.name, source=source)
             self.progress(f"{env.name}: {error}")
             if state.desired is None:
+                state.observed = observe_failure(state.observed, "", (), str(error), at=time.time())
                 return False
             # keep enforcing the last state git gave us while git is unreachable
         desired = state.desired
@@ -287,15 +288,18 @@ class Reconciler:
                 outcome = "success"
             else:
                 outcome = "success"
+            state.observed = observe(state.observed, desired.revision, desired.objects, found, result,
+                                     drift_fix=not new_revision, at=time.time())
         except GitOpsAgentError as error:
+            state.observed = observe_failure(state.observed, desired.revision, desired.objects, str(error),
+                                             at=time.time())
             self.metrics.add("gitops_agent_reconcile_errors_total", environment=env.name, source="cluster")
             self.metrics.add("gitops_agent_syncs_total", result="error", environment=env.name)
             self.progress(f"{env.name}: {error}")
             return False
         finally:
             duration = time.monotonic() - started
-            self.metrics.add("gitops_agent_sync_duration_seconds_sum", duration, environment=env.name)
-            self.metrics.add("gitops_agent_sync_duration_seconds_count", 1, environment=env.name)
+            self.metrics.observe("gitops_agent_sync_duration_seconds", duration, environment=env.name)
         if outcome == "success":
             self.metrics.set("gitops_agent_last_success_timestamp_seconds", time.time(), environment=env.name)
             return True

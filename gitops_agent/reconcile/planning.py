@@ -300,14 +300,24 @@ def refresh_if_stale(cluster: Cluster, item: Planned, result: Manifest) -> None:
 
 
 def finished_and_gone(item: Planned, target: Target) -> bool:
-    """A desired Job with no live object whose run is recorded as finished (or started and
-    never seen again): not created again; a stand-in carries its outcome for gating."""
+    """A desired Job with no live object whose run is recorded as finished, or recorded as
+    started and removed by its TTL (so it finished, outcome unseen): not created again; a
+    stand-in carries its outcome for gating. A run seen starting and gone without a TTL (deleted
+    while it ran, or with its namespace) is created again."""
     run = target.runs.get(run_key(item.body))
     if run is None or run.outcome is RunOutcome.RERUN:
         return False
+    if run.outcome is RunOutcome.STARTED and not removed_by_ttl(item.body):
+        return False  # seen starting, never seen finishing: deleted while it ran, or with its namespace
     item.live = stand_in(item.body, run)
     item.change = Change(item.ref, Action.COMPLETED, item.change.wave, message=recorded_end(run))
     return True
+
+
+def removed_by_ttl(job: Manifest) -> bool:
+    """The Job deletes itself once finished (``ttlSecondsAfterFinished``; the TTL controller
+    removes only finished Jobs, Kubernetes docs 'Automatic Cleanup for Finished Jobs')."""
+    return (job.get("spec") or {}).get("ttlSecondsAfterFinished") is not None
 
 
 def rerun_requested(item: Planned, target: Target) -> bool:
@@ -325,6 +335,8 @@ def rerun_requested(item: Planned, target: Target) -> bool:
         item.change.wave,
         sides=DiffResult(item.ref, strip_noise(item.live), strip_noise(item.body)),
         message=f"re-run requested{who} at {run.time}; the Job is deleted and created again",
+        previous=strip_noise(item.live),
+        rerun=True,
     )
     return True
 
@@ -476,6 +488,8 @@ def plan(
                     item.change.wave,
                     sides=DiffResult(item.ref, live_clean, strip_noise(item.body)),
                     message="the Job's template changed; it is deleted and created again",
+                    previous=live_clean,
+                    rerun=True,
                 )
                 return
             if error.status == 422 and item.live_extras:

@@ -54,15 +54,18 @@ class FieldChange:
         return entry
 
     def text(self) -> str:
+        """One line: ``path: old → new``, ``path: (added) new``, ``path: old → (removed)``."""
         if self.added:
-            return f"{self.path}: + {_show(self.new)}"
+            return f"{self.path}: (added) {_show(self.new)}"
         if self.removed:
-            return f"{self.path}: - {_show(self.old)}"
+            return f"{self.path}: {_show(self.old)} → (removed)"
         return f"{self.path}: {_show(self.old)} → {_show(self.new)}"
 
 
 def _show(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    """A value on one line: strings as they are unless they hold a line break or are empty."""
+    plain = isinstance(value, str) and value and "\n" not in value and "\r" not in value
+    text = value if plain else json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -129,6 +132,8 @@ def field_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) 
             path = _path(level.path(output_format="list"), masked_old, masked_new)
             before = None if level.t1 is notpresent else level.t1
             after = None if level.t2 is notpresent else level.t2
+            if report == "type_changes" and str(before) == str(after):
+                continue  # 1 and "1" (a quantity or port written either way) are one value
             found.append(FieldChange(path, before, after, added=level.t1 is notpresent, removed=level.t2 is notpresent))
     found.sort(key=lambda change: change.path)
     return tuple(found[:MAX_FIELDS])

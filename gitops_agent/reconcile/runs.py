@@ -192,8 +192,8 @@ def started(job: Mapping[str, Any], revision: str) -> TaskRun:
 def stand_in(desired: Manifest, run: TaskRun) -> Manifest:
     """What a finished Job's status said, for gating and health once the Job is gone.
 
-    A run seen starting but never finishing counts as failed: its outcome is unknown, so its
-    dependents do not proceed on a guess.
+    A run seen starting whose Job its TTL removed counts as failed: it finished, but its
+    outcome is unknown, so its dependents do not proceed on a guess.
     """
     succeeded = run.outcome is RunOutcome.SUCCEEDED
     condition = {"type": "Complete" if succeeded else "Failed", "status": "True"}
@@ -210,7 +210,7 @@ def recorded_end(run: TaskRun) -> str:
     if run.outcome is RunOutcome.FAILED:
         return f"failed{': ' + run.reason if run.reason else ''} (recorded); `gitops-agent rerun` runs it again"
     return (
-        f"started {run.started or run.time} and removed before its outcome was seen; "
+        f"started {run.started or run.time} and removed by its TTL before its outcome was seen; "
         "`gitops-agent rerun` runs it again"
     )
 

@@ -37,6 +37,17 @@ SPEC_DIRS = ("workflows", "environments")
 SUFFIXES = (".yaml", ".yml")
 
 
+@dataclass(frozen=True)
+class ValidDocument:
+    """One validated spec document: its kind (``workflow``/``environment``), name, source
+    file (as shown in diagnostics) and plain data."""
+
+    kind: str
+    name: str
+    source: str
+    data: dict[str, Any]
+
+
 @dataclass
 class _Loaded:
     """One document that has a known kind, with its own diagnostics."""
@@ -94,6 +105,11 @@ def _spec_files(directory: Path, *, recursive: bool) -> list[Path]:
         and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(directory).parts)
     )
+
+
+def spec_files(repo: Path) -> list[Path]:
+    """The repository's standard spec files: ``workflows/`` then ``environments/``, sorted."""
+    return [f for d in SPEC_DIRS for f in _spec_files(repo / d, recursive=False)]
 
 
 def _expand(repo: Path, paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]:
@@ -325,7 +341,7 @@ def _check_service_names(workflows: list[_Loaded], environments: list[_Loaded]) 
 
 def _collect(repo: Path, paths: Sequence[Path] | None) -> tuple[list[_Loaded], set[str], list[Diagnostic]]:
     """Every loaded document, the display names of the files to report on, and problems."""
-    standard = [f for d in SPEC_DIRS for f in _spec_files(repo / d, recursive=False)]
+    standard = spec_files(repo)
     problems: list[Diagnostic] = []
     if paths is None:
         given = standard
@@ -394,19 +410,33 @@ def validate_paths(repo: Path, paths: Sequence[Path] | None = None) -> list[Diag
 
 def load_specs(repo: Path, paths: Sequence[Path] | None = None) -> SpecSet:
     """Load, validate and build the repository's specs; :class:`SpecError` lists every problem."""
+    return spec_set(validated_documents(repo, paths))
+
+
+def validated_documents(repo: Path, paths: Sequence[Path] | None = None) -> list[ValidDocument]:
+    """Every spec document of ``repo`` (or of ``paths``), validated and cross-checked, in
+    load order; :class:`SpecError` lists every problem."""
     loaded, diagnostics = _diagnose(repo, paths)
     if diagnostics:
         raise SpecError(diagnostics)
+    documents: list[ValidDocument] = []
+    for item in loaded:
+        assert item.name is not None
+        documents.append(ValidDocument(item.kind, item.name, item.document.file, item.data))
+    return documents
+
+
+def spec_set(documents: Sequence[ValidDocument]) -> SpecSet:
+    """The typed model of validated documents (see :func:`validated_documents`)."""
     workflows: dict[str, Workflow] = {}
     environments: dict[str, Environment] = {}
     raw: dict[str, Any] = {}
-    for item in loaded:
-        assert item.name is not None
+    for item in documents:
         if item.kind == "workflow":
-            workflows[item.name] = build_workflow(item.data, item.document.file)
+            workflows[item.name] = build_workflow(item.data, item.source)
             raw[item.name] = copy.deepcopy(item.data.get("spec") or {})
         else:
-            environments[item.name] = build_environment(item.data, item.document.file)
+            environments[item.name] = build_environment(item.data, item.source)
     return SpecSet(
         workflows=frozen_map(workflows),
         environments=frozen_map(environments),

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from gitops_agent.errors import Diagnostic
+from gitops_agent.reconcile.ignore import ApplyPolicy
+from gitops_agent.reconcile.objects import SSA_ANNOTATION
 from gitops_agent.spec.list_keys import duplicate_list_keys
 from gitops_agent.spec.yaml_positions import MANIFEST_LIMITS, Document, YamlPath, load_yaml
 
@@ -159,7 +161,7 @@ def _read_file(root: Path, path: Path, target: str, in_kustomization: bool, prob
 
 def check_manifest(document: Document) -> list[Diagnostic]:
     """Problems of one manifest document: secret values, a ``secretGenerator``, duplicate
-    keys in lists Kubernetes merges by key."""
+    keys in lists Kubernetes merges by key, an unknown ``gitops-agent.io/ssa`` policy."""
     value = document.data
     if not isinstance(value, dict):
         return []
@@ -171,6 +173,14 @@ def check_manifest(document: Document) -> list[Diagnostic]:
                     (*at, "data" if obj.get("data") else "stringData"),
                     "a Secret with values must not be committed to git; reference it "
                     "(SealedSecret, ExternalSecret) or create it outside gitops-agent",
+                )
+            )
+        policy = ((obj.get("metadata") or {}).get("annotations") or {}).get(SSA_ANNOTATION)
+        if policy is not None and str(policy).lower() not in {p.value.lower() for p in ApplyPolicy}:
+            problems.append(
+                document.diagnostic(
+                    (*at, "metadata", "annotations", SSA_ANNOTATION),
+                    f"{policy!r} is not one of {', '.join(p.value for p in ApplyPolicy)}",
                 )
             )
         for later, first, what in duplicate_list_keys(obj):

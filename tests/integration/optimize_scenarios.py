@@ -208,13 +208,14 @@ def history() -> list[SyntheticSeries]:
         for pod in _pods(f"{service}-{variant}", 1):
             series.extend(_traffic(pod, var_rate, var_err))
     # request-duration histograms of the latency experiment (cumulative shares per bucket)
-    for workload, shares in (("scorer", SCORER_MAIN), ("scorer-fast", SCORER_FAST)):
+    # weight 25: the main Deployment gets three times the variant's requests
+    for workload, shares, rate in (("scorer", SCORER_MAIN, 3 * SCORER_RATE), ("scorer-fast", SCORER_FAST, SCORER_RATE)):
         for le, share in shares.items():
             series.append(
                 SyntheticSeries(
                     "http_request_duration_seconds_bucket",
                     {"namespace": NAMESPACE, "pod": f"{workload}-7c9d8f6b5-aaaaa", "le": le},
-                    lambda t, r=SCORER_RATE * share: r,
+                    lambda t, r=rate * share: r,
                     counter=True,
                 )
             )

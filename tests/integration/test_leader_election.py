@@ -9,10 +9,12 @@ election safe is checked against the real API server's resourceVersion handling.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,7 +102,7 @@ def test_one_leader_applies_and_the_follower_takes_over(
             "--interval",
             "1s",
             "--metrics-port",
-            "-1",
+            "0",
             "--leader-elect",
             "--lease-namespace",
             namespace,
@@ -121,6 +123,15 @@ def test_one_leader_applies_and_the_follower_takes_over(
     def log(identity: str) -> str:
         return logs[identity].read_text()
 
+    def leader_gauge(identity: str) -> float:
+        """``gitops_agent_leader`` from the replica's /metrics."""
+        port = re.search(r"serving /metrics and /healthz on port (\d+)", log(identity))
+        assert port, log(identity)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port.group(1)}/metrics", timeout=5) as response:
+            found = re.search(r"^gitops_agent_leader (\S+)$", response.read().decode(), re.MULTILINE)
+        assert found, "gitops_agent_leader is not exposed"
+        return float(found.group(1))
+
     a = start("agent-a")
     b: subprocess.Popen[bytes] | None = None
     try:
@@ -133,6 +144,7 @@ def test_one_leader_applies_and_the_follower_takes_over(
         assert "is the leader" not in log("agent-b") and "le: rendered" not in log("agent-b"), log("agent-b")
         status, _ = kube_cluster.api().request("GET", f"/api/v1/namespaces/{namespace}-app")
         assert status == 200  # the leader applied the environment
+        assert (leader_gauge("agent-a"), leader_gauge("agent-b")) == (1.0, 0.0)
 
         renewed = lease(kube_cluster, namespace, lease_name)
         assert renewed is not None
@@ -144,6 +156,7 @@ def test_one_leader_applies_and_the_follower_takes_over(
         reliability.add("leader takeovers")
         assert takeover <= LEASE_SECONDS + 2 * RETRY_SECONDS + 1, f"takeover took {takeover:.1f}s"
         wait_for("agent-b to apply", lambda: "le: rendered" in log("agent-b"), 60)
+        assert leader_gauge("agent-b") == 1.0
         taken = lease(kube_cluster, namespace, lease_name)
         assert taken is not None and taken["spec"]["leaseTransitions"] >= 1
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,8 +25,8 @@ pytestmark = pytest.mark.integration
 MI = 1024 * 1024
 
 
-def test_optimize_the_examples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    repo = make_gitops_repo(tmp_path / "repo")
+def _demo_prometheus(repo: Path, tmp_path: Path) -> tuple[str, int]:
+    """A week of the demo history for ``repo``'s dev environment: (URL, process id)."""
     started = subprocess.run(
         [sys.executable, "-m", "tests.support.prometheus", str(repo), "dev", str(tmp_path / "prom")],
         cwd=ROOT,
@@ -34,12 +36,21 @@ def test_optimize_the_examples(tmp_path: Path, capsys: pytest.CaptureFixture[str
         timeout=300,
     )
     values = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
-    pid = int(values["PROMETHEUS_PID"])
+    return values["PROMETHEUS_URL"], int(values["PROMETHEUS_PID"])
+
+
+def _optimize_dev(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, Any]:
+    url, pid = _demo_prometheus(repo, tmp_path)
     try:
-        code = run(["optimize", "dev", "--repo", str(repo), "--prometheus", values["PROMETHEUS_URL"], "-o", "json"])
-        doc = json.loads(capsys.readouterr().out)
+        code = run(["optimize", "dev", "--repo", str(repo), "--prometheus", url, "-o", "json"])
+        return code, json.loads(capsys.readouterr().out)
     finally:
         os.kill(pid, signal.SIGTERM)
+
+
+def test_optimize_the_examples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    code, doc = _optimize_dev(repo, tmp_path, capsys)
     assert code == 0
     assert doc["queries"] <= 10
     recs = {(r["workflow"], r["name"], r["field"].split(" ")[0]): r for r in doc["recommendations"]}
@@ -65,3 +76,23 @@ def test_optimize_the_examples(tmp_path: Path, capsys: pytest.CaptureFixture[str
     specs = load_specs(exported)
     for env in specs.environments.values():
         assert compile_environment(specs, env, source_commit=None, repo_root=exported)
+
+
+def test_the_examples_without_an_optimize_policy_are_right_sized(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    for workflow in (repo / "workflows").glob("*.yaml"):
+        text = workflow.read_text(encoding="utf-8")
+        workflow.write_text(re.sub(r"\n  optimize:\n(    .*\n)*", "\n", text), encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "no optimize policies")
+    assert "optimize:" not in "".join(p.read_text() for p in (repo / "workflows").glob("*.yaml"))
+    code, doc = _optimize_dev(repo, tmp_path, capsys)
+    assert code == 0 and doc["window"] == "7d"  # the default policy's window
+    proposed = {(r["workflow"], r["name"], r["field"]) for r in doc["recommendations"] if r["status"] == "propose"}
+    assert ("customer-service-agent", "llm-gateway", "resources.memory") in proposed
+    assert {w for w, _, _ in proposed} >= {"customer-service-agent", "image-recognition"}
+    assert all(r["strategy"] != "experiments" for r in doc["recommendations"])  # no experiments policy
+    replayed = [r for r in doc["recommendations"] if r["status"] == "propose" and r["strategy"] == "rightsizing"]
+    assert replayed and all("replaySamples" in r["details"] for r in replayed)
+    assert doc["proposal"]["state"] == "created"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -151,4 +152,39 @@ def test_failure_after_good_answers_leaves_no_partial_proposal(
     code, err = run_optimize(repo, httpserver.url_for("/").rstrip("/"), capsys)
     assert code == 3 and "HTTP 500" in err
     assert calls == [200, 200, 500]  # two good answers, then the failure stopped the run
+    assert_untouched(repo, head)
+
+
+def test_failing_replay_is_exit_3_with_a_short_line(
+    repo: Path, httpserver: HTTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The usage queries answer, the replay of the proposals (a long query) fails: one short
+    error line, nothing committed."""
+    head = git(repo, "rev-parse", "HEAD")
+    api = {"namespace": s.NAMESPACE, "pod": "api-7c9d8f6b5-aaaaa", "container": "api"}
+    answers = {
+        "max by (namespace, pod, container) (quantile_over_time": 0.3,
+        "max by (namespace, pod, container) (max_over_time(container_memory": 600 * s.MI,
+        "sum by (namespace, pod, container) (count_over_time(container_memory": 10_000,
+    }
+    replays: list[str] = []
+
+    def handler(request: Any) -> Any:
+        from werkzeug import Response
+
+        query = request.values.get("query", "")
+        if '"stat", "count"' in query:
+            replays.append(query)
+            return Response("internal error", status=500)
+        value = next((v for prefix, v in answers.items() if query.startswith(prefix)), None)
+        result = [] if value is None else [{"metric": api, "value": [1, str(value)]}]
+        body = {"status": "success", "data": {"resultType": "vector", "result": result}}
+        return Response(json.dumps(body), status=200, content_type="application/json")
+
+    httpserver.expect_request("/api/v1/query").respond_with_handler(handler)
+    code, err = run_optimize(repo, httpserver.url_for("/").rstrip("/"), capsys)
+    assert code == 3 and "HTTP 500" in err and "Traceback" not in err
+    assert replays and len(replays[0]) > 400  # the replay was reached, and its query is long
+    [line] = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(line) < 400 and "characters)" in line
     assert_untouched(repo, head)

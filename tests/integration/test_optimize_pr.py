@@ -83,6 +83,13 @@ def test_pull_request_is_created_then_updated(
     assert posted["title"] == "gitops-agent: optimize prod (10 change(s))"
     assert "| `shop/service/api` | `resources.cpu` | 2 | 300m |" in posted["body"]
     assert "quantile_over_time(0.95" in posted["body"]
+    # every right-sizing proposal carries its replay; every A/B verdict its test and split
+    api_row = next(line for line in posted["body"].splitlines() if "`shop/service/api` | `resources.memory`" in line)
+    assert "replay: would-have-OOMed samples 0 -> 0 of" in api_row and "slack" in api_row
+    ranker_row = next(line for line in posted["body"].splitlines() if "`shop/service/ranker`" in line)
+    assert (
+        "mSPRT" in ranker_row and "always-valid interval" in ranker_row and "observed split 80.00%/20.00%" in ranker_row
+    )
     assert httpserver.log[-1][0].headers["Content-Type"] == "application/json"
     # the branch was pushed
     bare = repo.parent / "remote.git"

@@ -186,8 +186,15 @@ def test_latency_experiment_promotes_the_faster_variant(
     git(repo, "commit", "-q", "-m", "name the file after the workflow")
     code, doc = optimize(capsys, repo, scenario_prometheus.url)
     assert code == 0
-    assert doc["queries"] == 1  # no right-sizing policy: only the histogram query
-    [rec] = doc["recommendations"]
+    # no right-sizing policy: sized with the defaults (4 usage queries) + the histogram query
+    assert doc["queries"] == 5
+    sized = [r for r in doc["recommendations"] if r["strategy"] == "rightsizing"]
+    assert [(r["field"], r["status"]) for r in sized] == [
+        ("resources.cpu", "not-enough-data"),
+        ("resources.memory", "not-enough-data"),
+    ]
+    [rec] = [r for r in doc["recommendations"] if r["strategy"] == "experiments"]
+    assert rec["details"]["observedSplit"] == "75.00%/25.00%" and rec["details"]["test"].startswith("mSPRT")
     # the main's p95 bucket: the smallest bound holding >= 95% of its requests
     bound = min(float(le) for le, share in s.SCORER_MAIN.items() if share >= 0.95)
     assert rec["details"]["slowerThanSeconds"] == bound == 1.0

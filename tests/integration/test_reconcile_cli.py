@@ -98,3 +98,30 @@ def test_sync_wait_reports_every_object_and_times_out_with_exit_3(compiled_repo:
         assert "not healthy before the timeout" in err or "timed out" in err
     finally:
         delete_namespaces(kube_cluster.kubeconfig, f"ml-{ENV}")
+
+
+def test_sync_finished_in_counts_the_whole_command(compiled_repo: Path, kube_cluster, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The "finished in" line is what the person waited for: from the process's start (here a
+    no-op sync, started 3 s after its interpreter), not just the engine's part."""
+    import re
+    import subprocess
+    import sys
+    import time
+
+    args = ["--repo", str(compiled_repo), "--kubeconfig", str(kube_cluster.kubeconfig)]
+    try:
+        assert run(["sync", ENV, *args]) == 0
+        capsys.readouterr()
+        script = ("import sys, time; time.sleep(3)\n"
+                  "from gitops_agent.cli import main\n"
+                  f"sys.argv = ['gitops-agent', 'sync', {ENV!r}] + {args!r}\n"
+                  "main()\n")
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+        waited = time.monotonic() - started
+        assert proc.returncode == 0, proc.stderr
+        found = re.search(rf"sync of {ENV} finished in (\d+\.\d)s", proc.stderr)
+        assert found, proc.stderr
+        assert 3.0 <= float(found.group(1)) <= waited + 0.1
+    finally:
+        delete_namespaces(kube_cluster.kubeconfig, f"ml-{ENV}")

@@ -213,5 +213,27 @@ def test_a_fresh_clone_knows_what_ran(
         code, diffed = fresh.agent(capsys, "diff")
         assert code == 0, diffed
         assert actions(diffed)[("Job", "db-migrate")] == "completed"
+        # another agent (a reconcile loop started from a third clone, as after a leader
+        # takeover) reads the same facts from git and runs nothing again
+        other = git_remote.clone("other-agent")
+        assert run(["reconcile", repo.env, "--once", "--repo", str(other), "--kubeconfig", str(repo.kubeconfig),
+                    "--metrics-port", "-1"]) == 0
+        assert "db-migrate" not in repo.jobs()
+    finally:
+        kubectl(kube_cluster.kubeconfig, "delete", "namespace", repo.namespace, "--wait=false", check=False)
+
+
+def test_a_job_seen_starting_then_removed_without_a_ttl_runs_again(
+    tmp_path: Path, kube_cluster, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
+) -> None:
+    """Deleted while it ran, or with its namespace: nothing says it finished, so it runs again."""
+    no_ttl = MIGRATION.replace("  ttlSecondsAfterFinished: 5\n", "").replace("IMAGE", "1.0")
+    repo = make_repo(tmp_path / "repo", kube_cluster, migration=no_ttl)
+    try:
+        code, first = repo.agent(capsys, "sync")
+        assert code == 0 and [r["outcome"] for r in first["runs"]] == ["started"]
+        kubectl(repo.kubeconfig, "-n", repo.namespace, "delete", "job", "db-migrate", "--wait=true")
+        code, again = repo.agent(capsys, "sync")
+        assert code == 0 and actions(again)[("Job", "db-migrate")] == "create"
     finally:
         kubectl(kube_cluster.kubeconfig, "delete", "namespace", repo.namespace, "--wait=false", check=False)

@@ -1,11 +1,13 @@
-"""A/B variants: the z-test decides promote / remove / inconclusive."""
+"""A/B variants: the mixture SPRT decides promote / remove / inconclusive; a broken split decides nothing."""
 
 from __future__ import annotations
 
 import math
+import random
 
-from gitops_agent.optimize.experiments import recommend_variant, z_test
+from gitops_agent.optimize.experiments import recommend_variant, split_of
 from gitops_agent.optimize.model import REMOVE, Status, Target, TargetKind, TrafficHistory
+from gitops_agent.optimize.sequential import MIXING_SD, chi_square_sf, msprt
 from gitops_agent.spec.model import Container, Experiments, Service, Variant
 
 TARGET = Target("imgrec", TargetKind.SERVICE, "classifier")
@@ -14,17 +16,107 @@ SERVICE = Service(name="classifier", container=Container(image="img:1.4"), varia
 POLICY = Experiments(metric="errorRate", confidence=0.95, min_samples=1000)
 
 
-def test_z_statistic_matches_the_textbook_formula() -> None:
-    main, variant = TrafficHistory(10_000, 100), TrafficHistory(2_000, 40)
-    z, p = z_test(main, variant)
+def test_msprt_matches_the_mixture_likelihood_ratio() -> None:
+    # Johari et al. 2022: Λ = sqrt(V/(V+τ²)) exp(τ²θ²/(2V(V+τ²))), p = min(1, 1/Λ)
+    result = msprt(10_000, 100, 2_000, 40, alpha=0.05)
     pooled = 140 / 12_000
-    expected = (0.02 - 0.01) / math.sqrt(pooled * (1 - pooled) * (1 / 10_000 + 1 / 2_000))
-    assert math.isclose(z, expected)
-    assert math.isclose(p, math.erfc(expected / math.sqrt(2)))
+    v = pooled * (1 - pooled) * (1 / 10_000 + 1 / 2_000)
+    tau2 = MIXING_SD**2
+    ratio = math.sqrt(v / (v + tau2)) * math.exp(tau2 * 0.01**2 / (2 * v * (v + tau2)))
+    assert math.isclose(result.effect, 0.01)
+    assert math.isclose(result.p_value, min(1.0, 1 / ratio))
+    half = math.sqrt(v * (v + tau2) / tau2 * (2 * math.log(20) + math.log((v + tau2) / v)))
+    assert math.isclose(result.low, 0.01 - half) and math.isclose(result.high, 0.01 + half)
+    # the always-valid interval is wider than the fixed-horizon 95% one (1.96 sd)
+    assert half > 1.96 * math.sqrt(v)
+    # no failures anywhere: nothing to test
+    assert msprt(1_000, 0, 1_000, 0, alpha=0.05).p_value == 1.0
+
+
+def test_chi_square_tail_matches_the_tables() -> None:
+    # critical values of the chi-square distribution (0.05 and 0.001 upper tails)
+    for df, x in ((1, 3.841458820694124), (2, 5.991464547107979), (3, 7.814727903251178), (4, 9.487729036781154)):
+        assert math.isclose(chi_square_sf(x, df), 0.05, rel_tol=1e-9)
+    assert math.isclose(chi_square_sf(10.827566170662733, 1), 0.001, rel_tol=1e-9)
+    assert chi_square_sf(0.0, 2) == 1.0
+
+
+def _daily_checks(seed: int, days: int, rates: tuple[float, float], per_day: int, alpha: float) -> tuple[bool, bool]:
+    """An experiment checked every day on its cumulative counts: (mSPRT ever significant,
+    the fixed-horizon z-test ever significant)."""
+    rng = random.Random(seed)
+    n1 = e1 = n2 = e2 = 0
+    main_daily, variant_daily = per_day * 4 // 5, per_day // 5
+    msprt_hit = z_hit = False
+    for _ in range(days):
+        n1 += main_daily
+        n2 += variant_daily
+        e1 += _binomial(rng, main_daily, rates[0])
+        e2 += _binomial(rng, variant_daily, rates[1])
+        msprt_hit |= msprt(n1, e1, n2, e2, alpha=alpha).significant
+        pooled = (e1 + e2) / (n1 + n2)
+        sd = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+        z_hit |= sd > 0 and math.erfc(abs(e2 / n2 - e1 / n1) / sd / math.sqrt(2)) < alpha
+    return msprt_hit, z_hit
+
+
+def _binomial(rng: random.Random, n: int, p: float) -> int:
+    """A binomial draw by its normal approximation (n p ≥ 20 here), rounded and clamped."""
+    return max(0, min(n, round(rng.gauss(n * p, math.sqrt(n * p * (1 - p))))))
+
+
+def test_an_aa_experiment_checked_daily_for_30_days_has_no_winner() -> None:
+    msprt_hit, _ = _daily_checks(seed=7, days=30, rates=(0.01, 0.01), per_day=50_000, alpha=0.05)
+    assert not msprt_hit
+    # and the verdict itself stays inconclusive on the 30th day's counts
+    main, variant = TrafficHistory(1_200_000, 12_000), TrafficHistory(300_000, 3_000)
+    rec = recommend_variant(TARGET, SERVICE, VARIANT, main, variant, POLICY)
+    assert rec.status is Status.INCONCLUSIVE and "mSPRT" in rec.reason
+
+
+def test_false_winner_rate_stays_under_alpha_when_checked_daily() -> None:
+    alpha, seeds = 0.05, 400
+    results = [_daily_checks(seed, 30, (0.01, 0.01), 20_000, alpha) for seed in range(seeds)]
+    msprt_rate = sum(m for m, _ in results) / seeds
+    z_rate = sum(z for _, z in results) / seeds
+    assert msprt_rate <= alpha
+    # the fixed-horizon z-test, peeked at daily, calls far more false winners
+    assert z_rate > 2 * alpha
+
+
+def test_a_real_effect_is_found_by_the_daily_checks() -> None:
+    found = [_daily_checks(seed, 30, (0.02, 0.01), 20_000, 0.05)[0] for seed in range(50)]
+    assert all(found)
+
+
+def test_a_mismatched_split_gets_no_verdict() -> None:
+    # weight 20 but the variant got 30% of the requests; it also fails far less
+    main, variant = TrafficHistory(35_000, 700), TrafficHistory(15_000, 30)
+    split = split_of(SERVICE, {"classifier": 35_000, "classifier-candidate": 15_000})
+    assert split is not None and split.mismatch
+    rec = recommend_variant(TARGET, SERVICE, VARIANT, main, variant, POLICY, split=split)
+    assert rec.status is Status.SAMPLE_RATIO_MISMATCH and rec.edits == ()
+    assert "sample-ratio mismatch" in rec.reason and "observed split 70.00%/30.00%" in rec.reason
+    assert rec.details["intendedSplit"] == "80.00%/20.00%"
+    # the intended split (within chance) is fine
+    fine = split_of(SERVICE, {"classifier": 40_050, "classifier-candidate": 9_950})
+    assert fine is not None and not fine.mismatch
+
+
+def test_split_over_several_variants() -> None:
+    two = Service(
+        name="s",
+        container=Container(image="a"),
+        variants=(Variant(name="b", weight=10), Variant(name="c", weight=30)),
+    )
+    check = split_of(two, {"s": 6_000, "s-b": 1_000, "s-c": 3_000})
+    assert check is not None and check.chi_square == 0 and check.intended == (0.6, 0.1, 0.3)
+    broken = split_of(two, {"s": 6_000, "s-b": 3_000, "s-c": 1_000})
+    assert broken is not None and broken.mismatch
 
 
 def test_clear_winner_is_promoted() -> None:
-    rec = recommend_variant(TARGET, SERVICE, VARIANT, TrafficHistory(50_000, 1_000), TrafficHistory(12_000, 24), POLICY)
+    rec = recommend_variant(TARGET, SERVICE, VARIANT, TrafficHistory(48_000, 960), TrafficHistory(12_000, 24), POLICY)
     assert rec.status is Status.PROPOSE and rec.new == "img:1.5"
     assert [(e.path, e.value) for e in rec.edits] == [
         (("services", "classifier", "image"), "img:1.5"),
@@ -33,7 +125,7 @@ def test_clear_winner_is_promoted() -> None:
 
 
 def test_clear_loser_is_removed() -> None:
-    rec = recommend_variant(TARGET, SERVICE, VARIANT, TrafficHistory(50_000, 100), TrafficHistory(12_000, 600), POLICY)
+    rec = recommend_variant(TARGET, SERVICE, VARIANT, TrafficHistory(48_000, 96), TrafficHistory(12_000, 600), POLICY)
     assert rec.status is Status.PROPOSE and rec.new == REMOVE
     assert [e.path[-1] for e in rec.edits] == ["candidate"]
 

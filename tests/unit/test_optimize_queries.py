@@ -16,7 +16,7 @@ def test_pod_names_map_to_workloads() -> None:
 def test_plan_size_does_not_depend_on_containers() -> None:
     names = [f"svc{i}" for i in range(500)]
     full = plan("ml-prod", "7d", {95.0}, containers=names, hpa_workloads=names[:50], ab_workloads=["svc1", "svc1-b"])
-    assert len(full.queries) == 6
+    assert len(full.queries) == 7  # cpu, memory, samples, oom, load, request load, traffic
     assert all('namespace="ml-prod"' in q.promql for q in full.queries)
     load = next(q.promql for q in full.queries if q.kind is QueryKind.LOAD)
     assert 'pod=~"(svc0|svc1|svc10|' in load and "svc499" not in load
@@ -42,6 +42,13 @@ def test_assemble_folds_pods() -> None:
         by_kind[QueryKind.LOAD]: [
             ({"workload": "api", "container": "api", "stat": "peak"}, 2.0),
             ({"workload": "api", "container": "api", "stat": "trough"}, 0.5),
+            ({"workload": "api", "container": "api", "stat": "mean"}, 1.0),
+        ],
+        by_kind[QueryKind.REQUEST_LOAD]: [
+            ({"workload": "api", "stat": "peak"}, 40.0),
+            ({"workload": "api", "stat": "trough"}, 10.0),
+            ({"workload": "api", "stat": "mean"}, 15.0),
+            ({"workload": "api-b", "stat": "trough"}, 1.0),  # no peak: not a usable history
         ],
         by_kind[QueryKind.TRAFFIC]: [
             ({"workload": "api", "code": "200"}, 900.0),
@@ -61,7 +68,8 @@ def test_assemble_folds_pods() -> None:
     both = fetched.usage(("api", "api-v2"), "api", 95.0)
     assert both is not None and both.memory_peak == 300.0
     assert fetched.usage(("other",), "api", 95.0) is None
-    assert fetched.load[("api", "api")] == (2.0, 0.5)
+    assert fetched.load[("api", "api")] == (2.0, 0.5, 1.0)
+    assert fetched.request_load == {"api": (40.0, 10.0, 15.0)}
     assert fetched.traffic["api"].error_rate == 0.1
 
 

@@ -192,3 +192,27 @@ def test_ignore_differences_in_an_environment_are_validated_with_positions(tmp_p
     assert (12, "spec.sync.ignoreDifferences[3]") in fields
     assert "needs jsonPointers or managedFieldsManagers" in found[-1].message
     assert len(found) == 2, found
+
+
+def test_an_unknown_apply_policy_in_resources_is_a_located_error_at_validate(tmp_path: Path) -> None:
+    environment = """\
+        apiVersion: gitops-agent.io/v1alpha1
+        kind: Environment
+        metadata: {name: dev}
+        spec:
+          namespace: ml-dev
+          branch: env/dev
+          resources: [manifests/sa.yaml]
+        """
+    manifest = """\
+        apiVersion: v1
+        kind: ServiceAccount
+        metadata:
+          name: imgrec
+          annotations: {gitops-agent.io/ssa: Bogus}
+        """
+    found = diagnose(tmp_path, {"workflows/wf.yaml": VALID_WORKFLOW, "environments/dev.yaml": environment,
+                                "manifests/sa.yaml": manifest})
+    assert [(d.file, d.line, d.field) for d in found] == [
+        ("manifests/sa.yaml", 5, "metadata.annotations.gitops-agent.io/ssa")]
+    assert "'Bogus' is not one of Override, Merge, IfNotPresent, Ignore" in found[0].message

@@ -179,12 +179,14 @@ def test_metrics_text_format_and_status_server() -> None:
 
     metrics = Metrics()
     metrics.add("gitops_agent_syncs_total", environment="prod", result="success")
-    metrics.add("gitops_agent_sync_duration_seconds_sum", 1.5, environment="prod")
-    metrics.add("gitops_agent_sync_duration_seconds_count", 1, environment="prod")
+    metrics.observe("gitops_agent_sync_duration_seconds", 1.5, environment="prod")
     text = metrics.render()
     assert "# TYPE gitops_agent_syncs_total counter\n" in text
-    assert 'gitops_agent_syncs_total{environment="prod",result="success"} 1\n' in text
+    assert 'gitops_agent_syncs_total{environment="prod",result="success"} 1.0\n' in text
+    assert "# TYPE gitops_agent_sync_duration_seconds summary\n" in text
     assert 'gitops_agent_sync_duration_seconds_sum{environment="prod"} 1.5\n' in text
+    assert 'gitops_agent_sync_duration_seconds_count{environment="prod"} 1.0\n' in text
+    assert "_created" not in text
     healthy = {"ok": True}
     server = StatusServer(metrics, lambda: healthy["ok"], 0, host="127.0.0.1")
     server.start()

@@ -1,0 +1,282 @@
+"""Benchmark: the commands as people type them, from the GitOps repository to the exit code.
+
+Generates N workflows of realistic shape in a temporary GitOps repository (each: a config
+ConfigMap, a task Job, a scheduled CronJob, three services with a Deployment and a Service
+each, one of them autoscaled by an HPA; 200 workflows compile to 2,001 objects), compiles
+three environments of identical shape (one per tool, each in a namespace of its own) with
+``gitops-agent compile --commit``, starts a real control plane (``tools/testcluster``, its
+Service range widened to a /16 so every Service gets a ClusterIP) and measures, in one run:
+
+* first sync: ``gitops-agent sync ENV`` (the installed console script, from the repository)
+  vs ``kubectl apply --server-side -k overlays/ENV`` vs the ``fluxssa`` program (Flux's
+  ``fluxcd/pkg/ssa`` engine after an in-process kustomize build, as kustomize-controller);
+* no-op diff: ``gitops-agent diff ENV`` (the first one after the sync, then repeats) vs
+  ``kubectl diff --server-side -k`` vs ``fluxssa -mode diff`` (build + a dry-run apply per
+  object, as ``flux diff kustomization``);
+* the render alone: ``gitops-agent render ENV`` and ``kubectl kustomize`` of the overlay.
+
+Every measurement is a fresh process timed from start to exit. kubectl and fluxssa build the
+overlay checked out from the environment branch (kustomize on every side). The machine load
+(``/proc/loadavg``) is printed before and after.
+
+    python bench/e2e_bench.py [--workflows 200] [--repeat 3] [--results bench/RESULTS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TOOLS = ("agent", "kubectl", "flux")
+SERVICE_RANGE = "10.0.0.0/16"  # 65,534 ClusterIPs, as real clusters size their Service range
+
+WORKFLOW = """apiVersion: gitops-agent.io/v1alpha1
+kind: Workflow
+metadata: {{name: wf-{i:04d}}}
+spec:
+  defaults: {{image: registry.example.com/wf-{i:04d}:1.0.0, resources: {{cpu: 100m, memory: 128Mi}}}}
+  config:
+    settings.yaml: |
+      index: {i}
+      threshold: 0.9
+  tasks:
+    prepare: {{command: [python, -m, prepare, '{i}'], retries: 1, timeout: 30m}}
+    nightly: {{schedule: "15 2 * * *", command: [python, -m, evaluate], timeout: 1h}}
+  services:
+    s{i:04d}-api:
+      command: [python, -m, serve]
+      ports: {{http: 8080}}
+      autoscale: {{min: 1, max: 4, cpuUtilization: 70}}
+    s{i:04d}-worker: {{command: [python, -m, work], ports: {{metrics: 9100}}}}
+    s{i:04d}-batch: {{command: [python, -m, batch], ports: {{grpc: 9000}}}}
+"""
+
+ENVIRONMENT = """apiVersion: gitops-agent.io/v1alpha1
+kind: Environment
+metadata: {{name: {name}}}
+spec:
+  namespace: e2e-{name}
+  branch: env/{name}
+"""
+
+
+@dataclass
+class Run:
+    """One timed process: wall seconds from start to exit, and its exit code."""
+
+    seconds: float
+    code: int
+    tail: str = ""
+
+
+@dataclass
+class Results:
+    workflows: int
+    objects: int = 0
+    load_before: str = ""
+    load_after: str = ""
+    runs: dict[str, list[Run]] = field(default_factory=dict)
+
+    def add(self, key: str, run: Run) -> None:
+        self.runs.setdefault(key, []).append(run)
+
+    def median(self, key: str) -> float:
+        return statistics.median(r.seconds for r in self.runs[key])
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path | None = None, ok: tuple[int, ...] = (0,)) -> Run:
+    """Run ``argv`` to completion; fail the benchmark on an unexpected exit code."""
+    started = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    run = Run(time.perf_counter() - started, proc.returncode, (proc.stdout[-600:] + proc.stderr[-1500:]))
+    if proc.returncode not in ok:
+        raise SystemExit(f"{' '.join(argv[:4])} … exited {proc.returncode}:\n{run.tail}")
+    print(f"  {run.seconds:7.2f} s  exit {run.code}  {Path(argv[0]).name} {' '.join(argv[1:3])}", file=sys.stderr)
+    return run
+
+
+def loadavg() -> str:
+    return ", ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def make_repo(repo: Path, workflows: int, env: dict[str, str]) -> None:
+    """A GitOps repository with ``workflows`` workflows and one environment per tool, compiled."""
+    (repo / "workflows").mkdir(parents=True)
+    (repo / "environments").mkdir()
+    for i in range(workflows):
+        (repo / "workflows" / f"wf-{i:04d}.yaml").write_text(WORKFLOW.format(i=i))
+    for name in TOOLS:
+        (repo / "environments" / f"{name}.yaml").write_text(ENVIRONMENT.format(name=name))
+    for argv in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "workflows"]):
+        subprocess.run(argv, cwd=repo, env=env, check=True)
+    timed([agent_path(), "compile", "--commit"], env, cwd=repo)
+
+
+def export_branch(repo: Path, branch: str, dest: Path) -> Path:
+    """The environment branch's tree as plain files (what a person checks out to run kubectl)."""
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", branch], cwd=repo, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def agent_path() -> str:
+    return str(Path(sys.executable).parent / "gitops-agent")
+
+
+def kubectl_bin() -> str:
+    return str(Path(sys.executable).parent / "kubectl")
+
+
+def fluxssa_bin() -> str:
+    built = subprocess.run([str(ROOT / "bench" / "fluxssa" / "build.sh")], capture_output=True, text=True, check=False)
+    if built.returncode != 0:
+        raise SystemExit(f"bench/fluxssa/build.sh failed:\n{built.stderr[-2000:]}")
+    return built.stdout.strip().splitlines()[-1]
+
+
+def settle(env: dict[str, str], namespace: str, pods: int, timeout: float = 180.0) -> None:
+    """Wait until the controllers made the Pods of the last sync, so their work stays out of
+    the next measurement."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run([kubectl_bin(), "-n", namespace, "get", "pods", "-o", "name"], env=env,
+                             capture_output=True, text=True, check=False).stdout
+        if len(out.split()) >= pods:
+            return
+        time.sleep(2.0)
+
+
+def measure(work: Path, env: dict[str, str], workflows: int, repeat: int, flux: str) -> Results:
+    results = Results(workflows)
+    repo = work / "repo"
+    print(f"compiling {workflows} workflows x {len(TOOLS)} environments ...", file=sys.stderr)
+    make_repo(repo, workflows, env)
+    trees = {name: export_branch(repo, f"env/{name}", work / f"tree-{name}") for name in ("kubectl", "flux")}
+    overlay = {name: str(tree / "overlays" / name) for name, tree in trees.items()}
+    agent, kubectl = agent_path(), kubectl_bin()
+
+    print("render alone ...", file=sys.stderr)
+    results.add("render agent", timed([agent, "render", "agent", "-o", "json"], env, cwd=repo))
+    rendered = timed([kubectl, "kustomize", overlay["kubectl"]], env)
+    results.add("render kubectl", rendered)
+    results.objects = sum(1 for _ in subprocess.run([kubectl, "kustomize", overlay["kubectl"]], env=env,
+                                                    capture_output=True, text=True, check=True)
+                          .stdout.split("\n---\n"))
+
+    results.load_before = loadavg()
+    pods = workflows * 4  # 3 Deployments + 1 Job per workflow
+    print("first sync ...", file=sys.stderr)
+    results.add("sync kubectl", timed([kubectl, "apply", "--server-side", "--field-manager=kubectl", "-k",
+                                       overlay["kubectl"]], env))
+    settle(env, "e2e-kubectl", pods)
+    results.add("sync flux", timed([flux, "-mode", "apply", "-path", overlay["flux"]], env))
+    settle(env, "e2e-flux", pods)
+    results.add("sync agent", timed([agent, "sync", "agent"], env, cwd=repo))
+    settle(env, "e2e-agent", pods)
+
+    print("no-op diff ...", file=sys.stderr)
+    results.add("diff agent first", timed([agent, "diff", "agent"], env, cwd=repo))
+    for _ in range(repeat):
+        results.add("diff agent", timed([agent, "diff", "agent"], env, cwd=repo))
+        results.add("diff kubectl", timed([kubectl, "diff", "--server-side", "--field-manager=kubectl", "-k",
+                                           overlay["kubectl"]], env))
+        results.add("diff flux", timed([flux, "-mode", "diff", "-path", overlay["flux"]], env))
+    results.load_after = loadavg()
+    return results
+
+
+def ratio(theirs: float, ours: float) -> str:
+    return f"{theirs / ours:.2f}x" if ours else "-"
+
+
+def report(r: Results, repeat: int) -> str:
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    sync_a, sync_k, sync_f = r.median("sync agent"), r.median("sync kubectl"), r.median("sync flux")
+    diff_a, diff_k, diff_f = r.median("diff agent"), r.median("diff kubectl"), r.median("diff flux")
+    first = r.median("diff agent first")
+    render_a, render_k = r.median("render agent"), r.median("render kubectl")
+    lines = [
+        f"## End to end: the commands as typed, {r.workflows} compiled workflows (`bench/e2e_bench.py`)",
+        "",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}; control plane from `tools/testcluster` "
+        f"(Service range {SERVICE_RANGE}) on the same machine. {r.workflows} workflows compiled by "
+        f"`gitops-agent compile --commit` into {r.objects} objects per environment (per workflow: a "
+        "ConfigMap, a Job, a CronJob, 3 Deployments with 3 Services, an HPA). Every time is a whole "
+        "process from start to exit: `gitops-agent` from the repository (git, render, cluster); kubectl "
+        "(from the virtualenv) and `fluxssa` (fluxcd/pkg/ssa v0.78.0 + kustomize/api v0.21.1, "
+        "`bench/fluxssa/`) on the overlay checked out from the environment branch. One first sync per tool "
+        f"(each into its own namespace); no-op diffs: median of {repeat}. "
+        f"Load average (1, 5, 15 min) {r.load_before} before, {r.load_after} after.",
+        "",
+        "| command | gitops-agent | kubectl --server-side -k | ratio | fluxssa (build + engine) | ratio |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| first sync | {sync_a:.1f} s | {sync_k:.1f} s (`apply`) | {ratio(sync_k, sync_a)} | "
+        f"{sync_f:.1f} s (`ApplyAllStaged`) | {ratio(sync_f, sync_a)} |",
+        f"| no-op diff (first after the sync) | {first:.1f} s | {diff_k:.1f} s (`diff`) | {ratio(diff_k, first)} | "
+        f"{diff_f:.1f} s (`Diff` per object) | {ratio(diff_f, first)} |",
+        f"| no-op diff (repeated) | {diff_a:.1f} s | {diff_k:.1f} s | {ratio(diff_k, diff_a)} | "
+        f"{diff_f:.1f} s | {ratio(diff_f, diff_a)} |",
+        f"| render only | {render_a:.1f} s (`render -o json`) | {render_k:.1f} s (`kubectl kustomize`) | "
+        f"{ratio(render_k, render_a)} | - | - |",
+        "",
+        "Ratios are the other tool's time over gitops-agent's (above 1: gitops-agent is faster). All runs: "
+        + "; ".join(f"{key} {', '.join(f'{run.seconds:.1f}' for run in runs)} s" for key, runs in r.runs.items())
+        + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def prepend_section(results_file: Path, section: str) -> None:
+    """Insert ``section`` after the file's title and introduction, above the older sections."""
+    text = results_file.read_text(encoding="utf-8")
+    head, sep, rest = text.partition("\n## ")
+    results_file.write_text(head.rstrip("\n") + "\n\n" + section + ("\n## " + rest if sep else ""), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--workflows", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3, help="no-op diffs per tool")
+    parser.add_argument("--results", type=Path, default=None, help="put a Markdown section at the top of this file")
+    args = parser.parse_args()
+
+    from tools.testcluster.launcher import start_cluster
+
+    flux = fluxssa_bin()
+    with tempfile.TemporaryDirectory(prefix="e2e-bench-") as tmp:
+        work = Path(tmp)
+        cluster = start_cluster(work / "cluster", extra_apiserver_args=[f"--service-cluster-ip-range={SERVICE_RANGE}"])
+        try:
+            env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig), GIT_AUTHOR_NAME="bench",
+                       GIT_AUTHOR_EMAIL="bench@example.com", GIT_COMMITTER_NAME="bench",
+                       GIT_COMMITTER_EMAIL="bench@example.com",
+                       PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+            env.pop("GITOPS_AGENT_CLUSTER_DIR", None)
+            results = measure(work, env, args.workflows, args.repeat, flux)
+        finally:
+            cluster.stop()
+    text = report(results, args.repeat)
+    print(text)
+    if args.results:
+        prepend_section(args.results, text)
+
+
+if __name__ == "__main__":
+    if shutil.which("git") is None:
+        raise SystemExit("git is needed")
+    main()
