@@ -108,7 +108,8 @@ def deployed(request: pytest.FixtureRequest, tmp_path: Path, kube_cluster) -> It
                              "customresourcedefinitions,ingressclasses", "-l",
                              f"gitops-agent.io/environment={env}", "-o", "name").split()
     if cluster_scoped:
-        kubectl(kube_cluster.kubeconfig, "delete", "--wait=false", *cluster_scoped)
+        # waited for: the next set (or the same set's next test) creates the same global names
+        kubectl(kube_cluster.kubeconfig, "delete", "--wait=true", "--timeout=120s", *cluster_scoped)
 
 
 @pytest.mark.timeout(900)
