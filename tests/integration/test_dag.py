@@ -104,8 +104,9 @@ def test_sync_wait_runs_tasks_in_dependency_order_then_the_service_until_healthy
     created = {t: timestamp(j["metadata"]["creationTimestamp"]) for t, j in jobs.items()}
     completed = {t: timestamp(j["status"]["completionTime"]) for t, j in jobs.items()}
     assert created["b"] >= completed["a"]
-    # fan-in: d waited for c (slower than a → b) as well as for b
-    assert completed["c"] > completed["b"] and created["d"] >= completed["c"]
+    # fan-in: d waited for both b and c, whichever finished last (c is slower than a → b unless
+    # the machine is loaded: the order of the two is not what is tested)
+    assert created["d"] >= max(completed["b"], completed["c"])
     deployment = get(kubeconfig, namespace, "deployment", "serve")
     assert timestamp(deployment["metadata"]["creationTimestamp"]) >= completed["d"]
     assert deployment["status"]["availableReplicas"] == 2
