@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gitops_agent import plan as plan_module  # noqa: E402
-from gitops_agent.audit import timeline  # noqa: E402
-from gitops_agent.notes import SyncRecord, record_sync  # noqa: E402
-from gitops_agent.plan import compute_plan  # noqa: E402
-from gitops_agent.plan_markdown import render_markdown  # noqa: E402
+from gitops_agent.history.audit import timeline  # noqa: E402
+from gitops_agent.history.notes import SyncRecord, record_sync  # noqa: E402
+from gitops_agent.plan import build as plan_module  # noqa: E402
+from gitops_agent.plan.build import compute_plan  # noqa: E402
+from gitops_agent.plan.markdown import render_markdown  # noqa: E402
 from gitops_agent.spec import load_specs  # noqa: E402
 from tests.integration.history_helpers import make_history  # noqa: E402
 from tests.support.gitrepos import git  # noqa: E402
@@ -100,7 +100,7 @@ def bench_audit(work: Path, commits: int) -> None:
 WRITER = """
 import sys, time
 from pathlib import Path
-from gitops_agent.notes import SyncRecord, record_sync
+from gitops_agent.history.notes import SyncRecord, record_sync
 clone, sha, name, start, records = sys.argv[1:6]
 time.sleep(max(0.0, float(start) - time.time()))
 for i in range(int(records)):

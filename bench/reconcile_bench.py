@@ -36,7 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gitops_agent.render import kubectl_path  # noqa: E402
+from gitops_agent.adapters.kustomize import kubectl_path  # noqa: E402
 
 ENV = "bench"
 Manifest = dict[str, Any]

@@ -112,8 +112,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from gitops_agent.adapters.kube import KubeCluster
+    from gitops_agent.app.environment import load_environment
+    from gitops_agent.app.sync import render_desired
+    from gitops_agent.app.targets import target_for
     from gitops_agent.cli import run
-    from gitops_agent.commands.diff import load_environment, render_desired, target_for
     from gitops_agent.reconcile import apply as apply_module
     from gitops_agent.reconcile.engine import SyncOptions, sync
     from tools.testcluster.launcher import describe_startup, start_cluster

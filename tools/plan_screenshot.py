@@ -10,8 +10,8 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from gitops_agent.plan import compute_plan
-from gitops_agent.plan_markdown import render_markdown
+from gitops_agent.plan.build import compute_plan
+from gitops_agent.plan.markdown import render_markdown
 from tests.support.gitrepos import git, make_gitops_repo
 
 ROOT = Path(__file__).resolve().parents[1]

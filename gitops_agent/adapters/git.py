@@ -23,6 +23,9 @@ from gitops_agent.errors import GitError
 
 NOTES_REF = "refs/notes/gitops-agent"
 
+Repo = git.Repo
+"""An open repository handle (GitPython's), passed back to this module's functions."""
+
 
 @dataclass(frozen=True)
 class CommitInfo:
@@ -323,3 +326,11 @@ def identity_env(repo: git.Repo) -> dict[str, str]:
             "GIT_COMMITTER_EMAIL": "gitops-agent@localhost",
         }
     return {}
+
+
+def config_value(repo: git.Repo, key: str) -> str | None:
+    """``git config --get KEY`` of the repository; None when it is not set."""
+    try:
+        return str(repo.git.config("--get", key))
+    except git.GitCommandError:
+        return None

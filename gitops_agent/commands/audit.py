@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from gitops_agent.audit import format_event, parse_since, timeline, to_json
 from gitops_agent.commands.common import (
     OutputFormat,
     OutputOption,
@@ -18,6 +17,7 @@ from gitops_agent.commands.common import (
     say,
 )
 from gitops_agent.errors import EXIT_OK
+from gitops_agent.history.audit import format_event, parse_since, timeline, to_json
 from gitops_agent.spec import load_specs
 
 

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from gitops_agent import IMPORTED_AT, __version__
+from gitops_agent.errors import InvalidInputError
+from gitops_agent.spec.durations import parse_duration
 
 
 class OutputFormat(StrEnum):
@@ -45,6 +47,20 @@ def configure_logging(verbose: bool) -> None:
         stream=sys.stderr,
         force=True,
     )
+
+
+def setup_logging(verbose: bool) -> None:
+    """Logs on stderr; the HTTP library's retry warnings only with ``-v``."""
+    configure_logging(verbose)
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.ERROR)
+
+
+def parse_seconds(value: str, flag: str) -> float:
+    """A duration flag (``30s``, ``5m``, ``1h``) in seconds; InvalidInputError names the flag."""
+    seconds = parse_duration(value)
+    if seconds is None:
+        raise InvalidInputError(f"{flag} {value}: expected a duration such as 30s, 5m or 1h")
+    return float(seconds)
 
 
 def emit_json(document: Any) -> None:

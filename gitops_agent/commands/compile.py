@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from gitops_agent.adapters import git as g
-from gitops_agent.branches import BranchResult, commit_environment
+from gitops_agent.adapters import git as gitops_git
+from gitops_agent.app.environment import select_environments
 from gitops_agent.commands.common import (
     OutputFormat,
     OutputOption,
@@ -21,29 +21,16 @@ from gitops_agent.commands.common import (
 )
 from gitops_agent.compile import Tree, compile_environment, tree_spec_digest
 from gitops_agent.errors import EXIT_OK, Diagnostic, InvalidInputError, SpecError
+from gitops_agent.history.branches import BranchResult, commit_environment
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment, SpecSet
-
-if TYPE_CHECKING:
-    import git
 
 log = logging.getLogger(__name__)
 
 SPEC_PATHS = ("workflows", "environments")
 
 
-def select_environments(specs: SpecSet, names: list[str] | None) -> list[Environment]:
-    """The environments named on the command line (default: all), in name order."""
-    if not names:
-        return [specs.environments[name] for name in sorted(specs.environments)]
-    unknown = sorted(set(names) - set(specs.environments))
-    if unknown:
-        known = ", ".join(sorted(specs.environments)) or "none"
-        raise InvalidInputError(f"--env {unknown[0]}: no such environment (known: {known})")
-    return [specs.environments[name] for name in sorted(set(names))]
-
-
-def check_branch(handle: git.Repo, env: Environment, source_commit: str) -> None:
+def check_branch(handle: gitops_git.Repo, env: Environment, source_commit: str) -> None:
     """An environment branch is a branch of its own: not ``HEAD``, not a full ref name, and
     never a branch holding spec history (committing there would overwrite the specs)."""
     problem = None
@@ -51,8 +38,8 @@ def check_branch(handle: git.Repo, env: Environment, source_commit: str) -> None
         problem = f"{env.branch!r} must be a plain branch name (not HEAD or refs/...)"
     else:
         for ref in (f"refs/heads/{env.branch}", f"refs/remotes/origin/{env.branch}"):
-            head = g.rev_parse(handle, ref)
-            if head is not None and g.share_history(handle, head, source_commit):
+            head = gitops_git.rev_parse(handle, ref)
+            if head is not None and gitops_git.share_history(handle, head, source_commit):
                 problem = (
                     f"branch {env.branch!r} shares history with the specs' commit {source_commit[:12]}; "
                     "an environment branch must be a branch of its own (committing there would overwrite the specs)"
@@ -93,12 +80,12 @@ def compile_command(
     configure_logging(verbose)
     specs = load_specs(repo)
     envs = select_environments(specs, env)
-    handle = g.open_repo(repo) if (commit or push) else None
+    handle = gitops_git.open_repo(repo) if (commit or push) else None
     source_commit = None
     if handle is not None:
-        source_commit = g.head_commit(handle)
+        source_commit = gitops_git.head_commit(handle)
         dirty_paths = [*SPEC_PATHS, *sorted({r for e in envs for r in e.resources})]
-        if source_commit is None or g.is_dirty(handle, dirty_paths):
+        if source_commit is None or gitops_git.is_dirty(handle, dirty_paths):
             raise InvalidInputError(
                 "--commit needs committed specs: commit your changes under "
                 + ", ".join(dirty_paths)

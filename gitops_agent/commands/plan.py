@@ -7,15 +7,16 @@ marker). Exit 1 when something differs, 0 when nothing does.
 
 from __future__ import annotations
 
-import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from gitops_agent.adapters.github import DEFAULT_API_URL, GitHubClient, parse_repository
+from gitops_agent.adapters.github import DEFAULT_API_URL
+from gitops_agent.app.live_plan import live_differ
+from gitops_agent.app.pull_request import append_step_summary, publish_comment, pull_request_number
 from gitops_agent.commands.common import (
     ContextOption,
     KubeconfigOption,
@@ -23,56 +24,16 @@ from gitops_agent.commands.common import (
     VerboseOption,
     emit_json,
     progress,
+    setup_logging,
 )
-from gitops_agent.commands.diff import setup_logging
-from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK, InvalidInputError
-from gitops_agent.plan import Plan, compute_plan
-from gitops_agent.plan_live import live_differ
-from gitops_agent.plan_markdown import MARKER, render_markdown
+from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK
+from gitops_agent.plan.build import Plan, compute_plan
+from gitops_agent.plan.markdown import render_markdown
 
 
 class PlanFormat(StrEnum):
     MARKDOWN = "markdown"
     JSON = "json"
-
-
-def pull_request_number(explicit: int | None, event_path: str | None) -> int | None:
-    """``--pr``, else the pull request (or issue) of the Actions event file."""
-    if explicit is not None:
-        return explicit
-    if not event_path:
-        return None
-    try:
-        event: Any = json.loads(Path(event_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise InvalidInputError(f"GITHUB_EVENT_PATH {event_path}: unreadable: {error}") from error
-    for key in ("pull_request", "issue"):
-        number = (event.get(key) or {}).get("number") if isinstance(event, dict) else None
-        if isinstance(number, int):
-            return number
-    number = event.get("number") if isinstance(event, dict) else None
-    return number if isinstance(number, int) else None
-
-
-def publish_comment(markdown: str, *, pr: int | None, repository: str | None, token: str | None, api_url: str) -> None:
-    """Create or update the sticky plan comment on the pull request."""
-    if pr is None:
-        raise InvalidInputError("--comment needs a pull request: pass --pr N or run on a pull_request event")
-    if not repository:
-        raise InvalidInputError("--comment needs --github-repository OWNER/NAME (or GITHUB_REPOSITORY)")
-    if not token:
-        raise InvalidInputError("--comment needs a token in GITHUB_TOKEN")
-    client = GitHubClient(parse_repository(repository), token, api_url=api_url)
-    comment, created = client.upsert_marked_comment(pr, MARKER, markdown)
-    progress(f"{'posted' if created else 'updated'} plan comment {comment.url or comment.id}")
-
-
-def append_step_summary(markdown: str) -> None:
-    """Append to the Actions job summary when running in Actions."""
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown + "\n")
 
 
 def plan(
@@ -123,6 +84,7 @@ def plan(
             repository=github_repository,
             token=os.environ.get("GITHUB_TOKEN"),
             api_url=github_api_url,
+            say=progress,
         )
     return EXIT_DIFFERENCES if result.changed else EXIT_OK
 

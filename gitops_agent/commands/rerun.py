@@ -13,20 +13,10 @@ from typing import Annotated
 
 import typer
 
+from gitops_agent.app.environment import load_environment
+from gitops_agent.app.rerun import request_reruns
 from gitops_agent.commands.common import OutputFormat, OutputOption, RefOption, RepoOption, emit_json, say
-from gitops_agent.commands.diff import load_environment, render_desired
-from gitops_agent.errors import EXIT_OK, InvalidInputError
-from gitops_agent.notes import record_runs
-from gitops_agent.reconcile.objects import PART_OF_LABEL, TASK_LABEL, Manifest, labels_of, ref_of
-from gitops_agent.reconcile.runs import RunOutcome, TaskRun, now, run_key
-from gitops_agent.reconcile.waves import is_job
-
-
-def _matches(job: Manifest, name: str, workflow: str | None) -> bool:
-    labels = labels_of(job)
-    if workflow is not None and labels.get(PART_OF_LABEL) != workflow:
-        return False
-    return name in (labels.get(TASK_LABEL), ref_of(job).name)
+from gitops_agent.errors import EXIT_OK
 
 
 def rerun(
@@ -43,38 +33,7 @@ def rerun(
 ) -> int:
     """Record that finished tasks must run again; the next sync recreates their Jobs."""
     environment = load_environment(repo, env)
-    rendered = render_desired(repo, environment, ref)
-    jobs = [obj for obj in rendered.objects if is_job(obj)]
-    requests: list[TaskRun] = []
-    for given in tasks:
-        scope, _, name = given.rpartition("/") if "/" in given else (workflow, "", given)
-        found = [job for job in jobs if _matches(job, name, scope or None)]
-        if not found:
-            raise InvalidInputError(
-                f"{given}: no task or Job of that name in environment {env!r} (WORKFLOW/TASK or --workflow "
-                "names a task of one workflow)"
-            )
-        owners = sorted({str(labels_of(job).get(PART_OF_LABEL, "")) for job in found})
-        if len(owners) > 1:
-            choices = ", ".join(f"{owner}/{name}" for owner in owners)
-            raise InvalidInputError(f"{given}: tasks of several workflows have that name; say which: {choices}")
-        for job in found:
-            namespace = ref_of(job).namespace or environment.namespace
-            labels = labels_of(job)
-            requests.append(
-                TaskRun(
-                    namespace=namespace,
-                    job=ref_of(job).name,
-                    template_hash=run_key(job)[2],
-                    outcome=RunOutcome.RERUN,
-                    time=now(),
-                    task=str(labels.get(TASK_LABEL, "")),
-                    workflow=str(labels.get(PART_OF_LABEL, "")),
-                    revision=rendered.revision or "",
-                )
-            )
-    if rendered.revision:
-        record_runs(repo, environment.name, rendered.revision, requests)
+    rendered, requests = request_reruns(repo, environment, ref, tasks, workflow)
     if output == OutputFormat.JSON:
         emit_json({"environment": env, "revision": rendered.revision, "runs": [r.to_json() for r in requests]})
     else:

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from gitops_agent.app.environment import load_environment
+from gitops_agent.app.sync import ClusterAccess, sync_environment
 from gitops_agent.commands.common import (
     ContextOption,
     KubeconfigOption,
@@ -16,70 +18,17 @@ from gitops_agent.commands.common import (
     RepoOption,
     VerboseOption,
     emit_json,
+    parse_seconds,
     process_started,
     progress,
     say,
-)
-from gitops_agent.commands.diff import (
-    connect,
-    load_environment,
-    parse_seconds,
-    print_change_set,
-    raise_cluster_errors,
-    record_observed_runs,
-    recorded_runs,
-    render_desired,
     setup_logging,
 )
+from gitops_agent.commands.format import print_change_set, raise_cluster_errors
 from gitops_agent.errors import EXIT_OK
-from gitops_agent.notes import SyncEvent, SyncRecord, record_sync
-from gitops_agent.reconcile.changeset import CHANGING, ChangeSet
+from gitops_agent.history.notes import SyncEvent
+from gitops_agent.history.rollback import rollback_branch
 from gitops_agent.reconcile.engine import SyncOptions
-from gitops_agent.reconcile.engine import sync as sync_objects
-from gitops_agent.rollback import rollback_branch
-from gitops_agent.spec.model import Environment
-from gitops_agent.targets import target_for
-
-
-def _sync(
-    repo: Path,
-    environment: Environment,
-    revision: str,
-    options: SyncOptions,
-    *,
-    kubeconfig: Path | None,
-    context: str | None,
-    quiet: bool,
-) -> ChangeSet:
-    """Sync the environment to ``revision`` and record it as a rollback sync."""
-    rendered = render_desired(repo, environment, revision)
-    cluster = connect(kubeconfig, context, environment)
-    try:
-        change_set = sync_objects(
-            cluster,
-            list(rendered.objects),
-            target_for(environment, rendered.revision, recorded_runs(repo, environment)),
-            options,
-            progress=None if quiet else progress,
-        )
-    finally:
-        cluster.close()
-    failed = len(change_set.errors)
-    record_sync(
-        repo,
-        environment.name,
-        revision,
-        SyncRecord(
-            summary=change_set.summary(),
-            result=f"failed: {failed} object(s)" if failed else "succeeded",
-            event=SyncEvent.ROLLBACK,
-            context=context or environment.context,
-            changes=tuple(f"{c.action} {c.ref}" for c in change_set.changes if c.action in CHANGING),
-            health=str(change_set.health),
-        ),
-    )
-    record_observed_runs(repo, environment, change_set)
-    return change_set
 
 
 def rollback(
@@ -107,15 +56,16 @@ def rollback(
         progress(f"committed {result.commit[:12]} on {environment.branch}{pushed}: tree of {result.target[:12]}")
     change_set = None
     if not no_sync:
-        change_set = _sync(
+        change_set = sync_environment(
             repo,
             environment,
             result.head,
             options,
-            kubeconfig=kubeconfig,
-            context=context,
-            quiet=output == OutputFormat.JSON,
-        )
+            ClusterAccess(kubeconfig, context),
+            event=SyncEvent.ROLLBACK,
+            progress=None if output == OutputFormat.JSON else progress,
+            warn=progress,
+        ).change_set
     if output == OutputFormat.JSON:
         document: dict[str, Any] = result.to_json()
         document["sync"] = change_set.to_json() if change_set is not None else None

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from gitops_agent.app.environment import load_environment
+from gitops_agent.app.sync import ClusterAccess, sync_environment
 from gitops_agent.commands.common import (
     ContextOption,
     KubeconfigOption,
@@ -17,25 +19,14 @@ from gitops_agent.commands.common import (
     RepoOption,
     VerboseOption,
     live_progress,
+    parse_seconds,
     process_started,
     progress,
-)
-from gitops_agent.commands.diff import (
-    connect,
-    load_environment,
-    parse_seconds,
-    print_change_set,
-    raise_cluster_errors,
-    record,
-    record_observed_runs,
-    recorded_runs,
-    render_desired,
     setup_logging,
 )
+from gitops_agent.commands.format import print_change_set, raise_cluster_errors
 from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK
 from gitops_agent.reconcile.engine import SyncOptions
-from gitops_agent.reconcile.engine import sync as sync_objects
-from gitops_agent.targets import target_for
 
 
 def sync(
@@ -75,27 +66,21 @@ def sync(
         allow_mass_prune=allow_mass_prune,
     )
     environment = load_environment(repo, env)
-    rendered = render_desired(repo, environment, ref)
-    cluster = connect(kubeconfig, context, environment)
-    try:
-        change_set = sync_objects(
-            cluster,
-            list(rendered.objects),
-            target_for(environment, rendered.revision, recorded_runs(repo, environment)),
-            options,
-            progress=live_progress if output == OutputFormat.TEXT else None,
-        )
-    finally:
-        cluster.close()
-    if cluster.requests["throttled"]:
-        progress(f"the API server throttled {cluster.requests['throttled']} requests (429); all were retried")
+    outcome = sync_environment(
+        repo,
+        environment,
+        ref,
+        options,
+        ClusterAccess(kubeconfig, context),
+        progress=live_progress if output == OutputFormat.TEXT else None,
+        warn=progress,
+    )
+    change_set = outcome.change_set
+    if outcome.throttled:
+        progress(f"the API server throttled {outcome.throttled} requests (429); all were retried")
     if output == OutputFormat.TEXT:  # what the person waited for, from the process's start
         progress(f"sync of {environment.name} finished in {time.monotonic() - started:.1f}s")
     print_change_set(change_set, output, show_unchanged=wait)  # --wait: every object and its health
-    if not dry_run and rendered.revision and (change_set.has_changes or change_set.errors):
-        record(repo, environment, change_set, context=context)
-    if not dry_run:
-        record_observed_runs(repo, environment, change_set)
     if change_set.errors:
         raise_cluster_errors(change_set, "sync failed")
     if dry_run and change_set.has_changes:

@@ -28,6 +28,7 @@ from typing import Any
 
 from gitops_agent.adapters import git as gitops
 from gitops_agent.errors import GitError
+from gitops_agent.history.trailers import PROPOSAL_ENVIRONMENT, PROPOSAL_WINDOW, trailer
 from gitops_agent.optimize import yamledit
 from gitops_agent.optimize.model import Edit, Recommendation, Strategy
 from gitops_agent.spec.model import Environment, SpecSet
@@ -126,7 +127,7 @@ def message(env: Environment, window: str, recommendations: Sequence[Recommendat
     ]
     tail = ["", f"Queries (each over {window}):"]
     tail += [f"[Q{n}] {query}" for query, n in numbers.items()]
-    tail += ["", f"Gitops-Agent-Environment: {env.name}", f"Gitops-Agent-Window: {window}"]
+    tail += ["", trailer(PROPOSAL_ENVIRONMENT, env.name), trailer(PROPOSAL_WINDOW, window)]
     budget = MESSAGE_LIMIT - sum(len(line) + 1 for line in head + tail)
     body: list[str] = []
     for index, rec in enumerate(proposed):

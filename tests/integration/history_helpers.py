@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitops_agent.adapters.kustomize import kubectl_path
 from gitops_agent.cli import run
-from gitops_agent.render import kubectl_path
 from tests.support.gitrepos import git
 
 WORKFLOW = """\

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from gitops_agent.adapters.kube import KubeCluster
+from gitops_agent.adapters.kustomize import kubectl_path
 from gitops_agent.reconcile.changeset import Action, ChangeSet
 from gitops_agent.reconcile.engine import Target
-from gitops_agent.render import kubectl_path
 
 Manifest = dict[str, Any]
 

@@ -203,7 +203,7 @@ def _pods(kubeconfig: Path, namespace: str, task: str) -> list[dict[str, Any]]:
 
 
 def _kubectl_stdin(kubeconfig: Path, body: str) -> None:
-    from gitops_agent.render import kubectl_path
+    from gitops_agent.adapters.kustomize import kubectl_path
 
     proc = subprocess.run([kubectl_path(), f"--kubeconfig={kubeconfig}", "create", "-f", "-"], input=body,
                           text=True, capture_output=True, check=False, timeout=60)

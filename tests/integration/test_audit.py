@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from gitops_agent.notes import SyncEvent, SyncRecord, read_sync_notes, record_sync
+from gitops_agent.history.notes import SyncEvent, SyncRecord, read_sync_notes, record_sync
 from tests.integration.history_helpers import History, make_history, tick
 from tests.support.gitrepos import git
 from tools.testcluster.launcher import RunningCluster

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from gitops_agent.adapters.kube import KubeCluster
-from gitops_agent.permissions import (
+from gitops_agent.adapters.kustomize import kubectl_path
+from gitops_agent.reconcile.engine import MANAGED_KINDS
+from gitops_agent.reconcile.permissions import (
     LEASE_VERBS,
     OBJECT_VERBS,
     POD_VERBS,
@@ -22,8 +24,6 @@ from gitops_agent.permissions import (
     denied,
     required_permissions,
 )
-from gitops_agent.reconcile.engine import MANAGED_KINDS
-from gitops_agent.render import kubectl_path
 from tests.support.reliability import ReliabilityCounters
 from tools.testcluster.launcher import RunningCluster
 

@@ -31,7 +31,7 @@ import pytest
 
 from gitops_agent.adapters import git as g
 from gitops_agent.cli import run
-from gitops_agent.render import render_files
+from gitops_agent.render.overlay import render_files
 from tests.support.gitrepos import GitRemote, git, make_gitops_repo
 from tests.support.reliability import ReliabilityCounters
 

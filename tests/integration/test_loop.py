@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from gitops_agent.cli import run
-from gitops_agent.notes import read_sync_notes
+from gitops_agent.history.notes import read_sync_notes
 from tests.integration.reconcile_helpers import add_environment, delete_namespaces, kubectl
 from tests.support.cluster import install_crds, kube_api
 from tests.support.gitrepos import git, make_gitops_repo

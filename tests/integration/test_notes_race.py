@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from gitops_agent.adapters import git_notes
-from gitops_agent.notes import (
+from gitops_agent.history.notes import (
     SyncEvent,
     SyncRecord,
     default_user,
@@ -149,7 +149,7 @@ def test_two_concurrent_syncs_survive_a_push_race(
 WRITER = """
 import sys, time
 from pathlib import Path
-from gitops_agent.notes import SyncRecord, record_sync
+from gitops_agent.history.notes import SyncRecord, record_sync
 clone, sha, name, start, rounds = sys.argv[1:6]
 time.sleep(max(0.0, float(start) - time.time()))
 for i in range(int(rounds)):

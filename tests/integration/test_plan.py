@@ -10,8 +10,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from gitops_agent.cli import run
-from gitops_agent.plan import Change, Plan, compute_plan
-from gitops_agent.plan_markdown import COMMENT_LIMIT, MARKER, render_markdown
+from gitops_agent.plan.build import ChangeKind, Plan, compute_plan
+from gitops_agent.plan.markdown import COMMENT_LIMIT, MARKER, render_markdown
 from tests.integration.history_helpers import make_history
 from tests.support.gitrepos import git, make_gitops_repo
 from tools.testcluster.launcher import RunningCluster
@@ -56,7 +56,7 @@ def history(tmp_path: Path) -> tuple[Path, str, str]:
 
 def _by_env(plan: Plan) -> dict[str, dict[str, list[str]]]:
     return {
-        env.environment: {c.value: sorted(str(d.key) for d in env.changes if d.change is c) for c in Change}
+        env.environment: {c.value: sorted(str(d.key) for d in env.changes if d.change is c) for c in ChangeKind}
         for env in plan.environments
     }
 
@@ -81,7 +81,7 @@ def test_added_changed_removed_per_environment(history: tuple[Path, str, str]) -
         assert all("fraud-risk-scoring" in key for key in removed)
         assert len([k for k in removed if k.startswith("Job/")]) == 5
     prod = next(env for env in plan.environments if env.environment == "prod")
-    hpa = next(d for d in prod.changes if d.change is Change.CHANGED)
+    hpa = next(d for d in prod.changes if d.change is ChangeKind.CHANGED)
     assert "-  minReplicas: 4\n+  minReplicas: 6\n" in hpa.diff
     assert [(f.path, f.old, f.new) for f in hpa.fields] == [("spec.minReplicas", 4, 6)]
     assert "HorizontalPodAutoscaler/ml-prod/classifier: minReplicas 4 → 6 (+50%)" in prod.risks()
@@ -185,7 +185,7 @@ def test_huge_change_stays_under_the_comment_limit(tmp_path: Path, capsys: pytes
     (repo / "workflows" / "bulk-scoring.yaml").write_text(_huge_workflow(120))
     head = _commit(repo, "Add 120 scoring shards")
     plan = compute_plan(repo, base, head, environments=["dev", "staging"])
-    assert all(env.count(Change.ADDED) == 240 for env in plan.environments)
+    assert all(env.count(ChangeKind.ADDED) == 240 for env in plan.environments)
     text = render_markdown(plan)
     assert len(text) <= COMMENT_LIMIT
     assert "> **Plan truncated to fit a GitHub comment:**" in text
@@ -352,9 +352,9 @@ def test_a_task_image_bump_reads_as_re_runs_with_the_image_change(tmp_path: Path
     head = _commit(repo, "Bump the training image")
     plan = compute_plan(repo, base, head, environments=["dev"])
     [env] = plan.environments
-    reruns = [d for d in env.changes if d.change is Change.RERUNS]
+    reruns = [d for d in env.changes if d.change is ChangeKind.RERUNS]
     assert [d.key.name.rsplit("-", 1)[0] for d in reruns] == ["image-recognition-train"]
-    assert env.count(Change.ADDED) == env.count(Change.REMOVED) == 0
+    assert env.count(ChangeKind.ADDED) == env.count(ChangeKind.REMOVED) == 0
     [image] = [f for f in reruns[0].fields if f.path.endswith(".image")]
     assert (image.old, image.new) == (
         "registry.example.com/imgrec-train:1.4.0", "registry.example.com/imgrec-train:1.4.1")

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from gitops_agent.adapters.kustomize import kubectl_path
 from gitops_agent.cli import run
-from gitops_agent.render import kubectl_path
 from gitops_agent.spec.list_keys import CONTAINER_LISTS, POD_SPEC_LISTS, SERVICE_SPEC_LISTS
 from tests.integration.reconcile_helpers import kubectl
 from tests.support.gitrepos import ROOT, git, make_gitops_repo

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gitops_agent.cli import run
-from gitops_agent.notes import SyncEvent, read_sync_notes
+from gitops_agent.history.notes import SyncEvent, read_sync_notes
 from tests.integration.history_helpers import make_history
 from tests.support.gitrepos import git
 from tools.testcluster.launcher import RunningCluster

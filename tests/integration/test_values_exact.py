@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from gitops_agent.adapters.kustomize import kubectl_path
 from gitops_agent.cli import run
 from gitops_agent.compile import labels as L
 from gitops_agent.compile.yamlio import dump
-from gitops_agent.render import kubectl_path
 from tests.integration.reconcile_helpers import delete_namespaces, get
 from tests.support.gitrepos import git
 from tests.support.number_like import KIND_MEMBERS, overflowing_config

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gitops_agent.audit import AuditEvent, EventKind, format_event, parse_since
 from gitops_agent.errors import InvalidInputError
+from gitops_agent.history.audit import AuditEvent, EventKind, format_event, parse_since
 from gitops_agent.spec.model import frozen_map
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)

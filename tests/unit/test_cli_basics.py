@@ -172,7 +172,7 @@ def test_help_lists_every_command_in_order_after_one_ran(capsys: pytest.CaptureF
 def test_text_output_makes_unified_diffs_only_for_updates(capsys: pytest.CaptureFixture[str]) -> None:
     """A first diff or sync prints thousands of creates: none of them pays for a diff it never shows."""
     from gitops_agent.commands.common import OutputFormat
-    from gitops_agent.commands.diff import print_change_set
+    from gitops_agent.commands.format import print_change_set
     from gitops_agent.reconcile.changeset import Action, Change, ChangeSet
     from gitops_agent.reconcile.objects import ObjectRef
 

@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 
 from gitops_agent.compile import compile_environment
-from gitops_agent.render import render_files
+from gitops_agent.render.overlay import render_files
 from gitops_agent.spec import load_specs
 from tests.support import published_crds
 from tests.support.gitrepos import git

@@ -14,7 +14,7 @@ import pytest
 from gitops_agent.compile import compile_environment
 from gitops_agent.compile import labels as L
 from gitops_agent.compile.yamlio import load_all
-from gitops_agent.render import render_files
+from gitops_agent.render.overlay import render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import SpecSet
 from tests.support.gitrepos import make_gitops_repo

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from gitops_agent.compile import compile_environment
 from gitops_agent.compile import labels as L
 from gitops_agent.compile.yamlio import dump
-from gitops_agent.render import render_files
+from gitops_agent.render.overlay import render_files
 from gitops_agent.spec import load_specs
 from tests.support import published_crds
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitops_agent.notes import SyncEvent, SyncNote, decode, encode, format_time
+from gitops_agent.history.notes import SyncEvent, SyncNote, decode, encode, format_time
 
 
 def _note(moment: datetime, **changes: object) -> SyncNote:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_agent.plan import (
+from gitops_agent.plan.build import (
     MASK,
     MASK_CHANGED,
-    Change,
+    ChangeKind,
     ObjectKey,
     Plan,
     diff_environment,
@@ -35,9 +35,9 @@ def test_added_changed_removed_and_unchanged_are_counted() -> None:
     plan = diff_environment("dev", base, head)
     assert plan.summary == {"added": 1, "changed": 1, "removed": 1, "re-runs": 0, "unchanged": 1}
     assert [(c.change, c.key.name) for c in plan.changes] == [
-        (Change.REMOVED, "c"),
-        (Change.CHANGED, "b"),
-        (Change.ADDED, "d"),
+        (ChangeKind.REMOVED, "c"),
+        (ChangeKind.CHANGED, "b"),
+        (ChangeKind.ADDED, "d"),
     ]
     changed = plan.changes[1]
     assert "-  replicas: 1\n" in changed.diff
@@ -55,7 +55,7 @@ def test_identity_ignores_api_version_but_not_group() -> None:
     }
     new = {**old, "apiVersion": "autoscaling/v2"}
     plan = diff_environment("dev", [old], [new])
-    assert [c.change for c in plan.changes] == [Change.CHANGED]
+    assert [c.change for c in plan.changes] == [ChangeKind.CHANGED]
     assert ObjectKey.of(new) == ObjectKey("autoscaling", "HorizontalPodAutoscaler", "n", "h")
     assert str(ObjectKey.of(new)) == "HorizontalPodAutoscaler/n/h"
     assert str(ObjectKey("", "Namespace", "", "ml-dev")) == "Namespace/ml-dev"

@@ -9,9 +9,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from gitops_agent.adapters.github import API_VERSION, GitHubClient, Repository
-from gitops_agent.commands.plan import append_step_summary, publish_comment, pull_request_number
+from gitops_agent.app.pull_request import append_step_summary, publish_comment, pull_request_number
 from gitops_agent.errors import GitHubError, InvalidInputError
-from gitops_agent.plan_markdown import MARKER
+from gitops_agent.plan.markdown import MARKER
 
 TOKEN = "ghs_test_token"
 HEADERS = {

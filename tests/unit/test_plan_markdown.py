@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_agent.plan import Plan, diff_environment
-from gitops_agent.plan_markdown import COMMENT_LIMIT, MARKER, render_markdown
+from gitops_agent.plan.build import Plan, diff_environment
+from gitops_agent.plan.markdown import COMMENT_LIMIT, MARKER, render_markdown
 
 
 def _config(name: str, lines: int, value: str = "a") -> dict[str, Any]:

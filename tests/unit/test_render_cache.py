@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from gitops_agent import render as render_module
 from gitops_agent.adapters import git as gitops_git
+from gitops_agent.adapters import kustomize
 from gitops_agent.cli import run
-from gitops_agent.render import cache_directory, cache_for, render_files, render_ref
-from gitops_agent.render_cache import MAX_ENTRIES, RenderCache, files_digest
+from gitops_agent.render import overlay as render_module
+from gitops_agent.render.cache import MAX_ENTRIES, RenderCache, files_digest
+from gitops_agent.render.overlay import cache_directory, cache_for, render_files, render_ref
 from gitops_agent.spec import load_specs
 from tests.support.gitrepos import git, make_gitops_repo
 
@@ -185,14 +186,14 @@ def test_the_newest_entries_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_the_kustomize_build_is_asked_once_per_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache = RenderCache(tmp_path / "cache")
-    version = render_module.kustomize_build(render_module.kubectl_path(), cache)
+    version = render_module.kustomize_build(kustomize.kubectl_path(), cache)
     assert re.fullmatch(r"v1\.\d+\.\d+[^/]*/kustomize-v\d+\.\d+\.\d+", version), version
 
     def no_process(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("kubectl asked again for its version")
 
     monkeypatch.setattr(render_module.subprocess, "run", no_process)
-    assert render_module.kustomize_build(render_module.kubectl_path(), cache) == version
+    assert render_module.kustomize_build(kustomize.kubectl_path(), cache) == version
     other = tmp_path / "kubectl"
     other.write_text('#!/bin/sh\necho \'{"clientVersion": {"gitVersion": "v9.9.9"}, "kustomizeVersion": "v9"}\'\n')
     other.chmod(0o755)

@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.nodes import ScalarNode
 
+from gitops_agent.adapters.kustomize import kubectl_path
 from gitops_agent.cli import run
 from gitops_agent.compile import compile_environment
 from gitops_agent.errors import SpecError
-from gitops_agent.render import kubectl_path
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import frozen_map
 from gitops_agent.spec.yaml_positions import MANIFEST_LIMITS, SPEC_LIMITS, _plain_core_value, load_yaml

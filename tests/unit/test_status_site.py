@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitops_agent.commands.status_site import StatusSite
+from gitops_agent.app.status_site import StatusSite
 from gitops_agent.reconcile.loop import LoopSettings, Reconciler
 from gitops_agent.spec import load_specs
 from tests.support.gitrepos import make_gitops_repo

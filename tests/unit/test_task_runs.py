@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from gitops_agent.audit import group_runs
-from gitops_agent.notes import decode, decode_run, encode_run
+from gitops_agent.history.audit import group_runs
+from gitops_agent.history.notes import decode, decode_run, encode_run
 from gitops_agent.reconcile.dag import Gate, gate, task_jobs
 from gitops_agent.reconcile.runs import (
     RunOutcome,

@@ -19,9 +19,9 @@ from gitops_agent.compile import compile_environment
 from gitops_agent.compile import labels as L
 from gitops_agent.compile.yamlio import NonFiniteNumberError, dump, dump_all, load_all
 from gitops_agent.errors import InvalidInputError
-from gitops_agent.plan import manifest_lines
+from gitops_agent.plan.build import manifest_lines
 from gitops_agent.reconcile.diff import to_yaml
-from gitops_agent.render import read_kustomize_output, render_files
+from gitops_agent.render.overlay import read_kustomize_output, render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.yamlscalars import needs_quotes, resolve_plain
 from tests.support.number_like import KIND_MEMBERS, overflowing_config
@@ -262,7 +262,7 @@ def _kustomize_text(root: Path) -> str:
     import subprocess
     import tempfile
 
-    from gitops_agent.render import kubectl_path
+    from gitops_agent.adapters.kustomize import kubectl_path
 
     specs = load_specs(root)
     tree = compile_environment(specs, specs.environments["test"], source_commit="c" * 40, repo_root=root)
@@ -331,7 +331,8 @@ def test_published_manifests_render_to_yaml_kustomize_reads_back_as_the_same_obj
     import shutil
     import subprocess
 
-    from gitops_agent.render import kubectl_path, render_overlay
+    from gitops_agent.adapters.kustomize import kubectl_path
+    from gitops_agent.render.overlay import render_overlay
 
     overlay = tmp_path / "overlays" / "test"
     copied = overlay / "extra" / manifest_set

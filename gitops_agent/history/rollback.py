@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import git
-
 from gitops_agent.adapters import git as gitops_git
-from gitops_agent.audit import DIGEST_TRAILER, ROLLBACK_TRAILER, SOURCE_TRAILER
 from gitops_agent.errors import GitError, InvalidInputError
+from gitops_agent.history.trailers import ROLLBACK_TO, SOURCE_COMMIT, SPEC_DIGEST, trailer
 from gitops_agent.spec.model import Environment
 
 PUSH_ATTEMPTS = 3
@@ -52,11 +50,11 @@ class RollbackResult:
 def rollback_message(env: Environment, target: gitops_git.CommitInfo, head: str) -> str:
     """Subject, what was restored, and the trailers audit reads."""
     trailers = []
-    for key in (SOURCE_TRAILER, DIGEST_TRAILER):
+    for key in (SOURCE_COMMIT, SPEC_DIGEST):
         value = target.trailer(key)
         if value:
-            trailers.append(f"{key}: {value}")
-    trailers.append(f"{ROLLBACK_TRAILER}: {target.sha}")
+            trailers.append(trailer(key, value))
+    trailers.append(trailer(ROLLBACK_TO, target.sha))
     return (
         f"gitops-agent: roll back {env.name} to {target.sha[:12]}\n\n"
         f'Restores the tree of {target.sha[:12]} ("{target.subject}") on {env.branch}.\n'
@@ -64,7 +62,7 @@ def rollback_message(env: Environment, target: gitops_git.CommitInfo, head: str)
     )
 
 
-def _branch_head(handle: git.Repo, env: Environment, remote: bool) -> tuple[str, str | None]:
+def _branch_head(handle: gitops_git.Repo, env: Environment, remote: bool) -> tuple[str, str | None]:
     """The commit to build on and the local branch's current value (for compare-and-swap)."""
     branch = env.branch
     if remote:

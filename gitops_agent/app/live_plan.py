@@ -11,19 +11,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gitops_agent.adapters.kube import KubeCluster
+from gitops_agent.app.targets import target_for
 from gitops_agent.errors import ClusterError
-from gitops_agent.plan import Change, EnvironmentPlan, ObjectDiff, ObjectKey, RenderedEnvironment
+from gitops_agent.plan.build import ChangeKind, EnvironmentPlan, ObjectDiff, ObjectKey, RenderedEnvironment
 from gitops_agent.reconcile.changeset import Action, ChangeSet
 from gitops_agent.reconcile.engine import diff as diff_objects
-from gitops_agent.targets import target_for
 
 _CHANGE = {
-    Action.CREATE: Change.ADDED,
-    Action.WAITING: Change.ADDED,
-    Action.UPDATE: Change.CHANGED,
-    Action.DELETE: Change.REMOVED,
+    Action.CREATE: ChangeKind.ADDED,
+    Action.WAITING: ChangeKind.ADDED,
+    Action.UPDATE: ChangeKind.CHANGED,
+    Action.DELETE: ChangeKind.REMOVED,
 }
-_ORDER = {Change.REMOVED: 0, Change.CHANGED: 1, Change.ADDED: 2}
+_ORDER = {ChangeKind.REMOVED: 0, ChangeKind.CHANGED: 1, ChangeKind.ADDED: 2}
 
 
 def to_environment_plan(change_set: ChangeSet) -> EnvironmentPlan:

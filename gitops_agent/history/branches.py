@@ -12,12 +12,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import git
-
 from gitops_agent import __version__
-from gitops_agent.adapters import git as g
+from gitops_agent.adapters import git as gitops_git
 from gitops_agent.compile import SOURCE_FILE, tree_spec_digest
 from gitops_agent.errors import GitError
+from gitops_agent.history.trailers import SOURCE_COMMIT, SPEC_DIGEST, trailer
 from gitops_agent.spec.model import Environment
 
 log = logging.getLogger(__name__)
@@ -47,12 +46,12 @@ def commit_message(env: Environment, tree: Mapping[str, bytes], source_commit: s
         f"Workflows: {', '.join(workflows) or '(none)'}\n"
         f"Namespace: {env.namespace}\n"
         f"Tool: gitops-agent {__version__}\n\n"
-        f"Source-Commit: {source}\n"
-        f"Spec-Digest: {tree_spec_digest(tree)}\n"
+        f"{trailer(SOURCE_COMMIT, source)}\n"
+        f"{trailer(SPEC_DIGEST, tree_spec_digest(tree))}\n"
     )
 
 
-def identity_env(repo: git.Repo) -> dict[str, str]:
+def identity_env(repo: gitops_git.Repo) -> dict[str, str]:
     """Author/committer variables: the repository's configured user, else gitops-agent."""
     env: dict[str, str] = {}
     for role in ("AUTHOR", "COMMITTER"):
@@ -60,33 +59,30 @@ def identity_env(repo: git.Repo) -> dict[str, str]:
             variable = f"GIT_{role}_{key.upper()}"
             if variable in os.environ:
                 continue
-            try:
-                value = str(repo.git.config("--get", f"user.{key}"))
-            except git.GitCommandError:
-                value = DEFAULT_IDENTITY[key]
-            env[variable] = value
+            value = gitops_git.config_value(repo, f"user.{key}")
+            env[variable] = DEFAULT_IDENTITY[key] if value is None else value
     return env
 
 
-def _same_output(repo: git.Repo, commit: str, tree: Mapping[str, bytes]) -> bool:
+def _same_output(repo: gitops_git.Repo, commit: str, tree: Mapping[str, bytes]) -> bool:
     """Whether ``commit`` already holds ``tree`` (provenance file aside)."""
-    existing = g.list_files(repo, commit)
+    existing = gitops_git.list_files(repo, commit)
     existing.pop(SOURCE_FILE, None)
     return existing == {path: data for path, data in tree.items() if path != SOURCE_FILE}
 
 
-def _parent(repo: git.Repo, local: str | None, remote: str | None, branch: str) -> str | None:
+def _parent(repo: gitops_git.Repo, local: str | None, remote: str | None, branch: str) -> str | None:
     if remote is None or remote == local:
         return local
-    if local is None or g.is_ancestor(repo, local, remote):
+    if local is None or gitops_git.is_ancestor(repo, local, remote):
         return remote
-    if g.is_ancestor(repo, remote, local):
+    if gitops_git.is_ancestor(repo, remote, local):
         return local
     raise GitError(f"branch {branch} has diverged from origin/{branch}; reconcile them by hand")
 
 
 def commit_environment(
-    repo: git.Repo,
+    repo: gitops_git.Repo,
     env: Environment,
     tree: Mapping[str, bytes],
     *,
@@ -97,33 +93,33 @@ def commit_environment(
     ref = f"refs/heads/{env.branch}"
     tracking = f"refs/remotes/origin/{env.branch}"
     message = commit_message(env, tree, source_commit)
-    tree_sha = g.write_tree(repo, tree)
+    tree_sha = gitops_git.write_tree(repo, tree)
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         remote_head = None
         if push:
-            g.fetch(repo, [f"+{ref}:{tracking}"])
-            remote_head = g.rev_parse(repo, tracking)
-        local = g.rev_parse(repo, ref)
+            gitops_git.fetch(repo, [f"+{ref}:{tracking}"])
+            remote_head = gitops_git.rev_parse(repo, tracking)
+        local = gitops_git.rev_parse(repo, ref)
         parent = _parent(repo, local, remote_head, env.branch)
         committed = False
         if parent is not None and _same_output(repo, parent, tree):
             head = parent
         else:
-            head = g.commit_tree(repo, tree_sha, [parent] if parent else [], message, env=identity_env(repo))
+            head = gitops_git.commit_tree(repo, tree_sha, [parent] if parent else [], message, env=identity_env(repo))
             committed = True
         if head != local:
-            g.update_ref(repo, ref, head, local, f"gitops-agent: compile {env.name}")
+            gitops_git.update_ref(repo, ref, head, local, f"gitops-agent: compile {env.name}")
         if not push or head == remote_head:
             return BranchResult(env.name, env.branch, head, committed, False, tree_spec_digest(tree))
         try:
-            g.push(repo, f"{ref}:{ref}")
-        except g.PushRejected:
+            gitops_git.push(repo, f"{ref}:{ref}")
+        except gitops_git.PushRejected:
             log.warning(
                 "push of %s rejected (attempt %d/%d); fetching and retrying", env.branch, attempt, PUSH_ATTEMPTS
             )
             if committed:
                 # Our commit was not accepted: put the local branch back where it was.
-                g.reset_ref(repo, ref, local, head)
+                gitops_git.reset_ref(repo, ref, local, head)
             continue
         return BranchResult(env.name, env.branch, head, committed, True, tree_spec_digest(tree))
     raise GitError(f"push of {env.branch} still rejected after {PUSH_ATTEMPTS} attempts")

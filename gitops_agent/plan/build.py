@@ -26,8 +26,8 @@ from gitops_agent.adapters import git as gitops_git
 from gitops_agent.compile import compile_environment
 from gitops_agent.errors import InvalidInputError, SpecError
 from gitops_agent.reconcile.review import FieldChange, Reviewed, field_changes, risk_summary
-from gitops_agent.render import cache_for, render_files
-from gitops_agent.render_cache import RenderCache
+from gitops_agent.render.cache import RenderCache
+from gitops_agent.render.overlay import cache_for, render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment
 from gitops_agent.yamlscalars import double_quoted, needs_quotes
@@ -40,7 +40,7 @@ RENDER_WORKERS = 4
 """Environments rendered at once (each render is one ``kubectl kustomize`` process)."""
 
 
-class Change(StrEnum):
+class ChangeKind(StrEnum):
     """How one object differs between base and head."""
 
     ADDED = "added"
@@ -51,7 +51,12 @@ class Change(StrEnum):
     template hash): one entry instead of one removed and one added object."""
 
 
-_REVIEW_ACTION = {Change.ADDED: "create", Change.CHANGED: "update", Change.REMOVED: "delete", Change.RERUNS: "re-run"}
+_REVIEW_ACTION = {
+    ChangeKind.ADDED: "create",
+    ChangeKind.CHANGED: "update",
+    ChangeKind.REMOVED: "delete",
+    ChangeKind.RERUNS: "re-run",
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -79,7 +84,7 @@ class ObjectKey:
 class ObjectDiff:
     """One added, changed or removed object and the unified diff of its (masked) YAML."""
 
-    change: Change
+    change: ChangeKind
     key: ObjectKey
     api_version: str
     diff: str
@@ -117,12 +122,12 @@ class EnvironmentPlan:
     unchanged: int = 0
     note: str | None = None
 
-    def count(self, change: Change) -> int:
+    def count(self, change: ChangeKind) -> int:
         return sum(1 for c in self.changes if c.change is change)
 
     @property
     def summary(self) -> dict[str, int]:
-        counts = {change.value: self.count(change) for change in Change}
+        counts = {change.value: self.count(change) for change in ChangeKind}
         return {**counts, "unchanged": self.unchanged}
 
     def risks(self) -> list[str]:
@@ -316,7 +321,7 @@ def diff_environment(
         shape = {k: v for k, v in after.items() if k != "metadata"}
         changes.append(
             ObjectDiff(
-                Change.RERUNS,
+                ChangeKind.RERUNS,
                 new_key,
                 str(after.get("apiVersion", "")),
                 unified_diff(new_key, before, after),
@@ -326,7 +331,7 @@ def diff_environment(
         )
     for key in sorted(old.keys() - new.keys()):
         changes.append(
-            ObjectDiff(Change.REMOVED, key, str(old[key].get("apiVersion", "")), unified_diff(key, old[key], None))
+            ObjectDiff(ChangeKind.REMOVED, key, str(old[key].get("apiVersion", "")), unified_diff(key, old[key], None))
         )
     for key in sorted(old.keys() & new.keys()):
         if old[key] == new[key]:
@@ -334,7 +339,7 @@ def diff_environment(
             continue
         changes.append(
             ObjectDiff(
-                Change.CHANGED,
+                ChangeKind.CHANGED,
                 key,
                 str(new[key].get("apiVersion", "")),
                 unified_diff(key, old[key], new[key]),
@@ -343,7 +348,7 @@ def diff_environment(
         )
     for key in sorted(new.keys() - old.keys()):
         changes.append(
-            ObjectDiff(Change.ADDED, key, str(new[key].get("apiVersion", "")), unified_diff(key, None, new[key]))
+            ObjectDiff(ChangeKind.ADDED, key, str(new[key].get("apiVersion", "")), unified_diff(key, None, new[key]))
         )
     return EnvironmentPlan(environment, tuple(changes), unchanged, note)
 

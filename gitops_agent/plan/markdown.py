@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gitops_agent.plan import Change, EnvironmentPlan, ObjectDiff, Plan
+from gitops_agent.plan.build import ChangeKind, EnvironmentPlan, ObjectDiff, Plan
 
 MARKER = "<!-- gitops-agent:plan -->"
 COMMENT_LIMIT = 65_536
@@ -63,7 +63,7 @@ def _object_block(change: ObjectDiff) -> _Block:
 
 
 def _counts(env: EnvironmentPlan) -> str:
-    return ", ".join(f"{env.count(c)} {c.value}" for c in Change)
+    return ", ".join(f"{env.count(c)} {c.value}" for c in ChangeKind)
 
 
 def _heading(env: EnvironmentPlan, live: bool) -> str:
@@ -93,7 +93,7 @@ def _risks(plan: Plan) -> str:
 
 
 def _table(plan: Plan) -> str:
-    columns = [c.value for c in Change] + ["unchanged"]
+    columns = [c.value for c in ChangeKind] + ["unchanged"]
     rows = [
         "| environment | " + " | ".join(columns) + " |",
         "| --- | " + " | ".join("---:" for _ in columns) + " |",

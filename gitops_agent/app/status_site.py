@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitops_agent.audit import EventKind, timeline
+from gitops_agent.history.audit import EventKind, timeline
 from gitops_agent.reconcile.loop import Reconciler
 from gitops_agent.reconcile.status_page import (
     MAX_EVENTS,

