@@ -192,7 +192,7 @@ def test_the_kustomize_build_is_asked_once_per_binary(tmp_path: Path, monkeypatc
     def no_process(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("kubectl asked again for its version")
 
-    monkeypatch.setattr(render_module.subprocess, "run", no_process)
+    monkeypatch.setattr(kustomize, "client_version", no_process)
     assert render_module.kustomize_build(kustomize.kubectl_path(), cache) == version
     other = tmp_path / "kubectl"
     other.write_text('#!/bin/sh\necho \'{"clientVersion": {"gitVersion": "v9.9.9"}, "kustomizeVersion": "v9"}\'\n')
