@@ -82,6 +82,7 @@ class QueryKind(StrEnum):
     LATENCY = "latency"
     CPU_REPLAY = "cpu-replay"
     MEMORY_REPLAY = "memory-replay"
+    SWEEP = "sweep"
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,8 @@ class Fetched:
     request_load: Mapping[str, tuple[float, float, float]] = field(default_factory=_empty)
     traffic: Mapping[str, TrafficHistory] = field(default_factory=_empty)
     latency: Mapping[str, LatencyHistory] = field(default_factory=_empty)
+    objectives: Mapping[tuple[str, str, int], float] = field(default_factory=_empty)
+    """Sweep objectives per (workflow, task, trial number)."""
 
     def query(self, kind: QueryKind, percentile: float | None = None) -> str:
         for query in self.plan.queries:
@@ -307,6 +310,17 @@ class Fetched:
             pods=sum(self.pods.get(k, 0) for k in keys),
             oom_killed=any(k in self.oom for k in keys),
         )
+
+
+def trial_objectives(rows: Sequence[tuple[Mapping[str, str], float]]) -> dict[tuple[str, str, int], float]:
+    """A sweep objective query's answer per (workflow, task, trial); rows whose ``trial``
+    label is not a trial number (not a trial of ours) are left out."""
+    out: dict[tuple[str, str, int], float] = {}
+    for labels, value in rows:
+        trial = labels.get("trial", "")
+        if trial.isdigit():
+            out[(labels.get("workflow", ""), labels.get("task", ""), int(trial))] = value
+    return out
 
 
 def _peak_trough_mean(stats: Mapping[str, float]) -> tuple[float, float, float]:
@@ -337,6 +351,7 @@ def assemble(query_plan: QueryPlan, results: RawResults) -> Fetched:
     request_load: dict[str, dict[str, float]] = {}
     traffic: dict[str, tuple[float, float]] = {}
     buckets: dict[str, dict[float, float]] = {}
+    objectives: dict[tuple[str, str, int], float] = {}
     for query, rows in results.items():
         if query.kind is QueryKind.CPU and query.percentile is not None:
             for (w, c), value in _by_pod(rows):
@@ -364,6 +379,8 @@ def assemble(query_plan: QueryPlan, results: RawResults) -> Fetched:
                 requests, errors = traffic.get(workload, (0.0, 0.0))
                 failed = labels.get("code", "").startswith("5")
                 traffic[workload] = (requests + value, errors + (value if failed else 0.0))
+        elif query.kind is QueryKind.SWEEP:
+            objectives.update(trial_objectives(rows))
         elif query.kind is QueryKind.LATENCY:
             for labels, value in rows:
                 try:
@@ -383,4 +400,5 @@ def assemble(query_plan: QueryPlan, results: RawResults) -> Fetched:
         request_load=_ro({k: _peak_trough_mean(v) for k, v in request_load.items() if "peak" in v}),
         traffic=_ro({w: TrafficHistory(r, e) for w, (r, e) in traffic.items()}),
         latency=_ro({w: LatencyHistory(tuple(sorted(b.items()))) for w, b in buckets.items() if b}),
+        objectives=_ro(objectives),
     )

@@ -142,6 +142,7 @@ def test_a_workflow_without_sweep_has_no_trials_config_map(workflow: Workflow) -
 
 # --- search space -------------------------------------------------------------------------
 
+
 def _sweep(*parameters: SweepParameter, algorithm: str = "grid", most: int = 100, parallel: int = 2) -> Sweep:
     return Sweep(parameters, "loss", "minimize", most, "train", algorithm=algorithm, parallel_trials=parallel)
 
