@@ -62,9 +62,8 @@ def history(end: int) -> list[SyntheticSeries]:
     series = []
     for trial, (depth, lr) in enumerate(GRID):
         labels = {"namespace": NAMESPACE, "workflow": "lab", "task": "tune", "trial": str(trial)}
-        series.append(
-            SyntheticSeries("lab_validation_loss", labels, lambda t, v=loss(depth, lr): v, days=0.5, step=300)
-        )
+        value = loss(depth, lr)
+        series.append(SyntheticSeries("lab_validation_loss", labels, lambda t, v=value: v, days=0.5, step=300))
     # another namespace's trial 4 is better, and must not count
     other = {"namespace": "elsewhere", "workflow": "lab", "task": "tune", "trial": "4"}
     series.append(SyntheticSeries("lab_validation_loss", other, lambda t: 0.0, days=0.5, step=300))
