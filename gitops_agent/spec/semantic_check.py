@@ -731,7 +731,8 @@ def _check_sweep(
         elif isinstance(tasks[training], dict) and "sweep" in tasks[training]:
             out.append(report((*at, "trainingTask"), f"task {training!r} is itself a sweep", False))
     most, parallel = sweep.get("maxTrialCount"), sweep.get("parallelTrialCount")
-    if type(most) is int and type(parallel) is int and parallel > most:
+    most = most if type(most) is int and most >= 1 else None  # else the schema said why
+    if most is not None and type(parallel) is int and parallel > most:
         message = f"parallelTrialCount ({parallel}) exceeds maxTrialCount ({most})"
         out.append(report((*at, "parallelTrialCount"), message, False))
     grid = sweep.get("algorithm") == "grid"
@@ -759,9 +760,9 @@ def _check_sweep_parameter(
         if ranged:
             out.append(report((*at, ranged[0]), "a parameter has either values or a range (min, max), not both", True))
         return
-    for key in ("min", "max"):
-        if key not in parameter:
-            out.append(report(at, f"'{key}' is missing: a parameter needs values or a range (min, max)", True))
+    missing = " and ".join(f"'{key}'" for key in ("min", "max") if key not in parameter)
+    if missing:
+        out.append(report(at, f"{missing} missing: a parameter needs values or a range (min, max)", True))
     low, high = parameter.get("min"), parameter.get("max")
     if not (_number(low) and _number(high)):
         return
@@ -832,7 +833,7 @@ def _check_generations(
             expected = "1" if previous == 0 else f"{previous} or {previous + 1}"
             out.append(report((*at, "trials", index, "generation"), f"expected generation {expected}", False))
         previous = max(previous, generation)
-    if type(most) is int and len(trials) > most:
+    if most is not None and len(trials) > most:
         out.append(report((*at, "trials"), f"{len(trials)} trials exceed maxTrialCount ({most})", True))
 
 
