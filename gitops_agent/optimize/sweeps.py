@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from gitops_agent.errors import InvalidInputError
 from gitops_agent.optimize import tpe
 from gitops_agent.optimize.model import Edit, Evidence, Recommendation, Status, Strategy, Target, TargetKind
 from gitops_agent.optimize.queries import Query, QueryKind
@@ -41,6 +42,16 @@ TrialKey = tuple[str, str, int]
 
 def sweeps_of(workflows: Sequence[Workflow]) -> list[tuple[Workflow, Task, Sweep]]:
     return [(w, t, t.sweep) for w in workflows for t in w.tasks if t.sweep is not None]
+
+
+def require_algorithms(workflows: Sequence[Workflow]) -> None:
+    """Refuse, before any query, a sweep whose algorithm needs a missing optional extra.
+
+    :raises InvalidInputError: ``<file>: spec.tasks.<task>.sweep.algorithm: …`` (exit 2).
+    """
+    for workflow, task, sweep in sweeps_of(workflows):
+        if sweep.algorithm == "optuna" and not tpe.available():
+            raise InvalidInputError(f"{workflow.source}: spec.tasks.{task.name}.sweep.algorithm: {tpe.MISSING}")
 
 
 def _quoted(value: str) -> str:

@@ -19,6 +19,15 @@ from gitops_agent.spec.search_space import Point, tidy
 MISSING = "algorithm optuna needs the optional extra: pip install 'gitops-agent[optuna]'"
 
 
+def available() -> bool:
+    """Whether Optuna can be imported."""
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _optuna() -> Any:
     try:
         import optuna
