@@ -121,6 +121,7 @@ def test_a_sweep_runs_its_trials_as_an_indexed_job_without_drift(  # type: ignor
         git(repo, "commit", "-q", "-am", "generation 2")
         assert run(["compile", "--repo", str(repo), "--env", env, "--commit"]) == 0
         code, document = _cli(capsys, "sync", env, *cluster)
+        assert code == 0 and any(c["action"] == "update" and c["kind"] == "ConfigMap" for c in document["changes"])
         names = {j["metadata"]["name"] for j in _jobs(kubeconfig, namespace, "tune")}
         (second,) = names - {tune["metadata"]["name"]}
         _wait_succeeded(kubeconfig, namespace, second, 1)
