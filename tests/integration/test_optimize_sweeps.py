@@ -155,3 +155,23 @@ def test_a_running_generation_is_waited_for(
     assert code == 0 and rec["status"] == "not-enough-data"
     assert rec["reason"] == "generation 3 is running: no lab_validation_loss for trial(s) 6, 7 in the last 7d"
     assert git(repo, "for-each-ref", "refs/heads/proposal") == ""
+
+
+def test_a_workflow_deployed_twice_keeps_the_tuning_log_in_the_environment(
+    lab: RunningPrometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the history came from prod only: its trials and the best parameters go to prod's overrides
+    staging = s.ENVIRONMENT.replace("name: prod", "name: staging").replace("shop-prod", "shop-staging")
+    staging = staging.replace("env/prod", "env/staging")
+    repo = s.write_repo(tmp_path / "repo", workflow=WORKFLOW, environments={"prod": s.ENVIRONMENT, "staging": staging})
+    code, out = optimize(repo, lab.url, capsys, "--branch", "generation-2")
+    assert code == 0 and sweep_of(out)["status"] == "propose"
+    assert git(repo, "diff", "--name-only", "main", "generation-2").split() == ["environments/prod.yaml"]
+    overrides = yamledit.load(git(repo, "show", "generation-2:environments/prod.yaml"))["spec"]["overrides"]
+    assert len(overrides["lab"]["tasks"]["tune"]["sweep"]["trials"]) == 6
+    git(repo, "merge", "-q", "--ff-only", "generation-2")
+    code, out = optimize(repo, lab.url, capsys, "--branch", "best")
+    assert code == 0 and sweep_of(out)["details"]["bestTrial"] == BEST
+    overrides = yamledit.load(git(repo, "show", "best:environments/prod.yaml"))["spec"]["overrides"]
+    assert overrides["lab"]["tasks"]["train"]["env"] == {"lr": "0.01", "depth": "5"}
+    assert "trials" not in spec_at(repo, "best")["tasks"]["tune"]["sweep"]  # staging's sweep is its own
