@@ -284,6 +284,12 @@ def replay_proposals(
     proposed = [r for r in recs if r.proposed and r.strategy is Strategy.RIGHTSIZING and r.target in items]
     results: dict[tuple[Target, str], replay.Replay] = {}
     evidence: dict[str, Evidence] = {}
+    indexed = [
+        name
+        for item in items.values()
+        if isinstance(item.spec, Task) and (item.spec.completion_mode == "Indexed" or item.spec.sweep is not None)
+        for name in item.workloads
+    ]
     for memory in (False, True):
         field = "resources.memory" if memory else "resources.cpu"
         chosen = [r for r in proposed if r.field == field and isinstance(r.new, str)]
@@ -302,7 +308,7 @@ def replay_proposals(
         if memory:  # no sample lies above a value at or above the peak
             before = {k: v for k, v in before.items() if fetched.memory.get(k, math.inf) > v}
             after = {k: v for k, v in after.items() if fetched.memory.get(k, math.inf) > v}
-        query = replay_query(query_plan.namespace, query_plan.window, memory, keys, before, after)
+        query = replay_query(query_plan.namespace, query_plan.window, memory, keys, before, after, indexed)
         counts = replay_counts([(r.labels, r.value) for r in client.instant(query.promql, at=at)])
         evidence[field] = Evidence(query.promql, query_plan.window, "replay")
         for rec in chosen:
