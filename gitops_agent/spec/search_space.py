@@ -31,28 +31,45 @@ def tidy(value: float) -> float:
     return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
 
 
-def axis(parameter: SweepParameter) -> list[ParameterValue]:
-    """The grid values of one parameter (a float range needs ``step``; a log range has none)."""
+def axis_length(parameter: SweepParameter) -> int:
+    """Grid values of one parameter (a float range needs ``step``; a log range has none)."""
     if parameter.categorical:
-        return list(parameter.values)
+        return len(parameter.values)
     assert parameter.low is not None and parameter.high is not None
     if parameter.step is None or parameter.scale == "log":
         raise ValueError(f"{parameter.name}: grid search needs values or a linear step")
-    count = math.floor((parameter.high - parameter.low) / parameter.step + 1e-9) + 1
+    return math.floor((parameter.high - parameter.low) / parameter.step + 1e-9) + 1
+
+
+def axis_value(parameter: SweepParameter, index: int) -> ParameterValue:
+    """The ``index``-th grid value of one parameter (computed, not listed: a range may hold
+    more points than memory)."""
+    if parameter.categorical:
+        return parameter.values[index]
+    assert parameter.low is not None and parameter.step is not None
     if parameter.kind == "int":
-        return [int(parameter.low + i * parameter.step) for i in range(count)]
-    return [tidy(parameter.low + i * parameter.step) for i in range(count)]
+        return int(parameter.low + index * parameter.step)
+    return tidy(parameter.low + index * parameter.step)
 
 
 def grid_size(sweep: Sweep) -> int:
-    return math.prod(len(axis(p)) for p in sweep.parameters)
+    return math.prod(axis_length(p) for p in sweep.parameters)
 
 
-def grid_points(sweep: Sweep) -> Iterator[Point]:
-    """Every grid point in order (lazily: a grid may be larger than any budget)."""
-    names = [p.name for p in sweep.parameters]
-    for values in itertools.product(*(axis(p) for p in sweep.parameters)):
-        yield frozen_map(dict(zip(names, values, strict=True)))
+def grid_point(sweep: Sweep, number: int) -> Point:
+    """Point ``number`` of the grid: ``number`` in mixed radix, the last parameter the
+    lowest digit (so the last parameter varies fastest)."""
+    values: dict[str, ParameterValue] = {}
+    for parameter in reversed(sweep.parameters):
+        number, digit = divmod(number, axis_length(parameter))
+        values[parameter.name] = axis_value(parameter, digit)
+    return frozen_map(values)
+
+
+def grid_points(sweep: Sweep, start: int = 0) -> Iterator[Point]:
+    """The grid points from ``start`` on, in order (lazily)."""
+    for number in range(start, grid_size(sweep)):
+        yield grid_point(sweep, number)
 
 
 def budget(sweep: Sweep) -> int:
@@ -84,7 +101,7 @@ def random_points(sweep: Sweep, generation: int, count: int) -> list[Point]:
 def next_points(sweep: Sweep, generation: int, start: int, count: int) -> list[Point]:
     """The grid or random points of ``generation``, whose first trial is number ``start``."""
     if sweep.algorithm == "grid":
-        return list(itertools.islice(grid_points(sweep), start, start + count))
+        return list(itertools.islice(grid_points(sweep, start), count))
     return random_points(sweep, generation, count)
 
 

@@ -189,3 +189,19 @@ def test_first_generation_is_parallel_trial_count_capped_by_the_budget() -> None
     sweep = _sweep(SweepParameter("a", values=(1, 2, 3)), parallel=5)
     assert [t.number for t in first_generation(sweep)] == [0, 1, 2]
     assert [dict(t.parameters) for t in current_trials(sweep)] == [{"a": 1}, {"a": 2}, {"a": 3}]
+
+
+def test_a_grid_larger_than_memory_is_walked_by_index() -> None:
+    sweep = _sweep(
+        SweepParameter("a", kind="int", low=0, high=10**12, step=1),
+        SweepParameter("b", values=("x", "y")),
+        most=5,
+        parallel=3,
+    )
+    assert budget(sweep) == 5
+    assert [dict(t.parameters) for t in first_generation(sweep)] == [
+        {"a": 0, "b": "x"},
+        {"a": 0, "b": "y"},
+        {"a": 1, "b": "x"},
+    ]
+    assert dict(next(grid_points(sweep, 2 * 10**12 + 1))) == {"a": 10**12, "b": "y"}
