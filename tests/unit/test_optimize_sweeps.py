@@ -238,3 +238,14 @@ def test_the_commit_message_keeps_the_trials_table_readable() -> None:
     text = proposal.message(env, W, [rec])
     assert "  evidence: [Q1] algorithm grid, generation 1\n    trial  generation  objective  parameters\n" in text
     assert "\n    0      1           3          depth=3 lr=0.001\n" in text
+
+
+def test_the_pull_request_body_carries_the_proposal_and_the_trials_table() -> None:
+    from gitops_agent.commands.optimize import _pr_body
+
+    rec = _decide(_sweep(), {0: 3.0, 1: 2.0, 2: 2.5})
+    env = Environment("dev", "environments/dev.yaml", "ns", "env/dev")
+    result = proposal.ProposalResult(proposal.ProposalState.CREATED, "b", message=proposal.message(env, W, [rec]))
+    body = _pr_body(env, W, [rec], result)
+    assert "| `lab/task/tune` | `sweep.trials` | generation 1 | generation 2 (3 trials) |" in body
+    assert "    trial  generation  objective  parameters\n    0      1           3          depth=3 lr=0.001" in body
