@@ -25,6 +25,7 @@ proposes the same generation (the same commit tree), never a second one.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -83,6 +84,12 @@ def _parameters(point: Point) -> str:
     return " ".join(f"{name}={_show(value)}" for name, value in point.items())
 
 
+def _objective_text(trial: Trial) -> str:
+    if trial.failed:
+        return "failed"
+    return "-" if trial.objective is None else f"{trial.objective:.6g}"
+
+
 def trials_table(trials: Sequence[Trial]) -> str:
     """The trials as a plain-text table: number, generation, objective, parameters."""
     header = ("trial", "generation", "objective", "parameters")
@@ -90,7 +97,7 @@ def trials_table(trials: Sequence[Trial]) -> str:
         (
             str(t.number),
             str(t.generation),
-            "-" if t.objective is None else f"{t.objective:.6g}",
+            _objective_text(t),
             _parameters(t.parameters),
         )
         for t in trials
@@ -104,8 +111,8 @@ def trials_table(trials: Sequence[Trial]) -> str:
 def trial_yaml(trial: Trial) -> dict[str, Any]:
     """A trial as ``sweep.trials`` holds it (generation, parameters, objective)."""
     entry: dict[str, Any] = {"generation": trial.generation, "parameters": dict(trial.parameters)}
-    if trial.objective is not None:
-        entry["objective"] = trial.objective
+    if trial.finished:
+        entry["objective"] = trial.objective  # None (null): failed
     return entry
 
 
@@ -129,6 +136,15 @@ def next_generation(sweep: Sweep, trials: Sequence[Trial], count: int) -> tuple[
     return as_trials(points, generation, start)
 
 
+def _observed(trial: Trial, value: float | None) -> Trial:
+    """``trial`` with what Prometheus reported: a finite objective, or failed (NaN, ±Inf)."""
+    if value is None:
+        return trial
+    if not math.isfinite(value):
+        return replace(trial, failed=True)
+    return replace(trial, objective=value)
+
+
 def recommend(
     workflow: Workflow, task: Task, observed: Mapping[TrialKey, float], *, query: str, window: str
 ) -> Recommendation:
@@ -137,8 +153,7 @@ def recommend(
     assert sweep is not None
     target = Target(workflow.name, TargetKind.TASK, task.name)
     trials = tuple(
-        t if t.objective is not None else replace(t, objective=observed.get((workflow.name, task.name, t.number)))
-        for t in all_trials(sweep)
+        t if t.finished else _observed(t, observed.get((workflow.name, task.name, t.number))) for t in all_trials(sweep)
     )
     generation = max(t.generation for t in trials)
     evidence = (
@@ -162,7 +177,7 @@ def recommend(
         details=details,
         trials=tuple({"trial": t.number, **trial_yaml(t)} for t in trials),
     )
-    waiting = [t.number for t in trials if t.generation == generation and t.objective is None]
+    waiting = [t.number for t in trials if t.generation == generation and not t.finished]
     if waiting:
         reason = (
             f"generation {generation} is running: no {sweep.metric} for trial(s) "
@@ -189,7 +204,9 @@ def _conclude(
 ) -> Recommendation:
     """The budget is spent: the best trial's parameters into the training task's env."""
     best = best_trial(sweep, trials)
-    assert best is not None
+    if best is None:
+        reason = f"budget spent ({len(trials)} trials), but no trial exported a finite {sweep.metric}"
+        return replace(base, status=Status.SKIPPED, reason=reason)
     training = workflow.task(sweep.training_task)
     values = {name: _show(value) for name, value in best.parameters.items()}
     current = {name: training.container.env.get(name) for name in values}
@@ -198,7 +215,7 @@ def _conclude(
     new = " ".join(f"{k}={v}" for k, v in values.items())
     details = {**base.details, "bestTrial": best.number, "bestObjective": best.objective or 0.0}
     verdict = f"trial {best.number} has the best {sweep.metric} ({sweep.goal}): {best.objective:.6g}"
-    in_git = all(t.objective is not None for t in sweep.trials) and len(sweep.trials) == len(trials)
+    in_git = all(t.finished for t in sweep.trials) and len(sweep.trials) == len(trials)
     if current == values and in_git:
         reason = f"budget spent ({len(trials)} trials); {verdict}, already in {sweep.training_task}"
         return replace(base, field=field, old=old, new=new, status=Status.UNCHANGED, reason=reason, details=details)

@@ -57,6 +57,9 @@ def ask(sweep: Sweep, finished: Sequence[Trial], count: int) -> list[Point]:
         if trial.objective is not None:
             made = optuna.trial.create_trial(params=dict(trial.parameters), distributions=spaces, value=trial.objective)
             study.add_trial(made)
+        elif trial.failed:  # told as failed: TPE keeps away from it
+            state = optuna.trial.TrialState.FAIL
+            study.add_trial(optuna.trial.create_trial(params=dict(trial.parameters), distributions=spaces, state=state))
     points = []
     for _ in range(count):
         asked = study.ask(spaces)

@@ -239,6 +239,7 @@ def _sweep(value: Any) -> Sweep | None:
                 generation=int(item["generation"]),
                 parameters=frozen_map(_map(item.get("parameters"))),
                 objective=None if item.get("objective") is None else float(item["objective"]),
+                failed="objective" in item and item["objective"] is None,
             )
             for index, item in enumerate(value.get("trials") or [])
         ),

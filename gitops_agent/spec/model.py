@@ -166,12 +166,18 @@ class SweepParameter:
 @dataclass(frozen=True)
 class Trial:
     """One trial of a sweep: ``number`` is its position in ``sweep.trials`` (from 0), the
-    value of the ``trial`` label its objective carries; ``objective`` once recorded."""
+    value of the ``trial`` label its objective carries; ``objective`` once recorded;
+    ``failed`` when the trial exported no finite objective (NaN, ±Inf)."""
 
     number: int
     generation: int
     parameters: Mapping[str, ParameterValue]
     objective: float | None = None
+    failed: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.objective is not None or self.failed
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ objective query and its answer; a missing optional extra is one located line, ex
 
 from __future__ import annotations
 
+import json
+import math
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +17,7 @@ from gitops_agent.errors import InvalidInputError
 from gitops_agent.optimize import proposal, sweeps, tpe
 from gitops_agent.optimize.model import Recommendation, Status
 from gitops_agent.optimize.queries import QueryKind, trial_objectives
+from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Container, Environment, Sweep, SweepParameter, Task, Trial, Workflow, frozen_map
 from gitops_agent.spec.search_space import first_generation, grid_points, random_points
 from tests.unit.specs.helpers import VALID_ENVIRONMENT, write_repo
@@ -249,3 +252,53 @@ def test_the_pull_request_body_carries_the_proposal_and_the_trials_table() -> No
     body = _pr_body(env, W, [rec], result)
     assert "| `lab/task/tune` | `sweep.trials` | generation 1 | generation 2 (3 trials) |" in body
     assert "    trial  generation  objective  parameters\n    0      1           3          depth=3 lr=0.001" in body
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_trial_without_a_finite_objective_failed_and_is_never_the_best(bad: float) -> None:
+    rec = _decide(_sweep(), {0: 3.0, 1: bad, 2: 2.5})  # a diverged training: NaN or ±Inf
+    assert rec.status is Status.PROPOSE  # the failed trial does not hold the sweep up
+    recorded = rec.edits[0].value[:3]  # type: ignore[index]
+    assert [t["objective"] for t in recorded] == [3.0, None, 2.5]  # null: failed
+    assert "1      1           failed" in rec.evidence[0].observed
+    assert json.dumps(rec.trials, allow_nan=False)  # -o json stays valid JSON
+    sweep = _sweep(most=3)
+    done = _decide(sweep, {0: 3.0, 1: bad, 2: 2.5})
+    assert done.details["bestTrial"] == 2
+
+
+def test_a_sweep_whose_trials_all_failed_proposes_nothing() -> None:
+    rec = _decide(_sweep(most=3), {0: math.nan, 1: math.inf, 2: math.nan})
+    assert rec.status is Status.SKIPPED and not rec.edits
+    assert rec.reason == "budget spent (3 trials), but no trial exported a finite loss"
+
+
+def test_optuna_is_told_failed_trials_as_failed() -> None:
+    rec = _decide(_sweep("optuna", most=10), {0: 1.0, 1: math.nan, 2: 0.5})
+    assert rec.status is Status.PROPOSE and len(rec.edits[0].value) == 6  # type: ignore[arg-type]
+
+
+def test_a_failed_trial_reads_back_from_git_as_failed(tmp_path: Path) -> None:
+    workflow = """\
+        apiVersion: gitops-agent.io/v1alpha1
+        kind: Workflow
+        metadata: {name: lab}
+        spec:
+          tasks:
+            train: {image: app:1}
+            tune:
+              image: app:1
+              sweep:
+                maxTrialCount: 2
+                parallelTrialCount: 2
+                objective: {metric: loss, goal: minimize}
+                trainingTask: train
+                parameters: {lr: {min: 0.001, max: 0.1, scale: log}}
+                trials:
+                - {generation: 1, parameters: {lr: 0.01}, objective: null}
+                - {generation: 1, parameters: {lr: 0.02}}
+        """
+    write_repo(tmp_path, {"workflows/lab.yaml": workflow, "environments/dev.yaml": VALID_ENVIRONMENT})
+    sweep = load_specs(tmp_path).workflows["lab"].task("tune").sweep
+    assert sweep is not None
+    assert [(t.failed, t.objective, t.finished) for t in sweep.trials] == [(True, None, True), (False, None, False)]
