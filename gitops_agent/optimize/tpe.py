@@ -14,7 +14,7 @@ from typing import Any
 
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.spec.model import Sweep, SweepParameter, Trial, frozen_map
-from gitops_agent.spec.search_space import Point, tidy
+from gitops_agent.spec.search_space import Point, tidy_in
 
 MISSING = "algorithm optuna needs the optional extra: pip install 'gitops-agent[optuna]'"
 
@@ -47,6 +47,10 @@ def _distribution(optuna: Any, parameter: SweepParameter) -> Any:
     return distributions.FloatDistribution(float(parameter.low or 0), float(parameter.high or 0), log=log)
 
 
+def _tidy(parameter: SweepParameter, value: Any) -> Any:
+    return tidy_in(parameter, value) if isinstance(value, float) and not parameter.categorical else value
+
+
 def ask(sweep: Sweep, finished: Sequence[Trial], count: int) -> list[Point]:
     """``count`` new points from TPE told ``finished`` (trials with an objective)."""
     optuna = _optuna()
@@ -60,8 +64,9 @@ def ask(sweep: Sweep, finished: Sequence[Trial], count: int) -> list[Point]:
         elif trial.failed:  # told as failed: TPE keeps away from it
             state = optuna.trial.TrialState.FAIL
             study.add_trial(optuna.trial.create_trial(params=dict(trial.parameters), distributions=spaces, state=state))
+    spaces_of = {p.name: p for p in sweep.parameters}
     points = []
     for _ in range(count):
         asked = study.ask(spaces)
-        points.append(frozen_map({k: tidy(v) if isinstance(v, float) else v for k, v in asked.params.items()}))
+        points.append(frozen_map({k: _tidy(spaces_of[k], v) for k, v in asked.params.items()}))
     return points

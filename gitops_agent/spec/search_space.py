@@ -31,6 +31,13 @@ def tidy(value: float) -> float:
     return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
 
 
+def tidy_in(parameter: SweepParameter, value: float) -> float:
+    """``value`` tidied, kept inside the range (rounding must not cross a bound written with
+    more digits)."""
+    assert parameter.low is not None and parameter.high is not None
+    return min(max(tidy(value), float(parameter.low)), float(parameter.high))
+
+
 def axis_length(parameter: SweepParameter) -> int:
     """Grid values of one parameter (a float range needs ``step``; a log range has none)."""
     if parameter.categorical:
@@ -49,7 +56,7 @@ def axis_value(parameter: SweepParameter, index: int) -> ParameterValue:
     assert parameter.low is not None and parameter.step is not None
     if parameter.kind == "int":
         return int(parameter.low + index * parameter.step)
-    return tidy(parameter.low + index * parameter.step)
+    return tidy_in(parameter, parameter.low + index * parameter.step)
 
 
 def grid_size(sweep: Sweep) -> int:
@@ -88,8 +95,8 @@ def sample(parameter: SweepParameter, rng: random.Random) -> ParameterValue:
             return min(int(parameter.high), int(drawn))
         return rng.randint(int(parameter.low), int(parameter.high))
     if parameter.scale == "log":
-        return tidy(math.exp(rng.uniform(math.log(parameter.low), math.log(parameter.high))))
-    return tidy(rng.uniform(parameter.low, parameter.high))
+        return tidy_in(parameter, math.exp(rng.uniform(math.log(parameter.low), math.log(parameter.high))))
+    return tidy_in(parameter, rng.uniform(parameter.low, parameter.high))
 
 
 def random_points(sweep: Sweep, generation: int, count: int) -> list[Point]:

@@ -205,3 +205,12 @@ def test_a_grid_larger_than_memory_is_walked_by_index() -> None:
         {"a": 1, "b": "x"},
     ]
     assert dict(next(grid_points(sweep, 2 * 10**12 + 1))) == {"a": 10**12, "b": "y"}
+
+
+def test_rounded_samples_stay_inside_bounds_written_with_more_digits() -> None:
+    low, high = 0.12345678901, 0.12345679999  # both round to 0.123457 at 6 digits
+    for algorithm in ("random", "grid"):
+        step = (high - low) / 3 if algorithm == "grid" else None
+        sweep = _sweep(SweepParameter("x", kind="float", low=low, high=high, step=step), algorithm=algorithm)
+        points = random_points(sweep, 1, 50) if algorithm == "random" else list(grid_points(sweep))
+        assert points and all(low <= float(p["x"]) <= high for p in points)

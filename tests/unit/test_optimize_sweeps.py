@@ -302,3 +302,11 @@ def test_a_failed_trial_reads_back_from_git_as_failed(tmp_path: Path) -> None:
     sweep = load_specs(tmp_path).workflows["lab"].task("tune").sweep
     assert sweep is not None
     assert [(t.failed, t.objective, t.finished) for t in sweep.trials] == [(True, None, True), (False, None, False)]
+
+
+def test_optuna_samples_stay_inside_bounds_written_with_more_digits() -> None:
+    low, high = 0.12345678901, 0.12345679999
+    sweep = Sweep((SweepParameter("x", kind="float", low=low, high=high),), "loss", "minimize", 20, "train", "optuna")
+    trials = tuple(Trial(n, 1, frozen_map({"x": low}), float(n)) for n in range(12))
+    points = tpe.ask(sweep, trials, 8)
+    assert all(low <= float(p["x"]) <= high for p in points)
