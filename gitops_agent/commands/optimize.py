@@ -20,7 +20,7 @@ from gitops_agent.commands.common import (
     say,
 )
 from gitops_agent.errors import EXIT_OK, InvalidInputError
-from gitops_agent.optimize import report
+from gitops_agent.optimize import report, sweeps
 from gitops_agent.optimize.engine import fetch, nothing_to_do, plan_for, recommend, replay_proposals
 from gitops_agent.optimize.model import Recommendation
 from gitops_agent.optimize.proposal import (
@@ -127,6 +127,7 @@ def optimize(
             raise InvalidInputError("--pr: the repository has no origin remote to push the branch to")
         github = GitHubClient.from_environment(gitops.remote_url(handle))
     workflows = _workflows(specs, environment)
+    sweeps.require_algorithms(workflows)
     query_plan = plan_for(environment.namespace, workflows, window)
     client = PrometheusClient(url, timeout=timeout)
     started = time.monotonic()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gitops_agent.compile import monitoring, workloads
+from gitops_agent.compile import monitoring, sweeps, workloads
 from gitops_agent.compile.workloads import Obj
 from gitops_agent.spec.model import Workflow
 
@@ -37,6 +37,9 @@ def compile_workflow(workflow: Workflow, *, image_pins: Mapping[str, str] | None
         objects.append(workloads.persistent_volume_claim(name, claim, workflow))
     for task in workflow.tasks:
         objects.append(workloads.cronjob(task, workflow) if task.scheduled else workloads.job(task, workflow, pins))
+        if task.sweep is not None:
+            labels = workloads.object_labels(workflow, task.name, "sweep")
+            objects.append(sweeps.trials_config_map(task, workflow, labels))
     for service in workflow.services:
         objects.append(workloads.deployment(service, workflow))
         objects.extend(workloads.deployment(service, workflow, variant) for variant in service.variants)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitops_agent.compile import labels as L
+from gitops_agent.compile import sweeps
 from gitops_agent.compile.templates import template
 from gitops_agent.spec.model import (
     Claim,
@@ -313,10 +314,13 @@ def _job_spec(task: Task, workflow: Workflow, *, image: str | None = None) -> Ob
         template_meta["annotations"] = annotations
     main = container_spec(task.name, task.container, workflow, image=image)
     spec: Obj = {}
+    parallelism, completions, mode = (task.parallelism, task.completions, task.completion_mode)
+    if task.sweep is not None:
+        parallelism, completions, mode = sweeps.job_fields(task.sweep)
     fields = (
-        ("parallelism", task.parallelism),
-        ("completions", task.completions),
-        ("completionMode", task.completion_mode),
+        ("parallelism", parallelism),
+        ("completions", completions),
+        ("completionMode", mode),
         ("backoffLimit", task.retries),
         ("backoffLimitPerIndex", task.backoff_limit_per_index),
         ("maxFailedIndexes", task.max_failed_indexes),
@@ -329,6 +333,8 @@ def _job_spec(task: Task, workflow: Workflow, *, image: str | None = None) -> Ob
         "metadata": template_meta,
         "spec": pod_spec(task.container, workflow, main, restart_never=True),
     }
+    if task.sweep is not None:
+        sweeps.wire(spec, task, workflow, short_hash)
     return spec
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from gitops_agent.optimize import experiments, replay, replicas, rightsizing
+from gitops_agent.optimize import experiments, replay, replicas, rightsizing, sweeps
 from gitops_agent.optimize.experiments import LATENCY_QUANTILES
 from gitops_agent.optimize.model import (
     Evidence,
@@ -58,6 +58,8 @@ def nothing_to_do(workflows: Sequence[Workflow]) -> str | None:
         return "the environment deploys no workflow"
     if not any(w.services or w.tasks for w in workflows):
         return "the workflows have no tasks or services"
+    if sweeps.sweeps_of(workflows):
+        return None
     if all(rightsizing_policy(w) is None and not (w.optimize and w.optimize.experiments) for w in workflows):
         return "right-sizing is disabled (optimize.rightsizing.enabled: false) and no experiments are set"
     return None
@@ -129,7 +131,7 @@ def plan_for(namespace: str, workflows: Sequence[Workflow], window: str | None) 
             for name in (s.name, *(f"{s.name}-{v.name}" for v in s.variants))
         ]
 
-    return plan(
+    found = plan(
         namespace,
         chosen,
         percentiles,
@@ -138,6 +140,10 @@ def plan_for(namespace: str, workflows: Sequence[Workflow], window: str | None) 
         ab_workloads=trial_workloads(latency=False),
         latency_workloads=trial_workloads(latency=True),
     )
+    swept = sweeps.sweeps_of(workflows)
+    if not swept:
+        return found
+    return replace(found, queries=(*found.queries, sweeps.objective_query(namespace, chosen, swept)))
 
 
 def _seconds(duration: str) -> int:
@@ -167,6 +173,9 @@ def recommend(workflows: Sequence[Workflow], fetched: Fetched) -> list[Recommend
             if trial is not None and isinstance(item.spec, Service):
                 for variant in item.spec.variants:
                     out.append(_experiment(item, variant, trial, fetched, window))
+            if isinstance(item.spec, Task) and item.spec.sweep is not None:
+                query = fetched.query(QueryKind.SWEEP)
+                out.append(sweeps.recommend(workflow, item.spec, fetched.objectives, query=query, window=window))
     return out
 
 
@@ -275,6 +284,12 @@ def replay_proposals(
     proposed = [r for r in recs if r.proposed and r.strategy is Strategy.RIGHTSIZING and r.target in items]
     results: dict[tuple[Target, str], replay.Replay] = {}
     evidence: dict[str, Evidence] = {}
+    indexed = [
+        name
+        for item in items.values()
+        if isinstance(item.spec, Task) and (item.spec.completion_mode == "Indexed" or item.spec.sweep is not None)
+        for name in item.workloads
+    ]
     for memory in (False, True):
         field = "resources.memory" if memory else "resources.cpu"
         chosen = [r for r in proposed if r.field == field and isinstance(r.new, str)]
@@ -293,7 +308,7 @@ def replay_proposals(
         if memory:  # no sample lies above a value at or above the peak
             before = {k: v for k, v in before.items() if fetched.memory.get(k, math.inf) > v}
             after = {k: v for k, v in after.items() if fetched.memory.get(k, math.inf) > v}
-        query = replay_query(query_plan.namespace, query_plan.window, memory, keys, before, after)
+        query = replay_query(query_plan.namespace, query_plan.window, memory, keys, before, after, indexed)
         counts = replay_counts([(r.labels, r.value) for r in client.instant(query.promql, at=at)])
         evidence[field] = Evidence(query.promql, query_plan.window, "replay")
         for rec in chosen:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from enum import StrEnum
+from typing import Any
 
 from gitops_agent.spec.model import frozen_map
 
@@ -32,6 +33,7 @@ class Strategy(StrEnum):
     RIGHTSIZING = "rightsizing"
     REPLICAS = "replicas"
     EXPERIMENTS = "experiments"
+    SWEEPS = "sweeps"
 
 
 @dataclass(frozen=True)
@@ -130,12 +132,16 @@ REMOVE = "<remove>"
 """An :class:`Edit` value that deletes the key instead of setting it."""
 
 
+EditValue = str | int | float | list[Any] | dict[str, Any]
+"""A scalar, or a list/map of them (a sweep's trials), written as YAML."""
+
+
 @dataclass(frozen=True)
 class Edit:
     """One value to set (or remove) at ``path`` below the workflow's ``spec``."""
 
     path: tuple[str, ...]
-    value: str | int
+    value: EditValue
 
     @property
     def removes(self) -> bool:
@@ -156,6 +162,8 @@ class Recommendation:
     evidence: tuple[Evidence, ...] = ()
     edits: tuple[Edit, ...] = ()
     details: Mapping[str, float | str] = dataclass_field(default_factory=frozen_map)
+    trials: tuple[Mapping[str, Any], ...] = ()
+    """A sweep's trials (number, generation, parameters, objective), for ``-o json``."""
 
     @property
     def proposed(self) -> bool:

@@ -30,7 +30,7 @@ from gitops_agent.adapters import git as gitops
 from gitops_agent.errors import GitError
 from gitops_agent.history.trailers import PROPOSAL_ENVIRONMENT, PROPOSAL_WINDOW, trailer
 from gitops_agent.optimize import yamledit
-from gitops_agent.optimize.model import Edit, Recommendation, Strategy
+from gitops_agent.optimize.model import Edit, EditValue, Recommendation, Strategy
 from gitops_agent.spec.model import Environment, SpecSet
 
 BRANCH_PREFIX = "gitops-agent/optimize"
@@ -52,7 +52,7 @@ class FileEdit:
     """One file of the repository and the ``(path, value)`` edits to apply to it."""
 
     file: str
-    edits: tuple[tuple[tuple[str, ...], str | int], ...]
+    edits: tuple[tuple[tuple[str, ...], EditValue], ...]
 
 
 def _selecting(specs: SpecSet, workflow: str) -> int:
@@ -87,7 +87,7 @@ def locate(specs: SpecSet, env: Environment, recommendation: Recommendation, edi
 
 def plan_files(specs: SpecSet, env: Environment, recommendations: Sequence[Recommendation]) -> list[FileEdit]:
     """Group the proposed edits by file, in a stable order."""
-    grouped: dict[str, list[tuple[tuple[str, ...], str | int]]] = {}
+    grouped: dict[str, list[tuple[tuple[str, ...], EditValue]]] = {}
     for rec in recommendations:
         if not rec.proposed:
             continue
@@ -131,7 +131,7 @@ def message(env: Environment, window: str, recommendations: Sequence[Recommendat
     budget = MESSAGE_LIMIT - sum(len(line) + 1 for line in head + tail)
     body: list[str] = []
     for index, rec in enumerate(proposed):
-        cited = "; ".join(f"[Q{numbers[e.query]}] {e.observed}" for e in rec.evidence)
+        cited = "; ".join(f"[Q{numbers[e.query]}] {e.observed}" for e in rec.evidence).replace("\n", "\n    ")
         entry = [
             f"- {rec.target} {rec.field}: {_show(rec.old)} -> {_show(rec.new)}",
             f"  {rec.strategy.value}: {rec.reason}",

@@ -25,7 +25,10 @@ Pods are mapped to workloads by name: the compiler names Deployments ``<service>
 ``<workflow>-<task>`` (whose Jobs add a timestamp), and their pods add two segments
 (``-<replicaset hash>-<5 chars>`` or ``-<hash or timestamp>-<5 chars>``). So the workload of
 a pod is its name without the last two dash-separated segments (:data:`POD_PATTERN`, the
-same RE2 expression in PromQL's ``label_replace``), and the main container carries the
+same RE2 expression in PromQL's ``label_replace``) — but for the pods of an Indexed Job
+(a sweep's trials, ``completionMode: Indexed``), which put the completion index before the
+5 characters: ``<workflow>-<task>-<hash8>-<index>-<5 chars>`` (:data:`INDEXED_POD_PATTERN`)
+— and the main container carries the
 service or task name. This needs no kube-state-metrics owner series; what it requires of
 the metrics: cAdvisor's ``namespace``/``pod``/``container`` labels, kube-state-metrics'
 ``kube_pod_container_status_last_terminated_reason{namespace,pod,container,reason}``, and
@@ -58,6 +61,9 @@ def _empty() -> Mapping[Any, Any]:
 
 POD_PATTERN = "(.+)-[a-z0-9]+-[a-z0-9]{5}"
 _POD = re.compile(f"^{POD_PATTERN}$")
+INDEXED_POD_PATTERN = "(.+)-[0-9a-f]{8}-[0-9]+-[a-z0-9]{5}"
+"""A pod of an Indexed Job (Kubernetes names them ``<job>-<completion index>-<5 chars>``)."""
+_INDEXED_POD = re.compile(f"^{INDEXED_POD_PATTERN}$")
 CPU = "container_cpu_usage_seconds_total"
 MEMORY = "container_memory_working_set_bytes"
 OOM = "kube_pod_container_status_last_terminated_reason"
@@ -82,6 +88,7 @@ class QueryKind(StrEnum):
     LATENCY = "latency"
     CPU_REPLAY = "cpu-replay"
     MEMORY_REPLAY = "memory-replay"
+    SWEEP = "sweep"
 
 
 @dataclass(frozen=True)
@@ -103,8 +110,9 @@ Key = tuple[str, str]
 
 
 def workload_of(pod: str) -> str | None:
-    """``classifier-7d9f8b6c5-x2k4q`` → ``classifier``; None for a name of another shape."""
-    match = _POD.match(pod)
+    """``classifier-7d9f8b6c5-x2k4q`` → ``classifier``, ``lab-tune-1a2b3c4d-3-x2k4q`` (index 3
+    of an Indexed Job) → ``lab-tune``; None for a name of another shape."""
+    match = _INDEXED_POD.match(pod) or _POD.match(pod)
     return match.group(1) if match else None
 
 
@@ -134,8 +142,10 @@ def _names(names: Sequence[str]) -> str:
     return "|".join(sorted(set(names)))
 
 
-def _pods_of(workloads: Sequence[str]) -> str:
-    return f'pod=~"({_names(workloads)})-[a-z0-9]+-[a-z0-9]{{5}}"'
+def _pods_of(workloads: Sequence[str], indexed: bool = False) -> str:
+    """A matcher of the workloads' pods (``indexed``: also of their Indexed Jobs' pods)."""
+    middle = "([0-9a-f]{8}-[0-9]+|[a-z0-9]+)" if indexed else "[a-z0-9]+"
+    return f'pod=~"({_names(workloads)})-{middle}-[a-z0-9]{{5}}"'
 
 
 def plan(
@@ -217,7 +227,13 @@ Thresholds = Mapping[Key, float]
 
 
 def replay_query(
-    namespace: str, window: str, memory: bool, targets: Sequence[Key], before: Thresholds, after: Thresholds
+    namespace: str,
+    window: str,
+    memory: bool,
+    targets: Sequence[Key],
+    before: Thresholds,
+    after: Thresholds,
+    indexed: Sequence[str] = (),
 ) -> Query:
     """The replay of proposals (:mod:`gitops_agent.optimize.replay`) for CPU or memory, in
     one instant query, answered with one series per (workload, container) and ``stat``:
@@ -231,6 +247,9 @@ def replay_query(
       literal (no join, no constant vectors evaluated at every step); only for the keys
       given — the caller leaves out values at or above the known peak, which have none.
 
+    ``indexed``: workloads among the targets that run Indexed Jobs (their pods' names carry
+    the completion index; see :data:`INDEXED_POD_PATTERN`).
+
     Samples: the 5m CPU rate at 5m resolution; the working set as scraped (totals) and at
     1m resolution (crossings: one scrape at the usual interval).
     """
@@ -238,11 +257,15 @@ def replay_query(
     resolution = "1m" if memory else RESOLUTION
 
     def usage(keys: Sequence[Key]) -> str:
-        selector = _selector(namespace, f'container=~"{_names([c for _, c in keys])}"', _pods_of([w for w, _ in keys]))
+        workloads = [w for w, _ in keys]
+        pods = _pods_of(workloads, indexed=any(w in indexed for w in workloads))
+        selector = _selector(namespace, f'container=~"{_names([c for _, c in keys])}"', pods)
         return f"{MEMORY}{selector}" if memory else f"rate({CPU}{selector}[5m])"
 
     def per_workload(expr: str, stat: str) -> str:
         inner = f'label_replace({expr}, "workload", "$1", "pod", "{POD_PATTERN}")'
+        if indexed:
+            inner = f'label_replace({inner}, "workload", "$1", "pod", "{INDEXED_POD_PATTERN}")'
         return f'label_replace({by} ({inner}), "stat", "{stat}", "", "")'
 
     parts = [
@@ -285,6 +308,8 @@ class Fetched:
     request_load: Mapping[str, tuple[float, float, float]] = field(default_factory=_empty)
     traffic: Mapping[str, TrafficHistory] = field(default_factory=_empty)
     latency: Mapping[str, LatencyHistory] = field(default_factory=_empty)
+    objectives: Mapping[tuple[str, str, int], float] = field(default_factory=_empty)
+    """Sweep objectives per (workflow, task, trial number)."""
 
     def query(self, kind: QueryKind, percentile: float | None = None) -> str:
         for query in self.plan.queries:
@@ -307,6 +332,17 @@ class Fetched:
             pods=sum(self.pods.get(k, 0) for k in keys),
             oom_killed=any(k in self.oom for k in keys),
         )
+
+
+def trial_objectives(rows: Sequence[tuple[Mapping[str, str], float]]) -> dict[tuple[str, str, int], float]:
+    """A sweep objective query's answer per (workflow, task, trial); rows whose ``trial``
+    label is not a trial number (not a trial of ours) are left out."""
+    out: dict[tuple[str, str, int], float] = {}
+    for labels, value in rows:
+        trial = labels.get("trial", "")
+        if trial.isdigit():
+            out[(labels.get("workflow", ""), labels.get("task", ""), int(trial))] = value
+    return out
 
 
 def _peak_trough_mean(stats: Mapping[str, float]) -> tuple[float, float, float]:
@@ -337,6 +373,7 @@ def assemble(query_plan: QueryPlan, results: RawResults) -> Fetched:
     request_load: dict[str, dict[str, float]] = {}
     traffic: dict[str, tuple[float, float]] = {}
     buckets: dict[str, dict[float, float]] = {}
+    objectives: dict[tuple[str, str, int], float] = {}
     for query, rows in results.items():
         if query.kind is QueryKind.CPU and query.percentile is not None:
             for (w, c), value in _by_pod(rows):
@@ -364,6 +401,8 @@ def assemble(query_plan: QueryPlan, results: RawResults) -> Fetched:
                 requests, errors = traffic.get(workload, (0.0, 0.0))
                 failed = labels.get("code", "").startswith("5")
                 traffic[workload] = (requests + value, errors + (value if failed else 0.0))
+        elif query.kind is QueryKind.SWEEP:
+            objectives.update(trial_objectives(rows))
         elif query.kind is QueryKind.LATENCY:
             for labels, value in rows:
                 try:
@@ -383,4 +422,5 @@ def assemble(query_plan: QueryPlan, results: RawResults) -> Fetched:
         request_load=_ro({k: _peak_trough_mean(v) for k, v in request_load.items() if "peak" in v}),
         traffic=_ro({w: TrafficHistory(r, e) for w, (r, e) in traffic.items()}),
         latency=_ro({w: LatencyHistory(tuple(sorted(b.items()))) for w, b in buckets.items() if b}),
+        objectives=_ro(objectives),
     )

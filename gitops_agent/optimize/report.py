@@ -12,7 +12,7 @@ from gitops_agent.optimize.rightsizing import NO_SERIES
 
 
 def recommendation_json(rec: Recommendation) -> dict[str, Any]:
-    return {
+    out = {
         "strategy": rec.strategy.value,
         "workflow": rec.target.workflow,
         "kind": rec.target.kind.value,
@@ -25,6 +25,9 @@ def recommendation_json(rec: Recommendation) -> dict[str, Any]:
         "evidence": [{"query": e.query, "window": e.window, "observed": e.observed} for e in rec.evidence],
         "details": dict(rec.details),
     }
+    if rec.trials:
+        out["trials"] = [dict(trial) for trial in rec.trials]
+    return out
 
 
 def summary(recommendations: Sequence[Recommendation]) -> dict[str, int]:

@@ -15,11 +15,11 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from gitops_agent.optimize.model import REMOVE
+from gitops_agent.optimize.model import REMOVE, EditValue
 
 
 def _yaml(text: str) -> YAML:
@@ -48,7 +48,7 @@ def _dump(yaml: YAML, data: Any) -> str:
     return out.getvalue()
 
 
-def _scalar(value: str | int) -> Any:
+def _scalar(value: Any) -> Any:
     if isinstance(value, str):
         try:
             float(value)
@@ -58,7 +58,21 @@ def _scalar(value: str | int) -> Any:
     return value
 
 
-def set_path(data: Any, path: Sequence[str], value: str | int) -> None:
+def _node(value: EditValue, *, nested: bool = False) -> Any:
+    """A value as ruamel nodes: lists as block sequences, maps as block maps, but a map of
+    scalars inside another map in flow style (``parameters: {lr: 0.01, depth: 3}``)."""
+    if isinstance(value, list):
+        seq = CommentedSeq(_node(item) for item in value)
+        return seq
+    if isinstance(value, dict):
+        node = CommentedMap((k, _node(v, nested=True)) for k, v in value.items())
+        if nested and not any(isinstance(v, list | dict) for v in value.values()):
+            node.fa.set_flow_style()
+        return node
+    return _scalar(value)
+
+
+def set_path(data: Any, path: Sequence[str], value: EditValue) -> None:
     """Set (or, for :data:`REMOVE`, delete) ``path``; missing maps are created in the
     parent's style (flow inside flow); a map emptied by a removal is removed too."""
     if value == REMOVE:
@@ -73,7 +87,7 @@ def set_path(data: Any, path: Sequence[str], value: str | int) -> None:
                 child.fa.set_flow_style()
             node[key] = child
         node = child
-    node[path[-1]] = _scalar(value)
+    node[path[-1]] = _node(value)
 
 
 def _remove(data: Any, path: Sequence[str]) -> None:
@@ -103,7 +117,7 @@ def load(text: str) -> Any:
     return _yaml(text).load(text)
 
 
-def edit(text: str, edits: Sequence[tuple[Sequence[str], str | int]]) -> str:
+def edit(text: str, edits: Sequence[tuple[Sequence[str], EditValue]]) -> str:
     """``text`` with each ``(path, value)`` applied; untouched lines keep their bytes
     (CRLF line ends and a missing final newline included)."""
     if "\r\n" in text:

@@ -42,9 +42,12 @@ from gitops_agent.spec.model import (
     SecretKeyRef,
     Service,
     Severity,
+    Sweep,
+    SweepParameter,
     SyncPolicy,
     Task,
     Toleration,
+    Trial,
     Variant,
     Volume,
     VolumeKind,
@@ -201,6 +204,45 @@ def _task(name: str, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> Ta
         completion_mode=body.get("completionMode"),
         backoff_limit_per_index=body.get("backoffLimitPerIndex"),
         max_failed_indexes=body.get("maxFailedIndexes"),
+        sweep=_sweep(body.get("sweep")),
+    )
+
+
+def _sweep_parameter(name: str, body: Mapping[str, Any]) -> SweepParameter:
+    if "values" in body:
+        return SweepParameter(name=name, values=tuple(body["values"]))
+    low, high = body["min"], body["max"]
+    kind = body.get("type") or ("int" if isinstance(low, int) and isinstance(high, int) else "float")
+    step = body.get("step", 1 if kind == "int" else None)
+    return SweepParameter(
+        name=name, kind=kind, low=low, high=high, scale=body.get("scale", "linear"), step=step
+    )
+
+
+def _sweep(value: Any) -> Sweep | None:
+    """The ``sweep`` of a task; parameters sorted by name (the grid's order)."""
+    if not isinstance(value, dict):
+        return None
+    objective = _map(value.get("objective"))
+    return Sweep(
+        parameters=tuple(_sweep_parameter(n, _map(b)) for n, b in sorted(_map(value.get("parameters")).items())),
+        metric=str(objective["metric"]),
+        goal=str(objective["goal"]),
+        max_trials=int(value["maxTrialCount"]),
+        training_task=str(value["trainingTask"]),
+        algorithm=str(value.get("algorithm", "random")),
+        seed=int(value.get("seed", 0)),
+        parallel_trials=int(value.get("parallelTrialCount", 1)),
+        trials=tuple(
+            Trial(
+                number=index,
+                generation=int(item["generation"]),
+                parameters=frozen_map(_map(item.get("parameters"))),
+                objective=None if item.get("objective") is None else float(item["objective"]),
+                failed="objective" in item and item["objective"] is None,
+            )
+            for index, item in enumerate(value.get("trials") or [])
+        ),
     )
 
 

@@ -140,6 +140,65 @@ class Container:
     volumes: tuple[Volume, ...] = ()
 
 
+ParameterValue = str | int | float | bool
+"""A value of a sweep parameter, as YAML gives it."""
+
+
+@dataclass(frozen=True)
+class SweepParameter:
+    """One dimension of a search space (Katib's ``feasibleSpace``): categorical ``values``,
+    or a range ``low``…``high`` (inclusive) of ``kind`` ``int``/``float`` on a ``linear`` or
+    ``log`` ``scale``, with grid ``step``."""
+
+    name: str
+    values: tuple[ParameterValue, ...] = ()
+    kind: str | None = None
+    low: float | None = None
+    high: float | None = None
+    scale: str = "linear"
+    step: float | None = None
+
+    @property
+    def categorical(self) -> bool:
+        return self.kind is None
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial of a sweep: ``number`` is its position in ``sweep.trials`` (from 0), the
+    value of the ``trial`` label its objective carries; ``objective`` once recorded;
+    ``failed`` when the trial exported no finite objective (NaN, ±Inf)."""
+
+    number: int
+    generation: int
+    parameters: Mapping[str, ParameterValue]
+    objective: float | None = None
+    failed: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.objective is not None or self.failed
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A hyperparameter sweep on a task (Katib's experiment; see docs/optimize.md)."""
+
+    parameters: tuple[SweepParameter, ...]
+    metric: str
+    goal: str
+    max_trials: int
+    training_task: str
+    algorithm: str = "random"
+    seed: int = 0
+    parallel_trials: int = 1
+    trials: tuple[Trial, ...] = ()
+
+    @property
+    def maximize(self) -> bool:
+        return self.goal == "maximize"
+
+
 @dataclass(frozen=True)
 class Task:
     """A run-to-completion step: a Job in the DAG, or a CronJob when ``schedule`` is set."""
@@ -157,6 +216,7 @@ class Task:
     completion_mode: str | None = None
     backoff_limit_per_index: int | None = None
     max_failed_indexes: int | None = None
+    sweep: Sweep | None = None
 
     @property
     def scheduled(self) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from gitops_agent.errors import Diagnostic
 from gitops_agent.spec.cron import cron_problem
@@ -99,6 +99,8 @@ def check_workflow(data: Any, report: Report) -> list[Diagnostic]:
         _duration(report, (*path, "timeout"), body_map.get("timeout"), out)
         _check_container(report, path, body_map, defaults, out)
         _check_parallel(report, path, body_map, out)
+        if isinstance(body_map.get("sweep"), dict):
+            _check_sweep(report, path, task, body_map, tasks, out)
 
     for service, body in services.items():
         path = (*sp, "services", service)
@@ -702,6 +704,137 @@ def _check_parallel(report: Report, path: YamlPath, body: Mapping[str, Any], out
         out.append(
             report((*path, "maxFailedIndexes"), f"maxFailedIndexes ({most}) exceeds completions ({completions})", False)
         )
+
+
+SWEEP_SETS = ("parallelism", "completions", "completionMode")
+
+
+def _check_sweep(
+    report: Report, path: YamlPath, task: str, body: Mapping[str, Any], tasks: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    """A sweep's task, training task, search space and recorded trials (docs/optimize.md)."""
+    sweep: dict[str, Any] = body["sweep"]
+    at: YamlPath = (*path, "sweep")
+    if "schedule" in body:
+        out.append(report(at, "a sweep runs its trials as one Indexed Job: its task cannot have a schedule", True))
+    for key in SWEEP_SETS:
+        if key in body:
+            out.append(report((*path, key), f"{key} is set by the sweep (its trials and parallelTrialCount)", True))
+    training = _str(sweep.get("trainingTask"))
+    if training is not None:
+        if training == task:
+            message = "must name another task (the one the best parameters go to)"
+            out.append(report((*at, "trainingTask"), message, False))
+        elif training not in tasks:
+            known = ", ".join(sorted(t for t in tasks if t != task)) or "none"
+            out.append(report((*at, "trainingTask"), f"no task {training!r} in this workflow (tasks: {known})", False))
+        elif isinstance(tasks[training], dict) and "sweep" in tasks[training]:
+            out.append(report((*at, "trainingTask"), f"task {training!r} is itself a sweep", False))
+    most, parallel = sweep.get("maxTrialCount"), sweep.get("parallelTrialCount")
+    most = most if type(most) is int and most >= 1 else None  # else the schema said why
+    if most is not None and type(parallel) is int and parallel > most:
+        message = f"parallelTrialCount ({parallel}) exceeds maxTrialCount ({most})"
+        out.append(report((*at, "parallelTrialCount"), message, False))
+    grid = sweep.get("algorithm") == "grid"
+    parameters = _map(sweep.get("parameters"))
+    for name, parameter in parameters.items():
+        if isinstance(parameter, dict):
+            _check_sweep_parameter(report, (*at, "parameters", name), parameter, grid, out)
+    for index, trial in enumerate(_list(sweep.get("trials"))):
+        if isinstance(trial, dict):
+            _check_trial(report, (*at, "trials", index), trial, parameters, out)
+    _check_generations(report, at, _list(sweep.get("trials")), most, out)
+
+
+def _number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_sweep_parameter(
+    report: Report, at: YamlPath, parameter: Mapping[str, Any], grid: bool, out: list[Diagnostic]
+) -> None:
+    """Katib's feasibleSpace rules: values or a range; min < max; log needs min > 0; int
+    ranges are whole numbers; grid needs a linear step for float ranges."""
+    ranged = [key for key in ("type", "min", "max", "scale", "step") if key in parameter]
+    if "values" in parameter:
+        if ranged:
+            out.append(report((*at, ranged[0]), "a parameter has either values or a range (min, max), not both", True))
+        return
+    missing = " and ".join(f"'{key}'" for key in ("min", "max") if key not in parameter)
+    if missing:
+        out.append(report(at, f"{missing} missing: a parameter needs values or a range (min, max)", True))
+    low, high = parameter.get("min"), parameter.get("max")
+    if not (_number(low) and _number(high)):
+        return
+    if low >= high:
+        out.append(report((*at, "max"), f"max ({high}) must be greater than min ({low})", False))
+    log = parameter.get("scale") == "log"
+    if log and low <= 0:
+        out.append(report((*at, "min"), f"a log scale needs min > 0 (got {low})", False))
+    kind = parameter.get("type") or ("int" if type(low) is int and type(high) is int else "float")
+    if kind == "int":
+        for key in ("min", "max", "step"):
+            value = parameter.get(key)
+            if isinstance(value, float) and value != int(value):
+                out.append(report((*at, key), f"an int parameter needs a whole number (got {value})", False))
+    if "step" in parameter and log:
+        out.append(report((*at, "step"), "step spaces a linear grid; a log-scale range has none", True))
+    elif grid and log:
+        out.append(report((*at, "scale"), "grid search needs values or a linear range", False))
+    elif grid and kind == "float" and "step" not in parameter:
+        out.append(report(at, "grid search needs 'step' for a float range (or values)", True))
+
+
+def _in_space(value: Any, parameter: Mapping[str, Any]) -> str | None:
+    """Why ``value`` is outside ``parameter``'s space (None when inside)."""
+    if "values" in parameter:
+        values = _list(parameter["values"])
+        return None if any(type(v) is type(value) and v == value for v in values) else "not one of its values"
+    low, high = parameter.get("min"), parameter.get("max")
+    if not _number(value):
+        return "not a number"
+    kind = parameter.get("type") or ("int" if type(low) is int and type(high) is int else "float")
+    if kind == "int" and isinstance(value, float) and value != int(value):
+        return "not a whole number"
+    if _number(low) and _number(high) and not low <= value <= high:
+        return f"outside {low}…{high}"
+    return None
+
+
+def _check_trial(
+    report: Report, at: YamlPath, trial: Mapping[str, Any], parameters: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    values = trial.get("parameters")
+    if not isinstance(values, dict):
+        return
+    for name in parameters:
+        if name not in values:
+            out.append(report((*at, "parameters"), f"no value for parameter {name!r}", True))
+    for name, value in values.items():
+        parameter = parameters.get(name)
+        if parameter is None:
+            out.append(report((*at, "parameters", name), f"{name!r} is not a parameter of the sweep", True))
+        elif isinstance(parameter, dict):
+            why = _in_space(value, parameter)
+            if why:
+                out.append(report((*at, "parameters", name), f"{value!r} is {why} of parameter {name!r}", False))
+
+
+def _check_generations(
+    report: Report, at: YamlPath, trials: list[Any], most: Any, out: list[Diagnostic]
+) -> None:
+    """Generations start at 1 and grow by one at a time; the trials fit the budget."""
+    previous = 0
+    for index, trial in enumerate(trials):
+        generation = _map(trial).get("generation")
+        if type(generation) is not int:
+            continue
+        if generation < previous or generation > previous + 1:
+            expected = "1" if previous == 0 else f"{previous} or {previous + 1}"
+            out.append(report((*at, "trials", index, "generation"), f"expected generation {expected}", False))
+        previous = max(previous, generation)
+    if most is not None and len(trials) > most:
+        out.append(report((*at, "trials"), f"{len(trials)} trials exceed maxTrialCount ({most})", True))
 
 
 STABILIZATION_MAX_S = 3600

@@ -87,3 +87,26 @@ def test_latency_buckets_fold_per_workload() -> None:
     assert history.buckets == ((0.1, 40.0), (0.5, 90.0), (float("inf"), 100.0))
     assert history.total == 100.0 and history.slower_than(0.5) == 10.0
     assert history.slower_than(0.25) is None
+
+
+def test_pods_of_indexed_jobs_belong_to_their_task() -> None:
+    assert workload_of("lab-tune-1a2b3c4d-3-x2k4q") == "lab-tune"  # index 3 of an Indexed Job
+    assert workload_of("lab-tune-1a2b3c4d-x2k4q") == "lab-tune"  # a Job's pod
+    assert workload_of("classifier-7d9f8b6c5-x2k4q") == "classifier"  # a Deployment's pod
+    assert workload_of("lab-nightly-29123456-x2k4q") == "lab-nightly"  # a CronJob's Job's pod
+
+
+def test_the_replay_of_an_indexed_task_matches_and_folds_its_indexed_pods() -> None:
+    import re
+
+    from gitops_agent.optimize.queries import INDEXED_POD_PATTERN, replay_query
+
+    key = ("lab-tune", "tune")
+    query = replay_query("ns", "7d", True, [key], {}, {key: 1e9}, indexed=["lab-tune"])
+    matcher = re.search(r'pod=~"([^"]+)"', query.promql)
+    assert matcher is not None
+    assert re.fullmatch(matcher.group(1), "lab-tune-1a2b3c4d-3-x2k4q")
+    assert re.fullmatch(matcher.group(1), "lab-tune-1a2b3c4d-x2k4q")
+    assert f'"workload", "$1", "pod", "{INDEXED_POD_PATTERN}")' in query.promql
+    plain = replay_query("ns", "7d", True, [key], {}, {key: 1e9})
+    assert INDEXED_POD_PATTERN not in plain.promql  # other targets' queries are as before

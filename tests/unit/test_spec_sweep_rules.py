@@ -1,0 +1,222 @@
+"""Located errors for sweeps: every invalid form of a task's ``sweep`` names the file, line,
+column and field (exit 2 at the command line); a valid sweep has no problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gitops_agent.cli import run
+from tests.unit.specs.helpers import VALID_ENVIRONMENT, assert_only, diagnose, workflow_problems
+
+F = "workflows/wf.yaml"
+S = "spec.tasks.t.sweep"
+BASE = """\
+apiVersion: gitops-agent.io/v1alpha1
+kind: Workflow
+metadata: {name: wf}
+spec:
+  tasks:
+    train:
+      image: app:1
+    t:
+      image: app:1
+      sweep:
+        algorithm: random
+        maxTrialCount: 4
+        parallelTrialCount: 2
+        objective: {metric: loss, goal: minimize}
+        trainingTask: train
+        parameters:
+          lr: {min: 0.001, max: 0.1, scale: log}
+          opt: {values: [adam, sgd]}
+"""
+TRIALS = """\
+        trials:
+        - {generation: 1, parameters: {lr: 0.01, opt: adam}}
+        - {generation: 1, parameters: {lr: 0.02, opt: sgd}}
+"""
+
+# name: (old text, new text, the text the error points at, field, message fragment)
+CASES = {
+    "unknown-algorithm": ("algorithm: random", "algorithm: bayes", "bayes", f"{S}.algorithm", "grid"),
+    "objective-missing": (
+        "        objective: {metric: loss, goal: minimize}\n",
+        "",
+        "sweep",
+        f"{S}.objective",
+        "'objective'",
+    ),
+    "goal-unknown": ("goal: minimize", "goal: lowest", "lowest", f"{S}.objective.goal", "minimize"),
+    "metric-not-a-name": ("metric: loss", "metric: val-loss", "val-loss", f"{S}.objective.metric", "metric name"),
+    "budget-zero": ("maxTrialCount: 4", "maxTrialCount: 0", "0\n", f"{S}.maxTrialCount", "at least 1"),
+    "parallel-over-budget": (
+        "parallelTrialCount: 2",
+        "parallelTrialCount: 5",
+        "5\n",
+        f"{S}.parallelTrialCount",
+        "exceeds maxTrialCount (4)",
+    ),
+    "parameter-name": ("opt: {values", "opt-name: {values", "opt-name", f"{S}.parameters.opt-name", "parameter name"),
+    "no-parameters": (
+        "          lr: {min: 0.001, max: 0.1, scale: log}\n          opt: {values: [adam, sgd]}\n",
+        "          {}\n",
+        "{}",
+        f"{S}.parameters",
+        "at least 1",
+    ),
+    "min-not-below-max": (
+        "min: 0.001, max: 0.1",
+        "min: 0.1, max: 0.1",
+        "0.1, scale",
+        f"{S}.parameters.lr.max",
+        "greater",
+    ),
+    "log-needs-positive-min": ("min: 0.001", "min: 0", "0,", f"{S}.parameters.lr.min", "min > 0"),
+    "int-needs-whole-numbers": (
+        "lr: {min: 0.001, max: 0.1, scale: log}",
+        "lr: {type: int, min: 1.5, max: 4}",
+        "1.5",
+        f"{S}.parameters.lr.min",
+        "whole number",
+    ),
+    "values-and-range": (
+        "opt: {values: [adam, sgd]}",
+        "opt: {values: [adam, sgd], min: 1}",
+        "min: 1",
+        f"{S}.parameters.opt.min",
+        "not both",
+    ),
+    "no-values-no-range": ("opt: {values: [adam, sgd]}", "opt: {scale: log}", "opt:", f"{S}.parameters.opt", "'min'"),
+    "empty-values": ("values: [adam, sgd]", "values: []", "[]", f"{S}.parameters.opt.values", "at least 1"),
+    "step-not-positive": ("scale: log}", "step: 0}", "0}", f"{S}.parameters.lr.step", "greater than 0"),
+    "step-on-log-scale": ("scale: log}", "scale: log, step: 0.01}", "step", f"{S}.parameters.lr.step", "linear grid"),
+    "grid-log-range": ("algorithm: random", "algorithm: grid", "log}", f"{S}.parameters.lr.scale", "grid"),
+    "grid-float-without-step": (
+        "algorithm: random\n",
+        "algorithm: grid\n",
+        "lr:",
+        f"{S}.parameters.lr",
+        "'step'",
+        "lr: {min: 0.001, max: 0.1, scale: log}",
+        "lr: {min: 0.001, max: 0.1}",
+    ),
+    "training-task-unknown": ("trainingTask: train", "trainingTask: fit", "fit", f"{S}.trainingTask", "no task 'fit'"),
+    "training-task-itself": ("trainingTask: train", "trainingTask: t", "t\n", f"{S}.trainingTask", "another task"),
+    "sweep-with-schedule": ("      sweep:\n", "      schedule: '@daily'\n      sweep:\n", "sweep", S, "schedule"),
+    "sweep-with-completions": (
+        "      sweep:\n",
+        "      completions: 3\n      sweep:\n",
+        "completions",
+        "spec.tasks.t.completions",
+        "set by the sweep",
+    ),
+    "sweep-with-parallelism": (
+        "      sweep:\n",
+        "      parallelism: 3\n      sweep:\n",
+        "parallelism",
+        "spec.tasks.t.parallelism",
+        "set by the sweep",
+    ),
+    "trial-unknown-parameter": (
+        "opt: adam}}",
+        "opt: adam, depth: 3}}",
+        "depth",
+        f"{S}.trials[0].parameters.depth",
+        "not a parameter",
+    ),
+    "trial-missing-parameter": (
+        "{lr: 0.01, opt: adam}",
+        "{lr: 0.01}",
+        "parameters",
+        f"{S}.trials[0].parameters",
+        "no value for parameter 'opt'",
+    ),
+    "trial-outside-range": ("lr: 0.02", "lr: 2", "2,", f"{S}.trials[1].parameters.lr", "outside 0.001…0.1"),
+    "trial-not-a-value": ("opt: sgd", "opt: rmsprop", "rmsprop", f"{S}.trials[1].parameters.opt", "not one of"),
+    "trial-needs-generation": (
+        "{generation: 1, parameters: {lr: 0.02",
+        "{parameters: {lr: 0.02",
+        "{parameters: {lr: 0.02",
+        f"{S}.trials[1].generation",
+        "'generation'",
+    ),
+    "generation-skipped": (
+        "- {generation: 1, parameters: {lr: 0.02",
+        "- {generation: 3, parameters: {lr: 0.02",
+        "3,",
+        f"{S}.trials[1].generation",
+        "expected generation 1 or 2",
+    ),
+    "first-generation-not-1": (
+        "- {generation: 1, parameters: {lr: 0.01",
+        "- {generation: 2, parameters: {lr: 0.01",
+        "2,",
+        f"{S}.trials[0].generation",
+        "expected generation 1",
+        "- {generation: 1, parameters: {lr: 0.02",
+        "- {generation: 2, parameters: {lr: 0.02",
+    ),
+    "objective-not-a-number": (
+        "opt: sgd}}",
+        "opt: sgd}, objective: high}",
+        "high",
+        f"{S}.trials[1].objective",
+        "number",
+    ),
+}
+
+
+def _position(text: str, needle: str, after: str) -> tuple[int, int]:
+    """1-based line and column of the first ``needle`` from the line where ``after`` is."""
+    offset = text.index(needle, text.rfind("\n", 0, text.index(after)) + 1)
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_invalid_sweep_is_located(tmp_path: Path, case: str) -> None:
+    old, new, needle, field, fragment, *more = CASES[case]
+    text = BASE + TRIALS if ".trials" in field else BASE  # trials of a broken space fail too
+    for before, after in [(old, new), *zip(more[::2], more[1::2], strict=True)]:
+        assert before in text, before
+        text = text.replace(before, after, 1)
+    line, col = _position(text, needle, new if new.strip() else "      sweep")
+    assert_only(workflow_problems(tmp_path, text), F, line, col, field, fragment)
+
+
+def test_trials_beyond_the_budget_are_located(tmp_path: Path) -> None:
+    text = (BASE + TRIALS).replace("maxTrialCount: 4", "maxTrialCount: 1").replace("parallelTrialCount: 2", "")
+    line, col = _position(text, "trials", "trainingTask")
+    assert_only(workflow_problems(tmp_path, text), F, line, col, f"{S}.trials", "2 trials exceed maxTrialCount (1)")
+
+
+def test_a_training_task_that_is_itself_a_sweep_is_refused(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "    train:\n      image: app:1\n",
+        "    train:\n      image: app:1\n      sweep:\n        maxTrialCount: 1\n"
+        "        objective: {metric: loss, goal: minimize}\n        trainingTask: t\n"
+        "        parameters: {a: {values: [1]}}\n",
+    )
+    found = workflow_problems(tmp_path, text)
+    assert sorted((d.field, d.message) for d in found) == [
+        (f"{S}.trainingTask", "task 'train' is itself a sweep"),
+        ("spec.tasks.train.sweep.trainingTask", "task 't' is itself a sweep"),
+    ]
+
+
+def test_a_valid_sweep_has_no_problem(tmp_path: Path) -> None:
+    assert workflow_problems(tmp_path, BASE + TRIALS) == []
+    grid = BASE.replace("algorithm: random", "algorithm: grid").replace("scale: log}", "step: 0.01}")
+    assert workflow_problems(tmp_path / "grid", grid) == []
+
+
+def test_validate_exits_2_with_located_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (BASE + TRIALS).replace("min: 0.001", "min: 0").replace("trainingTask: train", "trainingTask: fit")
+    diagnose(tmp_path, {"workflows/wf.yaml": text, "environments/dev.yaml": VALID_ENVIRONMENT})
+    code = run(["validate", "--repo", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"{F}:15:23: {S}.trainingTask: no task 'fit'" in err
+    assert f"{F}:17:21: {S}.parameters.lr.min: a log scale needs min > 0" in err
