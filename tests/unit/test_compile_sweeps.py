@@ -20,7 +20,7 @@ import pytest
 
 from gitops_agent.compile import compile_environment
 from gitops_agent.compile.objects import compile_workflow
-from gitops_agent.render import render_files
+from gitops_agent.render.overlay import render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Sweep, SweepParameter, Trial, Workflow
 from gitops_agent.spec.search_space import budget, current_trials, first_generation, grid_points, random_points
