@@ -243,6 +243,19 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Ingress:
+    """A ``networking.k8s.io/v1`` Ingress for a service: the IngressClass, host names (one
+    rule each; none: any host), a path prefix, the port name requests go to and the Secret
+    holding the TLS certificate (a reference, never its value)."""
+
+    port: str
+    class_name: str | None = None
+    hosts: tuple[str, ...] = ()
+    path: str = "/"
+    tls_secret: str | None = None
+
+
+@dataclass(frozen=True)
 class Service:
     """A long-running model server: Deployment + Service (+ HPA, PDB, variants)."""
 
@@ -257,6 +270,7 @@ class Service:
     disruption: Disruption | None = None
     variants: tuple[Variant, ...] = ()
     route: Route | None = None
+    ingress: Ingress | None = None
 
 
 @dataclass(frozen=True)
