@@ -5,7 +5,8 @@ the queued GPU task is created suspended and lands on the GPU node once unsuspen
 another field manager (as Kueue's admission does), and ``diff`` stays clean throughout —
 after sync, after the unsuspension, after the HPA's scaling (an HPA on Pods and External
 metrics with a partial behavior the API server completes with its defaults) — while the workflow's claim
-survives ``sync --prune`` once git drops it."""
+survives ``sync --prune`` once git drops it. A second service is exposed through an Ingress with an
+ingress-nginx canary Ingress for its variant; once git drops the variant, prune removes the canary."""
 
 from __future__ import annotations
 
@@ -70,7 +71,14 @@ spec:
       tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
       volumes:
         cache: {mountPath: /models, emptyDir: {}}
+    rerank:
+      command: [python, -m, rerank]
+      ports: {http: 8080}
+      ingress: {className: nginx, hosts: [rerank.example.com], path: /v1, tlsSecret: rerank-tls}
+      variants:
+        distilled: {image: registry.example.com/rerank-distilled:1.0, weight: 20}
 """
+CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
 
 
 def _commit(repo: Path, message: str) -> None:
@@ -138,6 +146,8 @@ def test_queued_gpu_training_syncs_without_drift(  # type: ignore[no-untyped-def
         assert [(b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [
             ("chat-main", 90), ("chat-lora", 10)]
         assert actions[("Job", "preprocess")] == "create" and actions[("Job", "train")] == "waiting", actions
+        assert actions[("Ingress", "rerank")] == actions[("Ingress", "rerank-distilled")] == "create"
+        assert _ingress_split(kubeconfig, namespace) == {"rerank-main": None, "rerank-distilled": "20"}
 
         prep = _job(kubeconfig, namespace, "preprocess")
         _wait("the indexed task", lambda: _job(kubeconfig, namespace, "preprocess")["status"].get("succeeded") == 4)
@@ -169,13 +179,24 @@ def test_queued_gpu_training_syncs_without_drift(  # type: ignore[no-untyped-def
         text = (repo / "workflows" / "trainer.yaml").read_text()
         data = "        data: {mountPath: /data, claim: {size: 1Gi, accessModes: [ReadWriteMany]}}\n"
         text = text.replace("      volumes:\n" + data, "", 1).replace(data, "")
+        # ... and the rerank experiment ends (as an A/B promotion writes it): the canary goes.
+        variant = "      variants:\n        distilled: {image: registry.example.com/rerank-distilled:1.0, weight: 20}\n"
+        assert variant in text
+        text = text.replace(variant, "")
         (repo / "workflows" / "trainer.yaml").write_text(text)
-        _commit(repo, "no dataset claim")
+        _commit(repo, "no dataset claim; rerank without its variant")
         assert run(["compile", "--repo", str(repo), "--env", env, "--commit"]) == 0
         code, document = _cli(capsys, "sync", env, *cluster, "--prune")
         claim = get(kubeconfig, namespace, "persistentvolumeclaim", "trainer-data")
         assert claim["metadata"].get("deletionTimestamp") is None
         assert not [c for c in document["changes"] if c["kind"] == "PersistentVolumeClaim" and c["action"] == "delete"]
+        pruned = {(c["kind"], c["name"]) for c in document["changes"] if c["action"] == "delete"}
+        canary = {("Ingress", "rerank-distilled"), ("Service", "rerank-main"), ("Deployment", "rerank-distilled")}
+        assert canary <= pruned, pruned
+        assert _ingress_split(kubeconfig, namespace) == {"rerank": None}
+        code, document = _cli(capsys, "diff", env, *cluster)  # the changed tasks run again; the rest is clean
+        serving = [c for c in document["changes"] if c["kind"] not in ("Job", "PersistentVolumeClaim")]
+        assert all(c["action"] == "unchanged" for c in serving), serving
     finally:
         delete_namespaces(kubeconfig, namespace)
         kubectl(kubeconfig, "delete", "clusterqueue", queue, "resourceflavor", queue, "pv", volume,
@@ -186,6 +207,18 @@ def _assert_no_drift(capsys: pytest.CaptureFixture[str], env: str, cluster: list
     code, document = _cli(capsys, "diff", env, *cluster)
     assert code == 0, [(c["kind"], c["name"], c["action"], c.get("fields")) for c in document["changes"]
                        if c["action"] != "unchanged"]
+
+
+def _ingress_split(kubeconfig: Path, namespace: str) -> dict[str, str | None]:
+    """Backend Service → canary weight of each live Ingress (None: not a canary)."""
+    live = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "ingresses", "-o", "json"))["items"]
+    return {
+        i["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]: i["metadata"]
+        .get("annotations", {})
+        .get(CANARY_WEIGHT)
+        for i in live
+        if i["metadata"].get("deletionTimestamp") is None
+    }
 
 
 def _job(kubeconfig: Path, namespace: str, task: str) -> dict[str, Any]:
