@@ -220,7 +220,8 @@ class Disruption:
 class Variant:
     """An A/B variant: an extra Deployment behind the service's Service.
 
-    ``weight`` is the percentage of the service's replicas this variant gets.
+    ``weight`` is the percentage of the service's replicas this variant gets and, with a
+    route or an ingress, of its requests.
     """
 
     name: str
