@@ -265,3 +265,59 @@ def _volume(kubeconfig: Path, name: str) -> None:
         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"],
                  "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": f"/tmp/{name}"}},
     }))
+
+
+DROPPED = """\
+apiVersion: gitops-agent.io/v1alpha1
+kind: Workflow
+metadata: {name: dropper}
+spec:
+  services:
+    api:
+      image: registry.example.com/api:1.0
+      resources: {cpu: 50m, memory: 64Mi}
+      ports: {http: 8080}
+      route: {gateway: inference}
+      volumes:
+        scratch: {mountPath: /scratch, claim: {size: 1Gi, prune: true}}
+        results: {mountPath: /results, claim: {size: 1Gi}}
+"""
+
+
+def test_the_last_route_and_claims_dropped_from_git_are_pruned_as_asked(  # type: ignore[no-untyped-def]
+    tmp_path: Path, kube_cluster, kueue: str, capsys
+) -> None:
+    """Once git has no HTTPRoute and no claim left, prune still finds them: the route goes,
+    the claim that says ``prune: true`` goes, the other claim (and its data) stays."""
+    kubeconfig = kube_cluster.kubeconfig
+    suffix = secrets.token_hex(3)
+    env, namespace = f"drop{suffix}", f"ml-drop-{suffix}"
+    repo = tmp_path / "repo"
+    (repo / "workflows").mkdir(parents=True)
+    (repo / "environments").mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "workflows" / "dropper.yaml").write_text(DROPPED)
+    (repo / "environments" / f"{env}.yaml").write_text(
+        "apiVersion: gitops-agent.io/v1alpha1\nkind: Environment\n"
+        f"metadata: {{name: {env}}}\nspec: {{namespace: {namespace}, branch: env/{env}}}\n"
+    )
+    _commit(repo, "api with a route and two claims")
+    cluster = ["--repo", str(repo), "--kubeconfig", str(kubeconfig)]
+    try:
+        assert run(["compile", "--repo", str(repo), "--env", env, "--commit"]) == 0
+        code, document = _cli(capsys, "sync", env, *cluster)
+        assert code == 0, document
+        get(kubeconfig, namespace, "httproute", "api")
+
+        text = DROPPED.replace("      route: {gateway: inference}\n", "").split("      volumes:\n")[0]
+        (repo / "workflows" / "dropper.yaml").write_text(text)
+        _commit(repo, "no route, no claims")
+        assert run(["compile", "--repo", str(repo), "--env", env, "--commit"]) == 0
+        code, document = _cli(capsys, "sync", env, *cluster, "--prune")
+        deleted = sorted((c["kind"], c["name"]) for c in document["changes"] if c["action"] == "delete")
+        assert deleted == [("HTTPRoute", "api"), ("PersistentVolumeClaim", "dropper-scratch")], deleted
+        kept = get(kubeconfig, namespace, "persistentvolumeclaim", "dropper-results")
+        assert kept["metadata"].get("deletionTimestamp") is None
+        _assert_no_drift(capsys, env, cluster)
+    finally:
+        delete_namespaces(kubeconfig, namespace)

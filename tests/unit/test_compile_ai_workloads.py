@@ -386,3 +386,23 @@ def test_the_service_monitor_scrapes_each_pod_once_beside_per_variant_services(e
     assert sorted(o["metadata"]["name"] for o in services) == ["api", "api-b", "api-main"]
     scraped = [o["metadata"]["name"] for o in services if selector.items() <= o["metadata"]["labels"].items()]
     assert scraped == ["api"]
+
+
+def test_prune_lists_every_kind_the_compiler_emits(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """A kind missing from the listed kinds is never found once git has none of it left: the
+    last HTTPRoute, Ingress or claim dropped from git would stay in the cluster for good."""
+    from gitops_agent.reconcile.engine import MANAGED_KINDS
+
+    listed = {(group, kind) for group, _, kind in MANAGED_KINDS}
+    emitted = {(o["apiVersion"].rpartition("/")[0], o["kind"]) for objects in rendered.values() for o in objects}
+    emitted |= {
+        (o["apiVersion"].rpartition("/")[0], o["kind"])
+        for o in _compiled(
+            {"api": {"image": "app:1", "ports": {"http": 80}, "ingress": {}, "autoscale": {"min": 1, "max": 2}}},
+            tasks={"nightly": {"image": "app:1", "schedule": "0 2 * * *"}},
+            config={"a.yaml": "a: 1\n"},
+            monitoring={"scrape": {"port": "http"}, "alerts": [{"name": "Down", "expr": "up == 0"}]},
+        )
+    }
+    assert {("", "Namespace"), ("networking.k8s.io", "Ingress"), ("gateway.networking.k8s.io", "HTTPRoute")} <= emitted
+    assert sorted(emitted - listed) == []
