@@ -1,7 +1,8 @@
 """A/B verdicts edit the spec the same way whether a service's traffic is split by an
 HTTPRoute (Gateway API backendRef weights) or by Ingresses (ingress-nginx canary weight):
 the proposal written into the workflow file, compiled again, sends every request to the
-winner through one backend, and the per-variant objects are gone."""
+winner through one backend, and the per-variant objects are gone. An environment can also
+switch a service from one kind of route to the other and keep the split."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from gitops_agent.compile.yamlio import load_all
 from gitops_agent.optimize.experiments import recommend_variant
 from gitops_agent.optimize.model import Target, TargetKind, TrafficHistory
 from gitops_agent.optimize.proposal import apply_edits, plan_files
+from gitops_agent.render import render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Experiments
 
@@ -111,3 +113,24 @@ def test_a_losing_variant_is_removed_from_either_kind_of_route(tmp_path: Path, e
     assert _traffic(objects) == {"api": 100}
     (deployment,) = [o for o in objects if o["kind"] == "Deployment"]
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "app:1"
+
+
+def test_an_environment_without_the_gateway_api_switches_the_route_to_an_ingress(tmp_path: Path) -> None:
+    """``route: null`` plus an ``ingress`` in one environment's overrides: that environment
+    gets the Ingresses (a canary for the variant) and no HTTPRoute, with the same 80/20 split."""
+    root = _repo(tmp_path, "route")
+    switch = "  overrides:\n    shop:\n      services:\n        api: {route: null, ingress: {className: nginx}}\n"
+    (root / "environments" / "prod.yaml").write_text(
+        ENVIRONMENT.replace(
+            "spec: {namespace: shop, branch: env/prod}\n", "spec:\n  namespace: shop\n  branch: env/prod\n"
+        )
+        + switch
+    )
+    specs = load_specs(root)
+    tree = compile_environment(specs, specs.environments["prod"], source_commit=None, repo_root=root)
+    objects = render_files(dict(tree), "prod")
+    assert not [o for o in objects if o["kind"] == "HTTPRoute"]
+    assert _traffic(objects) == {"api-main": 80, "api-candidate": 20}
+    for obj in objects:
+        if obj["kind"] == "Ingress":
+            assert obj["spec"]["ingressClassName"] == "nginx" and obj["metadata"]["namespace"] == "shop"
