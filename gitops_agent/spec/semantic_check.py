@@ -768,6 +768,9 @@ def _check_route(
         out.append(report((*path, "ingress"), message, True))
 
 
+_ARTICLE = {"route": "a route", "ingress": "an ingress"}
+
+
 def _check_exposure_port(
     report: Report, at: YamlPath, key: str, body: Mapping[str, Any], out: list[Diagnostic]
 ) -> None:
@@ -782,6 +785,3 @@ def _check_exposure_port(
         out.append(report(at, f"{_ARTICLE[key]} sends requests to a port: declare one in ports", True))
     elif len(ports) > 1:
         out.append(report(at, f"the service has {len(ports)} ports: name the {key}'s port", True))
-
-
-_ARTICLE = {"route": "a route", "ingress": "an ingress"}
