@@ -6,6 +6,7 @@ values of the wrong type, so that all errors of a file are reported at once.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -756,6 +757,7 @@ def _check_route(
     variants = _map(body.get("variants"))
     for key in exposed:
         _check_exposure_port(report, (*path, key), key, body, out)
+        _check_host_names(report, (*path, key), _map(body.get(key)), out)
         main = f"{service}-main"
         if variants and (main in services or "main" in variants):
             message = f"the Service {main!r} of the main variant clashes with another name"
@@ -769,6 +771,24 @@ def _check_route(
 
 
 _ARTICLE = {"route": "a route", "ingress": "an ingress"}
+
+
+def _check_host_names(report: Report, at: YamlPath, exposure: Mapping[str, Any], out: list[Diagnostic]) -> None:
+    """Host names are DNS names, never IP addresses (Kubernetes' Ingress validation and the
+    Gateway API's Hostname type refuse them)."""
+    for field in ("hostnames", "hosts"):
+        hosts = exposure.get(field)
+        for index, host in enumerate(hosts if isinstance(hosts, list) else ()):
+            if isinstance(host, str) and _is_ip(host):
+                out.append(report((*at, field, index), f"{host!r} is an IP address: a host must be a DNS name", False))
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_exposure_port(

@@ -569,6 +569,13 @@ ROUTE_CASES = {
         "spec.services.s.route.hostnames[0]",
         "host name",
     ),
+    "route-hostname-ip": (
+        "ports: {http: 80}\nroute: {gateway: gw, hostnames: [192.168.0.1]}",
+        9,
+        40,
+        "spec.services.s.route.hostnames[0]",
+        "IP address",
+    ),
     "route-path": (
         "ports: {http: 80}\nroute: {gateway: gw, path: v1}",
         9,
@@ -635,6 +642,20 @@ INGRESS_CASES = {
         25,
         "spec.services.s.ingress.hosts[0]",
         "host name",
+    ),
+    "ingress-host-ip": (
+        "ports: {http: 80}\ningress: {hosts: [rerank.example.com, 10.0.0.7]}",
+        9,
+        45,
+        "spec.services.s.ingress.hosts[1]",
+        "IP address",
+    ),
+    "ingress-host-long-label": (
+        "ports: {http: 80}\ningress: {hosts: [" + "a" * 64 + ".example.com]}",
+        9,
+        25,
+        "spec.services.s.ingress.hosts[0]",
+        "at most 63 characters",
     ),
     "ingress-path": (
         "ports: {http: 80}\ningress: {path: v1}",
