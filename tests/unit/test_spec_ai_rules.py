@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.specs.helpers import VALID_ENVIRONMENT, assert_only, diagnose, workflow_problems
+from tests.unit.specs.helpers import VALID_ENVIRONMENT, assert_only, diagnose, workflow_problems, write_repo
 
 F = "workflows/wf.yaml"
 HEADER = """\
@@ -746,3 +746,14 @@ def test_an_environment_override_adding_a_second_variant_to_an_ingress_is_locate
     found = diagnose(tmp_path, {F: workflow, "environments/dev.yaml": env})
     assert [d.file for d in found] == ["environments/dev.yaml"], [str(d) for d in found]
     assert "at most one variant" in found[0].message
+
+
+def test_validate_exits_2_with_the_located_ingress_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gitops_agent.cli import run
+
+    body = "ports: {http: 80}\nroute: {gateway: gw}\ningress: {className: nginx}\n"
+    write_repo(tmp_path, {F: ROUTE_HEADER + textwrap.indent(body, " " * 6), "environments/dev.yaml": VALID_ENVIRONMENT})
+    assert run(["validate", "--repo", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "workflows/wf.yaml:10:7: spec.services.s.ingress: a service is exposed through route" in err
+    assert "Traceback" not in err
