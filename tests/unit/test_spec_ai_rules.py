@@ -657,6 +657,27 @@ INGRESS_CASES = {
         "spec.services.s.ingress.hosts[0]",
         "at most 63 characters",
     ),
+    "ingress-duplicate-host": (
+        "ports: {http: 80}\ningress: {hosts: [a.example.com, a.example.com]}",
+        9,
+        24,
+        "spec.services.s.ingress.hosts",
+        "items must be unique",
+    ),
+    "ingress-not-a-mapping": (
+        "ports: {http: 80}\ningress: nginx",
+        9,
+        16,
+        "spec.services.s.ingress",
+        "must be a mapping",
+    ),
+    "ingress-port-number": (
+        "ports: {http: 80}\ningress: {port: 80}",
+        9,
+        23,
+        "spec.services.s.ingress.port",
+        "must be a string",
+    ),
     "ingress-path": (
         "ports: {http: 80}\ningress: {path: v1}",
         9,
