@@ -508,7 +508,8 @@ def ingresses(service: Service, workflow: Workflow) -> list[Obj]:
     for variant in service.variants:
         name = f"{service.name}-{variant.name}"
         canary = _ingress(service, workflow, name, name)
-        canary["metadata"]["annotations"] = {CANARY: "true", CANARY_WEIGHT: str(variant.weight)}
+        annotations = {**canary["metadata"].get("annotations", {}), CANARY: "true", CANARY_WEIGHT: str(variant.weight)}
+        canary["metadata"]["annotations"] = dict(sorted(annotations.items()))
         canaries.append(canary)
     return [main, *canaries]
 
@@ -520,6 +521,8 @@ def _ingress(service: Service, workflow: Workflow, name: str, backend: str) -> O
     obj = template("ingress")
     obj["metadata"]["name"] = name
     obj["metadata"]["labels"] = object_labels(workflow, service.name, "service")
+    if ingress.annotations:
+        obj["metadata"]["annotations"] = dict(sorted(ingress.annotations.items()))
     spec: Obj = {}
     if ingress.class_name is not None:
         spec["ingressClassName"] = ingress.class_name

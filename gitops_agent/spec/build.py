@@ -279,6 +279,7 @@ def _ingress(value: Any, ports: Mapping[str, Any]) -> Ingress | None:
         hosts=tuple(value.get("hosts") or ()),
         path=str(value.get("path", "/")),
         tls_secret=value.get("tlsSecret"),
+        annotations=frozen_map({str(k): str(v) for k, v in _map(value.get("annotations")).items()}),
     )
 
 

@@ -246,14 +246,16 @@ class Route:
 @dataclass(frozen=True)
 class Ingress:
     """A ``networking.k8s.io/v1`` Ingress for a service: the IngressClass, host names (one
-    rule each; none: any host), a path prefix, the port name requests go to and the Secret
-    holding the TLS certificate (a reference, never its value)."""
+    rule each; none: any host), a path prefix, the port name requests go to, the Secret
+    holding the TLS certificate (a reference, never its value) and annotations for the
+    ingress controller."""
 
     port: str
     class_name: str | None = None
     hosts: tuple[str, ...] = ()
     path: str = "/"
     tls_secret: str | None = None
+    annotations: Mapping[str, str] = field(default_factory=frozen_map)
 
 
 @dataclass(frozen=True)

@@ -762,6 +762,10 @@ def _check_route(
         if variants and (main in services or "main" in variants):
             message = f"the Service {main!r} of the main variant clashes with another name"
             out.append(report((*path, key), message, True))
+    for annotation in _map(_map(body.get("ingress")).get("annotations")):
+        if str(annotation).startswith(CANARY_ANNOTATIONS):
+            message = "the canary annotations come from the variants' weights; set a variant instead"
+            out.append(report((*path, "ingress", "annotations", annotation), message, True))
     if "ingress" in exposed and len(variants) > 1:
         message = (
             f"an ingress splits requests to at most one variant (ingress-nginx applies one canary Ingress "
@@ -771,6 +775,8 @@ def _check_route(
 
 
 _ARTICLE = {"route": "a route", "ingress": "an ingress"}
+CANARY_ANNOTATIONS = "nginx.ingress.kubernetes.io/canary"
+"""The prefix of ingress-nginx's canary annotations (canary, canary-weight, canary-by-header…)."""
 
 
 def _check_host_names(report: Report, at: YamlPath, exposure: Mapping[str, Any], out: list[Diagnostic]) -> None:

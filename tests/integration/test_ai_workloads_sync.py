@@ -74,7 +74,12 @@ spec:
     rerank:
       command: [python, -m, rerank]
       ports: {http: 8080}
-      ingress: {className: nginx, hosts: [rerank.example.com], path: /v1, tlsSecret: rerank-tls}
+      ingress:
+        className: nginx
+        hosts: [rerank.example.com]
+        path: /v1
+        tlsSecret: rerank-tls
+        annotations: {nginx.ingress.kubernetes.io/proxy-body-size: 16m}
       variants:
         distilled: {image: registry.example.com/rerank-distilled:1.0, weight: 20}
 """

@@ -307,8 +307,9 @@ def test_ingress_splits_requests_by_canary_weight_over_a_service_per_variant(
     assert _backend(main) == (["rerank.example.com"], "/v1/rerank", "rerank-main", 8080)
     assert _backend(canary) == (["rerank.example.com"], "/v1/rerank", "rerank-distilled", 8080)
     assert main["spec"]["rules"][0]["http"]["paths"][0]["pathType"] == "Prefix"
-    assert CANARY not in main["metadata"].get("annotations", {})
-    assert canary["metadata"]["annotations"] == {CANARY: "true", CANARY_WEIGHT: "20"}  # 20% of requests
+    issuer = {"cert-manager.io/cluster-issuer": "letsencrypt", "nginx.ingress.kubernetes.io/proxy-body-size": "16m"}
+    assert main["metadata"]["annotations"] == issuer
+    assert canary["metadata"]["annotations"] == {**issuer, CANARY: "true", CANARY_WEIGHT: "20"}  # 20% of requests
     for ingress in (main, canary):
         assert ingress["spec"]["ingressClassName"] == "nginx"
         assert ingress["spec"]["tls"] == [{"hosts": ["rerank.example.com"], "secretName": "rerank-tls"}]

@@ -219,6 +219,8 @@ def workflow_specs(draw: st.DrawFn) -> dict[str, Any]:
                 )
             if draw(st.booleans()):
                 service["ingress"].update(className="nginx", tlsSecret=draw(names) + "-tls")
+            if draw(st.booleans()):
+                service["ingress"]["annotations"] = {"nginx.ingress.kubernetes.io/proxy-body-size": "16m"}
         services[name] = service
     spec: dict[str, Any] = {
         "defaults": {"image": draw(images), "resources": {"cpu": draw(cpu), "memory": draw(memory)}}

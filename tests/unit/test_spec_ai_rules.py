@@ -678,6 +678,27 @@ INGRESS_CASES = {
         "spec.services.s.ingress.port",
         "must be a string",
     ),
+    "ingress-canary-annotation": (
+        "ports: {http: 80}\ningress: {annotations: {nginx.ingress.kubernetes.io/canary-weight: '50'}}",
+        9,
+        31,
+        "spec.services.s.ingress.annotations.nginx.ingress.kubernetes.io/canary-weight",
+        "come from the variants' weights",
+    ),
+    "ingress-annotation-key": (
+        "ports: {http: 80}\ningress: {annotations: {'bad key': x}}",
+        9,
+        31,
+        'spec.services.s.ingress.annotations["bad\\u0020key"]',
+        "annotation key",
+    ),
+    "ingress-annotation-number": (
+        "ports: {http: 80}\ningress: {annotations: {example.com/size: 16}}",
+        9,
+        49,
+        "spec.services.s.ingress.annotations.example.com/size",
+        "must be a string",
+    ),
     "ingress-path": (
         "ports: {http: 80}\ningress: {path: v1}",
         9,
