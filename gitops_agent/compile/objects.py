@@ -20,6 +20,7 @@ KIND_FILE_ORDER = (
     "ServiceMonitor",
     "PrometheusRule",
     "HTTPRoute",
+    "Ingress",
 )
 
 
@@ -45,9 +46,10 @@ def compile_workflow(workflow: Workflow, *, image_pins: Mapping[str, str] | None
         objects.extend(workloads.deployment(service, workflow, variant) for variant in service.variants)
         if service.ports:
             objects.append(workloads.service_object(service, workflow))
+        objects.extend(workloads.route_services(service, workflow))
         if service.route is not None:
-            objects.extend(workloads.route_services(service, workflow))
             objects.append(workloads.http_route(service, workflow))
+        objects.extend(workloads.ingresses(service, workflow))
         if service.autoscale is not None:
             objects.append(workloads.hpa(service, workflow))
         if service.disruption is not None:

@@ -445,17 +445,21 @@ def service_object(service: Service, workflow: Workflow) -> Obj:
 
 def variant_service(service: Service, workflow: Workflow, variant: str) -> Obj:
     """A ``v1`` Service '<service>-<variant>' selecting one variant's pods (``main``: the
-    main Deployment's), the backend of the route's weighted backendRef."""
+    main Deployment's), the backend of the route's weighted backendRef or of an Ingress.
+    Labelled ``component: variant``, so the ServiceMonitor, which selects the Services of
+    ``component: service``, scrapes each pod once (through the shared Service)."""
     obj = service_object(service, workflow)
     obj["metadata"]["name"] = f"{service.name}-{variant}"
+    obj["metadata"]["labels"] = object_labels(workflow, service.name, "variant")
     selector = {**_selector(workflow, service), L.VARIANT: variant}
     obj["spec"]["selector"] = dict(sorted(selector.items()))
     return obj
 
 
 def route_services(service: Service, workflow: Workflow) -> list[Obj]:
-    """The per-variant Services a weighted route needs (none without route or variants)."""
-    if service.route is None or not service.variants:
+    """The per-variant Services a weighted route or ingress needs (none without a route or
+    an ingress, or without variants)."""
+    if (service.route is None and service.ingress is None) or not service.variants:
         return []
     names = [L.MAIN_VARIANT, *(v.name for v in service.variants)]
     return [variant_service(service, workflow, name) for name in names]
@@ -487,6 +491,55 @@ def http_route(service: Service, workflow: Workflow) -> Obj:
         backends = [{"name": service.name, "port": port}]
     match = {"path": {"type": "PathPrefix", "value": route.path}}
     spec["rules"] = [{"matches": [match], "backendRefs": backends}]
+    obj["spec"] = spec
+    return obj
+
+
+CANARY = "nginx.ingress.kubernetes.io/canary"
+CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
+
+
+def ingresses(service: Service, workflow: Workflow) -> list[Obj]:
+    """``networking.k8s.io/v1`` Ingresses to the service: '<service>' and, per variant, a
+    canary Ingress '<service>-<variant>' with the same hosts and path. The canary carries
+    ingress-nginx's ``canary: "true"`` and ``canary-weight: "<weight>"`` annotations (the
+    percentage of requests it gets; the rest goes to the main Ingress, whose backend is then
+    '<service>-main'); source: the ingress-nginx annotations reference, "Canary"."""
+    if service.ingress is None:
+        return []
+    if not service.variants:
+        return [_ingress(service, workflow, service.name, service.name)]
+    main = _ingress(service, workflow, service.name, f"{service.name}-{L.MAIN_VARIANT}")
+    canaries = []
+    for variant in service.variants:
+        name = f"{service.name}-{variant.name}"
+        canary = _ingress(service, workflow, name, name)
+        annotations = {**canary["metadata"].get("annotations", {}), CANARY: "true", CANARY_WEIGHT: str(variant.weight)}
+        canary["metadata"]["annotations"] = dict(sorted(annotations.items()))
+        canaries.append(canary)
+    return [main, *canaries]
+
+
+def _ingress(service: Service, workflow: Workflow, name: str, backend: str) -> Obj:
+    """One Ingress ``name`` sending the service's hosts and path to the Service ``backend``."""
+    ingress = service.ingress
+    assert ingress is not None
+    obj = template("ingress")
+    obj["metadata"]["name"] = name
+    obj["metadata"]["labels"] = object_labels(workflow, service.name, "service")
+    if ingress.annotations:
+        obj["metadata"]["annotations"] = dict(sorted(ingress.annotations.items()))
+    spec: Obj = {}
+    if ingress.class_name is not None:
+        spec["ingressClassName"] = ingress.class_name
+    if ingress.tls_secret is not None:
+        tls: Obj = {"secretName": ingress.tls_secret}
+        if ingress.hosts:
+            tls = {"hosts": list(ingress.hosts), **tls}
+        spec["tls"] = [tls]
+    target = {"service": {"name": backend, "port": {"number": service.ports[ingress.port]}}}
+    http = {"paths": [{"path": ingress.path, "pathType": "Prefix", "backend": target}]}
+    spec["rules"] = [{"host": host, "http": http} for host in ingress.hosts] or [{"http": http}]
     obj["spec"] = spec
     return obj
 

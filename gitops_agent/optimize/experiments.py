@@ -9,7 +9,8 @@ its nominal level). With ``α = 1 - confidence``:
 
 - fewer than ``minSamples`` requests on either side → **inconclusive** (too few samples);
 - the observed split of requests between the main Deployment and the variants differs from
-  the intended weights (variant ``weight``%, the rest to the main; chi-square test, see
+  the intended split (:func:`intended_shares`: the weights with a route or an ingress, the
+  replica shares without; chi-square test, see
   :data:`~gitops_agent.optimize.sequential.SRM_ALPHA`) → **sample-ratio mismatch**, no
   verdict: the groups differ in more than the image;
 - always-valid p-value ``< α`` and the variant fails less → **promote**: the variant's image
@@ -33,6 +34,8 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from gitops_agent.compile.labels import MAIN_VARIANT
+from gitops_agent.compile.workloads import variant_replicas
 from gitops_agent.optimize.model import (
     REMOVE,
     Edit,
@@ -48,17 +51,35 @@ from gitops_agent.optimize.sequential import TEST_NAME, SplitCheck, msprt, sampl
 from gitops_agent.spec.model import Experiments, Service, Variant, frozen_map
 
 
-def intended_shares(service: Service) -> dict[str, float]:
-    """The intended share of requests per Deployment: each variant its ``weight``%, the
-    main Deployment (named like the service) the rest."""
-    shares = {f"{service.name}-{v.name}": v.weight / 100 for v in service.variants}
-    return {service.name: 1 - sum(shares.values()), **shares}
+def intended_shares(service: Service) -> dict[str, float] | None:
+    """The intended share of requests per Deployment (the main one is named like the service).
+
+    With a ``route`` or an ``ingress`` the weights split the requests: each variant its
+    ``weight``%, the main Deployment the rest. Without, the Service spreads requests over
+    the pods, so each Deployment's share is its share of the replicas as compiled
+    (:func:`~gitops_agent.compile.workloads.variant_replicas`: a 20% variant of a 1-replica
+    service gets 1 of 2 replicas, half the requests). With ``autoscale`` and no route the HPA
+    changes the main Deployment's replicas, so there is no fixed intended split (None).
+    """
+    if service.route is not None or service.ingress is not None:
+        shares = {f"{service.name}-{v.name}": v.weight / 100 for v in service.variants}
+        return {service.name: 1 - sum(shares.values()), **shares}
+    if service.autoscale is not None:
+        return None
+    replicas = variant_replicas(service)
+    total = sum(replicas.values())
+    return {
+        (service.name if name == MAIN_VARIANT else f"{service.name}-{name}"): count / total
+        for name, count in replicas.items()
+    }
 
 
 def split_of(service: Service, requests: dict[str, float]) -> SplitCheck | None:
     """The sample-ratio check of a service's experiment from the requests per Deployment
-    (None when a group has no share or nothing was requested)."""
+    (None without a fixed intended split, when a group has no share or nothing was requested)."""
     shares = intended_shares(service)
+    if shares is None:
+        return None
     if any(share <= 0 for share in shares.values()) or sum(requests.get(n, 0.0) for n in shares) <= 0:
         return None
     return sample_ratio([requests.get(name, 0.0) for name in shares], list(shares.values()))

@@ -280,6 +280,52 @@ def _service(obj: Mapping[str, Any]) -> Health:
     return Health(HealthStatus.HEALTHY)
 
 
+def _http_route(obj: Mapping[str, Any]) -> Health:
+    """Gateway API route status: each Gateway (parent) the route attaches to reports
+    ``Accepted`` and ``ResolvedRefs`` (source: Gateway API ``RouteParentStatus``). Degraded
+    when a parent rejects the route or cannot resolve a backendRef (say a missing Service);
+    Unknown while no Gateway controller has reported (none may be installed)."""
+    parents = [p for p in (obj.get("status") or {}).get("parents") or () if isinstance(p, Mapping)]
+    if not parents:
+        return Health(HealthStatus.UNKNOWN, "no Gateway has reported on the route yet")
+    generation = int((obj.get("metadata") or {}).get("generation") or 0)
+    stale = False
+    for parent in parents:
+        name = (parent.get("parentRef") or {}).get("name", "?")
+        conditions = {str(c.get("type")): c for c in parent.get("conditions") or () if isinstance(c, Mapping)}
+        for kind in ("Accepted", "ResolvedRefs"):
+            condition = conditions.get(kind)
+            if condition is None:
+                stale = True
+                continue
+            if str(condition.get("status")) == "False":
+                reason = condition.get("message") or condition.get("reason") or kind
+                return Health(HealthStatus.DEGRADED, f"Gateway {name}: {kind} is False: {reason}")
+            stale = stale or int(condition.get("observedGeneration") or generation) < generation
+    if stale:
+        return Health(HealthStatus.PROGRESSING, "waiting for the Gateway to report on the current spec")
+    return Health(HealthStatus.HEALTHY)
+
+
+def _ingress(obj: Mapping[str, Any]) -> Health:
+    """Healthy once an ingress controller published an address (as Argo CD judges it);
+    Unknown before (some controllers never publish one)."""
+    if ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
+        return Health(HealthStatus.HEALTHY)
+    return Health(HealthStatus.UNKNOWN, "no ingress controller has published an address")
+
+
+def _claim(obj: Mapping[str, Any]) -> Health:
+    """A PersistentVolumeClaim: Healthy when Bound, Degraded when Lost (its volume is gone);
+    Unknown while Pending (a WaitForFirstConsumer claim binds only with its first Pod)."""
+    phase = (obj.get("status") or {}).get("phase")
+    if phase == "Bound":
+        return Health(HealthStatus.HEALTHY)
+    if phase == "Lost":
+        return Health(HealthStatus.DEGRADED, "the claim lost its volume")
+    return Health(HealthStatus.UNKNOWN, f"not bound yet ({phase or 'no phase'})")
+
+
 def _present(obj: Mapping[str, Any]) -> Health:
     return Health(HealthStatus.HEALTHY)
 
@@ -311,6 +357,9 @@ _BY_KIND: Mapping[tuple[str, str], Callable[[Mapping[str, Any]], Health]] = {
     ("rbac.authorization.k8s.io", "ClusterRole"): _present,
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _present,
     ("networking.k8s.io", "NetworkPolicy"): _present,
+    ("networking.k8s.io", "Ingress"): _ingress,
+    ("gateway.networking.k8s.io", "HTTPRoute"): _http_route,
+    ("", "PersistentVolumeClaim"): _claim,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _crd,
 }
 

@@ -34,6 +34,7 @@ MANAGED_KINDS: tuple[tuple[str, str, str], ...] = (
     ("", "v1", "Secret"),
     ("", "v1", "Service"),
     ("", "v1", "ServiceAccount"),
+    ("", "v1", "PersistentVolumeClaim"),
     ("apps", "v1", "Deployment"),
     ("apps", "v1", "StatefulSet"),
     ("apps", "v1", "DaemonSet"),
@@ -47,11 +48,14 @@ MANAGED_KINDS: tuple[tuple[str, str, str], ...] = (
     ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding"),
     ("networking.k8s.io", "v1", "NetworkPolicy"),
     ("networking.k8s.io", "v1", "Ingress"),
+    ("gateway.networking.k8s.io", "v1", "HTTPRoute"),
     ("monitoring.coreos.com", "v1", "ServiceMonitor"),
     ("monitoring.coreos.com", "v1", "PrometheusRule"),
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
 )
-"""Kinds whose owned objects are listed even when git has none (so they can be pruned)."""
+"""Kinds whose owned objects are listed even when git has none (so they can be pruned):
+every kind the compiler emits, and the usual kinds of extra manifests. A kind the cluster
+does not serve (a CRD not installed) is skipped."""
 
 
 def parallel(workers: int, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:

@@ -181,10 +181,27 @@ def _delta(old: Any, new: Any) -> str:
     return f" ({'+' if change >= 0 else ''}{change.normalize()})"
 
 
+CANARY_WEIGHT_PATH = 'metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]'
+
+
+def _traffic_weight(field: FieldChange) -> str:
+    """What a changed traffic split is called: ``weight of <backend>`` for an HTTPRoute's
+    backendRef, ``canary-weight`` for an ingress-nginx canary Ingress; empty otherwise."""
+    if field.added or field.removed:
+        return ""
+    if field.path == CANARY_WEIGHT_PATH:
+        return "canary-weight"
+    head, found, rest = field.path.rpartition(".backendRefs[")
+    if found and rest.endswith("].weight") and head:
+        return f"weight of {rest.removesuffix('].weight')}"
+    return ""
+
+
 def risk_summary(changes: Iterable[Reviewed], *, prune: bool | None = None) -> list[str]:
     """The lines a reviewer reads first, most dangerous first: deletions (and whether prune is
     on), changes to Namespaces, CRDs, RBAC and webhooks, replica and resource changes with their
-    deltas, image changes, tasks that will run again. Empty when nothing risky changes."""
+    deltas, image changes, traffic split changes (HTTPRoute backendRef weights, ingress-nginx
+    canary weights), tasks that will run again. Empty when nothing risky changes."""
     items = list(changes)
     lines: list[str] = []
     deleted = [c for c in items if c.action == "delete"]
@@ -209,6 +226,8 @@ def risk_summary(changes: Iterable[Reviewed], *, prune: bool | None = None) -> l
                 )
             elif leaf == "image" and not (field.added or field.removed):
                 lines.append(f"{change.label}: image {field.old} → {field.new}")
+            elif _traffic_weight(field):
+                lines.append(f"{change.label}: {_traffic_weight(field)} {field.old} → {field.new}")
     reruns = [c for c in items if c.action == "re-run" or (c.action == "create" and c.kind == "Job")]
     if reruns:
         lines.append(f"{len(reruns)} task(s) will run: " + ", ".join(c.name for c in reruns[:8])

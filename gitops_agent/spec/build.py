@@ -29,6 +29,7 @@ from gitops_agent.spec.model import (
     Experiments,
     HpaMetric,
     IgnoreDifference,
+    Ingress,
     Monitoring,
     Optimize,
     Probe,
@@ -311,6 +312,19 @@ def _route(value: Any, ports: Mapping[str, Any]) -> Route | None:
     )
 
 
+def _ingress(value: Any, ports: Mapping[str, Any]) -> Ingress | None:
+    if not isinstance(value, dict):
+        return None
+    return Ingress(
+        port=str(value.get("port") or next(iter(sorted(ports)), "")),
+        class_name=value.get("className"),
+        hosts=tuple(value.get("hosts") or ()),
+        path=str(value.get("path", "/")),
+        tls_secret=value.get("tlsSecret"),
+        annotations=frozen_map({str(k): str(v) for k, v in _map(value.get("annotations")).items()}),
+    )
+
+
 def _service(name: str, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> Service:
     autoscale = body.get("autoscale")
     disruption = body.get("disruption")
@@ -333,6 +347,7 @@ def _service(name: str, body: Mapping[str, Any], defaults: Mapping[str, Any]) ->
             else None
         ),
         route=_route(body.get("route"), _map(body.get("ports"))),
+        ingress=_ingress(body.get("ingress"), _map(body.get("ports"))),
         variants=tuple(
             Variant(
                 name=variant,

@@ -314,8 +314,9 @@ def _check_service_names(workflows: list[_Loaded], environments: list[_Loaded]) 
                 variants = body.get("variants") if isinstance(body, dict) else None
                 for variant in variants if isinstance(variants, dict) else {}:
                     owners.setdefault(f"{service}-{variant}", []).append((workflow, (*path, "variants", variant)))
-                if variants and isinstance(body, dict) and isinstance(body.get("route"), dict):
-                    owners.setdefault(f"{service}-main", []).append((workflow, (*path, "route")))
+                exposed = [k for k in ("route", "ingress") if isinstance(body, dict) and isinstance(body.get(k), dict)]
+                if variants and exposed:
+                    owners.setdefault(f"{service}-main", []).append((workflow, (*path, exposed[0])))
         for deployment, places in owners.items():
             workflows_involved = {w.name for w, _ in places}
             if len(workflows_involved) < 2:

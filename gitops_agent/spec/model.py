@@ -280,7 +280,8 @@ class Disruption:
 class Variant:
     """An A/B variant: an extra Deployment behind the service's Service.
 
-    ``weight`` is the percentage of the service's replicas this variant gets.
+    ``weight`` is the percentage of the service's replicas this variant gets and, with a
+    route or an ingress, of its requests.
     """
 
     name: str
@@ -303,6 +304,21 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Ingress:
+    """A ``networking.k8s.io/v1`` Ingress for a service: the IngressClass, host names (one
+    rule each; none: any host), a path prefix, the port name requests go to, the Secret
+    holding the TLS certificate (a reference, never its value) and annotations for the
+    ingress controller."""
+
+    port: str
+    class_name: str | None = None
+    hosts: tuple[str, ...] = ()
+    path: str = "/"
+    tls_secret: str | None = None
+    annotations: Mapping[str, str] = field(default_factory=frozen_map)
+
+
+@dataclass(frozen=True)
 class Service:
     """A long-running model server: Deployment + Service (+ HPA, PDB, variants)."""
 
@@ -317,6 +333,7 @@ class Service:
     disruption: Disruption | None = None
     variants: tuple[Variant, ...] = ()
     route: Route | None = None
+    ingress: Ingress | None = None
 
 
 @dataclass(frozen=True)

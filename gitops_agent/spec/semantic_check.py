@@ -6,6 +6,7 @@ values of the wrong type, so that all errors of a file are reported at once.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, TypeGuard
@@ -879,22 +880,67 @@ def _check_route(
     services: Mapping[str, Any],
     out: list[Diagnostic],
 ) -> None:
-    """A route needs a port to send to and, with variants, a name free for '<service>-main'."""
-    route = body.get("route")
-    if not isinstance(route, dict):
-        return
+    """A route or an ingress (not both) needs a port to send to and, with variants, a name
+    free for '<service>-main'; an ingress splits to at most one variant (ingress-nginx
+    applies one canary Ingress per host and path)."""
+    exposed = [key for key in ("route", "ingress") if isinstance(body.get(key), dict)]
+    if len(exposed) == 2:
+        message = "a service is exposed through route (Gateway API) or ingress, not both"
+        out.append(report((*path, "ingress"), message, True))
+    variants = _map(body.get("variants"))
+    for key in exposed:
+        _check_exposure_port(report, (*path, key), key, body, out)
+        _check_host_names(report, (*path, key), _map(body.get(key)), out)
+        main = f"{service}-main"
+        if variants and (main in services or "main" in variants):
+            message = f"the Service {main!r} of the main variant clashes with another name"
+            out.append(report((*path, key), message, True))
+    for annotation in _map(_map(body.get("ingress")).get("annotations")):
+        if str(annotation).startswith(CANARY_ANNOTATIONS):
+            message = "the canary annotations come from the variants' weights; set a variant instead"
+            out.append(report((*path, "ingress", "annotations", annotation), message, True))
+    if "ingress" in exposed and len(variants) > 1:
+        message = (
+            f"an ingress splits requests to at most one variant (ingress-nginx applies one canary Ingress "
+            f"per host and path), not {len(variants)}; use route (Gateway API) for more"
+        )
+        out.append(report((*path, "ingress"), message, True))
+
+
+_ARTICLE = {"route": "a route", "ingress": "an ingress"}
+CANARY_ANNOTATIONS = "nginx.ingress.kubernetes.io/canary"
+"""The prefix of ingress-nginx's canary annotations (canary, canary-weight, canary-by-header…)."""
+
+
+def _check_host_names(report: Report, at: YamlPath, exposure: Mapping[str, Any], out: list[Diagnostic]) -> None:
+    """Host names are DNS names, never IP addresses (Kubernetes' Ingress validation and the
+    Gateway API's Hostname type refuse them)."""
+    for field in ("hostnames", "hosts"):
+        hosts = exposure.get(field)
+        for index, host in enumerate(hosts if isinstance(hosts, list) else ()):
+            if isinstance(host, str) and _is_ip(host):
+                out.append(report((*at, field, index), f"{host!r} is an IP address: a host must be a DNS name", False))
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_exposure_port(
+    report: Report, at: YamlPath, key: str, body: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    """The port of a route or ingress: one of the service's, named when it has several."""
     ports = _map(body.get("ports"))
-    port = route.get("port")
+    port = _map(body.get(key)).get("port")
     if isinstance(port, str):
         if port not in ports:
             declared = ", ".join(sorted(ports)) or "none"
-            out.append(report((*path, "route", "port"), f"unknown port {port!r} (declared ports: {declared})", False))
+            out.append(report((*at, "port"), f"unknown port {port!r} (declared ports: {declared})", False))
     elif not ports:
-        out.append(report((*path, "route"), "a route sends requests to a port: declare one in ports", True))
+        out.append(report(at, f"{_ARTICLE[key]} sends requests to a port: declare one in ports", True))
     elif len(ports) > 1:
-        out.append(report((*path, "route"), f"the service has {len(ports)} ports: name the route's port", True))
-    variants = _map(body.get("variants"))
-    main = f"{service}-main"
-    if variants and (main in services or "main" in variants):
-        message = f"the Service {main!r} of the main variant clashes with another name"
-        out.append(report((*path, "route"), message, True))
+        out.append(report(at, f"the service has {len(ports)} ports: name the {key}'s port", True))

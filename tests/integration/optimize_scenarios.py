@@ -58,14 +58,17 @@ spec:
       disruption: {minAvailable: 1}
     ranker:
       ports: {http: 8080}
+      route: {gateway: shop}  # requests split by weight
       variants:
         canary: {image: registry.example.com/ranker:2.0.0, weight: 20}
     search:
       ports: {http: 8080}
+      route: {gateway: shop}  # requests split by weight
       variants:
         fuzzy: {image: registry.example.com/search:2.0.0, weight: 20}
     recommender:
       ports: {http: 8080}
+      route: {gateway: shop}  # requests split by weight
       variants:
         wide: {image: registry.example.com/recommender:2.0.0, weight: 10}
   optimize:
@@ -151,6 +154,7 @@ spec:
   services:
     scorer:
       ports: {http: 8080}
+      route: {gateway: shop}  # requests split by weight
       variants:
         fast: {image: registry.example.com/scorer:1.1.0, weight: 25}   # faster model
   optimize:

@@ -5,7 +5,8 @@ the queued GPU task is created suspended and lands on the GPU node once unsuspen
 another field manager (as Kueue's admission does), and ``diff`` stays clean throughout —
 after sync, after the unsuspension, after the HPA's scaling (an HPA on Pods and External
 metrics with a partial behavior the API server completes with its defaults) — while the workflow's claim
-survives ``sync --prune`` once git drops it."""
+survives ``sync --prune`` once git drops it. A second service is exposed through an Ingress with an
+ingress-nginx canary Ingress for its variant; once git drops the variant, prune removes the canary."""
 
 from __future__ import annotations
 
@@ -70,7 +71,19 @@ spec:
       tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
       volumes:
         cache: {mountPath: /models, emptyDir: {}}
+    rerank:
+      command: [python, -m, rerank]
+      ports: {http: 8080}
+      ingress:
+        className: nginx
+        hosts: [rerank.example.com]
+        path: /v1
+        tlsSecret: rerank-tls
+        annotations: {nginx.ingress.kubernetes.io/proxy-body-size: 16m}
+      variants:
+        distilled: {image: registry.example.com/rerank-distilled:1.0, weight: 20}
 """
+CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
 
 
 def _commit(repo: Path, message: str) -> None:
@@ -138,6 +151,8 @@ def test_queued_gpu_training_syncs_without_drift(  # type: ignore[no-untyped-def
         assert [(b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [
             ("chat-main", 90), ("chat-lora", 10)]
         assert actions[("Job", "preprocess")] == "create" and actions[("Job", "train")] == "waiting", actions
+        assert actions[("Ingress", "rerank")] == actions[("Ingress", "rerank-distilled")] == "create"
+        assert _ingress_split(kubeconfig, namespace) == {"rerank-main": None, "rerank-distilled": "20"}
 
         prep = _job(kubeconfig, namespace, "preprocess")
         _wait("the indexed task", lambda: _job(kubeconfig, namespace, "preprocess")["status"].get("succeeded") == 4)
@@ -169,13 +184,24 @@ def test_queued_gpu_training_syncs_without_drift(  # type: ignore[no-untyped-def
         text = (repo / "workflows" / "trainer.yaml").read_text()
         data = "        data: {mountPath: /data, claim: {size: 1Gi, accessModes: [ReadWriteMany]}}\n"
         text = text.replace("      volumes:\n" + data, "", 1).replace(data, "")
+        # ... and the rerank experiment ends (as an A/B promotion writes it): the canary goes.
+        variant = "      variants:\n        distilled: {image: registry.example.com/rerank-distilled:1.0, weight: 20}\n"
+        assert variant in text
+        text = text.replace(variant, "")
         (repo / "workflows" / "trainer.yaml").write_text(text)
-        _commit(repo, "no dataset claim")
+        _commit(repo, "no dataset claim; rerank without its variant")
         assert run(["compile", "--repo", str(repo), "--env", env, "--commit"]) == 0
         code, document = _cli(capsys, "sync", env, *cluster, "--prune")
         claim = get(kubeconfig, namespace, "persistentvolumeclaim", "trainer-data")
         assert claim["metadata"].get("deletionTimestamp") is None
         assert not [c for c in document["changes"] if c["kind"] == "PersistentVolumeClaim" and c["action"] == "delete"]
+        pruned = {(c["kind"], c["name"]) for c in document["changes"] if c["action"] == "delete"}
+        canary = {("Ingress", "rerank-distilled"), ("Service", "rerank-main"), ("Deployment", "rerank-distilled")}
+        assert canary <= pruned, pruned
+        assert _ingress_split(kubeconfig, namespace) == {"rerank": None}
+        code, document = _cli(capsys, "diff", env, *cluster)  # the changed tasks run again; the rest is clean
+        serving = [c for c in document["changes"] if c["kind"] not in ("Job", "PersistentVolumeClaim")]
+        assert all(c["action"] == "unchanged" for c in serving), serving
     finally:
         delete_namespaces(kubeconfig, namespace)
         kubectl(kubeconfig, "delete", "clusterqueue", queue, "resourceflavor", queue, "pv", volume,
@@ -186,6 +212,18 @@ def _assert_no_drift(capsys: pytest.CaptureFixture[str], env: str, cluster: list
     code, document = _cli(capsys, "diff", env, *cluster)
     assert code == 0, [(c["kind"], c["name"], c["action"], c.get("fields")) for c in document["changes"]
                        if c["action"] != "unchanged"]
+
+
+def _ingress_split(kubeconfig: Path, namespace: str) -> dict[str, str | None]:
+    """Backend Service → canary weight of each live Ingress (None: not a canary)."""
+    live = json.loads(kubectl(kubeconfig, "-n", namespace, "get", "ingresses", "-o", "json"))["items"]
+    return {
+        i["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]: i["metadata"]
+        .get("annotations", {})
+        .get(CANARY_WEIGHT)
+        for i in live
+        if i["metadata"].get("deletionTimestamp") is None
+    }
 
 
 def _job(kubeconfig: Path, namespace: str, task: str) -> dict[str, Any]:
@@ -232,3 +270,59 @@ def _volume(kubeconfig: Path, name: str) -> None:
         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"],
                  "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": f"/tmp/{name}"}},
     }))
+
+
+DROPPED = """\
+apiVersion: gitops-agent.io/v1alpha1
+kind: Workflow
+metadata: {name: dropper}
+spec:
+  services:
+    api:
+      image: registry.example.com/api:1.0
+      resources: {cpu: 50m, memory: 64Mi}
+      ports: {http: 8080}
+      route: {gateway: inference}
+      volumes:
+        scratch: {mountPath: /scratch, claim: {size: 1Gi, prune: true}}
+        results: {mountPath: /results, claim: {size: 1Gi}}
+"""
+
+
+def test_the_last_route_and_claims_dropped_from_git_are_pruned_as_asked(  # type: ignore[no-untyped-def]
+    tmp_path: Path, kube_cluster, kueue: str, capsys
+) -> None:
+    """Once git has no HTTPRoute and no claim left, prune still finds them: the route goes,
+    the claim that says ``prune: true`` goes, the other claim (and its data) stays."""
+    kubeconfig = kube_cluster.kubeconfig
+    suffix = secrets.token_hex(3)
+    env, namespace = f"drop{suffix}", f"ml-drop-{suffix}"
+    repo = tmp_path / "repo"
+    (repo / "workflows").mkdir(parents=True)
+    (repo / "environments").mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "workflows" / "dropper.yaml").write_text(DROPPED)
+    (repo / "environments" / f"{env}.yaml").write_text(
+        "apiVersion: gitops-agent.io/v1alpha1\nkind: Environment\n"
+        f"metadata: {{name: {env}}}\nspec: {{namespace: {namespace}, branch: env/{env}}}\n"
+    )
+    _commit(repo, "api with a route and two claims")
+    cluster = ["--repo", str(repo), "--kubeconfig", str(kubeconfig)]
+    try:
+        assert run(["compile", "--repo", str(repo), "--env", env, "--commit"]) == 0
+        code, document = _cli(capsys, "sync", env, *cluster)
+        assert code == 0, document
+        get(kubeconfig, namespace, "httproute", "api")
+
+        text = DROPPED.replace("      route: {gateway: inference}\n", "").split("      volumes:\n")[0]
+        (repo / "workflows" / "dropper.yaml").write_text(text)
+        _commit(repo, "no route, no claims")
+        assert run(["compile", "--repo", str(repo), "--env", env, "--commit"]) == 0
+        code, document = _cli(capsys, "sync", env, *cluster, "--prune")
+        deleted = sorted((c["kind"], c["name"]) for c in document["changes"] if c["action"] == "delete")
+        assert deleted == [("HTTPRoute", "api"), ("PersistentVolumeClaim", "dropper-scratch")], deleted
+        kept = get(kubeconfig, namespace, "persistentvolumeclaim", "dropper-results")
+        assert kept["metadata"].get("deletionTimestamp") is None
+        _assert_no_drift(capsys, env, cluster)
+    finally:
+        delete_namespaces(kubeconfig, namespace)

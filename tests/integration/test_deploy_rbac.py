@@ -24,6 +24,8 @@ from gitops_agent.reconcile.permissions import (
     denied,
     required_permissions,
 )
+from tests.support.cluster import install_crds, kube_api
+from tests.support.published_crds import GATEWAY_API, crd_dir
 from tests.support.reliability import ReliabilityCounters
 from tools.testcluster.launcher import RunningCluster
 
@@ -56,6 +58,8 @@ def service_account_kubeconfig(cluster: RunningCluster, path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def deployed(kube_cluster: RunningCluster) -> RunningCluster:
+    with kube_api(kube_cluster.kubeconfig) as api:  # HTTPRoute, a managed kind, is a CRD
+        install_crds(api, crd_dir(GATEWAY_API))
     proc = subprocess.run(
         [kubectl_path(), "--kubeconfig", str(kube_cluster.kubeconfig), "apply", "--server-side", "-k", str(DEPLOY)],
         capture_output=True,
@@ -73,7 +77,7 @@ def test_service_account_has_every_permission_the_agent_needs(
     cluster = KubeCluster(kubeconfig)
     try:
         needed, not_served = required_permissions(cluster, lease_namespace=NAMESPACE)
-        assert not_served == []  # the test cluster serves every managed kind (monitoring CRDs installed)
+        assert not_served == []  # the test cluster serves every managed kind (monitoring, Gateway API CRDs installed)
         assert len(needed) == len(MANAGED_KINDS) * len(OBJECT_VERBS) + len(POD_VERBS) + len(LEASE_VERBS)
         nodes = Permission("delete", "", "nodes", None, "never needed")
         results = check_agent_permissions(cluster, lease_namespace=NAMESPACE, extra=[nodes])

@@ -48,6 +48,7 @@ spec:
       disruption: {maxUnavailable: 2}
     ranker:  # weight 20, but the variant gets 30% of the requests
       ports: {http: 8080}
+      route: {gateway: shop}
       resources: {cpu: 500m, memory: 256Mi}
       variants:
         canary: {image: registry.example.com/ranker:2.0.0, weight: 20}

@@ -283,3 +283,127 @@ def test_a_zero_stabilization_window_scales_at_once() -> None:
         o for o in compile_workflow(build_workflow(document, "w.yaml")) if o["kind"] == "HorizontalPodAutoscaler"
     )
     assert hpa["spec"]["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 0}}
+
+
+CANARY = "nginx.ingress.kubernetes.io/canary"
+CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
+
+
+def _backend(ingress: dict[str, Any]) -> tuple[list[str | None], str, str, int]:
+    """(hosts, path, Service, port number) of an Ingress whose rules share one path."""
+    rules = ingress["spec"]["rules"]
+    paths = [p for rule in rules for p in rule["http"]["paths"]]
+    assert len({repr(p) for p in paths}) == 1, paths
+    service = paths[0]["backend"]["service"]
+    return [rule.get("host") for rule in rules], paths[0]["path"], service["name"], service["port"]["number"]
+
+
+def test_ingress_splits_requests_by_canary_weight_over_a_service_per_variant(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    objects = rendered["prod"]
+    main = _one(objects, "Ingress", "rerank")
+    canary = _one(objects, "Ingress", "rerank-distilled")
+    assert _backend(main) == (["rerank.example.com"], "/v1/rerank", "rerank-main", 8080)
+    assert _backend(canary) == (["rerank.example.com"], "/v1/rerank", "rerank-distilled", 8080)
+    assert main["spec"]["rules"][0]["http"]["paths"][0]["pathType"] == "Prefix"
+    issuer = {"cert-manager.io/cluster-issuer": "letsencrypt", "nginx.ingress.kubernetes.io/proxy-body-size": "16m"}
+    assert main["metadata"]["annotations"] == issuer
+    assert canary["metadata"]["annotations"] == {**issuer, CANARY: "true", CANARY_WEIGHT: "20"}  # 20% of requests
+    for ingress in (main, canary):
+        assert ingress["spec"]["ingressClassName"] == "nginx"
+        assert ingress["spec"]["tls"] == [{"hosts": ["rerank.example.com"], "secretName": "rerank-tls"}]
+    for variant in ("main", "distilled"):
+        service = _one(objects, "Service", f"rerank-{variant}")
+        assert service["spec"]["selector"]["gitops-agent.io/variant"] == variant
+    assert [
+        d["spec"]["replicas"]
+        for d in objects
+        if d["kind"] == "Deployment" and d["metadata"]["name"].startswith("rerank")
+    ] == [3, 1]
+
+
+def test_an_environment_overrides_the_ingress_hosts_and_drops_tls(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    for name in ("rerank", "rerank-distilled"):
+        ingress = _one(rendered["dev"], "Ingress", name)
+        assert _backend(ingress)[0] == ["rerank.dev.example.com"]
+        assert "tls" not in ingress["spec"]
+
+
+def _compiled(services: dict[str, Any], **spec: Any) -> list[dict[str, Any]]:
+    from gitops_agent.compile import compile_workflow
+    from gitops_agent.spec.build import build_workflow
+
+    document = {
+        "apiVersion": "gitops-agent.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "w"},
+        "spec": {"services": services, **spec},
+    }
+    return compile_workflow(build_workflow(document, "workflows/w.yaml"))
+
+
+def _namespaced(obj: dict[str, Any]) -> dict[str, Any]:
+    return {**obj, "metadata": {**obj["metadata"], "namespace": "ns"}}
+
+
+def test_an_ingress_without_variants_or_hosts_sends_every_host_to_the_service() -> None:
+    objects = _compiled({"api": {"image": "app:1", "ports": {"http": 8080}, "ingress": {}}})
+    (ingress,) = [o for o in objects if o["kind"] == "Ingress"]
+    assert ingress["metadata"]["name"] == "api" and "annotations" not in ingress["metadata"]
+    assert ingress["spec"] == {
+        "rules": [
+            {
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": "api", "port": {"number": 8080}}},
+                        }
+                    ]
+                }
+            }
+        ]
+    }
+    assert [o["metadata"]["name"] for o in objects if o["kind"] == "Service"] == ["api"]
+    kubernetes_validate.validate(_namespaced(ingress), "1.36", strict=True)
+
+
+@pytest.mark.parametrize("exposure", [{"route": {"gateway": "gw"}}, {"ingress": {"className": "nginx"}}])
+def test_the_service_monitor_scrapes_each_pod_once_beside_per_variant_services(exposure: dict[str, Any]) -> None:
+    """The per-variant Services select the same pods as the shared Service: a ServiceMonitor
+    matching them too would scrape every pod twice (and double every rate)."""
+    service = {
+        "image": "app:1",
+        "ports": {"http": 8080},
+        "variants": {"b": {"image": "app:2", "weight": 10}},
+        **exposure,
+    }
+    objects = _compiled({"api": service}, monitoring={"scrape": {"port": "http"}})
+    (monitor,) = [o for o in objects if o["kind"] == "ServiceMonitor"]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    services = [o for o in objects if o["kind"] == "Service"]
+    assert sorted(o["metadata"]["name"] for o in services) == ["api", "api-b", "api-main"]
+    scraped = [o["metadata"]["name"] for o in services if selector.items() <= o["metadata"]["labels"].items()]
+    assert scraped == ["api"]
+
+
+def test_prune_lists_every_kind_the_compiler_emits(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """A kind missing from the listed kinds is never found once git has none of it left: the
+    last HTTPRoute, Ingress or claim dropped from git would stay in the cluster for good."""
+    from gitops_agent.reconcile.engine import MANAGED_KINDS
+
+    listed = {(group, kind) for group, _, kind in MANAGED_KINDS}
+    emitted = {(o["apiVersion"].rpartition("/")[0], o["kind"]) for objects in rendered.values() for o in objects}
+    emitted |= {
+        (o["apiVersion"].rpartition("/")[0], o["kind"])
+        for o in _compiled(
+            {"api": {"image": "app:1", "ports": {"http": 80}, "ingress": {}, "autoscale": {"min": 1, "max": 2}}},
+            tasks={"nightly": {"image": "app:1", "schedule": "0 2 * * *"}},
+            config={"a.yaml": "a: 1\n"},
+            monitoring={"scrape": {"port": "http"}, "alerts": [{"name": "Down", "expr": "up == 0"}]},
+        )
+    }
+    assert {("", "Namespace"), ("networking.k8s.io", "Ingress"), ("gateway.networking.k8s.io", "HTTPRoute")} <= emitted
+    assert sorted(emitted - listed) == []

@@ -205,10 +205,22 @@ def workflow_specs(draw: st.DrawFn) -> dict[str, Any]:
             service["probes"] = {"readiness": {"path": "/healthz", "port": "http"}}
         if draw(st.booleans()):
             _merge(service, draw(placement()))
-        if draw(st.booleans()):
-            service["route"] = {"gateway": "gw", "path": draw(st.sampled_from(["/", "/v1", "/api/chat"]))}
+        exposure = draw(st.sampled_from([None, "route", "ingress"]))
+        path = draw(st.sampled_from(["/", "/v1", "/api/chat"]))
+        if exposure == "route":
+            service["route"] = {"gateway": "gw", "path": path}
             if draw(st.booleans()):
                 service["route"]["hostnames"] = [draw(names) + ".example.com"]
+        elif exposure == "ingress":
+            service["ingress"] = {"path": path}
+            if draw(st.booleans()):
+                service["ingress"]["hosts"] = draw(
+                    st.lists(names.map(lambda s: s + ".example.com"), min_size=1, max_size=2, unique=True)
+                )
+            if draw(st.booleans()):
+                service["ingress"].update(className="nginx", tlsSecret=draw(names) + "-tls")
+            if draw(st.booleans()):
+                service["ingress"]["annotations"] = {"nginx.ingress.kubernetes.io/proxy-body-size": "16m"}
         services[name] = service
     spec: dict[str, Any] = {
         "defaults": {"image": draw(images), "resources": {"cpu": draw(cpu), "memory": draw(memory)}}
@@ -274,6 +286,9 @@ def test_random_valid_specs_compile_deterministically_and_render(tmp_path_factor
     assert kinds.count("PersistentVolumeClaim") == len(claims)
     assert kinds.count("Deployment") == sum(
         1 + len(s.get("variants", {})) for s in workflow.get("services", {}).values()
+    )
+    assert kinds.count("Ingress") == sum(
+        1 + len(s.get("variants", {})) for s in workflow.get("services", {}).values() if "ingress" in s
     )
     for obj in objects:
         labels = obj["metadata"]["labels"]

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 from gitops_agent.optimize.experiments import recommend_variant, split_of
 from gitops_agent.optimize.model import REMOVE, Status, Target, TargetKind, TrafficHistory
 from gitops_agent.optimize.sequential import MIXING_SD, chi_square_sf, msprt
-from gitops_agent.spec.model import Container, Experiments, Service, Variant
+from gitops_agent.spec.model import (
+    Autoscale,
+    Container,
+    Experiments,
+    Ingress,
+    Route,
+    Service,
+    Variant,
+)
 
 TARGET = Target("imgrec", TargetKind.SERVICE, "classifier")
 VARIANT = Variant(name="candidate", weight=20, image="img:1.5")
-SERVICE = Service(name="classifier", container=Container(image="img:1.4"), variants=(VARIANT,))
+ROUTE = Route(gateway="inference", port="http")  # the weights split requests only through a route
+SERVICE = Service(
+    name="classifier", container=Container(image="img:1.4"), ports={"http": 8080}, variants=(VARIANT,), route=ROUTE
+)
 POLICY = Experiments(metric="errorRate", confidence=0.95, min_samples=1000)
 
 
@@ -108,6 +120,7 @@ def test_split_over_several_variants() -> None:
         name="s",
         container=Container(image="a"),
         variants=(Variant(name="b", weight=10), Variant(name="c", weight=30)),
+        route=ROUTE,
     )
     check = split_of(two, {"s": 6_000, "s-b": 1_000, "s-c": 3_000})
     assert check is not None and check.chi_square == 0 and check.intended == (0.6, 0.1, 0.3)
@@ -176,3 +189,28 @@ def test_latency_quantile_test_uses_the_main_p95_bucket() -> None:
     assert rec.status is Status.PROPOSE and rec.new == REMOVE
     none = recommend_variant(TARGET, SERVICE, VARIANT, None, None, policy)
     assert none.status is Status.INCONCLUSIVE and "histogram" in none.reason
+
+
+def test_an_ingress_splits_by_the_weights_too() -> None:
+    service = replace(SERVICE, route=None, ingress=Ingress(port="http"))
+    check = split_of(service, {"classifier": 8_000, "classifier-candidate": 2_000})
+    assert check is not None and check.intended == (0.8, 0.2) and not check.mismatch
+
+
+def test_without_a_route_requests_follow_the_replicas() -> None:
+    """The Service spreads requests over pods: a 20% variant of a 1-replica service has 1 of
+    2 replicas and gets half the requests, which is no sample-ratio mismatch."""
+    plain = replace(SERVICE, route=None)
+    check = split_of(plain, {"classifier": 5_000, "classifier-candidate": 5_000})
+    assert check is not None and check.intended == (0.5, 0.5) and not check.mismatch
+    five = replace(plain, replicas=5)  # 4 + 1
+    check = split_of(five, {"classifier": 8_000, "classifier-candidate": 2_000})
+    assert check is not None and check.intended == (0.8, 0.2) and not check.mismatch
+
+
+def test_an_autoscaled_service_without_a_route_has_no_fixed_split() -> None:
+    scaled = replace(SERVICE, route=None, autoscale=Autoscale(min=2, max=10))
+    assert split_of(scaled, {"classifier": 9_000, "classifier-candidate": 1_000}) is None
+    routed = replace(scaled, route=ROUTE)  # the route keeps 80/20 whatever the HPA does
+    check = split_of(routed, {"classifier": 9_000, "classifier-candidate": 1_000})
+    assert check is not None and check.mismatch

@@ -85,3 +85,25 @@ def test_risk_summary_lists_the_dangerous_part_first() -> None:
         "1 task(s) will run: train-2b3c",
     ]
     assert risk_summary([Reviewed("update", "", "ConfigMap", "ml", "harmless")]) == []
+
+
+def test_risk_summary_names_traffic_split_changes_of_routes_and_canary_ingresses() -> None:
+    def route(main: int, canary: int) -> dict[str, object]:
+        refs = [{"name": "chat-main", "port": 80, "weight": main}, {"name": "chat-lora", "port": 80, "weight": canary}]
+        return {"spec": {"rules": [{"backendRefs": refs}]}}
+
+    def canary(weight: str) -> dict[str, object]:
+        prefix = "nginx.ingress.kubernetes.io/canary"
+        return {"metadata": {"annotations": {prefix: "true", f"{prefix}-weight": weight}}}
+
+    lines = risk_summary([
+        Reviewed("update", "gateway.networking.k8s.io", "HTTPRoute", "ml", "chat",
+                 field_changes(route(90, 10), route(50, 50))),
+        Reviewed("update", "networking.k8s.io", "Ingress", "ml", "rerank-distilled",
+                 field_changes(canary("20"), canary("60"))),
+    ])
+    assert sorted(lines) == [
+        "HTTPRoute/ml/chat: weight of chat-lora 10 → 50",
+        "HTTPRoute/ml/chat: weight of chat-main 90 → 50",
+        "Ingress/ml/rerank-distilled: canary-weight 20 → 60",
+    ]

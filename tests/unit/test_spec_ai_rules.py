@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.specs.helpers import VALID_ENVIRONMENT, assert_only, diagnose, workflow_problems
+from tests.unit.specs.helpers import VALID_ENVIRONMENT, assert_only, diagnose, workflow_problems, write_repo
 
 F = "workflows/wf.yaml"
 HEADER = """\
@@ -569,6 +569,13 @@ ROUTE_CASES = {
         "spec.services.s.route.hostnames[0]",
         "host name",
     ),
+    "route-hostname-ip": (
+        "ports: {http: 80}\nroute: {gateway: gw, hostnames: [192.168.0.1]}",
+        9,
+        40,
+        "spec.services.s.route.hostnames[0]",
+        "IP address",
+    ),
     "route-path": (
         "ports: {http: 80}\nroute: {gateway: gw, path: v1}",
         9,
@@ -604,3 +611,191 @@ def test_the_main_variant_service_of_a_route_cannot_clash_with_another_workflows
         ("workflows/wf.yaml", 9, 7, "spec.services.chat.route"),
     ], [str(d) for d in found]
     assert "'chat-main'" in found[1].message
+
+
+INGRESS_CASES = {
+    "ingress-and-route": (
+        "ports: {http: 80}\nroute: {gateway: gw}\ningress: {className: nginx}",
+        10,
+        7,
+        "spec.services.s.ingress",
+        "route (Gateway API) or ingress, not both",
+    ),
+    "ingress-unknown-port": (
+        "ports: {http: 80}\ningress: {port: grpc}",
+        9,
+        23,
+        "spec.services.s.ingress.port",
+        "unknown port 'grpc'",
+    ),
+    "ingress-which-port": (
+        "ports: {http: 80, metrics: 9090}\ningress: {}",
+        9,
+        7,
+        "spec.services.s.ingress",
+        "name the ingress's port",
+    ),
+    "ingress-without-ports": ("ingress: {}", 8, 7, "spec.services.s.ingress", "declare one in ports"),
+    "ingress-host": (
+        "ports: {http: 80}\ningress: {hosts: [Rerank_Example]}",
+        9,
+        25,
+        "spec.services.s.ingress.hosts[0]",
+        "host name",
+    ),
+    "ingress-host-ip": (
+        "ports: {http: 80}\ningress: {hosts: [rerank.example.com, 10.0.0.7]}",
+        9,
+        45,
+        "spec.services.s.ingress.hosts[1]",
+        "IP address",
+    ),
+    "ingress-host-long-label": (
+        "ports: {http: 80}\ningress: {hosts: [" + "a" * 64 + ".example.com]}",
+        9,
+        25,
+        "spec.services.s.ingress.hosts[0]",
+        "at most 63 characters",
+    ),
+    "ingress-duplicate-host": (
+        "ports: {http: 80}\ningress: {hosts: [a.example.com, a.example.com]}",
+        9,
+        24,
+        "spec.services.s.ingress.hosts",
+        "items must be unique",
+    ),
+    "ingress-not-a-mapping": (
+        "ports: {http: 80}\ningress: nginx",
+        9,
+        16,
+        "spec.services.s.ingress",
+        "must be a mapping",
+    ),
+    "ingress-port-number": (
+        "ports: {http: 80}\ningress: {port: 80}",
+        9,
+        23,
+        "spec.services.s.ingress.port",
+        "must be a string",
+    ),
+    "ingress-canary-annotation": (
+        "ports: {http: 80}\ningress: {annotations: {nginx.ingress.kubernetes.io/canary-weight: '50'}}",
+        9,
+        31,
+        "spec.services.s.ingress.annotations.nginx.ingress.kubernetes.io/canary-weight",
+        "come from the variants' weights",
+    ),
+    "ingress-annotation-key": (
+        "ports: {http: 80}\ningress: {annotations: {'bad key': x}}",
+        9,
+        31,
+        'spec.services.s.ingress.annotations["bad\\u0020key"]',
+        "annotation key",
+    ),
+    "ingress-annotation-number": (
+        "ports: {http: 80}\ningress: {annotations: {example.com/size: 16}}",
+        9,
+        49,
+        "spec.services.s.ingress.annotations.example.com/size",
+        "must be a string",
+    ),
+    "ingress-path": (
+        "ports: {http: 80}\ningress: {path: v1}",
+        9,
+        23,
+        "spec.services.s.ingress.path",
+        "absolute HTTP path",
+    ),
+    "ingress-class-name": (
+        "ports: {http: 80}\ningress: {className: Nginx_Class}",
+        9,
+        28,
+        "spec.services.s.ingress.className",
+        "Kubernetes object name",
+    ),
+    "ingress-tls-secret": (
+        "ports: {http: 80}\ningress: {tlsSecret: 'my cert'}",
+        9,
+        28,
+        "spec.services.s.ingress.tlsSecret",
+        "Kubernetes object name",
+    ),
+    "ingress-unknown-field": (
+        "ports: {http: 80}\ningress: {host: a.example.com}",
+        9,
+        17,
+        "spec.services.s.ingress.host",
+        "unknown field",
+    ),
+    "ingress-two-variants": (
+        "ports: {http: 80}\ningress: {}\nvariants: {b: {image: app:2, weight: 10}, c: {image: app:3, weight: 10}}",
+        9,
+        7,
+        "spec.services.s.ingress",
+        "at most one variant",
+    ),
+    "ingress-main-variant-clash": (
+        "ports: {http: 80}\ningress: {}\nvariants: {main: {image: app:2, weight: 10}}",
+        9,
+        7,
+        "spec.services.s.ingress",
+        "clashes",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INGRESS_CASES))
+def test_invalid_ingress_is_located(tmp_path: Path, case: str) -> None:
+    body, line, col, field, fragment = INGRESS_CASES[case]
+    text = ROUTE_HEADER + textwrap.indent(body.rstrip("\n") + "\n", " " * 6)
+    assert_only(workflow_problems(tmp_path, text), F, line, col, field, fragment)
+
+
+def test_valid_ingress_forms_have_no_problem(tmp_path: Path) -> None:
+    body = (
+        "ports: {http: 80, metrics: 9090}\n"
+        "ingress: {className: nginx, hosts: [a.example.com, '*.b.example.com'], path: /v1, port: http,"
+        " tlsSecret: a-tls}\n"
+        "variants: {b: {image: app:2, weight: 20}}"
+    )
+    text = ROUTE_HEADER + textwrap.indent(body + "\n", " " * 6)
+    assert workflow_problems(tmp_path, text) == []
+
+
+def test_the_main_variant_service_of_an_ingress_cannot_clash_with_another_workflows_service(tmp_path: Path) -> None:
+    routed = ROUTE_HEADER.replace("    s:\n", "    chat:\n") + (
+        "      ports: {http: 80}\n      ingress: {}\n      variants: {b: {image: app:2, weight: 10}}\n"
+    )
+    other = ROUTE_HEADER.replace("name: wf", "name: other").replace("    s:\n", "    chat-main:\n")
+    found = diagnose(tmp_path, {F: routed, "workflows/other.yaml": other, "environments/dev.yaml": VALID_ENVIRONMENT})
+    assert [(d.file, d.line, d.col, d.field) for d in found] == [
+        ("workflows/other.yaml", 6, 5, "spec.services.chat-main"),
+        ("workflows/wf.yaml", 9, 7, "spec.services.chat.ingress"),
+    ], [str(d) for d in found]
+    assert "'chat-main'" in found[1].message
+
+
+def test_an_environment_override_adding_a_second_variant_to_an_ingress_is_located_in_the_environment(
+    tmp_path: Path,
+) -> None:
+    workflow = (
+        ROUTE_HEADER + "      ports: {http: 80}\n      ingress: {}\n      variants: {b: {image: app:2, weight: 10}}\n"
+    )
+    env = (
+        VALID_ENVIRONMENT
+        + "  overrides:\n    wf:\n      services:\n        s:\n          variants: {c: {image: app:3, weight: 5}}\n"
+    )
+    found = diagnose(tmp_path, {F: workflow, "environments/dev.yaml": env})
+    assert [d.file for d in found] == ["environments/dev.yaml"], [str(d) for d in found]
+    assert "at most one variant" in found[0].message
+
+
+def test_validate_exits_2_with_the_located_ingress_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gitops_agent.cli import run
+
+    body = "ports: {http: 80}\nroute: {gateway: gw}\ningress: {className: nginx}\n"
+    write_repo(tmp_path, {F: ROUTE_HEADER + textwrap.indent(body, " " * 6), "environments/dev.yaml": VALID_ENVIRONMENT})
+    assert run(["validate", "--repo", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "workflows/wf.yaml:10:7: spec.services.s.ingress: a service is exposed through route" in err
+    assert "Traceback" not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -331,3 +332,47 @@ def test_schemas_are_found_and_describe_every_property() -> None:
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         assert schema["additionalProperties"] is False
         assert _undocumented(schema, name) == []
+
+
+def _reached_without_description(schema: dict[str, Any]) -> list[str]:
+    """Every property reachable from the root (through ``$ref``s, items, maps and
+    alternatives) whose own or referenced schema has no description."""
+    defs = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        for _ in range(10):
+            if not (isinstance(node, dict) and "$ref" in node):
+                break
+            own = node.get("description")
+            node = {**defs[node["$ref"].rsplit("/", 1)[-1]], **({"description": own} if own else {})}
+        return node
+
+    found: list[str] = []
+
+    def walk(node: Any, where: str, depth: int) -> None:
+        node = resolve(node)
+        if depth > 12 or not isinstance(node, dict):
+            return
+        for prop, sub in (node.get("properties") or {}).items():
+            if not str(resolve(sub).get("description", "")).strip():
+                found.append(f"{where}.{prop}")
+            walk(sub, f"{where}.{prop}", depth + 1)
+        for key, suffix in (("items", "[]"), ("additionalProperties", ".<name>")):
+            if isinstance(node.get(key), dict):
+                walk(node[key], where + suffix, depth + 1)
+        for key in ("oneOf", "anyOf", "allOf"):
+            for sub in node.get(key) or ():
+                walk(sub, where, depth + 1)
+
+    walk(schema, "", 0)
+    return found
+
+
+def test_every_field_reached_through_references_has_a_description() -> None:
+    import json
+
+    for name in ("workflow", "environment"):
+        schema = json.loads((schema_dir() / f"{name}.schema.json").read_text())
+        assert _reached_without_description(schema) == [], name
+    undocumented = {"type": "object", "properties": {"gpu": {"$ref": "#/$defs/gpu"}}, "$defs": {"gpu": {}}}
+    assert _reached_without_description(undocumented) == [".gpu"]  # the check itself can fail
