@@ -15,7 +15,6 @@ DEPENDS_ON = "gitops-agent.io/depends-on"
 CONFIG_HASH = "gitops-agent.io/config-hash"
 PRUNE = "gitops-agent.io/prune"
 
-MAIN_VARIANT = "main"
 
 
 def ownership(environment: str) -> dict[str, str]:

@@ -27,6 +27,7 @@ from gitops_agent.spec.model import (
     VolumeKind,
     Workflow,
 )
+from gitops_agent.spec.variants import MAIN_VARIANT, variant_replicas
 
 Obj = dict[str, Any]
 
@@ -375,25 +376,13 @@ def cronjob(task: Task, workflow: Workflow) -> Obj:
     return obj
 
 
-def variant_replicas(service: Service) -> dict[str, int]:
-    """Replicas per variant (``main`` included) from the total and the variants' weights.
-
-    The total is ``replicas`` (default 1), or ``autoscale.min`` when autoscaling; each variant
-    gets ``max(1, round(total × weight / 100))``; with autoscaling only ``main`` is scaled by
-    the HPA, variants keep their share of the minimum.
-    """
-    total = service.autoscale.min if service.autoscale else (service.replicas or 1)
-    shares = {v.name: max(1, round(total * v.weight / 100)) for v in service.variants}
-    return {L.MAIN_VARIANT: max(1, total - sum(shares.values())), **shares}
-
-
 def _selector(workflow: Workflow, service: Service) -> dict[str, str]:
     return {L.NAME: service.name, L.PART_OF: workflow.name}
 
 
 def deployment(service: Service, workflow: Workflow, variant: Variant | None = None) -> Obj:
     """The main Deployment of a service, or the Deployment of one of its variants."""
-    variant_name = variant.name if variant else L.MAIN_VARIANT
+    variant_name = variant.name if variant else MAIN_VARIANT
     obj = template("deployment")
     meta = obj["metadata"]
     meta["name"] = service.name if variant is None else f"{service.name}-{variant.name}"
@@ -461,7 +450,7 @@ def route_services(service: Service, workflow: Workflow) -> list[Obj]:
     an ingress, or without variants)."""
     if (service.route is None and service.ingress is None) or not service.variants:
         return []
-    names = [L.MAIN_VARIANT, *(v.name for v in service.variants)]
+    names = [MAIN_VARIANT, *(v.name for v in service.variants)]
     return [variant_service(service, workflow, name) for name in names]
 
 
@@ -485,7 +474,7 @@ def http_route(service: Service, workflow: Workflow) -> Obj:
     port = service.ports[route.port]
     if service.variants:
         main_weight = 100 - sum(v.weight for v in service.variants)
-        backends = [{"name": f"{service.name}-{L.MAIN_VARIANT}", "port": port, "weight": main_weight}]
+        backends = [{"name": f"{service.name}-{MAIN_VARIANT}", "port": port, "weight": main_weight}]
         backends += [{"name": f"{service.name}-{v.name}", "port": port, "weight": v.weight} for v in service.variants]
     else:
         backends = [{"name": service.name, "port": port}]
@@ -509,7 +498,7 @@ def ingresses(service: Service, workflow: Workflow) -> list[Obj]:
         return []
     if not service.variants:
         return [_ingress(service, workflow, service.name, service.name)]
-    main = _ingress(service, workflow, service.name, f"{service.name}-{L.MAIN_VARIANT}")
+    main = _ingress(service, workflow, service.name, f"{service.name}-{MAIN_VARIANT}")
     canaries = []
     for variant in service.variants:
         name = f"{service.name}-{variant.name}"

@@ -34,8 +34,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from gitops_agent.compile.labels import MAIN_VARIANT
-from gitops_agent.compile.workloads import variant_replicas
 from gitops_agent.optimize.model import (
     REMOVE,
     Edit,
@@ -49,6 +47,7 @@ from gitops_agent.optimize.model import (
 )
 from gitops_agent.optimize.sequential import TEST_NAME, SplitCheck, msprt, sample_ratio
 from gitops_agent.spec.model import Experiments, Service, Variant, frozen_map
+from gitops_agent.spec.variants import MAIN_VARIANT, variant_replicas
 
 
 def intended_shares(service: Service) -> dict[str, float] | None:
@@ -57,7 +56,7 @@ def intended_shares(service: Service) -> dict[str, float] | None:
     With a ``route`` or an ``ingress`` the weights split the requests: each variant its
     ``weight``%, the main Deployment the rest. Without, the Service spreads requests over
     the pods, so each Deployment's share is its share of the replicas as compiled
-    (:func:`~gitops_agent.compile.workloads.variant_replicas`: a 20% variant of a 1-replica
+    (:func:`~gitops_agent.spec.variants.variant_replicas`: a 20% variant of a 1-replica
     service gets 1 of 2 replicas, half the requests). With ``autoscale`` and no route the HPA
     changes the main Deployment's replicas, so there is no fixed intended split (None).
     """
