@@ -21,12 +21,20 @@ from gitops_agent.commands.common import (
 )
 from gitops_agent.errors import EXIT_OK, InvalidInputError
 from gitops_agent.optimize import report
-from gitops_agent.optimize.engine import fetch, nothing_to_do, plan_for, recommend, replay_proposals
+from gitops_agent.optimize.engine import (
+    fetch,
+    nothing_to_do,
+    plan_for,
+    recommend,
+    replay_proposals,
+    retrain_recommendations,
+)
 from gitops_agent.optimize.model import Recommendation
 from gitops_agent.optimize.proposal import (
     ProposalResult,
     ProposalState,
     default_branch,
+    pending_retrains,
     write_proposal,
 )
 from gitops_agent.spec.model import Environment, SpecSet, Workflow
@@ -138,6 +146,9 @@ def optimize(
     at = time.time()
     fetched = fetch(client, query_plan, at=at)
     recs = replay_proposals(client, workflows, recommend(workflows, fetched), fetched, at=at)
+    recs += retrain_recommendations(
+        client, workflows, at=datetime.fromtimestamp(at, UTC), pending=pending_retrains(repo, environment)
+    )
     progress(f"{len(client.log.queries)} PromQL queries over {query_plan.window} in {time.monotonic() - started:.2f}s")
     chosen = branch or default_branch(environment.name, datetime.now(UTC).date())
     result = write_proposal(

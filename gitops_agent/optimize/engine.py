@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from gitops_agent.optimize import experiments, replay, replicas, rightsizing
+from gitops_agent.optimize import experiments, replay, replicas, retrain, rightsizing
 from gitops_agent.optimize.experiments import LATENCY_QUANTILES
 from gitops_agent.optimize.model import (
     Evidence,
@@ -58,8 +58,14 @@ def nothing_to_do(workflows: Sequence[Workflow]) -> str | None:
         return "the environment deploys no workflow"
     if not any(w.services or w.tasks for w in workflows):
         return "the workflows have no tasks or services"
-    if all(rightsizing_policy(w) is None and not (w.optimize and w.optimize.experiments) for w in workflows):
-        return "right-sizing is disabled (optimize.rightsizing.enabled: false) and no experiments are set"
+    if all(
+        rightsizing_policy(w) is None and not (w.optimize and (w.optimize.experiments or w.optimize.retrain))
+        for w in workflows
+    ):
+        return (
+            "right-sizing is disabled (optimize.rightsizing.enabled: false) and no experiments or retrain "
+            "policies are set"
+        )
     return None
 
 
@@ -167,6 +173,24 @@ def recommend(workflows: Sequence[Workflow], fetched: Fetched) -> list[Recommend
             if trial is not None and isinstance(item.spec, Service):
                 for variant in item.spec.variants:
                     out.append(_experiment(item, variant, trial, fetched, window))
+    return out
+
+
+def retrain_recommendations(
+    client: InstantClient,
+    workflows: Sequence[Workflow],
+    *,
+    at: datetime,
+    pending: Mapping[tuple[str, str], str],
+) -> list[Recommendation]:
+    """One recommendation per retrain policy (:mod:`gitops_agent.optimize.retrain`): one
+    instant query each, evaluated at ``at``, the end of the policy's window."""
+    out = []
+    for workflow in sorted(workflows, key=lambda w: w.name):
+        for policy in workflow.optimize.retrain if workflow.optimize else ():
+            rows = client.instant(retrain.quality_query(policy), at=at)
+            quality = retrain.quality_of([(r.labels, r.value) for r in rows])
+            out.append(retrain.recommend(workflow, policy, quality, at=at, pending=pending))
     return out
 
 

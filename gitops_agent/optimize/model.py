@@ -32,6 +32,7 @@ class Strategy(StrEnum):
     RIGHTSIZING = "rightsizing"
     REPLICAS = "replicas"
     EXPERIMENTS = "experiments"
+    RETRAIN = "retrain"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any
 
 from gitops_agent.adapters import git as gitops
 from gitops_agent.errors import GitError
-from gitops_agent.optimize import yamledit
+from gitops_agent.optimize import retrain, yamledit
 from gitops_agent.optimize.model import Edit, Recommendation, Strategy
 from gitops_agent.spec.model import Environment, SpecSet
 
@@ -127,6 +127,11 @@ def message(env: Environment, window: str, recommendations: Sequence[Recommendat
     tail = ["", f"Queries (each over {window}):"]
     tail += [f"[Q{n}] {query}" for query, n in numbers.items()]
     tail += ["", f"Gitops-Agent-Environment: {env.name}", f"Gitops-Agent-Window: {window}"]
+    tail += [
+        retrain.trailer(r.target.workflow, r.target.name, str(r.new))
+        for r in proposed
+        if r.strategy is Strategy.RETRAIN
+    ]
     budget = MESSAGE_LIMIT - sum(len(line) + 1 for line in head + tail)
     body: list[str] = []
     for index, rec in enumerate(proposed):
@@ -243,6 +248,19 @@ def write_proposal(
         pushed = True
     state = ProposalState.UPDATED if head else ProposalState.CREATED
     return ProposalResult(state, branch, commit, base, tuple(sorted(changed)), pushed, text)
+
+
+def pending_retrains(repo_path: Path, env: Environment) -> dict[tuple[str, str], str]:
+    """(workflow, task) → run id proposed by an open proposal branch of ``env``: a branch
+    whose head is not merged into the checkout's ``HEAD`` and carries a retrain trailer."""
+    repo = gitops.open_repo(repo_path)
+    base = gitops.head_commit(repo)
+    found: dict[tuple[str, str], str] = {}
+    for _, sha in sorted(gitops.branch_heads(repo, f"{BRANCH_PREFIX}/{env.name}-").items()):
+        if base is not None and gitops.is_ancestor(repo, sha, base):
+            continue
+        found.update(retrain.parse_trailers(gitops.commit_info(repo, sha).message))
+    return found
 
 
 def _same_tree_branch(repo: Any, env: Environment, branch: str, head: str | None, tree: str) -> tuple[str, str] | None:

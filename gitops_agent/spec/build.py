@@ -22,6 +22,7 @@ from gitops_agent.spec.model import (
     Autoscale,
     Claim,
     Container,
+    Direction,
     Disruption,
     EnvFrom,
     EnvFromKind,
@@ -33,6 +34,7 @@ from gitops_agent.spec.model import (
     Optimize,
     Probe,
     Resources,
+    Retrain,
     Rightsizing,
     Route,
     ScalingPolicy,
@@ -201,6 +203,7 @@ def _task(name: str, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> Ta
         completion_mode=body.get("completionMode"),
         backoff_limit_per_index=body.get("backoffLimitPerIndex"),
         max_failed_indexes=body.get("maxFailedIndexes"),
+        run_id=body.get("runId"),
     )
 
 
@@ -327,6 +330,7 @@ def _monitoring(value: Any) -> Monitoring | None:
             )
             for alert in value.get("alerts") or []
         ),
+        dashboard=bool(value.get("dashboard", True)),
     )
 
 
@@ -358,6 +362,16 @@ def _optimize(value: Any) -> Optimize | None:
             )
             if isinstance(exp, dict)
             else None
+        ),
+        retrain=tuple(
+            Retrain(
+                task=str(policy["task"]),
+                query=str(policy["query"]),
+                threshold=float(policy["threshold"]),
+                direction=Direction(policy.get("direction", Direction.BELOW.value)),
+                window=str(policy.get("window", "1d")),
+            )
+            for policy in value.get("retrain") or []
         ),
     )
 
