@@ -19,9 +19,10 @@ from gitops_agent.commands.common import (
     progress,
     say,
 )
-from gitops_agent.errors import EXIT_OK, InvalidInputError
+from gitops_agent.errors import EXIT_OK, InvalidInputError, SpecError
 from gitops_agent.optimize import report
 from gitops_agent.optimize.engine import (
+    RefusedPolicyQuery,
     fetch,
     nothing_to_do,
     plan_for,
@@ -146,9 +147,16 @@ def optimize(
     at = time.time()
     fetched = fetch(client, query_plan, at=at)
     recs = replay_proposals(client, workflows, recommend(workflows, fetched), fetched, at=at)
-    recs += retrain_recommendations(
-        client, workflows, at=datetime.fromtimestamp(at, UTC), pending=pending_retrains(repo, environment)
-    )
+    try:
+        recs += retrain_recommendations(
+            client, workflows, at=datetime.fromtimestamp(at, UTC), pending=pending_retrains(repo, environment)
+        )
+    except RefusedPolicyQuery as refused:
+        from gitops_agent.spec.loader import locate
+
+        source = specs.workflows[refused.workflow].source
+        where = locate(repo, source, "workflow", refused.workflow, refused.path, refused.message)
+        raise SpecError([where]) from refused
     progress(f"{len(client.log.queries)} PromQL queries over {query_plan.window} in {time.monotonic() - started:.2f}s")
     chosen = branch or default_branch(environment.name, datetime.now(UTC).date())
     result = write_proposal(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from gitops_agent.errors import PrometheusQueryError
 from gitops_agent.optimize import experiments, replay, replicas, retrain, rightsizing
 from gitops_agent.optimize.experiments import LATENCY_QUANTILES
 from gitops_agent.optimize.model import (
@@ -176,6 +177,15 @@ def recommend(workflows: Sequence[Workflow], fetched: Fetched) -> list[Recommend
     return out
 
 
+class RefusedPolicyQuery(Exception):
+    """Prometheus refused a retrain policy's query: where the query is (workflow and the
+    path of the field in the workflow) and Prometheus' message."""
+
+    def __init__(self, workflow: str, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.workflow, self.path, self.message = workflow, path, message
+
+
 def retrain_recommendations(
     client: InstantClient,
     workflows: Sequence[Workflow],
@@ -184,11 +194,19 @@ def retrain_recommendations(
     pending: Mapping[tuple[str, str], str],
 ) -> list[Recommendation]:
     """One recommendation per retrain policy (:mod:`gitops_agent.optimize.retrain`): one
-    instant query each, evaluated at ``at``, the end of the policy's window."""
+    instant query each, evaluated at ``at``, the end of the policy's window.
+
+    Raises :class:`RefusedPolicyQuery` when Prometheus refuses a policy's query as malformed.
+    """
     out = []
     for workflow in sorted(workflows, key=lambda w: w.name):
-        for policy in workflow.optimize.retrain if workflow.optimize else ():
-            rows = client.instant(retrain.quality_query(policy), at=at)
+        for index, policy in enumerate(workflow.optimize.retrain if workflow.optimize else ()):
+            try:
+                rows = client.instant(retrain.quality_query(policy), at=at)
+            except PrometheusQueryError as error:
+                path = ("spec", "optimize", "retrain", index, "query")
+                message = f"Prometheus refuses the query: {error.reason}"
+                raise RefusedPolicyQuery(workflow.name, path, message) from error
             quality = retrain.quality_of([(r.labels, r.value) for r in rows])
             out.append(retrain.recommend(workflow, policy, quality, at=at, pending=pending))
     return out

@@ -18,7 +18,14 @@ from gitops_agent.cli import run
 from gitops_agent.optimize.retrain import MIN_POINTS
 from tests.integration import optimize_scenarios as s
 from tests.support.gitrepos import git
-from tests.support.prometheus import DAY, PrometheusFactory, RunningPrometheus, SyntheticSeries, history_end
+from tests.support.prometheus import (
+    DAY,
+    PrometheusFactory,
+    RunningPrometheus,
+    SyntheticSeries,
+    free_port,
+    history_end,
+)
 
 pytestmark = pytest.mark.integration
 NAMESPACE = s.NAMESPACE
@@ -166,3 +173,26 @@ def test_a_model_without_series_is_not_enough_data(
     repo = s.write_repo(tmp_path / "repo", workflow=WORKFLOW % "unknown")
     rec = retrain_rec(optimize(repo, lab.url, capsys))
     assert (rec["status"], rec["details"]["points"]) == ("not-enough-data", 0)
+
+
+def test_a_query_prometheus_refuses_is_a_located_error(
+    lab: RunningPrometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workflow = (WORKFLOW % "x").replace('avg(model_accuracy{namespace="shop-prod", model="x"})', "avg(model_accuracy{")
+    repo = s.write_repo(tmp_path / "repo", workflow=workflow)
+    code = run(["optimize", "prod", "--repo", str(repo), "--prometheus", lab.url])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    where = "workflows/shop.yaml:23:16: spec.optimize.retrain[0].query: Prometheus refuses the query: "
+    assert err.startswith(f"error: {where}"), err
+    assert "parse error" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert git(repo, "branch", "--list", "gitops-agent/*") == ""
+
+
+def test_an_unreachable_prometheus_is_exit_3_with_only_a_retrain_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = s.write_repo(tmp_path / "repo", workflow=WORKFLOW % "decaying")
+    code = run(["optimize", "prod", "--repo", str(repo), "--prometheus", f"http://127.0.0.1:{free_port()}"])
+    err = capsys.readouterr().err
+    assert code == 3 and "cannot connect" in err and len(err.strip().splitlines()) == 1
