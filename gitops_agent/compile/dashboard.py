@@ -222,9 +222,13 @@ def build(workflow: Workflow) -> dict[str, Any]:
 
 
 def namespace_query(workflow: Workflow) -> str:
-    """The namespaces where the workflow's containers run (a Grafana ``label_values`` query)."""
+    """The namespaces where the workflow's containers run, told apart from other workflows'
+    containers of the same name by their pods (a Grafana ``label_values`` query)."""
     containers = [s.name for s in workflow.services] + [t.name for t in workflow.tasks]
-    return f'label_values(container_memory_working_set_bytes{{container=~"{_alternatives(containers)}"}}, namespace)'
+    workloads = [w for s in workflow.services for w in (s.name, *(f"{s.name}-{v.name}" for v in s.variants))]
+    workloads += [f"{workflow.name}-{t.name}" for t in workflow.tasks]
+    selector = f'container=~"{_alternatives(containers)}",{_pods(workloads)}'
+    return f"label_values(container_memory_working_set_bytes{{{selector}}}, namespace)"
 
 
 def expressions(document: dict[str, Any]) -> list[str]:

@@ -21,9 +21,10 @@ import pytest
 import yaml
 
 from gitops_agent.adapters.prometheus import PrometheusClient
-from gitops_agent.compile import compile_environment
+from gitops_agent.compile import compile_environment, dashboard
 from gitops_agent.optimize.quantity import parse_quantity
 from gitops_agent.spec import effective_workflow, load_specs
+from gitops_agent.spec.build import build_workflow
 from gitops_agent.spec.model import Container, Workflow
 from tests.support.gitrepos import make_gitops_repo
 from tests.support.prometheus import PrometheusFactory, RunningPrometheus, SyntheticSeries, history_end
@@ -91,6 +92,30 @@ def workflow_history(namespace: str, workflow: Workflow, end: int) -> list[Synth
     return series
 
 
+LIMITED_NAMESPACE = "limits"
+LIMITED = build_workflow(
+    {
+        "apiVersion": "gitops-agent.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "limited"},
+        "spec": {
+            "defaults": {"image": "app:1", "resources": {"cpu": "500m", "memory": "1Gi"}},
+            "tasks": {"train": {"resources": {"limits": {"cpu": "2", "memory": "2Gi"}}}},
+            "services": {
+                "api": {
+                    "ports": {"http": 8080},
+                    "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
+                    "variants": {"b": {"image": "app:2", "weight": 10}},
+                }
+            },
+        },
+    },
+    "workflows/limited.yaml",
+)
+"""A workflow whose containers set CPU and memory limits (the examples set none), so the
+limit lines of the resource panels are run too."""
+
+
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[Workflow], dict[str, bytes]]:
     repo = make_gitops_repo(tmp_path_factory.mktemp("examples") / "repo")
@@ -108,6 +133,7 @@ def lab(
     namespace, workflows, _ = compiled
     end = history_end()
     series = [s for workflow in workflows for s in workflow_history(namespace, workflow, end)]
+    series += workflow_history(LIMITED_NAMESPACE, LIMITED, end)
     factory = PrometheusFactory(tmp_path_factory.mktemp("prom"))
     try:
         yield factory.start(series, end=end)
@@ -195,3 +221,22 @@ def test_per_variant_panels_tell_the_variants_apart(
     assert {row.labels["workload"]: row.value for row in client.instant(rate, at=lab.end)} == pytest.approx(
         {"classifier": 10.0, "classifier-candidate": 10.0}
     )
+
+
+def test_limit_lines_return_the_limits_the_spec_sets(lab: RunningPrometheus) -> None:
+    model = dashboard.build(LIMITED)
+    client = PrometheusClient(lab.url, timeout=30)
+    limits = {}
+    for panel in model["panels"]:
+        for target in panel.get("targets", []):
+            expr = target["expr"].replace("$namespace", LIMITED_NAMESPACE)
+            rows = client.instant(expr, at=lab.end)
+            assert rows, f"{panel['title']} {target['legendFormat']}: {expr}"
+            if target["legendFormat"] == "limit":
+                limits[panel["title"]] = rows[0].value
+    assert limits == {
+        "api: CPU (cores)": 1.0,
+        "api: memory (working set)": 2.0**30,
+        "train: CPU (cores)": 2.0,
+        "train: memory (working set)": 2.0**31,
+    }

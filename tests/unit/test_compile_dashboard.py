@@ -113,7 +113,8 @@ def test_panels_ids_are_unique_and_use_the_datasource_variable() -> None:
     variables = {v["name"]: v for v in model["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
     assert variables["namespace"]["query"] == (
-        'label_values(container_memory_working_set_bytes{container=~"classifier|evaluate|train"}, namespace)'
+        'label_values(container_memory_working_set_bytes{container=~"classifier|evaluate|train",'
+        'pod=~"(classifier|classifier-candidate|vision-evaluate|vision-train)-[a-z0-9]+-[a-z0-9]{5}"}, namespace)'
     )
     for panel in model["panels"]:
         for target in panel.get("targets", []):
