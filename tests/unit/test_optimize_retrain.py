@@ -192,3 +192,48 @@ def test_a_run_id_on_a_scheduled_task_is_refused(tmp_path: Path) -> None:
     found = [d for d in workflow_problems(tmp_path, text) if d.field.endswith("runId")]
     assert [(d.line, d.col, d.field) for d in found] == [(8, 52, "spec.tasks.nightly.runId")]
     assert "scheduled task" in found[0].message
+
+
+def test_a_policy_in_an_environment_override_is_checked_in_the_environment_file(tmp_path: Path) -> None:
+    from tests.unit.specs.helpers import VALID_WORKFLOW, diagnose
+
+    environment = """\
+    apiVersion: gitops-agent.io/v1alpha1
+    kind: Environment
+    metadata: {name: dev}
+    spec:
+      namespace: ml-dev
+      branch: env/dev
+      overrides:
+        wf:
+          optimize:
+            retrain:
+              - {task: api, query: acc, threshold: 0.9}
+          tasks:
+            prep: {runId: "not a run id"}
+    """
+    found = diagnose(tmp_path, {"workflows/wf.yaml": VALID_WORKFLOW, "environments/dev.yaml": environment})
+    assert [(d.file, d.line, d.field) for d in found] == [
+        ("environments/dev.yaml", 11, "spec.overrides.wf.optimize.retrain[0].task"),
+        ("environments/dev.yaml", 13, "spec.overrides.wf.tasks.prep.runId"),
+    ], [str(d) for d in found]
+    assert "no task 'api' in this workflow (tasks: prep)" in found[0].message
+    assert "must be a run id" in found[1].message
+
+
+def test_a_shared_workflow_is_retrained_in_the_environment_overrides() -> None:
+    from gitops_agent.optimize.proposal import locate
+    from gitops_agent.spec.model import SpecSet, frozen_map
+
+    rec = _recommend(0.5)
+    envs = {
+        name: Environment(name=name, source=f"environments/{name}.yaml", namespace=name, branch=f"env/{name}")
+        for name in ("prod", "dev")
+    }
+    shared = SpecSet(workflows=frozen_map({"imgrec": _workflow()}), environments=frozen_map(envs))
+    assert locate(shared, envs["prod"], rec, rec.edits[0]) == (
+        "environments/prod.yaml",
+        ("spec", "overrides", "imgrec", "tasks", "train", "runId"),
+    )
+    alone = SpecSet(workflows=frozen_map({"imgrec": _workflow()}), environments=frozen_map({"prod": envs["prod"]}))
+    assert locate(alone, envs["prod"], rec, rec.edits[0]) == (F, ("spec", "tasks", "train", "runId"))
