@@ -237,3 +237,11 @@ def test_a_shared_workflow_is_retrained_in_the_environment_overrides() -> None:
     )
     alone = SpecSet(workflows=frozen_map({"imgrec": _workflow()}), environments=frozen_map({"prod": envs["prod"]}))
     assert locate(alone, envs["prod"], rec, rec.edits[0]) == (F, ("spec", "tasks", "train", "runId"))
+
+
+def test_the_pull_request_table_shows_an_unset_run_id_as_unset() -> None:
+    from gitops_agent.optimize import report
+
+    table = report.markdown_table([_recommend(0.5)])
+    assert "| `imgrec/task/train` | `runId` | (unset) | retrain-20261130T120000Z |" in table
+    assert "None" not in table
