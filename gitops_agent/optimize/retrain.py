@@ -5,7 +5,8 @@ The rule (docs/optimize.md, "Retraining on model decay"):
 
 - the mean is over every value of every series the query returns, evaluated every
   :data:`RESOLUTION` over the window: ``sum(sum_over_time((q)[W:5m])) /
-  sum(count_over_time((q)[W:5m]))`` — one instant query per policy;
+  sum(count_over_time((q)[W:5m]))`` — one instant query per policy; NaN values (a ratio
+  over zero fresh labels) are left out (``(q) >= -Inf`` keeps every other value);
 - fewer than :data:`MIN_POINTS` values: ``not-enough-data``;
 - a breach is ``mean < threshold`` (``direction: below``, e.g. accuracy) or
   ``mean > threshold`` (``above``, e.g. a drift score); equal is not a breach;
@@ -55,8 +56,8 @@ class Quality:
 
 def quality_query(policy: Retrain) -> str:
     """One instant query answering the sum (``stat="sum"``) and count (``stat="points"``)
-    of the policy query's values over its window, at :data:`RESOLUTION`."""
-    inner = f"({policy.query})[{policy.window}:{RESOLUTION}]"
+    of the policy query's values over its window, at :data:`RESOLUTION`, NaN left out."""
+    inner = f"(({policy.query}) >= -Inf)[{policy.window}:{RESOLUTION}]"
     total = f'label_replace(sum(sum_over_time({inner})), "stat", "sum", "", "")'
     points = f'label_replace(sum(count_over_time({inner})), "stat", "points", "", "")'
     return f"{total} or {points}"

@@ -33,6 +33,7 @@ HEALTHY, START, END = 0.95, 0.95, 0.80
 """The healthy model keeps 0.95 (± 0.01 hourly wobble); the decaying one falls linearly from
 0.95 to 0.80 over the last two days of its history."""
 THRESHOLD = 0.9
+HALF_DAY = 12 * 3600
 
 WORKFLOW = """\
 apiVersion: gitops-agent.io/v1alpha1
@@ -79,6 +80,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPrometheus]
     series = [
         SyntheticSeries("model_accuracy", {**labels, "model": "decaying"}, lambda t: decaying(end, t), days=3),
         SyntheticSeries("model_accuracy", {**labels, "model": "healthy"}, healthy, days=3),
+        # fresh labels only in the newest 12 hours: before, correct / labelled is 0 / 0 = NaN
+        SyntheticSeries("model_labelled", labels, lambda t: 100.0 if end - t < HALF_DAY else 0.0, days=3),
+        SyntheticSeries("model_correct", labels, lambda t: 70.0 if end - t < HALF_DAY else 0.0, days=3),
     ]
     factory = PrometheusFactory(tmp_path_factory.mktemp("prom"))
     try:
@@ -135,7 +139,7 @@ def test_decaying_accuracy_gives_exactly_one_retrain_proposal(
     message = git(repo, "log", "-1", "--format=%B", branch)
     assert f"Gitops-Agent-Retrain: vision/train {rec['new']}" in message
     assert f"mean {details['mean']:.6g} < 0.9 over 1d" in message
-    assert "sum_over_time((avg(model_accuracy" in message  # the query, as evidence
+    assert "sum_over_time(((avg(model_accuracy" in message  # the query, as evidence
 
     # the same data again, even asked for another branch: the open proposal is kept, not repeated
     second = optimize(repo, lab.url, capsys, "--branch", "gitops-agent/optimize/prod-again")
@@ -196,3 +200,16 @@ def test_an_unreachable_prometheus_is_exit_3_with_only_a_retrain_policy(
     code = run(["optimize", "prod", "--repo", str(repo), "--prometheus", f"http://127.0.0.1:{free_port()}"])
     err = capsys.readouterr().err
     assert code == 3 and "cannot connect" in err and len(err.strip().splitlines()) == 1
+
+
+def test_nan_values_of_a_ratio_are_left_out_of_the_mean(
+    lab: RunningPrometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ratio = 'sum(model_correct{namespace="shop-prod"}) / sum(model_labelled{namespace="shop-prod"})'
+    workflow = (WORKFLOW % "x").replace('avg(model_accuracy{namespace="shop-prod", model="x"})', ratio)
+    repo = s.write_repo(tmp_path / "repo", workflow=workflow)
+    rec = retrain_rec(optimize(repo, lab.url, capsys))
+    assert rec["status"] == "propose"
+    assert rec["details"]["mean"] == pytest.approx(0.7)
+    # 12 hours of values at 5m (plus the lookback after the newest sample), not the whole window
+    assert HALF_DAY // 300 <= rec["details"]["points"] <= HALF_DAY // 300 + 2

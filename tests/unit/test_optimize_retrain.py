@@ -56,7 +56,7 @@ def test_a_mean_below_the_threshold_proposes_a_new_run_id_for_the_window_end() -
     assert rec.details["windowEnd"] == "2026-11-30T12:00:00Z"
     assert rec.details["mean"] == pytest.approx(0.85)
     assert "mean 0.85 < 0.9 over 1d" in rec.reason
-    assert "sum_over_time((model_accuracy)[1d:5m])" in rec.evidence[0].query
+    assert "sum_over_time(((model_accuracy) >= -Inf)[1d:5m])" in rec.evidence[0].query
 
 
 def test_a_healthy_mean_and_the_threshold_itself_are_not_breaches() -> None:
