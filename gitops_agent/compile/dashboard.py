@@ -7,8 +7,8 @@ a ``datasource`` variable (any Prometheus data source) and a ``namespace`` varia
 namespaces where the workflow's containers run: one per environment). Panels, each a
 PromQL query over the metric and label names the alerts and ``gitops-agent optimize`` use:
 
-- per service, one series per variant (the main Deployment ``<service>``, each variant
-  ``<service>-<variant>``): request rate and error ratio (5xx share) from
+- per service with ports, one series per variant (the main Deployment ``<service>``, each
+  variant ``<service>-<variant>``): request rate and error ratio (5xx share) from
   ``http_requests_total``, latency p50/p95/p99 from ``http_request_duration_seconds_bucket``;
 - per service and per task: CPU (5m rate of ``container_cpu_usage_seconds_total``) and
   working set (``container_memory_working_set_bytes``) per pod, against the request and,
@@ -170,12 +170,14 @@ def panel_groups(workflow: Workflow) -> list[tuple[str, list[gt.Panel]]]:
     for service in workflow.services:
         workloads = [service.name, *(f"{service.name}-{v.name}" for v in service.variants)]
         latency = [(latency_quantile(workloads, q), f"{{{{workload}}}} p{q * 100:g}") for q in QUANTILES]
-        panels = [
-            _panel("Request rate", "reqps", [(request_rate(workloads), "{{workload}}")], "Per variant (5m rate)."),
-            _panel("Error ratio", "percentunit", [(error_ratio(workloads), "{{workload}}")], "5xx share per variant."),
-            _panel("Latency", "s", latency, "p50, p95 and p99 request duration per variant."),
-            *_resources(service.container, service.name, workloads),
-        ]
+        panels = []
+        if service.ports:  # a service without ports serves no requests
+            panels += [
+                _panel("Request rate", "reqps", [(request_rate(workloads), "{{workload}}")], "Per variant (5m rate)."),
+                _panel("Error ratio", "percentunit", [(error_ratio(workloads), "{{workload}}")], "5xx share."),
+                _panel("Latency", "s", latency, "p50, p95 and p99 request duration per variant."),
+            ]
+        panels += _resources(service.container, service.name, workloads)
         groups.append((f"Service {service.name}", panels))
     if workflow.tasks:
         names = [task.name for task in workflow.tasks]

@@ -125,3 +125,11 @@ def test_dashboard_false_compiles_no_config_map() -> None:
     names = [o["metadata"]["name"] for o in compile_workflow(_workflow(dashboard=False))]
     assert "vision-dashboard" not in names
     assert "vision-dashboard" in [o["metadata"]["name"] for o in compile_workflow(_workflow(dashboard=True))]
+
+
+def test_a_service_without_ports_gets_no_request_panels() -> None:
+    spec = {**DOCUMENT["spec"], "services": {"worker": {"command": ["work"]}}}
+    workflow = build_workflow({**DOCUMENT, "spec": spec}, "workflows/vision.yaml")
+    titles = [p["title"] for p in _model(workflow)["panels"]]
+    assert "Service worker" in titles and "worker: CPU (cores)" in titles
+    assert not {"Request rate", "Error ratio", "Latency"} & set(titles)
