@@ -149,7 +149,11 @@ def optimize(
     recs = replay_proposals(client, workflows, recommend(workflows, fetched), fetched, at=at)
     try:
         recs += retrain_recommendations(
-            client, workflows, at=datetime.fromtimestamp(at, UTC), pending=pending_retrains(repo, environment)
+            client,
+            workflows,
+            at=datetime.fromtimestamp(at, UTC),
+            pending=pending_retrains(repo, environment),
+            namespace=environment.namespace,
         )
     except RefusedPolicyQuery as refused:
         from gitops_agent.spec.loader import locate

@@ -192,6 +192,7 @@ def retrain_recommendations(
     *,
     at: datetime,
     pending: Mapping[tuple[str, str], str],
+    namespace: str,
 ) -> list[Recommendation]:
     """One recommendation per retrain policy (:mod:`gitops_agent.optimize.retrain`): one
     instant query each, evaluated at ``at``, the end of the policy's window.
@@ -202,13 +203,13 @@ def retrain_recommendations(
     for workflow in sorted(workflows, key=lambda w: w.name):
         for index, policy in enumerate(workflow.optimize.retrain if workflow.optimize else ()):
             try:
-                rows = client.instant(retrain.quality_query(policy), at=at)
+                rows = client.instant(retrain.quality_query(policy, namespace), at=at)
             except PrometheusQueryError as error:
                 path = ("spec", "optimize", "retrain", index, "query")
                 message = f"Prometheus refuses the query: {error.reason}"
                 raise RefusedPolicyQuery(workflow.name, path, message) from error
             quality = retrain.quality_of([(r.labels, r.value) for r in rows])
-            out.append(retrain.recommend(workflow, policy, quality, at=at, pending=pending))
+            out.append(retrain.recommend(workflow, policy, quality, at=at, pending=pending, namespace=namespace))
     return out
 
 

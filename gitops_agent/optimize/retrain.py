@@ -54,10 +54,17 @@ class Quality:
         return self.total / self.points if self.points else None
 
 
-def quality_query(policy: Retrain) -> str:
+NAMESPACE_VARIABLE = "$namespace"
+"""Replaced in a policy's query by the environment's namespace (one workflow file serves
+every environment; its model's series are told apart by namespace)."""
+
+
+def quality_query(policy: Retrain, namespace: str) -> str:
     """One instant query answering the sum (``stat="sum"``) and count (``stat="points"``)
-    of the policy query's values over its window, at :data:`RESOLUTION`, NaN left out."""
-    inner = f"(({policy.query}) >= -Inf)[{policy.window}:{RESOLUTION}]"
+    of the policy query's values over its window, at :data:`RESOLUTION`, NaN left out;
+    ``$namespace`` in the query is the environment's ``namespace``."""
+    query = policy.query.replace(NAMESPACE_VARIABLE, namespace)
+    inner = f"(({query}) >= -Inf)[{policy.window}:{RESOLUTION}]"
     total = f'label_replace(sum(sum_over_time({inner})), "stat", "sum", "", "")'
     points = f'label_replace(sum(count_over_time({inner})), "stat", "points", "", "")'
     return f"{total} or {points}"
@@ -114,8 +121,10 @@ def recommend(
     *,
     at: datetime,
     pending: Mapping[tuple[str, str], str],
+    namespace: str,
 ) -> Recommendation:
-    """The retrain recommendation of one policy, evaluated at ``at`` (the window's end).
+    """The retrain recommendation of one policy, evaluated at ``at`` (the window's end) in
+    the environment's ``namespace``.
 
     ``pending``: run ids already proposed on open proposal branches, by (workflow, task).
     """
@@ -124,7 +133,7 @@ def recommend(
     side = "<" if policy.direction is Direction.BELOW else ">"
     mean = quality.mean
     observed = f"mean {mean:.6g} over {quality.points} values" if mean is not None else "no values"
-    evidence = (Evidence(quality_query(policy), policy.window, observed),)
+    evidence = (Evidence(quality_query(policy, namespace), policy.window, observed),)
     details: dict[str, float | str] = {
         "threshold": policy.threshold,
         "direction": policy.direction.value,

@@ -58,7 +58,7 @@ spec:
     rightsizing: {enabled: false}
     retrain:
       - task: train
-        query: avg(model_accuracy{namespace="shop-prod", model="%s"})
+        query: avg(model_accuracy{namespace="$namespace", model="%s"})
         threshold: 0.9
         window: 1d
 """
@@ -139,7 +139,7 @@ def test_decaying_accuracy_gives_exactly_one_retrain_proposal(
     message = git(repo, "log", "-1", "--format=%B", branch)
     assert f"Gitops-Agent-Retrain: vision/train {rec['new']}" in message
     assert f"mean {details['mean']:.6g} < 0.9 over 1d" in message
-    assert "sum_over_time(((avg(model_accuracy" in message  # the query, as evidence
+    assert 'sum_over_time(((avg(model_accuracy{namespace="shop-prod"' in message  # the query, as evidence
 
     # the same data again, even asked for another branch: the open proposal is kept, not repeated
     second = optimize(repo, lab.url, capsys, "--branch", "gitops-agent/optimize/prod-again")
@@ -182,7 +182,7 @@ def test_a_model_without_series_is_not_enough_data(
 def test_a_query_prometheus_refuses_is_a_located_error(
     lab: RunningPrometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    workflow = (WORKFLOW % "x").replace('avg(model_accuracy{namespace="shop-prod", model="x"})', "avg(model_accuracy{")
+    workflow = (WORKFLOW % "x").replace('avg(model_accuracy{namespace="$namespace", model="x"})', "avg(model_accuracy{")
     repo = s.write_repo(tmp_path / "repo", workflow=workflow)
     code = run(["optimize", "prod", "--repo", str(repo), "--prometheus", lab.url])
     err = capsys.readouterr().err
@@ -206,7 +206,7 @@ def test_nan_values_of_a_ratio_are_left_out_of_the_mean(
     lab: RunningPrometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ratio = 'sum(model_correct{namespace="shop-prod"}) / sum(model_labelled{namespace="shop-prod"})'
-    workflow = (WORKFLOW % "x").replace('avg(model_accuracy{namespace="shop-prod", model="x"})', ratio)
+    workflow = (WORKFLOW % "x").replace('avg(model_accuracy{namespace="$namespace", model="x"})', ratio)
     repo = s.write_repo(tmp_path / "repo", workflow=workflow)
     rec = retrain_rec(optimize(repo, lab.url, capsys))
     assert rec["status"] == "propose"

@@ -41,7 +41,9 @@ def _recommend(
     mean: float, points: int = 288, *, run_id: str | None = None, policy: Retrain = ACCURACY, pending=None
 ) -> Recommendation:
     quality = Quality(total=mean * points, points=points)
-    return retrain.recommend(_workflow(run_id, policy), policy, quality, at=AT, pending=pending or {})
+    return retrain.recommend(
+        _workflow(run_id, policy), policy, quality, at=AT, pending=pending or {}, namespace="vision-prod"
+    )
 
 
 def test_a_mean_below_the_threshold_proposes_a_new_run_id_for_the_window_end() -> None:
@@ -245,3 +247,10 @@ def test_the_pull_request_table_shows_an_unset_run_id_as_unset() -> None:
     table = report.markdown_table([_recommend(0.5)])
     assert "| `imgrec/task/train` | `runId` | (unset) | retrain-20261130T120000Z |" in table
     assert "None" not in table
+
+
+def test_namespace_in_the_query_is_the_environments() -> None:
+    policy = Retrain(task="train", query='avg(model_accuracy{namespace="$namespace"})', threshold=0.9)
+    query = retrain.quality_query(policy, "vision-prod")
+    assert 'avg(model_accuracy{namespace="vision-prod"})' in query and "$namespace" not in query
+    assert '"stat", "sum"' in query  # label_replace's own "$1"-style arguments are not touched
