@@ -194,23 +194,36 @@ def retrain_recommendations(
     pending: Mapping[tuple[str, str], str],
     namespace: str,
 ) -> list[Recommendation]:
-    """One recommendation per retrain policy (:mod:`gitops_agent.optimize.retrain`): one
-    instant query each, evaluated at ``at``, the end of the policy's window.
+    """One recommendation per retrain policy (:mod:`gitops_agent.optimize.retrain`), from
+    one instant query for all of them, evaluated at ``at``, the end of each policy's window.
 
-    Raises :class:`RefusedPolicyQuery` when Prometheus refuses a policy's query as malformed.
+    Raises :class:`RefusedPolicyQuery` when Prometheus refuses a policy's query as malformed
+    (each policy is then asked alone, to name the one at fault).
     """
-    out = []
-    for workflow in sorted(workflows, key=lambda w: w.name):
-        for index, policy in enumerate(workflow.optimize.retrain if workflow.optimize else ()):
+    found = [
+        (workflow, index, policy)
+        for workflow in sorted(workflows, key=lambda w: w.name)
+        for index, policy in enumerate(workflow.optimize.retrain if workflow.optimize else ())
+    ]
+    if not found:
+        return []
+    queries = [retrain.quality_query(policy, namespace) for _, _, policy in found]
+    try:
+        rows = client.instant(retrain.batch_query(queries), at=at)
+    except PrometheusQueryError:
+        for (workflow, index, _), query in zip(found, queries, strict=True):
             try:
-                rows = client.instant(retrain.quality_query(policy, namespace), at=at)
+                client.instant(query, at=at)
             except PrometheusQueryError as error:
                 path = ("spec", "optimize", "retrain", index, "query")
                 message = f"Prometheus refuses the query: {error.reason}"
                 raise RefusedPolicyQuery(workflow.name, path, message) from error
-            quality = retrain.quality_of([(r.labels, r.value) for r in rows])
-            out.append(retrain.recommend(workflow, policy, quality, at=at, pending=pending, namespace=namespace))
-    return out
+        raise
+    qualities = retrain.split_batch([(r.labels, r.value) for r in rows], len(found))
+    return [
+        retrain.recommend(workflow, policy, quality, at=at, pending=pending, namespace=namespace)
+        for (workflow, _, policy), quality in zip(found, qualities, strict=True)
+    ]
 
 
 def _experiment(item: Workload, variant: Variant, trial: Experiments, fetched: Fetched, window: str) -> Recommendation:

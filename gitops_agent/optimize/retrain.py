@@ -5,7 +5,7 @@ The rule (docs/optimize.md, "Retraining on model decay"):
 
 - the mean is over every value of every series the query returns, evaluated every
   :data:`RESOLUTION` over the window: ``sum(sum_over_time((q)[W:5m])) /
-  sum(count_over_time((q)[W:5m]))`` — one instant query per policy; NaN values (a ratio
+  sum(count_over_time((q)[W:5m]))`` — one request for all policies (:func:`batch_query`); NaN values (a ratio
   over zero fresh labels) are left out (``(q) >= -Inf`` keeps every other value);
 - fewer than :data:`MIN_POINTS` values: ``not-enough-data``;
 - a breach is ``mean < threshold`` (``direction: below``, e.g. accuracy) or
@@ -68,6 +68,23 @@ def quality_query(policy: Retrain, namespace: str) -> str:
     total = f'label_replace(sum(sum_over_time({inner})), "stat", "sum", "", "")'
     points = f'label_replace(sum(count_over_time({inner})), "stat", "points", "", "")'
     return f"{total} or {points}"
+
+
+POLICY_LABEL = "policy"
+
+
+def batch_query(queries: Sequence[str]) -> str:
+    """The :func:`quality_query` of several policies as one request, each answer labelled
+    ``policy="<index>"`` (so the number of requests does not grow with the policies)."""
+    return " or ".join(f'label_replace({q}, "{POLICY_LABEL}", "{i}", "", "")' for i, q in enumerate(queries))
+
+
+def split_batch(rows: Sequence[tuple[Mapping[str, str], float]], count: int) -> list[Quality]:
+    """The answer of :func:`batch_query` as one :class:`Quality` per policy, in order."""
+    grouped: dict[str, list[tuple[Mapping[str, str], float]]] = {str(i): [] for i in range(count)}
+    for labels, value in rows:
+        grouped.setdefault(labels.get(POLICY_LABEL, ""), []).append((labels, value))
+    return [quality_of(grouped[str(i)]) for i in range(count)]
 
 
 def quality_of(rows: Sequence[tuple[Mapping[str, str], float]]) -> Quality:

@@ -298,7 +298,9 @@ def prometheus(tmp_path: Path) -> Iterator[PrometheusFactory]:
 def demo_history(repo: Path, env_name: str, days: float = 7.0) -> list[SyntheticSeries]:
     """A week of plausible history for every service and task an environment deploys:
     services use about a third of their CPU request and half of their memory; A/B variants
-    fail less often than their main Deployment; tasks ran for one hour (too little data)."""
+    fail less often than their main Deployment; tasks ran for one hour (too little data);
+    workflows with a retrain policy export ``model_accuracy{namespace, workflow}``, falling
+    from 0.95 to 0.85 over the history."""
     from gitops_agent.optimize.quantity import parse_quantity
     from gitops_agent.spec import effective_workflow, load_specs
 
@@ -338,6 +340,9 @@ def demo_history(repo: Path, env_name: str, days: float = 7.0) -> list[Synthetic
                                 counter=True,
                             )
                         )
+        if workflow.optimize and workflow.optimize.retrain:  # accuracy on fresh labels, decaying
+            labels = {"namespace": env.namespace, "workflow": workflow.name}
+            series.append(SyntheticSeries("model_accuracy", labels, _decaying_accuracy(days), days=days))
         for task in workflow.tasks:
             series += container_series(
                 namespace=env.namespace,
@@ -348,6 +353,12 @@ def demo_history(repo: Path, env_name: str, days: float = 7.0) -> list[Synthetic
                 days=1 / 24,
             )
     return series
+
+
+def _decaying_accuracy(days: float) -> Callable[[float], float]:
+    """0.95 falling linearly to 0.85 over ``days`` ending now (the demo's model decays)."""
+    end = time.time()
+    return lambda t: 0.85 + 0.10 * min(1.0, max(0.0, (end - t) / (days * DAY)))
 
 
 def _demo(argv: Sequence[str]) -> int:

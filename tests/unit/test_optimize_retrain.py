@@ -254,3 +254,18 @@ def test_namespace_in_the_query_is_the_environments() -> None:
     query = retrain.quality_query(policy, "vision-prod")
     assert 'avg(model_accuracy{namespace="vision-prod"})' in query and "$namespace" not in query
     assert '"stat", "sum"' in query  # label_replace's own "$1"-style arguments are not touched
+
+
+def test_policies_are_asked_in_one_request_and_told_apart() -> None:
+    drift = Retrain(task="train", query="drift_score", threshold=0.3, direction=Direction.ABOVE)
+    queries = [retrain.quality_query(p, "ns") for p in (ACCURACY, drift)]
+    batch = retrain.batch_query(queries)
+    assert batch.count('"policy"') == 2 and queries[0] in batch and queries[1] in batch
+    rows = [
+        ({"stat": "sum", "policy": "1"}, 6.0),
+        ({"stat": "points", "policy": "1"}, 12.0),
+        ({"stat": "sum", "policy": "0"}, 1.8),
+        ({"stat": "points", "policy": "0"}, 2.0),
+    ]
+    assert retrain.split_batch(rows, 2) == [Quality(1.8, 2), Quality(6.0, 12)]
+    assert retrain.split_batch([], 2) == [Quality(0.0, 0), Quality(0.0, 0)]
