@@ -147,12 +147,13 @@ def optimize(
     at = time.time()
     fetched = fetch(client, query_plan, at=at)
     recs = replay_proposals(client, workflows, recommend(workflows, fetched), fetched, at=at)
+    chosen = branch or default_branch(environment.name, datetime.now(UTC).date())
     try:
         recs += retrain_recommendations(
             client,
             workflows,
             at=datetime.fromtimestamp(at, UTC),
-            pending=pending_retrains(repo, environment),
+            pending=pending_retrains(repo, environment, branch=chosen),
             namespace=environment.namespace,
         )
     except RefusedPolicyQuery as refused:
@@ -162,7 +163,6 @@ def optimize(
         where = locate(repo, source, "workflow", refused.workflow, refused.path, refused.message)
         raise SpecError([where]) from refused
     progress(f"{len(client.log.queries)} PromQL queries over {query_plan.window} in {time.monotonic() - started:.2f}s")
-    chosen = branch or default_branch(environment.name, datetime.now(UTC).date())
     result = write_proposal(
         repo,
         specs,

@@ -93,8 +93,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPrometheus]
 
 def optimize(repo: Path, url: str, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
     code = run(["optimize", "prod", "--repo", str(repo), "--prometheus", url, "-o", "json", *extra])
-    out = capsys.readouterr().out
-    assert code == 0, out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert code == 0, captured.err
     document: dict[str, Any] = json.loads(out)
     return document
 
@@ -213,3 +214,26 @@ def test_nan_values_of_a_ratio_are_left_out_of_the_mean(
     assert rec["details"]["mean"] == pytest.approx(0.7)
     # 12 hours of values at 5m (plus the lookback after the newest sample), not the whole window
     assert HALF_DAY // 300 <= rec["details"]["points"] <= HALF_DAY // 300 + 2
+
+
+def test_a_fresh_clone_keeps_the_open_proposal_pushed_by_an_earlier_run(
+    lab: RunningPrometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As a scheduled job in CI runs it: each run in a new clone that has only ``main``."""
+    first = s.write_repo(tmp_path / "first", workflow=WORKFLOW % "decaying")
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    git(first, "remote", "add", "origin", str(origin))
+    git(first, "push", "-q", "origin", "main")
+    proposed = optimize(first, lab.url, capsys)
+    rec, proposal = retrain_rec(proposed), proposed["proposal"]
+    assert (rec["status"], proposal["state"], proposal["pushed"]) == ("propose", "created", True)
+
+    second = tmp_path / "second"
+    git(tmp_path, "clone", "-q", str(origin), str(second))
+    again = optimize(second, lab.url, capsys, "--branch", "gitops-agent/optimize/prod-next-day")
+    assert retrain_rec(again)["new"] == rec["new"]
+    assert (again["proposal"]["state"], again["proposal"]["branch"]) == ("unchanged", proposal["branch"])
+    remote_branches = git(second, "ls-remote", "--heads", "origin").split()
+    assert f"refs/heads/{proposal['branch']}" in remote_branches
+    assert "refs/heads/gitops-agent/optimize/prod-next-day" not in remote_branches
