@@ -8,7 +8,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 OPTIMIZE = ROOT / "gitops_agent" / "optimize"
 EXTERNAL = {"prometheus_api_client", "requests", "urllib3", "git", "gitdb", "kubernetes", "subprocess", "socket"}
-PURE = {"model", "quantity", "threshold", "rightsizing", "replicas", "experiments", "queries", "report", "yamledit"}
+PURE = {
+    "model", "quantity", "threshold", "rightsizing", "replicas", "experiments", "queries", "report", "yamledit",
+    "retrain",
+}
 
 
 def imports(path: Path) -> set[str]:
