@@ -69,6 +69,16 @@ class PrometheusError(ExternalError):
     """Prometheus failed, timed out or answered something unusable."""
 
 
+class PrometheusQueryError(PrometheusError):
+    """Prometheus refused a query as malformed (HTTP 400, ``errorType: bad_data``): a fault
+    of the query, which the caller may trace to the spec field it came from. ``reason`` is
+    Prometheus' own message (e.g. its parse error)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
 class GitHubError(ExternalError):
     """The GitHub API refused or failed."""
 

@@ -306,11 +306,13 @@ def write_tree_over(repo: git.Repo, base: str, changed: Mapping[str, bytes]) -> 
         Path(index).unlink(missing_ok=True)
 
 
-def branch_heads(repo: git.Repo, prefix: str) -> dict[str, str]:
-    """Local branches whose name starts with ``prefix`` → their commit sha."""
-    out = run(repo, "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads/")
+def branch_heads(repo: git.Repo, prefix: str, *, namespace: str = "refs/heads/") -> dict[str, str]:
+    """Branches whose name starts with ``prefix`` → their commit sha: local ones, or under
+    another ``namespace`` such as ``refs/remotes/origin/`` (names without the namespace)."""
+    out = run(repo, "for-each-ref", "--format=%(refname) %(objectname)", namespace)
     heads = dict(line.split(" ", 1) for line in out.splitlines() if line)
-    return {name: sha for name, sha in heads.items() if name.startswith(prefix)}
+    named = {ref[len(namespace) :]: sha for ref, sha in heads.items()}
+    return {name: sha for name, sha in named.items() if name.startswith(prefix)}
 
 
 def identity_env(repo: git.Repo) -> dict[str, str]:

@@ -23,7 +23,7 @@ from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
-from gitops_agent.errors import PrometheusError
+from gitops_agent.errors import PrometheusError, PrometheusQueryError
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 _STATUS = re.compile(r"HTTP Status Code (\d+) \((.*)\)\s*$", re.DOTALL)
@@ -123,7 +123,12 @@ class PrometheusClient:
                 raise PrometheusError(f"{where}: no answer within {self.timeout:g}s to {_shown(query)}") from error
             raise PrometheusError(f"{where}: cannot connect ({_reason(error)})") from error
         except PrometheusApiClientException as error:
-            raise PrometheusError(f"{where}: {_http_failure(str(error))} for {_shown(query)}") from error
+            failure = _http_failure(str(error))
+            bad_data = "HTTP 400: bad_data:"
+            if failure.startswith(bad_data):
+                reason = failure[len(bad_data) :].strip()
+                raise PrometheusQueryError(f"{where}: {failure} for {_shown(query)}", reason) from error
+            raise PrometheusError(f"{where}: {failure} for {_shown(query)}") from error
         except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
             raise PrometheusError(
                 f"{where}: malformed answer to {_shown(query)} ({type(error).__name__}: {error})"

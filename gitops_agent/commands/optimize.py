@@ -19,14 +19,23 @@ from gitops_agent.commands.common import (
     progress,
     say,
 )
-from gitops_agent.errors import EXIT_OK, InvalidInputError
+from gitops_agent.errors import EXIT_OK, InvalidInputError, SpecError
 from gitops_agent.optimize import report, sweeps
-from gitops_agent.optimize.engine import fetch, nothing_to_do, plan_for, recommend, replay_proposals
+from gitops_agent.optimize.engine import (
+    RefusedPolicyQuery,
+    fetch,
+    nothing_to_do,
+    plan_for,
+    recommend,
+    replay_proposals,
+    retrain_recommendations,
+)
 from gitops_agent.optimize.model import Recommendation
 from gitops_agent.optimize.proposal import (
     ProposalResult,
     ProposalState,
     default_branch,
+    pending_retrains,
     write_proposal,
 )
 from gitops_agent.spec.model import Environment, SpecSet, Workflow
@@ -139,8 +148,22 @@ def optimize(
     at = time.time()
     fetched = fetch(client, query_plan, at=at)
     recs = replay_proposals(client, workflows, recommend(workflows, fetched), fetched, at=at)
-    progress(f"{len(client.log.queries)} PromQL queries over {query_plan.window} in {time.monotonic() - started:.2f}s")
     chosen = branch or default_branch(environment.name, datetime.now(UTC).date())
+    try:
+        recs += retrain_recommendations(
+            client,
+            workflows,
+            at=datetime.fromtimestamp(at, UTC),
+            pending=pending_retrains(repo, environment, branch=chosen),
+            namespace=environment.namespace,
+        )
+    except RefusedPolicyQuery as refused:
+        from gitops_agent.spec.loader import locate
+
+        source = specs.workflows[refused.workflow].source
+        where = locate(repo, source, "workflow", refused.workflow, refused.path, refused.message)
+        raise SpecError([where]) from refused
+    progress(f"{len(client.log.queries)} PromQL queries over {query_plan.window} in {time.monotonic() - started:.2f}s")
     result = write_proposal(
         repo,
         specs,

@@ -14,6 +14,11 @@ VARIANT = "gitops-agent.io/variant"
 DEPENDS_ON = "gitops-agent.io/depends-on"
 CONFIG_HASH = "gitops-agent.io/config-hash"
 PRUNE = "gitops-agent.io/prune"
+RUN_ID = "gitops-agent.io/run-id"
+UPSTREAM_RUNS = "gitops-agent.io/upstream-runs"
+GRAFANA_DASHBOARD = "grafana_dashboard"
+"""The label the Grafana sidecar of kube-prometheus-stack watches by default
+(``grafana.sidecar.dashboards.label``, value ``"1"``)."""
 
 
 

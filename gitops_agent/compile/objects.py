@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gitops_agent.compile import monitoring, sweeps, workloads
+from gitops_agent.compile import dashboard, monitoring, sweeps, workloads
 from gitops_agent.compile.workloads import Obj
 from gitops_agent.spec.model import Workflow
 
@@ -59,6 +59,8 @@ def compile_workflow(workflow: Workflow, *, image_pins: Mapping[str, str] | None
             objects.append(monitoring.service_monitor(service, workflow, scrape))
     if workflow.monitoring and workflow.monitoring.alerts:
         objects.append(monitoring.prometheus_rule(workflow))
+    if dashboard.wanted(workflow):
+        objects.append(dashboard.config_map(workflow))
     return sorted(objects, key=object_key)
 
 

@@ -298,11 +298,36 @@ def persistent_volume_claim(name: str, claim: Claim, workflow: Workflow) -> Obj:
     return obj
 
 
-def pod_annotations(workflow: Workflow) -> dict[str, str]:
-    """A hash of the config files, so a config change restarts pods and reruns tasks."""
-    if not workflow.config:
-        return {}
-    return {L.CONFIG_HASH: short_hash(dict(workflow.config))}
+def pod_annotations(workflow: Workflow, depends_on: tuple[str, ...] = (), run_id: str | None = None) -> dict[str, str]:
+    """A hash of the config files, so a config change restarts pods and reruns tasks; the
+    task's own run id and the run ids of the tasks upstream of ``depends_on``, so a new run
+    id re-runs the task and everything downstream of it."""
+    annotations: dict[str, str] = {}
+    if workflow.config:
+        annotations[L.CONFIG_HASH] = short_hash(dict(workflow.config))
+    if run_id is not None:
+        annotations[L.RUN_ID] = run_id
+    upstream = upstream_runs(workflow, depends_on)
+    if upstream:
+        annotations[L.UPSTREAM_RUNS] = ",".join(f"{task}={run}" for task, run in sorted(upstream.items()))
+    return annotations
+
+
+def upstream_runs(workflow: Workflow, depends_on: tuple[str, ...]) -> dict[str, str]:
+    """Task → run id of every task with a ``runId`` upstream of ``depends_on`` (transitively)."""
+    tasks = {task.name: task for task in workflow.tasks}
+    found: dict[str, str] = {}
+    pending, seen = list(depends_on), set[str]()
+    while pending:
+        name = pending.pop()
+        task = tasks.get(name)
+        if name in seen or task is None:
+            continue
+        seen.add(name)
+        if task.run_id is not None:
+            found[name] = task.run_id
+        pending.extend(task.depends_on)
+    return found
 
 
 def _job_spec(task: Task, workflow: Workflow, *, image: str | None = None) -> Obj:
@@ -310,7 +335,7 @@ def _job_spec(task: Task, workflow: Workflow, *, image: str | None = None) -> Ob
     pod_labels = object_labels(workflow, task.name, "task")
     pod_labels[L.TASK] = task.name
     template_meta: Obj = {"labels": dict(sorted(pod_labels.items()))}
-    annotations = pod_annotations(workflow)
+    annotations = pod_annotations(workflow, task.depends_on, task.run_id)
     if annotations:
         template_meta["annotations"] = annotations
     main = container_spec(task.name, task.container, workflow, image=image)
@@ -397,7 +422,7 @@ def deployment(service: Service, workflow: Workflow, variant: Variant | None = N
     spec["selector"]["matchLabels"] = dict(sorted(selector.items()))
     pod_labels = {**object_labels(workflow, service.name, component), L.VARIANT: variant_name}
     template_meta: Obj = {"labels": dict(sorted(pod_labels.items()))}
-    annotations = pod_annotations(workflow)
+    annotations = pod_annotations(workflow, service.depends_on)
     if annotations:
         template_meta["annotations"] = annotations
     main = container_spec(

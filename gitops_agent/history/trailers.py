@@ -16,6 +16,8 @@ PROPOSAL_ENVIRONMENT = "Gitops-Agent-Environment"
 """On an optimize proposal commit: the environment whose history it was computed from."""
 PROPOSAL_WINDOW = "Gitops-Agent-Window"
 """On an optimize proposal commit: the Prometheus window it read (e.g. ``7d``)."""
+PROPOSAL_RETRAIN = "Gitops-Agent-Retrain"
+"""On an optimize proposal commit that retrains: ``<workflow>/<task> <run id>``, one per task."""
 
 
 def trailer(key: str, value: str) -> str:

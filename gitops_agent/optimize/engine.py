@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from gitops_agent.optimize import experiments, replay, replicas, rightsizing, sweeps
+from gitops_agent.errors import PrometheusQueryError
+from gitops_agent.optimize import experiments, replay, replicas, retrain, rightsizing, sweeps
 from gitops_agent.optimize.experiments import LATENCY_QUANTILES
 from gitops_agent.optimize.model import (
     Evidence,
@@ -60,8 +61,14 @@ def nothing_to_do(workflows: Sequence[Workflow]) -> str | None:
         return "the workflows have no tasks or services"
     if sweeps.sweeps_of(workflows):
         return None
-    if all(rightsizing_policy(w) is None and not (w.optimize and w.optimize.experiments) for w in workflows):
-        return "right-sizing is disabled (optimize.rightsizing.enabled: false) and no experiments are set"
+    if all(
+        rightsizing_policy(w) is None and not (w.optimize and (w.optimize.experiments or w.optimize.retrain))
+        for w in workflows
+    ):
+        return (
+            "right-sizing is disabled (optimize.rightsizing.enabled: false) and no experiments or retrain "
+            "policies are set"
+        )
     return None
 
 
@@ -177,6 +184,55 @@ def recommend(workflows: Sequence[Workflow], fetched: Fetched) -> list[Recommend
                 query = fetched.query(QueryKind.SWEEP)
                 out.append(sweeps.recommend(workflow, item.spec, fetched.objectives, query=query, window=window))
     return out
+
+
+class RefusedPolicyQuery(Exception):
+    """Prometheus refused a retrain policy's query: where the query is (workflow and the
+    path of the field in the workflow) and Prometheus' message."""
+
+    def __init__(self, workflow: str, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.workflow, self.path, self.message = workflow, path, message
+
+
+def retrain_recommendations(
+    client: InstantClient,
+    workflows: Sequence[Workflow],
+    *,
+    at: datetime,
+    pending: Mapping[tuple[str, str], str],
+    namespace: str,
+) -> list[Recommendation]:
+    """One recommendation per retrain policy (:mod:`gitops_agent.optimize.retrain`), from
+    one instant query for all of them, evaluated at ``at``, the end of each policy's window.
+
+    Raises :class:`RefusedPolicyQuery` when Prometheus refuses a policy's query as malformed
+    (each policy is then asked alone, to name the one at fault).
+    """
+    found = [
+        (workflow, index, policy)
+        for workflow in sorted(workflows, key=lambda w: w.name)
+        for index, policy in enumerate(workflow.optimize.retrain if workflow.optimize else ())
+    ]
+    if not found:
+        return []
+    queries = [retrain.quality_query(policy, namespace) for _, _, policy in found]
+    try:
+        rows = client.instant(retrain.batch_query(queries), at=at)
+    except PrometheusQueryError:
+        for (workflow, index, _), query in zip(found, queries, strict=True):
+            try:
+                client.instant(query, at=at)
+            except PrometheusQueryError as error:
+                path = ("spec", "optimize", "retrain", index, "query")
+                message = f"Prometheus refuses the query: {error.reason}"
+                raise RefusedPolicyQuery(workflow.name, path, message) from error
+        raise
+    qualities = retrain.split_batch([(r.labels, r.value) for r in rows], len(found))
+    return [
+        retrain.recommend(workflow, policy, quality, at=at, pending=pending, namespace=namespace)
+        for (workflow, _, policy), quality in zip(found, qualities, strict=True)
+    ]
 
 
 def _experiment(item: Workload, variant: Variant, trial: Experiments, fetched: Fetched, window: str) -> Recommendation:

@@ -34,6 +34,7 @@ class Strategy(StrEnum):
     REPLICAS = "replicas"
     EXPERIMENTS = "experiments"
     SWEEPS = "sweeps"
+    RETRAIN = "retrain"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from typing import Any
 from gitops_agent.adapters import git as gitops
 from gitops_agent.errors import GitError
 from gitops_agent.history.trailers import PROPOSAL_ENVIRONMENT, PROPOSAL_WINDOW, trailer
-from gitops_agent.optimize import yamledit
+from gitops_agent.optimize import retrain, yamledit
 from gitops_agent.optimize.model import Edit, EditValue, Recommendation, Strategy
 from gitops_agent.spec.model import Environment, SpecSet
 
@@ -128,6 +128,11 @@ def message(env: Environment, window: str, recommendations: Sequence[Recommendat
     tail = ["", f"Queries (each over {window}):"]
     tail += [f"[Q{n}] {query}" for query, n in numbers.items()]
     tail += ["", trailer(PROPOSAL_ENVIRONMENT, env.name), trailer(PROPOSAL_WINDOW, window)]
+    tail += [
+        retrain.trailer(r.target.workflow, r.target.name, str(r.new))
+        for r in proposed
+        if r.strategy is Strategy.RETRAIN
+    ]
     budget = MESSAGE_LIMIT - sum(len(line) + 1 for line in head + tail)
     body: list[str] = []
     for index, rec in enumerate(proposed):
@@ -246,10 +251,37 @@ def write_proposal(
     return ProposalResult(state, branch, commit, base, tuple(sorted(changed)), pushed, text)
 
 
+def pending_retrains(repo_path: Path, env: Environment, *, branch: str) -> dict[tuple[str, str], str]:
+    """(workflow, task) → run id proposed by an open proposal of ``env``: a proposal branch
+    (``gitops-agent/optimize/<env>-*`` or ``branch``), local or on ``origin`` (fetched first,
+    so a fresh clone in CI sees the proposals of earlier runs), whose head is not merged into
+    the checkout's ``HEAD`` and carries a retrain trailer."""
+    repo = gitops.open_repo(repo_path)
+    base = gitops.head_commit(repo)
+    prefix = f"{BRANCH_PREFIX}/{env.name}-"
+    heads: list[str | None] = list(gitops.branch_heads(repo, prefix).values())
+    heads.append(gitops.rev_parse(repo, f"refs/heads/{branch}"))
+    if gitops.has_remote(repo):
+        remote = "refs/remotes/origin/"
+        gitops.fetch(repo, [f"+refs/heads/{prefix}*:{remote}{prefix}*", f"+refs/heads/{branch}:{remote}{branch}"])
+        heads += gitops.branch_heads(repo, prefix, namespace=remote).values()
+        heads.append(gitops.rev_parse(repo, f"{remote}{branch}"))
+    found: dict[tuple[str, str], str] = {}
+    for sha in sorted({sha for sha in heads if sha is not None}):
+        if base is not None and gitops.is_ancestor(repo, sha, base):
+            continue
+        found.update(retrain.parse_trailers(gitops.commit_info(repo, sha).message))
+    return found
+
+
 def _same_tree_branch(repo: Any, env: Environment, branch: str, head: str | None, tree: str) -> tuple[str, str] | None:
     """A proposal branch of this environment that already holds exactly ``tree``."""
     candidates = {} if head is None else {branch: head}
-    candidates.update(gitops.branch_heads(repo, f"{BRANCH_PREFIX}/{env.name}-"))
+    prefix = f"{BRANCH_PREFIX}/{env.name}-"
+    # proposals already fetched from origin count too (a fresh clone has no local branches)
+    for name, sha in gitops.branch_heads(repo, prefix, namespace="refs/remotes/origin/").items():
+        candidates.setdefault(name, sha)
+    candidates.update(gitops.branch_heads(repo, prefix))
     for name, sha in sorted(candidates.items(), key=lambda item: item[0] != branch):
         if gitops.tree_of(repo, sha) == tree:
             return name, sha

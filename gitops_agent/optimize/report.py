@@ -97,5 +97,6 @@ def markdown_table(recommendations: Sequence[Recommendation]) -> str:
     for r in recommendations:
         if r.proposed:
             reason = r.reason.replace("|", "\\|")
-            lines.append(f"| `{r.target}` | `{r.field}` | {r.old} | {r.new} | {reason} |")
+            old = "(unset)" if r.old is None else r.old  # a field the spec did not set
+            lines.append(f"| `{r.target}` | `{r.field}` | {old} | {r.new} | {reason} |")
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from gitops_agent.spec.model import (
     Autoscale,
     Claim,
     Container,
+    Direction,
     Disruption,
     EnvFrom,
     EnvFromKind,
@@ -34,6 +35,7 @@ from gitops_agent.spec.model import (
     Optimize,
     Probe,
     Resources,
+    Retrain,
     Rightsizing,
     Route,
     ScalingPolicy,
@@ -206,6 +208,7 @@ def _task(name: str, body: Mapping[str, Any], defaults: Mapping[str, Any]) -> Ta
         backoff_limit_per_index=body.get("backoffLimitPerIndex"),
         max_failed_indexes=body.get("maxFailedIndexes"),
         sweep=_sweep(body.get("sweep")),
+        run_id=body.get("runId"),
     )
 
 
@@ -384,6 +387,7 @@ def _monitoring(value: Any) -> Monitoring | None:
             )
             for alert in value.get("alerts") or []
         ),
+        dashboard=bool(value.get("dashboard", True)),
     )
 
 
@@ -415,6 +419,16 @@ def _optimize(value: Any) -> Optimize | None:
             )
             if isinstance(exp, dict)
             else None
+        ),
+        retrain=tuple(
+            Retrain(
+                task=str(policy["task"]),
+                query=str(policy["query"]),
+                threshold=float(policy["threshold"]),
+                direction=Direction(policy.get("direction", Direction.BELOW.value)),
+                window=str(policy.get("window", "1d")),
+            )
+            for policy in value.get("retrain") or []
         ),
     )
 

@@ -150,6 +150,17 @@ def _read(repo: Path, file: Path) -> tuple[list[_Loaded], list[Diagnostic]]:
     return loaded, problems
 
 
+def locate(repo: Path, source: str, kind: str, name: str, path: YamlPath, message: str) -> Diagnostic:
+    """A diagnostic at ``path`` of the ``kind`` document named ``name`` in ``source`` (a
+    display path relative to ``repo``), for a problem found after loading — e.g. a query
+    Prometheus refuses. A path the file does not hold points at its nearest ancestor."""
+    loaded, _ = _read(repo, repo / source)
+    for item in loaded:
+        if item.kind == kind and item.name == name:
+            return item.document.diagnostic(path, message)
+    return Diagnostic(source, 0, 0, format_path(path), message)
+
+
 def _classify(document: Document, problems: list[Diagnostic]) -> _Loaded | None:
     data = document.data
     if not isinstance(data, dict):

@@ -217,6 +217,8 @@ class Task:
     backoff_limit_per_index: int | None = None
     max_failed_indexes: int | None = None
     sweep: Sweep | None = None
+    run_id: str | None = None
+    """``runId``: stamped on the pod template, so a new value is a new Job (a new run)."""
 
     @property
     def scheduled(self) -> bool:
@@ -362,6 +364,7 @@ class Alert:
 class Monitoring:
     scrape: Scrape | None = None
     alerts: tuple[Alert, ...] = ()
+    dashboard: bool = True
 
 
 @dataclass(frozen=True)
@@ -380,10 +383,30 @@ class Experiments:
     min_samples: int = 1000
 
 
+class Direction(StrEnum):
+    """Which side of a retrain threshold is a breach."""
+
+    BELOW = "below"
+    ABOVE = "above"
+
+
+@dataclass(frozen=True)
+class Retrain:
+    """Retraining on model decay: run ``task`` again when the mean of ``query`` over
+    ``window`` is below (or above) ``threshold``."""
+
+    task: str
+    query: str
+    threshold: float
+    direction: Direction = Direction.BELOW
+    window: str = "1d"
+
+
 @dataclass(frozen=True)
 class Optimize:
     rightsizing: Rightsizing | None = None
     experiments: Experiments | None = None
+    retrain: tuple[Retrain, ...] = ()
 
 
 @dataclass(frozen=True)

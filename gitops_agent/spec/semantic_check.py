@@ -127,7 +127,35 @@ def check_workflow(data: Any, report: Report) -> list[Diagnostic]:
     _check_monitoring(report, (*sp, "monitoring"), spec.get("monitoring"), services, out)
     rightsizing = _map(_map(spec.get("optimize")).get("rightsizing"))
     _duration(report, (*sp, "optimize", "rightsizing", "window"), rightsizing.get("window"), out)
+    _check_retrain(report, (*sp, "optimize", "retrain"), _map(spec.get("optimize")).get("retrain"), tasks, out)
+    for task in sorted(scheduled & {t for t, body in tasks.items() if "runId" in _map(body)}):
+        message = "a scheduled task runs on its own schedule; a run id only re-runs tasks of the DAG"
+        out.append(report((*sp, "tasks", task, "runId"), message, True))
     return out
+
+
+def _check_retrain(
+    report: Report, path: YamlPath, policies: Any, tasks: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    """Each retrain policy names a task of the DAG (not scheduled), once, with a valid window."""
+    seen: dict[str, int] = {}
+    for index, policy in enumerate(_list(policies)):
+        body = _map(policy)
+        _duration(report, (*path, index, "window"), body.get("window"), out)
+        task = body.get("task")
+        if not isinstance(task, str):
+            continue
+        at = (*path, index, "task")
+        if task not in tasks:
+            known = ", ".join(sorted(tasks)) or "none"
+            out.append(report(at, f"no task {task!r} in this workflow (tasks: {known})", False))
+        elif "schedule" in _map(tasks[task]):
+            message = f"task {task!r} is scheduled (a CronJob); only a task of the DAG is retrained"
+            out.append(report(at, message, False))
+        elif task in seen:
+            out.append(report(at, f"task {task!r} already has a retrain policy (retrain[{seen[task]}])", False))
+        else:
+            seen[task] = index
 
 
 def _check_depends(

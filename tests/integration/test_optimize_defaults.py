@@ -205,7 +205,7 @@ def test_nothing_to_do_says_why_in_one_line(
     assert code == 0
     assert out.strip().splitlines() == [
         "nothing to optimize in prod: right-sizing is disabled (optimize.rightsizing.enabled: false) "
-        "and no experiments are set"
+        "and no experiments or retrain policies are set"
     ]
 
 

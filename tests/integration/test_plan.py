@@ -185,11 +185,12 @@ def test_huge_change_stays_under_the_comment_limit(tmp_path: Path, capsys: pytes
     (repo / "workflows" / "bulk-scoring.yaml").write_text(_huge_workflow(120))
     head = _commit(repo, "Add 120 scoring shards")
     plan = compute_plan(repo, base, head, environments=["dev", "staging"])
-    assert all(env.count(ChangeKind.ADDED) == 240 for env in plan.environments)
+    # 240 task objects and the workflow's dashboard ConfigMap
+    assert all(env.count(ChangeKind.ADDED) == 241 for env in plan.environments)
     text = render_markdown(plan)
     assert len(text) <= COMMENT_LIMIT
     assert "> **Plan truncated to fit a GitHub comment:**" in text
-    assert "| `dev` | 240 | 0 | 0 |" in text and "| `staging` | 240 | 0 | 0 |" in text
+    assert "| `dev` | 241 | 0 | 0 |" in text and "| `staging` | 241 | 0 | 0 |" in text
     assert run(["plan", "--repo", str(repo), "--base", base, "--head", head]) == 1
     assert len(capsys.readouterr().out) <= COMMENT_LIMIT + 1
 

@@ -149,8 +149,14 @@ def write_openmetrics(
     return written
 
 
-def backfill(history: Sequence[SyntheticSeries], data_dir: Path, end: int, work: Path) -> int:
-    """Create TSDB blocks for ``history`` in ``data_dir`` with promtool; returns sample count."""
+def backfill(
+    history: Sequence[SyntheticSeries], data_dir: Path, end: int, work: Path, chunk_seconds: int = BLOCK_SECONDS
+) -> int:
+    """Create TSDB blocks for ``history`` in ``data_dir`` with promtool; returns sample count.
+
+    One promtool run per ``chunk_seconds`` of history (promtool reads its whole input once
+    per 2-hour block, so dense history goes in 2-hour chunks; sparse history, e.g. hourly
+    samples over a month, in one)."""
     oldest = min(end - (int(s.days * DAY) // s.step - 1) * s.step for s in history)
     lo = oldest // BLOCK_SECONDS * BLOCK_SECONDS
     state = _State()
@@ -160,7 +166,7 @@ def backfill(history: Sequence[SyntheticSeries], data_dir: Path, end: int, work:
     while lo <= end:
         chunk = work / f"block-{lo}.om"
         with chunk.open("w", encoding="utf-8") as out:
-            written = write_openmetrics(out, history, end, lo, lo + BLOCK_SECONDS, state)
+            written = write_openmetrics(out, history, end, lo, lo + chunk_seconds, state)
         total += written
         if written:
             running.append(_promtool(chunk, data_dir))
@@ -168,7 +174,7 @@ def backfill(history: Sequence[SyntheticSeries], data_dir: Path, end: int, work:
             chunk.unlink()
         while len(running) >= (os.cpu_count() or 2):
             _finish(running.pop(0))
-        lo += BLOCK_SECONDS
+        lo += chunk_seconds
     for job in running:
         _finish(job)
     return total
@@ -215,7 +221,7 @@ def start_prometheus(
         "prometheus",
         f"--config.file={config}",
         f"--storage.tsdb.path={data_dir}",
-        "--storage.tsdb.retention.time=30d",
+        "--storage.tsdb.retention.time=60d",  # room for 30-day scenarios ending hours ago
         f"--web.listen-address=127.0.0.1:{port}",
         "--web.enable-lifecycle",
     ]
@@ -256,14 +262,16 @@ class PrometheusFactory:
         self._procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
 
-    def start(self, history: Sequence[SyntheticSeries], *, end: int | None = None) -> RunningPrometheus:
+    def start(
+        self, history: Sequence[SyntheticSeries], *, end: int | None = None, chunk_seconds: int = BLOCK_SECONDS
+    ) -> RunningPrometheus:
         if not history:
             raise ValueError("describe at least one series")
         step = min(s.step for s in history)
         newest = history_end(step=step) if end is None else end
         work = Path(tempfile.mkdtemp(prefix="prom-", dir=self._root))
         data_dir = work / "data"
-        backfill(history, data_dir, newest, work)
+        backfill(history, data_dir, newest, work, chunk_seconds)
         proc, url, log = start_prometheus(data_dir, work)
         self._procs.append(proc)
         self.logs.append(log)
@@ -290,7 +298,9 @@ def prometheus(tmp_path: Path) -> Iterator[PrometheusFactory]:
 def demo_history(repo: Path, env_name: str, days: float = 7.0) -> list[SyntheticSeries]:
     """A week of plausible history for every service and task an environment deploys:
     services use about a third of their CPU request and half of their memory; A/B variants
-    fail less often than their main Deployment; tasks ran for one hour (too little data)."""
+    fail less often than their main Deployment; tasks ran for one hour (too little data);
+    workflows with a retrain policy export ``model_accuracy{namespace, workflow}``, falling
+    from 0.95 to 0.85 over the history."""
     from gitops_agent.optimize.quantity import parse_quantity
     from gitops_agent.spec import effective_workflow, load_specs
 
@@ -330,6 +340,9 @@ def demo_history(repo: Path, env_name: str, days: float = 7.0) -> list[Synthetic
                                 counter=True,
                             )
                         )
+        if workflow.optimize and workflow.optimize.retrain:  # accuracy on fresh labels, decaying
+            labels = {"namespace": env.namespace, "workflow": workflow.name}
+            series.append(SyntheticSeries("model_accuracy", labels, _decaying_accuracy(days), days=days))
         for task in workflow.tasks:
             series += container_series(
                 namespace=env.namespace,
@@ -340,6 +353,12 @@ def demo_history(repo: Path, env_name: str, days: float = 7.0) -> list[Synthetic
                 days=1 / 24,
             )
     return series
+
+
+def _decaying_accuracy(days: float) -> Callable[[float], float]:
+    """0.95 falling linearly to 0.85 over ``days`` ending now (the demo's model decays)."""
+    end = time.time()
+    return lambda t: 0.85 + 0.10 * min(1.0, max(0.0, (end - t) / (days * DAY)))
 
 
 def _demo(argv: Sequence[str]) -> int:

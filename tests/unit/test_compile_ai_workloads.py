@@ -257,7 +257,8 @@ def test_a_scheduled_queued_task_is_a_cronjob_whose_jobs_are_queued_suspended() 
             }
         },
     }
-    (cronjob,) = compile_workflow(build_workflow(document, "workflows/nightly.yaml"))
+    objects = compile_workflow(build_workflow(document, "workflows/nightly.yaml"))
+    (cronjob,) = [obj for obj in objects if obj["kind"] == "CronJob"]
     template = cronjob["spec"]["jobTemplate"]
     assert template["metadata"]["labels"] == {"kueue.x-k8s.io/queue-name": "batch"}
     assert template["spec"]["suspend"] is True
