@@ -15,7 +15,8 @@ PromQL query over the metric and label names the alerts and ``gitops-agent optim
   where the spec sets one, the limit (kube-state-metrics'
   ``kube_pod_container_resource_requests``/``_limits``);
 - tasks: duration (completion minus start time) and outcomes (succeeded and failed pods)
-  per task, from kube-state-metrics' ``kube_job_status_*`` series of the tasks' Jobs.
+  per task, from kube-state-metrics' ``kube_job_status_*`` series of the tasks' Jobs;
+- sweeps: the objective each trial exported (``<metric>{workflow, task, trial}``), per trial.
 
 Pods map to workloads as in :mod:`gitops_agent.optimize.queries` (:data:`POD_PATTERN`);
 Jobs are ``<workflow>-<task>-<hash8>`` (a CronJob's ``<workflow>-<task>-<time>``).
@@ -70,8 +71,12 @@ def _alternatives(names: Sequence[str]) -> str:
     return "|".join(names)
 
 
-def _pods(workloads: Sequence[str]) -> str:
-    return f'pod=~"({_alternatives(workloads)})-[a-z0-9]+-[a-z0-9]{{5}}"'
+def _pods(workloads: Sequence[str], *, indexed: bool = False) -> str:
+    """Pods of the workloads: ``<workload>-<hash>-<5 chars>``; with ``indexed`` (a task's Jobs)
+    also the pods of an Indexed Job, whose completion index comes before the suffix
+    (``<workflow>-<task>-<hash8>-<index>-<5 chars>``)."""
+    index = "(-[0-9]+)?" if indexed else ""
+    return f'pod=~"({_alternatives(workloads)})-[a-z0-9]+{index}-[a-z0-9]{{5}}"'
 
 
 def _by_workload(expr: str) -> str:
@@ -105,23 +110,24 @@ def latency_quantile(workloads: Sequence[str], quantile: float) -> str:
     return f"histogram_quantile({quantile:g}, sum by (workload, le) ({_by_workload(buckets)}))"
 
 
-def _container(container: str, workloads: Sequence[str]) -> str:
-    return f'{NAMESPACE},container="{container}",{_pods(workloads)}'
+def _container(container: str, workloads: Sequence[str], indexed: bool = False) -> str:
+    return f'{NAMESPACE},container="{container}",{_pods(workloads, indexed=indexed)}'
 
 
-def cpu_usage(container: str, workloads: Sequence[str]) -> str:
+def cpu_usage(container: str, workloads: Sequence[str], indexed: bool = False) -> str:
     """CPU cores per pod (5m rate)."""
-    return f"sum by (pod) (rate(container_cpu_usage_seconds_total{{{_container(container, workloads)}}}[{RATE}]))"
+    selector = _container(container, workloads, indexed)
+    return f"sum by (pod) (rate(container_cpu_usage_seconds_total{{{selector}}}[{RATE}]))"
 
 
-def memory_usage(container: str, workloads: Sequence[str]) -> str:
+def memory_usage(container: str, workloads: Sequence[str], indexed: bool = False) -> str:
     """Working-set bytes per pod."""
-    return f"sum by (pod) (container_memory_working_set_bytes{{{_container(container, workloads)}}})"
+    return f"sum by (pod) (container_memory_working_set_bytes{{{_container(container, workloads, indexed)}}})"
 
 
-def resource_line(kind: str, resource: str, container: str, workloads: Sequence[str]) -> str:
+def resource_line(kind: str, resource: str, container: str, workloads: Sequence[str], indexed: bool = False) -> str:
     """The highest ``requests`` or ``limits`` value of ``resource`` over the pods."""
-    selector = f'{_container(container, workloads)},resource="{resource}"'
+    selector = f'{_container(container, workloads, indexed)},resource="{resource}"'
     return f"max(kube_pod_container_resource_{kind}{{{selector}}})"
 
 
@@ -138,6 +144,13 @@ def task_outcome(workflow: Workflow, tasks: Sequence[str], outcome: str) -> str:
     return f"sum by (task) ({_by_task(workflow, tasks, series)})"
 
 
+def sweep_objective(workflow: Workflow, task: str, metric: str) -> str:
+    """The objective each trial of a sweep exported (the trial contract of docs/optimize.md:
+    ``<metric>{namespace, workflow, task, trial}``), one series per trial."""
+    selector = f'{NAMESPACE},workflow="{workflow.name}",task="{task}",trial!=""'
+    return f"max by (trial) ({metric}{{{selector}}})"
+
+
 def _target(expr: str, legend: str, ref: str) -> gp.Dataquery:
     return gp.Dataquery().expr(expr).legend_format(legend).ref_id(ref).datasource(DATASOURCE)
 
@@ -150,15 +163,15 @@ def _panel(title: str, unit: str, targets: Sequence[tuple[str, str]], descriptio
     return panel
 
 
-def _resources(container: Container, name: str, workloads: Sequence[str]) -> list[gt.Panel]:
+def _resources(container: Container, name: str, workloads: Sequence[str], indexed: bool = False) -> list[gt.Panel]:
     """CPU and memory of one container against its request and (when set) its limit."""
     panels = []
     limits = container.resources.limits
     for resource, unit, usage in (("cpu", "short", cpu_usage), ("memory", "bytes", memory_usage)):
-        targets = [(usage(name, workloads), "{{pod}}")]
-        targets.append((resource_line("requests", resource, name, workloads), "request"))
+        targets = [(usage(name, workloads, indexed), "{{pod}}")]
+        targets.append((resource_line("requests", resource, name, workloads, indexed), "request"))
         if resource in limits:
-            targets.append((resource_line("limits", resource, name, workloads), "limit"))
+            targets.append((resource_line("limits", resource, name, workloads, indexed), "limit"))
         title = f"{name}: {'CPU (cores)' if resource == 'cpu' else 'memory (working set)'}"
         panels.append(_panel(title, unit, targets, f"Per pod, against the container's {resource} request and limit."))
     return panels
@@ -187,7 +200,11 @@ def panel_groups(workflow: Workflow) -> list[tuple[str, list[gt.Panel]]]:
             _panel("Task outcomes", "short", outcomes, "Succeeded and failed pods of each task's Jobs."),
         ]
         for task in workflow.tasks:  # a Job's pod: <workflow>-<task>-<hash or time>-<5 chars>
-            panels += _resources(task.container, task.name, [f"{workflow.name}-{task.name}"])
+            panels += _resources(task.container, task.name, [f"{workflow.name}-{task.name}"], indexed=True)
+            if task.sweep is not None:
+                objective = [(sweep_objective(workflow, task.name, task.sweep.metric), "trial {{trial}}")]
+                goal = f"{task.sweep.goal} {task.sweep.metric}"
+                panels.append(_panel(f"Sweep {task.name}: objective per trial", "short", objective, f"Goal: {goal}."))
         groups.append(("Tasks", panels))
     return groups
 

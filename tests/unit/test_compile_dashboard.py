@@ -93,7 +93,7 @@ def test_resource_panels_draw_the_request_and_only_the_limits_the_spec_sets() ->
     limit = panels["evaluate: memory (working set)"]["targets"][2]["expr"]
     assert limit == (
         'max(kube_pod_container_resource_limits{namespace="$namespace",container="evaluate",'
-        'pod=~"(vision-evaluate)-[a-z0-9]+-[a-z0-9]{5}",resource="memory"})'
+        'pod=~"(vision-evaluate)-[a-z0-9]+(-[0-9]+)?-[a-z0-9]{5}",resource="memory"})'
     )
 
 
@@ -133,3 +133,33 @@ def test_a_service_without_ports_gets_no_request_panels() -> None:
     titles = [p["title"] for p in _model(workflow)["panels"]]
     assert "Service worker" in titles and "worker: CPU (cores)" in titles
     assert not {"Request rate", "Error ratio", "Latency"} & set(titles)
+
+
+def test_a_sweep_gets_its_objective_per_trial_and_indexed_trial_pods_count() -> None:
+    spec = {**DOCUMENT["spec"], "tasks": {
+        **DOCUMENT["spec"]["tasks"],
+        "tune": {
+            "command": ["tune"],
+            "sweep": {
+                "algorithm": "grid",
+                "maxTrialCount": 2,
+                "objective": {"metric": "validation_loss", "goal": "minimize"},
+                "trainingTask": "train",
+                "parameters": {"lr": {"values": [0.1, 0.01]}},
+            },
+        },
+    }}
+    panels = _panels(_model(build_workflow({**DOCUMENT, "spec": spec}, "workflows/vision.yaml")))
+    (target,) = panels["Sweep tune: objective per trial"]["targets"]
+    assert target["expr"] == (
+        'max by (trial) (validation_loss{namespace="$namespace",workflow="vision",task="tune",trial!=""})'
+    )
+    assert target["legendFormat"] == "trial {{trial}}"
+    assert "Sweep train: objective per trial" not in panels
+    cpu = panels["tune: CPU (cores)"]["targets"][0]["expr"]
+    selector = cpu.split('pod=~"', 1)[1].split('"', 1)[0]
+    import re
+
+    assert re.fullmatch(selector, "vision-tune-0a1b2c3d-1-x7k2p")  # a trial pod of the Indexed Job
+    assert re.fullmatch(selector, "vision-tune-0a1b2c3d-x7k2p")
+    assert not re.fullmatch(selector, "vision-tuner-0a1b2c3d-x7k2p")

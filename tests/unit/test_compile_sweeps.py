@@ -136,7 +136,7 @@ def test_a_new_generation_is_a_new_job_and_the_other_tasks_are_unchanged(workflo
 def test_a_workflow_without_sweep_has_no_trials_config_map(workflow: Workflow) -> None:
     tasks = tuple(replace(t, sweep=None) for t in workflow.tasks)
     objects = _objects(replace(workflow, tasks=tasks))
-    assert not [k for k in objects if k[0] == "ConfigMap"]
+    assert not [k for k in objects if k[0] == "ConfigMap" and k[-1].endswith("-trials")]
     assert "completionMode" not in _tune_job(objects)["spec"]
 
 
