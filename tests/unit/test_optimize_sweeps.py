@@ -244,7 +244,7 @@ def test_the_commit_message_keeps_the_trials_table_readable() -> None:
 
 
 def test_the_pull_request_body_carries_the_proposal_and_the_trials_table() -> None:
-    from gitops_agent.commands.optimize import _pr_body
+    from gitops_agent.app.optimize import _pr_body
 
     rec = _decide(_sweep(), {0: 3.0, 1: 2.0, 2: 2.5})
     env = Environment("dev", "environments/dev.yaml", "ns", "env/dev")
