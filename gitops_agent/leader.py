@@ -24,7 +24,8 @@ from typing import Any, Protocol
 
 from gitops_agent.errors import ClusterError, InvalidInputError
 from gitops_agent.reconcile.cluster import ResourceInfo
-from gitops_agent.reconcile.objects import Manifest, ObjectError, ObjectRef
+from gitops_agent.reconcile.objects import ObjectError
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef
 
 log = logging.getLogger(__name__)
 

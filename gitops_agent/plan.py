@@ -30,9 +30,9 @@ from gitops_agent.render import cache_for, render_files
 from gitops_agent.render_cache import RenderCache
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment
+from gitops_agent.vocabulary.objects import Manifest, ObjectKey, ref_of, task_of
 from gitops_agent.yamlscalars import double_quoted, needs_quotes
 
-Manifest = dict[str, Any]
 MASK = "<masked>"
 MASK_CHANGED = "<masked, changed>"
 SECRET_FIELDS = ("data", "stringData")
@@ -52,27 +52,6 @@ class Change(StrEnum):
 
 
 _REVIEW_ACTION = {Change.ADDED: "create", Change.CHANGED: "update", Change.REMOVED: "delete", Change.RERUNS: "re-run"}
-
-
-@dataclass(frozen=True, order=True)
-class ObjectKey:
-    """An object's identity: the API group (not version), kind, namespace and name."""
-
-    group: str
-    kind: str
-    namespace: str
-    name: str
-
-    @classmethod
-    def of(cls, obj: Mapping[str, Any]) -> ObjectKey:
-        api_version = str(obj.get("apiVersion", ""))
-        group = api_version.rpartition("/")[0]
-        meta = obj.get("metadata") or {}
-        return cls(group, str(obj.get("kind", "")), str(meta.get("namespace") or ""), str(meta.get("name", "")))
-
-    def __str__(self) -> str:
-        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
-        return f"{self.kind}/{where}"
 
 
 @dataclass(frozen=True)
@@ -280,11 +259,8 @@ def _index(objects: Iterable[Manifest]) -> dict[ObjectKey, Manifest]:
 
 
 def _task(obj: Mapping[str, Any]) -> tuple[str, str, str] | None:
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    if obj.get("kind") != "Job" or "gitops-agent.io/task" not in labels:
-        return None
-    namespace = str((obj.get("metadata") or {}).get("namespace") or "")
-    return namespace, str(labels.get("app.kubernetes.io/part-of", "")), str(labels["gitops-agent.io/task"])
+    task = task_of(obj)
+    return None if task is None else (ref_of(obj).namespace, *task)
 
 
 def pair_task_jobs(

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from gitops_agent.adapters.kube import KubeCluster
 from gitops_agent.errors import ClusterError
-from gitops_agent.plan import Change, EnvironmentPlan, ObjectDiff, ObjectKey, RenderedEnvironment
+from gitops_agent.plan import Change, EnvironmentPlan, ObjectDiff, RenderedEnvironment
 from gitops_agent.reconcile.changeset import Action, ChangeSet
 from gitops_agent.reconcile.engine import diff as diff_objects
 from gitops_agent.targets import target_for
+from gitops_agent.vocabulary.objects import ObjectKey
 
 _CHANGE = {
     Action.CREATE: Change.ADDED,

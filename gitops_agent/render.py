@@ -20,8 +20,7 @@ from gitops_agent.compile.yamlio import READER_VERSION, NonFiniteNumberError, fo
 from gitops_agent.errors import GitError, InvalidInputError, KustomizeError
 from gitops_agent.render_cache import RenderCache, files_digest
 from gitops_agent.spec.model import Environment
-
-Manifest = dict[str, Any]
+from gitops_agent.vocabulary.objects import Manifest
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,10 @@ from ruamel.yaml.error import YAMLError
 
 from gitops_agent.errors import ClusterError
 from gitops_agent.reconcile.cluster import ResourceInfo, WatchEvent
-from gitops_agent.reconcile.objects import FIELD_MANAGER, Manifest, ObjectError, ObjectRef, ref_of
+from gitops_agent.reconcile.objects import ObjectError
 from gitops_agent.reconcile.schema import OpenAPIDocument
+from gitops_agent.vocabulary.labels import FIELD_MANAGER
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 JSON_PATCH_CONTENT_TYPE = "application/json-patch+json"

@@ -24,7 +24,6 @@ from types import MappingProxyType
 from typing import Any
 
 from gitops_agent import __version__
-from gitops_agent.compile import labels as L
 from gitops_agent.compile.objects import compile_workflow, file_name, identity
 from gitops_agent.compile.patches import json_patch
 from gitops_agent.compile.templates import template
@@ -43,6 +42,7 @@ from gitops_agent.spec.manifests import (
 )
 from gitops_agent.spec.model import Environment, SpecSet, Workflow
 from gitops_agent.spec.yaml_positions import format_path
+from gitops_agent.vocabulary import labels as L
 
 Tree = Mapping[str, bytes]
 KUSTOMIZE_HEADER = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
@@ -128,7 +128,7 @@ def compile_environment(
     _refuse_colliding_objects(extra_files, env, generated)
     resources.extend(extra)
     kustomization["resources"] = resources
-    pairs = {**env.labels, L.MANAGED_BY: L.MANAGER, L.ENVIRONMENT: env.name}
+    pairs = {**env.labels, L.MANAGED_BY_LABEL: L.MANAGED_BY_VALUE, L.ENVIRONMENT_LABEL: env.name}
     kustomization["labels"] = [
         {"pairs": dict(sorted(pairs.items())), "includeSelectors": False, "includeTemplates": True}
     ]
@@ -263,7 +263,7 @@ def _copy_extra_resources(
         return Diagnostic(env.source, 0, 0, f"spec.resources[{index}]", message)
 
     resources, problems = read_resources(repo_root, env.resources, locate)
-    own = {L.NAME: env.namespace, L.MANAGED_BY: L.MANAGER}
+    own = {L.NAME_LABEL: env.namespace, L.MANAGED_BY_LABEL: L.MANAGED_BY_VALUE}
     fold, fold_problems = fold_namespaces(env.namespace, own, published_namespaces(resources))
     if problems or fold_problems:
         raise SpecError([*problems, *fold_problems])
@@ -327,7 +327,8 @@ def _namespace_object(env: Environment, fold: NamespaceFold) -> Obj:
     """The environment's Namespace, carrying what published Namespaces fold into it."""
     namespace = template("namespace")
     namespace["metadata"]["name"] = env.namespace
-    namespace["metadata"]["labels"] = {**fold.labels, L.NAME: env.namespace, L.MANAGED_BY: L.MANAGER}
+    own = {L.NAME_LABEL: env.namespace, L.MANAGED_BY_LABEL: L.MANAGED_BY_VALUE}
+    namespace["metadata"]["labels"] = {**fold.labels, **own}
     if fold.annotations:
         namespace["metadata"]["annotations"] = dict(fold.annotations)
     return namespace

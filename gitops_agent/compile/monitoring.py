@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from gitops_agent.compile import labels as L
 from gitops_agent.compile.templates import template
 from gitops_agent.compile.workloads import Obj, config_map_name, object_labels
 from gitops_agent.spec.model import Scrape, Service, Workflow
+from gitops_agent.vocabulary import labels as L
 
 
 def config_map(workflow: Workflow) -> Obj:
@@ -22,7 +22,7 @@ def service_monitor(service: Service, workflow: Workflow, scrape: Scrape) -> Obj
     obj = template("servicemonitor")
     obj["metadata"]["name"] = service.name
     obj["metadata"]["labels"] = object_labels(workflow, service.name, "monitoring")
-    selector = {L.NAME: service.name, L.PART_OF: workflow.name, L.COMPONENT: "service"}
+    selector = {L.NAME_LABEL: service.name, L.PART_OF_LABEL: workflow.name, L.COMPONENT_LABEL: "service"}
     obj["spec"]["selector"]["matchLabels"] = dict(sorted(selector.items()))
     endpoint = {"port": scrape.port, "path": scrape.path, "interval": scrape.interval}
     obj["spec"]["endpoints"] = [endpoint]

@@ -8,7 +8,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gitops_agent.compile import labels as L
 from gitops_agent.compile.templates import template
 from gitops_agent.spec.model import (
     Claim,
@@ -26,6 +25,7 @@ from gitops_agent.spec.model import (
     VolumeKind,
     Workflow,
 )
+from gitops_agent.vocabulary import labels as L
 
 Obj = dict[str, Any]
 
@@ -69,7 +69,14 @@ def pin_image(image: str, pins: Mapping[str, str]) -> str:
 def object_labels(workflow: Workflow, name: str, component: str) -> dict[str, str]:
     """The standard labels of every generated object (the overlay adds the environment)."""
     result = dict(workflow.labels)
-    result.update({L.NAME: name, L.PART_OF: workflow.name, L.MANAGED_BY: L.MANAGER, L.COMPONENT: component})
+    result.update(
+        {
+            L.NAME_LABEL: name,
+            L.PART_OF_LABEL: workflow.name,
+            L.MANAGED_BY_LABEL: L.MANAGED_BY_VALUE,
+            L.COMPONENT_LABEL: component,
+        }
+    )
     return dict(sorted(result.items()))
 
 
@@ -287,7 +294,7 @@ def persistent_volume_claim(name: str, claim: Claim, workflow: Workflow) -> Obj:
     meta["name"] = claim_name(workflow, name)
     meta["labels"] = object_labels(workflow, name, "storage")
     if not claim.prune:
-        meta["annotations"] = {L.PRUNE: "false"}
+        meta["annotations"] = {L.PRUNE_ANNOTATION: "false"}
     spec: Obj = {"accessModes": list(claim.access_modes)}
     if claim.storage_class is not None:
         spec["storageClassName"] = claim.storage_class
@@ -300,13 +307,13 @@ def pod_annotations(workflow: Workflow) -> dict[str, str]:
     """A hash of the config files, so a config change restarts pods and reruns tasks."""
     if not workflow.config:
         return {}
-    return {L.CONFIG_HASH: short_hash(dict(workflow.config))}
+    return {L.CONFIG_HASH_ANNOTATION: short_hash(dict(workflow.config))}
 
 
 def _job_spec(task: Task, workflow: Workflow, *, image: str | None = None) -> Obj:
     """The ``spec`` of a Job for ``task`` (also the ``jobTemplate.spec`` of a CronJob)."""
     pod_labels = object_labels(workflow, task.name, "task")
-    pod_labels[L.TASK] = task.name
+    pod_labels[L.TASK_LABEL] = task.name
     template_meta: Obj = {"labels": dict(sorted(pod_labels.items()))}
     annotations = pod_annotations(workflow)
     if annotations:
@@ -345,13 +352,13 @@ def job(task: Task, workflow: Workflow, pins: Mapping[str, str]) -> Obj:
     meta["name"] = job_name(task, workflow, pins)
     meta["labels"] = _task_labels(task, workflow)
     if task.depends_on:
-        meta["annotations"] = {L.DEPENDS_ON: ",".join(task.depends_on)}
+        meta["annotations"] = {L.DEPENDS_ON_ANNOTATION: ",".join(task.depends_on)}
     obj["spec"] = _job_spec(task, workflow)
     return obj
 
 
 def _task_labels(task: Task, workflow: Workflow) -> dict[str, str]:
-    labels = {**object_labels(workflow, task.name, "task"), L.TASK: task.name}
+    labels = {**object_labels(workflow, task.name, "task"), L.TASK_LABEL: task.name}
     if task.queue is not None:
         labels[QUEUE_LABEL] = task.queue
     return dict(sorted(labels.items()))
@@ -361,7 +368,9 @@ def cronjob(task: Task, workflow: Workflow) -> Obj:
     """A scheduled task as a ``batch/v1`` CronJob."""
     obj = template("cronjob")
     obj["metadata"]["name"] = f"{workflow.name}-{task.name}"
-    obj["metadata"]["labels"] = dict(sorted({**object_labels(workflow, task.name, "task"), L.TASK: task.name}.items()))
+    obj["metadata"]["labels"] = dict(
+        sorted({**object_labels(workflow, task.name, "task"), L.TASK_LABEL: task.name}.items())
+    )
     obj["spec"]["schedule"] = task.schedule
     if task.queue is not None:  # Kueue reads the queue from the Job template (Kueue docs, 'Run a CronJob')
         obj["spec"]["jobTemplate"] = {"metadata": {"labels": {QUEUE_LABEL: task.queue}}, **obj["spec"]["jobTemplate"]}
@@ -382,7 +391,7 @@ def variant_replicas(service: Service) -> dict[str, int]:
 
 
 def _selector(workflow: Workflow, service: Service) -> dict[str, str]:
-    return {L.NAME: service.name, L.PART_OF: workflow.name}
+    return {L.NAME_LABEL: service.name, L.PART_OF_LABEL: workflow.name}
 
 
 def deployment(service: Service, workflow: Workflow, variant: Variant | None = None) -> Obj:
@@ -392,15 +401,17 @@ def deployment(service: Service, workflow: Workflow, variant: Variant | None = N
     meta = obj["metadata"]
     meta["name"] = service.name if variant is None else f"{service.name}-{variant.name}"
     component = "service" if variant is None else "variant"
-    meta["labels"] = dict(sorted({**object_labels(workflow, service.name, component), L.VARIANT: variant_name}.items()))
+    meta["labels"] = dict(
+        sorted({**object_labels(workflow, service.name, component), L.VARIANT_LABEL: variant_name}.items())
+    )
     if service.depends_on:
-        meta["annotations"] = {L.DEPENDS_ON: ",".join(service.depends_on)}
+        meta["annotations"] = {L.DEPENDS_ON_ANNOTATION: ",".join(service.depends_on)}
     spec = obj["spec"]
     if variant is not None or service.autoscale is None:
         spec["replicas"] = variant_replicas(service)[variant_name]
-    selector = {**_selector(workflow, service), L.VARIANT: variant_name}
+    selector = {**_selector(workflow, service), L.VARIANT_LABEL: variant_name}
     spec["selector"]["matchLabels"] = dict(sorted(selector.items()))
-    pod_labels = {**object_labels(workflow, service.name, component), L.VARIANT: variant_name}
+    pod_labels = {**object_labels(workflow, service.name, component), L.VARIANT_LABEL: variant_name}
     template_meta: Obj = {"labels": dict(sorted(pod_labels.items()))}
     annotations = pod_annotations(workflow)
     if annotations:
@@ -442,7 +453,7 @@ def variant_service(service: Service, workflow: Workflow, variant: str) -> Obj:
     main Deployment's), the backend of the route's weighted backendRef."""
     obj = service_object(service, workflow)
     obj["metadata"]["name"] = f"{service.name}-{variant}"
-    selector = {**_selector(workflow, service), L.VARIANT: variant}
+    selector = {**_selector(workflow, service), L.VARIANT_LABEL: variant}
     obj["spec"]["selector"] = dict(sorted(selector.items()))
     return obj
 

@@ -16,13 +16,7 @@ from gitops_agent.reconcile.fieldset import ExtraItem, extra_items
 from gitops_agent.reconcile.health import HealthStatus, health_of
 from gitops_agent.reconcile.ignore import ApplyPolicy
 from gitops_agent.reconcile.live import Key, parallel
-from gitops_agent.reconcile.objects import (
-    Manifest,
-    ObjectError,
-    depends_on,
-    ownership_selector,
-    ref_of,
-)
+from gitops_agent.reconcile.objects import ObjectError, depends_on
 from gitops_agent.reconcile.options import SyncOptions, Target
 from gitops_agent.reconcile.planning import (
     Deletion,
@@ -38,7 +32,9 @@ from gitops_agent.reconcile.pods import needs_pods, read_pods
 from gitops_agent.reconcile.prune import check_guards
 from gitops_agent.reconcile.runs import started as run_started
 from gitops_agent.reconcile.schema import UNKNOWN_NODE
-from gitops_agent.reconcile.waves import JOBS, NAMESPACES_AND_CRDS, apply_order, is_job
+from gitops_agent.reconcile.waves import JOBS, NAMESPACES_AND_CRDS, apply_order
+from gitops_agent.vocabulary.labels import ownership_selector
+from gitops_agent.vocabulary.objects import Manifest, is_job, ref_of, task_of
 
 
 @dataclass
@@ -162,14 +158,9 @@ class _SyncRun:
                 decision = gate(item.body, jobs, live_by_key, blocked_tasks, self.pods)
                 if decision.gate is Gate.BLOCKED:
                     item.change = item.change.with_action(Action.BLOCKED, decision.message)
-                    labels = (item.body.get("metadata") or {}).get("labels") or {}
-                    if is_job(item.body) and "gitops-agent.io/task" in labels:
-                        blocked_tasks.add(
-                            (
-                                str(labels.get("app.kubernetes.io/part-of", "")),
-                                str(labels["gitops-agent.io/task"]),
-                            )
-                        )
+                    task = task_of(item.body)
+                    if task is not None:
+                        blocked_tasks.add(task)
                 elif decision.gate is Gate.WAITING:
                     waiting.append((item, decision.message))
                 else:

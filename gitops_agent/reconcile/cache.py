@@ -14,8 +14,9 @@ from typing import Any
 
 from gitops_agent.errors import ClusterError
 from gitops_agent.reconcile.cluster import Cluster, ResourceInfo, WatchEvent
-from gitops_agent.reconcile.objects import Manifest, ObjectError, ObjectRef, ref_of
+from gitops_agent.reconcile.objects import ObjectError
 from gitops_agent.reconcile.schema import OpenAPIDocument
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_agent.reconcile.normalize import quantities_equal, scalars_equal
-from gitops_agent.reconcile.objects import FIELD_MANAGER
 from gitops_agent.reconcile.schema import NodeKind, SchemaNode
+from gitops_agent.vocabulary.labels import FIELD_MANAGER
 
 FieldPath = tuple[str, ...]
 _SKIPPED_TOP = ("apiVersion", "kind", "status")

@@ -20,14 +20,8 @@ from typing import Any
 
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.reconcile.fieldset import ExtraItem, FieldPath
-from gitops_agent.reconcile.objects import (
-    SSA_ANNOTATION,
-    Manifest,
-    ObjectRef,
-    annotations_of,
-    labels_of,
-    ref_of,
-)
+from gitops_agent.vocabulary.labels import SSA_ANNOTATION
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef, annotations_of, labels_of, ref_of
 
 
 class ApplyPolicy(StrEnum):

@@ -11,16 +11,10 @@ from typing import TypeVar
 
 from gitops_agent.errors import ClusterError
 from gitops_agent.reconcile.cluster import Cluster, ResourceInfo
-from gitops_agent.reconcile.objects import (
-    Manifest,
-    ObjectError,
-    ObjectRef,
-    is_owned,
-    ownership_selector,
-    ref_of,
-    split_api_version,
-)
+from gitops_agent.reconcile.objects import ObjectError, is_owned
 from gitops_agent.reconcile.options import Target
+from gitops_agent.vocabulary.labels import ownership_selector
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of, split_api_version
 
 log = logging.getLogger(__name__)
 

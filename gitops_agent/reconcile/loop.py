@@ -25,10 +25,10 @@ from gitops_agent.reconcile.changeset import CHANGING, Action, Change, ChangeSet
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.engine import SyncOptions, Target, plan, sync
 from gitops_agent.reconcile.metrics import Metrics
-from gitops_agent.reconcile.objects import Manifest, depends_on, ref_of
+from gitops_agent.reconcile.objects import depends_on
 from gitops_agent.reconcile.runs import RunKey, TaskRun
 from gitops_agent.reconcile.status_page import Observed, observe, observe_failure
-from gitops_agent.reconcile.waves import is_job
+from gitops_agent.vocabulary.objects import Manifest, is_job, ref_of
 
 log = logging.getLogger(__name__)
 

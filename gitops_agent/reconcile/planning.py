@@ -40,27 +40,15 @@ from gitops_agent.reconcile.live import (
     read_live,
 )
 from gitops_agent.reconcile.normalize import strip_noise
-from gitops_agent.reconcile.objects import (
-    ADOPTED_ANNOTATION,
-    PART_OF_LABEL,
-    TASK_LABEL,
-    TRACKING_ANNOTATION,
-    Manifest,
-    ObjectError,
-    ObjectRef,
-    annotations_of,
-    has_ownership_labels,
-    is_owned,
-    is_untracked_legacy,
-    labels_of,
-    ref_of,
-)
+from gitops_agent.reconcile.objects import ObjectError, has_ownership_labels, is_owned, is_untracked_legacy
 from gitops_agent.reconcile.options import Target
 from gitops_agent.reconcile.pods import needs_pods, read_pods
 from gitops_agent.reconcile.prune import plan_prune
 from gitops_agent.reconcile.runs import RunOutcome, TaskRun, observe, recorded_end, run_key, stand_in
 from gitops_agent.reconcile.schema import UNKNOWN_NODE, NodeKind, SchemaNode
-from gitops_agent.reconcile.waves import apply_order, is_job, wave_of
+from gitops_agent.reconcile.waves import apply_order, wave_of
+from gitops_agent.vocabulary.labels import ADOPTED_ANNOTATION, TASK_LABEL, TRACKING_ANNOTATION
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef, annotations_of, is_job, labels_of, ref_of, task_of
 
 
 @dataclass
@@ -264,23 +252,16 @@ def exempt_fields(item: Planned, target: Target) -> None:
     item.left_alone = LeftAlone(exempt.pointers, owned, exempt.managers, exempt.all_other_managers)
 
 
-def task_of(job: Manifest) -> str:
+def task_name(job: Manifest) -> str:
     return str(labels_of(job).get(TASK_LABEL, ""))
 
 
 def previous_task_job(job: Manifest, live: Iterable[Manifest]) -> Manifest | None:
     """The newest live Job of the same task (workflow and task labels) under another name."""
-    labels = labels_of(job)
-    if TASK_LABEL not in labels:
+    task = task_of(job)
+    if task is None:
         return None
-    same_task = [
-        other
-        for other in live
-        if is_job(other)
-        and ref_of(other).name != ref_of(job).name
-        and labels_of(other).get(TASK_LABEL) == labels[TASK_LABEL]
-        and labels_of(other).get(PART_OF_LABEL) == labels.get(PART_OF_LABEL)
-    ]
+    same_task = [other for other in live if task_of(other) == task and ref_of(other).name != ref_of(job).name]
     created = lambda obj: str((obj.get("metadata") or {}).get("creationTimestamp") or "")  # noqa: E731
     return max(same_task, key=created, default=None)
 
@@ -453,7 +434,7 @@ def plan(
                 item.change.wave,
                 sides=DiffResult(item.ref, None, strip_noise(item.body)),
                 previous=None if previous is None else strip_noise(previous),
-                message="" if previous is None else f"re-runs task {task_of(item.body)!r} "
+                message="" if previous is None else f"re-runs task {task_name(item.body)!r} "
                 f"(previous Job {ref_of(previous).name})",
             )
             continue

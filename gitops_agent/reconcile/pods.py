@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.health import POD_KINDS, HealthStatus, health_of
 from gitops_agent.reconcile.live import parallel
-from gitops_agent.reconcile.objects import Manifest, ObjectError, ObjectRef
+from gitops_agent.reconcile.objects import ObjectError
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef
 
 UNREADABLE = frozenset({401, 403, 404})
 """Answers to a Pod list that leave health to the objects' own status (no ``list pods`` right)."""

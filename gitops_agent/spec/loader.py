@@ -30,6 +30,7 @@ from gitops_agent.spec.model import Environment, SpecSet, Workflow, frozen_map
 from gitops_agent.spec.schema_check import check_value
 from gitops_agent.spec.semantic_check import check_environment, check_workflow
 from gitops_agent.spec.yaml_positions import Document, YamlPath, format_path, load_yaml
+from gitops_agent.vocabulary.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE, NAME_LABEL
 
 API_VERSION = "gitops-agent.io/v1alpha1"
 KINDS = {"Workflow": "workflow", "Environment": "environment"}
@@ -375,7 +376,7 @@ def _check_resources(repo: Path, env: _Loaded) -> None:
     found, problems = read_resources(repo, resources, locate)
     env.problems.extend(problems)
     if isinstance(namespace, str) and not problems:
-        own = {"app.kubernetes.io/name": namespace, "app.kubernetes.io/managed-by": "gitops-agent"}
+        own = {NAME_LABEL: namespace, MANAGED_BY_LABEL: MANAGED_BY_VALUE}
         env.problems.extend(fold_namespaces(namespace, own, published_namespaces(found))[1])
         env.problems.extend(duplicate_objects(found, namespace))
 

@@ -25,9 +25,9 @@ from typing import Any
 
 from gitops_agent.errors import Diagnostic
 from gitops_agent.reconcile.ignore import ApplyPolicy
-from gitops_agent.reconcile.objects import SSA_ANNOTATION
 from gitops_agent.spec.list_keys import duplicate_list_keys
 from gitops_agent.spec.yaml_positions import MANIFEST_LIMITS, Document, YamlPath, load_yaml
+from gitops_agent.vocabulary.labels import SSA_ANNOTATION
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")

@@ -12,7 +12,8 @@ import pytest
 
 from gitops_agent.adapters.kube import KubeCluster
 from gitops_agent.reconcile.cluster import ResourceInfo
-from gitops_agent.reconcile.objects import ObjectError, ref_of
+from gitops_agent.reconcile.objects import ObjectError
+from gitops_agent.vocabulary.objects import ref_of
 
 DEPLOYMENTS = ResourceInfo("apps", "v1", "Deployment", "deployments", True)
 

@@ -13,7 +13,8 @@ import pytest
 from gitops_agent.errors import ClusterError
 from gitops_agent.leader import LeaderElector, LeaderSettings, lease_expired, run_as_leader
 from gitops_agent.reconcile.cluster import ResourceInfo
-from gitops_agent.reconcile.objects import Manifest, ObjectError, ObjectRef
+from gitops_agent.reconcile.objects import ObjectError
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef
 
 FAST = {"lease_duration": 0.6, "renew_deadline": 0.4, "retry_period": 0.1}
 

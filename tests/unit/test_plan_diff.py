@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_agent.plan import (
-    MASK,
-    MASK_CHANGED,
-    Change,
-    ObjectKey,
-    Plan,
-    diff_environment,
-    mask_secret,
-)
+from gitops_agent.plan import MASK, MASK_CHANGED, Change, Plan, diff_environment, mask_secret
+from gitops_agent.vocabulary.objects import ObjectKey
 
 
 def _deploy(name: str, replicas: int = 1, image: str = "img:1") -> dict[str, Any]:

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from gitops_agent.errors import ClusterError
 from gitops_agent.reconcile.cache import CachedCluster
 from gitops_agent.reconcile.cluster import ResourceInfo, WatchEvent
-from gitops_agent.reconcile.objects import Manifest, ObjectError
+from gitops_agent.reconcile.objects import ObjectError
+from gitops_agent.vocabulary.objects import Manifest
 
 INFO = ResourceInfo("", "v1", "ConfigMap", "configmaps", True)
 

@@ -20,8 +20,9 @@ from gitops_agent.reconcile.ignore import (
     exemptions_for,
     rebase_pointers,
 )
-from gitops_agent.reconcile.objects import is_owned, is_untracked_legacy, ref_of, tracking_id
+from gitops_agent.reconcile.objects import is_owned, is_untracked_legacy, tracking_id
 from gitops_agent.reconcile.options import Target
+from gitops_agent.vocabulary.objects import ref_of
 from tests.unit.specs.helpers import VALID_WORKFLOW, diagnose
 from tests.unit.test_reconcile_fieldset import DESIRED, ROOT, live_copy
 

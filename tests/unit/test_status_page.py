@@ -17,7 +17,6 @@ from gitops_agent.reconcile.fieldset import ManagerEntry
 from gitops_agent.reconcile.health import HealthStatus
 from gitops_agent.reconcile.loop import StatusServer
 from gitops_agent.reconcile.metrics import Metrics
-from gitops_agent.reconcile.objects import ObjectRef
 from gitops_agent.reconcile.status_page import (
     NODE_H,
     NODE_W,
@@ -35,6 +34,7 @@ from gitops_agent.reconcile.status_page import (
     task_graph_svg,
     task_nodes,
 )
+from gitops_agent.vocabulary.objects import ObjectRef
 from tests.unit.test_reconcile_loop import round_, setup
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -1,0 +1,56 @@
+"""The label and annotation contract: the keys gitops-agent writes and then relies on.
+
+These keys decide what is pruned: an object is gitops-agent's own in one environment when it
+carries :func:`ownership` (and, see ``reconcile.objects.is_owned``, a matching tracking id). The
+``app.kubernetes.io/*`` keys are Kubernetes' recommended labels
+(https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/); the
+``gitops-agent.io/*`` keys are gitops-agent's own prefix, as ``argocd.argoproj.io/*`` and
+``kustomize.toolkit.fluxcd.io/*`` are Argo CD's and Flux's.
+"""
+
+from __future__ import annotations
+
+NAME_LABEL = "app.kubernetes.io/name"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+"""The workflow an object belongs to."""
+COMPONENT_LABEL = "app.kubernetes.io/component"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "gitops-agent"
+FIELD_MANAGER = "gitops-agent"
+"""The server-side apply field manager (``kubectl apply --server-side --field-manager``)."""
+
+ENVIRONMENT_LABEL = "gitops-agent.io/environment"
+TASK_LABEL = "gitops-agent.io/task"
+VARIANT_LABEL = "gitops-agent.io/variant"
+MAIN_VARIANT = "main"
+"""The variant label's value on a service's own Deployment (A/B variants carry their names)."""
+
+DEPENDS_ON_ANNOTATION = "gitops-agent.io/depends-on"
+"""Comma-separated task names of the same workflow the object waits for."""
+CONFIG_HASH_ANNOTATION = "gitops-agent.io/config-hash"
+PRUNE_ANNOTATION = "gitops-agent.io/prune"
+"""``"false"``: never deleted by prune (Argo CD's ``Prune=false`` sync option)."""
+ADOPTED_ANNOTATION = "gitops-agent.io/adopted"
+"""On a Namespace that existed before gitops-agent applied it: never pruned."""
+TRACKING_ANNOTATION = "gitops-agent.io/tracking-id"
+"""``<environment>:<group>/<kind>:<namespace>/<name>``: the object's own identity, stamped at
+apply time. A copy (``kubectl create job --from=cronjob/...``, an operator copying its parent's
+labels) carries another name or kind, so its value does not match it (Argo CD's annotation
+tracking, ``argocd.argoproj.io/tracking-id``, exists for the same reason)."""
+SSA_ANNOTATION = "gitops-agent.io/ssa"
+"""Per-object apply policy, Flux's vocabulary (``kustomize.toolkit.fluxcd.io/ssa``):
+``Override`` (default), ``Merge``, ``IfNotPresent`` or ``Ignore``."""
+TEMPLATE_HASH_ANNOTATION = "gitops-agent.io/template-hash"
+"""On a task's Job: the hash of its template as git holds it (a changed spec runs again)."""
+
+
+def ownership(environment: str) -> dict[str, str]:
+    """The labels that make an object gitops-agent's own in ``environment``
+    (``{managed-by: gitops-agent, environment: <environment>}``)."""
+    return {MANAGED_BY_LABEL: MANAGED_BY_VALUE, ENVIRONMENT_LABEL: environment}
+
+
+def ownership_selector(environment: str) -> str:
+    """The label selector (``key=value,...``, keys sorted) that lists what gitops-agent owns in
+    ``environment``: the one list prune starts from."""
+    return ",".join(f"{key}={value}" for key, value in sorted(ownership(environment).items()))
