@@ -9,7 +9,6 @@ any diff is taken, and a masked value only says whether it changed.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import functools
 import json
@@ -30,12 +29,10 @@ from gitops_agent.render import cache_for, render_files
 from gitops_agent.render_cache import RenderCache
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment
+from gitops_agent.vocabulary.masking import mask_secrets
 from gitops_agent.vocabulary.objects import Manifest, ObjectKey, ref_of, task_of
 from gitops_agent.yamlscalars import double_quoted, needs_quotes
 
-MASK = "<masked>"
-MASK_CHANGED = "<masked, changed>"
-SECRET_FIELDS = ("data", "stringData")
 RENDER_WORKERS = 4
 """Environments rendered at once (each render is one ``kubectl kustomize`` process)."""
 
@@ -146,30 +143,6 @@ class Plan:
         return document
 
 
-def _is_secret(obj: Mapping[str, Any] | None) -> bool:
-    return obj is not None and obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
-
-
-def mask_secret(obj: Manifest, other: Mapping[str, Any] | None = None) -> Manifest:
-    """A copy of ``obj`` whose Secret values are masked; ``other`` marks which ones changed."""
-    if not _is_secret(obj):
-        return obj
-    masked = copy.deepcopy(obj)
-    theirs = other if _is_secret(other) else None
-    for field_name in SECRET_FIELDS:
-        values = obj.get(field_name)
-        if not isinstance(values, Mapping):
-            if values is not None:
-                masked[field_name] = MASK
-            continue
-        previous = theirs.get(field_name) if theirs is not None else None
-        previous = previous if isinstance(previous, Mapping) else {}
-        masked[field_name] = {
-            key: MASK if theirs is None or previous.get(key) == value else MASK_CHANGED for key, value in values.items()
-        }
-    return masked
-
-
 _PLAIN = re.compile(r"^[A-Za-z0-9_/.][A-Za-z0-9_./@:=+-]*( [A-Za-z0-9_./@:=+()-]+)*$")
 
 
@@ -240,11 +213,11 @@ def manifest_lines(obj: Manifest | None) -> list[str]:
 def unified_diff(key: ObjectKey, base: Manifest | None, head: Manifest | None) -> str:
     """The unified diff of two versions of one object, Secret values masked.
 
-    Base values show as ``<masked>``; head values that differ from base as
-    ``<masked, changed>``, so a changed secret value still shows up as one changed line.
+    Values show as ``***``; a value that differs shows as ``*** (before)`` and
+    ``*** (after)``, so a changed secret value still shows up as one changed line
+    (see :mod:`gitops_agent.vocabulary.masking`).
     """
-    old = mask_secret(base) if base is not None else None
-    new = mask_secret(head, base) if head is not None else None
+    old, new = mask_secrets(base, head)
     lines = difflib.unified_diff(
         manifest_lines(old),
         manifest_lines(new),

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_agent.reconcile.normalize import mask_secrets
+from gitops_agent.vocabulary.masking import mask_secrets
 from gitops_agent.vocabulary.objects import Manifest, ObjectRef
 from gitops_agent.yamlscalars import double_quoted, needs_escapes, needs_quotes
 

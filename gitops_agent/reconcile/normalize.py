@@ -1,8 +1,7 @@
-"""Canonical values and noise-free objects: quantities, server metadata, masked Secrets."""
+"""Canonical values and noise-free objects: quantities and server metadata."""
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -23,8 +22,6 @@ NOISE_METADATA = (
     "selfLink",
 )
 NOISE_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
-MASK = "***"
-MASK_CHANGED = "*** (changed)"
 
 
 def parse_quantity(value: object) -> Decimal | None:
@@ -82,25 +79,3 @@ def strip_noise(obj: Mapping[str, Any]) -> Manifest:
             if not annotations:
                 meta.pop("annotations", None)
     return clean
-
-
-def is_secret(obj: Mapping[str, Any]) -> bool:
-    return obj.get("kind") == "Secret" and str(obj.get("apiVersion", "")) == "v1"
-
-
-def mask_secrets(before: Manifest | None, after: Manifest | None) -> tuple[Manifest | None, Manifest | None]:
-    """Replace Secret values by ``***`` (``*** (changed)`` on the side that differs)."""
-    if not any(obj is not None and is_secret(obj) for obj in (before, after)):
-        return before, after
-    before_masked = copy.deepcopy(before) if before is not None else None
-    after_masked = copy.deepcopy(after) if after is not None else None
-    for field in ("data", "stringData"):
-        old = (before or {}).get(field) or {}
-        new = (after or {}).get(field) or {}
-        if before_masked is not None and isinstance(old, Mapping) and old:
-            before_masked[field] = dict.fromkeys(old, MASK)
-        if after_masked is not None and isinstance(new, Mapping) and new:
-            after_masked[field] = {
-                key: MASK if key in old and old[key] == value else MASK_CHANGED for key, value in new.items()
-            }
-    return before_masked, after_masked

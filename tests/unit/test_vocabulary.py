@@ -7,13 +7,19 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from gitops_agent.plan import diff_environment
+from gitops_agent.reconcile.diff import unified_diff
 from gitops_agent.reconcile.objects import has_ownership_labels, is_owned, tracking_id
+from gitops_agent.reconcile.review import field_changes
 from gitops_agent.vocabulary import labels
+from gitops_agent.vocabulary.masking import MASK, MASK_AFTER, MASK_BEFORE, mask_secrets
 from gitops_agent.vocabulary.objects import ObjectKey, ref_of, task_of
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "gitops_agent"
 LABELS_MODULE = PACKAGE / "vocabulary" / "labels.py"
+MASKING_MODULE = PACKAGE / "vocabulary" / "masking.py"
+MASK_LIKE = re.compile(r"\*\*\*|<masked")
 LABEL_KEY = re.compile(r"(app\.kubernetes\.io|gitops-agent\.io)/[\w.-]*")
 SPEC_API_VERSION = re.compile(r"gitops-agent\.io/v\d+((alpha|beta)\d+)?")
 
@@ -93,3 +99,40 @@ def test_an_object_key_leaves_the_version_out() -> None:
     assert ObjectKey.of(v1) == ObjectKey.of(v2) == ObjectKey("autoscaling", "HorizontalPodAutoscaler", "n", "h")
     assert str(ObjectKey.of(v1)) == "HorizontalPodAutoscaler/n/h"
     assert ref_of(v1).key == ref_of(v2).key
+
+
+def test_the_mask_is_written_only_in_the_vocabulary() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {text}"
+        for path in _modules()
+        if path != MASKING_MODULE
+        for line, text in _code_strings(path)
+        if MASK_LIKE.search(text)
+    ]
+    masks = [name for path in _modules() for name in _defined_names(path) if name.startswith("MASK")]
+    assert found == [] and sorted(masks) == ["MASK", "MASK_AFTER", "MASK_BEFORE"]
+
+
+def _secret(**data: str) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"}, "data": data}
+
+
+def test_equal_values_mask_equal_and_different_values_mask_different() -> None:
+    before, after = _secret(same="YQ==", gone="Yg==", changed="MQ=="), _secret(same="YQ==", new="Yw==", changed="Mg==")
+    old, new = mask_secrets(before, after)
+    assert old is not None and new is not None
+    assert old["data"] == {"same": MASK, "gone": MASK, "changed": MASK_BEFORE}
+    assert new["data"] == {"same": MASK, "new": MASK, "changed": MASK_AFTER}
+    assert before["data"] == {"same": "YQ==", "gone": "Yg==", "changed": "MQ=="}  # the inputs are left alone
+
+
+def test_plan_sync_and_field_changes_show_one_mask() -> None:
+    """``plan`` (git against git), the sync diff (live against git) and field changes agree."""
+    before, after = _secret(token="c2VjcmV0LTE="), _secret(token="c2VjcmV0LTI=")
+    (planned,) = diff_environment("dev", [before], [after]).changes
+    synced = unified_diff(ref_of(after), before, after)
+    fields = [f.to_json() for f in field_changes(before, after)]
+    for text in (planned.diff, synced):
+        assert f'-  token: "{MASK_BEFORE}"' in text and f'+  token: "{MASK_AFTER}"' in text
+        assert "c2VjcmV0" not in text
+    assert fields == [{"path": "data.token", "old": MASK_BEFORE, "new": MASK_AFTER}]
