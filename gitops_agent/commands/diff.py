@@ -29,9 +29,9 @@ from gitops_agent.reconcile.engine import diff as diff_objects
 from gitops_agent.reconcile.runs import RunKey, TaskRun, latest_runs
 from gitops_agent.render import Rendered, render_ref
 from gitops_agent.spec.cache import load_specs_cached
-from gitops_agent.spec.durations import parse_duration
 from gitops_agent.spec.model import Environment
 from gitops_agent.targets import target_for
+from gitops_agent.vocabulary.durations import parse_duration
 
 _SYMBOL = {
     Action.CREATE: "+",

@@ -3,7 +3,6 @@ on a branch (and, with ``--pr``, a pull request). The cluster is never touched."
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,8 +29,7 @@ from gitops_agent.optimize.proposal import (
     write_proposal,
 )
 from gitops_agent.spec.model import Environment, SpecSet, Workflow
-
-_DURATION = re.compile(r"^[1-9]\d*[smhdw]$")
+from gitops_agent.vocabulary.durations import parse_duration
 
 
 def _environment(specs: SpecSet, name: str | None) -> Environment:
@@ -113,7 +111,7 @@ def optimize(
     from gitops_agent.adapters.prometheus import PrometheusClient
     from gitops_agent.spec import load_specs
 
-    if window is not None and not _DURATION.match(window):
+    if window is not None and parse_duration(window) is None:
         raise InvalidInputError(f"--window {window}: not a duration such as 30m, 12h or 7d")
     specs = load_specs(repo)
     environment = _environment(specs, env)

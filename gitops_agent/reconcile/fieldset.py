@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops_agent.reconcile.normalize import quantities_equal, scalars_equal
+from gitops_agent.reconcile.normalize import scalars_equal
 from gitops_agent.reconcile.schema import NodeKind, SchemaNode
 from gitops_agent.vocabulary.labels import FIELD_MANAGER
+from gitops_agent.vocabulary.quantities import quantities_equal
 
 FieldPath = tuple[str, ...]
 _SKIPPED_TOP = ("apiVersion", "kind", "status")

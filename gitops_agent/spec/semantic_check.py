@@ -12,10 +12,10 @@ from typing import Any
 
 from gitops_agent.errors import Diagnostic
 from gitops_agent.spec.cron import cron_problem
-from gitops_agent.spec.durations import duration_problem, is_zero_duration, parse_duration
-from gitops_agent.spec.quantities import parse_quantity
 from gitops_agent.spec.secret_scan import credential_kind, secret_name_reason
 from gitops_agent.spec.yaml_positions import YamlPath
+from gitops_agent.vocabulary.durations import duration_problem, is_zero_duration, parse_duration
+from gitops_agent.vocabulary.quantities import parse_quantity
 
 Report = Callable[[YamlPath, str, bool], Diagnostic]
 """``report(path, message, key)``: a diagnostic at ``path`` (its key when ``key``)."""

@@ -12,13 +12,14 @@ from gitops_agent.reconcile.changeset import Action, Change, ChangeSet
 from gitops_agent.reconcile.dag import Gate, find_cycle, gate, task_jobs
 from gitops_agent.reconcile.diff import unified_diff
 from gitops_agent.reconcile.health import HealthStatus, health_of, worst
-from gitops_agent.reconcile.normalize import parse_quantity, quantities_equal, strip_noise
+from gitops_agent.reconcile.normalize import strip_noise
 from gitops_agent.reconcile.objects import tracking_id
 from gitops_agent.reconcile.pairing import pair_objects
 from gitops_agent.reconcile.prune import PruneRefusedError, check_guards, plan_prune
 from gitops_agent.reconcile.waves import apply_order, prune_order, wave_of
 from gitops_agent.vocabulary.masking import mask_secrets
 from gitops_agent.vocabulary.objects import ObjectRef, ref_of
+from gitops_agent.vocabulary.quantities import parse_quantity, quantities_equal
 
 OWN = {"app.kubernetes.io/managed-by": "gitops-agent", "gitops-agent.io/environment": "dev"}
 

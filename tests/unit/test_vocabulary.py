@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+from kubernetes.utils import parse_quantity as kubernetes_parse_quantity
+
+from gitops_agent.audit import parse_since
+from gitops_agent.commands.diff import parse_seconds
+from gitops_agent.errors import InvalidInputError
+from gitops_agent.optimize.engine import _seconds as _window_seconds
 from gitops_agent.plan import diff_environment
 from gitops_agent.reconcile.diff import unified_diff
 from gitops_agent.reconcile.objects import has_ownership_labels, is_owned, tracking_id
 from gitops_agent.reconcile.review import field_changes
 from gitops_agent.vocabulary import labels
+from gitops_agent.vocabulary.durations import PATTERN as DURATION_PATTERN
+from gitops_agent.vocabulary.durations import parse_duration
 from gitops_agent.vocabulary.masking import MASK, MASK_AFTER, MASK_BEFORE, mask_secrets
 from gitops_agent.vocabulary.objects import ObjectKey, ref_of, task_of
+from gitops_agent.vocabulary.quantities import parse_quantity, quantities_equal, quantity_float
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "gitops_agent"
@@ -67,6 +79,7 @@ def test_label_and_annotation_keys_are_written_only_in_the_vocabulary() -> None:
 
 def test_ownership_and_identity_are_defined_once() -> None:
     unique = {"ownership_selector", "ownership", "Manifest", "ObjectKey", "ObjectRef", "ref_of", "task_of", "is_job"}
+    unique |= {"parse_quantity", "quantities_equal", "parse_duration", "mask_secrets", "is_secret"}
     definitions = sorted(
         f"{path.relative_to(ROOT)}: {name}" for path in _modules() for name in _defined_names(path) if name in unique
     )
@@ -136,3 +149,55 @@ def test_plan_sync_and_field_changes_show_one_mask() -> None:
         assert f'-  token: "{MASK_BEFORE}"' in text and f'+  token: "{MASK_AFTER}"' in text
         assert "c2VjcmV0" not in text
     assert fields == [{"path": "data.token", "old": MASK_BEFORE, "new": MASK_AFTER}]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0", "500m", "2", "+1", "-1", "1Gi", "1.5Mi", "1G", "1e3", "1E-2", "2n", "1u", ".5", "5.", "12Ei", "1E", "2E3"],
+)
+def test_quantities_read_as_the_kubernetes_client_reads_them(text: str) -> None:
+    """Exa suffixes (``Ei``, ``E``) were once read as a broken exponent and refused."""
+    assert parse_quantity(text) == kubernetes_parse_quantity(text)
+
+
+@pytest.mark.parametrize("value", ["1GB", "2 cores", "1gi", "", "m", "1e31", "1.2.3", True, None, [1]])
+def test_what_is_not_a_quantity(value: object) -> None:
+    assert parse_quantity(value) is None
+    with pytest.raises(ValueError, match="not a Kubernetes quantity"):
+        quantity_float(value)
+
+
+def test_quantities_are_exact_however_written() -> None:
+    assert quantities_equal("1000m", 1) and quantities_equal("1Gi", "1073741824") and quantities_equal(0.5, "500m")
+    assert not quantities_equal("1Gi", "1G")
+    assert quantity_float("1536Mi") == 1.5 * 2**30
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("5m", 300), ("1h30m", 5400), ("7d", 604800), ("2w", 1209600), ("1w2d3h", 788400),
+     ("1h0m0s", 3600)],
+)
+def test_one_duration_syntax_prometheus_units_up_to_weeks(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+    assert re.fullmatch(DURATION_PATTERN, text)
+
+
+@pytest.mark.parametrize("text", ["", "1", "1.5h", "300ms", "1y", "30m1h", "1h1h", "0s", "522w", "-1s", " 1s"])
+def test_what_is_not_a_duration(text: str) -> None:
+    assert parse_duration(text) is None
+
+
+def test_every_schema_duration_is_the_vocabulary_syntax() -> None:
+    for name in ("workflow", "environment"):
+        schema = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text())
+        assert schema["$defs"]["duration"]["pattern"] == DURATION_PATTERN
+
+
+def test_every_reader_of_a_duration_accepts_weeks() -> None:
+    """Specs, flags, ``audit --since`` and optimize windows once disagreed on ``w``."""
+    assert parse_since("2w", now=datetime(2026, 1, 15, tzinfo=UTC)) == datetime(2026, 1, 1, tzinfo=UTC)
+    assert parse_seconds("1w", "--interval") == 604800.0
+    with pytest.raises(InvalidInputError):
+        parse_seconds("1.5h", "--interval")
+    assert _window_seconds("1w2d") == 777600 and _window_seconds("1h30m") == 5400
