@@ -28,8 +28,8 @@ from ruamel.yaml import YAML  # noqa: E402
 
 from gitops_agent.adapters import git as gitops_git  # noqa: E402
 from gitops_agent.cli import run  # noqa: E402
-from gitops_agent.compile.yamlio import dump, load_all  # noqa: E402
 from gitops_agent.render import cache_directory, kubectl_path  # noqa: E402
+from gitops_agent.vocabulary.yaml import dump, load_all  # noqa: E402
 from tests.support.gitrepos import git  # noqa: E402
 
 ENV = "bench"

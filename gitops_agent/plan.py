@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import json
-import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +29,7 @@ from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment
 from gitops_agent.vocabulary.masking import mask_secrets
 from gitops_agent.vocabulary.objects import Manifest, ObjectKey, ref_of, task_of
-from gitops_agent.yamlscalars import double_quoted, needs_quotes
+from gitops_agent.vocabulary.yaml import manifest_lines
 
 RENDER_WORKERS = 4
 """Environments rendered at once (each render is one ``kubectl kustomize`` process)."""
@@ -141,73 +139,6 @@ class Plan:
         if self.live:
             document["live"] = [env.to_json() for env in self.live]
         return document
-
-
-_PLAIN = re.compile(r"^[A-Za-z0-9_/.][A-Za-z0-9_./@:=+-]*( [A-Za-z0-9_./@:=+()-]+)*$")
-
-
-def _scalar(value: Any) -> str:
-    """A YAML scalar: plain when unambiguous to every reader, else a JSON string (valid YAML, double-quoted)."""
-    if isinstance(value, str):
-        plain = _PLAIN.fullmatch(value) and not needs_quotes(value)
-        if plain and ": " not in value and not value.endswith(":"):
-            return value
-        return double_quoted(value)
-    return json.dumps(value)
-
-
-def _literal_ok(text: str) -> bool:
-    """Whether a multi-line string can be shown as a ``|`` block (printable lines only)."""
-    lines = text.split("\n")
-    # libyaml (and go-yaml) refuse a tab where a block scalar's indentation is expected.
-    return "\n" in text.rstrip("\n") and all(line.isprintable() and not line.startswith("\t") for line in lines)
-
-
-def _emit(value: Any, indent: str, out: list[str]) -> None:
-    """Block-style YAML for plain data; multi-line strings as ``|`` literals."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _emit_entry(f"{indent}{_scalar(str(key))}:", item, indent, out)
-    else:
-        for item in value:
-            _emit_entry(f"{indent}-", item, indent, out, in_list=True)
-
-
-def _emit_entry(prefix: str, item: Any, indent: str, out: list[str], *, in_list: bool = False) -> None:
-    inner = indent + "  "
-    if isinstance(item, Mapping | list | tuple) and item:
-        if in_list and isinstance(item, Mapping):
-            nested: list[str] = []
-            _emit(item, inner, nested)
-            out.append(f"{prefix} {nested[0][len(inner) :]}")
-            out.extend(nested[1:])
-            return
-        out.append(f"{prefix}\n")
-        _emit(item, indent if (isinstance(item, list | tuple) and not in_list) else inner, out)
-    elif isinstance(item, Mapping | list | tuple):
-        out.append(f"{prefix} {'{}' if isinstance(item, Mapping) else '[]'}\n")
-    elif isinstance(item, str) and _literal_ok(item):
-        chomp = "-" if not item.endswith("\n") else ("+" if item.endswith("\n\n") else "")
-        lines = item.removesuffix("\n").split("\n")
-        leading = []
-        for line in lines:
-            leading.append(line)
-            if line.strip():
-                break
-        indicator = "2" if any(line.startswith(" ") for line in leading) else ""
-        out.append(f"{prefix} |{indicator}{chomp}\n")
-        out.extend(f"{inner}{line}\n" if line else "\n" for line in lines)
-    else:
-        out.append(f"{prefix} {_scalar(item)}\n")
-
-
-def manifest_lines(obj: Manifest | None) -> list[str]:
-    """An object as YAML lines for a diff (block style, keys in their order; fast, display only)."""
-    if obj is None:
-        return []
-    out: list[str] = []
-    _emit(obj, "", out)
-    return out or ["{}\n"]
 
 
 def unified_diff(key: ObjectKey, base: Manifest | None, head: Manifest | None) -> str:

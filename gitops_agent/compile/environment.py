@@ -28,7 +28,6 @@ from gitops_agent.compile.objects import compile_workflow, file_name, identity
 from gitops_agent.compile.patches import json_patch
 from gitops_agent.compile.templates import template
 from gitops_agent.compile.workloads import Obj, pin_image, split_image
-from gitops_agent.compile.yamlio import dump
 from gitops_agent.errors import Diagnostic, SpecError
 from gitops_agent.spec.list_keys import duplicate_list_keys
 from gitops_agent.spec.manifests import (
@@ -43,6 +42,7 @@ from gitops_agent.spec.manifests import (
 from gitops_agent.spec.model import Environment, SpecSet, Workflow
 from gitops_agent.spec.yaml_positions import format_path
 from gitops_agent.vocabulary import labels as L
+from gitops_agent.vocabulary.yaml import dump
 
 Tree = Mapping[str, bytes]
 KUSTOMIZE_HEADER = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from gitops_agent.cli import run
-from gitops_agent.compile.yamlio import dump
 from gitops_agent.render import kubectl_path
 from gitops_agent.vocabulary import labels as L
+from gitops_agent.vocabulary.yaml import dump
 from tests.integration.reconcile_helpers import delete_namespaces, get
 from tests.support.gitrepos import git
 from tests.support.number_like import KIND_MEMBERS, overflowing_config

@@ -12,11 +12,11 @@ import kubernetes_validate
 import pytest
 
 from gitops_agent.compile import compile_environment
-from gitops_agent.compile.yamlio import load_all
 from gitops_agent.render import render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import SpecSet
 from gitops_agent.vocabulary import labels as L
+from gitops_agent.vocabulary.yaml import load_all
 from tests.support.gitrepos import make_gitops_repo
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gitops_agent.compile import compile_environment
-from gitops_agent.compile.yamlio import dump
 from gitops_agent.render import render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.vocabulary import labels as L
+from gitops_agent.vocabulary.yaml import dump
 from tests.support import published_crds
 
 names = st.text(string.ascii_lowercase, min_size=1, max_size=6).map(lambda s: "n" + s)

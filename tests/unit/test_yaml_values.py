@@ -16,14 +16,20 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from gitops_agent.compile import compile_environment
-from gitops_agent.compile.yamlio import NonFiniteNumberError, dump, dump_all, load_all
 from gitops_agent.errors import InvalidInputError
-from gitops_agent.plan import manifest_lines
 from gitops_agent.reconcile.diff import to_yaml
 from gitops_agent.render import read_kustomize_output, render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.vocabulary import labels as L
-from gitops_agent.yamlscalars import needs_quotes, resolve_plain
+from gitops_agent.vocabulary.yaml import (
+    NonFiniteNumberError,
+    dump,
+    dump_all,
+    load_all,
+    manifest_lines,
+    needs_quotes,
+    resolve_plain,
+)
 from tests.support.number_like import KIND_MEMBERS, overflowing_config
 
 # What go-yaml v3 (gopkg.in/yaml.v3 v3.0.1, decoding into an untyped value) gives each plain scalar.
