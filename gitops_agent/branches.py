@@ -8,7 +8,6 @@ the remote branch is fetched and the commit is made again on top of it.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,7 +22,6 @@ from gitops_agent.spec.model import Environment
 log = logging.getLogger(__name__)
 
 PUSH_ATTEMPTS = 5
-DEFAULT_IDENTITY = {"name": "gitops-agent", "email": "gitops-agent@localhost"}
 
 
 @dataclass(frozen=True)
@@ -50,22 +48,6 @@ def commit_message(env: Environment, tree: Mapping[str, bytes], source_commit: s
         f"Source-Commit: {source}\n"
         f"Spec-Digest: {tree_spec_digest(tree)}\n"
     )
-
-
-def identity_env(repo: git.Repo) -> dict[str, str]:
-    """Author/committer variables: the repository's configured user, else gitops-agent."""
-    env: dict[str, str] = {}
-    for role in ("AUTHOR", "COMMITTER"):
-        for key in ("name", "email"):
-            variable = f"GIT_{role}_{key.upper()}"
-            if variable in os.environ:
-                continue
-            try:
-                value = str(repo.git.config("--get", f"user.{key}"))
-            except git.GitCommandError:
-                value = DEFAULT_IDENTITY[key]
-            env[variable] = value
-    return env
 
 
 def _same_output(repo: git.Repo, commit: str, tree: Mapping[str, bytes]) -> bool:
@@ -109,7 +91,7 @@ def commit_environment(
         if parent is not None and _same_output(repo, parent, tree):
             head = parent
         else:
-            head = g.commit_tree(repo, tree_sha, [parent] if parent else [], message, env=identity_env(repo))
+            head = g.commit_tree(repo, tree_sha, [parent] if parent else [], message, env=g.identity_env(repo))
             committed = True
         if head != local:
             g.update_ref(repo, ref, head, local, f"gitops-agent: compile {env.name}")

@@ -2,12 +2,15 @@
 
 Raw REST calls through the official client's configured transport (kubeconfig, TLS, tokens,
 connection pool): JSON in, plain dicts out, no model classes. Every failure becomes a
-``ClusterError``: ``ObjectError`` names ``Kind/namespace/name`` and the HTTP status.
+``ClusterError``: no answer is :class:`UnreachableError`; an answer refusing one object is an
+``ObjectError`` naming ``Kind/namespace/name`` and the HTTP status, typed by :func:`api_error`
+(``NotFoundError``, ``ConflictError``, ``InvalidError``, ``ForbiddenError``, ``ThrottledError``…).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import os
@@ -25,9 +28,15 @@ import urllib3
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from gitops_agent.errors import ClusterError
+from gitops_agent.errors import (
+    ClusterError,
+    NotFoundError,
+    NotSentError,
+    ObjectError,
+    UnreachableError,
+    api_error,
+)
 from gitops_agent.reconcile.cluster import ResourceInfo, WatchEvent
-from gitops_agent.reconcile.objects import ObjectError
 from gitops_agent.reconcile.schema import OpenAPIDocument
 from gitops_agent.vocabulary.labels import FIELD_MANAGER
 from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of
@@ -264,7 +273,7 @@ class KubeCluster:
                 preload_content=not stream,
             )
         except urllib3.exceptions.HTTPError as error:
-            raise ClusterError(f"cluster unreachable at {self._host}: {_reason(error)}") from error
+            raise UnreachableError(f"cluster unreachable at {self._host}: {_reason(error)}") from error
         retries = getattr(response, "retries", None)
         throttled = sum(1 for attempt in getattr(retries, "history", ()) if attempt.status == 429)
         if throttled:
@@ -274,11 +283,11 @@ class KubeCluster:
             if response.status >= 300:
                 data = response.read()
                 response.release_conn()
-                raise ObjectError(ref, response.status, _status_message(data, response.reason))
+                raise api_error(ref, response.status, _status_message(data, response.reason))
             return response
         data = response.data
         if response.status >= 300:
-            raise ObjectError(ref or path, response.status, _status_message(data, response.reason))
+            raise api_error(ref or path, response.status, _status_message(data, response.reason))
         return json.loads(data) if data else {}
 
     # -- discovery and schemas -------------------------------------------------------------
@@ -290,9 +299,7 @@ class KubeCluster:
         path = f"/apis/{group}/{version}" if group else f"/api/{version}"
         try:
             document = self._request("GET", path, counter="discovery")
-        except ObjectError as error:
-            if error.status != 404:
-                raise
+        except NotFoundError:
             document = None
         found: dict[str, ResourceInfo] | None = None
         if document is not None:
@@ -401,14 +408,14 @@ class KubeCluster:
                     event = json.loads(line)
                     obj = event.get("object") or {}
                     if event.get("type") == "ERROR":
-                        raise ObjectError(
+                        raise api_error(
                             f"watch {info.kind}",
                             int(obj.get("code") or 0) or 500,
                             str(obj.get("message", "watch error")),
                         )
                     yield WatchEvent(str(event.get("type")), obj)
         except urllib3.exceptions.HTTPError as error:
-            raise ClusterError(f"watch of {info.kind} ended at {self._host}: {_reason(error)}") from error
+            raise UnreachableError(f"watch of {info.kind} ended at {self._host}: {_reason(error)}") from error
         finally:
             response.release_conn()
 
@@ -420,10 +427,8 @@ class KubeCluster:
                 ref=ref,
                 counter=f"get {info.kind}",
             )
-        except ObjectError as error:
-            if error.status == 404:
-                return None
-            raise
+        except NotFoundError:
+            return None
         return obj
 
     def apply(self, info: ResourceInfo, obj: Manifest, *, dry_run: bool, force: bool) -> Manifest:
@@ -456,7 +461,7 @@ class KubeCluster:
 
     def delete(self, info: ResourceInfo, ref: ObjectRef) -> None:
         body = json.dumps({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}).encode()
-        try:
+        with contextlib.suppress(NotFoundError):  # already gone
             self._request(
                 "DELETE",
                 self._item(info, ref.namespace, ref.name),
@@ -465,12 +470,9 @@ class KubeCluster:
                 ref=ref,
                 counter="delete",
             )
-        except ObjectError as error:
-            if error.status != 404:
-                raise
 
     def create(self, info: ResourceInfo, obj: Manifest) -> Manifest:
-        """POST a new object; 409 (``ObjectError``) when it already exists."""
+        """POST a new object; :class:`ConflictError` when it already exists."""
         ref = ref_of(obj)
         result: Manifest = self._request(
             "POST",
@@ -484,7 +486,7 @@ class KubeCluster:
 
     def replace(self, info: ResourceInfo, obj: Manifest) -> Manifest:
         """PUT an object; its ``metadata.resourceVersion`` makes this a compare-and-swap
-        (409 ``ObjectError`` when someone else wrote in between)."""
+        (:class:`ConflictError` when someone else wrote in between)."""
         ref = ref_of(obj)
         result: Manifest = self._request(
             "PUT",
@@ -523,14 +525,14 @@ def _json_body(value: Any, ref: ObjectRef | str) -> bytes:
     ``Infinity`` token reaches the API server's YAML reader of apply patches as the *string*
     "Infinity", a changed value; such an object is refused before anything is sent.
 
-    Raises :class:`ObjectError` (status 0) naming the first non-finite number's path.
+    Raises :class:`NotSentError` naming the first non-finite number's path.
     """
     try:
         return json.dumps(value, allow_nan=False).encode()
     except ValueError as error:
         path, number = _first_non_finite(value, "") or ("", "not finite")
-        raise ObjectError(
-            ref, 0, f"not sent: {path or '<root>'} is {number}, a number JSON cannot carry (text read as a number?)"
+        raise NotSentError(
+            ref, f"not sent: {path or '<root>'} is {number}, a number JSON cannot carry (text read as a number?)"
         ) from error
 
 

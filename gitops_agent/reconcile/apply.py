@@ -4,10 +4,11 @@ sets wholly, prune with guards, wait for health."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gitops_agent.errors import ConflictError, ObjectError
 from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.dag import Gate, gate, task_jobs
@@ -16,7 +17,7 @@ from gitops_agent.reconcile.fieldset import ExtraItem, extra_items
 from gitops_agent.reconcile.health import HealthStatus, health_of
 from gitops_agent.reconcile.ignore import ApplyPolicy
 from gitops_agent.reconcile.live import Key, parallel
-from gitops_agent.reconcile.objects import ObjectError, depends_on
+from gitops_agent.reconcile.objects import depends_on
 from gitops_agent.reconcile.options import SyncOptions, Target
 from gitops_agent.reconcile.planning import (
     Deletion,
@@ -80,10 +81,8 @@ class _SyncRun:
                 if extras:
                     result = self.cluster.json_patch(item.info, item.ref, removal_ops(extras))
         except ObjectError as error:
-            if error.status == 0:
-                raise
             message = str(error)
-            if error.status == 409:
+            if isinstance(error, ConflictError):
                 message += (
                     " (another field manager owns these fields and sync.force is false;"
                     " pass --force-conflicts to take them over)"
@@ -149,45 +148,57 @@ class _SyncRun:
         live_by_key: dict[Key, Manifest] = {p.ref.key: p.live for p in self.plan.objects if p.live is not None}
         # only what has to be written waits for its tasks; an unchanged object stays as it is
         remaining = [p for p in gated if p.change.action in (Action.CREATE, Action.UPDATE)]
-        done: set[Key] = set()
         while True:
-            blocked_tasks: set[tuple[str, str]] = set()
-            ready: list[Planned] = []
-            waiting: list[tuple[Planned, str]] = []
-            for item in sorted(remaining, key=lambda p: apply_order(p.ref)):
-                decision = gate(item.body, jobs, live_by_key, blocked_tasks, self.pods)
-                if decision.gate is Gate.BLOCKED:
-                    item.change = item.change.with_action(Action.BLOCKED, decision.message)
-                    task = task_of(item.body)
-                    if task is not None:
-                        blocked_tasks.add(task)
-                elif decision.gate is Gate.WAITING:
-                    waiting.append((item, decision.message))
-                else:
-                    ready.append(item)
-            # a blocked task blocks its dependents transitively: re-gate the waiting ones
-            for item, message in list(waiting):
-                decision = gate(item.body, jobs, live_by_key, blocked_tasks, self.pods)
-                if decision.gate is Gate.BLOCKED:
-                    item.change = item.change.with_action(Action.BLOCKED, decision.message)
-                    waiting.remove((item, message))
+            ready, waiting = self._gate(remaining, jobs, live_by_key)
             self.apply_all(ready)
             for item in ready:
-                done.add(item.ref.key)
                 if item.live is not None:
                     live_by_key[item.ref.key] = item.live
             remaining = [item for item, _ in waiting]
             if not remaining:
                 return
             if not self.options.wait or time.monotonic() > self.deadline:
-                for item, message in waiting:
-                    if self.options.wait:
-                        item.change = item.change.with_action(Action.ERROR, f"{item.ref}: timed out, {message}")
-                    else:
-                        item.change = item.change.with_action(Action.WAITING, message)
+                self._stop_waiting(waiting)
                 return
             time.sleep(self.options.poll_interval)
             self._refresh_jobs(live_by_key, jobs.values())
+
+    def _gate(
+        self,
+        remaining: Sequence[Planned],
+        jobs: Mapping[tuple[str, str], Manifest],
+        live_by_key: Mapping[Key, Manifest],
+    ) -> tuple[list[Planned], list[tuple[Planned, str]]]:
+        """Split ``remaining`` into ready and waiting (with why); blocked items are marked."""
+        blocked_tasks: set[tuple[str, str]] = set()
+        ready: list[Planned] = []
+        waiting: list[tuple[Planned, str]] = []
+        for item in sorted(remaining, key=lambda p: apply_order(p.ref)):
+            decision = gate(item.body, jobs, live_by_key, blocked_tasks, self.pods)
+            if decision.gate is Gate.BLOCKED:
+                item.change = item.change.with_action(Action.BLOCKED, decision.message)
+                task = task_of(item.body)
+                if task is not None:
+                    blocked_tasks.add(task)
+            elif decision.gate is Gate.WAITING:
+                waiting.append((item, decision.message))
+            else:
+                ready.append(item)
+        # a blocked task blocks its dependents transitively: re-gate the waiting ones
+        for item, message in list(waiting):
+            decision = gate(item.body, jobs, live_by_key, blocked_tasks, self.pods)
+            if decision.gate is Gate.BLOCKED:
+                item.change = item.change.with_action(Action.BLOCKED, decision.message)
+                waiting.remove((item, message))
+        return ready, waiting
+
+    def _stop_waiting(self, waiting: Sequence[tuple[Planned, str]]) -> None:
+        """Without --wait what waits is reported as waiting; with it, past the deadline, as an error."""
+        for item, message in waiting:
+            if self.options.wait:
+                item.change = item.change.with_action(Action.ERROR, f"{item.ref}: timed out, {message}")
+            else:
+                item.change = item.change.with_action(Action.WAITING, message)
 
     def _refresh_jobs(self, live_by_key: dict[Key, Manifest], jobs: Iterable[Manifest]) -> None:
         selector = ownership_selector(self.plan.target.environment)
@@ -212,8 +223,6 @@ class _SyncRun:
                 self.progress(f"[{self.done}/{self.total}] delete {deletion.change.ref}")
                 self.cluster.delete(deletion.info, deletion.change.ref)
             except ObjectError as error:
-                if error.status == 0:
-                    raise
                 return replace(deletion, change=deletion.change.with_action(Action.ERROR, str(error)))
             return deletion
 
@@ -262,6 +271,46 @@ def is_service_account_token(obj: Manifest) -> bool:
     return obj.get("kind") == "Secret" and obj.get("type") == "kubernetes.io/service-account-token"
 
 
+def apply_waves(run: _SyncRun, the_plan: Plan) -> None:
+    """Each wave in order (Jobs and objects that wait for tasks in DAG order, in the Jobs
+    wave); after a wave fails, what the later ones would change is blocked."""
+    gated = [p for p in the_plan.objects if is_job(p.body) or depends_on(p.body)]
+    gated_keys = {p.ref.key for p in gated}
+    by_wave: dict[int, list[Planned]] = {}
+    for item in the_plan.objects:
+        if item.ref.key not in gated_keys:
+            by_wave.setdefault(item.change.wave, []).append(item)
+    failed = False
+    for wave in sorted(set(by_wave) | {JOBS}):
+        items = by_wave.get(wave, [])
+        if failed:
+            block_after_failure(items + (gated if wave == JOBS else []))
+        elif not apply_wave(run, wave, items, gated):
+            failed = True
+
+
+def apply_wave(run: _SyncRun, wave: int, items: list[Planned], gated: list[Planned]) -> bool:
+    """One wave; False when an object of it failed."""
+    # a service-account token Secret created before its ServiceAccount is deleted by the
+    # token controller: such Secrets follow the rest of their wave
+    tokens = [i for i in items if is_service_account_token(i.body)]
+    ok = run.apply_all([i for i in items if not is_service_account_token(i.body)])
+    ok = run.apply_all(tokens) and ok
+    if wave == NAMESPACES_AND_CRDS:
+        run.wait_established(items)
+        ok = ok and all(i.change.action is not Action.ERROR for i in items)
+    if wave == JOBS:
+        run.run_dag(gated)
+        ok = ok and all(i.change.action is not Action.ERROR for i in gated)
+    return ok
+
+
+def block_after_failure(items: Sequence[Planned]) -> None:
+    for item in items:
+        if item.change.action in CHANGING:
+            item.change = item.change.with_action(Action.BLOCKED, "not applied: an earlier wave failed")
+
+
 def removal_ops(extras: Sequence[ExtraItem]) -> list[dict[str, Any]]:
     """A JSON patch removing ``extras`` (each guarded by a ``test`` of its current value)."""
     ops: list[dict[str, Any]] = []
@@ -283,8 +332,7 @@ def sync(
     say = progress or (lambda _message: None)
     started = time.monotonic()
     the_plan = plan(cluster, desired, target, workers=options.workers)
-    prune = options.prune or target.prune
-    if not prune:
+    if not (options.prune or target.prune):
         the_plan.deletions = [d for d in the_plan.deletions if d.history]
     if the_plan.prune_blocked:  # some kind could not be listed: nothing is deleted at all
         the_plan.deletions = []
@@ -313,33 +361,7 @@ def sync(
         total=sum(1 for c in the_plan.all_changes() if c.action in CHANGING),
         pods=the_plan.pods,
     )
-    gated = [p for p in the_plan.objects if is_job(p.body) or depends_on(p.body)]
-    gated_keys = {p.ref.key for p in gated}
-    by_wave: dict[int, list[Planned]] = {}
-    for item in the_plan.objects:
-        if item.ref.key not in gated_keys:
-            by_wave.setdefault(item.change.wave, []).append(item)
-    failed = False
-    for wave in sorted(set(by_wave) | {JOBS}):
-        items = by_wave.get(wave, [])
-        if failed:
-            for item in items + (gated if wave == JOBS else []):
-                if item.change.action in CHANGING:
-                    item.change = item.change.with_action(Action.BLOCKED, "not applied: an earlier wave failed")
-            continue
-        # a service-account token Secret created before its ServiceAccount is deleted by the
-        # token controller: such Secrets follow the rest of their wave
-        tokens = [i for i in items if is_service_account_token(i.body)]
-        ok = run.apply_all([i for i in items if not is_service_account_token(i.body)])
-        ok = run.apply_all(tokens) and ok
-        if wave == NAMESPACES_AND_CRDS:
-            run.wait_established(items)
-            ok = ok and all(i.change.action is not Action.ERROR for i in items)
-        if wave == JOBS:
-            run.run_dag(gated)
-            ok = ok and all(i.change.action is not Action.ERROR for i in gated)
-        if not ok:
-            failed = True
+    apply_waves(run, the_plan)
     errors = any(p.change.action in (Action.ERROR,) for p in the_plan.objects)
     if errors or the_plan.prune_blocked:
         if the_plan.deletions:

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from gitops_agent.errors import ClusterError
+from gitops_agent.errors import ClusterError, ObjectError
 from gitops_agent.reconcile.cluster import Cluster, ResourceInfo
-from gitops_agent.reconcile.objects import ObjectError, is_owned
+from gitops_agent.reconcile.objects import is_owned
 from gitops_agent.reconcile.options import Target
 from gitops_agent.vocabulary.labels import ownership_selector
 from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of, split_api_version
@@ -56,7 +56,7 @@ def parallel(workers: int, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
 
 
 def is_transport_failure(error: ClusterError) -> bool:
-    return not isinstance(error, ObjectError) or error.status == 0
+    return not isinstance(error, ObjectError)
 
 
 @dataclass
@@ -114,8 +114,6 @@ def read_live(
         try:
             return cluster.list(request[0], request[1], selector)
         except ObjectError as error:
-            if error.status == 0:
-                raise
             return error
 
     objects: dict[Key, Manifest] = {}
@@ -141,9 +139,8 @@ def absent_namespaces(cluster: Cluster, live_state: LiveState, namespaces: set[s
         try:
             if cluster.get(info, ObjectRef("", "v1", "Namespace", "", ns)) is None:
                 absent.add(ns)
-        except ObjectError as error:
-            if error.status == 0:
-                raise
+        except ObjectError:
+            pass  # unknown: not counted as absent
     return absent
 
 
@@ -174,8 +171,6 @@ def foreign_contents(
         try:
             items = cluster.list(info, namespace, "")
         except ObjectError as error:
-            if error.status == 0:
-                raise
             return [f"{gvk[2]} (cannot list: HTTP {error.status})"]
         for obj in items:
             meta = obj.get("metadata") or {}

@@ -226,23 +226,10 @@ class Reconciler:
     def round(self, env: LoopEnvironment, state: _EnvState) -> bool:
         """One round for one environment; False when something failed (it is counted)."""
         started = time.monotonic()
-        new_revision = False
-        try:
-            head = env.head()
-            if state.desired is None or state.desired.revision != head:
-                state.desired = env.render(head)
-                new_revision = True
-                self.progress(f"{env.name}: rendered {head[:12]} ({len(state.desired.objects)} objects)")
-        except GitOpsAgentError as error:
-            source = "cluster" if isinstance(error, ClusterError) else "git"
-            self.metrics.add("gitops_agent_reconcile_errors_total", environment=env.name, source=source)
-            self.progress(f"{env.name}: {error}")
-            if state.desired is None:
-                state.observed = observe_failure(state.observed, "", (), str(error), at=time.time())
-                return False
-            # keep enforcing the last state git gave us while git is unreachable
+        new_revision = self._refresh_desired(env, state)
         desired = state.desired
-        assert desired is not None
+        if desired is None:
+            return False
         runs = env.runs.latest() if env.runs is not None else {}
         target = Target(**{**env.target.__dict__, "revision": desired.revision, "runs": runs})
         try:
@@ -253,41 +240,13 @@ class Reconciler:
             drifted = [c for c in found.changes if c.action in CHANGING]
             self.metrics.set("gitops_agent_drifted_objects", len(drifted), environment=env.name)
             result: ChangeSet | None = None
-            continuing = state.tasks_pending and not new_revision
-            # creating a task's Job or a dependent object is the revision's scheduled work, not drift
-            scheduled = {ref_of(o).key for o in desired.objects if is_job(o) or depends_on(o)}
-
-            def is_drift(change: Change) -> bool:
-                return not (change.action is Action.CREATE and change.ref.key in scheduled)
-
-            if drifted and (new_revision or env.self_heal or continuing):
+            outcome = "success"
+            if drifted and (new_revision or env.self_heal or (state.tasks_pending and not new_revision)):
                 result = sync(env.cluster, list(desired.objects), target, SyncOptions())
-                state.tasks_pending = any(c.action is Action.WAITING for c in result.changes)
-                fixed = [c for c in result.changes if c.action in CHANGING]
-                errors = [c for c in result.changes if c.action is Action.ERROR]
-                drift_fixed = [c for c in fixed if is_drift(c)]
-                if not new_revision:
-                    found_drift = sum(1 for c in drifted if is_drift(c))
-                    self.metrics.add("gitops_agent_drift_found_total", found_drift, environment=env.name)
-                    self.metrics.add("gitops_agent_drift_fixed_total", len(drift_fixed), environment=env.name)
-                self.metrics.add("gitops_agent_apply_errors_total", len(errors), environment=env.name)
-                self.metrics.set("gitops_agent_drifted_objects", len(errors), environment=env.name)
-                for change in fixed:
-                    self.progress(f"{env.name}: {change.action} {change.ref}")
-                for change in errors:
-                    self.progress(f"{env.name}: error: {change.message}")
-                outcome = "error" if errors else "success"
-                self.metrics.add("gitops_agent_syncs_total", result=outcome, environment=env.name)
-                if env.record is not None and (fixed or errors):
-                    env.record(result, not new_revision and bool(drift_fixed))
-                if env.runs is not None:
-                    env.runs.record(desired.revision, result.runs)
+                outcome = self._count_sync(env, state, desired, drifted, result, new_revision=new_revision)
             elif drifted:
                 self.metrics.add("gitops_agent_drift_found_total", len(drifted), environment=env.name)
                 self.progress(f"{env.name}: {len(drifted)} objects differ from git (selfHeal is off)")
-                outcome = "success"
-            else:
-                outcome = "success"
             state.observed = observe(state.observed, desired.revision, desired.objects, found, result,
                                      drift_fix=not new_revision, at=time.time())
         except GitOpsAgentError as error:
@@ -304,3 +263,59 @@ class Reconciler:
             self.metrics.set("gitops_agent_last_success_timestamp_seconds", time.time(), environment=env.name)
             return True
         return False
+
+    def _refresh_desired(self, env: LoopEnvironment, state: _EnvState) -> bool:
+        """Render git's head when it moved (True: a new revision). While git is unreachable the
+        last state git gave is enforced; with none yet, ``state.desired`` stays None."""
+        try:
+            head = env.head()
+            if state.desired is None or state.desired.revision != head:
+                state.desired = env.render(head)
+                self.progress(f"{env.name}: rendered {head[:12]} ({len(state.desired.objects)} objects)")
+                return True
+        except GitOpsAgentError as error:
+            source = "cluster" if isinstance(error, ClusterError) else "git"
+            self.metrics.add("gitops_agent_reconcile_errors_total", environment=env.name, source=source)
+            self.progress(f"{env.name}: {error}")
+            if state.desired is None:
+                state.observed = observe_failure(state.observed, "", (), str(error), at=time.time())
+        return False
+
+    def _count_sync(
+        self,
+        env: LoopEnvironment,
+        state: _EnvState,
+        desired: Desired,
+        drifted: Sequence[Change],
+        result: ChangeSet,
+        *,
+        new_revision: bool,
+    ) -> str:
+        """Metrics, progress lines, the sync record and task runs of one sync; its outcome."""
+        # creating a task's Job or a dependent object is the revision's scheduled work, not drift
+        scheduled = {ref_of(o).key for o in desired.objects if is_job(o) or depends_on(o)}
+
+        def is_drift(change: Change) -> bool:
+            return not (change.action is Action.CREATE and change.ref.key in scheduled)
+
+        state.tasks_pending = any(c.action is Action.WAITING for c in result.changes)
+        fixed = [c for c in result.changes if c.action in CHANGING]
+        errors = [c for c in result.changes if c.action is Action.ERROR]
+        drift_fixed = [c for c in fixed if is_drift(c)]
+        if not new_revision:
+            found_drift = sum(1 for c in drifted if is_drift(c))
+            self.metrics.add("gitops_agent_drift_found_total", found_drift, environment=env.name)
+            self.metrics.add("gitops_agent_drift_fixed_total", len(drift_fixed), environment=env.name)
+        self.metrics.add("gitops_agent_apply_errors_total", len(errors), environment=env.name)
+        self.metrics.set("gitops_agent_drifted_objects", len(errors), environment=env.name)
+        for change in fixed:
+            self.progress(f"{env.name}: {change.action} {change.ref}")
+        for change in errors:
+            self.progress(f"{env.name}: error: {change.message}")
+        outcome = "error" if errors else "success"
+        self.metrics.add("gitops_agent_syncs_total", result=outcome, environment=env.name)
+        if env.record is not None and (fixed or errors):
+            env.record(result, not new_revision and bool(drift_fixed))
+        if env.runs is not None:
+            env.runs.record(desired.revision, result.runs)
+        return outcome

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gitops_agent.errors import ClusterError
 from gitops_agent.vocabulary.labels import DEPENDS_ON_ANNOTATION, TRACKING_ANNOTATION, ownership
 from gitops_agent.vocabulary.objects import ObjectRef, annotations_of, labels_of, ref_of
 
@@ -61,16 +60,3 @@ def depends_on(obj: Mapping[str, Any]) -> tuple[str, ...]:
     """Task names from the ``gitops-agent.io/depends-on`` annotation."""
     raw = annotations_of(obj).get(DEPENDS_ON_ANNOTATION, "")
     return tuple(part.strip() for part in str(raw).split(",") if part.strip())
-
-
-class ObjectError(ClusterError):
-    """The API server refused or failed one request about one object.
-
-    ``status`` is the HTTP status (0 when no answer came back).
-    """
-
-    def __init__(self, ref: ObjectRef | str, status: int, message: str) -> None:
-        self.ref = str(ref)
-        self.status = status
-        self.detail = message
-        super().__init__(f"{self.ref}: HTTP {status}: {message}" if status else f"{self.ref}: {message}")
