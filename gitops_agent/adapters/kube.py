@@ -105,6 +105,35 @@ def _plain_transport(
     path = _kubeconfig_path(kubeconfig)
     if path is None or not path.is_file():
         return None
+    selected = _plain_context(path, context)
+    if selected is None:
+        return None
+    cluster, user = selected
+    base = path.parent
+    tls = ssl.create_default_context()
+    try:
+        options = _server_tls(tls, cluster, base)
+        if "client-certificate-data" in user or "client-certificate" in user:
+            _load_client_certificate(tls, user, base)
+        headers = _auth_headers(user, base)
+    except (OSError, ValueError, ssl.SSLError) as error:
+        raise ClusterError(f"cannot load kubeconfig {path}: {error}") from error
+    pool = urllib3.PoolManager(maxsize=pool_size, retries=retries, ssl_context=tls, **options)
+    return _Transport(str(cluster["server"]).rstrip("/"), pool, lambda: headers, pool.clear)
+
+
+_PLAIN_USER_KEYS = frozenset(
+    {"token", "tokenFile", "client-certificate", "client-certificate-data", "client-key", "client-key-data",
+     "username", "password"}
+)
+_PLAIN_CLUSTER_KEYS = frozenset(
+    {"server", "certificate-authority", "certificate-authority-data", "insecure-skip-tls-verify", "tls-server-name"}
+)
+
+
+def _plain_context(path: Path, context: str | None) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(cluster, user) of the selected context when both use only what :func:`_plain_transport`
+    reads; None otherwise (left to the client library)."""
     try:
         document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
         _check_context(path, document, context)
@@ -114,40 +143,37 @@ def _plain_transport(
         user = next(u["user"] for u in document["users"] if u["name"] == ctx["user"]) or {}
     except (OSError, YAMLError, KeyError, TypeError, StopIteration, AttributeError):
         return None
-    if set(user) - {"token", "tokenFile", "client-certificate", "client-certificate-data", "client-key",
-                    "client-key-data", "username", "password"}:
+    if set(user) - _PLAIN_USER_KEYS or set(cluster) - _PLAIN_CLUSTER_KEYS:
         return None
-    if set(cluster) - {"server", "certificate-authority", "certificate-authority-data",
-                       "insecure-skip-tls-verify", "tls-server-name"}:
-        return None
-    base = path.parent
-    tls = ssl.create_default_context()
+    return cluster, user
+
+
+def _server_tls(tls: ssl.SSLContext, cluster: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Trust the server's CA (or skip verification when told); the pool's extra TLS options."""
     options: dict[str, Any] = {}
-    try:
-        if cluster.get("insecure-skip-tls-verify"):
-            tls.check_hostname = False
-            tls.verify_mode = ssl.CERT_NONE
-            options.update(cert_reqs="CERT_NONE", assert_hostname=False)
-        elif "certificate-authority-data" in cluster:
-            tls.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
-        elif "certificate-authority" in cluster:
-            tls.load_verify_locations(cafile=str(base / cluster["certificate-authority"]))
-        if "tls-server-name" in cluster:
-            options["server_hostname"] = cluster["tls-server-name"]
-        if "client-certificate-data" in user or "client-certificate" in user:
-            _load_client_certificate(tls, user, base)
-        headers: dict[str, str] = {}
-        if "token" in user:
-            headers["Authorization"] = f"Bearer {user['token']}"
-        elif "tokenFile" in user:
-            headers["Authorization"] = f"Bearer {(base / user['tokenFile']).read_text().strip()}"
-        elif "username" in user:
-            pair = f"{user['username']}:{user.get('password', '')}".encode()
-            headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
-    except (OSError, ValueError, ssl.SSLError) as error:
-        raise ClusterError(f"cannot load kubeconfig {path}: {error}") from error
-    pool = urllib3.PoolManager(maxsize=pool_size, retries=retries, ssl_context=tls, **options)
-    return _Transport(str(cluster["server"]).rstrip("/"), pool, lambda: headers, pool.clear)
+    if cluster.get("insecure-skip-tls-verify"):
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
+        options.update(cert_reqs="CERT_NONE", assert_hostname=False)
+    elif "certificate-authority-data" in cluster:
+        tls.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    elif "certificate-authority" in cluster:
+        tls.load_verify_locations(cafile=str(base / cluster["certificate-authority"]))
+    if "tls-server-name" in cluster:
+        options["server_hostname"] = cluster["tls-server-name"]
+    return options
+
+
+def _auth_headers(user: dict[str, Any], base: Path) -> dict[str, str]:
+    """A bearer token (inline or from ``tokenFile``) or basic credentials, as a header."""
+    if "token" in user:
+        return {"Authorization": f"Bearer {user['token']}"}
+    if "tokenFile" in user:
+        return {"Authorization": f"Bearer {(base / user['tokenFile']).read_text().strip()}"}
+    if "username" in user:
+        pair = f"{user['username']}:{user.get('password', '')}".encode()
+        return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
+    return {}
 
 
 def _load_client_certificate(tls: ssl.SSLContext, user: dict[str, Any], base: Path) -> None:

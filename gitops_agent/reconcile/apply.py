@@ -56,30 +56,11 @@ class _SyncRun:
     def apply(self, item: Planned) -> None:
         """Apply one object; remove list items other managers added; record the outcome."""
         change = item.change
-        if item.info is None:
-            item.info = self.cluster.resource(item.ref.group, item.ref.version, item.ref.kind)
-            if item.info is None:
-                item.change = change.with_action(Action.ERROR, f"{item.ref}: kind still not served")
-                return
-            if item.info.namespaced and not item.ref.namespace:
-                item.body["metadata"]["namespace"] = self.plan.target.namespace
-                stamp_tracking_id(item.body, self.plan.target)
-        merge = item.policy is ApplyPolicy.MERGE
+        if item.info is None and not self._discover(item):
+            item.change = change.with_action(Action.ERROR, f"{item.ref}: kind still not served")
+            return
         try:
-            if item.live_extras and not merge:
-                ops = removal_ops(item.live_extras) + [
-                    {"op": "add", "path": f"{m.pointer}/-", "value": m.item} for m in item.live_missing
-                ]
-                self.cluster.json_patch(item.info, item.ref, ops)
-            if item.replace_job:
-                self._replace_job(item)
-            result = self.cluster.apply(item.info, item.body, dry_run=False, force=self.force and not merge)
-            if item.live is not None and not merge:  # a fresh object holds nothing another manager added
-                if item.root.kind == UNKNOWN_NODE.kind:
-                    item.root = schema_root(self.cluster, item.ref)
-                extras = extra_items(item.body, result, item.root, item.left_alone)
-                if extras:
-                    result = self.cluster.json_patch(item.info, item.ref, removal_ops(extras))
+            result = self._write(item)
         except ObjectError as error:
             message = str(error)
             if isinstance(error, ConflictError):
@@ -93,6 +74,38 @@ class _SyncRun:
         item.change = with_health(change, result)
         if is_job(item.body) and (change.action is Action.CREATE or item.replace_job):
             self.plan.runs.append(run_started(item.body, self.plan.target.revision))
+
+    def _discover(self, item: Planned) -> bool:
+        """The kind of an object planned before its CRD was served; False when still not served."""
+        item.info = self.cluster.resource(item.ref.group, item.ref.version, item.ref.kind)
+        if item.info is None:
+            return False
+        if item.info.namespaced and not item.ref.namespace:
+            item.body["metadata"]["namespace"] = self.plan.target.namespace
+            stamp_tracking_id(item.body, self.plan.target)
+        return True
+
+    def _write(self, item: Planned) -> Manifest:
+        """Remove the items other managers added (guarded), replace a changed Job, apply, and
+        remove what other managers still hold in lists git sets wholly; the object as written."""
+        assert item.info is not None
+        merge = item.policy is ApplyPolicy.MERGE
+        if item.live_extras and not merge:
+            ops = removal_ops(item.live_extras) + [
+                {"op": "add", "path": f"{m.pointer}/-", "value": m.item} for m in item.live_missing
+            ]
+            self.cluster.json_patch(item.info, item.ref, ops)
+        if item.replace_job:
+            self._replace_job(item)
+        result = self.cluster.apply(item.info, item.body, dry_run=False, force=self.force and not merge)
+        if item.live is None or merge:  # a fresh object holds nothing another manager added
+            return result
+        if item.root.kind == UNKNOWN_NODE.kind:
+            item.root = schema_root(self.cluster, item.ref)
+        extras = extra_items(item.body, result, item.root, item.left_alone)
+        if extras:
+            result = self.cluster.json_patch(item.info, item.ref, removal_ops(extras))
+        return result
 
     def _replace_job(self, item: Planned) -> None:
         assert item.info is not None

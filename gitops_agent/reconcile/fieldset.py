@@ -479,30 +479,42 @@ def release_fields(desired: Any, node: SchemaNode, owned: frozenset[FieldPath], 
     if not owned:
         return desired
     if isinstance(desired, Mapping) and node.kind in (NodeKind.STRUCT, NodeKind.MAP):
-        result: dict[str, Any] = {}
-        for name, value in desired.items():
-            child_path = (*path, f"f:{name}")
-            if child_path in owned and not isinstance(value, Mapping | list):
-                continue
-            if child_path in owned and node.kind is NodeKind.STRUCT and node.field(name).kind is NodeKind.ATOMIC:
-                continue
-            child = node.field(name) if node.kind is NodeKind.STRUCT else node.element()
-            kept = release_fields(value, child, owned, child_path)
-            if isinstance(kept, Mapping | list) and not kept and value:
-                continue
-            result[name] = kept
-        return result
+        return _release_in_mapping(desired, node, owned, path)
     if isinstance(desired, list) and node.kind is NodeKind.ASSOCIATIVE:
-        element = node.element()
-        items: list[Any] = []
-        for item in desired:
-            key = _key_element(item, node.keys, element) if isinstance(item, Mapping) else None
-            if key is None:
-                items.append(item)
-                continue
-            kept = release_fields(item, element, owned, (*path, key))
-            items.append({**{k: item[k] for k in node.keys if k in item}, **kept})
-        return items
+        return _release_in_associative_list(desired, node, owned, path)
     if isinstance(desired, list) and node.kind is NodeKind.SET:
         return [v for v in desired if (*path, _value_element(v)) not in owned]
     return desired
+
+
+def _release_in_mapping(
+    desired: Mapping[str, Any], node: SchemaNode, owned: frozenset[FieldPath], path: FieldPath
+) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in desired.items():
+        child_path = (*path, f"f:{name}")
+        if child_path in owned and not isinstance(value, Mapping | list):
+            continue
+        if child_path in owned and node.kind is NodeKind.STRUCT and node.field(name).kind is NodeKind.ATOMIC:
+            continue
+        child = node.field(name) if node.kind is NodeKind.STRUCT else node.element()
+        kept = release_fields(value, child, owned, child_path)
+        if isinstance(kept, Mapping | list) and not kept and value:
+            continue
+        result[name] = kept
+    return result
+
+
+def _release_in_associative_list(
+    desired: list[Any], node: SchemaNode, owned: frozenset[FieldPath], path: FieldPath
+) -> list[Any]:
+    element = node.element()
+    items: list[Any] = []
+    for item in desired:
+        key = _key_element(item, node.keys, element) if isinstance(item, Mapping) else None
+        if key is None:
+            items.append(item)
+            continue
+        kept = release_fields(item, element, owned, (*path, key))
+        items.append({**{k: item[k] for k in node.keys if k in item}, **kept})
+    return items

@@ -77,14 +77,11 @@ def crd_kinds(desired: Iterable[Manifest]) -> set[tuple[str, str]]:
     return kinds
 
 
-def read_live(
-    cluster: Cluster,
-    desired: Sequence[Manifest],
-    target: Target,
-    *,
-    workers: int = 16,
-) -> LiveState:
-    """List every relevant kind once (per namespace for namespaced kinds) by ownership label."""
+def discover_kinds(
+    cluster: Cluster, desired: Sequence[Manifest], workers: int
+) -> dict[tuple[str, str, str], ResourceInfo]:
+    """The served kinds of the desired objects and of every kind gitops-agent manages:
+    (group, version, kind) → its resource."""
     gvks: dict[tuple[str, str], tuple[str, str, str]] = {}
     for group, version, kind in MANAGED_KINDS:
         gvks[(group, kind)] = (group, version, kind)
@@ -99,6 +96,18 @@ def read_live(
         info = cluster.resource(*gvk)
         if info is not None:
             infos[gvk] = info
+    return infos
+
+
+def read_live(
+    cluster: Cluster,
+    desired: Sequence[Manifest],
+    target: Target,
+    *,
+    workers: int = 16,
+) -> LiveState:
+    """List every relevant kind once (per namespace for namespaced kinds) by ownership label."""
+    infos = discover_kinds(cluster, desired, workers)
     namespaces = sorted(
         ({str((o.get("metadata") or {}).get("namespace") or "") for o in desired} | {target.namespace}) - {""}
     )

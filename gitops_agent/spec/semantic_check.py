@@ -390,23 +390,8 @@ def _check_service(
 ) -> None:
     ports = _map(body.get("ports"))
     _check_port_numbers(report, (*path, "ports"), ports, out)
-    probes = _map(body.get("probes"))
-    for kind, probe in probes.items():
-        probe_map = _map(probe)
-        at = (*path, "probes", kind)
-        has_http = "path" in probe_map or "port" in probe_map
-        if "command" in probe_map and has_http:
-            out.append(report(at, "a probe is either HTTP (path, port) or exec (command)", True))
-        elif "command" not in probe_map and not has_http:
-            out.append(report(at, "a probe needs path and port, or command", True))
-        elif has_http and "port" not in probe_map:
-            out.append(report(at, "an HTTP probe needs a port", True))
-        elif has_http and "path" not in probe_map:
-            out.append(report(at, "an HTTP probe needs a path", True))
-        port = probe_map.get("port")
-        if isinstance(port, str) and port not in ports:
-            declared = ", ".join(sorted(ports)) or "none"
-            out.append(report((*at, "port"), f"unknown port {port!r} (declared ports: {declared})", False))
+    for kind, probe in _map(body.get("probes")).items():
+        _check_probe(report, (*path, "probes", kind), _map(probe), ports, out)
     autoscale = _map(body.get("autoscale"))
     low, high = autoscale.get("min"), autoscale.get("max")
     if type(low) is int and type(high) is int and low > high:
@@ -416,14 +401,38 @@ def _check_service(
     if "disruption" in body and isinstance(body["disruption"], dict):
         chosen = [k for k in ("minAvailable", "maxUnavailable") if k in body["disruption"]]
         if len(chosen) != 1:
-            out.append(
-                report(
-                    (*path, "disruption"),
-                    "set exactly one of minAvailable or maxUnavailable",
-                    True,
-                )
-            )
-    variants = _map(body.get("variants"))
+            out.append(report((*path, "disruption"), "set exactly one of minAvailable or maxUnavailable", True))
+    _check_variants(report, path, service, _map(body.get("variants")), services, out)
+
+
+def _check_probe(
+    report: Report, at: YamlPath, probe: Mapping[str, Any], ports: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    """An HTTP probe (path and a declared port) or an exec probe (command), not both."""
+    has_http = "path" in probe or "port" in probe
+    if "command" in probe and has_http:
+        out.append(report(at, "a probe is either HTTP (path, port) or exec (command)", True))
+    elif "command" not in probe and not has_http:
+        out.append(report(at, "a probe needs path and port, or command", True))
+    elif has_http and "port" not in probe:
+        out.append(report(at, "an HTTP probe needs a port", True))
+    elif has_http and "path" not in probe:
+        out.append(report(at, "an HTTP probe needs a path", True))
+    port = probe.get("port")
+    if isinstance(port, str) and port not in ports:
+        declared = ", ".join(sorted(ports)) or "none"
+        out.append(report((*at, "port"), f"unknown port {port!r} (declared ports: {declared})", False))
+
+
+def _check_variants(
+    report: Report,
+    path: YamlPath,
+    service: str,
+    variants: Mapping[str, Any],
+    services: Mapping[str, Any],
+    out: list[Diagnostic],
+) -> None:
+    """Each A/B variant's Deployment name, what it changes, and weights leaving the main Deployment some."""
     total = 0
     for variant, spec in variants.items():
         at = (*path, "variants", variant)
@@ -431,24 +440,7 @@ def _check_service(
         weight = spec_map.get("weight")
         if isinstance(weight, int) and not isinstance(weight, bool):
             total += weight
-        deployment = f"{service}-{variant}"
-        if len(deployment) > DEPLOYMENT_NAME_MAX:
-            out.append(
-                report(
-                    at,
-                    f"name too long: Deployment '{deployment}' would have {len(deployment)} "
-                    f"characters (at most {DEPLOYMENT_NAME_MAX})",
-                    True,
-                )
-            )
-        if deployment in services:
-            out.append(
-                report(
-                    at,
-                    f"variant Deployment '{deployment}' clashes with service {deployment!r}",
-                    True,
-                )
-            )
+        _check_variant_name(report, at, f"{service}-{variant}", services, out)
         if isinstance(spec, dict) and "image" not in spec_map and "env" not in spec_map:
             out.append(report(at, "a variant must change image or env", True))
         _check_env(report, (*at, "env"), spec_map.get("env"), out)
@@ -461,6 +453,22 @@ def _check_service(
                 True,
             )
         )
+
+
+def _check_variant_name(
+    report: Report, at: YamlPath, deployment: str, services: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    if len(deployment) > DEPLOYMENT_NAME_MAX:
+        out.append(
+            report(
+                at,
+                f"name too long: Deployment '{deployment}' would have {len(deployment)} "
+                f"characters (at most {DEPLOYMENT_NAME_MAX})",
+                True,
+            )
+        )
+    if deployment in services:
+        out.append(report(at, f"variant Deployment '{deployment}' clashes with service {deployment!r}", True))
 
 
 def _check_monitoring(
