@@ -59,46 +59,7 @@ def check_workflow(data: Any, report: Report) -> list[Diagnostic]:
 
     scheduled = {t for t, body in tasks.items() if isinstance(body, dict) and "schedule" in body}
     for task, body in tasks.items():
-        path = (*sp, "tasks", task)
-        body_map = _map(body)
-        if name:
-            if task in scheduled and len(name) + 1 + len(task) > CRONJOB_NAME_MAX:
-                out.append(
-                    report(
-                        path,
-                        f"name too long: CronJob name '{name}-{task}' would have "
-                        f"{len(name) + 1 + len(task)} characters (at most {CRONJOB_NAME_MAX})",
-                        True,
-                    )
-                )
-            elif task not in scheduled and len(name) + 1 + len(task) + 8 + 1 > JOB_NAME_MAX:
-                out.append(
-                    report(
-                        path,
-                        f"name too long: Job name '{name}-{task}-<8 hex>' would have "
-                        f"{len(name) + len(task) + 1 + JOB_HASH_SUFFIX} characters "
-                        f"(at most {JOB_NAME_MAX})",
-                        True,
-                    )
-                )
-        schedule = body_map.get("schedule")
-        if isinstance(schedule, str):
-            problem = cron_problem(schedule)
-            if problem:
-                out.append(report((*path, "schedule"), f"invalid cron schedule: {problem}", False))
-            if "dependsOn" in body_map:
-                out.append(
-                    report(
-                        (*path, "dependsOn"),
-                        "a scheduled task runs on its own schedule, outside the DAG, and cannot have dependsOn",
-                        True,
-                    )
-                )
-        else:
-            _check_depends(report, path, task, body_map, tasks, services, scheduled, out)
-        _duration(report, (*path, "timeout"), body_map.get("timeout"), out)
-        _check_container(report, path, body_map, defaults, out)
-        _check_parallel(report, path, body_map, out)
+        _check_task(report, (*sp, "tasks", task), name, task, _map(body), tasks, services, scheduled, defaults, out)
 
     for service, body in services.items():
         path = (*sp, "services", service)
@@ -125,6 +86,59 @@ def check_workflow(data: Any, report: Report) -> list[Diagnostic]:
     rightsizing = _map(_map(spec.get("optimize")).get("rightsizing"))
     _duration(report, (*sp, "optimize", "rightsizing", "window"), rightsizing.get("window"), out)
     return out
+
+
+def _check_task(
+    report: Report,
+    path: YamlPath,
+    name: str | None,
+    task: str,
+    body_map: Mapping[str, Any],
+    tasks: Mapping[str, Any],
+    services: Mapping[str, Any],
+    scheduled: set[str],
+    defaults: Mapping[str, Any],
+    out: list[Diagnostic],
+) -> None:
+    """One task: the name of its Job or CronJob, its schedule or dependencies, timeout, container."""
+    if name:
+        if task in scheduled and len(name) + 1 + len(task) > CRONJOB_NAME_MAX:
+            out.append(
+                report(
+                    path,
+                    f"name too long: CronJob name '{name}-{task}' would have "
+                    f"{len(name) + 1 + len(task)} characters (at most {CRONJOB_NAME_MAX})",
+                    True,
+                )
+            )
+        elif task not in scheduled and len(name) + 1 + len(task) + 8 + 1 > JOB_NAME_MAX:
+            out.append(
+                report(
+                    path,
+                    f"name too long: Job name '{name}-{task}-<8 hex>' would have "
+                    f"{len(name) + len(task) + 1 + JOB_HASH_SUFFIX} characters "
+                    f"(at most {JOB_NAME_MAX})",
+                    True,
+                )
+            )
+    schedule = body_map.get("schedule")
+    if isinstance(schedule, str):
+        problem = cron_problem(schedule)
+        if problem:
+            out.append(report((*path, "schedule"), f"invalid cron schedule: {problem}", False))
+        if "dependsOn" in body_map:
+            out.append(
+                report(
+                    (*path, "dependsOn"),
+                    "a scheduled task runs on its own schedule, outside the DAG, and cannot have dependsOn",
+                    True,
+                )
+            )
+    else:
+        _check_depends(report, path, task, body_map, tasks, services, scheduled, out)
+    _duration(report, (*path, "timeout"), body_map.get("timeout"), out)
+    _check_container(report, path, body_map, defaults, out)
+    _check_parallel(report, path, body_map, out)
 
 
 def _check_depends(
@@ -177,50 +191,63 @@ def _check_cycles(report: Report, tasks: Mapping[str, Any], scheduled: set[str])
 
 def _strongly_connected(graph: Mapping[str, list[str]]) -> list[list[str]]:
     """Tarjan's algorithm, iterative (no recursion limit on big graphs)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    result: list[list[str]] = []
-    counter = 0
+    tarjan = _Tarjan(graph)
     for root in sorted(graph):
-        if root in index:
-            continue
-        work: list[tuple[str, Iterator[str]]] = [(root, iter(sorted(graph[root])))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
+        if root not in tarjan.index:
+            tarjan.visit(root)
+    return tarjan.components
+
+
+class _Tarjan:
+    """The state of Tarjan's strongly connected components search."""
+
+    def __init__(self, graph: Mapping[str, list[str]]) -> None:
+        self.graph = graph
+        self.index: dict[str, int] = {}
+        self.low: dict[str, int] = {}
+        self.on_stack: set[str] = set()
+        self.stack: list[str] = []
+        self.components: list[list[str]] = []
+
+    def _enter(self, node: str, work: list[tuple[str, Iterator[str]]]) -> None:
+        self.index[node] = self.low[node] = len(self.index)
+        self.stack.append(node)
+        self.on_stack.add(node)
+        work.append((node, iter(sorted(self.graph[node]))))
+
+    def visit(self, root: str) -> None:
+        work: list[tuple[str, Iterator[str]]] = []
+        self._enter(root, work)
         while work:
             node, children = work[-1]
-            advanced = False
-            for child in children:
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(graph[child]))))
-                    advanced = True
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            if advanced:
+            child = self._next_unvisited(node, children)
+            if child is not None:
+                self._enter(child, work)
                 continue
             work.pop()
             if work:
                 parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                component: list[str] = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                result.append(sorted(component))
-    return result
+                self.low[parent] = min(self.low[parent], self.low[node])
+            if self.low[node] == self.index[node]:
+                self._pop_component(node)
+
+    def _next_unvisited(self, node: str, children: Iterator[str]) -> str | None:
+        for child in children:
+            if child not in self.index:
+                return child
+            if child in self.on_stack:
+                self.low[node] = min(self.low[node], self.index[child])
+        return None
+
+    def _pop_component(self, node: str) -> None:
+        component: list[str] = []
+        while True:
+            member = self.stack.pop()
+            self.on_stack.discard(member)
+            component.append(member)
+            if member == node:
+                break
+        self.components.append(sorted(component))
 
 
 def _cycle_in(graph: Mapping[str, list[str]], component: list[str]) -> list[str]:
