@@ -6,7 +6,8 @@ from collections.abc import Mapping
 
 from gitops_agent.compile import monitoring, workloads
 from gitops_agent.compile.workloads import Obj
-from gitops_agent.spec.model import Workflow
+from gitops_agent.spec.model import Service, Workflow
+from gitops_agent.vocabulary.objects import ref_of
 
 KIND_FILE_ORDER = (
     "ConfigMap",
@@ -38,23 +39,30 @@ def compile_workflow(workflow: Workflow, *, image_pins: Mapping[str, str] | None
     for task in workflow.tasks:
         objects.append(workloads.cronjob(task, workflow) if task.scheduled else workloads.job(task, workflow, pins))
     for service in workflow.services:
-        objects.append(workloads.deployment(service, workflow))
-        objects.extend(workloads.deployment(service, workflow, variant) for variant in service.variants)
-        if service.ports:
-            objects.append(workloads.service_object(service, workflow))
-        if service.route is not None:
-            objects.extend(workloads.route_services(service, workflow))
-            objects.append(workloads.http_route(service, workflow))
-        if service.autoscale is not None:
-            objects.append(workloads.hpa(service, workflow))
-        if service.disruption is not None:
-            objects.append(workloads.pdb(service, workflow))
-        scrape = workflow.monitoring.scrape if workflow.monitoring else None
-        if scrape is not None and scrape.port in service.ports:
-            objects.append(monitoring.service_monitor(service, workflow, scrape))
+        objects.extend(service_objects(service, workflow))
     if workflow.monitoring and workflow.monitoring.alerts:
         objects.append(monitoring.prometheus_rule(workflow))
     return sorted(objects, key=object_key)
+
+
+def service_objects(service: Service, workflow: Workflow) -> list[Obj]:
+    """A service's Deployments (its own and one per A/B variant), Service, route, HPA, PDB and
+    ServiceMonitor."""
+    objects = [workloads.deployment(service, workflow)]
+    objects.extend(workloads.deployment(service, workflow, variant) for variant in service.variants)
+    if service.ports:
+        objects.append(workloads.service_object(service, workflow))
+    if service.route is not None:
+        objects.extend(workloads.route_services(service, workflow))
+        objects.append(workloads.http_route(service, workflow))
+    if service.autoscale is not None:
+        objects.append(workloads.hpa(service, workflow))
+    if service.disruption is not None:
+        objects.append(workloads.pdb(service, workflow))
+    scrape = workflow.monitoring.scrape if workflow.monitoring else None
+    if scrape is not None and scrape.port in service.ports:
+        objects.append(monitoring.service_monitor(service, workflow, scrape))
+    return objects
 
 
 def object_key(obj: Obj) -> tuple[int, str, str]:
@@ -70,5 +78,5 @@ def file_name(obj: Obj) -> str:
 
 def identity(obj: Obj) -> tuple[str, str, str]:
     """(apiVersion group, kind, name): how base and overlay objects are matched."""
-    group = obj["apiVersion"].rpartition("/")[0]
-    return group, obj["kind"], obj["metadata"]["name"]
+    ref = ref_of(obj)
+    return ref.group, ref.kind, ref.name

@@ -146,17 +146,7 @@ def container_spec(
         spec["command"] = list(container.command)
     if container.args:
         spec["args"] = list(container.args)
-    env = dict(container.env)
-    env.update(extra_env or {})
-    if env:
-        spec["env"] = _env_vars(env)
-    if container.env_from:
-        spec["envFrom"] = [
-            {"secretRef": {"name": ref.name}}
-            if ref.kind == EnvFromKind.SECRET
-            else {"configMapRef": {"name": ref.name}}
-            for ref in container.env_from
-        ]
+    spec.update(_environment(container, extra_env))
     if ports:
         spec["ports"] = [
             {"name": port, "containerPort": number, "protocol": "TCP"}
@@ -175,6 +165,22 @@ def container_spec(
     if mounts:
         spec["volumeMounts"] = mounts
     return spec
+
+
+def _environment(container: Container, extra_env: Mapping[str, str | SecretKeyRef] | None) -> Obj:
+    """``env`` (the container's, then ``extra_env``) and ``envFrom``, each only when set."""
+    fields: Obj = {}
+    env = {**container.env, **(extra_env or {})}
+    if env:
+        fields["env"] = _env_vars(env)
+    if container.env_from:
+        fields["envFrom"] = [
+            {"secretRef": {"name": ref.name}}
+            if ref.kind == EnvFromKind.SECRET
+            else {"configMapRef": {"name": ref.name}}
+            for ref in container.env_from
+        ]
+    return fields
 
 
 def _volume_mount(volume: Volume) -> Obj:

@@ -209,36 +209,32 @@ def _cross_check(repo: Path, workflows: list[_Loaded], environments: list[_Loade
     )
     for env in environments:
         spec = env.data.get("spec")
-        if not isinstance(spec, dict):
-            continue
-        selected = spec.get("workflows")
-        if isinstance(selected, list):
-            for index, name in enumerate(selected):
-                if isinstance(name, str) and name not in by_name:
-                    env.problems.append(env.report(("spec", "workflows", index), f"unknown workflow {name!r}", False))
-        resources = spec.get("resources")
-        for index, entry in enumerate(resources if isinstance(resources, list) else []):
-            if isinstance(entry, str) and not entry.startswith("/") and not (repo / entry).exists():
-                env.problems.append(
-                    env.report(
-                        ("spec", "resources", index),
-                        f"{entry!r} does not exist in the repository",
-                        False,
-                    )
-                )
-        overrides = spec.get("overrides")
-        if isinstance(overrides, dict):
-            for name, override in overrides.items():
-                if isinstance(selected, list) and name in by_name and name not in selected:
-                    env.problems.append(
-                        env.report(
-                            ("spec", "overrides", name),
-                            f"workflow {name!r} is not deployed here (not in spec.workflows)",
-                            True,
-                        )
-                    )
-                _check_override(env, name, override, by_name)
+        if isinstance(spec, dict):
+            _check_references(repo, env, spec, by_name)
     _check_service_names(workflows, environments)
+
+
+def _check_references(repo: Path, env: _Loaded, spec: Mapping[str, Any], by_name: Mapping[str, _Loaded]) -> None:
+    """What an environment names exists: its workflows, its resources, the workflows it overrides."""
+    selected = spec.get("workflows")
+    if isinstance(selected, list):
+        for index, name in enumerate(selected):
+            if isinstance(name, str) and name not in by_name:
+                env.problems.append(env.report(("spec", "workflows", index), f"unknown workflow {name!r}", False))
+    resources = spec.get("resources")
+    for index, entry in enumerate(resources if isinstance(resources, list) else []):
+        if isinstance(entry, str) and not entry.startswith("/") and not (repo / entry).exists():
+            env.problems.append(
+                env.report(("spec", "resources", index), f"{entry!r} does not exist in the repository", False)
+            )
+    overrides = spec.get("overrides")
+    if not isinstance(overrides, dict):
+        return
+    for name, override in overrides.items():
+        if isinstance(selected, list) and name in by_name and name not in selected:
+            message = f"workflow {name!r} is not deployed here (not in spec.workflows)"
+            env.problems.append(env.report(("spec", "overrides", name), message, True))
+        _check_override(env, name, override, by_name)
 
 
 def _check_override(env: _Loaded, name: str, override: Any, by_name: Mapping[str, _Loaded]) -> None:
