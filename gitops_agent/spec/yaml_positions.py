@@ -359,6 +359,20 @@ class _GoYamlTabsScanner(Scanner):
         self.allow_simple_key = True
         if self._at_document_marker():
             return None
+        breaks = self._following_breaks(indent, start_mark)
+        if breaks is None:
+            return None
+        if line_break != "\n":
+            chunks.append(line_break)
+        elif not breaks:
+            chunks.append(" ")
+        chunks.extend(breaks)
+        return chunks
+
+    def _following_breaks(self, indent: int, start_mark: Any) -> list[str] | None:
+        """The line breaks of the blank lines that follow (spaces and allowed tabs skipped);
+        None at a document marker. A tab left of the scalar's indentation is refused, as go-yaml does."""
+        peek, forward = self.reader.peek, self.reader.forward
         breaks: list[str] = []
         while peek() in " \t" + _BREAKS:
             if peek() == " ":
@@ -376,12 +390,7 @@ class _GoYamlTabsScanner(Scanner):
                 breaks.append(self.scan_line_break())
                 if self._at_document_marker():
                     return None
-        if line_break != "\n":
-            chunks.append(line_break)
-        elif not breaks:
-            chunks.append(" ")
-        chunks.extend(breaks)
-        return chunks
+        return breaks
 
     def _at_document_marker(self) -> bool:
         prefix = self.reader.prefix(3)

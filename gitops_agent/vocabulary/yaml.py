@@ -117,18 +117,19 @@ def _resolve_number(text: str) -> Scalar:
         value = _finite_float(plain)
         if value is not None:
             return value
+    number = _prefixed_integer(plain)
+    return text if number is None else number
+
+
+def _prefixed_integer(plain: str) -> int | None:
+    """``0b``/``0o`` integers (go-yaml v3 reads these after base 0 failed), negative ones as int64 only."""
     for prefix, base in (("0b", 2), ("0o", 8)):
         if plain.startswith(prefix):
             number = _go_parse_int(plain[2:], base)
-            if number is None:
-                number = _go_parse_uint(plain[2:], base)
-            if number is not None:
-                return number
-        elif plain.startswith("-" + prefix):
-            number = _go_parse_int("-" + plain[3:], base)
-            if number is not None:
-                return number
-    return text
+            return number if number is not None else _go_parse_uint(plain[2:], base)
+        if plain.startswith("-" + prefix):
+            return _go_parse_int("-" + plain[3:], base)
+    return None
 
 
 def resolve_plain(text: str) -> Scalar:
