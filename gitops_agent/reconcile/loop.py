@@ -85,6 +85,75 @@ Page = Callable[[str], tuple[int, str] | None]
 """The status page for a URL path: (HTTP status, HTML), or None when the path is no page."""
 
 
+@dataclass(frozen=True)
+class _Served:
+    """What one status server serves."""
+
+    metrics: Metrics
+    healthy: Callable[[], bool]
+    pages: Page | None
+
+
+class _StatusHandler(BaseHTTPRequestHandler):
+    """The status server's requests; a subclass per server carries what it serves."""
+
+    served: _Served
+
+    def do_GET(self) -> None:
+        self._serve(head=False)
+
+    def do_HEAD(self) -> None:
+        self._serve(head=True)
+
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        if name.startswith("do_"):  # every other method, known or not: read-only here
+            return self._not_allowed
+        raise AttributeError(name)
+
+    def _not_allowed(self) -> None:
+        self.send_response(405)
+        self.send_header("Allow", "GET, HEAD")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _serve(self, *, head: bool) -> None:
+        path = urllib.parse.unquote(self.path.split("?")[0])
+        if path == "/metrics":
+            body, content_type = self.served.metrics.exposition(self.headers.get("Accept", ""))
+            self._answer(200, body, content_type, head)
+        elif path == "/healthz":
+            ok = self.served.healthy()
+            self._answer(200 if ok else 503, b"ok\n" if ok else b"unhealthy\n", "text/plain", head)
+        elif (page := self._page(path)) is not None:
+            self._answer(page[0], page[1].encode(), "text/html; charset=utf-8", head)
+        else:
+            self._answer(404, b"not found\n", "text/plain", head)
+
+    def _page(self, path: str) -> tuple[int, str] | None:
+        pages = self.served.pages
+        if pages is None:
+            return None
+        try:
+            return pages(path)
+        except Exception as error:  # one failed page must not end the server or print a traceback
+            log.warning("status page %s failed: %s: %s", path, type(error).__name__, error)
+            return 500, "<!doctype html><title>error</title><p>The page could not be built; see the log.</p>"
+
+    def _answer(self, status: int, data: bytes, content_type: str, head: bool) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        # no script may run on the pages, whatever a name in them says
+        self.send_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("status server: " + format, *args)
+
+
 class StatusServer:
     """``/metrics``, ``/healthz`` and the status pages on a port (0: any free port; see ``port``).
 
@@ -94,61 +163,8 @@ class StatusServer:
     def __init__(
         self, metrics: Metrics, healthy: Callable[[], bool], port: int, host: str = "", pages: Page | None = None
     ) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self._serve(head=False)
-
-            def do_HEAD(self) -> None:
-                self._serve(head=True)
-
-            def __getattr__(self, name: str) -> Callable[[], None]:
-                if name.startswith("do_"):  # every other method, known or not: read-only here
-                    return self._not_allowed
-                raise AttributeError(name)
-
-            def _not_allowed(self) -> None:
-                self.send_response(405)
-                self.send_header("Allow", "GET, HEAD")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def _serve(self, *, head: bool) -> None:
-                path = urllib.parse.unquote(self.path.split("?")[0])
-                if path == "/metrics":
-                    body, content_type = metrics.exposition(self.headers.get("Accept", ""))
-                    self._answer(200, body, content_type, head)
-                elif path == "/healthz":
-                    ok = healthy()
-                    self._answer(200 if ok else 503, b"ok\n" if ok else b"unhealthy\n", "text/plain", head)
-                elif (page := self._page(path)) is not None:
-                    self._answer(page[0], page[1].encode(), "text/html; charset=utf-8", head)
-                else:
-                    self._answer(404, b"not found\n", "text/plain", head)
-
-            def _page(self, path: str) -> tuple[int, str] | None:
-                if pages is None:
-                    return None
-                try:
-                    return pages(path)
-                except Exception as error:  # one failed page must not end the server or print a traceback
-                    log.warning("status page %s failed: %s: %s", path, type(error).__name__, error)
-                    return 500, "<!doctype html><title>error</title><p>The page could not be built; see the log.</p>"
-
-            def _answer(self, status: int, data: bytes, content_type: str, head: bool) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                # no script may run on the pages, whatever a name in them says
-                self.send_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-                self.send_header("X-Content-Type-Options", "nosniff")
-                self.end_headers()
-                if not head:
-                    self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:
-                log.debug("status server: " + format, *args)
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        handler = type("Handler", (_StatusHandler,), {"served": _Served(metrics, healthy, pages)})
+        self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="status-server", daemon=True)
