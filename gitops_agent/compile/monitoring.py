@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from gitops_agent.compile.templates import template
-from gitops_agent.compile.workloads import Obj, config_map_name, object_labels
+from gitops_agent.compile.workloads import config_map_name, object_labels
 from gitops_agent.spec.model import Scrape, Service, Workflow
 from gitops_agent.vocabulary import labels as L
+from gitops_agent.vocabulary.objects import Manifest
 
 
-def config_map(workflow: Workflow) -> Obj:
+def config_map(workflow: Workflow) -> Manifest:
     """The workflow's ``config:`` files as ConfigMap ``<workflow>-config``."""
     obj = template("configmap")
     obj["metadata"]["name"] = config_map_name(workflow)
@@ -17,7 +18,7 @@ def config_map(workflow: Workflow) -> Obj:
     return obj
 
 
-def service_monitor(service: Service, workflow: Workflow, scrape: Scrape) -> Obj:
+def service_monitor(service: Service, workflow: Workflow, scrape: Scrape) -> Manifest:
     """A ServiceMonitor scraping one service's Service on the ``scrape`` port."""
     obj = template("servicemonitor")
     obj["metadata"]["name"] = service.name
@@ -29,7 +30,7 @@ def service_monitor(service: Service, workflow: Workflow, scrape: Scrape) -> Obj
     return obj
 
 
-def prometheus_rule(workflow: Workflow) -> Obj:
+def prometheus_rule(workflow: Workflow) -> Manifest:
     """One PrometheusRule with one group holding every alert of the workflow."""
     assert workflow.monitoring is not None
     obj = template("prometheusrule")
@@ -37,7 +38,7 @@ def prometheus_rule(workflow: Workflow) -> Obj:
     obj["metadata"]["labels"] = object_labels(workflow, workflow.name, "monitoring")
     rules = []
     for alert in workflow.monitoring.alerts:
-        rule: Obj = {"alert": alert.name, "expr": alert.expr}
+        rule: Manifest = {"alert": alert.name, "expr": alert.expr}
         if alert.for_:
             rule["for"] = alert.for_
         rule["labels"] = {"severity": str(alert.severity), "workflow": workflow.name}

@@ -26,8 +26,7 @@ from gitops_agent.spec.model import (
     Workflow,
 )
 from gitops_agent.vocabulary import labels as L
-
-Obj = dict[str, Any]
+from gitops_agent.vocabulary.objects import Manifest
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
@@ -80,8 +79,8 @@ def object_labels(workflow: Workflow, name: str, component: str) -> dict[str, st
     return dict(sorted(result.items()))
 
 
-def _env_vars(env: Mapping[str, str | SecretKeyRef]) -> list[Obj]:
-    result: list[Obj] = []
+def _env_vars(env: Mapping[str, str | SecretKeyRef]) -> list[Manifest]:
+    result: list[Manifest] = []
     for name in sorted(env):
         value = env[name]
         if isinstance(value, SecretKeyRef):
@@ -92,7 +91,7 @@ def _env_vars(env: Mapping[str, str | SecretKeyRef]) -> list[Obj]:
     return result
 
 
-def _resources(container: Container) -> Obj:
+def _resources(container: Container) -> Manifest:
     res = container.resources
     requests: dict[str, Any] = {}
     limits: dict[str, Any] = {}
@@ -104,7 +103,7 @@ def _resources(container: Container) -> Obj:
         limits[key] = res.limits[key]
     if res.gpu:
         limits[GPU_RESOURCE] = res.gpu
-    result: Obj = {}
+    result: Manifest = {}
     if limits:
         result["limits"] = limits
     if requests:
@@ -112,8 +111,8 @@ def _resources(container: Container) -> Obj:
     return result
 
 
-def _probe(probe: Probe) -> Obj:
-    result: Obj = {}
+def _probe(probe: Probe) -> Manifest:
+    result: Manifest = {}
     if probe.command:
         result["exec"] = {"command": list(probe.command)}
     else:
@@ -139,9 +138,9 @@ def container_spec(
     readiness: Probe | None = None,
     liveness: Probe | None = None,
     extra_env: Mapping[str, str | SecretKeyRef] | None = None,
-) -> Obj:
+) -> Manifest:
     """One container: image, command, env, envFrom, resources, ports, probes, config mount."""
-    spec: Obj = {"name": name, "image": image or container.image}
+    spec: Manifest = {"name": name, "image": image or container.image}
     if container.command:
         spec["command"] = list(container.command)
     if container.args:
@@ -167,9 +166,9 @@ def container_spec(
     return spec
 
 
-def _environment(container: Container, extra_env: Mapping[str, str | SecretKeyRef] | None) -> Obj:
+def _environment(container: Container, extra_env: Mapping[str, str | SecretKeyRef] | None) -> Manifest:
     """``env`` (the container's, then ``extra_env``) and ``envFrom``, each only when set."""
-    fields: Obj = {}
+    fields: Manifest = {}
     env = {**container.env, **(extra_env or {})}
     if env:
         fields["env"] = _env_vars(env)
@@ -183,8 +182,8 @@ def _environment(container: Container, extra_env: Mapping[str, str | SecretKeyRe
     return fields
 
 
-def _volume_mount(volume: Volume) -> Obj:
-    mount: Obj = {"name": volume.name, "mountPath": volume.mount_path}
+def _volume_mount(volume: Volume) -> Manifest:
+    mount: Manifest = {"name": volume.name, "mountPath": volume.mount_path}
     if volume.sub_path is not None:
         mount["subPath"] = volume.sub_path
     if volume.read_only:
@@ -197,9 +196,9 @@ def claim_name(workflow: Workflow, volume: str) -> str:
     return f"{workflow.name}-{volume}"
 
 
-def _pod_volume(volume: Volume, workflow: Workflow) -> Obj:
+def _pod_volume(volume: Volume, workflow: Workflow) -> Manifest:
     """The pod spec ``volumes`` entry of ``volume`` (Kubernetes Volume)."""
-    source: Obj
+    source: Manifest
     if volume.kind == VolumeKind.CLAIM:
         source = {"persistentVolumeClaim": {"claimName": claim_name(workflow, volume.name)}}
     elif volume.kind == VolumeKind.EXISTING_CLAIM:
@@ -209,7 +208,7 @@ def _pod_volume(volume: Volume, workflow: Workflow) -> Obj:
     elif volume.kind == VolumeKind.SECRET:
         source = {"secret": {"secretName": volume.reference}}
     else:
-        empty_dir: Obj = {}
+        empty_dir: Manifest = {}
         if volume.medium is not None:
             empty_dir["medium"] = volume.medium
         if volume.size_limit is not None:
@@ -220,7 +219,7 @@ def _pod_volume(volume: Volume, workflow: Workflow) -> Obj:
     return {"name": volume.name, **source}
 
 
-def _toleration(toleration: Toleration) -> Obj:
+def _toleration(toleration: Toleration) -> Manifest:
     fields = (
         ("key", toleration.key),
         ("operator", toleration.operator),
@@ -231,7 +230,7 @@ def _toleration(toleration: Toleration) -> Obj:
     return {name: value for name, value in fields if value is not None}
 
 
-def _tolerations(container: Container) -> list[Obj]:
+def _tolerations(container: Container) -> list[Manifest]:
     """The container's tolerations, plus the GPU toleration for the GPU short form."""
     tolerations = list(container.scheduling.tolerations)
     if container.resources.gpu_short_form and container.resources.gpu and GPU_TOLERATION not in tolerations:
@@ -246,10 +245,10 @@ def _node_selector(container: Container) -> dict[str, str]:
     return dict(sorted(selector.items()))
 
 
-def _scheduling(container: Container) -> Obj:
+def _scheduling(container: Container) -> Manifest:
     """Pod spec placement fields; empty for a container that sets none (old output unchanged)."""
     scheduling = container.scheduling
-    spec: Obj = {}
+    spec: Manifest = {}
     if scheduling.priority_class is not None:
         spec["priorityClassName"] = scheduling.priority_class
     if scheduling.runtime_class is not None:
@@ -265,8 +264,8 @@ def _scheduling(container: Container) -> Obj:
     return spec
 
 
-def pod_spec(container: Container, workflow: Workflow, main: Obj, *, restart_never: bool) -> Obj:
-    spec: Obj = {}
+def pod_spec(container: Container, workflow: Workflow, main: Manifest, *, restart_never: bool) -> Manifest:
+    spec: Manifest = {}
     if restart_never:
         spec["restartPolicy"] = "Never"
     if container.service_account:
@@ -293,7 +292,7 @@ def claims(workflow: Workflow) -> dict[str, Claim]:
     return dict(sorted(found.items()))
 
 
-def persistent_volume_claim(name: str, claim: Claim, workflow: Workflow) -> Obj:
+def persistent_volume_claim(name: str, claim: Claim, workflow: Workflow) -> Manifest:
     """A ``v1`` PersistentVolumeClaim, kept by prune unless the claim says ``prune: true``."""
     obj = template("persistentvolumeclaim")
     meta = obj["metadata"]
@@ -301,7 +300,7 @@ def persistent_volume_claim(name: str, claim: Claim, workflow: Workflow) -> Obj:
     meta["labels"] = object_labels(workflow, name, "storage")
     if not claim.prune:
         meta["annotations"] = {L.PRUNE_ANNOTATION: "false"}
-    spec: Obj = {"accessModes": list(claim.access_modes)}
+    spec: Manifest = {"accessModes": list(claim.access_modes)}
     if claim.storage_class is not None:
         spec["storageClassName"] = claim.storage_class
     spec["resources"] = {"requests": {"storage": claim.size}}
@@ -316,16 +315,16 @@ def pod_annotations(workflow: Workflow) -> dict[str, str]:
     return {L.CONFIG_HASH_ANNOTATION: short_hash(dict(workflow.config))}
 
 
-def _job_spec(task: Task, workflow: Workflow, *, image: str | None = None) -> Obj:
+def _job_spec(task: Task, workflow: Workflow, *, image: str | None = None) -> Manifest:
     """The ``spec`` of a Job for ``task`` (also the ``jobTemplate.spec`` of a CronJob)."""
     pod_labels = object_labels(workflow, task.name, "task")
     pod_labels[L.TASK_LABEL] = task.name
-    template_meta: Obj = {"labels": dict(sorted(pod_labels.items()))}
+    template_meta: Manifest = {"labels": dict(sorted(pod_labels.items()))}
     annotations = pod_annotations(workflow)
     if annotations:
         template_meta["annotations"] = annotations
     main = container_spec(task.name, task.container, workflow, image=image)
-    spec: Obj = {}
+    spec: Manifest = {}
     fields = (
         ("parallelism", task.parallelism),
         ("completions", task.completions),
@@ -351,7 +350,7 @@ def job_name(task: Task, workflow: Workflow, pins: Mapping[str, str]) -> str:
     return f"{workflow.name}-{task.name}-{short_hash(pinned)}"
 
 
-def job(task: Task, workflow: Workflow, pins: Mapping[str, str]) -> Obj:
+def job(task: Task, workflow: Workflow, pins: Mapping[str, str]) -> Manifest:
     """A task of the DAG as a ``batch/v1`` Job."""
     obj = template("job")
     meta = obj["metadata"]
@@ -370,7 +369,7 @@ def _task_labels(task: Task, workflow: Workflow) -> dict[str, str]:
     return dict(sorted(labels.items()))
 
 
-def cronjob(task: Task, workflow: Workflow) -> Obj:
+def cronjob(task: Task, workflow: Workflow) -> Manifest:
     """A scheduled task as a ``batch/v1`` CronJob."""
     obj = template("cronjob")
     obj["metadata"]["name"] = f"{workflow.name}-{task.name}"
@@ -400,7 +399,7 @@ def _selector(workflow: Workflow, service: Service) -> dict[str, str]:
     return {L.NAME_LABEL: service.name, L.PART_OF_LABEL: workflow.name}
 
 
-def deployment(service: Service, workflow: Workflow, variant: Variant | None = None) -> Obj:
+def deployment(service: Service, workflow: Workflow, variant: Variant | None = None) -> Manifest:
     """The main Deployment of a service, or the Deployment of one of its variants."""
     variant_name = variant.name if variant else L.MAIN_VARIANT
     obj = template("deployment")
@@ -418,7 +417,7 @@ def deployment(service: Service, workflow: Workflow, variant: Variant | None = N
     selector = {**_selector(workflow, service), L.VARIANT_LABEL: variant_name}
     spec["selector"]["matchLabels"] = dict(sorted(selector.items()))
     pod_labels = {**object_labels(workflow, service.name, component), L.VARIANT_LABEL: variant_name}
-    template_meta: Obj = {"labels": dict(sorted(pod_labels.items()))}
+    template_meta: Manifest = {"labels": dict(sorted(pod_labels.items()))}
     annotations = pod_annotations(workflow)
     if annotations:
         template_meta["annotations"] = annotations
@@ -441,7 +440,7 @@ def deployment(service: Service, workflow: Workflow, variant: Variant | None = N
     return obj
 
 
-def service_object(service: Service, workflow: Workflow) -> Obj:
+def service_object(service: Service, workflow: Workflow) -> Manifest:
     """The ``v1`` Service in front of the main Deployment and every variant."""
     obj = template("service")
     obj["metadata"]["name"] = service.name
@@ -454,7 +453,7 @@ def service_object(service: Service, workflow: Workflow) -> Obj:
     return obj
 
 
-def variant_service(service: Service, workflow: Workflow, variant: str) -> Obj:
+def variant_service(service: Service, workflow: Workflow, variant: str) -> Manifest:
     """A ``v1`` Service '<service>-<variant>' selecting one variant's pods (``main``: the
     main Deployment's), the backend of the route's weighted backendRef."""
     obj = service_object(service, workflow)
@@ -464,7 +463,7 @@ def variant_service(service: Service, workflow: Workflow, variant: str) -> Obj:
     return obj
 
 
-def route_services(service: Service, workflow: Workflow) -> list[Obj]:
+def route_services(service: Service, workflow: Workflow) -> list[Manifest]:
     """The per-variant Services a weighted route needs (none without route or variants)."""
     if service.route is None or not service.variants:
         return []
@@ -472,7 +471,7 @@ def route_services(service: Service, workflow: Workflow) -> list[Obj]:
     return [variant_service(service, workflow, name) for name in names]
 
 
-def http_route(service: Service, workflow: Workflow) -> Obj:
+def http_route(service: Service, workflow: Workflow) -> Manifest:
     """A ``gateway.networking.k8s.io/v1`` HTTPRoute to the service (Gateway API). With
     variants, one weighted backendRef per variant: ``main`` gets 100 minus the variants'
     weights (the Gateway API's weights are proportional; these sum to 100)."""
@@ -481,12 +480,12 @@ def http_route(service: Service, workflow: Workflow) -> Obj:
     obj = template("httproute")
     obj["metadata"]["name"] = service.name
     obj["metadata"]["labels"] = object_labels(workflow, service.name, "service")
-    parent: Obj = {"name": route.gateway}
+    parent: Manifest = {"name": route.gateway}
     if route.gateway_namespace is not None:
         parent["namespace"] = route.gateway_namespace
     if route.section_name is not None:
         parent["sectionName"] = route.section_name
-    spec: Obj = {"parentRefs": [parent]}
+    spec: Manifest = {"parentRefs": [parent]}
     if route.hostnames:
         spec["hostnames"] = list(route.hostnames)
     port = service.ports[route.port]
@@ -502,7 +501,7 @@ def http_route(service: Service, workflow: Workflow) -> Obj:
     return obj
 
 
-def hpa(service: Service, workflow: Workflow) -> Obj:
+def hpa(service: Service, workflow: Workflow) -> Manifest:
     """An ``autoscaling/v2`` HorizontalPodAutoscaler for the main Deployment."""
     assert service.autoscale is not None
     scale = service.autoscale
@@ -533,16 +532,16 @@ def hpa(service: Service, workflow: Workflow) -> Obj:
     return obj
 
 
-def _hpa_metric(metric: HpaMetric) -> Obj:
+def _hpa_metric(metric: HpaMetric) -> Manifest:
     """An autoscaling/v2 MetricSpec of type Pods, External or Object."""
-    identifier: Obj = {"name": metric.metric}
+    identifier: Manifest = {"name": metric.metric}
     if metric.selector:
         identifier["selector"] = {"matchLabels": dict(metric.selector)}
     if metric.value is not None:
-        target: Obj = {"type": "Value", "value": metric.value}
+        target: Manifest = {"type": "Value", "value": metric.value}
     else:
         target = {"type": "AverageValue", "averageValue": metric.average_value}
-    body: Obj = {"metric": identifier}
+    body: Manifest = {"metric": identifier}
     if metric.described_object is not None:
         body["describedObject"] = dict(metric.described_object)
     body["target"] = target
@@ -550,8 +549,8 @@ def _hpa_metric(metric: HpaMetric) -> Obj:
     return {"type": metric.kind, field_name: body}
 
 
-def _scaling_rules(rules: ScalingRules) -> Obj:
-    result: Obj = {}
+def _scaling_rules(rules: ScalingRules) -> Manifest:
+    result: Manifest = {}
     if rules.stabilization_seconds is not None:
         result["stabilizationWindowSeconds"] = rules.stabilization_seconds
     if rules.select_policy is not None:
@@ -563,13 +562,13 @@ def _scaling_rules(rules: ScalingRules) -> Obj:
     return result
 
 
-def pdb(service: Service, workflow: Workflow) -> Obj:
+def pdb(service: Service, workflow: Workflow) -> Manifest:
     """A ``policy/v1`` PodDisruptionBudget over the main Deployment and its variants."""
     assert service.disruption is not None
     obj = template("pdb")
     obj["metadata"]["name"] = service.name
     obj["metadata"]["labels"] = object_labels(workflow, service.name, "service")
-    spec: Obj = {}
+    spec: Manifest = {}
     if service.disruption.min_available is not None:
         spec["minAvailable"] = service.disruption.min_available
     if service.disruption.max_unavailable is not None:

@@ -58,6 +58,7 @@ def _code_strings(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def _defined_names(path: Path) -> Iterator[str]:
+    """Functions, classes and module or class variables, and type aliases (``Manifest = dict[...]``)."""
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.FunctionDef | ast.ClassDef):
             yield node.name
@@ -82,7 +83,7 @@ def test_ownership_and_identity_are_defined_once() -> None:
     unique = {"ownership_selector", "ownership", "Manifest", "ObjectKey", "ObjectRef", "ref_of", "task_of", "is_job"}
     unique |= {"parse_quantity", "quantities_equal", "parse_duration", "mask_secrets", "is_secret"}
     unique |= {"manifest_lines", "needs_quotes", "double_quoted", "resolve_plain", "dump", "load_all", "_PLAIN"}
-    unique |= {"api_error", "identity_env"}
+    unique |= {"api_error", "identity_env", "split_api_version"}
     definitions = sorted(
         f"{path.relative_to(ROOT)}: {name}" for path in _modules() for name in _defined_names(path) if name in unique
     )
@@ -219,3 +220,14 @@ def test_the_vocabulary_depends_on_no_subsystem() -> None:
                 root = name.split(".")[0]
                 inside = name.startswith("gitops_agent.vocabulary")
                 assert inside or root in allowed_roots or root in sys.stdlib_module_names, f"{path.name}: {name}"
+
+
+def test_no_other_manifest_alias() -> None:
+    """compile's ``Obj``, render's and plan's ``Manifest``: one alias now."""
+    aliases = [
+        f"{path.relative_to(ROOT)}: {ast.unparse(node)}"
+        for path in _modules()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Assign) and ast.unparse(node.value) == "dict[str, Any]"
+    ]
+    assert aliases == ["gitops_agent/vocabulary/objects.py: Manifest = dict[str, Any]"]
