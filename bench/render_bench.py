@@ -29,8 +29,8 @@ from ruamel.yaml import YAML  # noqa: E402
 from gitops_agent.adapters import git as gitops_git  # noqa: E402
 from gitops_agent.adapters.kustomize import kubectl_path  # noqa: E402
 from gitops_agent.cli import run  # noqa: E402
-from gitops_agent.compile.yamlio import dump, load_all  # noqa: E402
 from gitops_agent.render.overlay import cache_directory  # noqa: E402
+from gitops_agent.vocabulary.yaml import dump, load_all  # noqa: E402
 from tests.support.gitrepos import git  # noqa: E402
 
 ENV = "bench"

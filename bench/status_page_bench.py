@@ -22,8 +22,8 @@ from gitops_agent.reconcile.diff import DiffResult
 from gitops_agent.reconcile.fieldset import ManagerEntry
 from gitops_agent.reconcile.health import HealthStatus
 from gitops_agent.reconcile.metrics import Metrics
-from gitops_agent.reconcile.objects import ObjectRef
 from gitops_agent.reconcile.status_page import observe, render_environment, snapshot
+from gitops_agent.vocabulary.objects import ObjectRef
 
 
 def task_job(workflow: str, index: int) -> dict[str, Any]:

@@ -315,19 +315,25 @@ def branch_heads(repo: git.Repo, prefix: str, *, namespace: str = "refs/heads/")
     return {name: sha for name, sha in named.items() if name.startswith(prefix)}
 
 
+DEFAULT_IDENTITY = {"name": "gitops-agent", "email": "gitops-agent@localhost"}
+
+
 def identity_env(repo: git.Repo) -> dict[str, str]:
-    """A fallback author/committer identity when the repository configures none."""
-    try:
-        run(repo, "var", "GIT_COMMITTER_IDENT")
-        run(repo, "var", "GIT_AUTHOR_IDENT")
-    except GitError:
-        return {
-            "GIT_AUTHOR_NAME": "gitops-agent",
-            "GIT_AUTHOR_EMAIL": "gitops-agent@localhost",
-            "GIT_COMMITTER_NAME": "gitops-agent",
-            "GIT_COMMITTER_EMAIL": "gitops-agent@localhost",
-        }
-    return {}
+    """Author/committer variables for a commit gitops-agent writes: each of name and email
+    from ``GIT_AUTHOR_*``/``GIT_COMMITTER_*`` when set, else the repository's ``user.name`` /
+    ``user.email``, else gitops-agent's own (``gitops-agent <gitops-agent@localhost>``)."""
+    env: dict[str, str] = {}
+    for role in ("AUTHOR", "COMMITTER"):
+        for key in ("name", "email"):
+            variable = f"GIT_{role}_{key.upper()}"
+            if variable in os.environ:
+                continue
+            try:
+                value = str(repo.git.config("--get", f"user.{key}"))
+            except git.GitCommandError:
+                value = DEFAULT_IDENTITY[key]
+            env[variable] = value
+    return env
 
 
 def config_value(repo: git.Repo, key: str) -> str | None:

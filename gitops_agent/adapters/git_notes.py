@@ -15,21 +15,16 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import git
 
+from gitops_agent.adapters.git import identity_env
 from gitops_agent.errors import GitError
 
 NOTES_REF = "refs/notes/gitops-agent"
 REMOTE_NOTES_REF = "refs/notes/gitops-agent-remote"
-_FALLBACK_IDENTITY = {
-    "GIT_AUTHOR_NAME": "gitops-agent",
-    "GIT_AUTHOR_EMAIL": "gitops-agent@localhost",
-    "GIT_COMMITTER_NAME": "gitops-agent",
-    "GIT_COMMITTER_EMAIL": "gitops-agent@localhost",
-}
 _LOCK_TIMEOUT_SECONDS = 30.0
 _STALE_LOCK_SECONDS = 120.0
 
@@ -41,17 +36,8 @@ def _open(repo: Path) -> git.Repo:
         raise GitError(f"{repo}: not a git repository") from error
 
 
-def _identity_env(handle: git.Repo) -> Mapping[str, str]:
-    """Environment that gives git a committer identity when the repository has none."""
-    try:
-        handle.git.var("GIT_COMMITTER_IDENT")
-    except git.exc.GitCommandError:
-        return _FALLBACK_IDENTITY
-    return {}
-
-
 def _git(handle: git.Repo, *args: str) -> str:
-    env = _identity_env(handle) if args and args[0] in {"notes", "merge"} else {}
+    env = identity_env(handle) if args and args[0] in {"notes", "merge"} else {}
     try:
         with handle.git.custom_environment(**env):
             return str(handle.git.execute(["git", *args]))

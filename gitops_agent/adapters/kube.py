@@ -2,12 +2,15 @@
 
 Raw REST calls through the official client's configured transport (kubeconfig, TLS, tokens,
 connection pool): JSON in, plain dicts out, no model classes. Every failure becomes a
-``ClusterError``: ``ObjectError`` names ``Kind/namespace/name`` and the HTTP status.
+``ClusterError``: no answer is :class:`UnreachableError`; an answer refusing one object is an
+``ObjectError`` naming ``Kind/namespace/name`` and the HTTP status, typed by :func:`api_error`
+(``NotFoundError``, ``ConflictError``, ``InvalidError``, ``ForbiddenError``, ``ThrottledError``…).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import os
@@ -25,10 +28,18 @@ import urllib3
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from gitops_agent.errors import ClusterError
+from gitops_agent.errors import (
+    ClusterError,
+    NotFoundError,
+    NotSentError,
+    ObjectError,
+    UnreachableError,
+    api_error,
+)
 from gitops_agent.reconcile.cluster import ResourceInfo, WatchEvent
-from gitops_agent.reconcile.objects import FIELD_MANAGER, Manifest, ObjectError, ObjectRef, ref_of
 from gitops_agent.reconcile.schema import OpenAPIDocument
+from gitops_agent.vocabulary.labels import FIELD_MANAGER
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 JSON_PATCH_CONTENT_TYPE = "application/json-patch+json"
@@ -94,6 +105,35 @@ def _plain_transport(
     path = _kubeconfig_path(kubeconfig)
     if path is None or not path.is_file():
         return None
+    selected = _plain_context(path, context)
+    if selected is None:
+        return None
+    cluster, user = selected
+    base = path.parent
+    tls = ssl.create_default_context()
+    try:
+        options = _server_tls(tls, cluster, base)
+        if "client-certificate-data" in user or "client-certificate" in user:
+            _load_client_certificate(tls, user, base)
+        headers = _auth_headers(user, base)
+    except (OSError, ValueError, ssl.SSLError) as error:
+        raise ClusterError(f"cannot load kubeconfig {path}: {error}") from error
+    pool = urllib3.PoolManager(maxsize=pool_size, retries=retries, ssl_context=tls, **options)
+    return _Transport(str(cluster["server"]).rstrip("/"), pool, lambda: headers, pool.clear)
+
+
+_PLAIN_USER_KEYS = frozenset(
+    {"token", "tokenFile", "client-certificate", "client-certificate-data", "client-key", "client-key-data",
+     "username", "password"}
+)
+_PLAIN_CLUSTER_KEYS = frozenset(
+    {"server", "certificate-authority", "certificate-authority-data", "insecure-skip-tls-verify", "tls-server-name"}
+)
+
+
+def _plain_context(path: Path, context: str | None) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(cluster, user) of the selected context when both use only what :func:`_plain_transport`
+    reads; None otherwise (left to the client library)."""
     try:
         document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
         _check_context(path, document, context)
@@ -103,40 +143,37 @@ def _plain_transport(
         user = next(u["user"] for u in document["users"] if u["name"] == ctx["user"]) or {}
     except (OSError, YAMLError, KeyError, TypeError, StopIteration, AttributeError):
         return None
-    if set(user) - {"token", "tokenFile", "client-certificate", "client-certificate-data", "client-key",
-                    "client-key-data", "username", "password"}:
+    if set(user) - _PLAIN_USER_KEYS or set(cluster) - _PLAIN_CLUSTER_KEYS:
         return None
-    if set(cluster) - {"server", "certificate-authority", "certificate-authority-data",
-                       "insecure-skip-tls-verify", "tls-server-name"}:
-        return None
-    base = path.parent
-    tls = ssl.create_default_context()
+    return cluster, user
+
+
+def _server_tls(tls: ssl.SSLContext, cluster: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Trust the server's CA (or skip verification when told); the pool's extra TLS options."""
     options: dict[str, Any] = {}
-    try:
-        if cluster.get("insecure-skip-tls-verify"):
-            tls.check_hostname = False
-            tls.verify_mode = ssl.CERT_NONE
-            options.update(cert_reqs="CERT_NONE", assert_hostname=False)
-        elif "certificate-authority-data" in cluster:
-            tls.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
-        elif "certificate-authority" in cluster:
-            tls.load_verify_locations(cafile=str(base / cluster["certificate-authority"]))
-        if "tls-server-name" in cluster:
-            options["server_hostname"] = cluster["tls-server-name"]
-        if "client-certificate-data" in user or "client-certificate" in user:
-            _load_client_certificate(tls, user, base)
-        headers: dict[str, str] = {}
-        if "token" in user:
-            headers["Authorization"] = f"Bearer {user['token']}"
-        elif "tokenFile" in user:
-            headers["Authorization"] = f"Bearer {(base / user['tokenFile']).read_text().strip()}"
-        elif "username" in user:
-            pair = f"{user['username']}:{user.get('password', '')}".encode()
-            headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
-    except (OSError, ValueError, ssl.SSLError) as error:
-        raise ClusterError(f"cannot load kubeconfig {path}: {error}") from error
-    pool = urllib3.PoolManager(maxsize=pool_size, retries=retries, ssl_context=tls, **options)
-    return _Transport(str(cluster["server"]).rstrip("/"), pool, lambda: headers, pool.clear)
+    if cluster.get("insecure-skip-tls-verify"):
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
+        options.update(cert_reqs="CERT_NONE", assert_hostname=False)
+    elif "certificate-authority-data" in cluster:
+        tls.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    elif "certificate-authority" in cluster:
+        tls.load_verify_locations(cafile=str(base / cluster["certificate-authority"]))
+    if "tls-server-name" in cluster:
+        options["server_hostname"] = cluster["tls-server-name"]
+    return options
+
+
+def _auth_headers(user: dict[str, Any], base: Path) -> dict[str, str]:
+    """A bearer token (inline or from ``tokenFile``) or basic credentials, as a header."""
+    if "token" in user:
+        return {"Authorization": f"Bearer {user['token']}"}
+    if "tokenFile" in user:
+        return {"Authorization": f"Bearer {(base / user['tokenFile']).read_text().strip()}"}
+    if "username" in user:
+        pair = f"{user['username']}:{user.get('password', '')}".encode()
+        return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
+    return {}
 
 
 def _load_client_certificate(tls: ssl.SSLContext, user: dict[str, Any], base: Path) -> None:
@@ -262,7 +299,7 @@ class KubeCluster:
                 preload_content=not stream,
             )
         except urllib3.exceptions.HTTPError as error:
-            raise ClusterError(f"cluster unreachable at {self._host}: {_reason(error)}") from error
+            raise UnreachableError(f"cluster unreachable at {self._host}: {_reason(error)}") from error
         retries = getattr(response, "retries", None)
         throttled = sum(1 for attempt in getattr(retries, "history", ()) if attempt.status == 429)
         if throttled:
@@ -272,11 +309,11 @@ class KubeCluster:
             if response.status >= 300:
                 data = response.read()
                 response.release_conn()
-                raise ObjectError(ref, response.status, _status_message(data, response.reason))
+                raise api_error(ref, response.status, _status_message(data, response.reason))
             return response
         data = response.data
         if response.status >= 300:
-            raise ObjectError(ref or path, response.status, _status_message(data, response.reason))
+            raise api_error(ref or path, response.status, _status_message(data, response.reason))
         return json.loads(data) if data else {}
 
     # -- discovery and schemas -------------------------------------------------------------
@@ -288,9 +325,7 @@ class KubeCluster:
         path = f"/apis/{group}/{version}" if group else f"/api/{version}"
         try:
             document = self._request("GET", path, counter="discovery")
-        except ObjectError as error:
-            if error.status != 404:
-                raise
+        except NotFoundError:
             document = None
         found: dict[str, ResourceInfo] | None = None
         if document is not None:
@@ -399,14 +434,14 @@ class KubeCluster:
                     event = json.loads(line)
                     obj = event.get("object") or {}
                     if event.get("type") == "ERROR":
-                        raise ObjectError(
+                        raise api_error(
                             f"watch {info.kind}",
                             int(obj.get("code") or 0) or 500,
                             str(obj.get("message", "watch error")),
                         )
                     yield WatchEvent(str(event.get("type")), obj)
         except urllib3.exceptions.HTTPError as error:
-            raise ClusterError(f"watch of {info.kind} ended at {self._host}: {_reason(error)}") from error
+            raise UnreachableError(f"watch of {info.kind} ended at {self._host}: {_reason(error)}") from error
         finally:
             response.release_conn()
 
@@ -418,10 +453,8 @@ class KubeCluster:
                 ref=ref,
                 counter=f"get {info.kind}",
             )
-        except ObjectError as error:
-            if error.status == 404:
-                return None
-            raise
+        except NotFoundError:
+            return None
         return obj
 
     def apply(self, info: ResourceInfo, obj: Manifest, *, dry_run: bool, force: bool) -> Manifest:
@@ -454,7 +487,7 @@ class KubeCluster:
 
     def delete(self, info: ResourceInfo, ref: ObjectRef) -> None:
         body = json.dumps({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}).encode()
-        try:
+        with contextlib.suppress(NotFoundError):  # already gone
             self._request(
                 "DELETE",
                 self._item(info, ref.namespace, ref.name),
@@ -463,12 +496,9 @@ class KubeCluster:
                 ref=ref,
                 counter="delete",
             )
-        except ObjectError as error:
-            if error.status != 404:
-                raise
 
     def create(self, info: ResourceInfo, obj: Manifest) -> Manifest:
-        """POST a new object; 409 (``ObjectError``) when it already exists."""
+        """POST a new object; :class:`ConflictError` when it already exists."""
         ref = ref_of(obj)
         result: Manifest = self._request(
             "POST",
@@ -482,7 +512,7 @@ class KubeCluster:
 
     def replace(self, info: ResourceInfo, obj: Manifest) -> Manifest:
         """PUT an object; its ``metadata.resourceVersion`` makes this a compare-and-swap
-        (409 ``ObjectError`` when someone else wrote in between)."""
+        (:class:`ConflictError` when someone else wrote in between)."""
         ref = ref_of(obj)
         result: Manifest = self._request(
             "PUT",
@@ -521,14 +551,14 @@ def _json_body(value: Any, ref: ObjectRef | str) -> bytes:
     ``Infinity`` token reaches the API server's YAML reader of apply patches as the *string*
     "Infinity", a changed value; such an object is refused before anything is sent.
 
-    Raises :class:`ObjectError` (status 0) naming the first non-finite number's path.
+    Raises :class:`NotSentError` naming the first non-finite number's path.
     """
     try:
         return json.dumps(value, allow_nan=False).encode()
     except ValueError as error:
         path, number = _first_non_finite(value, "") or ("", "not finite")
-        raise ObjectError(
-            ref, 0, f"not sent: {path or '<root>'} is {number}, a number JSON cannot carry (text read as a number?)"
+        raise NotSentError(
+            ref, f"not sent: {path or '<root>'} is {number}, a number JSON cannot carry (text read as a number?)"
         ) from error
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from gitops_agent.adapters.kube import KubeCluster
 from gitops_agent.app.targets import target_for
 from gitops_agent.errors import ClusterError
-from gitops_agent.plan.build import ChangeKind, EnvironmentPlan, ObjectDiff, ObjectKey, RenderedEnvironment
+from gitops_agent.plan.build import ChangeKind, EnvironmentPlan, ObjectDiff, RenderedEnvironment
 from gitops_agent.reconcile.changeset import Action, ChangeSet
 from gitops_agent.reconcile.engine import diff as diff_objects
+from gitops_agent.vocabulary.objects import ObjectKey
 
 _CHANGE = {
     Action.CREATE: ChangeKind.ADDED,

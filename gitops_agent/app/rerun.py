@@ -7,11 +7,11 @@ from pathlib import Path
 from gitops_agent.app.sync import render_desired
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.history.notes import record_runs
-from gitops_agent.reconcile.objects import PART_OF_LABEL, TASK_LABEL, Manifest, labels_of, ref_of
 from gitops_agent.reconcile.runs import RunOutcome, TaskRun, now, run_key
-from gitops_agent.reconcile.waves import is_job
 from gitops_agent.render.overlay import Rendered
 from gitops_agent.spec.model import Environment
+from gitops_agent.vocabulary.labels import PART_OF_LABEL, TASK_LABEL
+from gitops_agent.vocabulary.objects import Manifest, is_job, labels_of, ref_of
 
 
 def _matches(job: Manifest, name: str, workflow: str | None) -> bool:

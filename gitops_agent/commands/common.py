@@ -15,7 +15,7 @@ import typer
 
 from gitops_agent import IMPORTED_AT, __version__
 from gitops_agent.errors import InvalidInputError
-from gitops_agent.spec.durations import parse_duration
+from gitops_agent.vocabulary.durations import parse_duration
 
 
 class OutputFormat(StrEnum):

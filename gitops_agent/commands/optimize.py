@@ -3,7 +3,6 @@ on a branch (and, with ``--pr``, a pull request). The cluster is never touched."
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,11 +17,10 @@ from gitops_agent.commands.common import (
     say,
 )
 from gitops_agent.errors import EXIT_OK, InvalidInputError
+from gitops_agent.vocabulary.durations import parse_duration
 
 if TYPE_CHECKING:
     from gitops_agent.app.optimize import OptimizeOutcome
-
-_DURATION = re.compile(r"^[1-9]\d*[smhdw]$")
 
 
 def optimize(
@@ -47,7 +45,7 @@ def optimize(
     """Recommend requests, limits, HPA bounds and A/B outcomes; propose them as a commit."""
     from gitops_agent.app.optimize import OptimizeRequest, optimize_environment
 
-    if window is not None and not _DURATION.match(window):
+    if window is not None and parse_duration(window) is None:
         raise InvalidInputError(f"--window {window}: not a duration such as 30m, 12h or 7d")
     request = OptimizeRequest(env, window, branch, pr, prometheus, timeout)
     outcome = optimize_environment(repo, request, progress)

@@ -10,10 +10,10 @@ import typer
 from gitops_agent.app.environment import select_environments
 from gitops_agent.commands.common import OutputFormat, OutputOption, RefOption, RepoOption, emit_json
 from gitops_agent.compile import compile_environment
-from gitops_agent.compile.yamlio import dump_all
 from gitops_agent.errors import EXIT_OK
 from gitops_agent.render.overlay import Rendered, cache_for, render_files, render_ref
 from gitops_agent.spec.cache import load_specs_cached
+from gitops_agent.vocabulary.yaml import dump_all
 
 
 def render(

@@ -35,10 +35,11 @@ from grafana_foundation_sdk.builders import timeseries as gt
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefresh
 
-from gitops_agent.compile import labels as L
 from gitops_agent.compile.templates import template
-from gitops_agent.compile.workloads import Obj, object_labels
+from gitops_agent.compile.workloads import object_labels
 from gitops_agent.spec.model import Container, Workflow
+from gitops_agent.vocabulary import labels as L
+from gitops_agent.vocabulary.objects import Manifest
 
 POD_PATTERN = "(.+)-[a-z0-9]+-[a-z0-9]{5}"
 """The workload of a pod: its name without the last two segments (as the optimizer maps them)."""
@@ -255,12 +256,12 @@ def expressions(document: dict[str, Any]) -> list[str]:
     return [str(target["expr"]) for panel in document.get("panels", []) for target in panel.get("targets", [])]
 
 
-def config_map(workflow: Workflow) -> Obj:
+def config_map(workflow: Workflow) -> Manifest:
     """ConfigMap ``<workflow>-dashboard`` labelled ``grafana_dashboard: "1"``, holding
     ``<workflow>.json`` (sorted keys, two-space indent)."""
     obj = template("configmap")
     obj["metadata"]["name"] = config_map_name(workflow)
-    labels = {**object_labels(workflow, config_map_name(workflow), "monitoring"), L.GRAFANA_DASHBOARD: "1"}
+    labels = {**object_labels(workflow, config_map_name(workflow), "monitoring"), L.GRAFANA_DASHBOARD_LABEL: "1"}
     obj["metadata"]["labels"] = dict(sorted(labels.items()))
     text = json.dumps(build(workflow), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     obj["data"] = {f"{workflow.name}.json": text}

@@ -24,12 +24,10 @@ from types import MappingProxyType
 from typing import Any
 
 from gitops_agent import __version__
-from gitops_agent.compile import labels as L
 from gitops_agent.compile.objects import compile_workflow, file_name, identity
 from gitops_agent.compile.patches import json_patch
 from gitops_agent.compile.templates import template
-from gitops_agent.compile.workloads import Obj, pin_image, split_image
-from gitops_agent.compile.yamlio import dump
+from gitops_agent.compile.workloads import pin_image, split_image
 from gitops_agent.errors import Diagnostic, SpecError
 from gitops_agent.spec.list_keys import duplicate_list_keys
 from gitops_agent.spec.manifests import (
@@ -43,6 +41,9 @@ from gitops_agent.spec.manifests import (
 )
 from gitops_agent.spec.model import Environment, SpecSet, Workflow
 from gitops_agent.spec.yaml_positions import format_path
+from gitops_agent.vocabulary import labels as L
+from gitops_agent.vocabulary.objects import Manifest, split_api_version
+from gitops_agent.vocabulary.yaml import dump
 
 Tree = Mapping[str, bytes]
 KUSTOMIZE_HEADER = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
@@ -128,7 +129,7 @@ def compile_environment(
     _refuse_colliding_objects(extra_files, env, generated)
     resources.extend(extra)
     kustomization["resources"] = resources
-    pairs = {**env.labels, L.MANAGED_BY: L.MANAGER, L.ENVIRONMENT: env.name}
+    pairs = {**env.labels, L.MANAGED_BY_LABEL: L.MANAGED_BY_VALUE, L.ENVIRONMENT_LABEL: env.name}
     kustomization["labels"] = [
         {"pairs": dict(sorted(pairs.items())), "includeSelectors": False, "includeTemplates": True}
     ]
@@ -155,7 +156,7 @@ def tree_spec_digest(tree: Tree) -> str:
     return str(json.loads(tree[SOURCE_FILE])["specDigest"])
 
 
-def _write_base(files: dict[str, bytes], workflow: str, objects: list[Obj]) -> None:
+def _write_base(files: dict[str, bytes], workflow: str, objects: list[Manifest]) -> None:
     names = [file_name(obj) for obj in objects]
     for obj, name in zip(objects, names, strict=True):
         files[f"base/{workflow}/{name}"] = dump(obj)
@@ -163,15 +164,15 @@ def _write_base(files: dict[str, bytes], workflow: str, objects: list[Obj]) -> N
     files[f"base/{workflow}/kustomization.yaml"] = dump(kustomization)
 
 
-def _target(obj: Obj) -> dict[str, str]:
+def _target(obj: Manifest) -> dict[str, str]:
     group, kind, name = identity(obj)
-    version = obj["apiVersion"].rpartition("/")[2]
+    version = split_api_version(obj["apiVersion"])[1]
     target = {"group": group, "version": version, "kind": kind, "name": name}
     return {k: v for k, v in target.items() if v}
 
 
 def _write_differences(
-    files: dict[str, bytes], overlay: str, workflow: str, base: list[Obj], env: list[Obj]
+    files: dict[str, bytes], overlay: str, workflow: str, base: list[Manifest], env: list[Manifest]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Patches for changed objects and deletions; a kustomization of the objects only the
     environment has (returned as a resource entry of the overlay)."""
@@ -222,7 +223,7 @@ def variant_pinned_images(specs: SpecSet, env: Environment) -> set[str]:
     return names & set(env.images)
 
 
-def _containers(obj: Obj) -> list[Obj]:
+def _containers(obj: Manifest) -> list[Manifest]:
     spec = obj.get("spec", {})
     if obj["kind"] == "CronJob":
         spec = spec.get("jobTemplate", {}).get("spec", {})
@@ -230,7 +231,7 @@ def _containers(obj: Obj) -> list[Obj]:
     return list(containers)
 
 
-def _pin_directly(objects: list[Obj], workflow: Workflow, pins: Mapping[str, str]) -> None:
+def _pin_directly(objects: list[Manifest], workflow: Workflow, pins: Mapping[str, str]) -> None:
     if not pins:
         return
     own_image = {f"{s.name}-{v.name}" for s in workflow.services for v in s.variants if v.image}
@@ -263,7 +264,7 @@ def _copy_extra_resources(
         return Diagnostic(env.source, 0, 0, f"spec.resources[{index}]", message)
 
     resources, problems = read_resources(repo_root, env.resources, locate)
-    own = {L.NAME: env.namespace, L.MANAGED_BY: L.MANAGER}
+    own = {L.NAME_LABEL: env.namespace, L.MANAGED_BY_LABEL: L.MANAGED_BY_VALUE}
     fold, fold_problems = fold_namespaces(env.namespace, own, published_namespaces(resources))
     if problems or fold_problems:
         raise SpecError([*problems, *fold_problems])
@@ -307,11 +308,11 @@ def _refuse_colliding_objects(
         raise SpecError(problems)
 
 
-def _name(obj: Obj) -> str:
+def _name(obj: Manifest) -> str:
     return f"{obj['kind']}/{obj['metadata']['name']}"
 
 
-def _refuse_duplicate_list_keys(objects: list[Obj], source: str) -> None:
+def _refuse_duplicate_list_keys(objects: list[Manifest], source: str) -> None:
     """The compiled objects hold no duplicate key in a list Kubernetes merges by key
     (a guard behind the spec checks: such an object fails server-side apply)."""
     problems = [
@@ -323,11 +324,12 @@ def _refuse_duplicate_list_keys(objects: list[Obj], source: str) -> None:
         raise SpecError(problems)
 
 
-def _namespace_object(env: Environment, fold: NamespaceFold) -> Obj:
+def _namespace_object(env: Environment, fold: NamespaceFold) -> Manifest:
     """The environment's Namespace, carrying what published Namespaces fold into it."""
     namespace = template("namespace")
     namespace["metadata"]["name"] = env.namespace
-    namespace["metadata"]["labels"] = {**fold.labels, L.NAME: env.namespace, L.MANAGED_BY: L.MANAGER}
+    own = {L.NAME_LABEL: env.namespace, L.MANAGED_BY_LABEL: L.MANAGED_BY_VALUE}
+    namespace["metadata"]["labels"] = {**fold.labels, **own}
     if fold.annotations:
         namespace["metadata"]["annotations"] = dict(fold.annotations)
     return namespace

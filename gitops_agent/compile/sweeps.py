@@ -18,8 +18,7 @@ from typing import Any
 from gitops_agent.compile.templates import template
 from gitops_agent.spec.model import Sweep, Task, Trial, Workflow
 from gitops_agent.spec.search_space import current_trials
-
-Obj = dict[str, Any]
+from gitops_agent.vocabulary.objects import Manifest
 
 TRIALS_MOUNT = "/etc/gitops-agent/sweep"
 TRIALS_VOLUME = "sweep-trials"
@@ -49,7 +48,7 @@ def trials_data(workflow: Workflow, task: Task, sweep: Sweep) -> dict[str, str]:
     return {f"{index}.json": trial_document(workflow, task, trial) for index, trial in enumerate(current_trials(sweep))}
 
 
-def trials_config_map(task: Task, workflow: Workflow, labels: dict[str, str]) -> Obj:
+def trials_config_map(task: Task, workflow: Workflow, labels: dict[str, str]) -> Manifest:
     """The ``v1`` ConfigMap of the trials' parameters."""
     assert task.sweep is not None
     obj = template("configmap")
@@ -65,7 +64,7 @@ def job_fields(sweep: Sweep) -> tuple[int, int, str]:
     return min(sweep.parallel_trials, trials), trials, "Indexed"
 
 
-def wire(spec: Obj, task: Task, workflow: Workflow, short_hash: Callable[[Any], str]) -> None:
+def wire(spec: Manifest, task: Task, workflow: Workflow, short_hash: Callable[[Any], str]) -> None:
     """Mount the trials into the Job ``spec``'s pod and tell the container its trial file."""
     assert task.sweep is not None
     meta = spec["template"]["metadata"]

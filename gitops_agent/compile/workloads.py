@@ -8,7 +8,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gitops_agent.compile import labels as L
 from gitops_agent.compile import sweeps
 from gitops_agent.compile.templates import template
 from gitops_agent.spec.model import (
@@ -28,8 +27,8 @@ from gitops_agent.spec.model import (
     Workflow,
 )
 from gitops_agent.spec.variants import MAIN_VARIANT, variant_replicas
-
-Obj = dict[str, Any]
+from gitops_agent.vocabulary import labels as L
+from gitops_agent.vocabulary.objects import Manifest
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
@@ -71,12 +70,19 @@ def pin_image(image: str, pins: Mapping[str, str]) -> str:
 def object_labels(workflow: Workflow, name: str, component: str) -> dict[str, str]:
     """The standard labels of every generated object (the overlay adds the environment)."""
     result = dict(workflow.labels)
-    result.update({L.NAME: name, L.PART_OF: workflow.name, L.MANAGED_BY: L.MANAGER, L.COMPONENT: component})
+    result.update(
+        {
+            L.NAME_LABEL: name,
+            L.PART_OF_LABEL: workflow.name,
+            L.MANAGED_BY_LABEL: L.MANAGED_BY_VALUE,
+            L.COMPONENT_LABEL: component,
+        }
+    )
     return dict(sorted(result.items()))
 
 
-def _env_vars(env: Mapping[str, str | SecretKeyRef]) -> list[Obj]:
-    result: list[Obj] = []
+def _env_vars(env: Mapping[str, str | SecretKeyRef]) -> list[Manifest]:
+    result: list[Manifest] = []
     for name in sorted(env):
         value = env[name]
         if isinstance(value, SecretKeyRef):
@@ -87,7 +93,7 @@ def _env_vars(env: Mapping[str, str | SecretKeyRef]) -> list[Obj]:
     return result
 
 
-def _resources(container: Container) -> Obj:
+def _resources(container: Container) -> Manifest:
     res = container.resources
     requests: dict[str, Any] = {}
     limits: dict[str, Any] = {}
@@ -99,7 +105,7 @@ def _resources(container: Container) -> Obj:
         limits[key] = res.limits[key]
     if res.gpu:
         limits[GPU_RESOURCE] = res.gpu
-    result: Obj = {}
+    result: Manifest = {}
     if limits:
         result["limits"] = limits
     if requests:
@@ -107,8 +113,8 @@ def _resources(container: Container) -> Obj:
     return result
 
 
-def _probe(probe: Probe) -> Obj:
-    result: Obj = {}
+def _probe(probe: Probe) -> Manifest:
+    result: Manifest = {}
     if probe.command:
         result["exec"] = {"command": list(probe.command)}
     else:
@@ -134,24 +140,14 @@ def container_spec(
     readiness: Probe | None = None,
     liveness: Probe | None = None,
     extra_env: Mapping[str, str | SecretKeyRef] | None = None,
-) -> Obj:
+) -> Manifest:
     """One container: image, command, env, envFrom, resources, ports, probes, config mount."""
-    spec: Obj = {"name": name, "image": image or container.image}
+    spec: Manifest = {"name": name, "image": image or container.image}
     if container.command:
         spec["command"] = list(container.command)
     if container.args:
         spec["args"] = list(container.args)
-    env = dict(container.env)
-    env.update(extra_env or {})
-    if env:
-        spec["env"] = _env_vars(env)
-    if container.env_from:
-        spec["envFrom"] = [
-            {"secretRef": {"name": ref.name}}
-            if ref.kind == EnvFromKind.SECRET
-            else {"configMapRef": {"name": ref.name}}
-            for ref in container.env_from
-        ]
+    spec.update(_environment(container, extra_env))
     if ports:
         spec["ports"] = [
             {"name": port, "containerPort": number, "protocol": "TCP"}
@@ -172,8 +168,24 @@ def container_spec(
     return spec
 
 
-def _volume_mount(volume: Volume) -> Obj:
-    mount: Obj = {"name": volume.name, "mountPath": volume.mount_path}
+def _environment(container: Container, extra_env: Mapping[str, str | SecretKeyRef] | None) -> Manifest:
+    """``env`` (the container's, then ``extra_env``) and ``envFrom``, each only when set."""
+    fields: Manifest = {}
+    env = {**container.env, **(extra_env or {})}
+    if env:
+        fields["env"] = _env_vars(env)
+    if container.env_from:
+        fields["envFrom"] = [
+            {"secretRef": {"name": ref.name}}
+            if ref.kind == EnvFromKind.SECRET
+            else {"configMapRef": {"name": ref.name}}
+            for ref in container.env_from
+        ]
+    return fields
+
+
+def _volume_mount(volume: Volume) -> Manifest:
+    mount: Manifest = {"name": volume.name, "mountPath": volume.mount_path}
     if volume.sub_path is not None:
         mount["subPath"] = volume.sub_path
     if volume.read_only:
@@ -186,9 +198,9 @@ def claim_name(workflow: Workflow, volume: str) -> str:
     return f"{workflow.name}-{volume}"
 
 
-def _pod_volume(volume: Volume, workflow: Workflow) -> Obj:
+def _pod_volume(volume: Volume, workflow: Workflow) -> Manifest:
     """The pod spec ``volumes`` entry of ``volume`` (Kubernetes Volume)."""
-    source: Obj
+    source: Manifest
     if volume.kind == VolumeKind.CLAIM:
         source = {"persistentVolumeClaim": {"claimName": claim_name(workflow, volume.name)}}
     elif volume.kind == VolumeKind.EXISTING_CLAIM:
@@ -198,7 +210,7 @@ def _pod_volume(volume: Volume, workflow: Workflow) -> Obj:
     elif volume.kind == VolumeKind.SECRET:
         source = {"secret": {"secretName": volume.reference}}
     else:
-        empty_dir: Obj = {}
+        empty_dir: Manifest = {}
         if volume.medium is not None:
             empty_dir["medium"] = volume.medium
         if volume.size_limit is not None:
@@ -209,7 +221,7 @@ def _pod_volume(volume: Volume, workflow: Workflow) -> Obj:
     return {"name": volume.name, **source}
 
 
-def _toleration(toleration: Toleration) -> Obj:
+def _toleration(toleration: Toleration) -> Manifest:
     fields = (
         ("key", toleration.key),
         ("operator", toleration.operator),
@@ -220,7 +232,7 @@ def _toleration(toleration: Toleration) -> Obj:
     return {name: value for name, value in fields if value is not None}
 
 
-def _tolerations(container: Container) -> list[Obj]:
+def _tolerations(container: Container) -> list[Manifest]:
     """The container's tolerations, plus the GPU toleration for the GPU short form."""
     tolerations = list(container.scheduling.tolerations)
     if container.resources.gpu_short_form and container.resources.gpu and GPU_TOLERATION not in tolerations:
@@ -235,10 +247,10 @@ def _node_selector(container: Container) -> dict[str, str]:
     return dict(sorted(selector.items()))
 
 
-def _scheduling(container: Container) -> Obj:
+def _scheduling(container: Container) -> Manifest:
     """Pod spec placement fields; empty for a container that sets none (old output unchanged)."""
     scheduling = container.scheduling
-    spec: Obj = {}
+    spec: Manifest = {}
     if scheduling.priority_class is not None:
         spec["priorityClassName"] = scheduling.priority_class
     if scheduling.runtime_class is not None:
@@ -254,8 +266,8 @@ def _scheduling(container: Container) -> Obj:
     return spec
 
 
-def pod_spec(container: Container, workflow: Workflow, main: Obj, *, restart_never: bool) -> Obj:
-    spec: Obj = {}
+def pod_spec(container: Container, workflow: Workflow, main: Manifest, *, restart_never: bool) -> Manifest:
+    spec: Manifest = {}
     if restart_never:
         spec["restartPolicy"] = "Never"
     if container.service_account:
@@ -282,15 +294,15 @@ def claims(workflow: Workflow) -> dict[str, Claim]:
     return dict(sorted(found.items()))
 
 
-def persistent_volume_claim(name: str, claim: Claim, workflow: Workflow) -> Obj:
+def persistent_volume_claim(name: str, claim: Claim, workflow: Workflow) -> Manifest:
     """A ``v1`` PersistentVolumeClaim, kept by prune unless the claim says ``prune: true``."""
     obj = template("persistentvolumeclaim")
     meta = obj["metadata"]
     meta["name"] = claim_name(workflow, name)
     meta["labels"] = object_labels(workflow, name, "storage")
     if not claim.prune:
-        meta["annotations"] = {L.PRUNE: "false"}
-    spec: Obj = {"accessModes": list(claim.access_modes)}
+        meta["annotations"] = {L.PRUNE_ANNOTATION: "false"}
+    spec: Manifest = {"accessModes": list(claim.access_modes)}
     if claim.storage_class is not None:
         spec["storageClassName"] = claim.storage_class
     spec["resources"] = {"requests": {"storage": claim.size}}
@@ -304,12 +316,12 @@ def pod_annotations(workflow: Workflow, depends_on: tuple[str, ...] = (), run_id
     id re-runs the task and everything downstream of it."""
     annotations: dict[str, str] = {}
     if workflow.config:
-        annotations[L.CONFIG_HASH] = short_hash(dict(workflow.config))
+        annotations[L.CONFIG_HASH_ANNOTATION] = short_hash(dict(workflow.config))
     if run_id is not None:
-        annotations[L.RUN_ID] = run_id
+        annotations[L.RUN_ID_ANNOTATION] = run_id
     upstream = upstream_runs(workflow, depends_on)
     if upstream:
-        annotations[L.UPSTREAM_RUNS] = ",".join(f"{task}={run}" for task, run in sorted(upstream.items()))
+        annotations[L.UPSTREAM_RUNS_ANNOTATION] = ",".join(f"{task}={run}" for task, run in sorted(upstream.items()))
     return annotations
 
 
@@ -330,16 +342,16 @@ def upstream_runs(workflow: Workflow, depends_on: tuple[str, ...]) -> dict[str, 
     return found
 
 
-def _job_spec(task: Task, workflow: Workflow, *, image: str | None = None) -> Obj:
+def _job_spec(task: Task, workflow: Workflow, *, image: str | None = None) -> Manifest:
     """The ``spec`` of a Job for ``task`` (also the ``jobTemplate.spec`` of a CronJob)."""
     pod_labels = object_labels(workflow, task.name, "task")
-    pod_labels[L.TASK] = task.name
-    template_meta: Obj = {"labels": dict(sorted(pod_labels.items()))}
+    pod_labels[L.TASK_LABEL] = task.name
+    template_meta: Manifest = {"labels": dict(sorted(pod_labels.items()))}
     annotations = pod_annotations(workflow, task.depends_on, task.run_id)
     if annotations:
         template_meta["annotations"] = annotations
     main = container_spec(task.name, task.container, workflow, image=image)
-    spec: Obj = {}
+    spec: Manifest = {}
     parallelism, completions, mode = (task.parallelism, task.completions, task.completion_mode)
     if task.sweep is not None:
         parallelism, completions, mode = sweeps.job_fields(task.sweep)
@@ -370,30 +382,32 @@ def job_name(task: Task, workflow: Workflow, pins: Mapping[str, str]) -> str:
     return f"{workflow.name}-{task.name}-{short_hash(pinned)}"
 
 
-def job(task: Task, workflow: Workflow, pins: Mapping[str, str]) -> Obj:
+def job(task: Task, workflow: Workflow, pins: Mapping[str, str]) -> Manifest:
     """A task of the DAG as a ``batch/v1`` Job."""
     obj = template("job")
     meta = obj["metadata"]
     meta["name"] = job_name(task, workflow, pins)
     meta["labels"] = _task_labels(task, workflow)
     if task.depends_on:
-        meta["annotations"] = {L.DEPENDS_ON: ",".join(task.depends_on)}
+        meta["annotations"] = {L.DEPENDS_ON_ANNOTATION: ",".join(task.depends_on)}
     obj["spec"] = _job_spec(task, workflow)
     return obj
 
 
 def _task_labels(task: Task, workflow: Workflow) -> dict[str, str]:
-    labels = {**object_labels(workflow, task.name, "task"), L.TASK: task.name}
+    labels = {**object_labels(workflow, task.name, "task"), L.TASK_LABEL: task.name}
     if task.queue is not None:
         labels[QUEUE_LABEL] = task.queue
     return dict(sorted(labels.items()))
 
 
-def cronjob(task: Task, workflow: Workflow) -> Obj:
+def cronjob(task: Task, workflow: Workflow) -> Manifest:
     """A scheduled task as a ``batch/v1`` CronJob."""
     obj = template("cronjob")
     obj["metadata"]["name"] = f"{workflow.name}-{task.name}"
-    obj["metadata"]["labels"] = dict(sorted({**object_labels(workflow, task.name, "task"), L.TASK: task.name}.items()))
+    obj["metadata"]["labels"] = dict(
+        sorted({**object_labels(workflow, task.name, "task"), L.TASK_LABEL: task.name}.items())
+    )
     obj["spec"]["schedule"] = task.schedule
     if task.queue is not None:  # Kueue reads the queue from the Job template (Kueue docs, 'Run a CronJob')
         obj["spec"]["jobTemplate"] = {"metadata": {"labels": {QUEUE_LABEL: task.queue}}, **obj["spec"]["jobTemplate"]}
@@ -402,26 +416,28 @@ def cronjob(task: Task, workflow: Workflow) -> Obj:
 
 
 def _selector(workflow: Workflow, service: Service) -> dict[str, str]:
-    return {L.NAME: service.name, L.PART_OF: workflow.name}
+    return {L.NAME_LABEL: service.name, L.PART_OF_LABEL: workflow.name}
 
 
-def deployment(service: Service, workflow: Workflow, variant: Variant | None = None) -> Obj:
+def deployment(service: Service, workflow: Workflow, variant: Variant | None = None) -> Manifest:
     """The main Deployment of a service, or the Deployment of one of its variants."""
     variant_name = variant.name if variant else MAIN_VARIANT
     obj = template("deployment")
     meta = obj["metadata"]
     meta["name"] = service.name if variant is None else f"{service.name}-{variant.name}"
     component = "service" if variant is None else "variant"
-    meta["labels"] = dict(sorted({**object_labels(workflow, service.name, component), L.VARIANT: variant_name}.items()))
+    meta["labels"] = dict(
+        sorted({**object_labels(workflow, service.name, component), L.VARIANT_LABEL: variant_name}.items())
+    )
     if service.depends_on:
-        meta["annotations"] = {L.DEPENDS_ON: ",".join(service.depends_on)}
+        meta["annotations"] = {L.DEPENDS_ON_ANNOTATION: ",".join(service.depends_on)}
     spec = obj["spec"]
     if variant is not None or service.autoscale is None:
         spec["replicas"] = variant_replicas(service)[variant_name]
-    selector = {**_selector(workflow, service), L.VARIANT: variant_name}
+    selector = {**_selector(workflow, service), L.VARIANT_LABEL: variant_name}
     spec["selector"]["matchLabels"] = dict(sorted(selector.items()))
-    pod_labels = {**object_labels(workflow, service.name, component), L.VARIANT: variant_name}
-    template_meta: Obj = {"labels": dict(sorted(pod_labels.items()))}
+    pod_labels = {**object_labels(workflow, service.name, component), L.VARIANT_LABEL: variant_name}
+    template_meta: Manifest = {"labels": dict(sorted(pod_labels.items()))}
     annotations = pod_annotations(workflow, service.depends_on)
     if annotations:
         template_meta["annotations"] = annotations
@@ -444,7 +460,7 @@ def deployment(service: Service, workflow: Workflow, variant: Variant | None = N
     return obj
 
 
-def service_object(service: Service, workflow: Workflow) -> Obj:
+def service_object(service: Service, workflow: Workflow) -> Manifest:
     """The ``v1`` Service in front of the main Deployment and every variant."""
     obj = template("service")
     obj["metadata"]["name"] = service.name
@@ -457,7 +473,7 @@ def service_object(service: Service, workflow: Workflow) -> Obj:
     return obj
 
 
-def variant_service(service: Service, workflow: Workflow, variant: str) -> Obj:
+def variant_service(service: Service, workflow: Workflow, variant: str) -> Manifest:
     """A ``v1`` Service '<service>-<variant>' selecting one variant's pods (``main``: the
     main Deployment's), the backend of the route's weighted backendRef or of an Ingress.
     Labelled ``component: variant``, so the ServiceMonitor, which selects the Services of
@@ -465,12 +481,12 @@ def variant_service(service: Service, workflow: Workflow, variant: str) -> Obj:
     obj = service_object(service, workflow)
     obj["metadata"]["name"] = f"{service.name}-{variant}"
     obj["metadata"]["labels"] = object_labels(workflow, service.name, "variant")
-    selector = {**_selector(workflow, service), L.VARIANT: variant}
+    selector = {**_selector(workflow, service), L.VARIANT_LABEL: variant}
     obj["spec"]["selector"] = dict(sorted(selector.items()))
     return obj
 
 
-def route_services(service: Service, workflow: Workflow) -> list[Obj]:
+def route_services(service: Service, workflow: Workflow) -> list[Manifest]:
     """The per-variant Services a weighted route or ingress needs (none without a route or
     an ingress, or without variants)."""
     if (service.route is None and service.ingress is None) or not service.variants:
@@ -479,7 +495,7 @@ def route_services(service: Service, workflow: Workflow) -> list[Obj]:
     return [variant_service(service, workflow, name) for name in names]
 
 
-def http_route(service: Service, workflow: Workflow) -> Obj:
+def http_route(service: Service, workflow: Workflow) -> Manifest:
     """A ``gateway.networking.k8s.io/v1`` HTTPRoute to the service (Gateway API). With
     variants, one weighted backendRef per variant: ``main`` gets 100 minus the variants'
     weights (the Gateway API's weights are proportional; these sum to 100)."""
@@ -488,12 +504,12 @@ def http_route(service: Service, workflow: Workflow) -> Obj:
     obj = template("httproute")
     obj["metadata"]["name"] = service.name
     obj["metadata"]["labels"] = object_labels(workflow, service.name, "service")
-    parent: Obj = {"name": route.gateway}
+    parent: Manifest = {"name": route.gateway}
     if route.gateway_namespace is not None:
         parent["namespace"] = route.gateway_namespace
     if route.section_name is not None:
         parent["sectionName"] = route.section_name
-    spec: Obj = {"parentRefs": [parent]}
+    spec: Manifest = {"parentRefs": [parent]}
     if route.hostnames:
         spec["hostnames"] = list(route.hostnames)
     port = service.ports[route.port]
@@ -513,7 +529,7 @@ CANARY = "nginx.ingress.kubernetes.io/canary"
 CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
 
 
-def ingresses(service: Service, workflow: Workflow) -> list[Obj]:
+def ingresses(service: Service, workflow: Workflow) -> list[Manifest]:
     """``networking.k8s.io/v1`` Ingresses to the service: '<service>' and, per variant, a
     canary Ingress '<service>-<variant>' with the same hosts and path. The canary carries
     ingress-nginx's ``canary: "true"`` and ``canary-weight: "<weight>"`` annotations (the
@@ -534,7 +550,7 @@ def ingresses(service: Service, workflow: Workflow) -> list[Obj]:
     return [main, *canaries]
 
 
-def _ingress(service: Service, workflow: Workflow, name: str, backend: str) -> Obj:
+def _ingress(service: Service, workflow: Workflow, name: str, backend: str) -> Manifest:
     """One Ingress ``name`` sending the service's hosts and path to the Service ``backend``."""
     ingress = service.ingress
     assert ingress is not None
@@ -543,11 +559,11 @@ def _ingress(service: Service, workflow: Workflow, name: str, backend: str) -> O
     obj["metadata"]["labels"] = object_labels(workflow, service.name, "service")
     if ingress.annotations:
         obj["metadata"]["annotations"] = dict(sorted(ingress.annotations.items()))
-    spec: Obj = {}
+    spec: Manifest = {}
     if ingress.class_name is not None:
         spec["ingressClassName"] = ingress.class_name
     if ingress.tls_secret is not None:
-        tls: Obj = {"secretName": ingress.tls_secret}
+        tls: Manifest = {"secretName": ingress.tls_secret}
         if ingress.hosts:
             tls = {"hosts": list(ingress.hosts), **tls}
         spec["tls"] = [tls]
@@ -558,7 +574,7 @@ def _ingress(service: Service, workflow: Workflow, name: str, backend: str) -> O
     return obj
 
 
-def hpa(service: Service, workflow: Workflow) -> Obj:
+def hpa(service: Service, workflow: Workflow) -> Manifest:
     """An ``autoscaling/v2`` HorizontalPodAutoscaler for the main Deployment."""
     assert service.autoscale is not None
     scale = service.autoscale
@@ -589,16 +605,16 @@ def hpa(service: Service, workflow: Workflow) -> Obj:
     return obj
 
 
-def _hpa_metric(metric: HpaMetric) -> Obj:
+def _hpa_metric(metric: HpaMetric) -> Manifest:
     """An autoscaling/v2 MetricSpec of type Pods, External or Object."""
-    identifier: Obj = {"name": metric.metric}
+    identifier: Manifest = {"name": metric.metric}
     if metric.selector:
         identifier["selector"] = {"matchLabels": dict(metric.selector)}
     if metric.value is not None:
-        target: Obj = {"type": "Value", "value": metric.value}
+        target: Manifest = {"type": "Value", "value": metric.value}
     else:
         target = {"type": "AverageValue", "averageValue": metric.average_value}
-    body: Obj = {"metric": identifier}
+    body: Manifest = {"metric": identifier}
     if metric.described_object is not None:
         body["describedObject"] = dict(metric.described_object)
     body["target"] = target
@@ -606,8 +622,8 @@ def _hpa_metric(metric: HpaMetric) -> Obj:
     return {"type": metric.kind, field_name: body}
 
 
-def _scaling_rules(rules: ScalingRules) -> Obj:
-    result: Obj = {}
+def _scaling_rules(rules: ScalingRules) -> Manifest:
+    result: Manifest = {}
     if rules.stabilization_seconds is not None:
         result["stabilizationWindowSeconds"] = rules.stabilization_seconds
     if rules.select_policy is not None:
@@ -619,13 +635,13 @@ def _scaling_rules(rules: ScalingRules) -> Obj:
     return result
 
 
-def pdb(service: Service, workflow: Workflow) -> Obj:
+def pdb(service: Service, workflow: Workflow) -> Manifest:
     """A ``policy/v1`` PodDisruptionBudget over the main Deployment and its variants."""
     assert service.disruption is not None
     obj = template("pdb")
     obj["metadata"]["name"] = service.name
     obj["metadata"]["labels"] = object_labels(workflow, service.name, "service")
-    spec: Obj = {}
+    spec: Manifest = {}
     if service.disruption.min_available is not None:
         spec["minAvailable"] = service.disruption.min_available
     if service.disruption.max_unavailable is not None:

@@ -32,8 +32,8 @@ from gitops_agent.errors import InvalidInputError
 from gitops_agent.history.notes import SyncEvent, SyncNote, format_time, parse_time, read_all_task_runs, read_sync_notes
 from gitops_agent.history.trailers import PROPOSAL_ENVIRONMENT, ROLLBACK_TO, SOURCE_COMMIT, SPEC_DIGEST
 from gitops_agent.reconcile.runs import FINISHED, RunKey, RunOutcome, TaskRun
-from gitops_agent.spec.durations import parse_duration
 from gitops_agent.spec.model import Environment, SpecSet, frozen_map
+from gitops_agent.vocabulary.durations import parse_duration
 
 OPTIMIZE_PREFIX = "gitops-agent/optimize/"
 

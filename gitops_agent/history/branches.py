@@ -8,7 +8,6 @@ the remote branch is fetched and the commit is made again on top of it.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,7 +21,6 @@ from gitops_agent.spec.model import Environment
 log = logging.getLogger(__name__)
 
 PUSH_ATTEMPTS = 5
-DEFAULT_IDENTITY = {"name": "gitops-agent", "email": "gitops-agent@localhost"}
 
 
 @dataclass(frozen=True)
@@ -49,19 +47,6 @@ def commit_message(env: Environment, tree: Mapping[str, bytes], source_commit: s
         f"{trailer(SOURCE_COMMIT, source)}\n"
         f"{trailer(SPEC_DIGEST, tree_spec_digest(tree))}\n"
     )
-
-
-def identity_env(repo: gitops_git.Repo) -> dict[str, str]:
-    """Author/committer variables: the repository's configured user, else gitops-agent."""
-    env: dict[str, str] = {}
-    for role in ("AUTHOR", "COMMITTER"):
-        for key in ("name", "email"):
-            variable = f"GIT_{role}_{key.upper()}"
-            if variable in os.environ:
-                continue
-            value = gitops_git.config_value(repo, f"user.{key}")
-            env[variable] = DEFAULT_IDENTITY[key] if value is None else value
-    return env
 
 
 def _same_output(repo: gitops_git.Repo, commit: str, tree: Mapping[str, bytes]) -> bool:
@@ -105,7 +90,9 @@ def commit_environment(
         if parent is not None and _same_output(repo, parent, tree):
             head = parent
         else:
-            head = gitops_git.commit_tree(repo, tree_sha, [parent] if parent else [], message, env=identity_env(repo))
+            head = gitops_git.commit_tree(
+                repo, tree_sha, [parent] if parent else [], message, env=gitops_git.identity_env(repo)
+            )
             committed = True
         if head != local:
             gitops_git.update_ref(repo, ref, head, local, f"gitops-agent: compile {env.name}")

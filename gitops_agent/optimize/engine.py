@@ -22,7 +22,6 @@ from gitops_agent.optimize.model import (
     TargetKind,
     TrafficHistory,
 )
-from gitops_agent.optimize.quantity import parse_quantity
 from gitops_agent.optimize.queries import (
     Fetched,
     Query,
@@ -35,6 +34,8 @@ from gitops_agent.optimize.queries import (
 )
 from gitops_agent.optimize.rightsizing import MIN_POINTS, NO_SERIES
 from gitops_agent.spec.model import Container, Experiments, Rightsizing, Service, Task, Variant, Workflow
+from gitops_agent.vocabulary.durations import parse_duration
+from gitops_agent.vocabulary.quantities import quantity_float
 
 DEFAULT_WINDOW = "7d"
 DEFAULT_POLICY = Rightsizing()
@@ -154,8 +155,7 @@ def plan_for(namespace: str, workflows: Sequence[Workflow], window: str | None) 
 
 
 def _seconds(duration: str) -> int:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    return int(duration[:-1]) * units[duration[-1]]
+    return parse_duration(duration) or 0
 
 
 def fetch(client: InstantClient, query_plan: QueryPlan, *, at: datetime | float) -> Fetched:
@@ -357,7 +357,7 @@ def replay_proposals(
             item = items[rec.target]
             current = replay.current_value(rec, item.container.resources)
             for name in item.workloads:
-                after[(name, rec.target.name)] = parse_quantity(str(rec.new))
+                after[(name, rec.target.name)] = quantity_float(str(rec.new))
                 if current is not None and memory:  # CPU: the proposal's share only
                     before[(name, rec.target.name)] = current
         keys = sorted({*before, *after})
@@ -377,7 +377,7 @@ def replay_proposals(
                 over_before=None if current is None or not memory else int(sum(st.get("before", 0.0) for st in stats)),
                 over_after=int(sum(st.get("after", 0.0) for st in stats)),
                 before=current,
-                after=parse_quantity(str(rec.new)),
+                after=quantity_float(str(rec.new)),
             )
     out = []
     for rec in recs:

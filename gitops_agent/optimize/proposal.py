@@ -200,9 +200,7 @@ def write_proposal(
     base = gitops.head_commit(repo)
     if base is None:
         raise GitError(f"{repo_path}: no commit to propose changes against")
-    top = Path(repo.working_tree_dir or repo_path).resolve()
-    prefix = repo_path.resolve().relative_to(top).as_posix()
-    prefix = "" if prefix == "." else prefix + "/"
+    prefix = _repo_prefix(repo, repo_path)
     files = gitops.list_files(repo, base)
     planned = [FileEdit(prefix + relative(repo_path, p.file), p.edits) for p in planned]
     missing = [p.file for p in planned if p.file not in files]
@@ -212,13 +210,7 @@ def write_proposal(
     if not changed:
         return ProposalResult(ProposalState.NOTHING, branch, base=base)
     if validate is not None:
-        with tempfile.TemporaryDirectory(prefix="gitops-agent-proposal-") as tmp:
-            for path, content in {**files, **changed}.items():
-                if path.startswith(prefix):
-                    target = Path(tmp) / path[len(prefix) :]
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(content)
-            validate(Path(tmp))
+        _validate_proposed(validate, {**files, **changed}, prefix)
     tree = gitops.write_tree_over(repo, base, changed)
     text = message(env, window, recommendations)
     remote = gitops.has_remote(repo)
@@ -272,6 +264,24 @@ def pending_retrains(repo_path: Path, env: Environment, *, branch: str) -> dict[
             continue
         found.update(retrain.parse_trailers(gitops.commit_info(repo, sha).message))
     return found
+
+
+def _repo_prefix(repo: Any, repo_path: Path) -> str:
+    """Where ``repo_path`` sits in its git work tree (``""`` at the top, else ``dir/``)."""
+    top = Path(repo.working_tree_dir or repo_path).resolve()
+    prefix = repo_path.resolve().relative_to(top).as_posix()
+    return "" if prefix == "." else prefix + "/"
+
+
+def _validate_proposed(validate: Validator, tree: Mapping[str, bytes], prefix: str) -> None:
+    """Write the proposed files under ``prefix`` to a temporary directory and validate them."""
+    with tempfile.TemporaryDirectory(prefix="gitops-agent-proposal-") as tmp:
+        for path, content in tree.items():
+            if path.startswith(prefix):
+                target = Path(tmp) / path[len(prefix) :]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+        validate(Path(tmp))
 
 
 def _same_tree_branch(repo: Any, env: Environment, branch: str, head: str | None, tree: str) -> tuple[str, str] | None:

@@ -39,7 +39,7 @@ the metrics: cAdvisor's ``namespace``/``pod``/``container`` labels, kube-state-m
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -364,63 +364,101 @@ def _by_pod(rows: list[tuple[Mapping[str, str], float]]) -> list[tuple[Key, floa
 
 def assemble(query_plan: QueryPlan, results: RawResults) -> Fetched:
     """Fold per-pod rows into per-workload values (pure)."""
-    cpu: dict[tuple[float, str, str], float] = {}
-    memory: dict[Key, float] = {}
-    samples: dict[Key, int] = {}
-    pods: dict[Key, int] = {}
-    oom: set[Key] = set()
-    load: dict[Key, dict[str, float]] = {}
-    request_load: dict[str, dict[str, float]] = {}
-    traffic: dict[str, tuple[float, float]] = {}
-    buckets: dict[str, dict[float, float]] = {}
-    objectives: dict[tuple[str, str, int], float] = {}
+    folded = _Folded()
     for query, rows in results.items():
-        if query.kind is QueryKind.CPU and query.percentile is not None:
-            for (w, c), value in _by_pod(rows):
-                key3 = (query.percentile, w, c)
-                cpu[key3] = max(value, cpu.get(key3, value))
-        elif query.kind is QueryKind.MEMORY:
-            for key, value in _by_pod(rows):
-                memory[key] = max(value, memory.get(key, value))
-        elif query.kind is QueryKind.SAMPLES:
-            for key, value in _by_pod(rows):
-                samples[key] = samples.get(key, 0) + int(value)
-                pods[key] = pods.get(key, 0) + 1
-        elif query.kind is QueryKind.OOM:
-            oom.update(key for key, value in _by_pod(rows) if value > 0)
-        elif query.kind is QueryKind.LOAD:
-            for labels, value in rows:
-                key = (labels.get("workload", ""), labels.get("container", ""))
-                load.setdefault(key, {})[labels.get("stat", "")] = value
-        elif query.kind is QueryKind.REQUEST_LOAD:
-            for labels, value in rows:
-                request_load.setdefault(labels.get("workload", ""), {})[labels.get("stat", "")] = value
-        elif query.kind is QueryKind.TRAFFIC:
-            for labels, value in rows:
-                workload = labels.get("workload", "")
-                requests, errors = traffic.get(workload, (0.0, 0.0))
-                failed = labels.get("code", "").startswith("5")
-                traffic[workload] = (requests + value, errors + (value if failed else 0.0))
-        elif query.kind is QueryKind.SWEEP:
-            objectives.update(trial_objectives(rows))
-        elif query.kind is QueryKind.LATENCY:
-            for labels, value in rows:
-                try:
-                    bound = float(labels.get("le", ""))
-                except ValueError:
-                    continue
-                per_bound = buckets.setdefault(labels.get("workload", ""), {})
-                per_bound[bound] = per_bound.get(bound, 0.0) + value
+        folded.add(query, rows)
     return Fetched(
         plan=query_plan,
-        cpu=_ro(cpu),
-        memory=_ro(memory),
-        samples=_ro(samples),
-        pods=_ro(pods),
-        oom=frozenset(oom),
-        load=_ro({k: _peak_trough_mean(v) for k, v in load.items() if "peak" in v}),
-        request_load=_ro({k: _peak_trough_mean(v) for k, v in request_load.items() if "peak" in v}),
-        traffic=_ro({w: TrafficHistory(r, e) for w, (r, e) in traffic.items()}),
-        latency=_ro({w: LatencyHistory(tuple(sorted(b.items()))) for w, b in buckets.items() if b}),
-        objectives=_ro(objectives),
+        cpu=_ro(folded.cpu),
+        memory=_ro(folded.memory),
+        samples=_ro(folded.samples),
+        pods=_ro(folded.pods),
+        oom=frozenset(folded.oom),
+        load=_ro({k: _peak_trough_mean(v) for k, v in folded.load.items() if "peak" in v}),
+        request_load=_ro({k: _peak_trough_mean(v) for k, v in folded.request_load.items() if "peak" in v}),
+        traffic=_ro({w: TrafficHistory(r, e) for w, (r, e) in folded.traffic.items()}),
+        latency=_ro({w: LatencyHistory(tuple(sorted(b.items()))) for w, b in folded.buckets.items() if b}),
+        objectives=_ro(folded.objectives),
     )
+
+
+Rows = list[tuple[Mapping[str, str], float]]
+
+
+@dataclass
+class _Folded:
+    """Per-workload values folded from the rows of every query, one method per query kind."""
+
+    cpu: dict[tuple[float, str, str], float] = field(default_factory=dict)
+    memory: dict[Key, float] = field(default_factory=dict)
+    samples: dict[Key, int] = field(default_factory=dict)
+    pods: dict[Key, int] = field(default_factory=dict)
+    oom: set[Key] = field(default_factory=set)
+    load: dict[Key, dict[str, float]] = field(default_factory=dict)
+    request_load: dict[str, dict[str, float]] = field(default_factory=dict)
+    traffic: dict[str, tuple[float, float]] = field(default_factory=dict)
+    buckets: dict[str, dict[float, float]] = field(default_factory=dict)
+    objectives: dict[tuple[str, str, int], float] = field(default_factory=dict)
+
+    def add(self, query: Query, rows: Rows) -> None:
+        if query.kind is QueryKind.CPU and query.percentile is not None:
+            self._cpu(query.percentile, rows)
+        elif query.kind in _FOLDS:
+            _FOLDS[query.kind](self, rows)
+
+    def _cpu(self, percentile: float, rows: Rows) -> None:
+        for (w, c), value in _by_pod(rows):
+            key3 = (percentile, w, c)
+            self.cpu[key3] = max(value, self.cpu.get(key3, value))
+
+    def _memory(self, rows: Rows) -> None:
+        for key, value in _by_pod(rows):
+            self.memory[key] = max(value, self.memory.get(key, value))
+
+    def _samples(self, rows: Rows) -> None:
+        for key, value in _by_pod(rows):
+            self.samples[key] = self.samples.get(key, 0) + int(value)
+            self.pods[key] = self.pods.get(key, 0) + 1
+
+    def _oom(self, rows: Rows) -> None:
+        self.oom.update(key for key, value in _by_pod(rows) if value > 0)
+
+    def _load(self, rows: Rows) -> None:
+        for labels, value in rows:
+            key = (labels.get("workload", ""), labels.get("container", ""))
+            self.load.setdefault(key, {})[labels.get("stat", "")] = value
+
+    def _request_load(self, rows: Rows) -> None:
+        for labels, value in rows:
+            self.request_load.setdefault(labels.get("workload", ""), {})[labels.get("stat", "")] = value
+
+    def _traffic(self, rows: Rows) -> None:
+        for labels, value in rows:
+            workload = labels.get("workload", "")
+            requests, errors = self.traffic.get(workload, (0.0, 0.0))
+            failed = labels.get("code", "").startswith("5")
+            self.traffic[workload] = (requests + value, errors + (value if failed else 0.0))
+
+    def _latency(self, rows: Rows) -> None:
+        for labels, value in rows:
+            try:
+                bound = float(labels.get("le", ""))
+            except ValueError:
+                continue
+            per_bound = self.buckets.setdefault(labels.get("workload", ""), {})
+            per_bound[bound] = per_bound.get(bound, 0.0) + value
+
+    def _sweep(self, rows: Rows) -> None:
+        self.objectives.update(trial_objectives(rows))
+
+
+_FOLDS: dict[QueryKind, Callable[[_Folded, Rows], None]] = {
+    QueryKind.MEMORY: _Folded._memory,
+    QueryKind.SAMPLES: _Folded._samples,
+    QueryKind.OOM: _Folded._oom,
+    QueryKind.LOAD: _Folded._load,
+    QueryKind.REQUEST_LOAD: _Folded._request_load,
+    QueryKind.TRAFFIC: _Folded._traffic,
+    QueryKind.LATENCY: _Folded._latency,
+    QueryKind.SWEEP: _Folded._sweep,
+}

@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from gitops_agent.optimize.model import Evidence, Recommendation, Status
-from gitops_agent.optimize.quantity import parse_quantity
 from gitops_agent.spec.model import Resources, frozen_map
+from gitops_agent.vocabulary.quantities import quantity_float
 
 MAX_OOM_SHARE = 0.0
 """The stated bound: no sample of the window may cross a proposed memory limit."""
@@ -77,7 +77,7 @@ def current_value(rec: Recommendation, resources: Resources) -> float | None:
     where no limit is set), as a number (cores or bytes)."""
     memory = resources.limits.get("memory") or resources.memory
     value = memory if rec.field == "resources.memory" else resources.cpu
-    return None if value is None else parse_quantity(value)
+    return None if value is None else quantity_float(value)
 
 
 def attach(rec: Recommendation, resources: Resources, result: Replay | None, evidence: Evidence) -> Recommendation:

@@ -44,9 +44,10 @@ from gitops_agent.optimize.model import (
     Strategy,
     Target,
 )
-from gitops_agent.optimize.quantity import EPSILON, parse_quantity
+from gitops_agent.optimize.quantity import EPSILON
 from gitops_agent.optimize.threshold import change_percent, significant
 from gitops_agent.spec.model import Disruption, Rightsizing, Service, frozen_map
+from gitops_agent.vocabulary.quantities import quantity_float
 
 PEAK_HEADROOM = 1.2
 
@@ -123,7 +124,7 @@ def recommend_bounds(
     if results:
         return results
     assert load is not None and autoscale.cpu_utilization is not None
-    per_replica = parse_quantity(service.container.resources.cpu or "0") * (autoscale.cpu_utilization / 100)
+    per_replica = quantity_float(service.container.resources.cpu or "0") * (autoscale.cpu_utilization / 100)
     floor = pdb_floor(service.disruption)
     low_cpu = math.ceil(load.trough_cores / per_replica - EPSILON)
     high_cpu = math.ceil(load.peak_cores * PEAK_HEADROOM / per_replica - EPSILON)

@@ -30,8 +30,8 @@ from datetime import UTC, datetime, timedelta
 from gitops_agent.history.trailers import PROPOSAL_RETRAIN
 from gitops_agent.history.trailers import trailer as history_trailer
 from gitops_agent.optimize.model import Edit, Evidence, Recommendation, Status, Strategy, Target, TargetKind
-from gitops_agent.spec.durations import parse_duration
 from gitops_agent.spec.model import Direction, Retrain, Workflow
+from gitops_agent.vocabulary.durations import parse_duration
 
 RESOLUTION = "5m"
 MIN_POINTS = 12

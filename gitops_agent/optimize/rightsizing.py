@@ -38,16 +38,10 @@ from gitops_agent.optimize.model import (
     Target,
     UsageHistory,
 )
-from gitops_agent.optimize.quantity import (
-    MI,
-    format_cpu,
-    format_memory,
-    parse_quantity,
-    round_cpu,
-    round_memory,
-)
+from gitops_agent.optimize.quantity import MI, format_cpu, format_memory, round_cpu, round_memory
 from gitops_agent.optimize.threshold import change_percent, significant
 from gitops_agent.spec.model import Autoscale, Resources, Rightsizing, frozen_map
+from gitops_agent.vocabulary.quantities import quantity_float
 
 MIN_POINTS = 100
 NO_SERIES = "no usage series found in the window"
@@ -58,11 +52,11 @@ OOM_BUMP_FACTOR = 1.2
 
 
 def _cpu_milli(value: str | None) -> int | None:
-    return None if value is None else round(parse_quantity(value) * 1000)
+    return None if value is None else round(quantity_float(value) * 1000)
 
 
 def _mib(value: str | None) -> float | None:
-    return None if value is None else parse_quantity(value) / MI
+    return None if value is None else quantity_float(value) / MI
 
 
 def recommend_cpu(

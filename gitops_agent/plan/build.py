@@ -9,11 +9,8 @@ any diff is taken, and a masked value only says whether it changed.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import functools
-import json
-import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,12 +27,10 @@ from gitops_agent.render.cache import RenderCache
 from gitops_agent.render.overlay import cache_for, render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Environment
-from gitops_agent.yamlscalars import double_quoted, needs_quotes
+from gitops_agent.vocabulary.masking import mask_secrets
+from gitops_agent.vocabulary.objects import Manifest, ObjectKey, ref_of, task_of
+from gitops_agent.vocabulary.yaml import manifest_lines
 
-Manifest = dict[str, Any]
-MASK = "<masked>"
-MASK_CHANGED = "<masked, changed>"
-SECRET_FIELDS = ("data", "stringData")
 RENDER_WORKERS = 4
 """Environments rendered at once (each render is one ``kubectl kustomize`` process)."""
 
@@ -57,27 +52,6 @@ _REVIEW_ACTION = {
     ChangeKind.REMOVED: "delete",
     ChangeKind.RERUNS: "re-run",
 }
-
-
-@dataclass(frozen=True, order=True)
-class ObjectKey:
-    """An object's identity: the API group (not version), kind, namespace and name."""
-
-    group: str
-    kind: str
-    namespace: str
-    name: str
-
-    @classmethod
-    def of(cls, obj: Mapping[str, Any]) -> ObjectKey:
-        api_version = str(obj.get("apiVersion", ""))
-        group = api_version.rpartition("/")[0]
-        meta = obj.get("metadata") or {}
-        return cls(group, str(obj.get("kind", "")), str(meta.get("namespace") or ""), str(meta.get("name", "")))
-
-    def __str__(self) -> str:
-        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
-        return f"{self.kind}/{where}"
 
 
 @dataclass(frozen=True)
@@ -172,105 +146,14 @@ class Plan:
         return document
 
 
-def _is_secret(obj: Mapping[str, Any] | None) -> bool:
-    return obj is not None and obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
-
-
-def mask_secret(obj: Manifest, other: Mapping[str, Any] | None = None) -> Manifest:
-    """A copy of ``obj`` whose Secret values are masked; ``other`` marks which ones changed."""
-    if not _is_secret(obj):
-        return obj
-    masked = copy.deepcopy(obj)
-    theirs = other if _is_secret(other) else None
-    for field_name in SECRET_FIELDS:
-        values = obj.get(field_name)
-        if not isinstance(values, Mapping):
-            if values is not None:
-                masked[field_name] = MASK
-            continue
-        previous = theirs.get(field_name) if theirs is not None else None
-        previous = previous if isinstance(previous, Mapping) else {}
-        masked[field_name] = {
-            key: MASK if theirs is None or previous.get(key) == value else MASK_CHANGED for key, value in values.items()
-        }
-    return masked
-
-
-_PLAIN = re.compile(r"^[A-Za-z0-9_/.][A-Za-z0-9_./@:=+-]*( [A-Za-z0-9_./@:=+()-]+)*$")
-
-
-def _scalar(value: Any) -> str:
-    """A YAML scalar: plain when unambiguous to every reader, else a JSON string (valid YAML, double-quoted)."""
-    if isinstance(value, str):
-        plain = _PLAIN.fullmatch(value) and not needs_quotes(value)
-        if plain and ": " not in value and not value.endswith(":"):
-            return value
-        return double_quoted(value)
-    return json.dumps(value)
-
-
-def _literal_ok(text: str) -> bool:
-    """Whether a multi-line string can be shown as a ``|`` block (printable lines only)."""
-    lines = text.split("\n")
-    # libyaml (and go-yaml) refuse a tab where a block scalar's indentation is expected.
-    return "\n" in text.rstrip("\n") and all(line.isprintable() and not line.startswith("\t") for line in lines)
-
-
-def _emit(value: Any, indent: str, out: list[str]) -> None:
-    """Block-style YAML for plain data; multi-line strings as ``|`` literals."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _emit_entry(f"{indent}{_scalar(str(key))}:", item, indent, out)
-    else:
-        for item in value:
-            _emit_entry(f"{indent}-", item, indent, out, in_list=True)
-
-
-def _emit_entry(prefix: str, item: Any, indent: str, out: list[str], *, in_list: bool = False) -> None:
-    inner = indent + "  "
-    if isinstance(item, Mapping | list | tuple) and item:
-        if in_list and isinstance(item, Mapping):
-            nested: list[str] = []
-            _emit(item, inner, nested)
-            out.append(f"{prefix} {nested[0][len(inner) :]}")
-            out.extend(nested[1:])
-            return
-        out.append(f"{prefix}\n")
-        _emit(item, indent if (isinstance(item, list | tuple) and not in_list) else inner, out)
-    elif isinstance(item, Mapping | list | tuple):
-        out.append(f"{prefix} {'{}' if isinstance(item, Mapping) else '[]'}\n")
-    elif isinstance(item, str) and _literal_ok(item):
-        chomp = "-" if not item.endswith("\n") else ("+" if item.endswith("\n\n") else "")
-        lines = item.removesuffix("\n").split("\n")
-        leading = []
-        for line in lines:
-            leading.append(line)
-            if line.strip():
-                break
-        indicator = "2" if any(line.startswith(" ") for line in leading) else ""
-        out.append(f"{prefix} |{indicator}{chomp}\n")
-        out.extend(f"{inner}{line}\n" if line else "\n" for line in lines)
-    else:
-        out.append(f"{prefix} {_scalar(item)}\n")
-
-
-def manifest_lines(obj: Manifest | None) -> list[str]:
-    """An object as YAML lines for a diff (block style, keys in their order; fast, display only)."""
-    if obj is None:
-        return []
-    out: list[str] = []
-    _emit(obj, "", out)
-    return out or ["{}\n"]
-
-
 def unified_diff(key: ObjectKey, base: Manifest | None, head: Manifest | None) -> str:
     """The unified diff of two versions of one object, Secret values masked.
 
-    Base values show as ``<masked>``; head values that differ from base as
-    ``<masked, changed>``, so a changed secret value still shows up as one changed line.
+    Values show as ``***``; a value that differs shows as ``*** (before)`` and
+    ``*** (after)``, so a changed secret value still shows up as one changed line
+    (see :mod:`gitops_agent.vocabulary.masking`).
     """
-    old = mask_secret(base) if base is not None else None
-    new = mask_secret(head, base) if head is not None else None
+    old, new = mask_secrets(base, head)
     lines = difflib.unified_diff(
         manifest_lines(old),
         manifest_lines(new),
@@ -285,11 +168,8 @@ def _index(objects: Iterable[Manifest]) -> dict[ObjectKey, Manifest]:
 
 
 def _task(obj: Mapping[str, Any]) -> tuple[str, str, str] | None:
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    if obj.get("kind") != "Job" or "gitops-agent.io/task" not in labels:
-        return None
-    namespace = str((obj.get("metadata") or {}).get("namespace") or "")
-    return namespace, str(labels.get("app.kubernetes.io/part-of", "")), str(labels["gitops-agent.io/task"])
+    task = task_of(obj)
+    return None if task is None else (ref_of(obj).namespace, *task)
 
 
 def pair_task_jobs(

@@ -4,25 +4,19 @@ sets wholly, prune with guards, wait for health."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gitops_agent.errors import ConflictError, ObjectError
 from gitops_agent.reconcile.changeset import CHANGING, Action, ChangeSet
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.dag import Gate, gate, task_jobs
 from gitops_agent.reconcile.desired import stamp_tracking_id
 from gitops_agent.reconcile.fieldset import ExtraItem, extra_items
 from gitops_agent.reconcile.health import HealthStatus, health_of
-from gitops_agent.reconcile.ignore import ApplyPolicy
 from gitops_agent.reconcile.live import Key, parallel
-from gitops_agent.reconcile.objects import (
-    Manifest,
-    ObjectError,
-    depends_on,
-    ownership_selector,
-    ref_of,
-)
+from gitops_agent.reconcile.objects import depends_on
 from gitops_agent.reconcile.options import SyncOptions, Target
 from gitops_agent.reconcile.planning import (
     Deletion,
@@ -38,7 +32,9 @@ from gitops_agent.reconcile.pods import needs_pods, read_pods
 from gitops_agent.reconcile.prune import check_guards
 from gitops_agent.reconcile.runs import started as run_started
 from gitops_agent.reconcile.schema import UNKNOWN_NODE
-from gitops_agent.reconcile.waves import JOBS, NAMESPACES_AND_CRDS, apply_order, is_job
+from gitops_agent.reconcile.waves import JOBS, NAMESPACES_AND_CRDS, apply_order
+from gitops_agent.vocabulary.labels import ApplyPolicy, ownership_selector
+from gitops_agent.vocabulary.objects import Manifest, is_job, ref_of, task_of
 
 
 @dataclass
@@ -59,35 +55,14 @@ class _SyncRun:
     def apply(self, item: Planned) -> None:
         """Apply one object; remove list items other managers added; record the outcome."""
         change = item.change
-        if item.info is None:
-            item.info = self.cluster.resource(item.ref.group, item.ref.version, item.ref.kind)
-            if item.info is None:
-                item.change = change.with_action(Action.ERROR, f"{item.ref}: kind still not served")
-                return
-            if item.info.namespaced and not item.ref.namespace:
-                item.body["metadata"]["namespace"] = self.plan.target.namespace
-                stamp_tracking_id(item.body, self.plan.target)
-        merge = item.policy is ApplyPolicy.MERGE
+        if item.info is None and not self._discover(item):
+            item.change = change.with_action(Action.ERROR, f"{item.ref}: kind still not served")
+            return
         try:
-            if item.live_extras and not merge:
-                ops = removal_ops(item.live_extras) + [
-                    {"op": "add", "path": f"{m.pointer}/-", "value": m.item} for m in item.live_missing
-                ]
-                self.cluster.json_patch(item.info, item.ref, ops)
-            if item.replace_job:
-                self._replace_job(item)
-            result = self.cluster.apply(item.info, item.body, dry_run=False, force=self.force and not merge)
-            if item.live is not None and not merge:  # a fresh object holds nothing another manager added
-                if item.root.kind == UNKNOWN_NODE.kind:
-                    item.root = schema_root(self.cluster, item.ref)
-                extras = extra_items(item.body, result, item.root, item.left_alone)
-                if extras:
-                    result = self.cluster.json_patch(item.info, item.ref, removal_ops(extras))
+            result = self._write(item)
         except ObjectError as error:
-            if error.status == 0:
-                raise
             message = str(error)
-            if error.status == 409:
+            if isinstance(error, ConflictError):
                 message += (
                     " (another field manager owns these fields and sync.force is false;"
                     " pass --force-conflicts to take them over)"
@@ -98,6 +73,38 @@ class _SyncRun:
         item.change = with_health(change, result)
         if is_job(item.body) and (change.action is Action.CREATE or item.replace_job):
             self.plan.runs.append(run_started(item.body, self.plan.target.revision))
+
+    def _discover(self, item: Planned) -> bool:
+        """The kind of an object planned before its CRD was served; False when still not served."""
+        item.info = self.cluster.resource(item.ref.group, item.ref.version, item.ref.kind)
+        if item.info is None:
+            return False
+        if item.info.namespaced and not item.ref.namespace:
+            item.body["metadata"]["namespace"] = self.plan.target.namespace
+            stamp_tracking_id(item.body, self.plan.target)
+        return True
+
+    def _write(self, item: Planned) -> Manifest:
+        """Remove the items other managers added (guarded), replace a changed Job, apply, and
+        remove what other managers still hold in lists git sets wholly; the object as written."""
+        assert item.info is not None
+        merge = item.policy is ApplyPolicy.MERGE
+        if item.live_extras and not merge:
+            ops = removal_ops(item.live_extras) + [
+                {"op": "add", "path": f"{m.pointer}/-", "value": m.item} for m in item.live_missing
+            ]
+            self.cluster.json_patch(item.info, item.ref, ops)
+        if item.replace_job:
+            self._replace_job(item)
+        result = self.cluster.apply(item.info, item.body, dry_run=False, force=self.force and not merge)
+        if item.live is None or merge:  # a fresh object holds nothing another manager added
+            return result
+        if item.root.kind == UNKNOWN_NODE.kind:
+            item.root = schema_root(self.cluster, item.ref)
+        extras = extra_items(item.body, result, item.root, item.left_alone)
+        if extras:
+            result = self.cluster.json_patch(item.info, item.ref, removal_ops(extras))
+        return result
 
     def _replace_job(self, item: Planned) -> None:
         assert item.info is not None
@@ -153,50 +160,57 @@ class _SyncRun:
         live_by_key: dict[Key, Manifest] = {p.ref.key: p.live for p in self.plan.objects if p.live is not None}
         # only what has to be written waits for its tasks; an unchanged object stays as it is
         remaining = [p for p in gated if p.change.action in (Action.CREATE, Action.UPDATE)]
-        done: set[Key] = set()
         while True:
-            blocked_tasks: set[tuple[str, str]] = set()
-            ready: list[Planned] = []
-            waiting: list[tuple[Planned, str]] = []
-            for item in sorted(remaining, key=lambda p: apply_order(p.ref)):
-                decision = gate(item.body, jobs, live_by_key, blocked_tasks, self.pods)
-                if decision.gate is Gate.BLOCKED:
-                    item.change = item.change.with_action(Action.BLOCKED, decision.message)
-                    labels = (item.body.get("metadata") or {}).get("labels") or {}
-                    if is_job(item.body) and "gitops-agent.io/task" in labels:
-                        blocked_tasks.add(
-                            (
-                                str(labels.get("app.kubernetes.io/part-of", "")),
-                                str(labels["gitops-agent.io/task"]),
-                            )
-                        )
-                elif decision.gate is Gate.WAITING:
-                    waiting.append((item, decision.message))
-                else:
-                    ready.append(item)
-            # a blocked task blocks its dependents transitively: re-gate the waiting ones
-            for item, message in list(waiting):
-                decision = gate(item.body, jobs, live_by_key, blocked_tasks, self.pods)
-                if decision.gate is Gate.BLOCKED:
-                    item.change = item.change.with_action(Action.BLOCKED, decision.message)
-                    waiting.remove((item, message))
+            ready, waiting = self._gate(remaining, jobs, live_by_key)
             self.apply_all(ready)
             for item in ready:
-                done.add(item.ref.key)
                 if item.live is not None:
                     live_by_key[item.ref.key] = item.live
             remaining = [item for item, _ in waiting]
             if not remaining:
                 return
             if not self.options.wait or time.monotonic() > self.deadline:
-                for item, message in waiting:
-                    if self.options.wait:
-                        item.change = item.change.with_action(Action.ERROR, f"{item.ref}: timed out, {message}")
-                    else:
-                        item.change = item.change.with_action(Action.WAITING, message)
+                self._stop_waiting(waiting)
                 return
             time.sleep(self.options.poll_interval)
             self._refresh_jobs(live_by_key, jobs.values())
+
+    def _gate(
+        self,
+        remaining: Sequence[Planned],
+        jobs: Mapping[tuple[str, str], Manifest],
+        live_by_key: Mapping[Key, Manifest],
+    ) -> tuple[list[Planned], list[tuple[Planned, str]]]:
+        """Split ``remaining`` into ready and waiting (with why); blocked items are marked."""
+        blocked_tasks: set[tuple[str, str]] = set()
+        ready: list[Planned] = []
+        waiting: list[tuple[Planned, str]] = []
+        for item in sorted(remaining, key=lambda p: apply_order(p.ref)):
+            decision = gate(item.body, jobs, live_by_key, blocked_tasks, self.pods)
+            if decision.gate is Gate.BLOCKED:
+                item.change = item.change.with_action(Action.BLOCKED, decision.message)
+                task = task_of(item.body)
+                if task is not None:
+                    blocked_tasks.add(task)
+            elif decision.gate is Gate.WAITING:
+                waiting.append((item, decision.message))
+            else:
+                ready.append(item)
+        # a blocked task blocks its dependents transitively: re-gate the waiting ones
+        for item, message in list(waiting):
+            decision = gate(item.body, jobs, live_by_key, blocked_tasks, self.pods)
+            if decision.gate is Gate.BLOCKED:
+                item.change = item.change.with_action(Action.BLOCKED, decision.message)
+                waiting.remove((item, message))
+        return ready, waiting
+
+    def _stop_waiting(self, waiting: Sequence[tuple[Planned, str]]) -> None:
+        """Without --wait what waits is reported as waiting; with it, past the deadline, as an error."""
+        for item, message in waiting:
+            if self.options.wait:
+                item.change = item.change.with_action(Action.ERROR, f"{item.ref}: timed out, {message}")
+            else:
+                item.change = item.change.with_action(Action.WAITING, message)
 
     def _refresh_jobs(self, live_by_key: dict[Key, Manifest], jobs: Iterable[Manifest]) -> None:
         selector = ownership_selector(self.plan.target.environment)
@@ -221,8 +235,6 @@ class _SyncRun:
                 self.progress(f"[{self.done}/{self.total}] delete {deletion.change.ref}")
                 self.cluster.delete(deletion.info, deletion.change.ref)
             except ObjectError as error:
-                if error.status == 0:
-                    raise
                 return replace(deletion, change=deletion.change.with_action(Action.ERROR, str(error)))
             return deletion
 
@@ -271,6 +283,46 @@ def is_service_account_token(obj: Manifest) -> bool:
     return obj.get("kind") == "Secret" and obj.get("type") == "kubernetes.io/service-account-token"
 
 
+def apply_waves(run: _SyncRun, the_plan: Plan) -> None:
+    """Each wave in order (Jobs and objects that wait for tasks in DAG order, in the Jobs
+    wave); after a wave fails, what the later ones would change is blocked."""
+    gated = [p for p in the_plan.objects if is_job(p.body) or depends_on(p.body)]
+    gated_keys = {p.ref.key for p in gated}
+    by_wave: dict[int, list[Planned]] = {}
+    for item in the_plan.objects:
+        if item.ref.key not in gated_keys:
+            by_wave.setdefault(item.change.wave, []).append(item)
+    failed = False
+    for wave in sorted(set(by_wave) | {JOBS}):
+        items = by_wave.get(wave, [])
+        if failed:
+            block_after_failure(items + (gated if wave == JOBS else []))
+        elif not apply_wave(run, wave, items, gated):
+            failed = True
+
+
+def apply_wave(run: _SyncRun, wave: int, items: list[Planned], gated: list[Planned]) -> bool:
+    """One wave; False when an object of it failed."""
+    # a service-account token Secret created before its ServiceAccount is deleted by the
+    # token controller: such Secrets follow the rest of their wave
+    tokens = [i for i in items if is_service_account_token(i.body)]
+    ok = run.apply_all([i for i in items if not is_service_account_token(i.body)])
+    ok = run.apply_all(tokens) and ok
+    if wave == NAMESPACES_AND_CRDS:
+        run.wait_established(items)
+        ok = ok and all(i.change.action is not Action.ERROR for i in items)
+    if wave == JOBS:
+        run.run_dag(gated)
+        ok = ok and all(i.change.action is not Action.ERROR for i in gated)
+    return ok
+
+
+def block_after_failure(items: Sequence[Planned]) -> None:
+    for item in items:
+        if item.change.action in CHANGING:
+            item.change = item.change.with_action(Action.BLOCKED, "not applied: an earlier wave failed")
+
+
 def removal_ops(extras: Sequence[ExtraItem]) -> list[dict[str, Any]]:
     """A JSON patch removing ``extras`` (each guarded by a ``test`` of its current value)."""
     ops: list[dict[str, Any]] = []
@@ -292,8 +344,7 @@ def sync(
     say = progress or (lambda _message: None)
     started = time.monotonic()
     the_plan = plan(cluster, desired, target, workers=options.workers)
-    prune = options.prune or target.prune
-    if not prune:
+    if not (options.prune or target.prune):
         the_plan.deletions = [d for d in the_plan.deletions if d.history]
     if the_plan.prune_blocked:  # some kind could not be listed: nothing is deleted at all
         the_plan.deletions = []
@@ -322,33 +373,7 @@ def sync(
         total=sum(1 for c in the_plan.all_changes() if c.action in CHANGING),
         pods=the_plan.pods,
     )
-    gated = [p for p in the_plan.objects if is_job(p.body) or depends_on(p.body)]
-    gated_keys = {p.ref.key for p in gated}
-    by_wave: dict[int, list[Planned]] = {}
-    for item in the_plan.objects:
-        if item.ref.key not in gated_keys:
-            by_wave.setdefault(item.change.wave, []).append(item)
-    failed = False
-    for wave in sorted(set(by_wave) | {JOBS}):
-        items = by_wave.get(wave, [])
-        if failed:
-            for item in items + (gated if wave == JOBS else []):
-                if item.change.action in CHANGING:
-                    item.change = item.change.with_action(Action.BLOCKED, "not applied: an earlier wave failed")
-            continue
-        # a service-account token Secret created before its ServiceAccount is deleted by the
-        # token controller: such Secrets follow the rest of their wave
-        tokens = [i for i in items if is_service_account_token(i.body)]
-        ok = run.apply_all([i for i in items if not is_service_account_token(i.body)])
-        ok = run.apply_all(tokens) and ok
-        if wave == NAMESPACES_AND_CRDS:
-            run.wait_established(items)
-            ok = ok and all(i.change.action is not Action.ERROR for i in items)
-        if wave == JOBS:
-            run.run_dag(gated)
-            ok = ok and all(i.change.action is not Action.ERROR for i in gated)
-        if not ok:
-            failed = True
+    apply_waves(run, the_plan)
     errors = any(p.change.action in (Action.ERROR,) for p in the_plan.objects)
     if errors or the_plan.prune_blocked:
         if the_plan.deletions:

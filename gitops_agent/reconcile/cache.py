@@ -12,10 +12,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from gitops_agent.errors import ClusterError
+from gitops_agent.errors import ClusterError, ExpiredError
 from gitops_agent.reconcile.cluster import Cluster, ResourceInfo, WatchEvent
-from gitops_agent.reconcile.objects import Manifest, ObjectError, ObjectRef, ref_of
 from gitops_agent.reconcile.schema import OpenAPIDocument
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class _Watcher:
                         return
                 delay = 0.5
             except ClusterError as error:
-                expired = isinstance(error, ObjectError) and error.status == 410
+                expired = isinstance(error, ExpiredError)
                 with self._lock:
                     self._synced = False  # start over with a fresh list
                     # an expired watch is routine: readers keep the last state until the relist;

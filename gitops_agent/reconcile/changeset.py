@@ -27,9 +27,9 @@ from typing import Any
 from gitops_agent.reconcile.diff import DiffResult
 from gitops_agent.reconcile.fieldset import ManagerEntry
 from gitops_agent.reconcile.health import HealthStatus, worst
-from gitops_agent.reconcile.objects import Manifest, ObjectRef
 from gitops_agent.reconcile.review import FieldChange, Reviewed, field_changes, project, risk_summary
 from gitops_agent.reconcile.runs import TaskRun
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef
 
 
 class Action(StrEnum):

@@ -7,8 +7,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gitops_agent.reconcile.objects import Manifest, ObjectRef
 from gitops_agent.reconcile.schema import OpenAPIDocument
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,9 @@ from enum import StrEnum
 from typing import Any
 
 from gitops_agent.reconcile.health import HealthStatus, health_of
-from gitops_agent.reconcile.objects import (
-    PART_OF_LABEL,
-    TASK_LABEL,
-    Manifest,
-    ObjectRef,
-    depends_on,
-    labels_of,
-    ref_of,
-)
-from gitops_agent.reconcile.waves import is_job
+from gitops_agent.reconcile.objects import depends_on
+from gitops_agent.vocabulary.labels import PART_OF_LABEL
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef, labels_of, ref_of, task_of
 
 
 class Gate(StrEnum):
@@ -40,9 +33,9 @@ def task_jobs(desired: Iterable[Manifest]) -> dict[tuple[str, str], Manifest]:
     """(workflow, task) → the desired Job of that task."""
     found: dict[tuple[str, str], Manifest] = {}
     for obj in desired:
-        labels = labels_of(obj)
-        if is_job(obj) and TASK_LABEL in labels:
-            found[(str(labels.get(PART_OF_LABEL, "")), str(labels[TASK_LABEL]))] = obj
+        task = task_of(obj)
+        if task is not None:
+            found[task] = obj
     return found
 
 

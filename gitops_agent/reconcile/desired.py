@@ -8,19 +8,17 @@ from collections.abc import Sequence
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.reconcile.dag import find_cycle
 from gitops_agent.reconcile.ignore import apply_policy
-from gitops_agent.reconcile.objects import (
+from gitops_agent.reconcile.objects import tracking_id
+from gitops_agent.reconcile.options import Target
+from gitops_agent.reconcile.runs import template_hash
+from gitops_agent.vocabulary.labels import (
     ENVIRONMENT_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    TEMPLATE_HASH_ANNOTATION,
     TRACKING_ANNOTATION,
-    Manifest,
-    copy_manifest,
-    ref_of,
-    tracking_id,
 )
-from gitops_agent.reconcile.options import Target
-from gitops_agent.reconcile.runs import TEMPLATE_HASH_ANNOTATION, template_hash
-from gitops_agent.reconcile.waves import is_job
+from gitops_agent.vocabulary.objects import Manifest, copy_manifest, is_job, ref_of
 
 
 def prepare_desired(desired: Sequence[Manifest], target: Target) -> list[Manifest]:

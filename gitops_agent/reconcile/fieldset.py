@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops_agent.reconcile.normalize import quantities_equal, scalars_equal
-from gitops_agent.reconcile.objects import FIELD_MANAGER
+from gitops_agent.reconcile.normalize import scalars_equal
 from gitops_agent.reconcile.schema import NodeKind, SchemaNode
+from gitops_agent.vocabulary.labels import FIELD_MANAGER
+from gitops_agent.vocabulary.quantities import quantities_equal
 
 FieldPath = tuple[str, ...]
 _SKIPPED_TOP = ("apiVersion", "kind", "status")
@@ -115,46 +116,54 @@ def _deep_equal(a: Any, b: Any) -> bool:
 
 
 def _walk(desired: Any, live: Any, node: SchemaNode, path: FieldPath, pointer: str, state: _Walk) -> None:
+    """Record the fields ``desired`` sets at ``path`` and whether ``live`` matches them (the
+    structured-merge-diff walk, one function per schema node kind)."""
     if desired is None:
         raise _Unprovable(f"null value at {'.'.join(path)}")
     kind = node.kind
     if kind is NodeKind.UNKNOWN:
         raise _Unprovable(f"no schema for {'.'.join(path) or 'object'}")
     if kind is NodeKind.SCALAR or kind is NodeKind.QUANTITY:
-        if isinstance(desired, Mapping | list):
-            raise _Unprovable(f"structured value at scalar {'.'.join(path)}")
-        state.paths.add(path)
-        equal = quantities_equal if kind is NodeKind.QUANTITY else scalars_equal
-        if live is None or not equal(desired, live):
-            state.values_match = False
-        return
-    if kind is NodeKind.ATOMIC:
+        _walk_scalar(desired, live, kind, path, state)
+    elif kind is NodeKind.ATOMIC:
         state.paths.add(path)
         if live is None or not _deep_equal(desired, live):
             state.values_match = False
-        return
-    if kind in (NodeKind.STRUCT, NodeKind.MAP):
-        if not isinstance(desired, Mapping):
-            raise _Unprovable(f"expected an object at {'.'.join(path)}")
-        if live is not None and not isinstance(live, Mapping):
+    elif kind in (NodeKind.STRUCT, NodeKind.MAP):
+        _walk_mapping(desired, live, node, path, pointer, state)
+    else:
+        _walk_list(desired, live, node, path, pointer, state)
+
+
+def _walk_scalar(desired: Any, live: Any, kind: NodeKind, path: FieldPath, state: _Walk) -> None:
+    if isinstance(desired, Mapping | list):
+        raise _Unprovable(f"structured value at scalar {'.'.join(path)}")
+    state.paths.add(path)
+    equal = quantities_equal if kind is NodeKind.QUANTITY else scalars_equal
+    if live is None or not equal(desired, live):
+        state.values_match = False
+
+
+def _walk_mapping(desired: Any, live: Any, node: SchemaNode, path: FieldPath, pointer: str, state: _Walk) -> None:
+    """A struct (named fields) or a map (one element schema for every key)."""
+    if not isinstance(desired, Mapping):
+        raise _Unprovable(f"expected an object at {'.'.join(path)}")
+    if live is not None and not isinstance(live, Mapping):
+        state.values_match = False
+        live = None
+    if not desired:
+        state.paths.add(path)
+        if live is None:
             state.values_match = False
-            live = None
-        if not desired:
-            state.paths.add(path)
-            if live is None:
-                state.values_match = False
-            return
-        for name, value in desired.items():
-            child = node.field(name) if kind is NodeKind.STRUCT else node.element()
-            _walk(
-                value,
-                None if live is None else live.get(name),
-                child,
-                (*path, f"f:{name}"),
-                f"{pointer}/{_pointer_token(name)}",
-                state,
-            )
         return
+    for name, value in desired.items():
+        child = node.field(name) if node.kind is NodeKind.STRUCT else node.element()
+        child_live = None if live is None else live.get(name)
+        _walk(value, child_live, child, (*path, f"f:{name}"), f"{pointer}/{_pointer_token(name)}", state)
+
+
+def _walk_list(desired: Any, live: Any, node: SchemaNode, path: FieldPath, pointer: str, state: _Walk) -> None:
+    """A set (items are their own keys) or an associative list (items keyed by fields)."""
     if not isinstance(desired, list):
         raise _Unprovable(f"expected a list at {'.'.join(path)}")
     live_list = live if isinstance(live, list) else None
@@ -165,37 +174,35 @@ def _walk(desired: Any, live: Any, node: SchemaNode, path: FieldPath, pointer: s
         if live_list is None or live_list:
             state.values_match = False
         return
+    if node.kind is NodeKind.SET:
+        _walk_set(desired, live_list, path, pointer, state)
+    else:
+        _walk_associative(desired, live_list, node, path, pointer, state)
+
+
+def _walk_set(desired: list[Any], live_list: list[Any] | None, path: FieldPath, pointer: str, state: _Walk) -> None:
+    desired_values = [_value_element(v) for v in desired]
+    if len(set(desired_values)) != len(desired_values):
+        raise _Unprovable(f"duplicate set items at {'.'.join(path)}")
+    live_values = [_value_element(v) for v in live_list or ()]
+    for value in desired_values:
+        state.paths.add((*path, value))
+        if value not in live_values:
+            state.values_match = False
+    for index, value in enumerate(live_values):
+        if value not in desired_values and live_list is not None:
+            state.extras.append(ExtraItem(pointer, index, live_list[index], field=(*path, value)))
+
+
+def _walk_associative(
+    desired: list[Any], live_list: list[Any] | None, node: SchemaNode, path: FieldPath, pointer: str, state: _Walk
+) -> None:
     element = node.element()
-    if kind is NodeKind.SET:
-        desired_values = [_value_element(v) for v in desired]
-        if len(set(desired_values)) != len(desired_values):
-            raise _Unprovable(f"duplicate set items at {'.'.join(path)}")
-        live_values = [_value_element(v) for v in live_list or ()]
-        for value in desired_values:
-            state.paths.add((*path, value))
-            if value not in live_values:
-                state.values_match = False
-        for index, value in enumerate(live_values):
-            if value not in desired_values and live_list is not None:
-                state.extras.append(ExtraItem(pointer, index, live_list[index], field=(*path, value)))
-        return
-    # associative list
-    live_index: dict[str, int] = {}
-    for index, item in enumerate(live_list or ()):
-        element_key = _key_element(item, node.keys, element) if isinstance(item, Mapping) else None
-        if element_key is not None:
-            live_index[element_key] = index
+    live_index = _live_item_index(live_list, node.keys, element)
     seen: set[str] = set()
     last_position = -1
     for item in desired:
-        if not isinstance(item, Mapping):
-            raise _Unprovable(f"expected objects in {'.'.join(path)}")
-        element_key = _key_element(item, node.keys, element)
-        if element_key is None:
-            raise _Unprovable(f"list item without its keys {node.keys} at {'.'.join(path)}")
-        if element_key in seen:
-            raise _Unprovable(f"duplicate list item {element_key} at {'.'.join(path)}")
-        seen.add(element_key)
+        element_key = _desired_item_key(item, node.keys, element, path, seen)
         item_path = (*path, element_key)
         state.paths.add(item_path)
         position = live_index.get(element_key)
@@ -210,11 +217,50 @@ def _walk(desired: Any, live: Any, node: SchemaNode, path: FieldPath, pointer: s
             last_position = position
             live_item = (live_list or [])[position]
         _walk(item, live_item, element, item_path, f"{pointer}/{position}", state)
-    for element_key, index in live_index.items():
-        if element_key not in seen and live_list is not None:
-            state.extras.append(ExtraItem(pointer, index, live_list[index], field=(*path, element_key)))
+    _record_live_only_items(live_list, live_index, seen, node.keys, element, path, pointer, state)
+
+
+def _live_item_index(live_list: list[Any] | None, keys: tuple[str, ...], element: SchemaNode) -> dict[str, int]:
+    """Key element → position of each keyed live item."""
+    live_index: dict[str, int] = {}
     for index, item in enumerate(live_list or ()):
-        if not isinstance(item, Mapping) or _key_element(item, node.keys, element) is None:
+        element_key = _key_element(item, keys, element) if isinstance(item, Mapping) else None
+        if element_key is not None:
+            live_index[element_key] = index
+    return live_index
+
+
+def _desired_item_key(item: Any, keys: tuple[str, ...], element: SchemaNode, path: FieldPath, seen: set[str]) -> str:
+    """The key element of a desired list item (added to ``seen``); unprovable when missing or repeated."""
+    if not isinstance(item, Mapping):
+        raise _Unprovable(f"expected objects in {'.'.join(path)}")
+    element_key = _key_element(item, keys, element)
+    if element_key is None:
+        raise _Unprovable(f"list item without its keys {keys} at {'.'.join(path)}")
+    if element_key in seen:
+        raise _Unprovable(f"duplicate list item {element_key} at {'.'.join(path)}")
+    seen.add(element_key)
+    return element_key
+
+
+def _record_live_only_items(
+    live_list: list[Any] | None,
+    live_index: dict[str, int],
+    seen: set[str],
+    keys: tuple[str, ...],
+    element: SchemaNode,
+    path: FieldPath,
+    pointer: str,
+    state: _Walk,
+) -> None:
+    """Live items git does not set: keyed ones, and ones without their keys."""
+    if live_list is None:
+        return
+    for element_key, index in live_index.items():
+        if element_key not in seen:
+            state.extras.append(ExtraItem(pointer, index, live_list[index], field=(*path, element_key)))
+    for index, item in enumerate(live_list):
+        if not isinstance(item, Mapping) or _key_element(item, keys, element) is None:
             state.extras.append(ExtraItem(pointer, index, item))
 
 
@@ -433,30 +479,42 @@ def release_fields(desired: Any, node: SchemaNode, owned: frozenset[FieldPath], 
     if not owned:
         return desired
     if isinstance(desired, Mapping) and node.kind in (NodeKind.STRUCT, NodeKind.MAP):
-        result: dict[str, Any] = {}
-        for name, value in desired.items():
-            child_path = (*path, f"f:{name}")
-            if child_path in owned and not isinstance(value, Mapping | list):
-                continue
-            if child_path in owned and node.kind is NodeKind.STRUCT and node.field(name).kind is NodeKind.ATOMIC:
-                continue
-            child = node.field(name) if node.kind is NodeKind.STRUCT else node.element()
-            kept = release_fields(value, child, owned, child_path)
-            if isinstance(kept, Mapping | list) and not kept and value:
-                continue
-            result[name] = kept
-        return result
+        return _release_in_mapping(desired, node, owned, path)
     if isinstance(desired, list) and node.kind is NodeKind.ASSOCIATIVE:
-        element = node.element()
-        items: list[Any] = []
-        for item in desired:
-            key = _key_element(item, node.keys, element) if isinstance(item, Mapping) else None
-            if key is None:
-                items.append(item)
-                continue
-            kept = release_fields(item, element, owned, (*path, key))
-            items.append({**{k: item[k] for k in node.keys if k in item}, **kept})
-        return items
+        return _release_in_associative_list(desired, node, owned, path)
     if isinstance(desired, list) and node.kind is NodeKind.SET:
         return [v for v in desired if (*path, _value_element(v)) not in owned]
     return desired
+
+
+def _release_in_mapping(
+    desired: Mapping[str, Any], node: SchemaNode, owned: frozenset[FieldPath], path: FieldPath
+) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in desired.items():
+        child_path = (*path, f"f:{name}")
+        if child_path in owned and not isinstance(value, Mapping | list):
+            continue
+        if child_path in owned and node.kind is NodeKind.STRUCT and node.field(name).kind is NodeKind.ATOMIC:
+            continue
+        child = node.field(name) if node.kind is NodeKind.STRUCT else node.element()
+        kept = release_fields(value, child, owned, child_path)
+        if isinstance(kept, Mapping | list) and not kept and value:
+            continue
+        result[name] = kept
+    return result
+
+
+def _release_in_associative_list(
+    desired: list[Any], node: SchemaNode, owned: frozenset[FieldPath], path: FieldPath
+) -> list[Any]:
+    element = node.element()
+    items: list[Any] = []
+    for item in desired:
+        key = _key_element(item, node.keys, element) if isinstance(item, Mapping) else None
+        if key is None:
+            items.append(item)
+            continue
+        kept = release_fields(item, element, owned, (*path, key))
+        items.append({**{k: item[k] for k in node.keys if k in item}, **kept})
+    return items

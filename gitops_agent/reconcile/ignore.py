@@ -15,35 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.reconcile.fieldset import ExtraItem, FieldPath
-from gitops_agent.reconcile.objects import (
-    SSA_ANNOTATION,
-    Manifest,
-    ObjectRef,
-    annotations_of,
-    labels_of,
-    ref_of,
-)
-
-
-class ApplyPolicy(StrEnum):
-    """The ``gitops-agent.io/ssa`` annotation (Flux's ``kustomize.toolkit.fluxcd.io/ssa`` values).
-
-    * ``Override`` (default): apply with force; git wins every field it sets.
-    * ``Merge``: apply without taking over: fields other managers own stay theirs, items they
-      added to lists stay; only what nobody else owns follows git.
-    * ``IfNotPresent``: create when missing, never touch it afterwards (drift not reported).
-    * ``Ignore``: never created, changed or reported.
-    """
-
-    OVERRIDE = "Override"
-    MERGE = "Merge"
-    IF_NOT_PRESENT = "IfNotPresent"
-    IGNORE = "Ignore"
+from gitops_agent.vocabulary.labels import SSA_ANNOTATION, ApplyPolicy
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef, annotations_of, labels_of, ref_of
 
 
 def apply_policy(obj: Mapping[str, Any]) -> ApplyPolicy:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from gitops_agent.errors import ClusterError, InvalidInputError
+from gitops_agent.errors import ClusterError, ConflictError, InvalidError, InvalidInputError
 from gitops_agent.reconcile.cluster import ResourceInfo
-from gitops_agent.reconcile.objects import Manifest, ObjectError, ObjectRef
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +131,7 @@ class LeaderElector:
             if not mine:
                 self.transitions += 1
             return True
-        except ObjectError as error:
-            if error.status in (409, 422):  # someone else wrote first (or created it first)
-                return False
-            log.warning("leader election: %s", error)
+        except (ConflictError, InvalidError):  # someone else wrote first (or created it first)
             return False
         except ClusterError as error:
             log.warning("leader election: %s", error)

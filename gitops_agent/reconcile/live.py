@@ -9,18 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from gitops_agent.errors import ClusterError
+from gitops_agent.errors import ClusterError, ObjectError
 from gitops_agent.reconcile.cluster import Cluster, ResourceInfo
-from gitops_agent.reconcile.objects import (
-    Manifest,
-    ObjectError,
-    ObjectRef,
-    is_owned,
-    ownership_selector,
-    ref_of,
-    split_api_version,
-)
+from gitops_agent.reconcile.objects import is_owned
 from gitops_agent.reconcile.options import Target
+from gitops_agent.vocabulary.labels import ownership_selector
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of, split_api_version
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +60,7 @@ def parallel(workers: int, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
 
 
 def is_transport_failure(error: ClusterError) -> bool:
-    return not isinstance(error, ObjectError) or error.status == 0
+    return not isinstance(error, ObjectError)
 
 
 @dataclass
@@ -87,14 +81,11 @@ def crd_kinds(desired: Iterable[Manifest]) -> set[tuple[str, str]]:
     return kinds
 
 
-def read_live(
-    cluster: Cluster,
-    desired: Sequence[Manifest],
-    target: Target,
-    *,
-    workers: int = 16,
-) -> LiveState:
-    """List every relevant kind once (per namespace for namespaced kinds) by ownership label."""
+def discover_kinds(
+    cluster: Cluster, desired: Sequence[Manifest], workers: int
+) -> dict[tuple[str, str, str], ResourceInfo]:
+    """The served kinds of the desired objects and of every kind gitops-agent manages:
+    (group, version, kind) → its resource."""
     gvks: dict[tuple[str, str], tuple[str, str, str]] = {}
     for group, version, kind in MANAGED_KINDS:
         gvks[(group, kind)] = (group, version, kind)
@@ -109,6 +100,18 @@ def read_live(
         info = cluster.resource(*gvk)
         if info is not None:
             infos[gvk] = info
+    return infos
+
+
+def read_live(
+    cluster: Cluster,
+    desired: Sequence[Manifest],
+    target: Target,
+    *,
+    workers: int = 16,
+) -> LiveState:
+    """List every relevant kind once (per namespace for namespaced kinds) by ownership label."""
+    infos = discover_kinds(cluster, desired, workers)
     namespaces = sorted(
         ({str((o.get("metadata") or {}).get("namespace") or "") for o in desired} | {target.namespace}) - {""}
     )
@@ -124,8 +127,6 @@ def read_live(
         try:
             return cluster.list(request[0], request[1], selector)
         except ObjectError as error:
-            if error.status == 0:
-                raise
             return error
 
     objects: dict[Key, Manifest] = {}
@@ -151,9 +152,8 @@ def absent_namespaces(cluster: Cluster, live_state: LiveState, namespaces: set[s
         try:
             if cluster.get(info, ObjectRef("", "v1", "Namespace", "", ns)) is None:
                 absent.add(ns)
-        except ObjectError as error:
-            if error.status == 0:
-                raise
+        except ObjectError:
+            pass  # unknown: not counted as absent
     return absent
 
 
@@ -184,8 +184,6 @@ def foreign_contents(
         try:
             items = cluster.list(info, namespace, "")
         except ObjectError as error:
-            if error.status == 0:
-                raise
             return [f"{gvk[2]} (cannot list: HTTP {error.status})"]
         for obj in items:
             meta = obj.get("metadata") or {}

@@ -25,10 +25,10 @@ from gitops_agent.reconcile.changeset import CHANGING, Action, Change, ChangeSet
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.engine import SyncOptions, Target, plan, sync
 from gitops_agent.reconcile.metrics import Metrics
-from gitops_agent.reconcile.objects import Manifest, depends_on, ref_of
+from gitops_agent.reconcile.objects import depends_on
 from gitops_agent.reconcile.runs import RunKey, TaskRun
 from gitops_agent.reconcile.status_page import Observed, observe, observe_failure
-from gitops_agent.reconcile.waves import is_job
+from gitops_agent.vocabulary.objects import Manifest, is_job, ref_of
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,75 @@ Page = Callable[[str], tuple[int, str] | None]
 """The status page for a URL path: (HTTP status, HTML), or None when the path is no page."""
 
 
+@dataclass(frozen=True)
+class _Served:
+    """What one status server serves."""
+
+    metrics: Metrics
+    healthy: Callable[[], bool]
+    pages: Page | None
+
+
+class _StatusHandler(BaseHTTPRequestHandler):
+    """The status server's requests; a subclass per server carries what it serves."""
+
+    served: _Served
+
+    def do_GET(self) -> None:
+        self._serve(head=False)
+
+    def do_HEAD(self) -> None:
+        self._serve(head=True)
+
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        if name.startswith("do_"):  # every other method, known or not: read-only here
+            return self._not_allowed
+        raise AttributeError(name)
+
+    def _not_allowed(self) -> None:
+        self.send_response(405)
+        self.send_header("Allow", "GET, HEAD")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _serve(self, *, head: bool) -> None:
+        path = urllib.parse.unquote(self.path.split("?")[0])
+        if path == "/metrics":
+            body, content_type = self.served.metrics.exposition(self.headers.get("Accept", ""))
+            self._answer(200, body, content_type, head)
+        elif path == "/healthz":
+            ok = self.served.healthy()
+            self._answer(200 if ok else 503, b"ok\n" if ok else b"unhealthy\n", "text/plain", head)
+        elif (page := self._page(path)) is not None:
+            self._answer(page[0], page[1].encode(), "text/html; charset=utf-8", head)
+        else:
+            self._answer(404, b"not found\n", "text/plain", head)
+
+    def _page(self, path: str) -> tuple[int, str] | None:
+        pages = self.served.pages
+        if pages is None:
+            return None
+        try:
+            return pages(path)
+        except Exception as error:  # one failed page must not end the server or print a traceback
+            log.warning("status page %s failed: %s: %s", path, type(error).__name__, error)
+            return 500, "<!doctype html><title>error</title><p>The page could not be built; see the log.</p>"
+
+    def _answer(self, status: int, data: bytes, content_type: str, head: bool) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        # no script may run on the pages, whatever a name in them says
+        self.send_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("status server: " + format, *args)
+
+
 class StatusServer:
     """``/metrics``, ``/healthz`` and the status pages on a port (0: any free port; see ``port``).
 
@@ -94,61 +163,8 @@ class StatusServer:
     def __init__(
         self, metrics: Metrics, healthy: Callable[[], bool], port: int, host: str = "", pages: Page | None = None
     ) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self._serve(head=False)
-
-            def do_HEAD(self) -> None:
-                self._serve(head=True)
-
-            def __getattr__(self, name: str) -> Callable[[], None]:
-                if name.startswith("do_"):  # every other method, known or not: read-only here
-                    return self._not_allowed
-                raise AttributeError(name)
-
-            def _not_allowed(self) -> None:
-                self.send_response(405)
-                self.send_header("Allow", "GET, HEAD")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def _serve(self, *, head: bool) -> None:
-                path = urllib.parse.unquote(self.path.split("?")[0])
-                if path == "/metrics":
-                    body, content_type = metrics.exposition(self.headers.get("Accept", ""))
-                    self._answer(200, body, content_type, head)
-                elif path == "/healthz":
-                    ok = healthy()
-                    self._answer(200 if ok else 503, b"ok\n" if ok else b"unhealthy\n", "text/plain", head)
-                elif (page := self._page(path)) is not None:
-                    self._answer(page[0], page[1].encode(), "text/html; charset=utf-8", head)
-                else:
-                    self._answer(404, b"not found\n", "text/plain", head)
-
-            def _page(self, path: str) -> tuple[int, str] | None:
-                if pages is None:
-                    return None
-                try:
-                    return pages(path)
-                except Exception as error:  # one failed page must not end the server or print a traceback
-                    log.warning("status page %s failed: %s: %s", path, type(error).__name__, error)
-                    return 500, "<!doctype html><title>error</title><p>The page could not be built; see the log.</p>"
-
-            def _answer(self, status: int, data: bytes, content_type: str, head: bool) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                # no script may run on the pages, whatever a name in them says
-                self.send_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-                self.send_header("X-Content-Type-Options", "nosniff")
-                self.end_headers()
-                if not head:
-                    self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:
-                log.debug("status server: " + format, *args)
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        handler = type("Handler", (_StatusHandler,), {"served": _Served(metrics, healthy, pages)})
+        self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="status-server", daemon=True)
@@ -226,23 +242,10 @@ class Reconciler:
     def round(self, env: LoopEnvironment, state: _EnvState) -> bool:
         """One round for one environment; False when something failed (it is counted)."""
         started = time.monotonic()
-        new_revision = False
-        try:
-            head = env.head()
-            if state.desired is None or state.desired.revision != head:
-                state.desired = env.render(head)
-                new_revision = True
-                self.progress(f"{env.name}: rendered {head[:12]} ({len(state.desired.objects)} objects)")
-        except GitOpsAgentError as error:
-            source = "cluster" if isinstance(error, ClusterError) else "git"
-            self.metrics.add("gitops_agent_reconcile_errors_total", environment=env.name, source=source)
-            self.progress(f"{env.name}: {error}")
-            if state.desired is None:
-                state.observed = observe_failure(state.observed, "", (), str(error), at=time.time())
-                return False
-            # keep enforcing the last state git gave us while git is unreachable
+        new_revision = self._refresh_desired(env, state)
         desired = state.desired
-        assert desired is not None
+        if desired is None:
+            return False
         runs = env.runs.latest() if env.runs is not None else {}
         target = Target(**{**env.target.__dict__, "revision": desired.revision, "runs": runs})
         try:
@@ -253,41 +256,13 @@ class Reconciler:
             drifted = [c for c in found.changes if c.action in CHANGING]
             self.metrics.set("gitops_agent_drifted_objects", len(drifted), environment=env.name)
             result: ChangeSet | None = None
-            continuing = state.tasks_pending and not new_revision
-            # creating a task's Job or a dependent object is the revision's scheduled work, not drift
-            scheduled = {ref_of(o).key for o in desired.objects if is_job(o) or depends_on(o)}
-
-            def is_drift(change: Change) -> bool:
-                return not (change.action is Action.CREATE and change.ref.key in scheduled)
-
-            if drifted and (new_revision or env.self_heal or continuing):
+            outcome = "success"
+            if drifted and (new_revision or env.self_heal or (state.tasks_pending and not new_revision)):
                 result = sync(env.cluster, list(desired.objects), target, SyncOptions())
-                state.tasks_pending = any(c.action is Action.WAITING for c in result.changes)
-                fixed = [c for c in result.changes if c.action in CHANGING]
-                errors = [c for c in result.changes if c.action is Action.ERROR]
-                drift_fixed = [c for c in fixed if is_drift(c)]
-                if not new_revision:
-                    found_drift = sum(1 for c in drifted if is_drift(c))
-                    self.metrics.add("gitops_agent_drift_found_total", found_drift, environment=env.name)
-                    self.metrics.add("gitops_agent_drift_fixed_total", len(drift_fixed), environment=env.name)
-                self.metrics.add("gitops_agent_apply_errors_total", len(errors), environment=env.name)
-                self.metrics.set("gitops_agent_drifted_objects", len(errors), environment=env.name)
-                for change in fixed:
-                    self.progress(f"{env.name}: {change.action} {change.ref}")
-                for change in errors:
-                    self.progress(f"{env.name}: error: {change.message}")
-                outcome = "error" if errors else "success"
-                self.metrics.add("gitops_agent_syncs_total", result=outcome, environment=env.name)
-                if env.record is not None and (fixed or errors):
-                    env.record(result, not new_revision and bool(drift_fixed))
-                if env.runs is not None:
-                    env.runs.record(desired.revision, result.runs)
+                outcome = self._count_sync(env, state, desired, drifted, result, new_revision=new_revision)
             elif drifted:
                 self.metrics.add("gitops_agent_drift_found_total", len(drifted), environment=env.name)
                 self.progress(f"{env.name}: {len(drifted)} objects differ from git (selfHeal is off)")
-                outcome = "success"
-            else:
-                outcome = "success"
             state.observed = observe(state.observed, desired.revision, desired.objects, found, result,
                                      drift_fix=not new_revision, at=time.time())
         except GitOpsAgentError as error:
@@ -304,3 +279,59 @@ class Reconciler:
             self.metrics.set("gitops_agent_last_success_timestamp_seconds", time.time(), environment=env.name)
             return True
         return False
+
+    def _refresh_desired(self, env: LoopEnvironment, state: _EnvState) -> bool:
+        """Render git's head when it moved (True: a new revision). While git is unreachable the
+        last state git gave is enforced; with none yet, ``state.desired`` stays None."""
+        try:
+            head = env.head()
+            if state.desired is None or state.desired.revision != head:
+                state.desired = env.render(head)
+                self.progress(f"{env.name}: rendered {head[:12]} ({len(state.desired.objects)} objects)")
+                return True
+        except GitOpsAgentError as error:
+            source = "cluster" if isinstance(error, ClusterError) else "git"
+            self.metrics.add("gitops_agent_reconcile_errors_total", environment=env.name, source=source)
+            self.progress(f"{env.name}: {error}")
+            if state.desired is None:
+                state.observed = observe_failure(state.observed, "", (), str(error), at=time.time())
+        return False
+
+    def _count_sync(
+        self,
+        env: LoopEnvironment,
+        state: _EnvState,
+        desired: Desired,
+        drifted: Sequence[Change],
+        result: ChangeSet,
+        *,
+        new_revision: bool,
+    ) -> str:
+        """Metrics, progress lines, the sync record and task runs of one sync; its outcome."""
+        # creating a task's Job or a dependent object is the revision's scheduled work, not drift
+        scheduled = {ref_of(o).key for o in desired.objects if is_job(o) or depends_on(o)}
+
+        def is_drift(change: Change) -> bool:
+            return not (change.action is Action.CREATE and change.ref.key in scheduled)
+
+        state.tasks_pending = any(c.action is Action.WAITING for c in result.changes)
+        fixed = [c for c in result.changes if c.action in CHANGING]
+        errors = [c for c in result.changes if c.action is Action.ERROR]
+        drift_fixed = [c for c in fixed if is_drift(c)]
+        if not new_revision:
+            found_drift = sum(1 for c in drifted if is_drift(c))
+            self.metrics.add("gitops_agent_drift_found_total", found_drift, environment=env.name)
+            self.metrics.add("gitops_agent_drift_fixed_total", len(drift_fixed), environment=env.name)
+        self.metrics.add("gitops_agent_apply_errors_total", len(errors), environment=env.name)
+        self.metrics.set("gitops_agent_drifted_objects", len(errors), environment=env.name)
+        for change in fixed:
+            self.progress(f"{env.name}: {change.action} {change.ref}")
+        for change in errors:
+            self.progress(f"{env.name}: error: {change.message}")
+        outcome = "error" if errors else "success"
+        self.metrics.add("gitops_agent_syncs_total", result=outcome, environment=env.name)
+        if env.record is not None and (fixed or errors):
+            env.record(result, not new_revision and bool(drift_fixed))
+        if env.runs is not None:
+            env.runs.record(desired.revision, result.runs)
+        return outcome

@@ -1,18 +1,11 @@
-"""Canonical values and noise-free objects: quantities, server metadata, masked Secrets."""
+"""Canonical values and noise-free objects: quantities and server metadata."""
 
 from __future__ import annotations
 
-import copy
-import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from gitops_agent.reconcile.objects import Manifest, copy_manifest
-
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)(([eE][+-]?[0-9]+)|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
-_BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
-_DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+from gitops_agent.vocabulary.objects import Manifest, copy_manifest
 
 NOISE_METADATA = (
     "managedFields",
@@ -23,39 +16,6 @@ NOISE_METADATA = (
     "selfLink",
 )
 NOISE_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
-MASK = "***"
-MASK_CHANGED = "*** (changed)"
-
-
-def parse_quantity(value: object) -> Decimal | None:
-    """The exact value of a Kubernetes quantity (``1000m`` → 1, ``1Gi`` → 1073741824)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return Decimal(str(value))
-    if not isinstance(value, str):
-        return None
-    match = _QUANTITY.match(value.strip())
-    if match is None:
-        return None
-    try:
-        number = Decimal(match.group(1))
-    except InvalidOperation:
-        return None
-    suffix = match.group(2) or ""
-    if suffix in _BINARY:
-        return number * (Decimal(1024) ** _BINARY[suffix])
-    if match.group(3):
-        return number * (Decimal(10) ** int(suffix[1:]))
-    return number * (Decimal(10) ** _DECIMAL[suffix])
-
-
-def quantities_equal(a: object, b: object) -> bool:
-    """Two quantities with the same value, however written."""
-    if a == b:
-        return True
-    qa, qb = parse_quantity(a), parse_quantity(b)
-    return qa is not None and qa == qb
 
 
 def scalars_equal(a: object, b: object) -> bool:
@@ -82,25 +42,3 @@ def strip_noise(obj: Mapping[str, Any]) -> Manifest:
             if not annotations:
                 meta.pop("annotations", None)
     return clean
-
-
-def is_secret(obj: Mapping[str, Any]) -> bool:
-    return obj.get("kind") == "Secret" and str(obj.get("apiVersion", "")) == "v1"
-
-
-def mask_secrets(before: Manifest | None, after: Manifest | None) -> tuple[Manifest | None, Manifest | None]:
-    """Replace Secret values by ``***`` (``*** (changed)`` on the side that differs)."""
-    if not any(obj is not None and is_secret(obj) for obj in (before, after)):
-        return before, after
-    before_masked = copy.deepcopy(before) if before is not None else None
-    after_masked = copy.deepcopy(after) if after is not None else None
-    for field in ("data", "stringData"):
-        old = (before or {}).get(field) or {}
-        new = (after or {}).get(field) or {}
-        if before_masked is not None and isinstance(old, Mapping) and old:
-            before_masked[field] = dict.fromkeys(old, MASK)
-        if after_masked is not None and isinstance(new, Mapping) and new:
-            after_masked[field] = {
-                key: MASK if key in old and old[key] == value else MASK_CHANGED for key, value in new.items()
-            }
-    return before_masked, after_masked

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gitops_agent.reconcile.objects import Manifest, ObjectRef, ref_of
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of
 
 
 @dataclass(frozen=True)

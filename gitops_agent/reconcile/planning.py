@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gitops_agent.errors import InvalidError, ObjectError
 from gitops_agent.reconcile.changeset import Action, Change, ChangeSet, overall_health
 from gitops_agent.reconcile.cluster import Cluster, ResourceInfo
 from gitops_agent.reconcile.desired import prepare_desired, stamp_tracking_id
@@ -24,7 +25,6 @@ from gitops_agent.reconcile.fieldset import (
 )
 from gitops_agent.reconcile.health import HealthStatus, health_of
 from gitops_agent.reconcile.ignore import (
-    ApplyPolicy,
     LeftAlone,
     apply_policy,
     describe,
@@ -33,6 +33,7 @@ from gitops_agent.reconcile.ignore import (
 )
 from gitops_agent.reconcile.live import (
     Key,
+    LiveState,
     absent_namespaces,
     crd_kinds,
     foreign_contents,
@@ -40,27 +41,15 @@ from gitops_agent.reconcile.live import (
     read_live,
 )
 from gitops_agent.reconcile.normalize import strip_noise
-from gitops_agent.reconcile.objects import (
-    ADOPTED_ANNOTATION,
-    PART_OF_LABEL,
-    TASK_LABEL,
-    TRACKING_ANNOTATION,
-    Manifest,
-    ObjectError,
-    ObjectRef,
-    annotations_of,
-    has_ownership_labels,
-    is_owned,
-    is_untracked_legacy,
-    labels_of,
-    ref_of,
-)
+from gitops_agent.reconcile.objects import has_ownership_labels, is_owned, is_untracked_legacy
 from gitops_agent.reconcile.options import Target
 from gitops_agent.reconcile.pods import needs_pods, read_pods
 from gitops_agent.reconcile.prune import plan_prune
 from gitops_agent.reconcile.runs import RunOutcome, TaskRun, observe, recorded_end, run_key, stand_in
 from gitops_agent.reconcile.schema import UNKNOWN_NODE, NodeKind, SchemaNode
-from gitops_agent.reconcile.waves import apply_order, is_job, wave_of
+from gitops_agent.reconcile.waves import apply_order, wave_of
+from gitops_agent.vocabulary.labels import ADOPTED_ANNOTATION, TASK_LABEL, TRACKING_ANNOTATION, ApplyPolicy
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef, annotations_of, is_job, labels_of, ref_of, task_of
 
 
 @dataclass
@@ -218,8 +207,6 @@ def look_up_unlabelled(cluster: Cluster, missing: list[Planned], workers: int) -
         try:
             item.live = cluster.get(item.info, item.ref)
         except ObjectError as error:
-            if error.status == 0:
-                raise
             item.change = Change(item.ref, Action.ERROR, item.change.wave, message=str(error))
 
     def list_all(key: tuple[ResourceInfo, str]) -> None:
@@ -227,8 +214,6 @@ def look_up_unlabelled(cluster: Cluster, missing: list[Planned], workers: int) -
         try:
             found = {ref_of(o).key: o for o in cluster.list(info, namespace or None, "")}
         except ObjectError as error:
-            if error.status == 0:
-                raise
             for item in groups[key]:
                 item.change = Change(item.ref, Action.ERROR, item.change.wave, message=str(error))
             return
@@ -264,23 +249,16 @@ def exempt_fields(item: Planned, target: Target) -> None:
     item.left_alone = LeftAlone(exempt.pointers, owned, exempt.managers, exempt.all_other_managers)
 
 
-def task_of(job: Manifest) -> str:
+def task_name(job: Manifest) -> str:
     return str(labels_of(job).get(TASK_LABEL, ""))
 
 
 def previous_task_job(job: Manifest, live: Iterable[Manifest]) -> Manifest | None:
     """The newest live Job of the same task (workflow and task labels) under another name."""
-    labels = labels_of(job)
-    if TASK_LABEL not in labels:
+    task = task_of(job)
+    if task is None:
         return None
-    same_task = [
-        other
-        for other in live
-        if is_job(other)
-        and ref_of(other).name != ref_of(job).name
-        and labels_of(other).get(TASK_LABEL) == labels[TASK_LABEL]
-        and labels_of(other).get(PART_OF_LABEL) == labels.get(PART_OF_LABEL)
-    ]
+    same_task = [other for other in live if task_of(other) == task and ref_of(other).name != ref_of(job).name]
     created = lambda obj: str((obj.get("metadata") or {}).get("creationTimestamp") or "")  # noqa: E731
     return max(same_task, key=created, default=None)
 
@@ -380,32 +358,40 @@ def plan(
     """Compare desired objects with the cluster; no writes (dry-runs only where needed)."""
     prepared = prepare_desired(desired, target)
     live_state = read_live(cluster, prepared, target, workers=workers)
+    planned, missing = pair_with_live(prepared, live_state, target)
+    read_what_the_lists_missed(cluster, planned, missing, live_state, target, workers)
+    needs_server = [item for item in planned if not settled_locally(cluster, item, live_state, target)]
+    parallel(workers, lambda item: confirm_with_server(cluster, item), needs_server)
+    pods = read_pods(cluster, {p.ref.namespace for p in planned if needs_pods(p.ref, p.live)}, workers)
+    for item in planned:
+        name_drift_authors(item)
+        item.change = with_health(item.change, item.live, pods)
+    desired_keys = {ref_of(o).key for o in prepared}
+    live_only = [obj for key, obj in live_state.objects.items() if key not in desired_keys]
+    owned_count = len(live_state.objects) - len(live_only) + sum(is_owned(o, target.environment) for o in live_only)
+    plan_result = Plan(target, planned, [], dict(live_state.objects), owned_count, pods=pods)
+    plan_result.runs = observe_jobs(live_state.objects.values(), target, [])
+    plan_result.notes.extend(untracked_notes(live_only, target.environment))
+    if live_state.failures:
+        plan_result.prune_blocked = True
+        plan_result.notes.extend(listing_failure_notes(live_state))
+    plan_deletions(cluster, plan_result, live_only, prepared, live_state)
+    return plan_result
+
+
+def pair_with_live(
+    prepared: Sequence[Manifest], live_state: LiveState, target: Target
+) -> tuple[list[Planned], list[Planned]]:
+    """One :class:`Planned` per desired object, paired with its live object; and the ones
+    whose live object the labelled lists did not find."""
     pending_kinds = crd_kinds(prepared)
     planned: list[Planned] = []
     missing: list[Planned] = []
     for obj in prepared:
         ref = ref_of(obj)
-        wave = wave_of(ref)
         info = live_state.infos.get((ref.group, ref.version, ref.kind))
         if info is None:
-            if (ref.group, ref.kind) in pending_kinds:
-                change = Change(
-                    ref,
-                    Action.CREATE,
-                    wave,
-                    sides=DiffResult(ref, None, strip_noise(obj)),
-                    message="its CustomResourceDefinition is created first",
-                    health=HealthStatus.MISSING,
-                )
-                planned.append(Planned(ref, obj, None, None, change))
-            else:
-                change = Change(
-                    ref,
-                    Action.ERROR,
-                    wave,
-                    message=f"{ref}: the cluster does not serve {ref.api_version} {ref.kind}",
-                )
-                planned.append(Planned(ref, obj, None, None, change))
+            planned.append(unserved(obj, pending_kinds))
             continue
         if info.namespaced and not ref.namespace:
             obj["metadata"]["namespace"] = target.namespace
@@ -413,130 +399,182 @@ def plan(
             ref = ref_of(obj)
         failure = live_state.failures.get((ref.kind, ref.namespace if info.namespaced else ""))
         if failure is not None:
-            change = Change(
-                ref,
-                Action.ERROR,
-                wave,
-                message=f"{ref}: cannot read live state: HTTP {failure.status}: {failure.detail}",
-            )
-            planned.append(Planned(ref, obj, info, None, change))
+            message = f"{ref}: cannot read live state: HTTP {failure.status}: {failure.detail}"
+            planned.append(Planned(ref, obj, info, None, Change(ref, Action.ERROR, wave_of(ref), message=message)))
             continue
         live = live_state.objects.get(ref.key)
-        item = Planned(ref, obj, info, live, Change(ref, Action.UNCHANGED, wave), policy=apply_policy(obj))
+        item = Planned(ref, obj, info, live, Change(ref, Action.UNCHANGED, wave_of(ref)), policy=apply_policy(obj))
         planned.append(item)
         if live is None:
             missing.append(item)
-    absent = absent_namespaces(cluster, live_state, {m.ref.namespace for m in missing} - {""})
-    missing = [m for m in missing if m.ref.namespace not in absent]
+    return planned, missing
 
-    look_up_unlabelled(cluster, missing, workers)
+
+def unserved(obj: Manifest, pending_kinds: set[tuple[str, str]]) -> Planned:
+    """An object of a kind the cluster does not serve: created after its CRD, or an error."""
+    ref = ref_of(obj)
+    if (ref.group, ref.kind) in pending_kinds:
+        change = Change(
+            ref,
+            Action.CREATE,
+            wave_of(ref),
+            sides=DiffResult(ref, None, strip_noise(obj)),
+            message="its CustomResourceDefinition is created first",
+            health=HealthStatus.MISSING,
+        )
+    else:
+        message = f"{ref}: the cluster does not serve {ref.api_version} {ref.kind}"
+        change = Change(ref, Action.ERROR, wave_of(ref), message=message)
+    return Planned(ref, obj, None, None, change)
+
+
+def read_what_the_lists_missed(
+    cluster: Cluster,
+    planned: Sequence[Planned],
+    missing: Sequence[Planned],
+    live_state: LiveState,
+    target: Target,
+    workers: int,
+) -> None:
+    """Objects the labelled lists cannot find (unlabelled ones, in namespaces that exist), the
+    Namespaces to adopt, and the schemas of every kind that has a live object."""
+    absent = absent_namespaces(cluster, live_state, {m.ref.namespace for m in missing} - {""})
+    look_up_unlabelled(cluster, [m for m in missing if m.ref.namespace not in absent], workers)
     for item in planned:
         if item.ref.kind == "Namespace" and not item.ref.group and item.live is not None:
             mark_adopted(item, target.environment)
     present = [(p.ref.group, p.ref.version) for p in planned if p.live is not None and p.info is not None]
     parallel(workers, lambda gv: cluster.schema(*gv), sorted(set(present)))
 
-    needs_server: list[Planned] = []
-    for item in planned:
-        if item.change.action is Action.ERROR or item.info is None:
-            continue
-        if item.policy is ApplyPolicy.IGNORE or (item.policy is ApplyPolicy.IF_NOT_PRESENT and item.live):
-            item.change = item.change.with_action(Action.UNCHANGED, describe(item.ref, item.policy))
-            continue
-        if item.live is None and is_job(item.body) and finished_and_gone(item, target):
-            continue
-        if item.live is None:
-            previous = previous_task_job(item.body, live_state.objects.values()) if is_job(item.body) else None
-            item.change = Change(
-                item.ref,
-                Action.CREATE,
-                item.change.wave,
-                sides=DiffResult(item.ref, None, strip_noise(item.body)),
-                previous=None if previous is None else strip_noise(previous),
-                message="" if previous is None else f"re-runs task {task_of(item.body)!r} "
-                f"(previous Job {ref_of(previous).name})",
-            )
-            continue
-        item.root = schema_root(cluster, item.ref)
-        if is_job(item.body) and rerun_requested(item, target):
-            continue
-        exempt_fields(item, target)
-        if item.policy is ApplyPolicy.MERGE:  # items others added stay: only the server can tell
-            needs_server.append(item)
-            continue
-        local = check_locally(item.body, item.live, item.root, item.left_alone)
-        if local.unchanged:
-            continue
-        item.live_extras = local.extras
-        pointers = {extra.pointer for extra in local.extras}
-        item.live_missing = tuple(m for m in local.missing if m.pointer in pointers)
-        needs_server.append(item)
 
-    def confirm(item: Planned) -> None:
-        assert item.info is not None and item.live is not None
-        try:
-            result = cluster.apply(item.info, item.body, dry_run=True, force=item.policy is not ApplyPolicy.MERGE)
-        except ObjectError as error:
-            if error.status == 0:
-                raise
-            if error.status == 422 and is_job(item.body):
-                item.replace_job = True
-                live_clean = strip_noise(item.live)
-                item.change = Change(
-                    item.ref,
-                    Action.UPDATE,
-                    item.change.wave,
-                    sides=DiffResult(item.ref, live_clean, strip_noise(item.body)),
-                    message="the Job's template changed; it is deleted and created again",
-                    previous=live_clean,
-                    rerun=True,
-                )
-                return
-            if error.status == 422 and item.live_extras:
-                # the server judges live + git together; the extra items make that invalid
-                # (e.g. a second port named like git's). Sync removes them first.
-                base = strip_noise(remove_extras(item.live, item.live_extras))
-                predicted = merge_locally(base, strip_noise(item.body), item.root)
-                item.change = Change(
-                    item.ref,
-                    Action.UPDATE,
-                    item.change.wave,
-                    sides=DiffResult(item.ref, strip_noise(item.live), predicted),
-                    message="predicted locally: items other managers added are removed first",
-                )
-                return
+def settled_locally(cluster: Cluster, item: Planned, live_state: LiveState, target: Target) -> bool:
+    """Decide ``item`` without the server where possible (errors, apply policies, creates,
+    finished or re-run Jobs, objects that match git); False when a dry-run must tell."""
+    if item.change.action is Action.ERROR or item.info is None:
+        return True
+    if item.policy is ApplyPolicy.IGNORE or (item.policy is ApplyPolicy.IF_NOT_PRESENT and item.live):
+        item.change = item.change.with_action(Action.UNCHANGED, describe(item.ref, item.policy))
+        return True
+    if item.live is None and is_job(item.body) and finished_and_gone(item, target):
+        return True
+    if item.live is None:
+        plan_create(item, live_state)
+        return True
+    item.root = schema_root(cluster, item.ref)
+    if is_job(item.body) and rerun_requested(item, target):
+        return True
+    exempt_fields(item, target)
+    if item.policy is ApplyPolicy.MERGE:  # items others added stay: only the server can tell
+        return False
+    local = check_locally(item.body, item.live, item.root, item.left_alone)
+    if local.unchanged:
+        return True
+    item.live_extras = local.extras
+    pointers = {extra.pointer for extra in local.extras}
+    item.live_missing = tuple(m for m in local.missing if m.pointer in pointers)
+    return False
+
+
+def plan_create(item: Planned, live_state: LiveState) -> None:
+    """A create; a task's Job names the Job of the same task it re-runs."""
+    previous = previous_task_job(item.body, live_state.objects.values()) if is_job(item.body) else None
+    item.change = Change(
+        item.ref,
+        Action.CREATE,
+        item.change.wave,
+        sides=DiffResult(item.ref, None, strip_noise(item.body)),
+        previous=None if previous is None else strip_noise(previous),
+        message="" if previous is None else f"re-runs task {task_name(item.body)!r} "
+        f"(previous Job {ref_of(previous).name})",
+    )
+
+
+def confirm_with_server(cluster: Cluster, item: Planned) -> None:
+    """A server-side dry-run apply: the predicted object, compared with the live one."""
+    assert item.info is not None and item.live is not None
+    try:
+        result = cluster.apply(item.info, item.body, dry_run=True, force=item.policy is not ApplyPolicy.MERGE)
+    except InvalidError as error:
+        if is_job(item.body):
+            plan_job_replacement(item)
+        elif item.live_extras:
+            predict_without_extras(item)
+        else:
             item.change = Change(item.ref, Action.ERROR, item.change.wave, message=str(error))
-            return
-        refresh_if_stale(cluster, item, result)
-        extras = () if item.policy is ApplyPolicy.MERGE else extra_items(item.body, result, item.root, item.left_alone)
-        predicted = strip_noise(remove_extras(result, extras))
-        outcome = DiffResult(item.ref, strip_noise(item.live), predicted)
-        if outcome.changed:
-            item.change = Change(item.ref, Action.UPDATE, item.change.wave, sides=outcome)
+        return
+    except ObjectError as error:
+        item.change = Change(item.ref, Action.ERROR, item.change.wave, message=str(error))
+        return
+    refresh_if_stale(cluster, item, result)
+    extras = () if item.policy is ApplyPolicy.MERGE else extra_items(item.body, result, item.root, item.left_alone)
+    predicted = strip_noise(remove_extras(result, extras))
+    outcome = DiffResult(item.ref, strip_noise(item.live), predicted)
+    if outcome.changed:
+        item.change = Change(item.ref, Action.UPDATE, item.change.wave, sides=outcome)
 
-    parallel(workers, confirm, needs_server)
-    pods = read_pods(cluster, {p.ref.namespace for p in planned if needs_pods(p.ref, p.live)}, workers)
-    for item in planned:
-        name_drift_authors(item)
-        item.change = with_health(item.change, item.live, pods)
 
-    desired_keys = {ref_of(o).key for o in prepared}
-    live_only = [obj for key, obj in live_state.objects.items() if key not in desired_keys]
-    owned_count = len(live_state.objects) - len(live_only) + sum(is_owned(o, target.environment) for o in live_only)
-    plan_result = Plan(target, planned, [], dict(live_state.objects), owned_count, pods=pods)
-    plan_result.runs = observe_jobs(live_state.objects.values(), target, [])
-    untracked = [str(ref_of(o)) for o in live_only if is_untracked_legacy(o, target.environment)]
-    if untracked:
-        plan_result.notes.append(
-            f"not pruned: {len(untracked)} object(s) carry this environment's labels but no tracking id "
-            f"(applied before tracking ids, or copied from an owned object): {', '.join(untracked[:3])}"
-            f"{', …' if len(untracked) > 3 else ''}"
-        )
-    if live_state.failures:
-        plan_result.prune_blocked = True
-        for (kind, namespace), failure in sorted(live_state.failures.items()):
-            where = f" in {namespace}" if namespace else ""
-            plan_result.notes.append(f"cannot list {kind}{where} (HTTP {failure.status}); prune skipped")
+def plan_job_replacement(item: Planned) -> None:
+    """A Job template is immutable: a changed one is deleted and created again."""
+    assert item.live is not None
+    item.replace_job = True
+    live_clean = strip_noise(item.live)
+    item.change = Change(
+        item.ref,
+        Action.UPDATE,
+        item.change.wave,
+        sides=DiffResult(item.ref, live_clean, strip_noise(item.body)),
+        message="the Job's template changed; it is deleted and created again",
+        previous=live_clean,
+        rerun=True,
+    )
+
+
+def predict_without_extras(item: Planned) -> None:
+    """The server judges live + git together and the items other managers added make that
+    invalid (e.g. a second port named like git's): predicted locally, as sync removes them first."""
+    assert item.live is not None
+    base = strip_noise(remove_extras(item.live, item.live_extras))
+    predicted = merge_locally(base, strip_noise(item.body), item.root)
+    item.change = Change(
+        item.ref,
+        Action.UPDATE,
+        item.change.wave,
+        sides=DiffResult(item.ref, strip_noise(item.live), predicted),
+        message="predicted locally: items other managers added are removed first",
+    )
+
+
+def untracked_notes(live_only: Sequence[Manifest], environment: str) -> list[str]:
+    """Labelled objects without a tracking id: never pruned, said once."""
+    untracked = [str(ref_of(o)) for o in live_only if is_untracked_legacy(o, environment)]
+    if not untracked:
+        return []
+    return [
+        f"not pruned: {len(untracked)} object(s) carry this environment's labels but no tracking id "
+        f"(applied before tracking ids, or copied from an owned object): {', '.join(untracked[:3])}"
+        f"{', …' if len(untracked) > 3 else ''}"
+    ]
+
+
+def listing_failure_notes(live_state: LiveState) -> list[str]:
+    """One note per kind and namespace that could not be listed (prune is skipped)."""
+    notes = []
+    for (kind, namespace), failure in sorted(live_state.failures.items()):
+        where = f" in {namespace}" if namespace else ""
+        notes.append(f"cannot list {kind}{where} (HTTP {failure.status}); prune skipped")
+    return notes
+
+
+def plan_deletions(
+    cluster: Cluster,
+    plan_result: Plan,
+    live_only: Sequence[Manifest],
+    prepared: Sequence[Manifest],
+    live_state: LiveState,
+) -> None:
+    """What prune deletes: owned objects git no longer has, and finished Jobs of older revisions
+    beyond the history kept; a Namespace holding objects gitops-agent does not own is kept."""
+    target = plan_result.target
     pruning = plan_prune(
         live_only,
         prepared,
@@ -559,15 +597,8 @@ def plan(
                 )
                 continue
         reason = "finished Job of an older revision" if history else "not in git"
-        change = Change(
-            ref,
-            Action.DELETE,
-            wave_of(ref),
-            sides=DiffResult(ref, strip_noise(obj), None),
-            message=reason,
-        )
+        change = Change(ref, Action.DELETE, wave_of(ref), sides=DiffResult(ref, strip_noise(obj), None), message=reason)
         plan_result.deletions.append(Deletion(obj, info, change, history))
-    return plan_result
 
 
 def diff(cluster: Cluster, desired: Sequence[Manifest], target: Target, *, workers: int = 16) -> ChangeSet:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from gitops_agent.errors import ForbiddenError, NotFoundError
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.health import POD_KINDS, HealthStatus, health_of
 from gitops_agent.reconcile.live import parallel
-from gitops_agent.reconcile.objects import Manifest, ObjectError, ObjectRef
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef
 
-UNREADABLE = frozenset({401, 403, 404})
 """Answers to a Pod list that leave health to the objects' own status (no ``list pods`` right)."""
 
 
@@ -37,9 +37,7 @@ def read_pods(cluster: Cluster, namespaces: Iterable[str], workers: int = 8) -> 
     def list_one(namespace: str) -> list[Manifest]:
         try:
             return cluster.list(info, namespace, "")
-        except ObjectError as error:
-            if error.status in UNREADABLE:
-                return []
-            raise
+        except (ForbiddenError, NotFoundError):
+            return []
 
     return [pod for pods in parallel(workers, list_one, wanted) for pod in pods]

@@ -7,18 +7,10 @@ from dataclasses import dataclass
 
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.reconcile.health import HealthStatus, health_of
-from gitops_agent.reconcile.objects import (
-    ADOPTED_ANNOTATION,
-    PART_OF_LABEL,
-    PRUNE_ANNOTATION,
-    TASK_LABEL,
-    Manifest,
-    annotations_of,
-    is_owned,
-    labels_of,
-    ref_of,
-)
-from gitops_agent.reconcile.waves import is_job, prune_order
+from gitops_agent.reconcile.objects import is_owned
+from gitops_agent.reconcile.waves import prune_order
+from gitops_agent.vocabulary.labels import ADOPTED_ANNOTATION, PRUNE_ANNOTATION
+from gitops_agent.vocabulary.objects import Manifest, annotations_of, ref_of, task_of
 
 
 class PruneRefusedError(InvalidInputError):
@@ -61,11 +53,7 @@ def plan_prune(
     ``job_history`` of them are kept, the rest deleted, and only after the current revision's
     Job succeeded.
     """
-    current_jobs: dict[tuple[str, str], Manifest] = {}
-    for obj in desired:
-        labels = labels_of(obj)
-        if is_job(obj) and TASK_LABEL in labels:
-            current_jobs[(str(labels.get(PART_OF_LABEL, "")), str(labels[TASK_LABEL]))] = obj
+    current_jobs = {task: obj for obj in desired if (task := task_of(obj)) is not None}
     prune: list[Manifest] = []
     kept: list[Manifest] = []
     old_jobs: dict[tuple[str, str], list[Manifest]] = {}
@@ -73,9 +61,8 @@ def plan_prune(
         if not is_owned(obj, environment) or _protected(obj):
             kept.append(obj)
             continue
-        labels = labels_of(obj)
-        task_key = (str(labels.get(PART_OF_LABEL, "")), str(labels.get(TASK_LABEL, "")))
-        if is_job(obj) and TASK_LABEL in labels and task_key in current_jobs:
+        task_key = task_of(obj)
+        if task_key is not None and task_key in current_jobs:
             old_jobs.setdefault(task_key, []).append(obj)
             continue
         prune.append(obj)

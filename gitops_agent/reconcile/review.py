@@ -18,7 +18,8 @@ from typing import Any
 from deepdiff import DeepDiff
 from deepdiff.helper import CannotCompare, notpresent
 
-from gitops_agent.reconcile.normalize import mask_secrets, parse_quantity
+from gitops_agent.vocabulary.masking import mask_secrets
+from gitops_agent.vocabulary.quantities import parse_quantity
 
 MAX_FIELDS = 200
 """At most this many field changes per object (a rewritten object says so in one line)."""

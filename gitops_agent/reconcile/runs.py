@@ -18,16 +18,9 @@ from enum import StrEnum
 from typing import Any
 
 from gitops_agent.reconcile.health import HealthStatus, health_of
-from gitops_agent.reconcile.objects import (
-    PART_OF_LABEL,
-    TASK_LABEL,
-    Manifest,
-    annotations_of,
-    labels_of,
-    ref_of,
-)
+from gitops_agent.vocabulary.labels import PART_OF_LABEL, TASK_LABEL, TEMPLATE_HASH_ANNOTATION
+from gitops_agent.vocabulary.objects import Manifest, annotations_of, labels_of, ref_of
 
-TEMPLATE_HASH_ANNOTATION = "gitops-agent.io/template-hash"
 RunKey = tuple[str, str, str]
 """(namespace, Job name, template hash)."""
 

@@ -30,8 +30,8 @@ from urllib.parse import quote
 from gitops_agent.reconcile.changeset import CHANGING, Action, Change, ChangeSet
 from gitops_agent.reconcile.dag import task_jobs
 from gitops_agent.reconcile.health import HealthStatus
-from gitops_agent.reconcile.objects import Manifest, depends_on, ref_of
-from gitops_agent.reconcile.waves import is_job
+from gitops_agent.reconcile.objects import depends_on
+from gitops_agent.vocabulary.objects import Manifest, is_job, ref_of
 
 MAX_EVENTS = 30
 """At most this many audit events on a page (newest first)."""

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from gitops_agent.reconcile.objects import ObjectRef
+from gitops_agent.vocabulary.objects import ObjectRef
 
 NAMESPACES_AND_CRDS = 0
 CONFIG_AND_RBAC = 1
@@ -78,7 +77,3 @@ def prune_order(ref: ObjectRef) -> tuple[int, int, str, str, str]:
     """Reverse of the apply order (custom resources first, Namespaces last)."""
     wave, rank, kind, namespace, name = apply_order(ref)
     return (-wave, -rank, kind, namespace, name)
-
-
-def is_job(obj: Mapping[str, Any]) -> bool:
-    return obj.get("kind") == "Job" and str(obj.get("apiVersion", "")).startswith("batch/")

@@ -19,9 +19,9 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-Manifest = dict[str, Any]
+from gitops_agent.vocabulary.objects import Manifest
+
 MAX_ENTRIES = 64
 """Entries kept per repository (the least recently written are removed first)."""
 

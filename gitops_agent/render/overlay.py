@@ -12,12 +12,11 @@ import yaml
 
 from gitops_agent.adapters import git as gitops_git
 from gitops_agent.adapters import kustomize
-from gitops_agent.compile.yamlio import READER_VERSION, NonFiniteNumberError, format_path, load_all
 from gitops_agent.errors import GitError, InvalidInputError, KustomizeError
 from gitops_agent.render.cache import RenderCache, files_digest
 from gitops_agent.spec.model import Environment
-
-Manifest = dict[str, Any]
+from gitops_agent.vocabulary.objects import Manifest
+from gitops_agent.vocabulary.yaml import READER_VERSION, NonFiniteNumberError, format_path, load_all
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from gitops_agent.spec.durations import is_zero_duration, parse_duration
 from gitops_agent.spec.model import (
     Alert,
     Autoscale,
@@ -57,7 +56,8 @@ from gitops_agent.spec.model import (
     Workflow,
     frozen_map,
 )
-from gitops_agent.spec.quantities import quantity_text
+from gitops_agent.vocabulary.durations import is_zero_duration, parse_duration
+from gitops_agent.vocabulary.quantities import quantity_text
 
 
 def scalar_text(value: Any) -> str:

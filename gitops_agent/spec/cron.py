@@ -51,30 +51,39 @@ def _field_problem(
     field: str, low: int, high: int, names: dict[str, int], *, allow_question: bool
 ) -> str | None:
     for part in field.split(","):
-        if not part:
-            return "empty list item"
-        base, slash, step = part.partition("/")
-        if slash and (not step.isdigit() or int(step) == 0):
-            return f"step {step!r} must be a positive number"
-        if base in ("*", "?"):
-            if base == "?" and not allow_question:
-                return "'?' is only allowed in the day fields"
-            continue
-        start_text, dash, end_text = base.partition("-")
-        start = _value(start_text, names)
-        if start is None:
-            return f"{start_text!r} is not a number" + (" or name" if names else "")
-        if not low <= start <= high:
-            return f"{start} is out of range {low}-{high}"
-        if dash:
-            end = _value(end_text, names)
-            if end is None:
-                return f"{end_text!r} is not a number" + (" or name" if names else "")
-            if not low <= end <= high:
-                return f"{end} is out of range {low}-{high}"
-            if end < start:
-                return f"range {start}-{end} runs backwards"
+        problem = _item_problem(part, low, high, names, allow_question=allow_question)
+        if problem:
+            return problem
     return None
+
+
+def _item_problem(part: str, low: int, high: int, names: dict[str, int], *, allow_question: bool) -> str | None:
+    """One list item: ``*``, ``?``, a value or a range, with an optional ``/step``."""
+    if not part:
+        return "empty list item"
+    base, slash, step = part.partition("/")
+    if slash and (not step.isdigit() or int(step) == 0):
+        return f"step {step!r} must be a positive number"
+    if base in ("*", "?"):
+        return "'?' is only allowed in the day fields" if base == "?" and not allow_question else None
+    start_text, dash, end_text = base.partition("-")
+    start, problem = _bounded(start_text, low, high, names)
+    if problem or not dash:
+        return problem
+    end, problem = _bounded(end_text, low, high, names)
+    if problem:
+        return problem
+    return f"range {start}-{end} runs backwards" if end < start else None
+
+
+def _bounded(text: str, low: int, high: int, names: dict[str, int]) -> tuple[int, str | None]:
+    """The value of ``text`` and why it is not one within ``low``-``high`` (None when it is)."""
+    value = _value(text, names)
+    if value is None:
+        return 0, f"{text!r} is not a number" + (" or name" if names else "")
+    if not low <= value <= high:
+        return value, f"{value} is out of range {low}-{high}"
+    return value, None
 
 
 def _value(text: str, names: dict[str, int]) -> int | None:

@@ -30,6 +30,7 @@ from gitops_agent.spec.model import Environment, SpecSet, Workflow, frozen_map
 from gitops_agent.spec.schema_check import check_value
 from gitops_agent.spec.semantic_check import check_environment, check_workflow
 from gitops_agent.spec.yaml_positions import Document, YamlPath, format_path, load_yaml
+from gitops_agent.vocabulary.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE, NAME_LABEL
 
 API_VERSION = "gitops-agent.io/v1alpha1"
 KINDS = {"Workflow": "workflow", "Environment": "environment"}
@@ -219,36 +220,32 @@ def _cross_check(repo: Path, workflows: list[_Loaded], environments: list[_Loade
     )
     for env in environments:
         spec = env.data.get("spec")
-        if not isinstance(spec, dict):
-            continue
-        selected = spec.get("workflows")
-        if isinstance(selected, list):
-            for index, name in enumerate(selected):
-                if isinstance(name, str) and name not in by_name:
-                    env.problems.append(env.report(("spec", "workflows", index), f"unknown workflow {name!r}", False))
-        resources = spec.get("resources")
-        for index, entry in enumerate(resources if isinstance(resources, list) else []):
-            if isinstance(entry, str) and not entry.startswith("/") and not (repo / entry).exists():
-                env.problems.append(
-                    env.report(
-                        ("spec", "resources", index),
-                        f"{entry!r} does not exist in the repository",
-                        False,
-                    )
-                )
-        overrides = spec.get("overrides")
-        if isinstance(overrides, dict):
-            for name, override in overrides.items():
-                if isinstance(selected, list) and name in by_name and name not in selected:
-                    env.problems.append(
-                        env.report(
-                            ("spec", "overrides", name),
-                            f"workflow {name!r} is not deployed here (not in spec.workflows)",
-                            True,
-                        )
-                    )
-                _check_override(env, name, override, by_name)
+        if isinstance(spec, dict):
+            _check_references(repo, env, spec, by_name)
     _check_service_names(workflows, environments)
+
+
+def _check_references(repo: Path, env: _Loaded, spec: Mapping[str, Any], by_name: Mapping[str, _Loaded]) -> None:
+    """What an environment names exists: its workflows, its resources, the workflows it overrides."""
+    selected = spec.get("workflows")
+    if isinstance(selected, list):
+        for index, name in enumerate(selected):
+            if isinstance(name, str) and name not in by_name:
+                env.problems.append(env.report(("spec", "workflows", index), f"unknown workflow {name!r}", False))
+    resources = spec.get("resources")
+    for index, entry in enumerate(resources if isinstance(resources, list) else []):
+        if isinstance(entry, str) and not entry.startswith("/") and not (repo / entry).exists():
+            env.problems.append(
+                env.report(("spec", "resources", index), f"{entry!r} does not exist in the repository", False)
+            )
+    overrides = spec.get("overrides")
+    if not isinstance(overrides, dict):
+        return
+    for name, override in overrides.items():
+        if isinstance(selected, list) and name in by_name and name not in selected:
+            message = f"workflow {name!r} is not deployed here (not in spec.workflows)"
+            env.problems.append(env.report(("spec", "overrides", name), message, True))
+        _check_override(env, name, override, by_name)
 
 
 def _check_override(env: _Loaded, name: str, override: Any, by_name: Mapping[str, _Loaded]) -> None:
@@ -387,7 +384,7 @@ def _check_resources(repo: Path, env: _Loaded) -> None:
     found, problems = read_resources(repo, resources, locate)
     env.problems.extend(problems)
     if isinstance(namespace, str) and not problems:
-        own = {"app.kubernetes.io/name": namespace, "app.kubernetes.io/managed-by": "gitops-agent"}
+        own = {NAME_LABEL: namespace, MANAGED_BY_LABEL: MANAGED_BY_VALUE}
         env.problems.extend(fold_namespaces(namespace, own, published_namespaces(found))[1])
         env.problems.extend(duplicate_objects(found, namespace))
 

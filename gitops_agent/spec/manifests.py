@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from gitops_agent.errors import Diagnostic
-from gitops_agent.reconcile.ignore import ApplyPolicy
-from gitops_agent.reconcile.objects import SSA_ANNOTATION
 from gitops_agent.spec.list_keys import duplicate_list_keys
 from gitops_agent.spec.yaml_positions import MANIFEST_LIMITS, Document, YamlPath, load_yaml
+from gitops_agent.vocabulary.labels import SSA_ANNOTATION, ApplyPolicy
+from gitops_agent.vocabulary.objects import split_api_version
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -250,7 +250,7 @@ def object_ids(resources: ResourceSet) -> list[tuple[ObjectId, Document, YamlPat
                 if not (isinstance(name, str) and isinstance(kind, str) and isinstance(api_version, str)):
                     continue
                 if kind != "Namespace":
-                    found.append(((api_version.rpartition("/")[0], kind, name), document, at))
+                    found.append(((split_api_version(api_version)[0], kind, name), document, at))
     return found
 
 

@@ -126,34 +126,31 @@ def _message(error: ValidationError, path: YamlPath, custom: Any) -> str:
         return f"must be {' or '.join(_article(t) for t in wanted)}, not {_json_type(instance)}"
     if validator == "const":
         return f"must be {expected!r}" + ("" if secret_area else f", not {_show(instance)}")
-    if validator == "enum":
-        return "must be one of: " + ", ".join(str(v) for v in expected)
     if validator == "pattern":
         shown = "value" if secret_area else _show(instance)
         return f"{shown} does not match the pattern {expected}"
-    if validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        word = {
-            "minimum": "at least",
-            "exclusiveMinimum": "greater than",
-            "maximum": "at most",
-            "exclusiveMaximum": "less than",
-        }[validator]
-        return f"must be {word} {expected}"
-    if validator == "minLength":
-        return "must not be empty" if expected == 1 else f"must have at least {expected} characters"
-    if validator == "maxLength":
-        return f"must have at most {expected} characters"
-    if validator == "minItems":
-        return f"must have at least {expected} items"
-    if validator == "maxItems":
-        return f"must have at most {expected} items"
-    if validator == "uniqueItems":
-        return "items must be unique"
-    if validator == "minProperties":
-        return f"must have at least {expected} entries"
-    if validator == "maxProperties":
-        return f"must have at most {expected} entries"
-    return f"is invalid ({validator})"
+    if validator == "minLength" and expected == 1:
+        return "must not be empty"
+    if validator == "enum":
+        return "must be one of: " + ", ".join(str(v) for v in expected)
+    template = _BOUND_MESSAGES.get(validator)
+    return template.format(expected) if template is not None else f"is invalid ({validator})"
+
+
+_BOUND_MESSAGES = {
+    "minimum": "must be at least {}",
+    "exclusiveMinimum": "must be greater than {}",
+    "maximum": "must be at most {}",
+    "exclusiveMaximum": "must be less than {}",
+    "minLength": "must have at least {} characters",
+    "maxLength": "must have at most {} characters",
+    "minItems": "must have at least {} items",
+    "maxItems": "must have at most {} items",
+    "uniqueItems": "items must be unique",
+    "minProperties": "must have at least {} entries",
+    "maxProperties": "must have at most {} entries",
+}
+"""JSON Schema keywords whose message only names the schema's value."""
 
 
 def _article(json_type: str) -> str:

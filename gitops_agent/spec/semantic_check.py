@@ -13,10 +13,10 @@ from typing import Any, TypeGuard
 
 from gitops_agent.errors import Diagnostic
 from gitops_agent.spec.cron import cron_problem
-from gitops_agent.spec.durations import duration_problem, is_zero_duration, parse_duration
-from gitops_agent.spec.quantities import parse_quantity
 from gitops_agent.spec.secret_scan import credential_kind, secret_name_reason
 from gitops_agent.spec.yaml_positions import YamlPath
+from gitops_agent.vocabulary.durations import duration_problem, is_zero_duration, parse_duration
+from gitops_agent.vocabulary.quantities import parse_quantity
 
 Report = Callable[[YamlPath, str, bool], Diagnostic]
 """``report(path, message, key)``: a diagnostic at ``path`` (its key when ``key``)."""
@@ -60,48 +60,7 @@ def check_workflow(data: Any, report: Report) -> list[Diagnostic]:
 
     scheduled = {t for t, body in tasks.items() if isinstance(body, dict) and "schedule" in body}
     for task, body in tasks.items():
-        path = (*sp, "tasks", task)
-        body_map = _map(body)
-        if name:
-            if task in scheduled and len(name) + 1 + len(task) > CRONJOB_NAME_MAX:
-                out.append(
-                    report(
-                        path,
-                        f"name too long: CronJob name '{name}-{task}' would have "
-                        f"{len(name) + 1 + len(task)} characters (at most {CRONJOB_NAME_MAX})",
-                        True,
-                    )
-                )
-            elif task not in scheduled and len(name) + 1 + len(task) + 8 + 1 > JOB_NAME_MAX:
-                out.append(
-                    report(
-                        path,
-                        f"name too long: Job name '{name}-{task}-<8 hex>' would have "
-                        f"{len(name) + len(task) + 1 + JOB_HASH_SUFFIX} characters "
-                        f"(at most {JOB_NAME_MAX})",
-                        True,
-                    )
-                )
-        schedule = body_map.get("schedule")
-        if isinstance(schedule, str):
-            problem = cron_problem(schedule)
-            if problem:
-                out.append(report((*path, "schedule"), f"invalid cron schedule: {problem}", False))
-            if "dependsOn" in body_map:
-                out.append(
-                    report(
-                        (*path, "dependsOn"),
-                        "a scheduled task runs on its own schedule, outside the DAG, and cannot have dependsOn",
-                        True,
-                    )
-                )
-        else:
-            _check_depends(report, path, task, body_map, tasks, services, scheduled, out)
-        _duration(report, (*path, "timeout"), body_map.get("timeout"), out)
-        _check_container(report, path, body_map, defaults, out)
-        _check_parallel(report, path, body_map, out)
-        if isinstance(body_map.get("sweep"), dict):
-            _check_sweep(report, path, task, body_map, tasks, out)
+        _check_task(report, (*sp, "tasks", task), name, task, _map(body), tasks, services, scheduled, defaults, out)
 
     for service, body in services.items():
         path = (*sp, "services", service)
@@ -158,6 +117,61 @@ def _check_retrain(
             seen[task] = index
 
 
+def _check_task(
+    report: Report,
+    path: YamlPath,
+    name: str | None,
+    task: str,
+    body_map: Mapping[str, Any],
+    tasks: Mapping[str, Any],
+    services: Mapping[str, Any],
+    scheduled: set[str],
+    defaults: Mapping[str, Any],
+    out: list[Diagnostic],
+) -> None:
+    """One task: the name of its Job or CronJob, its schedule or dependencies, timeout, container."""
+    if name:
+        if task in scheduled and len(name) + 1 + len(task) > CRONJOB_NAME_MAX:
+            out.append(
+                report(
+                    path,
+                    f"name too long: CronJob name '{name}-{task}' would have "
+                    f"{len(name) + 1 + len(task)} characters (at most {CRONJOB_NAME_MAX})",
+                    True,
+                )
+            )
+        elif task not in scheduled and len(name) + 1 + len(task) + 8 + 1 > JOB_NAME_MAX:
+            out.append(
+                report(
+                    path,
+                    f"name too long: Job name '{name}-{task}-<8 hex>' would have "
+                    f"{len(name) + len(task) + 1 + JOB_HASH_SUFFIX} characters "
+                    f"(at most {JOB_NAME_MAX})",
+                    True,
+                )
+            )
+    schedule = body_map.get("schedule")
+    if isinstance(schedule, str):
+        problem = cron_problem(schedule)
+        if problem:
+            out.append(report((*path, "schedule"), f"invalid cron schedule: {problem}", False))
+        if "dependsOn" in body_map:
+            out.append(
+                report(
+                    (*path, "dependsOn"),
+                    "a scheduled task runs on its own schedule, outside the DAG, and cannot have dependsOn",
+                    True,
+                )
+            )
+    else:
+        _check_depends(report, path, task, body_map, tasks, services, scheduled, out)
+    _duration(report, (*path, "timeout"), body_map.get("timeout"), out)
+    _check_container(report, path, body_map, defaults, out)
+    _check_parallel(report, path, body_map, out)
+    if isinstance(body_map.get("sweep"), dict):
+        _check_sweep(report, path, task, body_map, tasks, out)
+
+
 def _check_depends(
     report: Report,
     path: YamlPath,
@@ -208,50 +222,63 @@ def _check_cycles(report: Report, tasks: Mapping[str, Any], scheduled: set[str])
 
 def _strongly_connected(graph: Mapping[str, list[str]]) -> list[list[str]]:
     """Tarjan's algorithm, iterative (no recursion limit on big graphs)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    result: list[list[str]] = []
-    counter = 0
+    tarjan = _Tarjan(graph)
     for root in sorted(graph):
-        if root in index:
-            continue
-        work: list[tuple[str, Iterator[str]]] = [(root, iter(sorted(graph[root])))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
+        if root not in tarjan.index:
+            tarjan.visit(root)
+    return tarjan.components
+
+
+class _Tarjan:
+    """The state of Tarjan's strongly connected components search."""
+
+    def __init__(self, graph: Mapping[str, list[str]]) -> None:
+        self.graph = graph
+        self.index: dict[str, int] = {}
+        self.low: dict[str, int] = {}
+        self.on_stack: set[str] = set()
+        self.stack: list[str] = []
+        self.components: list[list[str]] = []
+
+    def _enter(self, node: str, work: list[tuple[str, Iterator[str]]]) -> None:
+        self.index[node] = self.low[node] = len(self.index)
+        self.stack.append(node)
+        self.on_stack.add(node)
+        work.append((node, iter(sorted(self.graph[node]))))
+
+    def visit(self, root: str) -> None:
+        work: list[tuple[str, Iterator[str]]] = []
+        self._enter(root, work)
         while work:
             node, children = work[-1]
-            advanced = False
-            for child in children:
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(graph[child]))))
-                    advanced = True
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            if advanced:
+            child = self._next_unvisited(node, children)
+            if child is not None:
+                self._enter(child, work)
                 continue
             work.pop()
             if work:
                 parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                component: list[str] = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                result.append(sorted(component))
-    return result
+                self.low[parent] = min(self.low[parent], self.low[node])
+            if self.low[node] == self.index[node]:
+                self._pop_component(node)
+
+    def _next_unvisited(self, node: str, children: Iterator[str]) -> str | None:
+        for child in children:
+            if child not in self.index:
+                return child
+            if child in self.on_stack:
+                self.low[node] = min(self.low[node], self.index[child])
+        return None
+
+    def _pop_component(self, node: str) -> None:
+        component: list[str] = []
+        while True:
+            member = self.stack.pop()
+            self.on_stack.discard(member)
+            component.append(member)
+            if member == node:
+                break
+        self.components.append(sorted(component))
 
 
 def _cycle_in(graph: Mapping[str, list[str]], component: list[str]) -> list[str]:
@@ -421,23 +448,8 @@ def _check_service(
 ) -> None:
     ports = _map(body.get("ports"))
     _check_port_numbers(report, (*path, "ports"), ports, out)
-    probes = _map(body.get("probes"))
-    for kind, probe in probes.items():
-        probe_map = _map(probe)
-        at = (*path, "probes", kind)
-        has_http = "path" in probe_map or "port" in probe_map
-        if "command" in probe_map and has_http:
-            out.append(report(at, "a probe is either HTTP (path, port) or exec (command)", True))
-        elif "command" not in probe_map and not has_http:
-            out.append(report(at, "a probe needs path and port, or command", True))
-        elif has_http and "port" not in probe_map:
-            out.append(report(at, "an HTTP probe needs a port", True))
-        elif has_http and "path" not in probe_map:
-            out.append(report(at, "an HTTP probe needs a path", True))
-        port = probe_map.get("port")
-        if isinstance(port, str) and port not in ports:
-            declared = ", ".join(sorted(ports)) or "none"
-            out.append(report((*at, "port"), f"unknown port {port!r} (declared ports: {declared})", False))
+    for kind, probe in _map(body.get("probes")).items():
+        _check_probe(report, (*path, "probes", kind), _map(probe), ports, out)
     autoscale = _map(body.get("autoscale"))
     low, high = autoscale.get("min"), autoscale.get("max")
     if type(low) is int and type(high) is int and low > high:
@@ -447,14 +459,38 @@ def _check_service(
     if "disruption" in body and isinstance(body["disruption"], dict):
         chosen = [k for k in ("minAvailable", "maxUnavailable") if k in body["disruption"]]
         if len(chosen) != 1:
-            out.append(
-                report(
-                    (*path, "disruption"),
-                    "set exactly one of minAvailable or maxUnavailable",
-                    True,
-                )
-            )
-    variants = _map(body.get("variants"))
+            out.append(report((*path, "disruption"), "set exactly one of minAvailable or maxUnavailable", True))
+    _check_variants(report, path, service, _map(body.get("variants")), services, out)
+
+
+def _check_probe(
+    report: Report, at: YamlPath, probe: Mapping[str, Any], ports: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    """An HTTP probe (path and a declared port) or an exec probe (command), not both."""
+    has_http = "path" in probe or "port" in probe
+    if "command" in probe and has_http:
+        out.append(report(at, "a probe is either HTTP (path, port) or exec (command)", True))
+    elif "command" not in probe and not has_http:
+        out.append(report(at, "a probe needs path and port, or command", True))
+    elif has_http and "port" not in probe:
+        out.append(report(at, "an HTTP probe needs a port", True))
+    elif has_http and "path" not in probe:
+        out.append(report(at, "an HTTP probe needs a path", True))
+    port = probe.get("port")
+    if isinstance(port, str) and port not in ports:
+        declared = ", ".join(sorted(ports)) or "none"
+        out.append(report((*at, "port"), f"unknown port {port!r} (declared ports: {declared})", False))
+
+
+def _check_variants(
+    report: Report,
+    path: YamlPath,
+    service: str,
+    variants: Mapping[str, Any],
+    services: Mapping[str, Any],
+    out: list[Diagnostic],
+) -> None:
+    """Each A/B variant's Deployment name, what it changes, and weights leaving the main Deployment some."""
     total = 0
     for variant, spec in variants.items():
         at = (*path, "variants", variant)
@@ -462,24 +498,7 @@ def _check_service(
         weight = spec_map.get("weight")
         if isinstance(weight, int) and not isinstance(weight, bool):
             total += weight
-        deployment = f"{service}-{variant}"
-        if len(deployment) > DEPLOYMENT_NAME_MAX:
-            out.append(
-                report(
-                    at,
-                    f"name too long: Deployment '{deployment}' would have {len(deployment)} "
-                    f"characters (at most {DEPLOYMENT_NAME_MAX})",
-                    True,
-                )
-            )
-        if deployment in services:
-            out.append(
-                report(
-                    at,
-                    f"variant Deployment '{deployment}' clashes with service {deployment!r}",
-                    True,
-                )
-            )
+        _check_variant_name(report, at, f"{service}-{variant}", services, out)
         if isinstance(spec, dict) and "image" not in spec_map and "env" not in spec_map:
             out.append(report(at, "a variant must change image or env", True))
         _check_env(report, (*at, "env"), spec_map.get("env"), out)
@@ -492,6 +511,22 @@ def _check_service(
                 True,
             )
         )
+
+
+def _check_variant_name(
+    report: Report, at: YamlPath, deployment: str, services: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    if len(deployment) > DEPLOYMENT_NAME_MAX:
+        out.append(
+            report(
+                at,
+                f"name too long: Deployment '{deployment}' would have {len(deployment)} "
+                f"characters (at most {DEPLOYMENT_NAME_MAX})",
+                True,
+            )
+        )
+    if deployment in services:
+        out.append(report(at, f"variant Deployment '{deployment}' clashes with service {deployment!r}", True))
 
 
 def _check_monitoring(

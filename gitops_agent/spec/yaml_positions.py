@@ -33,7 +33,7 @@ import functools
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -359,6 +359,20 @@ class _GoYamlTabsScanner(Scanner):
         self.allow_simple_key = True
         if self._at_document_marker():
             return None
+        breaks = self._following_breaks(indent, start_mark)
+        if breaks is None:
+            return None
+        if line_break != "\n":
+            chunks.append(line_break)
+        elif not breaks:
+            chunks.append(" ")
+        chunks.extend(breaks)
+        return chunks
+
+    def _following_breaks(self, indent: int, start_mark: Any) -> list[str] | None:
+        """The line breaks of the blank lines that follow (spaces and allowed tabs skipped);
+        None at a document marker. A tab left of the scalar's indentation is refused, as go-yaml does."""
+        peek, forward = self.reader.peek, self.reader.forward
         breaks: list[str] = []
         while peek() in " \t" + _BREAKS:
             if peek() == " ":
@@ -376,16 +390,37 @@ class _GoYamlTabsScanner(Scanner):
                 breaks.append(self.scan_line_break())
                 if self._at_document_marker():
                     return None
-        if line_break != "\n":
-            chunks.append(line_break)
-        elif not breaks:
-            chunks.append(" ")
-        chunks.extend(breaks)
-        return chunks
+        return breaks
 
     def _at_document_marker(self) -> bool:
         prefix = self.reader.prefix(3)
         return prefix in ("---", "...") and self.reader.peek(3) in _END + " \t"
+
+
+@dataclass
+class _DocumentState:
+    """One document under construction: open collections, positions, anchors and its root."""
+
+    stack: list[_Container] = field(default_factory=list)
+    values: dict[YamlPath, Position] = field(default_factory=dict)
+    keys: dict[YamlPath, Position] = field(default_factory=dict)
+    anchors: dict[str, Any] = field(default_factory=dict)
+    root: Any = None
+
+
+def _attach(parent: _Container | None, value: Any, event: Any, doc: _DocumentState) -> None:
+    """``value`` becomes the root, the pending key's value (or merge value), or a list item."""
+    if parent is None:
+        doc.root = value
+    elif isinstance(parent.value, dict):
+        assert parent.pending_key is not None
+        if parent.merging:
+            parent.merge, parent.merge_pos, parent.merging = value, _pos(event), False
+        else:
+            parent.value[parent.pending_key] = value
+        parent.pending_key = None
+    else:
+        parent.value.append(value)
 
 
 class _Builder:
@@ -406,77 +441,70 @@ class _Builder:
             events = iter(_LIBYAML_PARSE(text))
         else:
             events = iter(self._yaml.parse(text))
-        stack: list[_Container] = []
-        values: dict[YamlPath, Position] = {}
-        keys: dict[YamlPath, Position] = {}
-        anchors: dict[str, Any] = {}
-        root: Any = None
+        doc = _DocumentState()
         for event in events:
             kind = type(event).__name__
             if kind in ("StreamStartEvent", "StreamEndEvent"):
                 continue
             if kind == "DocumentStartEvent":
-                stack, values, keys, anchors, root = [], {}, {}, {}, None
-                continue
-            if kind == "DocumentEndEvent":
-                self.documents.append(Document(self.file, root, values, keys))
-                continue
-            if kind in ("MappingEndEvent", "SequenceEndEvent"):
-                done = stack.pop()
+                doc = _DocumentState()
+            elif kind == "DocumentEndEvent":
+                self.documents.append(Document(self.file, doc.root, doc.values, doc.keys))
+            elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+                done = doc.stack.pop()
                 if done.merging or done.merge is not None:
                     _merged(done)
-                if not stack:
-                    root = done.value
-                continue
-            self._count(event, 1)
-            anchor = getattr(event, "anchor", None)
-            if (kind == "AliasEvent" or anchor) and not self.limits.aliases:
-                what = "aliases (*name)" if kind == "AliasEvent" else "anchors (&name)"
-                raise _Refused(*_pos(event), f"YAML {what} are not supported")
-            tag = getattr(event, "tag", None)
-            tag_text = str(tag) if tag is not None else None
-            # A scalar in key position of a mapping: remember it as the pending key.
-            parent = stack[-1] if stack else None
-            if parent is not None and isinstance(parent.value, dict) and parent.pending_key is None:
-                self._key(event, kind, tag_text, parent, keys)
-                continue
-            # A value: work out its path and attach it to its parent.
-            if parent is None:
-                path: YamlPath = ()
-            elif isinstance(parent.value, dict):
-                assert parent.pending_key is not None
-                path = (*parent.path, parent.pending_key)
-                keys[path] = parent.pending_key_pos
+                if not doc.stack:
+                    doc.root = done.value
             else:
-                path = (*parent.path, len(parent.value))
-            values[path] = _pos(event)
-            if kind == "AliasEvent":
-                value = self._alias(event, anchors, stack)
-            elif kind == "ScalarEvent":
-                value = self._scalar(event, tag_text)
-            elif kind in ("MappingStartEvent", "SequenceStartEvent"):
-                if tag_text is not None and tag_text not in (f"{_CORE}map", f"{_CORE}seq"):
-                    raise _Refused(*_pos(event), f"unsupported YAML tag {tag_text!r}")
-                if len(stack) >= self.limits.max_depth:
-                    raise _Refused(*_pos(event), f"YAML is nested deeper than {self.limits.max_depth} levels")
-                value = {} if kind == "MappingStartEvent" else []
-            else:  # pragma: no cover - the event stream has no other kinds
-                raise _Refused(*_pos(event), f"unexpected YAML event {type(event).__name__}")
-            if anchor:
-                anchors[str(anchor)] = value
-            if parent is None:
-                root = value
-            elif isinstance(parent.value, dict):
-                assert parent.pending_key is not None
-                if parent.merging:
-                    parent.merge, parent.merge_pos, parent.merging = value, _pos(event), False
-                else:
-                    parent.value[parent.pending_key] = value
-                parent.pending_key = None
-            else:
-                parent.value.append(value)
-            if isinstance(value, dict | list) and kind in ("MappingStartEvent", "SequenceStartEvent"):
-                stack.append(_Container(path, value))
+                self._node(event, kind, doc)
+
+    def _node(self, event: Any, kind: str, doc: _DocumentState) -> None:
+        """A scalar, alias or collection start: a pending key, or a value attached to its parent."""
+        self._count(event, 1)
+        anchor = getattr(event, "anchor", None)
+        if (kind == "AliasEvent" or anchor) and not self.limits.aliases:
+            what = "aliases (*name)" if kind == "AliasEvent" else "anchors (&name)"
+            raise _Refused(*_pos(event), f"YAML {what} are not supported")
+        tag = getattr(event, "tag", None)
+        tag_text = str(tag) if tag is not None else None
+        # A scalar in key position of a mapping: remember it as the pending key.
+        parent = doc.stack[-1] if doc.stack else None
+        if parent is not None and isinstance(parent.value, dict) and parent.pending_key is None:
+            self._key(event, kind, tag_text, parent, doc.keys)
+            return
+        path = self._value_path(parent, doc)
+        doc.values[path] = _pos(event)
+        value = self._value(event, kind, tag_text, doc)
+        if anchor:
+            doc.anchors[str(anchor)] = value
+        _attach(parent, value, event, doc)
+        if isinstance(value, dict | list) and kind in ("MappingStartEvent", "SequenceStartEvent"):
+            doc.stack.append(_Container(path, value))
+
+    @staticmethod
+    def _value_path(parent: _Container | None, doc: _DocumentState) -> YamlPath:
+        if parent is None:
+            return ()
+        if isinstance(parent.value, dict):
+            assert parent.pending_key is not None
+            path = (*parent.path, parent.pending_key)
+            doc.keys[path] = parent.pending_key_pos
+            return path
+        return (*parent.path, len(parent.value))
+
+    def _value(self, event: Any, kind: str, tag_text: str | None, doc: _DocumentState) -> Any:
+        if kind == "AliasEvent":
+            return self._alias(event, doc.anchors, doc.stack)
+        if kind == "ScalarEvent":
+            return self._scalar(event, tag_text)
+        if kind in ("MappingStartEvent", "SequenceStartEvent"):
+            if tag_text is not None and tag_text not in (f"{_CORE}map", f"{_CORE}seq"):
+                raise _Refused(*_pos(event), f"unsupported YAML tag {tag_text!r}")
+            if len(doc.stack) >= self.limits.max_depth:
+                raise _Refused(*_pos(event), f"YAML is nested deeper than {self.limits.max_depth} levels")
+            return {} if kind == "MappingStartEvent" else []
+        raise _Refused(*_pos(event), f"unexpected YAML event {type(event).__name__}")  # pragma: no cover
 
     def _count(self, event: Any, nodes: int) -> None:
         self._nodes += nodes

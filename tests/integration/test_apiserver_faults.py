@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from gitops_agent.adapters.kustomize import kubectl_path
-from gitops_agent.compile.yamlio import load_all
+from gitops_agent.vocabulary.yaml import load_all
 from tests.support.cluster import install_crds, kube_api
 from tests.support.gitrepos import git, make_gitops_repo
 from tests.support.reliability import ReliabilityCounters

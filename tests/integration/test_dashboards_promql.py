@@ -22,10 +22,10 @@ import yaml
 
 from gitops_agent.adapters.prometheus import PrometheusClient
 from gitops_agent.compile import compile_environment, dashboard
-from gitops_agent.optimize.quantity import parse_quantity
 from gitops_agent.spec import effective_workflow, load_specs
 from gitops_agent.spec.build import build_workflow
 from gitops_agent.spec.model import Container, Workflow
+from gitops_agent.vocabulary.quantities import quantity_float as parse_quantity
 from tests.support.gitrepos import make_gitops_repo
 from tests.support.prometheus import PrometheusFactory, RunningPrometheus, SyntheticSeries, history_end
 

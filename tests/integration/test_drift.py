@@ -228,4 +228,4 @@ def test_secret_values_are_masked_in_diffs(synced: Synced) -> None:
     found = assert_one_change_then_healed(synced, "Secret", "token", by="kubectl-patch")
     text = "".join(c.diff for c in found.changes) + "".join(c.diff for c in created.changes)
     assert "c2VjcmV0LXZhbHVlLTE=" not in text and "b3RoZXItdmFsdWU=" not in text
-    assert "*** (changed)" in text
+    assert "*** (after)" in text

@@ -25,7 +25,7 @@ from gitops_agent.adapters.kube import KubeCluster
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.reconcile.cluster import ResourceInfo
 from gitops_agent.reconcile.leader import LEASE, LeaderElector, LeaderSettings, select_shard, shard_of
-from gitops_agent.reconcile.objects import Manifest, ObjectRef
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef
 from tests.support.gitrepos import git, make_gitops_repo
 from tests.support.reliability import ReliabilityCounters
 from tools.testcluster.launcher import RunningCluster

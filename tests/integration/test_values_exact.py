@@ -14,8 +14,8 @@ import pytest
 
 from gitops_agent.adapters.kustomize import kubectl_path
 from gitops_agent.cli import run
-from gitops_agent.compile import labels as L
-from gitops_agent.compile.yamlio import dump
+from gitops_agent.vocabulary import labels as L
+from gitops_agent.vocabulary.yaml import dump
 from tests.integration.reconcile_helpers import delete_namespaces, get
 from tests.support.gitrepos import git
 from tests.support.number_like import KIND_MEMBERS, overflowing_config
@@ -110,7 +110,7 @@ def test_number_like_strings_and_an_overflowing_config_hash_reach_the_cluster_ex
         assert by_name[("ConfigMap", "values")]["data"] == VALUES
         job_name = next(name for kind, name in by_name if kind == "Job")
         job = get(kube_cluster.kubeconfig, NAMESPACE, "job", job_name)
-        assert job["spec"]["template"]["metadata"]["annotations"][L.CONFIG_HASH] == digest
+        assert job["spec"]["template"]["metadata"]["annotations"][L.CONFIG_HASH_ANNOTATION] == digest
 
         assert run(["render", ENV, "--repo", str(repo)]) == 0
         text = capsys.readouterr().out

@@ -301,8 +301,8 @@ def demo_history(repo: Path, env_name: str, days: float = 7.0) -> list[Synthetic
     fail less often than their main Deployment; tasks ran for one hour (too little data);
     workflows with a retrain policy export ``model_accuracy{namespace, workflow}``, falling
     from 0.95 to 0.85 over the history."""
-    from gitops_agent.optimize.quantity import parse_quantity
     from gitops_agent.spec import effective_workflow, load_specs
+    from gitops_agent.vocabulary.quantities import quantity_float
 
     specs = load_specs(repo)
     env = specs.environments[env_name]
@@ -312,8 +312,8 @@ def demo_history(repo: Path, env_name: str, days: float = 7.0) -> list[Synthetic
             continue
         workflow = effective_workflow(specs, env, name)
         for service in workflow.services:
-            cpu = parse_quantity(service.container.resources.cpu or "500m")
-            memory = parse_quantity(service.container.resources.memory or "512Mi")
+            cpu = quantity_float(service.container.resources.cpu or "500m")
+            memory = quantity_float(service.container.resources.memory or "512Mi")
             count = min(3, service.autoscale.min if service.autoscale else service.replicas or 1)
             for index in range(max(1, count)):
                 series += container_series(

@@ -174,7 +174,7 @@ def test_text_output_makes_unified_diffs_only_for_updates(capsys: pytest.Capture
     from gitops_agent.commands.common import OutputFormat
     from gitops_agent.commands.format import print_change_set
     from gitops_agent.reconcile.changeset import Action, Change, ChangeSet
-    from gitops_agent.reconcile.objects import ObjectRef
+    from gitops_agent.vocabulary.objects import ObjectRef
 
     class Sides:
         made: list[str] = []

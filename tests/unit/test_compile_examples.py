@@ -12,11 +12,11 @@ import kubernetes_validate
 import pytest
 
 from gitops_agent.compile import compile_environment
-from gitops_agent.compile import labels as L
-from gitops_agent.compile.yamlio import load_all
 from gitops_agent.render.overlay import render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import SpecSet
+from gitops_agent.vocabulary import labels as L
+from gitops_agent.vocabulary.yaml import load_all
 from tests.support.gitrepos import make_gitops_repo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def test_every_environment_renders_the_workflows_it_selects(
     assert set(rendered) == {"dev", "staging", "prod"}
     for name, objects in rendered.items():
         env = specs.environments[name]
-        part_of = {o["metadata"].get("labels", {}).get(L.PART_OF) for o in objects} - {None}
+        part_of = {o["metadata"].get("labels", {}).get(L.PART_OF_LABEL) for o in objects} - {None}
         expected = {w for w in specs.workflows if env.selects(w)}
         assert part_of == expected, name
 
@@ -89,13 +89,13 @@ def test_every_object_carries_ownership_labels_and_namespace(
         env = specs.environments[name]
         for obj in objects:
             labels = obj["metadata"]["labels"]
-            assert labels[L.MANAGED_BY] == "gitops-agent"
-            assert labels[L.ENVIRONMENT] == name
+            assert labels[L.MANAGED_BY_LABEL] == "gitops-agent"
+            assert labels[L.ENVIRONMENT_LABEL] == name
             for key, value in env.labels.items():
                 assert labels[key] == value
             if obj["kind"] in {"Namespace", "ServiceAccount", "NetworkPolicy"}:
                 continue
-            assert labels[L.NAME] and labels[L.PART_OF]
+            assert labels[L.NAME_LABEL] and labels[L.PART_OF_LABEL]
             assert obj["metadata"]["namespace"] == env.namespace
 
 
@@ -120,9 +120,9 @@ def test_prod_overrides_and_image_pins_apply(rendered: dict[str, list[dict[str, 
 def test_a_pinned_task_image_gives_the_job_a_new_name(rendered: dict[str, list[dict[str, Any]]]) -> None:
     def jobs(env: str) -> dict[str, str]:
         return {
-            o["metadata"]["labels"][L.TASK]: o["metadata"]["name"]
+            o["metadata"]["labels"][L.TASK_LABEL]: o["metadata"]["name"]
             for o in rendered[env]
-            if o["kind"] == "Job" and o["metadata"]["labels"][L.PART_OF] == "image-recognition"
+            if o["kind"] == "Job" and o["metadata"]["labels"][L.PART_OF_LABEL] == "image-recognition"
         }
 
     dev, prod = jobs("dev"), jobs("prod")
@@ -134,9 +134,10 @@ def test_a_pinned_task_image_gives_the_job_a_new_name(rendered: dict[str, list[d
 
 def test_dag_annotations_and_variant_selectors(rendered: dict[str, list[dict[str, Any]]]) -> None:
     dev = rendered["dev"]
-    fraud = [o for o in dev if o["kind"] == "Job" and o["metadata"]["labels"][L.PART_OF] == "fraud-risk-scoring"]
-    score = next(o for o in fraud if o["metadata"]["labels"][L.TASK] == "score")
-    assert score["metadata"]["annotations"][L.DEPENDS_ON] == "extract-transactions,extract-accounts,extract-devices"
+    fraud = [o for o in dev if o["kind"] == "Job" and o["metadata"]["labels"][L.PART_OF_LABEL] == "fraud-risk-scoring"]
+    score = next(o for o in fraud if o["metadata"]["labels"][L.TASK_LABEL] == "score")
+    depends_on = score["metadata"]["annotations"][L.DEPENDS_ON_ANNOTATION]
+    assert depends_on == "extract-transactions,extract-accounts,extract-devices"
     objects = _by_kind_name(dev)
     service = objects[("Service", "classifier")]["spec"]["selector"]
     for name in ("classifier", "classifier-candidate"):
@@ -144,4 +145,4 @@ def test_dag_annotations_and_variant_selectors(rendered: dict[str, list[dict[str
         pod_labels = deployment["template"]["metadata"]["labels"]
         assert all(pod_labels[k] == v for k, v in service.items())
         assert all(pod_labels[k] == v for k, v in deployment["selector"]["matchLabels"].items())
-    assert objects[("Deployment", "classifier")]["metadata"]["annotations"][L.DEPENDS_ON] == "evaluate"
+    assert objects[("Deployment", "classifier")]["metadata"]["annotations"][L.DEPENDS_ON_ANNOTATION] == "evaluate"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from gitops_agent.compile.patches import apply_json_patch, json_patch
 from gitops_agent.compile.workloads import pin_image, short_hash, split_image
-from gitops_agent.compile.yamlio import dump, load_all
+from gitops_agent.vocabulary.yaml import dump, load_all
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text("ab/~c", max_size=3))
 documents: st.SearchStrategy[Any] = st.recursive(

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gitops_agent.compile import compile_environment
-from gitops_agent.compile import labels as L
-from gitops_agent.compile.yamlio import dump
 from gitops_agent.render.overlay import render_files
 from gitops_agent.spec import load_specs
+from gitops_agent.vocabulary import labels as L
+from gitops_agent.vocabulary.yaml import dump
 from tests.support import published_crds
 
 names = st.text(string.ascii_lowercase, min_size=1, max_size=6).map(lambda s: "n" + s)
@@ -292,7 +292,7 @@ def test_random_valid_specs_compile_deterministically_and_render(tmp_path_factor
     )
     for obj in objects:
         labels = obj["metadata"]["labels"]
-        assert labels[L.MANAGED_BY] == "gitops-agent" and labels[L.ENVIRONMENT] == "test"
+        assert labels[L.MANAGED_BY_LABEL] == "gitops-agent" and labels[L.ENVIRONMENT_LABEL] == "test"
         if obj["kind"] != "Namespace":
             assert obj["metadata"]["namespace"] == env["namespace"]
         if obj["apiVersion"].startswith("gateway.networking.k8s.io/"):

@@ -10,7 +10,7 @@ import pytest
 
 from gitops_agent.reconcile.dag import Gate, gate, task_jobs
 from gitops_agent.reconcile.health import STUCK_WAITING_REASONS, HealthStatus, health_of
-from gitops_agent.reconcile.objects import ref_of
+from gitops_agent.vocabulary.objects import ref_of
 
 NS = "ml"
 UNSCHEDULABLE_MESSAGE = (

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gitops_agent.errors import ClusterError
+from gitops_agent.errors import ClusterError, ConflictError
 from gitops_agent.reconcile.cluster import ResourceInfo
 from gitops_agent.reconcile.leader import LeaderElector, LeaderSettings, lease_expired, run_as_leader
-from gitops_agent.reconcile.objects import Manifest, ObjectError, ObjectRef
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef
 
 FAST = {"lease_duration": 0.6, "renew_deadline": 0.4, "retry_period": 0.1}
 
@@ -42,7 +42,7 @@ class MemoryLeases:
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
         with self.lock:
             if key in self.objects:
-                raise ObjectError(f"Lease/{key[0]}/{key[1]}", 409, "already exists")
+                raise ConflictError(f"Lease/{key[0]}/{key[1]}", 409, "already exists")
             return self._store(key, obj)
 
     def replace(self, info: ResourceInfo, obj: Manifest) -> Manifest:
@@ -51,7 +51,7 @@ class MemoryLeases:
         with self.lock:
             current = self.objects[key]
             if obj["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
-                raise ObjectError(f"Lease/{key[0]}/{key[1]}", 409, "the object has been modified")
+                raise ConflictError(f"Lease/{key[0]}/{key[1]}", 409, "the object has been modified")
             return self._store(key, obj)
 
     def _store(self, key: tuple[str, str], obj: Manifest) -> Manifest:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from gitops_agent.optimize.model import Edit, Evidence, Recommendation, Status, Strategy, Target, TargetKind
-from gitops_agent.optimize.quantity import parse_quantity
 from gitops_agent.optimize.queries import QueryKind, replay_counts, replay_query
 from gitops_agent.optimize.replay import attach, current_value, replay
 from gitops_agent.spec.model import Resources
+from gitops_agent.vocabulary.quantities import quantity_float
 
 MI = 1024 * 1024
 TARGET = Target("shop", TargetKind.SERVICE, "api")
@@ -21,7 +21,7 @@ def proposal(field: str, old: str | None, new: str) -> Recommendation:
 
 
 def attached(rec: Recommendation, resources: Resources, usage: list[float]) -> Recommendation:
-    result = replay(usage, current_value(rec, resources), parse_quantity(str(rec.new))) if usage else None
+    result = replay(usage, current_value(rec, resources), quantity_float(str(rec.new))) if usage else None
     return attach(rec, resources, result, EVIDENCE)
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from gitops_agent.compile import labels as L
 from gitops_agent.compile.workloads import deployment, job, job_name
 from gitops_agent.optimize import retrain
 from gitops_agent.optimize.model import Recommendation, Status, Strategy
 from gitops_agent.optimize.proposal import message
 from gitops_agent.optimize.retrain import Quality
 from gitops_agent.spec.model import Container, Direction, Environment, Optimize, Retrain, Service, Task, Workflow
+from gitops_agent.vocabulary import labels as L
 from tests.unit.specs.helpers import assert_only, workflow_problems
 
 F = "workflows/wf.yaml"
@@ -136,14 +136,14 @@ def test_a_run_id_renames_the_task_job_and_everything_downstream() -> None:
     assert names["evaluate"][0] != names["evaluate"][1]
     trained = job(after.tasks[1], after, {})
     annotations = trained["spec"]["template"]["metadata"]["annotations"]
-    assert annotations == {L.RUN_ID: "retrain-20261130T120000Z"}
+    assert annotations == {L.RUN_ID_ANNOTATION: "retrain-20261130T120000Z"}
     evaluated = job(after.tasks[2], after, {})
     assert evaluated["spec"]["template"]["metadata"]["annotations"] == {
-        L.UPSTREAM_RUNS: "train=retrain-20261130T120000Z"
+        L.UPSTREAM_RUNS_ANNOTATION: "train=retrain-20261130T120000Z"
     }
     served = deployment(after.services[0], after)
     assert served["spec"]["template"]["metadata"]["annotations"] == {
-        L.UPSTREAM_RUNS: "train=retrain-20261130T120000Z"
+        L.UPSTREAM_RUNS_ANNOTATION: "train=retrain-20261130T120000Z"
     }
     assert "annotations" not in deployment(before.services[0], before)["spec"]["template"]["metadata"]
 

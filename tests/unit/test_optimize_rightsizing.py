@@ -7,10 +7,11 @@ import math
 import pytest
 
 from gitops_agent.optimize.model import Status, Target, TargetKind, UsageHistory
-from gitops_agent.optimize.quantity import MI, format_cpu, parse_quantity, round_cpu
+from gitops_agent.optimize.quantity import MI, format_cpu, round_cpu
 from gitops_agent.optimize.rightsizing import recommend_cpu, recommend_memory
 from gitops_agent.optimize.threshold import significant
 from gitops_agent.spec.model import Autoscale, Resources, Rightsizing, frozen_map
+from gitops_agent.vocabulary.quantities import quantity_float
 
 TARGET = Target("imgrec", TargetKind.SERVICE, "classifier")
 POLICY = Rightsizing()
@@ -51,7 +52,7 @@ def test_memory_near_the_limit_grows() -> None:
     resources = Resources(cpu="1", memory="512Mi", limits=frozen_map({"memory": "512Mi"}))
     rec = recommend_memory(TARGET, resources, usage(memory=490 * MI), POLICY)
     assert rec.status is Status.PROPOSE
-    assert parse_quantity(str(rec.new)) == math.ceil(490 * 1.15) * MI
+    assert quantity_float(str(rec.new)) == math.ceil(490 * 1.15) * MI
 
 
 def test_memory_floor_is_64mi() -> None:
@@ -116,13 +117,13 @@ def test_rounding_invariants_hold_for_any_usage() -> None:
     def check(cores: float, peak_mi: float, oom: bool) -> None:
         history = usage(cpu=cores, memory=peak_mi * MI, oom=oom)
         cpu = recommend_cpu(TARGET, Resources(), history, POLICY)
-        milli = parse_quantity(str(cpu.new)) * 1000
+        milli = quantity_float(str(cpu.new)) * 1000
         step = 5 if milli < 1000 else 50
         assert round(milli) % step == 0
         assert milli >= max(10, cores * 1000 - 1e-6)
         assert milli < max(10, cores * 1000) + step + 1e-6
         memory = recommend_memory(TARGET, Resources(), history, POLICY)
-        mib = parse_quantity(str(memory.new)) / MI
+        mib = quantity_float(str(memory.new)) / MI
         needed = peak_mi * 1.15
         if oom:
             needed = max(needed, peak_mi + 100, peak_mi * 1.2)

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from gitops_agent.compile import compile_environment
-from gitops_agent.compile.yamlio import load_all
 from gitops_agent.optimize.experiments import recommend_variant
 from gitops_agent.optimize.model import Target, TargetKind, TrafficHistory
 from gitops_agent.optimize.proposal import apply_edits, plan_files
 from gitops_agent.render.overlay import render_files
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import Experiments
+from gitops_agent.vocabulary.yaml import load_all
 
 WORKFLOW = """\
 apiVersion: gitops-agent.io/v1alpha1

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_agent.plan.build import (
-    MASK,
-    MASK_CHANGED,
-    ChangeKind,
-    ObjectKey,
-    Plan,
-    diff_environment,
-    mask_secret,
-)
+from gitops_agent.plan.build import ChangeKind, Plan, diff_environment
+from gitops_agent.vocabulary.masking import MASK, MASK_AFTER, MASK_BEFORE, mask_secrets
+from gitops_agent.vocabulary.objects import ObjectKey
 
 
 def _deploy(name: str, replicas: int = 1, image: str = "img:1") -> dict[str, Any]:
@@ -67,8 +61,8 @@ def test_secret_values_never_appear_and_changes_are_marked() -> None:
     plan = diff_environment("dev", base, head)
     (change,) = plan.changes
     assert "c2VjcmV0" not in change.diff and "YWxpY2U" not in change.diff
-    assert f'+  token: "{MASK_CHANGED}"\n' in change.diff
-    assert f'-  token: "{MASK}"\n' in change.diff
+    assert f'+  token: "{MASK_AFTER}"\n' in change.diff
+    assert f'-  token: "{MASK_BEFORE}"\n' in change.diff
     assert "user" not in "".join(line for line in change.diff.splitlines() if line[:1] in "+-")
     added = diff_environment("dev", [], [{**_secret(k="dG9w"), "stringData": {"p": "plain"}}])
     assert "dG9w" not in added.changes[0].diff and "plain" not in added.changes[0].diff
@@ -78,9 +72,10 @@ def test_secret_values_never_appear_and_changes_are_marked() -> None:
 def test_a_secret_that_only_changed_its_value_still_differs() -> None:
     plan = diff_environment("dev", [_secret(a="MQ==")], [_secret(a="Mg==")])
     assert plan.summary["changed"] == 1
-    masked = mask_secret(_secret(a="Mg=="), _secret(a="MQ=="))
-    assert masked["data"] == {"a": MASK_CHANGED}
-    assert mask_secret(_deploy("x")) == _deploy("x")
+    masked_base, masked_head = mask_secrets(_secret(a="MQ=="), _secret(a="Mg=="))
+    assert masked_base is not None and masked_head is not None
+    assert (masked_base["data"], masked_head["data"]) == ({"a": MASK_BEFORE}, {"a": MASK_AFTER})
+    assert mask_secrets(_deploy("x"), _deploy("y")) == (_deploy("x"), _deploy("y"))
 
 
 def test_plan_changed_and_json() -> None:

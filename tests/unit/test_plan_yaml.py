@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from gitops_agent.plan.build import manifest_lines
+from gitops_agent.vocabulary.yaml import manifest_lines
 
 _scalars = (
     st.none()

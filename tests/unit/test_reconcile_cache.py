@@ -6,10 +6,10 @@ import queue
 import time
 from collections.abc import Iterator
 
-from gitops_agent.errors import ClusterError
+from gitops_agent.errors import ClusterError, api_error
 from gitops_agent.reconcile.cache import CachedCluster
 from gitops_agent.reconcile.cluster import ResourceInfo, WatchEvent
-from gitops_agent.reconcile.objects import Manifest, ObjectError
+from gitops_agent.vocabulary.objects import Manifest
 
 INFO = ResourceInfo("", "v1", "ConfigMap", "configmaps", True)
 
@@ -75,7 +75,7 @@ def test_one_list_then_events_then_relist_after_410() -> None:
         assert feed.list_calls == 1
         # the version expired: list again
         feed.lists.append([cm("c", "20")])
-        feed.events.put(ObjectError("watch ConfigMap", 410, "too old resource version"))
+        feed.events.put(api_error("watch ConfigMap", 410, "too old resource version"))
         eventually(lambda: feed.list_calls == 2)
         eventually(lambda: names(cache) == {"c": "20"})
     finally:

@@ -14,14 +14,15 @@ from gitops_agent.reconcile.desired import prepare_desired
 from gitops_agent.reconcile.fieldset import drift_authors, owned_by, release_fields
 from gitops_agent.reconcile.ignore import (
     CONTROLLER_FIELDS,
-    ApplyPolicy,
     IgnoreRule,
     apply_policy,
     exemptions_for,
     rebase_pointers,
 )
-from gitops_agent.reconcile.objects import is_owned, is_untracked_legacy, ref_of, tracking_id
+from gitops_agent.reconcile.objects import is_owned, is_untracked_legacy, tracking_id
 from gitops_agent.reconcile.options import Target
+from gitops_agent.vocabulary.labels import ApplyPolicy
+from gitops_agent.vocabulary.objects import ref_of
 from tests.unit.specs.helpers import VALID_WORKFLOW, diagnose
 from tests.unit.test_reconcile_fieldset import DESIRED, ROOT, live_copy
 

@@ -11,8 +11,8 @@ from gitops_agent.errors import ClusterError, GitError
 from gitops_agent.reconcile.cluster import ResourceInfo, WatchEvent
 from gitops_agent.reconcile.engine import Target
 from gitops_agent.reconcile.loop import Desired, LoopEnvironment, LoopSettings, Metrics, Reconciler, StatusServer
-from gitops_agent.reconcile.objects import Manifest, ObjectRef, ref_of
 from gitops_agent.reconcile.schema import OpenAPIDocument
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of
 
 CONFIGMAPS = ResourceInfo("", "v1", "ConfigMap", "configmaps", True)
 

@@ -12,11 +12,14 @@ from gitops_agent.reconcile.changeset import Action, Change, ChangeSet
 from gitops_agent.reconcile.dag import Gate, find_cycle, gate, task_jobs
 from gitops_agent.reconcile.diff import unified_diff
 from gitops_agent.reconcile.health import HealthStatus, health_of, worst
-from gitops_agent.reconcile.normalize import mask_secrets, parse_quantity, quantities_equal, strip_noise
-from gitops_agent.reconcile.objects import ObjectRef, ref_of, tracking_id
+from gitops_agent.reconcile.normalize import strip_noise
+from gitops_agent.reconcile.objects import tracking_id
 from gitops_agent.reconcile.pairing import pair_objects
 from gitops_agent.reconcile.prune import PruneRefusedError, check_guards, plan_prune
 from gitops_agent.reconcile.waves import apply_order, prune_order, wave_of
+from gitops_agent.vocabulary.masking import mask_secrets
+from gitops_agent.vocabulary.objects import ObjectRef, ref_of
+from gitops_agent.vocabulary.quantities import parse_quantity, quantities_equal
 
 OWN = {"app.kubernetes.io/managed-by": "gitops-agent", "gitops-agent.io/environment": "dev"}
 
@@ -76,10 +79,10 @@ def test_secret_values_never_appear_in_diffs() -> None:
     after = {**obj("Secret", "s"), "data": {"a": "czE=", "b": "Y2hhbmdlZA=="}}
     masked_before, masked_after = mask_secrets(before, after)
     assert masked_before is not None and masked_after is not None
-    assert masked_before["data"] == {"a": "***", "b": "***"}
-    assert masked_after["data"] == {"a": "***", "b": "*** (changed)"}
+    assert masked_before["data"] == {"a": "***", "b": "*** (before)"}
+    assert masked_after["data"] == {"a": "***", "b": "*** (after)"}
     text = unified_diff(ref_of(after), before, after)
-    assert "czI=" not in text and "Y2hhbmdlZA==" not in text and "*** (changed)" in text
+    assert "czI=" not in text and "Y2hhbmdlZA==" not in text and "*** (after)" in text
     created = unified_diff(ref_of(after), None, after)
     assert "czE=" not in created and created.startswith("--- /dev/null")
 

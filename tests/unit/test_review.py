@@ -53,7 +53,7 @@ def test_secret_values_never_appear_in_field_changes() -> None:
     new = copy.deepcopy(old)
     new["data"]["a"] = "b3RoZXI="
     found = field_changes(old, new)
-    assert [f.to_json() for f in found] == [{"path": "data.a", "old": "***", "new": "*** (changed)"}]
+    assert [f.to_json() for f in found] == [{"path": "data.a", "old": "*** (before)", "new": "*** (after)"}]
     assert "c2VjcmV0" not in repr(found) and "b3RoZXI=" not in repr(found)
 
 

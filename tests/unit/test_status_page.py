@@ -17,7 +17,6 @@ from gitops_agent.reconcile.fieldset import ManagerEntry
 from gitops_agent.reconcile.health import HealthStatus
 from gitops_agent.reconcile.loop import StatusServer
 from gitops_agent.reconcile.metrics import Metrics
-from gitops_agent.reconcile.objects import ObjectRef
 from gitops_agent.reconcile.status_page import (
     NODE_H,
     NODE_W,
@@ -35,6 +34,7 @@ from gitops_agent.reconcile.status_page import (
     task_graph_svg,
     task_nodes,
 )
+from gitops_agent.vocabulary.objects import ObjectRef
 from tests.unit.test_reconcile_loop import round_, setup
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -181,7 +181,7 @@ def test_drift_shows_who_changed_what_with_secret_values_masked() -> None:
     page = snapshot("dev", "ml", "env/dev", later)
     assert [(d.object, d.healed) for d in page.drift] == [("Secret/ml/api-keys", True)]
     assert page.drift[0].changed_by.startswith("kubectl-edit (Update")
-    assert page.drift[0].fields == ("data.token: *** → *** (changed)",)
+    assert page.drift[0].fields == ("data.token: *** (before) → *** (after)",)
     html = render_environment(page)
     assert "aHVudGVyMg" not in html and "c2VjcmV0LXRva2Vu" not in html
     assert page.last_sync is not None and page.last_sync.drift_fix and page.last_sync.result == "success"

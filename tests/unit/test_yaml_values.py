@@ -16,14 +16,20 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from gitops_agent.compile import compile_environment
-from gitops_agent.compile import labels as L
-from gitops_agent.compile.yamlio import NonFiniteNumberError, dump, dump_all, load_all
 from gitops_agent.errors import InvalidInputError
-from gitops_agent.plan.build import manifest_lines
 from gitops_agent.reconcile.diff import to_yaml
 from gitops_agent.render.overlay import read_kustomize_output, render_files
 from gitops_agent.spec import load_specs
-from gitops_agent.yamlscalars import needs_quotes, resolve_plain
+from gitops_agent.vocabulary import labels as L
+from gitops_agent.vocabulary.yaml import (
+    NonFiniteNumberError,
+    dump,
+    dump_all,
+    load_all,
+    manifest_lines,
+    needs_quotes,
+    resolve_plain,
+)
 from tests.support.number_like import KIND_MEMBERS, overflowing_config
 
 # What go-yaml v3 (gopkg.in/yaml.v3 v3.0.1, decoding into an untyped value) gives each plain scalar.
@@ -252,9 +258,9 @@ def test_an_overflowing_config_hash_compiles_and_renders_exactly(tmp_path: Path)
     (tmp_path / "workflows" / "wf.yaml").write_bytes(dump(workflow))
     objects = _render(tmp_path)
     job = _by_name(objects, "Job", next(o["metadata"]["name"] for o in objects if o["kind"] == "Job"))
-    assert job["spec"]["template"]["metadata"]["annotations"][L.CONFIG_HASH] == digest
+    assert job["spec"]["template"]["metadata"]["annotations"][L.CONFIG_HASH_ANNOTATION] == digest
     assert isinstance(resolve_plain(digest), str)  # kustomize prints it plain
-    assert f"{L.CONFIG_HASH}: {digest}\n" in _kustomize_text(tmp_path)
+    assert f"{L.CONFIG_HASH_ANNOTATION}: {digest}\n" in _kustomize_text(tmp_path)
     json.dumps(objects, allow_nan=False)
 
 
