@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from gitops_agent.adapters.prometheus import PrometheusClient  # noqa: E402
 from gitops_agent.cli import run  # noqa: E402
-from gitops_agent.optimize.engine import fetch, plan_for, recommend, replay_proposals  # noqa: E402
+from gitops_agent.optimize.recommend import fetch, plan_for, recommend, replay_proposals  # noqa: E402
 from gitops_agent.spec import effective_workflow, load_specs  # noqa: E402
 from tests.support.gitrepos import git  # noqa: E402
 from tests.support.prometheus import (  # noqa: E402

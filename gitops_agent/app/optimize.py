@@ -16,15 +16,6 @@ from gitops_agent.adapters.prometheus import PrometheusClient
 from gitops_agent.compile import compile_environment
 from gitops_agent.errors import InvalidInputError, SpecError
 from gitops_agent.optimize import report, sweeps
-from gitops_agent.optimize.engine import (
-    RefusedPolicyQuery,
-    fetch,
-    nothing_to_do,
-    plan_for,
-    recommend,
-    replay_proposals,
-    retrain_recommendations,
-)
 from gitops_agent.optimize.model import Recommendation
 from gitops_agent.optimize.proposal import (
     ProposalResult,
@@ -32,6 +23,15 @@ from gitops_agent.optimize.proposal import (
     default_branch,
     pending_retrains,
     write_proposal,
+)
+from gitops_agent.optimize.recommend import (
+    RefusedPolicyQuery,
+    fetch,
+    nothing_to_do,
+    plan_for,
+    recommend,
+    replay_proposals,
+    retrain_recommendations,
 )
 from gitops_agent.spec import effective_workflow, load_specs
 from gitops_agent.spec.loader import locate

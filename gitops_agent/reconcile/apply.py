@@ -20,8 +20,8 @@ from gitops_agent.reconcile.objects import depends_on
 from gitops_agent.reconcile.options import SyncOptions, Target
 from gitops_agent.reconcile.planning import (
     Deletion,
-    Plan,
     Planned,
+    SyncPlan,
     deepest_first,
     observe_jobs,
     plan,
@@ -40,7 +40,7 @@ from gitops_agent.vocabulary.objects import Manifest, is_job, ref_of, task_of
 @dataclass
 class _SyncRun:
     cluster: Cluster
-    plan: Plan
+    plan: SyncPlan
     options: SyncOptions
     force: bool
     progress: Callable[[str], None]
@@ -283,7 +283,7 @@ def is_service_account_token(obj: Manifest) -> bool:
     return obj.get("kind") == "Secret" and obj.get("type") == "kubernetes.io/service-account-token"
 
 
-def apply_waves(run: _SyncRun, the_plan: Plan) -> None:
+def apply_waves(run: _SyncRun, the_plan: SyncPlan) -> None:
     """Each wave in order (Jobs and objects that wait for tasks in DAG order, in the Jobs
     wave); after a wave fails, what the later ones would change is blocked."""
     gated = [p for p in the_plan.objects if is_job(p.body) or depends_on(p.body)]

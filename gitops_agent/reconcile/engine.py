@@ -13,13 +13,13 @@ from gitops_agent.reconcile.apply import sync
 from gitops_agent.reconcile.desired import prepare_desired
 from gitops_agent.reconcile.live import MANAGED_KINDS, LiveState, read_live
 from gitops_agent.reconcile.options import SyncOptions, Target
-from gitops_agent.reconcile.planning import Plan, diff, plan
+from gitops_agent.reconcile.planning import SyncPlan, diff, plan
 
 __all__ = [
     "MANAGED_KINDS",
     "LiveState",
-    "Plan",
     "SyncOptions",
+    "SyncPlan",
     "Target",
     "diff",
     "plan",

@@ -80,7 +80,7 @@ class Deletion:
 
 
 @dataclass
-class Plan:
+class SyncPlan:
     """Everything a diff found; a sync executes it."""
 
     target: Target
@@ -354,7 +354,7 @@ def plan(
     target: Target,
     *,
     workers: int = 16,
-) -> Plan:
+) -> SyncPlan:
     """Compare desired objects with the cluster; no writes (dry-runs only where needed)."""
     prepared = prepare_desired(desired, target)
     live_state = read_live(cluster, prepared, target, workers=workers)
@@ -369,7 +369,7 @@ def plan(
     desired_keys = {ref_of(o).key for o in prepared}
     live_only = [obj for key, obj in live_state.objects.items() if key not in desired_keys]
     owned_count = len(live_state.objects) - len(live_only) + sum(is_owned(o, target.environment) for o in live_only)
-    plan_result = Plan(target, planned, [], dict(live_state.objects), owned_count, pods=pods)
+    plan_result = SyncPlan(target, planned, [], dict(live_state.objects), owned_count, pods=pods)
     plan_result.runs = observe_jobs(live_state.objects.values(), target, [])
     plan_result.notes.extend(untracked_notes(live_only, target.environment))
     if live_state.failures:
@@ -567,7 +567,7 @@ def listing_failure_notes(live_state: LiveState) -> list[str]:
 
 def plan_deletions(
     cluster: Cluster,
-    plan_result: Plan,
+    plan_result: SyncPlan,
     live_only: Sequence[Manifest],
     prepared: Sequence[Manifest],
     live_state: LiveState,

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import pytest
 
 from gitops_agent.adapters.prometheus import PrometheusClient
-from gitops_agent.optimize.engine import fetch, plan_for, recommend
 from gitops_agent.optimize.model import Status, Strategy
+from gitops_agent.optimize.recommend import fetch, plan_for, recommend
 from gitops_agent.optimize.sequential import msprt
 from gitops_agent.spec.build import build_workflow
 from gitops_agent.spec.model import Workflow

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gitops_agent.optimize.engine import DEFAULT_POLICY, nothing_to_do, plan_for, rightsizing_policy
 from gitops_agent.optimize.queries import QueryKind
+from gitops_agent.optimize.recommend import DEFAULT_POLICY, nothing_to_do, plan_for, rightsizing_policy
 from gitops_agent.spec.model import Container, Experiments, Optimize, Rightsizing, Service, Task, Workflow
 
 SERVICE = Service(name="api", container=Container(image="img:1"))

@@ -16,7 +16,7 @@ from kubernetes.utils import parse_quantity as kubernetes_parse_quantity
 from gitops_agent.commands.common import parse_seconds
 from gitops_agent.errors import InvalidInputError
 from gitops_agent.history.audit import parse_since
-from gitops_agent.optimize.engine import _seconds as _window_seconds
+from gitops_agent.optimize.recommend import _seconds as _window_seconds
 from gitops_agent.plan.build import diff_environment
 from gitops_agent.reconcile.diff import unified_diff
 from gitops_agent.reconcile.objects import has_ownership_labels, is_owned, tracking_id
