@@ -41,15 +41,16 @@ def _clear(repo: Path) -> None:
 
 
 def _counting_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Count kustomize builds (every render that is not served from the cache)."""
+    """Count renders that are not served from the cache of whole renders (each runs kustomize
+    for the slices it does not find in the slice cache, tests/unit/test_render_slices.py)."""
     builds: list[str] = []
-    real: Callable[..., Any] = render_module._render_files
+    real: Callable[..., Any] = render_module.render_sliced
 
-    def counted(files: Any, env_name: str) -> Any:
+    def counted(files: Any, env_name: str, cache: Any) -> Any:
         builds.append(env_name)
-        return real(files, env_name)
+        return real(files, env_name, cache)
 
-    monkeypatch.setattr(render_module, "_render_files", counted)
+    monkeypatch.setattr(render_module, "render_sliced", counted)
     return builds
 
 
