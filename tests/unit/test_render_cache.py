@@ -199,3 +199,14 @@ def test_the_kustomize_build_is_asked_once_per_binary(tmp_path: Path, monkeypatc
     other.chmod(0o755)
     monkeypatch.undo()
     assert render_module.kustomize_build(str(other), cache) == "v9.9.9/kustomize-v9"
+
+
+def test_slice_entries_still_read_outlive_newer_unread_ones(tmp_path: Path) -> None:
+    cache = RenderCache(tmp_path / "slices", max_entries=3)
+    cache.store_many({f"s{index}": [{"kind": "ConfigMap", "index": index}] for index in range(3)})
+    for index in range(3):
+        os.utime(cache.directory / f"s{index}.json", ns=(index * 10**9, index * 10**9))
+    cache.touch(["s0"])  # read by the latest render
+    cache.store_many({"s3": [{"kind": "ConfigMap", "index": 3}]})
+    names = {path.stem for path in cache.directory.glob("*.json")}
+    assert names == {"s0", "s2", "s3"}
