@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gitops_agent import render as render_module
 from gitops_agent.compile import compile_environment
@@ -29,6 +31,7 @@ from gitops_agent.render import kubectl_path, read_kustomize_output, render_slic
 from gitops_agent.render_cache import RenderCache
 from gitops_agent.spec import load_specs
 from tests.support.gitrepos import make_gitops_repo
+from tests.unit.test_compile_property import environments, workflow_specs, write_repo
 
 REALWORLD = Path("/work/shared/realworld")
 Tree = dict[str, bytes]
@@ -406,3 +409,20 @@ def test_split_at_boundaries_refuses_a_build_without_its_boundaries() -> None:
     assert split_at_boundaries([cm, boundary_object(0)], 1) is None
     assert split_at_boundaries([boundary_object(1), cm], 1) is None
     assert split_at_boundaries([boundary_object(0), cm], 2) is None
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_valid_specs_render_sliced_byte_identical(tmp_path_factory: Any, data: st.DataObject) -> None:
+    """Random workflows and environments (overrides → patches, labels, image pins): the sliced
+    build prints what the whole overlay's build prints."""
+    workflow = data.draw(workflow_specs(), label="workflow")
+    env = data.draw(environments(workflow), label="environment")
+    root = tmp_path_factory.mktemp("prop-slices")
+    write_repo(root, workflow, env)
+    tree = compiled_trees(root)["test"]
+    plan = plan_slices(tree, "test", build="test")
+    assert isinstance(plan, SlicedOverlay), plan
+    whole = kustomize(tree, "test", root)
+    assert sliced_bytes(tree, plan, root) == whole
+    assert render_sliced(tree, "test", None) == read_kustomize_output(whole, "test")
