@@ -13,7 +13,13 @@ Service range widened to a /16 so every Service gets a ClusterIP) and measures, 
 * no-op diff: ``gitops-agent diff ENV`` (the first one after the sync, then repeats) vs
   ``kubectl diff --server-side -k`` vs ``fluxssa -mode diff`` (build + a dry-run apply per
   object, as ``flux diff kustomization``);
-* the render alone: ``gitops-agent render ENV`` and ``kubectl kustomize`` of the overlay.
+* the render alone: ``gitops-agent render ENV`` (cold, then on the rendered commit) and
+  ``kubectl kustomize`` of the overlay;
+* a spec commit that changes one workflow: ``diff``, ``sync`` and ``plan`` of the new
+  commit, each against a full render of the overlay.
+
+gitops-agent's render cache (whole commits and workflow slices) is emptied before its first
+sync and before one no-op diff, so those include a cold render as their peers' do.
 
 Every measurement is a fresh process timed from start to exit. kubectl and fluxssa build the
 overlay checked out from the environment branch (kustomize on every side). The machine load
@@ -170,6 +176,8 @@ def measure(work: Path, env: dict[str, str], workflows: int, repeat: int, flux: 
     agent, kubectl = agent_path(), kubectl_bin()
 
     print("render alone ...", file=sys.stderr)
+    clear_render_cache(repo)
+    results.add("render agent cold", timed([agent, "render", "agent", "-o", "json"], env, cwd=repo))
     results.add("render agent", timed([agent, "render", "agent", "-o", "json"], env, cwd=repo))
     rendered = timed([kubectl, "kustomize", overlay["kubectl"]], env)
     results.add("render kubectl", rendered)
@@ -185,18 +193,41 @@ def measure(work: Path, env: dict[str, str], workflows: int, repeat: int, flux: 
     settle(env, "e2e-kubectl", pods)
     results.add("sync flux", timed([flux, "-mode", "apply", "-path", overlay["flux"]], env))
     settle(env, "e2e-flux", pods)
+    clear_render_cache(repo)  # the first sync of a new commit renders it
     results.add("sync agent", timed([agent, "sync", "agent"], env, cwd=repo))
     settle(env, "e2e-agent", pods)
 
     print("no-op diff ...", file=sys.stderr)
     results.add("diff agent first", timed([agent, "diff", "agent"], env, cwd=repo))
+    clear_render_cache(repo)
+    results.add("diff agent cold", timed([agent, "diff", "agent"], env, cwd=repo))
     for _ in range(repeat):
         results.add("diff agent", timed([agent, "diff", "agent"], env, cwd=repo))
         results.add("diff kubectl", timed([kubectl, "diff", "--server-side", "--field-manager=kubectl", "-k",
                                            overlay["kubectl"]], env))
         results.add("diff flux", timed([flux, "-mode", "diff", "-path", overlay["flux"]], env))
+
+    print("a commit changing one workflow ...", file=sys.stderr)
+    change_one_workflow(repo, workflows // 2, env)
+    results.add("compile one changed", timed([agent, "compile", "--commit", "--env", "agent"], env, cwd=repo))
+    results.add("diff agent one changed", timed([agent, "diff", "agent"], env, cwd=repo, ok=(1,)))
+    results.add("sync agent one changed", timed([agent, "sync", "agent"], env, cwd=repo))
+    results.add("plan agent one changed", timed([agent, "plan", "--base", "main~1", "--head", "main", "--env", "agent",
+                                                 "-f", "json"], env, cwd=repo, ok=(1,)))
     results.load_after = loadavg()
     return results
+
+
+def clear_render_cache(repo: Path) -> None:
+    """Forget every render of the repository (whole commits and slices): the next command renders cold."""
+    shutil.rmtree(repo / ".git" / "gitops-agent" / "render-cache", ignore_errors=True)
+
+
+def change_one_workflow(repo: Path, index: int, env: dict[str, str]) -> None:
+    """A spec commit that changes one workflow's config (its ConfigMap and its Deployments' config hash)."""
+    path = repo / "workflows" / f"wf-{index:04d}.yaml"
+    path.write_text(path.read_text().replace("threshold: 0.9", "threshold: 0.8"))
+    subprocess.run(["git", "commit", "-q", "-am", f"wf-{index:04d}: threshold 0.8"], cwd=repo, env=env, check=True)
 
 
 def ratio(theirs: float, ours: float) -> str:
@@ -207,8 +238,10 @@ def report(r: Results, repeat: int) -> str:
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     sync_a, sync_k, sync_f = r.median("sync agent"), r.median("sync kubectl"), r.median("sync flux")
     diff_a, diff_k, diff_f = r.median("diff agent"), r.median("diff kubectl"), r.median("diff flux")
-    first = r.median("diff agent first")
-    render_a, render_k = r.median("render agent"), r.median("render kubectl")
+    first, cold = r.median("diff agent first"), r.median("diff agent cold")
+    render_cold, render_a = r.median("render agent cold"), r.median("render agent")
+    render_k = r.median("render kubectl")
+    one = {what: r.median(f"{what} agent one changed") for what in ("diff", "sync", "plan")}
     lines = [
         f"## End to end: the commands as typed, {r.workflows} compiled workflows (`bench/e2e_bench.py`)",
         "",
@@ -219,19 +252,37 @@ def report(r: Results, repeat: int) -> str:
         "process from start to exit: `gitops-agent` from the repository (git, render, cluster); kubectl "
         "(from the virtualenv) and `fluxssa` (fluxcd/pkg/ssa v0.78.0 + kustomize/api v0.21.1, "
         "`bench/fluxssa/`) on the overlay checked out from the environment branch. One first sync per tool "
-        f"(each into its own namespace); no-op diffs: median of {repeat}. "
-        f"Load average (1, 5, 15 min) {r.load_before} before, {r.load_after} after.",
+        "(each into its own namespace; gitops-agent's with an empty render cache, so it renders); no-op "
+        f"diffs: median of {repeat}. Load average (1, 5, 15 min) {r.load_before} before, {r.load_after} after.",
         "",
         "| command | gitops-agent | kubectl --server-side -k | ratio | fluxssa (build + engine) | ratio |",
         "| --- | --- | --- | --- | --- | --- |",
-        f"| first sync | {sync_a:.1f} s | {sync_k:.1f} s (`apply`) | {ratio(sync_k, sync_a)} | "
-        f"{sync_f:.1f} s (`ApplyAllStaged`) | {ratio(sync_f, sync_a)} |",
-        f"| no-op diff (first after the sync) | {first:.1f} s | {diff_k:.1f} s (`diff`) | {ratio(diff_k, first)} | "
-        f"{diff_f:.1f} s (`Diff` per object) | {ratio(diff_f, first)} |",
-        f"| no-op diff (repeated) | {diff_a:.1f} s | {diff_k:.1f} s | {ratio(diff_k, diff_a)} | "
+        f"| first sync (new commit, render included) | {sync_a:.1f} s | {sync_k:.1f} s (`apply`) | "
+        f"{ratio(sync_k, sync_a)} | {sync_f:.1f} s (`ApplyAllStaged`) | {ratio(sync_f, sync_a)} |",
+        f"| no-op diff, commit not rendered yet (cold) | {cold:.1f} s | {diff_k:.1f} s (`diff`) | "
+        f"{ratio(diff_k, cold)} | {diff_f:.1f} s (`Diff` per object) | {ratio(diff_f, cold)} |",
+        f"| no-op diff (first after the sync) | {first:.1f} s | {diff_k:.1f} s | {ratio(diff_k, first)} | "
+        f"{diff_f:.1f} s | {ratio(diff_f, first)} |",
+        f"| no-op diff, commit rendered (repeated) | {diff_a:.1f} s | {diff_k:.1f} s | {ratio(diff_k, diff_a)} | "
         f"{diff_f:.1f} s | {ratio(diff_f, diff_a)} |",
-        f"| render only | {render_a:.1f} s (`render -o json`) | {render_k:.1f} s (`kubectl kustomize`) | "
-        f"{ratio(render_k, render_a)} | - | - |",
+        f"| render only, cold | {render_cold:.1f} s (`render -o json`) | {render_k:.1f} s (`kubectl kustomize`) | "
+        f"{ratio(render_k, render_cold)} | - | - |",
+        f"| render only, rendered commit | {render_a:.1f} s | {render_k:.1f} s | {ratio(render_k, render_a)} | - | - |",
+        "",
+        f"A spec commit changing one workflow's config (`compile --commit --env agent`: "
+        f"{r.median('compile one changed'):.1f} s), then each command on the new environment commit, against "
+        f"a full render of the overlay (`kubectl kustomize`, {render_k:.1f} s):",
+        "",
+        "| command | time | share of a full render |",
+        "| --- | --- | --- |",
+        *(
+            f"| `{what}` | {seconds:.1f} s | {100 * seconds / render_k:.0f}% |"
+            for what, seconds in (
+                ("diff agent", one["diff"]),
+                ("sync agent", one["sync"]),
+                ("plan --base main~1 --head main --env agent", one["plan"]),
+            )
+        ),
         "",
         "Ratios are the other tool's time over gitops-agent's (above 1: gitops-agent is faster). All runs: "
         + "; ".join(f"{key} {', '.join(f'{run.seconds:.1f}' for run in runs)} s" for key, runs in r.runs.items())

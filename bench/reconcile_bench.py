@@ -129,6 +129,11 @@ def child(mode: str, kubeconfig: Path, manifest_file: Path, namespace: str) -> N
         env = LoopEnvironment(ENV, target, True, lambda: "bench", lambda rev: Desired(rev, tuple(desired)), cached)
         reconciler = Reconciler([env], LoopSettings(interval=60, once=True))
         code = reconciler.run()
+        # a second round: the watch cache is warm, so a no-op round should need no request
+        before, cpu = dict(cluster.requests), time.process_time()
+        code = max(code, Reconciler([env], LoopSettings(interval=60, once=True)).run())
+        report["second_round_cpu"] = time.process_time() - cpu
+        report["second_round_requests"] = sum(cluster.requests.values()) - sum(before.values())
         cached.close()
         report["exit"] = code
         report["drifted"] = reconciler.metrics.value("gitops_agent_drifted_objects", environment=ENV)
@@ -260,6 +265,9 @@ def report(rows: dict[str, Any], args: argparse.Namespace) -> str:
         f"{diff_kubectl / diff_ours:.1f}x faster | >= 10x |",
         f"| peak memory, no-op reconcile round of {rows['memory_count']} ConfigMaps | "
         f"{loop['max_rss_mb']:.0f} MB max RSS ({loop['writes']} writes) | - | - | < 300 MB |",
+        f"| the next no-op round of the same {rows['memory_count']} ConfigMaps (watch cache warm) | "
+        f"{loop['second_round_cpu']:.2f} CPU-s, {loop['second_round_requests']} API requests | - | - | "
+        "< 1 CPU-s, 0 requests |",
         "",
         f"API requests of one no-op diff: {sum(lists.values())} list requests "
         f"({max(lists.values())} per kind at most, {len(lists)} kinds), "

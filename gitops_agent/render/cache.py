@@ -4,26 +4,32 @@ The key is the environment, the git tree (or the hash of an in-memory compiled t
 kustomize build (kubectl's version and kustomize's) and the version of the reader of its
 output. An entry is the objects as one JSON document, written atomically (a temporary file
 renamed over the final name) with mode 0600 under ``<git dir>/gitops-agent/render-cache/``,
-the same trust boundary as the git objects it is derived from. A corrupt or unreadable entry
+the same trust boundary as the git objects it is derived from. Rendered slices of an overlay
+(one workflow's objects, :mod:`gitops_agent.compile.slices`) are kept the same way under
+``render-cache/slices/``, keyed by the slice's content. A corrupt or unreadable entry
 is ignored and rebuilt; a cache that cannot be written is skipped. The newest
 ``MAX_ENTRIES`` entries are kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_agent.vocabulary.objects import Manifest
 
 MAX_ENTRIES = 64
-"""Entries kept per repository (the least recently written are removed first)."""
+"""Whole renders kept per repository (the least recently written are removed first)."""
+MAX_SLICE_ENTRIES = 10_000
+"""Rendered overlay slices kept per repository (:mod:`gitops_agent.compile.slices`; about
+10 KB each for a workflow of ten objects), the least recently used removed first."""
 
 _LOG = logging.getLogger(__name__)
 _SUFFIX = ".json"
@@ -49,6 +55,7 @@ class RenderCache:
     """Rendered objects on disk under ``directory`` (created on the first store)."""
 
     directory: Path
+    max_entries: int = MAX_ENTRIES
 
     @staticmethod
     def key(*, environment: str, tree: str, kustomize: str, reader: str) -> str:
@@ -76,6 +83,10 @@ class RenderCache:
 
     def store(self, key: str, objects: list[Manifest] | tuple[Manifest, ...]) -> None:
         """Write the entry atomically; a failure to write only means no cache."""
+        if self._write(key, objects):
+            self._prune_quietly()
+
+    def _write(self, key: str, objects: list[Manifest] | tuple[Manifest, ...]) -> bool:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=_SUFFIX, dir=self.directory)
@@ -86,9 +97,28 @@ class RenderCache:
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise
-            self._prune()
         except (OSError, ValueError) as error:  # ValueError: a value JSON cannot carry
             _LOG.debug("render cache: not stored (%s)", error)
+            return False
+        return True
+
+    def _prune_quietly(self) -> None:
+        try:
+            self._prune()
+        except OSError as error:
+            _LOG.debug("render cache: not pruned (%s)", error)
+
+    def store_many(self, entries: Mapping[str, list[Manifest]]) -> None:
+        """Write several entries (each atomically), then keep the newest ``max_entries``."""
+        for key, objects in entries.items():
+            self._write(key, objects)
+        self._prune_quietly()
+
+    def touch(self, keys: Iterable[str]) -> None:
+        """Mark entries as used now, so the ones still read are the last to be removed."""
+        for key in keys:
+            with contextlib.suppress(OSError):
+                os.utime(self._path(key))
 
     def load_note(self, name: str) -> str | None:
         """A small text remembered under ``name`` (such as a binary's version), or None."""
@@ -110,8 +140,8 @@ class RenderCache:
 
     def _prune(self) -> None:
         entries = [path for path in self.directory.glob(f"*{_SUFFIX}") if not path.name.startswith(".tmp-")]
-        if len(entries) <= MAX_ENTRIES:
+        if len(entries) <= self.max_entries:
             return
         entries.sort(key=lambda path: path.stat().st_mtime_ns)
-        for path in entries[: len(entries) - MAX_ENTRIES]:
+        for path in entries[: len(entries) - self.max_entries]:
             path.unlink(missing_ok=True)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import tempfile
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,11 +16,24 @@ import yaml
 
 from gitops_agent.adapters import git as gitops_git
 from gitops_agent.adapters import kustomize
+from gitops_agent.compile.slices import (
+    Slice,
+    SlicedOverlay,
+    builds_alone,
+    cross_slice_problem,
+    legacy_order,
+    plan_slices,
+    split_at_boundaries,
+)
 from gitops_agent.errors import GitError, InvalidInputError, KustomizeError
-from gitops_agent.render.cache import RenderCache, files_digest
+from gitops_agent.render.cache import MAX_SLICE_ENTRIES, RenderCache, files_digest
 from gitops_agent.spec.model import Environment
 from gitops_agent.vocabulary.objects import Manifest
 from gitops_agent.vocabulary.yaml import READER_VERSION, NonFiniteNumberError, format_path, load_all
+
+SLICE_BATCH_FILES = 120
+"""Files of slices built by one kustomize process (its time grows with the square of the objects)."""
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,16 +85,88 @@ def _object_name(obj: Manifest) -> str:
 def render_files(files: dict[str, bytes] | Any, env_name: str, cache: RenderCache | None = None) -> list[Manifest]:
     """Render a compiled tree (path → bytes) held in memory; with ``cache``, at most once per content."""
     if cache is None:
-        return _render_files(files, env_name)
+        return render_sliced(files, env_name, None)
     key = _cache_key(cache, env_name, "files:" + files_digest(files))
     objects = cache.load(key)
     if objects is None:
-        objects = _render_files(files, env_name)
+        objects = render_sliced(files, env_name, cache)
         cache.store(key, objects)
     return objects
 
 
-def _render_files(files: dict[str, bytes] | Any, env_name: str) -> list[Manifest]:
+def render_sliced(files: Mapping[str, bytes], env_name: str, cache: RenderCache | None) -> list[Manifest]:
+    """The objects of ``overlays/<env_name>`` in ``files``, built one slice at a time.
+
+    The same objects, in the same order, as ``kubectl kustomize overlays/<env_name>``
+    (:mod:`gitops_agent.compile.slices`): slices found in ``cache`` are not built again, the
+    others are built a few at a time in parallel processes; an overlay that cannot be sliced
+    safely, or whose slices fail to build, is built whole (so kustomize reports its errors).
+    """
+    build = f"{kustomize_build(kustomize.kubectl_path(), cache)}/{READER_VERSION}" if cache else READER_VERSION
+    plan = plan_slices(files, env_name, build=build)
+    if isinstance(plan, str):
+        _LOG.debug("render: overlays/%s built whole: %s", env_name, plan)
+        return _render_files(files, env_name)
+    store = RenderCache(cache.directory / "slices", MAX_SLICE_ENTRIES) if cache else None
+    found = {part.key: store.load(part.key) for part in plan.slices} if store else {}
+    cached = {key: objects for key, objects in found.items() if objects is not None}
+    built = _build_slices(files, plan, [part for part in plan.slices if part.key not in cached])
+    if built is None:
+        return _render_files(files, env_name)
+    parts = [cached.get(part.key) or built[part.key] for part in plan.slices]
+    problem = cross_slice_problem(plan.slices, parts)
+    if problem is not None:
+        _LOG.debug("render: overlays/%s built whole: %s", env_name, problem)
+        return _render_files(files, env_name)
+    if store is not None:
+        store.store_many(built)
+        store.touch(cached)
+    return legacy_order(obj for part in parts for obj in part)
+
+
+def _build_slices(
+    files: Mapping[str, bytes], plan: SlicedOverlay, slices: Sequence[Slice]
+) -> dict[str, list[Manifest]] | None:
+    """Each slice's objects (by key), built in batches of about SLICE_BATCH_FILES files (a slice
+    that :func:`~gitops_agent.compile.slices.builds_alone` in a batch of its own); None when
+    kustomize fails on a batch."""
+    alone = {part.key for part in slices if builds_alone(files, plan.overlay, part)}
+    batches: list[list[Slice]] = [[part] for part in slices if part.key in alone]
+    shared: list[Slice] = []
+    size = 0
+    for part in (part for part in slices if part.key not in alone):
+        if shared and size + len(part.files) > SLICE_BATCH_FILES:
+            batches.append(shared)
+            shared, size = [], 0
+        shared.append(part)
+        size += len(part.files)
+    if shared:
+        batches.append(shared)
+    workers = max(1, min(len(batches), os.cpu_count() or 1, 4))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(lambda batch: _build_batch(files, plan, batch), batches))
+    built: dict[str, list[Manifest]] = {}
+    for batch, objects in zip(batches, results, strict=True):
+        if objects is None:
+            return None
+        built.update((part.key, part_objects) for part, part_objects in zip(batch, objects, strict=True))
+    return built
+
+
+def _build_batch(
+    files: Mapping[str, bytes], plan: SlicedOverlay, batch: Sequence[Slice]
+) -> list[list[Manifest]] | None:
+    tree = {path: files[path] for part in batch for path in part.files}
+    tree.update(plan.batch(batch))
+    try:
+        objects = _render_files(tree, plan.overlay.removeprefix("overlays/"))
+    except KustomizeError as error:
+        _LOG.debug("render: a batch of %d slices failed to build: %s", len(batch), error)
+        return None
+    return split_at_boundaries(objects, len(batch))
+
+
+def _render_files(files: Mapping[str, bytes] | Any, env_name: str) -> list[Manifest]:
     with tempfile.TemporaryDirectory(prefix="gitops-agent-render-") as tmp:
         root = Path(tmp)
         for path, content in files.items():
@@ -121,7 +210,7 @@ def render_ref(repo: Path, env: Environment, ref: str | None) -> Rendered:
     key = _cache_key(cache, env.name, "tree:" + gitops_git.tree_of(handle, revision))
     objects = cache.load(key)
     if objects is None:
-        objects = _render_files(gitops_git.list_files(handle, revision), env.name)
+        objects = render_sliced(gitops_git.list_files(handle, revision), env.name, cache)
         cache.store(key, objects)
     return Rendered(env.name, revision, tuple(objects))
 

@@ -42,15 +42,16 @@ def _clear(repo: Path) -> None:
 
 
 def _counting_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Count kustomize builds (every render that is not served from the cache)."""
+    """Count renders that are not served from the cache of whole renders (each runs kustomize
+    for the slices it does not find in the slice cache, tests/unit/test_render_slices.py)."""
     builds: list[str] = []
-    real: Callable[..., Any] = render_module._render_files
+    real: Callable[..., Any] = render_module.render_sliced
 
-    def counted(files: Any, env_name: str) -> Any:
+    def counted(files: Any, env_name: str, cache: Any) -> Any:
         builds.append(env_name)
-        return real(files, env_name)
+        return real(files, env_name, cache)
 
-    monkeypatch.setattr(render_module, "_render_files", counted)
+    monkeypatch.setattr(render_module, "render_sliced", counted)
     return builds
 
 
@@ -199,3 +200,14 @@ def test_the_kustomize_build_is_asked_once_per_binary(tmp_path: Path, monkeypatc
     other.chmod(0o755)
     monkeypatch.undo()
     assert render_module.kustomize_build(str(other), cache) == "v9.9.9/kustomize-v9"
+
+
+def test_slice_entries_still_read_outlive_newer_unread_ones(tmp_path: Path) -> None:
+    cache = RenderCache(tmp_path / "slices", max_entries=3)
+    cache.store_many({f"s{index}": [{"kind": "ConfigMap", "index": index}] for index in range(3)})
+    for index in range(3):
+        os.utime(cache.directory / f"s{index}.json", ns=(index * 10**9, index * 10**9))
+    cache.touch(["s0"])  # read by the latest render
+    cache.store_many({"s3": [{"kind": "ConfigMap", "index": 3}]})
+    names = {path.stem for path in cache.directory.glob("*.json")}
+    assert names == {"s0", "s2", "s3"}
