@@ -36,7 +36,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-Manifest = dict[str, Any]
+from gitops_agent.vocabulary.objects import Manifest
+
 Tree = Mapping[str, bytes]
 
 SLICE_FORMAT = "overlay-slice/1"

@@ -18,11 +18,11 @@ from typing import Any
 from gitops_agent.compile.templates import template
 from gitops_agent.spec.model import Sweep, Task, Trial, Workflow
 from gitops_agent.spec.search_space import current_trials
+from gitops_agent.vocabulary.labels import TRIALS_HASH_ANNOTATION
 from gitops_agent.vocabulary.objects import Manifest
 
 TRIALS_MOUNT = "/etc/gitops-agent/sweep"
 TRIALS_VOLUME = "sweep-trials"
-TRIALS_HASH = "gitops-agent.io/trials-hash"
 INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 """Set by the Job controller on each pod of an Indexed Job (Kubernetes Job API)."""
 
@@ -69,7 +69,7 @@ def wire(spec: Manifest, task: Task, workflow: Workflow, short_hash: Callable[[A
     assert task.sweep is not None
     meta = spec["template"]["metadata"]
     data = trials_data(workflow, task, task.sweep)
-    meta["annotations"] = {**meta.get("annotations", {}), TRIALS_HASH: short_hash(data)}
+    meta["annotations"] = {**meta.get("annotations", {}), TRIALS_HASH_ANNOTATION: short_hash(data)}
     pod = spec["template"]["spec"]
     container = pod["containers"][0]
     index = {"fieldRef": {"fieldPath": f"metadata.annotations['{INDEX_ANNOTATION}']"}}

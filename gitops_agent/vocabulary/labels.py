@@ -66,6 +66,8 @@ class ApplyPolicy(StrEnum):
     IGNORE = "Ignore"
 
 
+TRIALS_HASH_ANNOTATION = "gitops-agent.io/trials-hash"
+"""On a sweep's pod template: the hash of its trials ConfigMap, so a new generation is a new Job."""
 TEMPLATE_HASH_ANNOTATION = "gitops-agent.io/template-hash"
 """On a task's Job: the hash of its template as git holds it (a changed spec runs again)."""
 
