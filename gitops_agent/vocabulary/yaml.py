@@ -21,6 +21,7 @@ read back by any of those readers as the same values.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -374,6 +375,12 @@ def _scalar(value: Any) -> str:
     return json.dumps(value)
 
 
+@functools.lru_cache(maxsize=4096)
+def _key(text: str) -> str:
+    """A mapping key as a YAML scalar (keys repeat across objects: cached)."""
+    return _scalar(text)
+
+
 def _literal_ok(text: str) -> bool:
     """Whether a multi-line string can be shown as a ``|`` block (printable lines only)."""
     lines = text.split("\n")
@@ -385,7 +392,7 @@ def _emit(value: Any, indent: str, out: list[str]) -> None:
     """Block-style YAML for plain data; multi-line strings as ``|`` literals."""
     if isinstance(value, Mapping):
         for key, item in value.items():
-            _emit_entry(f"{indent}{_scalar(str(key))}:", item, indent, out)
+            _emit_entry(f"{indent}{_key(str(key))}:", item, indent, out)
     else:
         for item in value:
             _emit_entry(f"{indent}-", item, indent, out, in_list=True)
