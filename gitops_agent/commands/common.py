@@ -39,12 +39,29 @@ ContextOption = Annotated[
 RefOption = Annotated[str | None, typer.Option("--ref", help="Revision of the environment branch (default: its head).")]
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A log handler writing to whatever ``sys.stderr`` is when a record is emitted, not the
+    stream of the moment logging was configured (which a host such as a test runner or an
+    embedding program may have closed and replaced since)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        """The stream is always the current ``sys.stderr``; nothing to set."""
+
+
 def configure_logging(verbose: bool) -> None:
     """Logs go to stderr; ``-v`` shows debug detail."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
-        stream=sys.stderr,
+        handlers=[StderrHandler()],
         force=True,
     )
 

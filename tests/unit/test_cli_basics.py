@@ -214,3 +214,22 @@ def test_rerun_refuses_a_task_name_two_workflows_share(tmp_path: Path, capsys: p
     assert run(["rerun", "dev", "churn/train", "--repo", str(repo), "-o", "json"]) == 0
     requested = json.loads(capsys.readouterr().out)["runs"]
     assert [(r["workflow"], r["task"], r["outcome"]) for r in requested] == [("churn", "train", "rerun-requested")]
+
+
+def test_logs_follow_the_current_stderr_after_the_old_one_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host that replaces and closes sys.stderr after a command configured logging (as a test
+    runner's capture does between tests) gets no 'Logging error' traceback: the record goes to
+    the stderr of the moment it is emitted."""
+    import io
+    import logging
+
+    from gitops_agent.commands.common import configure_logging
+
+    first = io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    configure_logging(False)
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr("sys.stderr", second)
+    logging.getLogger("gitops_agent.test").warning("still heard")
+    assert second.getvalue() == "still heard\n"
