@@ -6,6 +6,7 @@ values of the wrong type, so that all errors of a file are reported at once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, TypeGuard
@@ -764,14 +765,17 @@ def _check_sweep_parameter(
     if missing:
         out.append(report(at, f"{missing} missing: a parameter needs values or a range (min, max)", True))
     low, high = parameter.get("min"), parameter.get("max")
-    if not (_number(low) and _number(high)):
-        return
+    if not (_finite(low) and _finite(high)):
+        return  # the schema said why
     if low >= high:
         out.append(report((*at, "max"), f"max ({high}) must be greater than min ({low})", False))
+    elif not math.isfinite(float(high) - float(low)):
+        out.append(report((*at, "max"), f"the range {low}…{high} is wider than a float can hold", False))
+    _check_grid_step(report, at, parameter, out)
     log = parameter.get("scale") == "log"
     if log and low <= 0:
         out.append(report((*at, "min"), f"a log scale needs min > 0 (got {low})", False))
-    kind = parameter.get("type") or ("int" if type(low) is int and type(high) is int else "float")
+    kind = _kind(parameter)
     if kind == "int":
         for key in ("min", "max", "step"):
             value = parameter.get(key)
@@ -785,8 +789,33 @@ def _check_sweep_parameter(
         out.append(report(at, "grid search needs 'step' for a float range (or values)", True))
 
 
+def _kind(parameter: Mapping[str, Any]) -> str:
+    """A range's type: ``type``, else int when min and max are both integers."""
+    low, high = parameter.get("min"), parameter.get("max")
+    return str(parameter.get("type") or ("int" if type(low) is int and type(high) is int else "float"))
+
+
+def _finite(value: Any) -> TypeGuard[int | float]:
+    return _number(value) and math.isfinite(value)
+
+
+def _check_grid_step(report: Report, at: YamlPath, parameter: Mapping[str, Any], out: list[Diagnostic]) -> None:
+    """A grid's points ``min + i·step`` must be countable and distinct as float64 values."""
+    low, high, step = parameter.get("min"), parameter.get("max"), parameter.get("step")
+    if not (_finite(low) and _finite(high) and _finite(step)) or step <= 0 or low >= high:
+        return
+    if not math.isfinite((float(high) - float(low)) / step):
+        out.append(report((*at, "step"), f"step {step} gives more grid points than a float can count", False))
+    elif _kind(parameter) == "float" and step < math.ulp(max(abs(float(low)), abs(float(high)))) * 2:
+        message = f"step {step} is below a float's precision at {max(abs(low), abs(high))}: grid points would repeat"
+        out.append(report((*at, "step"), message, False))
+
+
 def _in_space(value: Any, parameter: Mapping[str, Any]) -> str | None:
-    """Why ``value`` is outside ``parameter``'s space (None when inside)."""
+    """Why ``value`` is outside ``parameter``'s space (None when inside; NaN and ±Inf are
+    the schema check's to report)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if "values" in parameter:
         values = _list(parameter["values"])
         return None if any(type(v) is type(value) and v == value for v in values) else "not one of its values"

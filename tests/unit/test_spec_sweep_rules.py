@@ -165,6 +165,58 @@ CASES = {
         f"{S}.trials[1].objective",
         "number",
     ),
+    # NaN and ±Inf: JSON Schema's number admits them, JSON (the trials' files) does not
+    "max-not-finite": ("max: 0.1", "max: .inf", ".inf", f"{S}.parameters.lr.max", "finite number"),
+    "min-nan": ("min: 0.001", "min: .nan", ".nan", f"{S}.parameters.lr.min", "finite number"),
+    "value-not-finite": (
+        "values: [adam, sgd]",
+        "values: [adam, -.inf]",
+        "-.inf",
+        f"{S}.parameters.opt.values[1]",
+        "finite",
+    ),
+    "trial-value-nan": ("lr: 0.02", "lr: .nan", ".nan", f"{S}.trials[1].parameters.lr", "finite number"),
+    "trial-categorical-nan": ("opt: sgd}}", "opt: .nan}}", ".nan", f"{S}.trials[1].parameters.opt", "finite number"),
+    "objective-not-finite": ("opt: sgd}}", "opt: sgd}, objective: .inf}", ".inf", f"{S}.trials[1].objective", "finite"),
+    "values-repeat": (
+        "values: [adam, sgd]",
+        "values: [adam, adam]",
+        "[adam, adam]",
+        f"{S}.parameters.opt.values",
+        "unique",
+    ),
+    "values-repeat-as-float": (
+        "values: [adam, sgd]",
+        "values: [1, 1.0]",
+        "[1, 1.0]",
+        f"{S}.parameters.opt.values",
+        "unique",
+    ),
+    "range-wider-than-a-float": (
+        "lr: {min: 0.001, max: 0.1, scale: log}",
+        "lr: {min: -1.0e308, max: 1.0e308}",
+        "1.0e308}",
+        f"{S}.parameters.lr.max",
+        "wider than a float",
+    ),
+    "grid-step-uncountable": (
+        "algorithm: random\n",
+        "algorithm: grid\n",
+        "1.0e-300",
+        f"{S}.parameters.lr.step",
+        "more grid points than a float can count",
+        "lr: {min: 0.001, max: 0.1, scale: log}",
+        "lr: {min: 0.0, max: 1.0e300, step: 1.0e-300}",
+    ),
+    "grid-step-below-precision": (
+        "algorithm: random\n",
+        "algorithm: grid\n",
+        "1.0e-12",
+        f"{S}.parameters.lr.step",
+        "below a float's precision",
+        "lr: {min: 0.001, max: 0.1, scale: log}",
+        "lr: {min: 1000000.0, max: 1000001.0, step: 1.0e-12}",
+    ),
 }
 
 
