@@ -102,6 +102,7 @@ def check_workflow(data: Any, report: Report) -> list[Diagnostic]:
         _check_parallel(report, path, body_map, out)
         if isinstance(body_map.get("sweep"), dict):
             _check_sweep(report, path, task, body_map, tasks, out)
+    _check_sweep_outputs(report, sp, tasks, out)
 
     for service, body in services.items():
         path = (*sp, "services", service)
@@ -692,8 +693,9 @@ def _check_claims(report: Report, spec: Mapping[str, Any], out: list[Diagnostic]
 
 def _check_parallel(report: Report, path: YamlPath, body: Mapping[str, Any], out: list[Diagnostic]) -> None:
     """Job rules (Kubernetes Job API: completionMode, backoffLimitPerIndex, maxFailedIndexes)."""
-    indexed = body.get("completionMode") == "Indexed"
-    if indexed and "completions" not in body:
+    sweep = isinstance(body.get("sweep"), dict)  # a sweep's Job is Indexed (its trials)
+    indexed = body.get("completionMode") == "Indexed" or sweep
+    if indexed and not sweep and "completions" not in body:
         out.append(report((*path, "completionMode"), "completionMode Indexed needs completions", False))
     for key in ("backoffLimitPerIndex", "maxFailedIndexes"):
         if key in body and not indexed:
@@ -701,10 +703,12 @@ def _check_parallel(report: Report, path: YamlPath, body: Mapping[str, Any], out
     if "maxFailedIndexes" in body and "backoffLimitPerIndex" not in body:
         out.append(report((*path, "maxFailedIndexes"), "maxFailedIndexes needs backoffLimitPerIndex", True))
     most, completions = body.get("maxFailedIndexes"), body.get("completions")
+    what = "completions"
+    if sweep:
+        completions, what = _map(body["sweep"]).get("parallelTrialCount", 1), "sweep.parallelTrialCount"
     if type(most) is int and type(completions) is int and most > completions:
-        out.append(
-            report((*path, "maxFailedIndexes"), f"maxFailedIndexes ({most}) exceeds completions ({completions})", False)
-        )
+        message = f"maxFailedIndexes ({most}) exceeds {what} ({completions})"
+        out.append(report((*path, "maxFailedIndexes"), message, False))
 
 
 SWEEP_SETS = ("parallelism", "completions", "completionMode")
@@ -745,6 +749,28 @@ def _check_sweep(
         if isinstance(trial, dict):
             _check_trial(report, (*at, "trials", index), trial, parameters, out)
     _check_generations(report, at, _list(sweep.get("trials")), most, out)
+
+
+def _check_sweep_outputs(report: Report, sp: YamlPath, tasks: Mapping[str, Any], out: list[Diagnostic]) -> None:
+    """Each environment variable of a training task is written by one sweep at most, and only
+    over a plain value: ``optimize`` writes the best parameters there (docs/optimize.md), and
+    two sweeps, or a secret or field reference, would be overwritten."""
+    writer: dict[tuple[str, str], str] = {}
+    for task, body in tasks.items():
+        sweep = _map(_map(body).get("sweep"))
+        training = sweep.get("trainingTask")
+        if not isinstance(training, str) or training == task or not isinstance(tasks.get(training), dict):
+            continue
+        env = _map(tasks[training].get("env"))
+        for name in _map(sweep.get("parameters")):
+            at = (*sp, "tasks", task, "sweep", "parameters", name)
+            first = writer.setdefault((training, name), task)
+            if first != task:
+                message = f"the sweep of task {first!r} also writes {name!r} into the env of task {training!r}"
+                out.append(report(at, message, True))
+            elif isinstance(env.get(name), dict):
+                message = f"env {name!r} of task {training!r} is a reference, not a value a parameter can replace"
+                out.append(report(at, message, True))
 
 
 def _number(value: Any) -> TypeGuard[int | float]:

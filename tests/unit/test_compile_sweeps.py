@@ -240,3 +240,22 @@ def test_an_int_grid_beyond_float_precision_is_exact() -> None:
     sweep = _sweep(SweepParameter("a", kind="int", low=0, high=2**60 + 1, step=1), most=3, parallel=3)
     assert dict(next(grid_points(sweep, 2**60 + 1))) == {"a": 2**60 + 1}
     assert list(grid_points(sweep, 2**60 + 2)) == []
+
+
+def test_a_sweep_gives_up_on_failed_trials_with_per_index_backoff(workflow: Workflow) -> None:
+    """backoffLimitPerIndex and maxFailedIndexes need an Indexed Job, which a sweep is (they
+    were refused as 'needs completionMode: Indexed'); a last generation shorter than
+    maxFailedIndexes gets it capped at its completions, as the Job API requires."""
+    sweep = workflow.task("tune").sweep
+    assert sweep is not None
+    done = tuple(replace(t, objective=0.5) for t in first_generation(sweep))
+    later = replace(sweep, trials=(*done, Trial(4, 2, done[0].parameters)))
+    for trials, expected in ((sweep, 3), (later, 1)):
+        tasks = tuple(
+            replace(t, sweep=trials, backoff_limit_per_index=1, max_failed_indexes=3) if t.name == "tune" else t
+            for t in workflow.tasks
+        )
+        job = _tune_job(_objects(replace(workflow, tasks=tasks)))
+        assert (job["spec"]["backoffLimitPerIndex"], job["spec"]["maxFailedIndexes"]) == (1, expected)
+        assert job["spec"]["maxFailedIndexes"] <= job["spec"]["completions"]
+        kubernetes_validate.validate(job, "1.36", strict=True)

@@ -217,6 +217,20 @@ CASES = {
         "lr: {min: 0.001, max: 0.1, scale: log}",
         "lr: {min: 1000000.0, max: 1000001.0, step: 1.0e-12}",
     ),
+    "max-failed-over-parallel": (
+        "      sweep:\n",
+        "      backoffLimitPerIndex: 1\n      maxFailedIndexes: 3\n      sweep:\n",
+        "3\n",
+        "spec.tasks.t.maxFailedIndexes",
+        "exceeds sweep.parallelTrialCount (2)",
+    ),
+    "parameter-over-a-secret-reference": (
+        "      image: app:1\n    t:",
+        "      image: app:1\n      env: {opt: {secretRef: {name: s, key: k}}}\n    t:",
+        "opt: {values",
+        f"{S}.parameters.opt",
+        "env 'opt' of task 'train' is a reference",
+    ),
 }
 
 
@@ -272,3 +286,24 @@ def test_validate_exits_2_with_located_lines(tmp_path: Path, capsys: pytest.Capt
     assert code == 2 and "Traceback" not in err
     assert f"{F}:15:23: {S}.trainingTask: no task 'fit'" in err
     assert f"{F}:17:21: {S}.parameters.lr.min: a log scale needs min > 0" in err
+
+
+def test_a_sweep_task_may_give_up_on_failed_trials(tmp_path: Path) -> None:
+    """A sweep's Job is Indexed: per-index backoff is its own, not refused as non-Indexed."""
+    text = BASE.replace("      sweep:\n", "      backoffLimitPerIndex: 1\n      maxFailedIndexes: 2\n      sweep:\n")
+    assert workflow_problems(tmp_path, text) == []
+
+
+def test_two_sweeps_cannot_write_the_same_variable_of_one_training_task(tmp_path: Path) -> None:
+    second = (
+        "    u:\n      image: app:1\n      sweep:\n        maxTrialCount: 2\n"
+        "        objective: {metric: loss, goal: minimize}\n        trainingTask: train\n"
+        "        parameters: {opt: {values: [adam]}, depth: {values: [1, 2]}}\n"
+    )
+    text = BASE + second
+    line, col = _position(text, "opt", "        parameters: {opt")
+    found = assert_only(workflow_problems(tmp_path, text), F, line, col, "spec.tasks.u.sweep.parameters.opt")
+    assert found.message == "the sweep of task 't' also writes 'opt' into the env of task 'train'"
+    other = text.replace("trainingTask: train\n        parameters: {opt", "trainingTask: t2\n        parameters: {opt")
+    other = other.replace("    t:\n", "    t2:\n      image: app:1\n    t:\n")
+    assert workflow_problems(tmp_path / "other", other) == []  # another training task: no clash
