@@ -583,7 +583,8 @@ def _check_requirement(report: Report, at: YamlPath, requirement: Any, numeric: 
 
 
 def _one_integer(values: list[Any]) -> bool:
-    return len(values) == 1 and isinstance(values[0], str) and values[0].lstrip("-").isdigit()
+    digits = values[0].removeprefix("-") if len(values) == 1 and isinstance(values[0], str) else ""
+    return digits.isascii() and digits.isdigit()  # ASCII: Go's strconv.ParseInt takes no '²' or '٣'
 
 
 def _check_node_term(report: Report, at: YamlPath, term: Any, out: list[Diagnostic]) -> None:
