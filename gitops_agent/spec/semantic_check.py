@@ -6,6 +6,7 @@ values of the wrong type, so that all errors of a file are reported at once.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
@@ -750,6 +751,7 @@ def _check_sweep(
         if isinstance(trial, dict):
             _check_trial(report, (*at, "trials", index), trial, parameters, out)
     _check_generations(report, at, _list(sweep.get("trials")), most, out)
+    _check_trials_size(report, at, sweep, parameters, out)
 
 
 def _check_sweep_outputs(report: Report, sp: YamlPath, tasks: Mapping[str, Any], out: list[Diagnostic]) -> None:
@@ -772,6 +774,45 @@ def _check_sweep_outputs(report: Report, sp: YamlPath, tasks: Mapping[str, Any],
             elif isinstance(env.get(name), dict):
                 message = f"env {name!r} of task {training!r} is a reference, not a value a parameter can replace"
                 out.append(report(at, message, True))
+
+
+CONFIG_MAP_MAX_BYTES = 1024 * 1024
+"""A ConfigMap's data may hold at most 1 MiB (Kubernetes API validation, ``MaxSecretSize``)."""
+TRIAL_FILE_OVERHEAD = 200
+"""The rest of a trial's file: ``{"generation":…,"parameters":{…},"task":…,"trial":…,"workflow":…}``
+with 63-character names and 6-digit numbers fits in it."""
+FLOAT_TEXT_MAX = 24  # json.dumps of a float, e.g. -1.2345678901234567e-308
+
+
+def _value_text_max(parameter: Mapping[str, Any]) -> int:
+    """The longest JSON text of a value of ``parameter`` (the trial files' encoding)."""
+    if "values" in parameter:
+        return max((len(json.dumps(v)) for v in _list(parameter["values"])), default=0)
+    low, high = parameter.get("min"), parameter.get("max")
+    if _kind(parameter) == "int" and _finite(low) and _finite(high):
+        return max(len(str(int(low))), len(str(int(high))))
+    return FLOAT_TEXT_MAX
+
+
+def _check_trials_size(
+    report: Report, at: YamlPath, sweep: Mapping[str, Any], parameters: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    """The trials ConfigMap holds one file per trial of a generation: with the longest value
+    of every parameter, ``parallelTrialCount`` of them must fit the API's 1 MiB."""
+    parallel = sweep.get("parallelTrialCount", 1)
+    if type(parallel) is not int or parallel < 1:
+        return
+    generations = [_map(t).get("generation") for t in _list(sweep.get("trials"))]
+    parallel = max([parallel, *(generations.count(g) for g in set(generations))])  # trials edited by hand
+    per_trial = TRIAL_FILE_OVERHEAD + sum(
+        len(json.dumps(name)) + 2 + _value_text_max(p) for name, p in parameters.items() if isinstance(p, dict)
+    )
+    if per_trial * parallel > CONFIG_MAP_MAX_BYTES:
+        message = (
+            f"{parallel} trials of up to {per_trial} bytes each could exceed the trials ConfigMap's "
+            f"1 MiB (Kubernetes' limit): run fewer at once or shorten the values"
+        )
+        out.append(report((*at, "parallelTrialCount") if "parallelTrialCount" in sweep else at, message, False))
 
 
 def _number(value: Any) -> TypeGuard[int | float]:

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from gitops_agent.cli import run
-from tests.unit.specs.helpers import VALID_ENVIRONMENT, assert_only, diagnose, workflow_problems
+from gitops_agent.compile.objects import compile_workflow
+from gitops_agent.spec import load_specs
+from tests.unit.specs.helpers import VALID_ENVIRONMENT, assert_only, diagnose, workflow_problems, write_repo
 
 F = "workflows/wf.yaml"
 S = "spec.tasks.t.sweep"
@@ -307,3 +309,33 @@ def test_two_sweeps_cannot_write_the_same_variable_of_one_training_task(tmp_path
     other = text.replace("trainingTask: train\n        parameters: {opt", "trainingTask: t2\n        parameters: {opt")
     other = other.replace("    t:\n", "    t2:\n      image: app:1\n    t:\n")
     assert workflow_problems(tmp_path / "other", other) == []  # another training task: no clash
+
+
+def _wide_sweep(length: int, parallel: int) -> str:
+    values = ", ".join(f'"{c * length}"' for c in "abcd")
+    return (
+        BASE.replace("maxTrialCount: 4", f"maxTrialCount: {parallel}")
+        .replace("parallelTrialCount: 2", f"parallelTrialCount: {parallel}")
+        .replace("          lr: {min: 0.001, max: 0.1, scale: log}\n", "")
+        .replace("values: [adam, sgd]", f"values: [{values}]")
+    )
+
+
+def test_trials_that_could_outgrow_a_config_map_are_refused(tmp_path: Path) -> None:
+    """1000 trials of a 2000-character value compiled into a 2 MB ConfigMap, which the API
+    refuses (1 MiB at most) only at sync, after the other objects were applied."""
+    text = _wide_sweep(2000, 1000)
+    line, col = _position(text, "1000", "parallelTrialCount")
+    found = assert_only(workflow_problems(tmp_path, text), F, line, col, f"{S}.parallelTrialCount")
+    assert "could exceed the trials ConfigMap's 1 MiB" in found.message
+
+
+def test_the_largest_accepted_trials_fit_a_config_map(tmp_path: Path) -> None:
+    """The bound is a bound: what validate accepts compiles under 1 MiB, and not far under."""
+    text = _wide_sweep(640, 1000)
+    assert workflow_problems(tmp_path, text) == []
+    write_repo(tmp_path, {"environments/dev.yaml": VALID_ENVIRONMENT})
+    objects = compile_workflow(load_specs(tmp_path).workflows["wf"])
+    (trials,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "wf-t-trials"]
+    size = sum(len(value.encode()) for value in trials["data"].values())
+    assert 600_000 < size <= 1024 * 1024
