@@ -214,3 +214,26 @@ def test_rerun_refuses_a_task_name_two_workflows_share(tmp_path: Path, capsys: p
     assert run(["rerun", "dev", "churn/train", "--repo", str(repo), "-o", "json"]) == 0
     requested = json.loads(capsys.readouterr().out)["runs"]
     assert [(r["workflow"], r["task"], r["outcome"]) for r in requested] == [("churn", "train", "rerun-requested")]
+
+
+
+@pytest.mark.parametrize(
+    ("given", "extra", "fragment"),
+    [
+        ("/train", [], "expected TASK, WORKFLOW/TASK"),  # was read as train of any workflow
+        ("churn/", [], "expected TASK, WORKFLOW/TASK"),
+        ("churn/train/x", [], "expected TASK, WORKFLOW/TASK"),
+        ("image-recognition/train", ["--workflow", "churn"], "but --workflow is 'churn'"),  # --workflow was ignored
+    ],
+)
+def test_rerun_refuses_a_malformed_or_contradicted_workflow_task(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str, extra: list[str], fragment: str
+) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["compile", "--repo", str(repo), "--env", "dev", "--commit"]) == 0
+    notes = git(repo, "for-each-ref", "refs/notes")
+    capsys.readouterr()
+    assert run(["rerun", "dev", given, *extra, "--repo", str(repo)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+    assert git(repo, "for-each-ref", "refs/notes") == notes  # nothing recorded
