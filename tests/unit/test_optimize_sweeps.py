@@ -220,9 +220,9 @@ def test_one_query_asks_for_every_sweep_by_goal() -> None:
     query = sweeps.objective_query("ns", "7d", found)
     assert query.kind is QueryKind.SWEEP
     assert query.promql == (
-        'min by (workflow, task, trial) (last_over_time(loss{namespace="ns",workflow="lab",task="tune",trial!=""}[7d]))'
-        ' or max by (workflow, task, trial) (last_over_time(loss{namespace="ns",workflow="other",task="tune",'
-        'trial!=""}[7d]))'
+        'min by (workflow, task, trial) (last_over_time({__name__="loss",namespace="ns",workflow="lab",task="tune",'
+        'trial!=""}[7d])) or max by (workflow, task, trial) (last_over_time({__name__="loss",namespace="ns",'
+        'workflow="other",task="tune",trial!=""}[7d]))'
     )
 
 
