@@ -83,6 +83,8 @@ def check_workflow(data: Any, report: Report) -> list[Diagnostic]:
                         True,
                     )
                 )
+            else:
+                _check_indexed_hostname(report, path, name, task, body_map, task in scheduled, out)
         schedule = body_map.get("schedule")
         if isinstance(schedule, str):
             problem = cron_problem(schedule)
@@ -691,6 +693,48 @@ def _check_claims(report: Report, spec: Mapping[str, Any], out: list[Diagnostic]
                         True,
                     )
                 )
+
+
+CRONJOB_JOB_SUFFIX = 11  # the CronJob controller's "-<scheduled minute>" (why CronJob names stop at 52)
+
+
+def _largest_index(body: Mapping[str, Any]) -> int | None:
+    """The highest completion index of the task's Indexed Job (None: not Indexed): a sweep's
+    ``parallelTrialCount`` (or its largest generation in ``trials``), else ``completions``."""
+    sweep = body.get("sweep")
+    if isinstance(sweep, dict):
+        generations = [_map(t).get("generation") for t in _list(sweep.get("trials"))]
+        sizes = [sweep.get("parallelTrialCount", 1), *(generations.count(g) for g in set(generations))]
+        return max(size for size in sizes if type(size) is int) - 1
+    completions = body.get("completions")
+    if body.get("completionMode") == "Indexed" and type(completions) is int and completions >= 1:
+        return completions - 1
+    return None
+
+
+def _check_indexed_hostname(
+    report: Report,
+    path: YamlPath,
+    name: str,
+    task: str,
+    body: Mapping[str, Any],
+    scheduled: bool,
+    out: list[Diagnostic],
+) -> None:
+    """The Job controller makes each pod of an Indexed Job ``<job>-<index>`` its hostname, a
+    DNS label of at most 63 characters; the API server refuses a Job whose last index would
+    not fit ("will not able to create pod with invalid DNS label", Kubernetes Job validation)."""
+    index = _largest_index(body)
+    if index is None:
+        return
+    job = len(name) + 1 + len(task) + (CRONJOB_JOB_SUFFIX if scheduled else JOB_HASH_SUFFIX)
+    hostname = job + 1 + len(str(index))
+    if hostname > JOB_NAME_MAX:
+        message = (
+            f"name too long: the pod hostname '<job>-{index}' of this Indexed Job would have {hostname} characters "
+            f"(at most {JOB_NAME_MAX}): shorten the workflow or task name by {hostname - JOB_NAME_MAX}"
+        )
+        out.append(report(path, message, True))
 
 
 def _check_parallel(report: Report, path: YamlPath, body: Mapping[str, Any], out: list[Diagnostic]) -> None:

@@ -339,3 +339,48 @@ def test_the_largest_accepted_trials_fit_a_config_map(tmp_path: Path) -> None:
     (trials,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "wf-t-trials"]
     size = sum(len(value.encode()) for value in trials["data"].values())
     assert 600_000 < size <= 1024 * 1024
+
+
+INDEXED = """\
+apiVersion: gitops-agent.io/v1alpha1
+kind: Workflow
+metadata: {name: WF}
+spec:
+  defaults: {image: app:1}
+  tasks:
+    train: {command: [x]}
+    TASK:
+      command: [x]
+BODY"""
+SWEEP_BODY = """\
+      sweep:
+        maxTrialCount: 12
+        parallelTrialCount: 12
+        objective: {metric: loss, goal: minimize}
+        trainingTask: train
+        parameters: {a: {min: 1, max: 12}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "task", "longest", "index"),
+    [
+        (SWEEP_BODY, "t" * 23, 63, 11),  # a sweep: parallelTrialCount 12, indexes 0-11
+        ("      completionMode: Indexed\n      completions: 100\n", "t" * 23, 63, 99),
+        ("      completionMode: Indexed\n      completions: 1\n", "t" * 24, 63, 0),
+        # a CronJob's Jobs are '<cronjob>-<scheduled minute>' (11 more characters)
+        ("      schedule: '@daily'\n      completionMode: Indexed\n      completions: 5\n", "t" * 22, 63, 4),
+    ],
+)
+def test_an_indexed_jobs_pod_hostnames_fit_a_dns_label(
+    tmp_path: Path, body: str, task: str, longest: int, index: int
+) -> None:
+    """The Job controller names each Indexed pod's hostname '<job>-<index>'; the API server
+    refused the Job when the last one exceeded 63 characters, at sync (see
+    tests/integration/test_sweep_names.py). The longest accepted names give exactly 63."""
+    fits = INDEXED.replace("WF", "w" * 27).replace("TASK", task).replace("BODY", body)
+    assert workflow_problems(tmp_path / "fits", fits) == []
+    over = INDEXED.replace("WF", "w" * 27).replace("TASK", task + "t").replace("BODY", body)
+    line, col = _position(over, task + "t", "    train")
+    found = assert_only(workflow_problems(tmp_path / "over", over), F, line, col, f"spec.tasks.{task}t")
+    assert f"pod hostname '<job>-{index}' of this Indexed Job would have {longest + 1} characters" in found.message
