@@ -791,11 +791,32 @@ def _check_sweep(
     for name, parameter in parameters.items():
         if isinstance(parameter, dict):
             _check_sweep_parameter(report, (*at, "parameters", name), parameter, grid, out)
+            _check_parameter_secrets(report, (*at, "parameters", name), name, parameter, out)
     for index, trial in enumerate(_list(sweep.get("trials"))):
         if isinstance(trial, dict):
             _check_trial(report, (*at, "trials", index), trial, parameters, out)
     _check_generations(report, at, _list(sweep.get("trials")), most, out)
     _check_trials_size(report, at, sweep, parameters, out)
+
+
+def _check_parameter_secrets(
+    report: Report, at: YamlPath, name: str, parameter: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    """A parameter becomes an environment variable of the training task and its values go to
+    git, the trials ConfigMap and that variable: the env rules apply (no secret-looking name,
+    no credential-looking value), or the proposal ``optimize`` writes would not validate."""
+    reason = secret_name_reason(name)
+    if reason is not None:
+        message = (
+            f"{name!r} looks like a secret ({reason} in the name); a parameter's best value is written "
+            "as a plain environment variable of the training task: rename it"
+        )
+        out.append(report(at, message, True))
+    for index, value in enumerate(_list(parameter.get("values"))):
+        kind = credential_kind(value) if isinstance(value, str) else None
+        if kind:
+            message = f"value looks like {kind}; a sweep's values are written to git and a ConfigMap"
+            out.append(report((*at, "values", index), message, False))
 
 
 def _check_sweep_outputs(report: Report, sp: YamlPath, tasks: Mapping[str, Any], out: list[Diagnostic]) -> None:

@@ -219,6 +219,21 @@ CASES = {
         "lr: {min: 0.001, max: 0.1, scale: log}",
         "lr: {min: 1000000.0, max: 1000001.0, step: 1.0e-12}",
     ),
+    # a parameter becomes an env variable of the training task: the env rules apply
+    "parameter-name-looks-secret": (
+        "opt: {values",
+        "api_token: {values",
+        "api_token",
+        f"{S}.parameters.api_token",
+        "'api_token' looks like a secret (TOKEN in the name)",
+    ),
+    "value-looks-like-a-credential": (
+        "values: [adam, sgd]",
+        "values: [adam, " + "AKIA" + "ABCDEFGHIJKLMNOP]",  # split: no credential in the source
+        "AKIA",
+        f"{S}.parameters.opt.values[1]",
+        "looks like an AWS access key",
+    ),
     "max-failed-over-parallel": (
         "      sweep:\n",
         "      backoffLimitPerIndex: 1\n      maxFailedIndexes: 3\n      sweep:\n",
