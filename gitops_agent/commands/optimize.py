@@ -30,6 +30,7 @@ from gitops_agent.optimize.proposal import (
     write_proposal,
 )
 from gitops_agent.spec.model import Environment, SpecSet, Workflow
+from gitops_agent.spec.urls import http_url_problem
 
 _DURATION = re.compile(r"^[1-9]\d*[smhdw]$")
 
@@ -120,6 +121,9 @@ def optimize(
     url = prometheus or environment.prometheus_url
     if not url:
         raise InvalidInputError(f"{environment.source}: spec.prometheus.url is not set (or pass --prometheus URL)")
+    problem = http_url_problem(url) if prometheus else None  # the environment's: checked by validate
+    if problem:
+        raise InvalidInputError(f"--prometheus {prometheus}: {problem}")
     github = None
     if pr:
         handle = gitops.open_repo(repo)

@@ -17,6 +17,7 @@ from gitops_agent.spec.cron import cron_problem
 from gitops_agent.spec.durations import duration_problem, is_zero_duration, parse_duration
 from gitops_agent.spec.quantities import parse_quantity
 from gitops_agent.spec.secret_scan import credential_kind, secret_name_reason
+from gitops_agent.spec.urls import http_url_problem
 from gitops_agent.spec.yaml_positions import YamlPath
 
 Report = Callable[[YamlPath, str, bool], Diagnostic]
@@ -515,6 +516,10 @@ def check_environment(data: Any, report: Report) -> list[Diagnostic]:
     spec = _map(_map(data).get("spec"))
     sync = _map(spec.get("sync"))
     _duration(report, ("spec", "sync", "interval"), sync.get("interval"), out)
+    url = _map(spec.get("prometheus")).get("url")
+    problem = http_url_problem(url) if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+    if problem:  # the rest is the schema's pattern
+        out.append(report(("spec", "prometheus", "url"), problem, False))
     return out
 
 
