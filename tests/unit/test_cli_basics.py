@@ -272,3 +272,22 @@ def test_a_malformed_prometheus_url_in_an_environment_is_located(
     assert run(["validate", "--repo", str(repo)]) == 2
     err = capsys.readouterr().err
     assert re.search(rf"environments/dev\.yaml:\d+:\d+: spec\.prometheus\.url: {re.escape(fragment)}", err), err
+
+
+@pytest.mark.parametrize("command", [["rerun", "dev", "train"], ["render", "dev"]])
+@pytest.mark.parametrize("ref", ["env/prod", "main"])
+def test_a_ref_outside_the_environment_branch_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], ref: str
+) -> None:
+    """Another environment's commit (or main's) was rendered as this environment's: 'no
+    kustomization.yaml' under a temporary path, or, with an overlay there, the wrong objects."""
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["compile", "--repo", str(repo), "--commit"]) == 0
+    notes = git(repo, "for-each-ref", "refs/notes")
+    sha = git(repo, "rev-parse", ref).strip()
+    capsys.readouterr()
+    assert run([*command, "--ref", ref, "--repo", str(repo)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"error: --ref {ref}: {sha[:12]} is not on branch env/dev of environment dev"]
+    assert git(repo, "for-each-ref", "refs/notes") == notes
+    assert run([*command, "--ref", "env/dev", "--repo", str(repo)]) == 0  # the branch's own commit
