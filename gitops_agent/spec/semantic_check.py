@@ -106,6 +106,7 @@ def check_workflow(data: Any, report: Report) -> list[Diagnostic]:
         _check_parallel(report, path, body_map, out)
         if isinstance(body_map.get("sweep"), dict):
             _check_sweep(report, path, task, body_map, tasks, out)
+            _check_sweep_wiring(report, path, body_map, defaults, out)
     _check_sweep_outputs(report, sp, tasks, out)
 
     for service, body in services.items():
@@ -802,6 +803,31 @@ def _check_sweep(
             _check_trial(report, (*at, "trials", index), trial, parameters, out)
     _check_generations(report, at, _list(sweep.get("trials")), most, out)
     _check_trials_size(report, at, sweep, parameters, out)
+
+
+SWEEP_ENV = ("SWEEP_INDEX", "SWEEP_NAMESPACE", "SWEEP_TRIAL_FILE")
+SWEEP_VOLUME = "sweep-trials"
+SWEEP_MOUNT = "/etc/gitops-agent/sweep"
+"""What the compiler adds to a sweep's container (gitops_agent/compile/sweeps.py)."""
+
+
+def _check_sweep_wiring(
+    report: Report, path: YamlPath, body: Mapping[str, Any], defaults: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    """The env variables, volume and mount path the compiler adds to a sweep's container are
+    its own: a task's or the defaults' env or volume of the same name (or path) made a pod
+    with duplicates, which compile refused unlocated."""
+    for at, source in ((path, body), (("spec", "defaults"), defaults)):
+        for name in _map(source.get("env")):
+            if name in SWEEP_ENV:
+                out.append(report((*at, "env", name), f"{name} is set by the sweep (its trial's file)", True))
+        for name, volume in _map(source.get("volumes")).items():
+            if name == SWEEP_VOLUME:
+                out.append(report((*at, "volumes", name), f"the volume name {name!r} is taken by the sweep", True))
+            mount = _map(volume).get("mountPath")
+            if isinstance(mount, str) and (mount.rstrip("/") + "/").startswith(SWEEP_MOUNT + "/"):
+                message = f"{SWEEP_MOUNT} is where the sweep mounts its trials"
+                out.append(report((*at, "volumes", name, "mountPath"), message, False))
 
 
 def _check_parameter_secrets(

@@ -13,6 +13,7 @@ from gitops_agent.spec import load_specs
 from tests.unit.specs.helpers import VALID_ENVIRONMENT, assert_only, diagnose, workflow_problems, write_repo
 
 F = "workflows/wf.yaml"
+SWEEP_EXAMPLE_REPO = Path(__file__).resolve().parent / "specs" / "sweep"
 S = "spec.tasks.t.sweep"
 BASE = """\
 apiVersion: gitops-agent.io/v1alpha1
@@ -234,6 +235,28 @@ CASES = {
         f"{S}.parameters.opt.values[1]",
         "looks like an AWS access key",
     ),
+    # what the compiler adds to the sweep's container: compile refused duplicates at 0:0
+    "env-set-by-the-sweep": (
+        "      sweep:\n",
+        "      env: {SWEEP_TRIAL_FILE: /data/t.json}\n      sweep:\n",
+        "SWEEP_TRIAL_FILE",
+        "spec.tasks.t.env.SWEEP_TRIAL_FILE",
+        "set by the sweep",
+    ),
+    "volume-name-of-the-sweep": (
+        "      sweep:\n",
+        "      volumes: {sweep-trials: {emptyDir: {}, mountPath: /data}}\n      sweep:\n",
+        "sweep-trials",
+        "spec.tasks.t.volumes.sweep-trials",
+        "taken by the sweep",
+    ),
+    "mount-path-of-the-sweep": (
+        "      sweep:\n",
+        "      volumes: {data: {emptyDir: {}, mountPath: /etc/gitops-agent/sweep/}}\n      sweep:\n",
+        "/etc/gitops-agent/sweep/",
+        "spec.tasks.t.volumes.data.mountPath",
+        "where the sweep mounts its trials",
+    ),
     "max-failed-over-parallel": (
         "      sweep:\n",
         "      backoffLimitPerIndex: 1\n      maxFailedIndexes: 3\n      sweep:\n",
@@ -399,3 +422,22 @@ def test_an_indexed_jobs_pod_hostnames_fit_a_dns_label(
     line, col = _position(over, task + "t", "    train")
     found = assert_only(workflow_problems(tmp_path / "over", over), F, line, col, f"spec.tasks.{task}t")
     assert f"pod hostname '<job>-{index}' of this Indexed Job would have {longest + 1} characters" in found.message
+
+
+def test_the_defaults_env_cannot_set_what_the_sweep_sets(tmp_path: Path) -> None:
+    text = BASE.replace("spec:\n  tasks:", "spec:\n  defaults: {env: {SWEEP_NAMESPACE: x}}\n  tasks:")
+    line, col = _position(text, "SWEEP_NAMESPACE", "defaults")
+    found = workflow_problems(tmp_path, text)
+    assert_only(found, F, line, col, "spec.defaults.env.SWEEP_NAMESPACE", "set by the sweep")
+
+
+def test_the_reserved_names_are_the_compilers() -> None:
+    from gitops_agent.compile import sweeps
+    from gitops_agent.spec import semantic_check
+
+    assert (semantic_check.SWEEP_VOLUME, semantic_check.SWEEP_MOUNT) == (sweeps.TRIALS_VOLUME, sweeps.TRIALS_MOUNT)
+    job = {"template": {"metadata": {}, "spec": {"containers": [{"name": "c"}]}}}
+    workflow = load_specs(SWEEP_EXAMPLE_REPO).workflows["fraud-sweep"]
+    sweeps.wire(job, workflow.task("tune"), workflow, lambda _: "h")
+    added = [e["name"] for e in job["template"]["spec"]["containers"][0]["env"]]
+    assert tuple(sorted(added)) == semantic_check.SWEEP_ENV
