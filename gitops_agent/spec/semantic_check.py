@@ -835,7 +835,8 @@ def _check_parameter_secrets(
 ) -> None:
     """A parameter becomes an environment variable of the training task and its values go to
     git, the trials ConfigMap and that variable: the env rules apply (no secret-looking name,
-    no credential-looking value), or the proposal ``optimize`` writes would not validate."""
+    no credential-looking value), or the proposal ``optimize`` writes would not validate; and
+    no ``$(`` (Kubernetes expands ``$(VAR)`` in env values: the value would arrive changed)."""
     reason = secret_name_reason(name)
     if reason is not None:
         message = (
@@ -847,6 +848,12 @@ def _check_parameter_secrets(
         kind = credential_kind(value) if isinstance(value, str) else None
         if kind:
             message = f"value looks like {kind}; a sweep's values are written to git and a ConfigMap"
+            out.append(report((*at, "values", index), message, False))
+        elif isinstance(value, str) and "$(" in value:
+            message = (
+                "'$(' in an env value is a variable reference Kubernetes expands: the training task "
+                "would not get this value as written"
+            )
             out.append(report((*at, "values", index), message, False))
 
 

@@ -257,6 +257,13 @@ CASES = {
         "spec.tasks.t.volumes.data.mountPath",
         "where the sweep mounts its trials",
     ),
+    "value-with-a-variable-reference": (
+        "values: [adam, sgd]",
+        "values: [adam, 'sgd$(HOME)']",
+        "'sgd$(HOME)'",
+        f"{S}.parameters.opt.values[1]",
+        "Kubernetes expands",
+    ),
     "max-failed-over-parallel": (
         "      sweep:\n",
         "      backoffLimitPerIndex: 1\n      maxFailedIndexes: 3\n      sweep:\n",
