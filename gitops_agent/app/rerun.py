@@ -21,6 +21,22 @@ def _matches(job: Manifest, name: str, workflow: str | None) -> bool:
     return name in (labels.get(TASK_LABEL), ref_of(job).name)
 
 
+def _scope_and_name(given: str, workflow: str | None) -> tuple[str | None, str]:
+    """``WORKFLOW/TASK`` → (WORKFLOW, TASK); ``TASK`` or a Job's name → (``--workflow``, it).
+
+    :raises InvalidInputError: an empty part (``/train``, ``wf/``), more than one ``/``, or a
+        WORKFLOW that ``--workflow`` contradicts (exit 2) — never read as "any workflow".
+    """
+    if "/" not in given:
+        return workflow, given
+    scope, _, name = given.partition("/")
+    if not scope or not name or "/" in name:
+        raise InvalidInputError(f"{given}: expected TASK, WORKFLOW/TASK or a Job's name")
+    if workflow is not None and workflow != scope:
+        raise InvalidInputError(f"{given}: names workflow {scope!r}, but --workflow is {workflow!r}")
+    return scope, name
+
+
 def request_reruns(
     repo: Path, environment: Environment, ref: str | None, tasks: list[str], workflow: str | None
 ) -> tuple[Rendered, list[TaskRun]]:
@@ -34,7 +50,7 @@ def request_reruns(
     jobs = [obj for obj in rendered.objects if is_job(obj)]
     requests: list[TaskRun] = []
     for given in tasks:
-        scope, _, name = given.rpartition("/") if "/" in given else (workflow, "", given)
+        scope, name = _scope_and_name(given, workflow)
         found = [job for job in jobs if _matches(job, name, scope or None)]
         if not found:
             raise InvalidInputError(

@@ -40,7 +40,7 @@ def trial_document(workflow: Workflow, task: Task, trial: Trial) -> str:
         "trial": trial.number,
         "workflow": workflow.name,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n"
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n"
 
 
 def trials_data(workflow: Workflow, task: Task, sweep: Sweep) -> dict[str, str]:

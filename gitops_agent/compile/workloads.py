@@ -353,15 +353,18 @@ def _job_spec(task: Task, workflow: Workflow, *, image: str | None = None) -> Ma
     main = container_spec(task.name, task.container, workflow, image=image)
     spec: Manifest = {}
     parallelism, completions, mode = (task.parallelism, task.completions, task.completion_mode)
+    most_failed = task.max_failed_indexes
     if task.sweep is not None:
         parallelism, completions, mode = sweeps.job_fields(task.sweep)
+        if most_failed is not None:  # a last, shorter generation: the API wants ≤ completions
+            most_failed = min(most_failed, completions)
     fields = (
         ("parallelism", parallelism),
         ("completions", completions),
         ("completionMode", mode),
         ("backoffLimit", task.retries),
         ("backoffLimitPerIndex", task.backoff_limit_per_index),
-        ("maxFailedIndexes", task.max_failed_indexes),
+        ("maxFailedIndexes", most_failed),
         ("activeDeadlineSeconds", task.timeout_seconds),
     )
     spec.update((key, value) for key, value in fields if value is not None)

@@ -336,11 +336,12 @@ class Fetched:
 
 def trial_objectives(rows: Sequence[tuple[Mapping[str, str], float]]) -> dict[tuple[str, str, int], float]:
     """A sweep objective query's answer per (workflow, task, trial); rows whose ``trial``
-    label is not a trial number (not a trial of ours) are left out."""
+    label is not a trial number as written by the compiler (ASCII decimal, no sign, no
+    leading zero: not a trial of ours, e.g. ``"03"``, ``"²"``) are left out."""
     out: dict[tuple[str, str, int], float] = {}
     for labels, value in rows:
         trial = labels.get("trial", "")
-        if trial.isdigit():
+        if trial.isascii() and trial.isdigit() and str(int(trial)) == trial:
             out[(labels.get("workflow", ""), labels.get("task", ""), int(trial))] = value
     return out
 

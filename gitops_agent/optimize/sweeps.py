@@ -61,16 +61,19 @@ def _quoted(value: str) -> str:
 
 def objective_query(namespace: str, window: str, found: Sequence[tuple[Workflow, Task, Sweep]]) -> Query:
     """One instant query for the objectives of every sweep of the environment: per sweep
-    ``max|min by (workflow, task, trial) (last_over_time(<metric>{…}[W]))`` (``max`` when
-    maximizing), the terms joined by ``or`` (their ``workflow``/``task`` labels differ)."""
+    ``max|min by (workflow, task, trial) (last_over_time({__name__="<metric>",…}[W]))``
+    (``max`` when maximizing), the terms joined by ``or`` (their ``workflow``/``task`` labels
+    differ). The name is a ``__name__`` matcher, not a bare identifier: a valid metric name
+    can be a PromQL keyword or literal (``bool``, ``nan``, ``inf``), which the parser refuses
+    before a ``{`` (Prometheus docs, "Querying basics": ``{__name__=…}`` selects any name)."""
     terms = []
     for workflow, task, sweep in found:
         selector = (
-            f'namespace="{_quoted(namespace)}",workflow="{_quoted(workflow.name)}",'
-            f'task="{_quoted(task.name)}",trial!=""'
+            f'__name__="{_quoted(sweep.metric)}",namespace="{_quoted(namespace)}",'
+            f'workflow="{_quoted(workflow.name)}",task="{_quoted(task.name)}",trial!=""'
         )
         best = "max" if sweep.maximize else "min"
-        terms.append(f"{best} by (workflow, task, trial) (last_over_time({sweep.metric}{{{selector}}}[{window}]))")
+        terms.append(f"{best} by (workflow, task, trial) (last_over_time({{{selector}}}[{window}]))")
     return Query(QueryKind.SWEEP, " or ".join(terms))
 
 

@@ -141,7 +141,7 @@ def _rebase(desired: Any, live: Any, tokens: Sequence[str]) -> None:
             else:
                 desired[key] = live_value
     elif isinstance(desired, list) and rest:
-        indexes = range(len(desired)) if head == "*" else [int(head)] if head.isdigit() else []
+        indexes = range(len(desired)) if head == "*" else [int(head)] if head.isascii() and head.isdigit() else []
         for index in indexes:
             if index >= len(desired):
                 continue

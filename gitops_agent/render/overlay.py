@@ -177,12 +177,20 @@ def _render_files(files: Mapping[str, bytes] | Any, env_name: str) -> list[Manif
 
 
 def resolve_env_revision(repo: Path, env: Environment, ref: str | None) -> str:
-    """The commit of ``env``'s branch to deploy: ``ref``, else the remote's head, else local."""
+    """The commit of ``env``'s branch to deploy: ``ref``, else the remote's head, else local.
+
+    :raises InvalidInputError: ``ref`` does not resolve, or is not in the history of the
+        branch (local or its remote-tracking copy): another environment's commit, or one of
+        ``main``, holds no overlay of ``env`` (as ``rollback --to`` refuses it) (exit 2).
+    """
     handle = gitops_git.open_repo(repo)
     if ref is not None:
         sha = gitops_git.rev_parse(handle, ref)
         if sha is None:
             raise InvalidInputError(f"--ref {ref}: no such revision")
+        heads = [gitops_git.rev_parse(handle, f"refs/{kind}/{env.branch}") for kind in ("heads", "remotes/origin")]
+        if not any(head is not None and gitops_git.is_ancestor(handle, sha, head) for head in heads):
+            raise InvalidInputError(f"--ref {ref}: {sha[:12]} is not on branch {env.branch} of environment {env.name}")
         return sha
     if gitops_git.has_remote(handle):
         gitops_git.fetch(handle, [f"+refs/heads/{env.branch}:refs/remotes/origin/{env.branch}"])

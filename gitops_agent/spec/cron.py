@@ -62,7 +62,7 @@ def _item_problem(part: str, low: int, high: int, names: dict[str, int], *, allo
     if not part:
         return "empty list item"
     base, slash, step = part.partition("/")
-    if slash and (not step.isdigit() or int(step) == 0):
+    if slash and (not _decimal(step) or int(step) == 0):
         return f"step {step!r} must be a positive number"
     if base in ("*", "?"):
         return "'?' is only allowed in the day fields" if base == "?" and not allow_question else None
@@ -86,7 +86,13 @@ def _bounded(text: str, low: int, high: int, names: dict[str, int]) -> tuple[int
     return value, None
 
 
+def _decimal(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes '²' and '٣', which cron (and Go's
+    strconv, which parses the CronJob's schedule) do not."""
+    return text.isascii() and text.isdigit()
+
+
 def _value(text: str, names: dict[str, int]) -> int | None:
-    if text.isdigit() and len(text) <= 4:
+    if _decimal(text) and len(text) <= 4:
         return int(text)
     return names.get(text.upper())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -73,7 +74,25 @@ def check_value(
             continue
         seen.add((path, message))
         out.append(report(path, message, key))
+    out.extend(report(path, NOT_FINITE, False) for path in non_finite(value))
     return out
+
+
+NOT_FINITE = "must be a finite number (JSON and Kubernetes objects have no NaN or Infinity)"
+
+
+def non_finite(value: Any, path: YamlPath = ()) -> Iterator[YamlPath]:
+    """Paths of the NaN and ±Inf numbers in ``value`` (YAML's ``.nan``, ``.inf``, ``-.inf``,
+    or an overflowing literal such as ``1e999``): JSON Schema's ``number`` admits them, but
+    RFC 8259 JSON, and so every Kubernetes object and JSON file compiled from them, has none."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from non_finite(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from non_finite(item, (*path, index))
 
 
 def _problems(errors: Iterator[ValidationError]) -> Iterator[tuple[YamlPath, str, bool]]:
@@ -86,9 +105,7 @@ def _explain(error: ValidationError) -> Iterator[tuple[YamlPath, str, bool]]:
     validator = str(error.validator)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     custom = schema.get("x-error")
-    if "propertyNames" in error.relative_schema_path or "propertyNames" in list(
-        error.absolute_schema_path
-    ):
+    if "propertyNames" in error.relative_schema_path or "propertyNames" in list(error.absolute_schema_path):
         key = str(error.instance)
         yield (*path, key), custom or f"{_show(key)} is not a valid name here", True
         return

@@ -26,16 +26,28 @@ SIGNIFICANT_DIGITS = 6
 Point = Mapping[str, ParameterValue]
 
 
-def tidy(value: float) -> float:
-    """``value`` rounded to :data:`SIGNIFICANT_DIGITS` significant digits (readable in YAML)."""
-    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+def tidy(value: float, digits: int = SIGNIFICANT_DIGITS) -> float:
+    """``value`` rounded to ``digits`` significant digits (readable in YAML)."""
+    return float(f"{value:.{digits}g}")
+
+
+def digits_for(parameter: SweepParameter) -> int:
+    """Significant digits that keep :data:`SIGNIFICANT_DIGITS` digits of the variation: more
+    when the range (or the grid's step) is narrow next to its bounds, e.g. 1.0000001…1.0000009,
+    so rounding never makes distinct grid points or samples equal (17 digits: float64's all)."""
+    assert parameter.low is not None and parameter.high is not None
+    spacing = float(parameter.step if parameter.step is not None else parameter.high - parameter.low)
+    magnitude = max(abs(float(parameter.low)), abs(float(parameter.high)))
+    if spacing <= 0 or magnitude <= spacing:
+        return SIGNIFICANT_DIGITS
+    return min(17, SIGNIFICANT_DIGITS + math.floor(math.log10(magnitude / spacing)))
 
 
 def tidy_in(parameter: SweepParameter, value: float) -> float:
     """``value`` tidied, kept inside the range (rounding must not cross a bound written with
     more digits)."""
     assert parameter.low is not None and parameter.high is not None
-    return min(max(tidy(value), float(parameter.low)), float(parameter.high))
+    return min(max(tidy(value, digits_for(parameter)), float(parameter.low)), float(parameter.high))
 
 
 def axis_length(parameter: SweepParameter) -> int:
@@ -45,6 +57,8 @@ def axis_length(parameter: SweepParameter) -> int:
     assert parameter.low is not None and parameter.high is not None
     if parameter.step is None or parameter.scale == "log":
         raise ValueError(f"{parameter.name}: grid search needs values or a linear step")
+    if parameter.kind == "int":  # exact: a float quotient loses whole numbers beyond 2**53
+        return int(parameter.high - parameter.low) // int(parameter.step) + 1
     return math.floor((parameter.high - parameter.low) / parameter.step + 1e-9) + 1
 
 
@@ -55,7 +69,7 @@ def axis_value(parameter: SweepParameter, index: int) -> ParameterValue:
         return parameter.values[index]
     assert parameter.low is not None and parameter.step is not None
     if parameter.kind == "int":
-        return int(parameter.low + index * parameter.step)
+        return int(parameter.low) + index * int(parameter.step)
     return tidy_in(parameter, parameter.low + index * parameter.step)
 
 

@@ -7,6 +7,8 @@ values of the wrong type, so that all errors of a file are reported at once.
 from __future__ import annotations
 
 import ipaddress
+import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, TypeGuard
@@ -14,6 +16,7 @@ from typing import Any, TypeGuard
 from gitops_agent.errors import Diagnostic
 from gitops_agent.spec.cron import cron_problem
 from gitops_agent.spec.secret_scan import credential_kind, secret_name_reason
+from gitops_agent.spec.urls import http_url_problem
 from gitops_agent.spec.yaml_positions import YamlPath
 from gitops_agent.vocabulary.durations import duration_problem, is_zero_duration, parse_duration
 from gitops_agent.vocabulary.quantities import parse_quantity
@@ -61,6 +64,7 @@ def check_workflow(data: Any, report: Report) -> list[Diagnostic]:
     scheduled = {t for t, body in tasks.items() if isinstance(body, dict) and "schedule" in body}
     for task, body in tasks.items():
         _check_task(report, (*sp, "tasks", task), name, task, _map(body), tasks, services, scheduled, defaults, out)
+    _check_sweep_outputs(report, sp, tasks, out)
 
     for service, body in services.items():
         path = (*sp, "services", service)
@@ -150,6 +154,8 @@ def _check_task(
                     True,
                 )
             )
+        else:
+            _check_indexed_hostname(report, path, name, task, body_map, task in scheduled, out)
     schedule = body_map.get("schedule")
     if isinstance(schedule, str):
         problem = cron_problem(schedule)
@@ -170,6 +176,7 @@ def _check_task(
     _check_parallel(report, path, body_map, out)
     if isinstance(body_map.get("sweep"), dict):
         _check_sweep(report, path, task, body_map, tasks, out)
+        _check_sweep_wiring(report, path, body_map, defaults, out)
 
 
 def _check_depends(
@@ -574,6 +581,10 @@ def check_environment(data: Any, report: Report) -> list[Diagnostic]:
     spec = _map(_map(data).get("spec"))
     sync = _map(spec.get("sync"))
     _duration(report, ("spec", "sync", "interval"), sync.get("interval"), out)
+    url = _map(spec.get("prometheus")).get("url")
+    problem = http_url_problem(url) if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+    if problem:  # the rest is the schema's pattern
+        out.append(report(("spec", "prometheus", "url"), problem, False))
     return out
 
 
@@ -645,7 +656,8 @@ def _check_requirement(report: Report, at: YamlPath, requirement: Any, numeric: 
 
 
 def _one_integer(values: list[Any]) -> bool:
-    return len(values) == 1 and isinstance(values[0], str) and values[0].lstrip("-").isdigit()
+    digits = values[0].removeprefix("-") if len(values) == 1 and isinstance(values[0], str) else ""
+    return digits.isascii() and digits.isdigit()  # ASCII: Go's strconv.ParseInt takes no '²' or '٣'
 
 
 def _check_node_term(report: Report, at: YamlPath, term: Any, out: list[Diagnostic]) -> None:
@@ -753,10 +765,53 @@ def _check_claims(report: Report, spec: Mapping[str, Any], out: list[Diagnostic]
                 )
 
 
+CRONJOB_JOB_SUFFIX = 11  # the CronJob controller's "-<scheduled minute>" (why CronJob names stop at 52)
+
+
+def _largest_index(body: Mapping[str, Any]) -> int | None:
+    """The highest completion index of the task's Indexed Job (None: not Indexed): a sweep's
+    ``parallelTrialCount`` (or its largest generation in ``trials``), else ``completions``."""
+    sweep = body.get("sweep")
+    if isinstance(sweep, dict):
+        generations = [_map(t).get("generation") for t in _list(sweep.get("trials"))]
+        sizes = [sweep.get("parallelTrialCount", 1), *(generations.count(g) for g in set(generations))]
+        return max(size for size in sizes if type(size) is int) - 1
+    completions = body.get("completions")
+    if body.get("completionMode") == "Indexed" and type(completions) is int and completions >= 1:
+        return completions - 1
+    return None
+
+
+def _check_indexed_hostname(
+    report: Report,
+    path: YamlPath,
+    name: str,
+    task: str,
+    body: Mapping[str, Any],
+    scheduled: bool,
+    out: list[Diagnostic],
+) -> None:
+    """The Job controller makes each pod of an Indexed Job ``<job>-<index>`` its hostname, a
+    DNS label of at most 63 characters; the API server refuses a Job whose last index would
+    not fit ("will not able to create pod with invalid DNS label", Kubernetes Job validation)."""
+    index = _largest_index(body)
+    if index is None:
+        return
+    job = len(name) + 1 + len(task) + (CRONJOB_JOB_SUFFIX if scheduled else JOB_HASH_SUFFIX)
+    hostname = job + 1 + len(str(index))
+    if hostname > JOB_NAME_MAX:
+        message = (
+            f"name too long: the pod hostname '<job>-{index}' of this Indexed Job would have {hostname} characters "
+            f"(at most {JOB_NAME_MAX}): shorten the workflow or task name by {hostname - JOB_NAME_MAX}"
+        )
+        out.append(report(path, message, True))
+
+
 def _check_parallel(report: Report, path: YamlPath, body: Mapping[str, Any], out: list[Diagnostic]) -> None:
     """Job rules (Kubernetes Job API: completionMode, backoffLimitPerIndex, maxFailedIndexes)."""
-    indexed = body.get("completionMode") == "Indexed"
-    if indexed and "completions" not in body:
+    sweep = isinstance(body.get("sweep"), dict)  # a sweep's Job is Indexed (its trials)
+    indexed = body.get("completionMode") == "Indexed" or sweep
+    if indexed and not sweep and "completions" not in body:
         out.append(report((*path, "completionMode"), "completionMode Indexed needs completions", False))
     for key in ("backoffLimitPerIndex", "maxFailedIndexes"):
         if key in body and not indexed:
@@ -764,10 +819,12 @@ def _check_parallel(report: Report, path: YamlPath, body: Mapping[str, Any], out
     if "maxFailedIndexes" in body and "backoffLimitPerIndex" not in body:
         out.append(report((*path, "maxFailedIndexes"), "maxFailedIndexes needs backoffLimitPerIndex", True))
     most, completions = body.get("maxFailedIndexes"), body.get("completions")
+    what = "completions"
+    if sweep:
+        completions, what = _map(body["sweep"]).get("parallelTrialCount", 1), "sweep.parallelTrialCount"
     if type(most) is int and type(completions) is int and most > completions:
-        out.append(
-            report((*path, "maxFailedIndexes"), f"maxFailedIndexes ({most}) exceeds completions ({completions})", False)
-        )
+        message = f"maxFailedIndexes ({most}) exceeds {what} ({completions})"
+        out.append(report((*path, "maxFailedIndexes"), message, False))
 
 
 SWEEP_SETS = ("parallelism", "completions", "completionMode")
@@ -804,10 +861,125 @@ def _check_sweep(
     for name, parameter in parameters.items():
         if isinstance(parameter, dict):
             _check_sweep_parameter(report, (*at, "parameters", name), parameter, grid, out)
+            _check_parameter_secrets(report, (*at, "parameters", name), name, parameter, out)
     for index, trial in enumerate(_list(sweep.get("trials"))):
         if isinstance(trial, dict):
             _check_trial(report, (*at, "trials", index), trial, parameters, out)
     _check_generations(report, at, _list(sweep.get("trials")), most, out)
+    _check_trials_size(report, at, sweep, parameters, out)
+
+
+SWEEP_ENV = ("SWEEP_INDEX", "SWEEP_NAMESPACE", "SWEEP_TRIAL_FILE")
+SWEEP_VOLUME = "sweep-trials"
+SWEEP_MOUNT = "/etc/gitops-agent/sweep"
+"""What the compiler adds to a sweep's container (gitops_agent/compile/sweeps.py)."""
+
+
+def _check_sweep_wiring(
+    report: Report, path: YamlPath, body: Mapping[str, Any], defaults: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    """The env variables, volume and mount path the compiler adds to a sweep's container are
+    its own: a task's or the defaults' env or volume of the same name (or path) made a pod
+    with duplicates, which compile refused unlocated."""
+    for at, source in ((path, body), (("spec", "defaults"), defaults)):
+        for name in _map(source.get("env")):
+            if name in SWEEP_ENV:
+                out.append(report((*at, "env", name), f"{name} is set by the sweep (its trial's file)", True))
+        for name, volume in _map(source.get("volumes")).items():
+            if name == SWEEP_VOLUME:
+                out.append(report((*at, "volumes", name), f"the volume name {name!r} is taken by the sweep", True))
+            mount = _map(volume).get("mountPath")
+            if isinstance(mount, str) and (mount.rstrip("/") + "/").startswith(SWEEP_MOUNT + "/"):
+                message = f"{SWEEP_MOUNT} is where the sweep mounts its trials"
+                out.append(report((*at, "volumes", name, "mountPath"), message, False))
+
+
+def _check_parameter_secrets(
+    report: Report, at: YamlPath, name: str, parameter: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    """A parameter becomes an environment variable of the training task and its values go to
+    git, the trials ConfigMap and that variable: the env rules apply (no secret-looking name,
+    no credential-looking value), or the proposal ``optimize`` writes would not validate; and
+    no ``$(`` (Kubernetes expands ``$(VAR)`` in env values: the value would arrive changed)."""
+    reason = secret_name_reason(name)
+    if reason is not None:
+        message = (
+            f"{name!r} looks like a secret ({reason} in the name); a parameter's best value is written "
+            "as a plain environment variable of the training task: rename it"
+        )
+        out.append(report(at, message, True))
+    for index, value in enumerate(_list(parameter.get("values"))):
+        kind = credential_kind(value) if isinstance(value, str) else None
+        if kind:
+            message = f"value looks like {kind}; a sweep's values are written to git and a ConfigMap"
+            out.append(report((*at, "values", index), message, False))
+        elif isinstance(value, str) and "$(" in value:
+            message = (
+                "'$(' in an env value is a variable reference Kubernetes expands: the training task "
+                "would not get this value as written"
+            )
+            out.append(report((*at, "values", index), message, False))
+
+
+def _check_sweep_outputs(report: Report, sp: YamlPath, tasks: Mapping[str, Any], out: list[Diagnostic]) -> None:
+    """Each environment variable of a training task is written by one sweep at most, and only
+    over a plain value: ``optimize`` writes the best parameters there (docs/optimize.md), and
+    two sweeps, or a secret or field reference, would be overwritten."""
+    writer: dict[tuple[str, str], str] = {}
+    for task, body in tasks.items():
+        sweep = _map(_map(body).get("sweep"))
+        training = sweep.get("trainingTask")
+        if not isinstance(training, str) or training == task or not isinstance(tasks.get(training), dict):
+            continue
+        env = _map(tasks[training].get("env"))
+        for name in _map(sweep.get("parameters")):
+            at = (*sp, "tasks", task, "sweep", "parameters", name)
+            first = writer.setdefault((training, name), task)
+            if first != task:
+                message = f"the sweep of task {first!r} also writes {name!r} into the env of task {training!r}"
+                out.append(report(at, message, True))
+            elif isinstance(env.get(name), dict):
+                message = f"env {name!r} of task {training!r} is a reference, not a value a parameter can replace"
+                out.append(report(at, message, True))
+
+
+CONFIG_MAP_MAX_BYTES = 1024 * 1024
+"""A ConfigMap's data may hold at most 1 MiB (Kubernetes API validation, ``MaxSecretSize``)."""
+TRIAL_FILE_OVERHEAD = 200
+"""The rest of a trial's file: ``{"generation":…,"parameters":{…},"task":…,"trial":…,"workflow":…}``
+with 63-character names and 6-digit numbers fits in it."""
+FLOAT_TEXT_MAX = 24  # json.dumps of a float, e.g. -1.2345678901234567e-308
+
+
+def _value_text_max(parameter: Mapping[str, Any]) -> int:
+    """The longest JSON text of a value of ``parameter`` (the trial files' encoding)."""
+    if "values" in parameter:
+        return max((len(json.dumps(v)) for v in _list(parameter["values"])), default=0)
+    low, high = parameter.get("min"), parameter.get("max")
+    if _kind(parameter) == "int" and _finite(low) and _finite(high):
+        return max(len(str(int(low))), len(str(int(high))))
+    return FLOAT_TEXT_MAX
+
+
+def _check_trials_size(
+    report: Report, at: YamlPath, sweep: Mapping[str, Any], parameters: Mapping[str, Any], out: list[Diagnostic]
+) -> None:
+    """The trials ConfigMap holds one file per trial of a generation: with the longest value
+    of every parameter, ``parallelTrialCount`` of them must fit the API's 1 MiB."""
+    parallel = sweep.get("parallelTrialCount", 1)
+    if type(parallel) is not int or parallel < 1:
+        return
+    generations = [_map(t).get("generation") for t in _list(sweep.get("trials"))]
+    parallel = max([parallel, *(generations.count(g) for g in set(generations))])  # trials edited by hand
+    per_trial = TRIAL_FILE_OVERHEAD + sum(
+        len(json.dumps(name)) + 2 + _value_text_max(p) for name, p in parameters.items() if isinstance(p, dict)
+    )
+    if per_trial * parallel > CONFIG_MAP_MAX_BYTES:
+        message = (
+            f"{parallel} trials of up to {per_trial} bytes each could exceed the trials ConfigMap's "
+            f"1 MiB (Kubernetes' limit): run fewer at once or shorten the values"
+        )
+        out.append(report((*at, "parallelTrialCount") if "parallelTrialCount" in sweep else at, message, False))
 
 
 def _number(value: Any) -> TypeGuard[int | float]:
@@ -828,14 +1000,17 @@ def _check_sweep_parameter(
     if missing:
         out.append(report(at, f"{missing} missing: a parameter needs values or a range (min, max)", True))
     low, high = parameter.get("min"), parameter.get("max")
-    if not (_number(low) and _number(high)):
-        return
+    if not (_finite(low) and _finite(high)):
+        return  # the schema said why
     if low >= high:
         out.append(report((*at, "max"), f"max ({high}) must be greater than min ({low})", False))
+    elif not math.isfinite(float(high) - float(low)):
+        out.append(report((*at, "max"), f"the range {low}…{high} is wider than a float can hold", False))
+    _check_grid_step(report, at, parameter, out)
     log = parameter.get("scale") == "log"
     if log and low <= 0:
         out.append(report((*at, "min"), f"a log scale needs min > 0 (got {low})", False))
-    kind = parameter.get("type") or ("int" if type(low) is int and type(high) is int else "float")
+    kind = _kind(parameter)
     if kind == "int":
         for key in ("min", "max", "step"):
             value = parameter.get(key)
@@ -849,8 +1024,33 @@ def _check_sweep_parameter(
         out.append(report(at, "grid search needs 'step' for a float range (or values)", True))
 
 
+def _kind(parameter: Mapping[str, Any]) -> str:
+    """A range's type: ``type``, else int when min and max are both integers."""
+    low, high = parameter.get("min"), parameter.get("max")
+    return str(parameter.get("type") or ("int" if type(low) is int and type(high) is int else "float"))
+
+
+def _finite(value: Any) -> TypeGuard[int | float]:
+    return _number(value) and math.isfinite(value)
+
+
+def _check_grid_step(report: Report, at: YamlPath, parameter: Mapping[str, Any], out: list[Diagnostic]) -> None:
+    """A grid's points ``min + i·step`` must be countable and distinct as float64 values."""
+    low, high, step = parameter.get("min"), parameter.get("max"), parameter.get("step")
+    if not (_finite(low) and _finite(high) and _finite(step)) or step <= 0 or low >= high:
+        return
+    if not math.isfinite((float(high) - float(low)) / step):
+        out.append(report((*at, "step"), f"step {step} gives more grid points than a float can count", False))
+    elif _kind(parameter) == "float" and step < math.ulp(max(abs(float(low)), abs(float(high)))) * 2:
+        message = f"step {step} is below a float's precision at {max(abs(low), abs(high))}: grid points would repeat"
+        out.append(report((*at, "step"), message, False))
+
+
 def _in_space(value: Any, parameter: Mapping[str, Any]) -> str | None:
-    """Why ``value`` is outside ``parameter``'s space (None when inside)."""
+    """Why ``value`` is outside ``parameter``'s space (None when inside; NaN and ±Inf are
+    the schema check's to report)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if "values" in parameter:
         values = _list(parameter["values"])
         return None if any(type(v) is type(value) and v == value for v in values) else "not one of its values"

@@ -175,3 +175,38 @@ def test_a_workflow_deployed_twice_keeps_the_tuning_log_in_the_environment(
     overrides = yamledit.load(git(repo, "show", "best:environments/prod.yaml"))["spec"]["overrides"]
     assert overrides["lab"]["tasks"]["train"]["env"] == {"lr": "0.01", "depth": "5"}
     assert "trials" not in spec_at(repo, "best")["tasks"]["tune"]["sweep"]  # staging's sweep is its own
+
+
+KEYWORD_METRICS = ("bool", "nan", "inf", "sum")
+"""Valid metric names that are PromQL keywords or literals: ``bool{…}``, ``nan{…}`` and
+``inf{…}`` are parse errors (HTTP 400); ``sum`` parses (the parser reads it by context)."""
+
+
+@pytest.fixture(scope="module")
+def keywords(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPrometheus]:
+    series = []
+    for metric in KEYWORD_METRICS:
+        for trial, (depth, lr) in enumerate(GRID[:3]):
+            labels = {"namespace": NAMESPACE, "workflow": "lab", "task": "tune", "trial": str(trial)}
+            value = loss(depth, lr)
+            series.append(SyntheticSeries(metric, labels, lambda t, v=value: v, days=0.5, step=300))
+    factory = PrometheusFactory(tmp_path_factory.mktemp("prom-keywords"))
+    try:
+        yield factory.start(series)
+    finally:
+        factory.close()
+
+
+@pytest.mark.parametrize("metric", KEYWORD_METRICS)
+def test_an_objective_named_like_a_promql_keyword_is_read(
+    keywords: RunningPrometheus, tmp_path: Path, capsys: pytest.CaptureFixture[str], metric: str
+) -> None:
+    """The schema admits any metric name; the query once put it bare before ``{``, which the
+    real Prometheus refused, so ``optimize`` stopped on a query error instead of reading."""
+    workflow = WORKFLOW.replace("metric: lab_validation_loss", f"metric: {metric}")
+    repo = s.write_repo(tmp_path / "repo", workflow=workflow)
+    code, out = optimize(repo, keywords.url, capsys, "--branch", "generation-2")
+    assert code == 0
+    rec = sweep_of(out)
+    assert rec["status"] == "propose" and rec["new"] == "generation 2 (3 trials)"
+    assert [t.get("objective") for t in rec["trials"][:3]] == [loss(*GRID[n]) for n in range(3)]

@@ -233,3 +233,79 @@ def test_logs_follow_the_current_stderr_after_the_old_one_is_closed(monkeypatch:
     monkeypatch.setattr("sys.stderr", second)
     logging.getLogger("gitops_agent.test").warning("still heard")
     assert second.getvalue() == "still heard\n"
+
+
+@pytest.mark.parametrize(
+    ("given", "extra", "fragment"),
+    [
+        ("/train", [], "expected TASK, WORKFLOW/TASK"),  # was read as train of any workflow
+        ("churn/", [], "expected TASK, WORKFLOW/TASK"),
+        ("churn/train/x", [], "expected TASK, WORKFLOW/TASK"),
+        ("image-recognition/train", ["--workflow", "churn"], "but --workflow is 'churn'"),  # --workflow was ignored
+    ],
+)
+def test_rerun_refuses_a_malformed_or_contradicted_workflow_task(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str, extra: list[str], fragment: str
+) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["compile", "--repo", str(repo), "--env", "dev", "--commit"]) == 0
+    notes = git(repo, "for-each-ref", "refs/notes")
+    capsys.readouterr()
+    assert run(["rerun", "dev", given, *extra, "--repo", str(repo)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+    assert git(repo, "for-each-ref", "refs/notes") == notes  # nothing recorded
+
+
+BAD_URLS = [
+    ("http://[::1", "not a valid URL (Invalid IPv6 URL)"),
+    ("http://prometheus:99999", "not a valid URL (Port out of range 0-65535)"),
+    ("http://prometheus:abc", "not a valid URL"),
+    ("ftp://prometheus", "must be an http:// or https:// URL"),
+    ("prometheus:9090", "must be an http:// or https:// URL"),
+    ("http:///api", "has no host"),
+]
+
+
+@pytest.mark.parametrize(("url", "fragment"), BAD_URLS)
+def test_a_malformed_prometheus_url_is_bad_input_not_an_unreachable_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, fragment: str
+) -> None:
+    """A mistyped --prometheus was exit 3, 'cannot connect' or 'malformed answer to <query>'."""
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["optimize", "dev", "--repo", str(repo), "--prometheus", url]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --prometheus {url}: {fragment}"), lines
+
+
+@pytest.mark.parametrize(("url", "fragment"), [u for u in BAD_URLS if u[0].startswith("http")])
+def test_a_malformed_prometheus_url_in_an_environment_is_located(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, fragment: str
+) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    path = repo / "environments" / "dev.yaml"
+    text = path.read_text()
+    assert 'prometheus: {url: "http://127.0.0.1:9090"}' in text
+    path.write_text(text.replace('prometheus: {url: "http://127.0.0.1:9090"}', f"prometheus: {{url: '{url}'}}"))
+    assert run(["validate", "--repo", str(repo)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(rf"environments/dev\.yaml:\d+:\d+: spec\.prometheus\.url: {re.escape(fragment)}", err), err
+
+
+@pytest.mark.parametrize("command", [["rerun", "dev", "train"], ["render", "dev"]])
+@pytest.mark.parametrize("ref", ["env/prod", "main"])
+def test_a_ref_outside_the_environment_branch_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], ref: str
+) -> None:
+    """Another environment's commit (or main's) was rendered as this environment's: 'no
+    kustomization.yaml' under a temporary path, or, with an overlay there, the wrong objects."""
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["compile", "--repo", str(repo), "--commit"]) == 0
+    notes = git(repo, "for-each-ref", "refs/notes")
+    sha = git(repo, "rev-parse", ref).strip()
+    capsys.readouterr()
+    assert run([*command, "--ref", ref, "--repo", str(repo)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"error: --ref {ref}: {sha[:12]} is not on branch env/dev of environment dev"]
+    assert git(repo, "for-each-ref", "refs/notes") == notes
+    assert run([*command, "--ref", "env/dev", "--repo", str(repo)]) == 0  # the branch's own commit

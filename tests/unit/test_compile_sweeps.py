@@ -214,3 +214,48 @@ def test_rounded_samples_stay_inside_bounds_written_with_more_digits() -> None:
         sweep = _sweep(SweepParameter("x", kind="float", low=low, high=high, step=step), algorithm=algorithm)
         points = random_points(sweep, 1, 50) if algorithm == "random" else list(grid_points(sweep))
         assert points and all(low <= float(p["x"]) <= high for p in points)
+
+
+def test_a_narrow_range_keeps_its_grid_points_and_samples_distinct() -> None:
+    """Rounding to 6 significant digits made every point of 1.0000001…1.0000009 equal (one
+    trial run again and again); the digits now follow the range's spacing."""
+    grid = _sweep(SweepParameter("x", kind="float", low=1.0000001, high=1.0000009, step=1e-7))
+    values = [float(p["x"]) for p in grid_points(grid)]
+    assert values == [1.0000001, 1.0000002, 1.0000003, 1.0000004, 1.0000005, 1.0000006, 1.0000007, 1.0000008, 1.0000009]
+    wide = _sweep(SweepParameter("x", kind="float", low=100.0, high=101.0), algorithm="random")
+    narrow = _sweep(SweepParameter("x", kind="float", low=100.0, high=100.001), algorithm="random")
+    for sweep in (wide, narrow):
+        samples = [float(p["x"]) for p in random_points(sweep, 1, 50)]
+        assert len(set(samples)) == 50
+    grouped = _sweep(
+        SweepParameter(
+            "x", kind="float", low=0.12345678901, high=0.12345679999, step=(0.12345679999 - 0.12345678901) / 3
+        )
+    )
+    assert len({float(p["x"]) for p in grid_points(grouped)}) == 4
+
+
+def test_an_int_grid_beyond_float_precision_is_exact() -> None:
+    """A float quotient counted 2**60 + 1 … as 2**60: the last point was lost or repeated."""
+    sweep = _sweep(SweepParameter("a", kind="int", low=0, high=2**60 + 1, step=1), most=3, parallel=3)
+    assert dict(next(grid_points(sweep, 2**60 + 1))) == {"a": 2**60 + 1}
+    assert list(grid_points(sweep, 2**60 + 2)) == []
+
+
+def test_a_sweep_gives_up_on_failed_trials_with_per_index_backoff(workflow: Workflow) -> None:
+    """backoffLimitPerIndex and maxFailedIndexes need an Indexed Job, which a sweep is (they
+    were refused as 'needs completionMode: Indexed'); a last generation shorter than
+    maxFailedIndexes gets it capped at its completions, as the Job API requires."""
+    sweep = workflow.task("tune").sweep
+    assert sweep is not None
+    done = tuple(replace(t, objective=0.5) for t in first_generation(sweep))
+    later = replace(sweep, trials=(*done, Trial(4, 2, done[0].parameters)))
+    for trials, expected in ((sweep, 3), (later, 1)):
+        tasks = tuple(
+            replace(t, sweep=trials, backoff_limit_per_index=1, max_failed_indexes=3) if t.name == "tune" else t
+            for t in workflow.tasks
+        )
+        job = _tune_job(_objects(replace(workflow, tasks=tasks)))
+        assert (job["spec"]["backoffLimitPerIndex"], job["spec"]["maxFailedIndexes"]) == (1, expected)
+        assert job["spec"]["maxFailedIndexes"] <= job["spec"]["completions"]
+        kubernetes_validate.validate(job, "1.36", strict=True)

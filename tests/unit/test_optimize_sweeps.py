@@ -220,9 +220,9 @@ def test_one_query_asks_for_every_sweep_by_goal() -> None:
     query = sweeps.objective_query("ns", "7d", found)
     assert query.kind is QueryKind.SWEEP
     assert query.promql == (
-        'min by (workflow, task, trial) (last_over_time(loss{namespace="ns",workflow="lab",task="tune",trial!=""}[7d]))'
-        ' or max by (workflow, task, trial) (last_over_time(loss{namespace="ns",workflow="other",task="tune",'
-        'trial!=""}[7d]))'
+        'min by (workflow, task, trial) (last_over_time({__name__="loss",namespace="ns",workflow="lab",task="tune",'
+        'trial!=""}[7d])) or max by (workflow, task, trial) (last_over_time({__name__="loss",namespace="ns",'
+        'workflow="other",task="tune",trial!=""}[7d]))'
     )
 
 
@@ -233,6 +233,19 @@ def test_answers_without_a_trial_number_are_left_out() -> None:
         ({"workflow": "lab", "task": "tune"}, 0.2),
     ]
     assert trial_objectives(rows) == {("lab", "tune", 3): 0.5}
+
+
+@pytest.mark.parametrize("label", ["²", "١", "03", "+3", " 3", "3 ", "-3", "3.0", "٣"])
+def test_a_trial_label_that_is_not_a_plain_decimal_number_is_left_out(label: str) -> None:
+    """``str.isdigit`` accepts '²' (int() then raised: an internal error, exit 70) and
+    Arabic-Indic digits; '03' overwrote trial 3's objective depending on the answer's order.
+    Only what the compiler writes (``str(number)``) is a trial's label."""
+    rows = [
+        ({"workflow": "lab", "task": "tune", "trial": "3"}, 0.5),
+        ({"workflow": "lab", "task": "tune", "trial": label}, 0.1),
+    ]
+    assert trial_objectives(rows) == {("lab", "tune", 3): 0.5}
+    assert trial_objectives(list(reversed(rows))) == {("lab", "tune", 3): 0.5}
 
 
 def test_the_commit_message_keeps_the_trials_table_readable() -> None:

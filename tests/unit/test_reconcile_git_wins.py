@@ -94,6 +94,14 @@ def test_rebase_takes_live_values_drops_what_live_lacks_and_never_adds() -> None
         {"name": "a", "image": "a:9"}, {"name": "b"}]}}}, "data": {}}
 
 
+@pytest.mark.parametrize("index", ["²", "١", "0"])
+def test_a_list_index_is_ascii_digits(index: str) -> None:
+    """'²'.isdigit() is true and int('²') raised mid-sync; a non-ASCII index matches nothing."""
+    desired = {"spec": {"ports": [{"port": 80, "nodePort": 1}]}}
+    rebase_pointers(desired, {"spec": {"ports": [{"port": 80, "nodePort": 30080}]}}, [f"/spec/ports/{index}/nodePort"])
+    assert desired["spec"]["ports"][0]["nodePort"] == (30080 if index == "0" else 1)
+
+
 def test_pointer_tokens_are_unescaped() -> None:
     desired = {"metadata": {"annotations": {"example.com/hash": "1", "a~b": "2"}}}
     live = {"metadata": {"annotations": {"example.com/hash": "9", "a~b": "8"}}}

@@ -126,6 +126,19 @@ CASES = {
         f"{T}.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference.matchExpressions[0]",
         "exactly one integer",
     ),
+    "affinity-gt-not-an-ascii-integer": (
+        """\
+        affinity:
+          nodeAffinity:
+            preferredDuringSchedulingIgnoredDuringExecution:
+              - weight: 10
+                preference: {matchExpressions: [{key: gpu-mem, operator: Lt, values: ["-٣"]}]}
+        """,
+        12,
+        47,
+        f"{T}.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference.matchExpressions[0]",
+        "exactly one integer",
+    ),
     "affinity-weight-out-of-range": (
         """\
         affinity:

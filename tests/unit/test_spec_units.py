@@ -55,6 +55,20 @@ def test_invalid_cron(schedule: str, fragment: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("schedule", "fragment"),
+    [
+        ("*/² * * * *", "step '²' must be a positive number"),  # was int('²'): an internal error
+        ("²³ * * * *", "'²³' is not a number"),
+        ("١ * * * *", "'١' is not a number"),  # Arabic-Indic digits: accepted, then refused by the API
+        ("0 */٣ * * *", "step '٣' must be a positive number"),
+    ],
+)
+def test_cron_numbers_are_ascii_digits(schedule: str, fragment: str) -> None:
+    problem = cron_problem(schedule)
+    assert problem is not None and fragment in problem
+
+
+@pytest.mark.parametrize(
     ("text", "seconds"),
     [("30s", 30), ("5m", 300), ("4h", 14400), ("7d", 604800), ("1h30m", 5400), ("1d2h3m4s", 93784)],
 )
