@@ -190,7 +190,7 @@ def needs_escapes(text: str) -> bool:
     exactly: control characters (other than tab and newline), ``\\r``, the YAML 1.1 line
     breaks ``\\x85``, ``\\u2028`` and ``\\u2029`` (a plain, single-quoted or literal scalar
     would fold or reject them), and any other character Python does not call printable."""
-    return not all(char.isprintable() or char in "\n\t" for char in text)
+    return not text.replace("\n", "").replace("\t", "").isprintable()
 
 
 def double_quoted(text: str) -> str:
