@@ -126,7 +126,7 @@ def compile_environment(
                 memo[key] = part
         files.update(part.files)
         resources.append(f"../../base/{name}")
-        generated.update((identity, name) for identity in part.identities)
+        generated.update((object_id, name) for object_id in part.identities)
         patches.extend(dict(patch) for patch in part.patches)
         resources.extend(part.added)
 
