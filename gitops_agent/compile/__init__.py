@@ -2,6 +2,7 @@
 
 from gitops_agent.compile.environment import (
     SOURCE_FILE,
+    CompileMemo,
     Tree,
     compile_environment,
     selected_workflows,
@@ -12,6 +13,7 @@ from gitops_agent.compile.objects import compile_workflow
 
 __all__ = [
     "SOURCE_FILE",
+    "CompileMemo",
     "Tree",
     "compile_environment",
     "compile_workflow",

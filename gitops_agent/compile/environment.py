@@ -19,6 +19,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any
@@ -92,11 +93,13 @@ def compile_environment(
     *,
     source_commit: str | None,
     repo_root: Path | None = None,
+    memo: CompileMemo | None = None,
 ) -> Tree:
     """The full branch tree for ``env``: bases, overlay, extra resources, provenance.
 
     ``repo_root`` is where the environment's ``resources:`` paths are read from; it is
-    required when the environment lists any.
+    required when the environment lists any. With ``memo``, a workflow compiled before with
+    equal inputs (see :data:`CompileMemo`) is not compiled again.
     """
     from gitops_agent.spec import effective_workflow
 
@@ -114,17 +117,18 @@ def compile_environment(
     direct_pins = variant_pinned_images(specs, env)
     generated: dict[tuple[str, str, str], str] = {}
     for name in selected_workflows(specs, env):
-        base_objects = compile_workflow(specs.workflows[name])
-        _write_base(files, name, base_objects)
-        resources.append(f"../../base/{name}")
         effective = effective_workflow(specs, env, name)
-        env_objects = compile_workflow(effective, image_pins=env.images)
-        _pin_directly(env_objects, effective, {n: env.images[n] for n in direct_pins})
-        _refuse_duplicate_list_keys(env_objects, effective.source or env.source)
-        generated.update((identity(obj), name) for obj in env_objects)
-        workflow_patches, added = _write_differences(files, overlay, name, base_objects, env_objects)
-        patches.extend(workflow_patches)
-        resources.extend(added)
+        key = _part_key(name, specs.workflows[name], effective, env, direct_pins)
+        part = memo.get(key) if memo is not None else None
+        if part is None:
+            part = _compile_part(name, specs.workflows[name], effective, env, direct_pins)
+            if memo is not None:
+                memo[key] = part
+        files.update(part.files)
+        resources.append(f"../../base/{name}")
+        generated.update((object_id, name) for object_id in part.identities)
+        patches.extend(dict(patch) for patch in part.patches)
+        resources.extend(part.added)
 
     _refuse_colliding_objects(extra_files, env, generated)
     resources.extend(extra)
@@ -149,6 +153,45 @@ def compile_environment(
     }
     files[SOURCE_FILE] = (json.dumps(source, indent=2, sort_keys=True) + "\n").encode()
     return MappingProxyType(dict(sorted(files.items())))
+
+
+@dataclass(frozen=True)
+class WorkflowPart:
+    """What one workflow adds to an environment's tree: its base and overlay files, its
+    overlay patches and resource entries, and the identities of the objects it generates."""
+
+    files: tuple[tuple[str, bytes], ...]
+    patches: tuple[Mapping[str, Any], ...]
+    added: tuple[str, ...]
+    identities: tuple[tuple[str, str, str], ...]
+
+
+CompileMemo = dict[str, WorkflowPart]
+"""Compiled workflows by their inputs (:func:`_part_key`): the workflow as written, as the
+environment deploys it (its overrides merged), the environment's name and image pins, the
+pins applied by the compiler and the tool version. Equal inputs compile to equal bytes, so
+two compiles sharing a memo (a plan's base and head) compile a shared workflow once."""
+
+
+def _part_key(name: str, workflow: Workflow, effective: Workflow, env: Environment, direct_pins: set[str]) -> str:
+    """SHA-256 of the inputs' ``repr``: exact (``1``, ``1.0``, ``True`` and ``'1'`` differ),
+    so equal keys mean equal inputs."""
+    inputs = (__version__, env.name, name, workflow, effective, sorted(env.images.items()), sorted(direct_pins))
+    return hashlib.sha256(repr(inputs).encode()).hexdigest()
+
+
+def _compile_part(
+    name: str, workflow: Workflow, effective: Workflow, env: Environment, direct_pins: set[str]
+) -> WorkflowPart:
+    files: dict[str, bytes] = {}
+    base_objects = compile_workflow(workflow)
+    _write_base(files, name, base_objects)
+    env_objects = compile_workflow(effective, image_pins=env.images)
+    _pin_directly(env_objects, effective, {n: env.images[n] for n in direct_pins})
+    _refuse_duplicate_list_keys(env_objects, effective.source or env.source)
+    patches, added = _write_differences(files, f"overlays/{env.name}", name, base_objects, env_objects)
+    identities = tuple(identity(obj) for obj in env_objects)
+    return WorkflowPart(tuple(files.items()), tuple(patches), tuple(added), identities)
 
 
 def tree_spec_digest(tree: Tree) -> str:

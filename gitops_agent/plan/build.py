@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_agent.adapters import git as gitops_git
-from gitops_agent.compile import compile_environment
+from gitops_agent.compile import CompileMemo, compile_environment
 from gitops_agent.errors import InvalidInputError, SpecError
 from gitops_agent.reconcile.review import FieldChange, Reviewed, field_changes, risk_summary
 from gitops_agent.render.cache import RenderCache
@@ -249,12 +249,13 @@ LiveDiff = Callable[[RenderedEnvironment, str], EnvironmentPlan]
 
 
 def render_environments(
-    root: Path, only: Sequence[str] | None, *, cache: RenderCache | None = None
+    root: Path, only: Sequence[str] | None, *, cache: RenderCache | None = None, memo: CompileMemo | None = None
 ) -> dict[str, RenderedEnvironment]:
     """Load, compile and render each environment of the GitOps repository at ``root``.
 
     With ``cache``, a compiled tree already rendered (same content, same kustomize) is not
-    rendered again.
+    rendered again; with ``memo``, a workflow already compiled from equal inputs (by an
+    earlier call with the same memo) is not compiled again.
     """
     if not (root / "environments").is_dir():
         return {}
@@ -262,7 +263,7 @@ def render_environments(
     selected = [env for name, env in sorted(specs.environments.items()) if not only or name in only]
 
     def build(env: Environment) -> RenderedEnvironment:
-        tree = compile_environment(specs, env, source_commit=None, repo_root=root)
+        tree = compile_environment(specs, env, source_commit=None, repo_root=root, memo=memo)
         return RenderedEnvironment(env, tuple(render_files(dict(tree), env.name, cache)))
 
     with ThreadPoolExecutor(max_workers=RENDER_WORKERS) as pool:
@@ -308,6 +309,8 @@ def compute_plan(
             raise InvalidInputError(f"{flag} {ref}: no such revision in {repo}")
         shas.append(sha)
     only = list(environments) or None
+    if render is None:  # base and head share their compiled workflows and the render cache
+        render = functools.partial(render_environments, cache=cache_for(repo), memo=CompileMemo())
     old = render_revision(repo, shas[0], only, render)
     new = old if shas[1] == shas[0] else render_revision(repo, shas[1], only, render)
     if only:

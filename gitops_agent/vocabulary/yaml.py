@@ -191,7 +191,7 @@ def needs_escapes(text: str) -> bool:
     exactly: control characters (other than tab and newline), ``\\r``, the YAML 1.1 line
     breaks ``\\x85``, ``\\u2028`` and ``\\u2029`` (a plain, single-quoted or literal scalar
     would fold or reject them), and any other character Python does not call printable."""
-    return not all(char.isprintable() or char in "\n\t" for char in text)
+    return not text.replace("\n", "").replace("\t", "").isprintable()
 
 
 def double_quoted(text: str) -> str:
@@ -237,17 +237,259 @@ def _yaml() -> YAML:
 
 
 def dump(document: Any) -> bytes:
-    """One YAML document, keys in the order they were built."""
-    buffer = io.StringIO()
-    _yaml().dump(document, buffer)
-    return buffer.getvalue().encode("utf-8")
+    """One YAML document, keys in the order they were built (UTF-8 bytes)."""
+    return dump_all((document,))
 
 
 def dump_all(documents: Iterable[Any]) -> bytes:
-    """Several documents separated by ``---``."""
+    """Several documents separated by ``---`` (UTF-8 bytes).
+
+    Written directly (:func:`_direct`) where the documents are plain block-style data; the
+    few shapes beyond that (see :class:`_BeyondDirect`) go through ruamel.yaml's emitter,
+    which defines the bytes: the two give the same bytes wherever both apply (a property
+    test holds them to that).
+    """
+    documents = list(documents)
+    try:
+        return _direct(documents).encode("utf-8")
+    except _BeyondDirect:
+        return _reference_dump_all(documents)
+
+
+def _reference_dump_all(documents: list[Any]) -> bytes:
+    """ruamel.yaml's emitter with this project's scalar styles: the reference bytes."""
     buffer = io.StringIO()
-    _yaml().dump_all(list(documents), buffer)
+    _yaml().dump_all(documents, buffer)
     return buffer.getvalue().encode("utf-8")
+
+
+# The direct writer: ruamel.yaml's block emitter (``emitter.py``, 0.19, width 4096, indents
+# mapping 2 / sequence 2 / offset 0, Unicode allowed) restated for plain data.
+
+_LINE_LIMIT: Final = 4000
+"""Longest line the direct writer writes: below the emitter's width (4096), where it never folds."""
+_MAX_SIMPLE_KEY: Final = 123
+"""The emitter writes a key of this many characters or more as an explicit ``? key`` (its
+``check_simple_key`` counts the text and the 5 characters of its tag ``!!str`` up to 128)."""
+_LINE_BREAKS: Final = "\n\x85\u2028\u2029"
+_BLANKS: Final = "\0 \t\r" + _LINE_BREAKS
+_LEADING_INDICATORS: Final = "#,[]{}&*!|>'\"%@`"
+_ESCAPES: Final = {
+    "\0": "0", "\x07": "a", "\x08": "b", "\x09": "t", "\x0a": "n", "\x0b": "v", "\x0c": "f",
+    "\x0d": "r", "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P",
+}  # fmt: skip
+_PLAIN_SAFE: Final = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./=+-]*")
+"""Strings the emitter always writes plain (when :func:`needs_quotes` is false): a fast path."""
+
+
+class _BeyondDirect(Exception):
+    """A document the direct writer does not restate: a key that is not a string or needs an
+    explicit ``? key`` (128+ characters, line breaks), a multi-line single-quoted scalar, a
+    scalar at the document root, a line near the emitter's width (where it folds), a type
+    other than dict, list, str, int, float, bool and None."""
+
+
+def _direct(documents: list[Any]) -> str:
+    out: list[str] = []
+    for index, document in enumerate(documents):
+        if type(document) not in _CONTAINERS:
+            raise _BeyondDirect
+        if document:
+            out.append("---\n" if index else "")
+            _block(document, 0, out)
+        else:  # a flow collection follows the document marker on its line
+            out.append(("--- " if index else "") + ("{}\n" if type(document) is dict else "[]\n"))
+    if out and out[-1] is _OPEN_ENDED:
+        out.append("...\n")
+    return "".join(out)
+
+
+_OPEN_ENDED: Final = ""
+_CONTAINERS: Final = (dict, list)
+"""Marks the end of a ``|+`` block: the emitter ends the stream with ``...`` after one."""
+
+
+def _block(value: dict[Any, Any] | list[Any], indent: int, out: list[str], prefix: str = "") -> None:
+    """A non-empty mapping or sequence whose entries start at column ``indent``; the first
+    entry follows ``prefix`` (a sequence item's ``- ``) on its line."""
+    pad = " " * indent
+    if type(value) is dict:
+        for key, item in value.items():
+            head = f"{prefix or pad}{_key(key)}:"
+            prefix = ""
+            _value(item, head, indent, out, in_sequence=False)
+    else:
+        for item in value:
+            _value(item, f"{prefix or pad}-", indent, out, in_sequence=True)
+            prefix = ""
+
+
+def _value(item: Any, head: str, indent: int, out: list[str], *, in_sequence: bool) -> None:
+    """One entry: ``head`` (``key:`` or ``-``) and its value."""
+    if type(item) in _CONTAINERS:
+        if not item:
+            out.append(f"{head} {{}}\n" if type(item) is dict else f"{head} []\n")
+        elif in_sequence:
+            _block(item, indent + 2, out, prefix=head + " ")
+        else:
+            out.append(head + "\n")
+            _block(item, indent if type(item) is list else indent + 2, out)
+        return
+    text, literal = _scalar_text(item, len(head) + 1)
+    if literal is None:
+        out.append(f"{head} {text}\n")
+        return
+    out.append(f"{head} |{text}\n")
+    pad = " " * (indent + 2)
+    out.extend(f"{pad}{line}\n" if line else "\n" for line in literal)
+    if text.endswith("+"):
+        out.append(_OPEN_ENDED)
+
+
+def _key(key: Any) -> str:
+    if type(key) is not str or _needs_explicit_key(key):
+        raise _BeyondDirect
+    text, literal = _scalar_text(key, 0, simple_key=True)
+    if literal is not None:
+        raise _BeyondDirect
+    return text
+
+
+def _needs_explicit_key(key: str) -> bool:
+    return len(key) >= _MAX_SIMPLE_KEY or any(char in _LINE_BREAKS for char in key)
+
+
+def _scalar_text(value: Any, column: int, *, simple_key: bool = False) -> tuple[str, list[str] | None]:
+    """The scalar as the emitter writes it after ``column`` characters of its line, and for a
+    ``|`` block its lines (the text is then the block's indicators)."""
+    kind = type(value)
+    if kind is str:
+        if _PLAIN_SAFE.fullmatch(value) and not needs_quotes(value):
+            text = value
+        else:
+            return _string_text(value, column, simple_key=simple_key)
+    elif value is None:
+        text = "null"
+    elif kind is bool:
+        text = "true" if value else "false"
+    elif kind is int:
+        text = str(value)
+    elif kind is float:
+        text = _float_text(value)
+    else:
+        raise _BeyondDirect
+    if column + len(text) > _LINE_LIMIT:
+        raise _BeyondDirect
+    return text, None
+
+
+def _float_text(value: float) -> str:
+    """As :func:`_represent_float` and ruamel.yaml's ``represent_float`` write it."""
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    return text if "." in mantissa else f"{mantissa}.0{e}{exponent}"
+
+
+def _string_text(value: str, column: int, *, simple_key: bool) -> tuple[str, list[str] | None]:
+    """The style :func:`_represent_str` asks for, as the emitter's ``choose_scalar_style`` settles it."""
+    if needs_escapes(value):
+        style = '"'
+    elif needs_quotes(value):
+        style = "'"
+    elif "\n" in value:
+        return _literal(value)
+    else:
+        style = _unrequested_style(value, simple_key=simple_key)
+    if style == "'" and not _single_quotes_allowed(value):
+        style = '"'
+    if style == "'" and "\n" in value:
+        raise _BeyondDirect
+    text = value if style == "" else _single_quoted(value) if style == "'" else _double_quoted(value)
+    if column + len(text) > _LINE_LIMIT:
+        raise _BeyondDirect
+    return text, None
+
+
+def _unrequested_style(value: str, *, simple_key: bool) -> str:
+    """Plain where the emitter allows it (``analyze_scalar``'s ``allow_block_plain``), else quoted."""
+    if _plain_allowed(value) and not (simple_key and not value):
+        return ""
+    return '"' if "'" in value else "'"
+
+
+def _plain_allowed(value: str) -> bool:
+    """``analyze_scalar``'s ``allow_block_plain`` for a one-line string without leading or
+    trailing spaces (others are quoted by :func:`needs_quotes` already)."""
+    if not value:
+        return True
+    if value.startswith(("---", "...")) or value[0] in _LEADING_INDICATORS:
+        return False
+    followed_by_blank = len(value) == 1 or value[1] in _BLANKS
+    if value[0] in "?:-" and followed_by_blank:
+        return False
+    if ": " in value or value.endswith(":") or " #" in value or ":\t" in value or "\t#" in value:
+        return False
+    return not _special_characters(value)
+
+
+def _special_characters(value: str) -> bool:
+    """Characters only a double-quoted scalar carries (``analyze_scalar``, Unicode allowed)."""
+    return any(
+        not (char == "\n" or " " <= char <= "~")
+        and not (
+            (char == "\x85" or "\xa0" <= char <= "\ud7ff" or "\ue000" <= char <= "\ufffd" or char >= "\U00010000")
+            and char != "\ufeff"
+        )
+        for char in value
+    )
+
+
+def _single_quotes_allowed(value: str) -> bool:
+    """``analyze_scalar``'s ``allow_single_quoted``: no special characters, no space after a line break."""
+    if _special_characters(value):
+        return False
+    return not any(value[i] in _LINE_BREAKS and value[i + 1] == " " for i in range(len(value) - 1))
+
+
+def _single_quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _double_quoted(value: str) -> str:
+    """``write_double_quoted`` without folding: escapes for ``"``, ``\\``, ``\x85``, the
+    Unicode line separators, BOM and everything outside printable ASCII and Unicode."""
+    return '"' + "".join(_double_quoted_char(char) for char in value) + '"'
+
+
+def _double_quoted_char(char: str) -> str:
+    if char in '"\\\x85\u2028\u2029\ufeff' or not (
+        " " <= char <= "~" or "\xa0" <= char <= "\ud7ff" or "\ue000" <= char <= "\ufffd" or char >= "\U00010000"
+    ):
+        if char in _ESCAPES:
+            return "\\" + _ESCAPES[char]
+        if char <= "\xff":
+            return f"\\x{ord(char):02X}"
+        return f"\\u{ord(char):04X}" if char <= "\uffff" else f"\\U{ord(char):08X}"
+    return char
+
+
+def _literal(value: str) -> tuple[str, list[str]]:
+    """A ``|`` block: indentation and chomping indicators (``determine_block_hints``) and lines."""
+    hints = "2" if value[0] in " \n" else ""
+    if not value.endswith("\n"):
+        hints += "-"
+    elif len(value) == 1 or value[-2] == "\n":
+        hints += "+"
+    lines = value.split("\n")
+    if value.endswith("\n"):
+        lines.pop()
+    if any(len(line) > _LINE_LIMIT for line in lines):
+        raise _BeyondDirect
+    return hints, lines
 
 
 class NonFiniteNumberError(ValueError):
