@@ -618,8 +618,8 @@ def _scalar(value: Any) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _key(text: str) -> str:
-    """A mapping key as a YAML scalar (keys repeat across objects: cached)."""
+def _diff_key(text: str) -> str:
+    """A mapping key of the diff text as a YAML scalar (keys repeat across objects: cached)."""
     return _scalar(text)
 
 
@@ -634,7 +634,7 @@ def _emit(value: Any, indent: str, out: list[str]) -> None:
     """Block-style YAML for plain data; multi-line strings as ``|`` literals."""
     if isinstance(value, Mapping):
         for key, item in value.items():
-            _emit_entry(f"{indent}{_key(str(key))}:", item, indent, out)
+            _emit_entry(f"{indent}{_diff_key(str(key))}:", item, indent, out)
     else:
         for item in value:
             _emit_entry(f"{indent}-", item, indent, out, in_list=True)
