@@ -17,6 +17,7 @@ from gitops_agent.spec.secret_scan import credential_kind, secret_name_reason
 from gitops_agent.spec.yaml_positions import YamlPath
 from gitops_agent.vocabulary.durations import duration_problem, is_zero_duration, parse_duration
 from gitops_agent.vocabulary.quantities import parse_quantity
+from gitops_agent.vocabulary.urls import http_url_problem, matches_pattern
 
 Report = Callable[[YamlPath, str, bool], Diagnostic]
 """``report(path, message, key)``: a diagnostic at ``path`` (its key when ``key``)."""
@@ -574,6 +575,10 @@ def check_environment(data: Any, report: Report) -> list[Diagnostic]:
     spec = _map(_map(data).get("spec"))
     sync = _map(spec.get("sync"))
     _duration(report, ("spec", "sync", "interval"), sync.get("interval"), out)
+    url = _map(spec.get("prometheus")).get("url")
+    problem = http_url_problem(url) if isinstance(url, str) and matches_pattern(url) else None
+    if problem:
+        out.append(report(("spec", "prometheus", "url"), problem, False))
     return out
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 from pathlib import Path
 
 import pytest
 
+from gitops_agent.adapters.github import GitHubClient
 from gitops_agent.cli import run
-from gitops_agent.errors import ExternalError
+from gitops_agent.errors import ExternalError, InvalidInputError
 from gitops_agent.reconcile.loop import StatusServer
 from gitops_agent.reconcile.metrics import Metrics
+from gitops_agent.vocabulary import urls
 from tests.support.gitrepos import make_gitops_repo
 
 
@@ -40,3 +44,83 @@ def test_status_server_on_a_taken_port_is_an_external_error() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(ExternalError, match=rf"^cannot listen on port {port}: address already in use$"):
             StatusServer(Metrics(), lambda: True, port)
+
+
+BAD_URLS = {
+    "notaurl": "must be an http:// or https:// URL",
+    "ftp://prometheus:9090": "must be an http:// or https:// URL",
+    "http://[::1": "must be an http:// or https:// URL (invalid IPv6 URL)",
+    "http://prometheus:notaport": (
+        "must be an http:// or https:// URL (port could not be cast to integer value as 'notaport')"
+    ),
+    "http://prometheus:99999": "must be an http:// or https:// URL (port out of range 0-65535)",
+    "http://": "must name a host, e.g. http://prometheus.monitoring:9090",
+}
+
+
+@pytest.mark.parametrize("url", sorted(BAD_URLS))
+def test_optimize_refuses_a_prometheus_flag_that_is_no_url(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was exit 3 with "malformed answer to '<query>' (MissingSchema ...)" after the first query."""
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["optimize", "dev", "--repo", str(repo), "--prometheus", url]) == 2
+    assert one_error_line(capsys) == f"error: --prometheus {url}: {BAD_URLS[url]}"
+
+
+@pytest.mark.parametrize("url", sorted(BAD_URLS))
+def test_an_environment_prometheus_url_no_client_can_use_is_a_located_error(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    path = repo / "environments" / "dev.yaml"
+    text = path.read_text()
+    assert 'prometheus: {url: "http://127.0.0.1:9090"}' in text
+    path.write_text(text.replace('prometheus: {url: "http://127.0.0.1:9090"}', f'prometheus: {{url: "{url}"}}'))
+    assert run(["validate", "--repo", str(repo)]) == 2
+    line = one_error_line(capsys)
+    # what the schema's pattern refuses, the schema reports (its x-error); the rest, the semantic check
+    expected = BAD_URLS[url] if urls.matches_pattern(url) else "must be an http:// or https:// URL"
+    assert re.fullmatch(rf"environments/dev\.yaml:7:\d+: spec\.prometheus\.url: {re.escape(expected)}", line), line
+
+
+def test_the_schema_admits_what_the_url_pattern_says() -> None:
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "environment.schema.json").read_text())
+    assert schema["properties"]["spec"]["properties"]["prometheus"]["properties"]["url"]["pattern"] == urls.PATTERN
+
+
+def test_plan_refuses_a_github_api_url_that_is_no_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was exit 3, "cannot connect (MissingSchema)", after the whole plan was computed."""
+    repo = make_gitops_repo(tmp_path / "repo")
+    monkeypatch.setenv("GITHUB_API_URL", "api.github.example")
+    assert run(["plan", "--repo", str(repo), "--base", "HEAD", "--head", "HEAD", "--comment", "--pr", "1",
+                "--github-repository", "acme/shop"]) == 2
+    assert one_error_line(capsys) == (
+        "error: --github-api-url api.github.example: must be an http:// or https:// URL"
+    )
+
+
+def test_optimize_pr_refuses_a_github_api_url_variable_that_is_no_url() -> None:
+    with pytest.raises(InvalidInputError, match=r"^GITHUB_API_URL http://\[::1: must be an http"):
+        GitHubClient.from_environment(
+            "git@github.com:acme/shop.git", {"GITHUB_TOKEN": "t", "GITHUB_API_URL": "http://[::1"}
+        )
+
+
+@pytest.mark.parametrize("value", ["30", "0s", "-1", "nan", "1.5s", "soon"])
+def test_optimize_timeout_is_a_duration(value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/cli.md: every --timeout is a duration. Was a float of seconds: 30s refused by the
+    parser, and 0, -1 or nan reached the HTTP client and came back as exit 3."""
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["optimize", "dev", "--repo", str(repo), "--timeout", value,
+                "--prometheus", "http://127.0.0.1:9"]) == 2
+    assert one_error_line(capsys) == f"error: --timeout {value}: expected a duration such as 30s, 5m or 1h"
+
+
+def test_optimize_timeout_accepts_a_duration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    # accepted: the run gets as far as Prometheus, which nothing answers on port 9
+    assert run(["optimize", "dev", "--repo", str(repo), "--timeout", "2s", "--prometheus", "http://127.0.0.1:9"]) == 3
+    assert one_error_line(capsys) == "error: Prometheus http://127.0.0.1:9: cannot connect (connection refused)"
