@@ -29,7 +29,9 @@ def optimize(
     env: Annotated[str | None, typer.Argument(help="Environment (default: the only one).")] = None,
     window: Annotated[
         str | None,
-        typer.Option("--window", help="History window, e.g. 7d (default: the policies')."),
+        typer.Option(
+            "--window", help="History window, e.g. 7d (default: the longest rightsizing.window, else 7d)."
+        ),
     ] = None,
     branch: Annotated[
         str | None,
@@ -46,7 +48,8 @@ def optimize(
     repo: RepoOption = Path(),
     output: OutputOption = OutputFormat.TEXT,
 ) -> int:
-    """Recommend requests, limits, HPA bounds and A/B outcomes; propose them as a commit."""
+    """Propose requests, limits, HPA bounds, A/B winners, sweep generations and retraining from
+    Prometheus history, as a commit on a branch (never a cluster edit)."""
     from gitops_agent.app.optimize import OptimizeRequest, optimize_environment
 
     if window is not None and parse_duration(window) is None:

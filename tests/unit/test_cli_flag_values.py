@@ -124,3 +124,21 @@ def test_optimize_timeout_accepts_a_duration(tmp_path: Path, capsys: pytest.Capt
     # accepted: the run gets as far as Prometheus, which nothing answers on port 9
     assert run(["optimize", "dev", "--repo", str(repo), "--timeout", "2s", "--prometheus", "http://127.0.0.1:9"]) == 3
     assert one_error_line(capsys) == "error: Prometheus http://127.0.0.1:9: cannot connect (connection refused)"
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("optimize", ["sweep generations", "retraining", "default: the longest rightsizing.window, else 7d"]),
+        ("audit", ["task runs", "drift fixes", "rollbacks"]),
+        ("sync", ["with --wait when a task failed"]),
+    ],
+)
+def test_help_says_everything_the_command_does(
+    command: str, says: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The help of these commands lagged behind sweeps, retraining, task runs and --wait's failures."""
+    assert run([command, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for phrase in says:
+        assert phrase in text
