@@ -301,9 +301,17 @@ def group_runs(facts: Sequence[TaskRun]) -> list[list[TaskRun]]:
     return runs
 
 
+def _task_name(fact: TaskRun) -> str:
+    """``WORKFLOW/TASK`` as ``rerun`` takes it (two workflows may both have a ``train``); the
+    Job's name when the fact does not know its task."""
+    if not fact.task:
+        return fact.job
+    return f"{fact.workflow}/{fact.task}" if fact.workflow else fact.task
+
+
 def _run_event(env: str, run: list[TaskRun]) -> AuditEvent:
     first, last = run[0], run[-1]
-    name = last.task or last.job
+    name = _task_name(last)
     if last.outcome is RunOutcome.RERUN:
         return AuditEvent(
             time=parse_time(last.time), kind=EventKind.RERUN_REQUEST, environment=env, commit=last.revision or None,
