@@ -142,3 +142,23 @@ def test_help_says_everything_the_command_does(
     text = " ".join(capsys.readouterr().out.split())
     for phrase in says:
         assert phrase in text
+
+
+@pytest.mark.parametrize("command", ["diff", "sync"])
+def test_a_missing_kubeconfig_says_so(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was "cannot load kubeconfig: Invalid kube-config file. No configuration found." for a file
+    that does not exist, passed or defaulted (~/.kube/config on a fresh machine)."""
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["compile", "--repo", str(repo), "--env", "dev", "--commit"]) == 0
+    capsys.readouterr()
+    missing = tmp_path / "nowhere" / "kubeconfig"
+    assert run([command, "dev", "--repo", str(repo), "--kubeconfig", str(missing)]) == 3
+    assert one_error_line(capsys).endswith(f"no kubeconfig at {missing}: set KUBECONFIG or pass --kubeconfig")
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert run([command, "dev", "--repo", str(repo)]) == 3
+    default = tmp_path / "home" / ".kube" / "config"
+    assert one_error_line(capsys).endswith(f"no kubeconfig at {default}: set KUBECONFIG or pass --kubeconfig")
