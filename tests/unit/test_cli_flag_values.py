@@ -162,3 +162,22 @@ def test_a_missing_kubeconfig_says_so(
     assert run([command, "dev", "--repo", str(repo)]) == 3
     default = tmp_path / "home" / ".kube" / "config"
     assert one_error_line(capsys).endswith(f"no kubeconfig at {default}: set KUBECONFIG or pass --kubeconfig")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["compile", "--commit"], ["render", "dev"], ["audit"], ["rollback", "dev", "--to", "HEAD"],
+     ["rerun", "dev", "train"], ["plan", "--base", "HEAD", "--head", "HEAD"]],
+)
+def test_a_folder_that_is_no_git_repository_is_bad_input(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The wrong --repo (or the wrong working folder) is the user's input, not a failing git: exit 2."""
+    folder = tmp_path / "not-a-repo"
+    (folder / "environments").mkdir(parents=True)
+    (folder / "environments" / "dev.yaml").write_text(
+        "apiVersion: gitops-agent.io/v1alpha1\nkind: Environment\nmetadata: {name: dev}\n"
+        "spec: {namespace: ml-dev, branch: env/dev}\n"
+    )
+    assert run([*argv, "--repo", str(folder)]) == 2
+    assert one_error_line(capsys) == f"error: {folder}: not a git repository (--repo names the GitOps repository)"
