@@ -86,6 +86,8 @@ def test_internal_error_gives_a_short_message_and_a_log(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(validate_module, "validate_paths", broken)
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "w.yaml").write_text("kind: Workflow\n")  # a spec to validate
     assert run(["validate", "--repo", str(tmp_path)]) == EXIT_INTERNAL
     err = capsys.readouterr().err
     assert "Traceback" not in err

@@ -181,3 +181,18 @@ def test_a_folder_that_is_no_git_repository_is_bad_input(
     )
     assert run([*argv, "--repo", str(folder)]) == 2
     assert one_error_line(capsys) == f"error: {folder}: not a git repository (--repo names the GitOps repository)"
+
+
+def test_validate_in_a_folder_without_specs_is_not_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Was "valid", exit 0: a CI step pointed at the wrong folder passed."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run(["validate", "--repo", str(empty)]) == 2
+    assert one_error_line(capsys) == (
+        f"error: {empty}: no specs to validate (workflows/*.yaml, environments/*.yaml); "
+        "gitops-agent init creates a repository"
+    )
+    assert run(["init", str(empty)]) == 0
+    capsys.readouterr()
+    assert run(["validate", "--repo", str(empty)]) == 0
+    assert capsys.readouterr().out.strip() == "valid"
