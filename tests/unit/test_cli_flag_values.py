@@ -196,3 +196,21 @@ def test_validate_in_a_folder_without_specs_is_not_valid(tmp_path: Path, capsys:
     capsys.readouterr()
     assert run(["validate", "--repo", str(empty)]) == 0
     assert capsys.readouterr().out.strip() == "valid"
+
+
+@pytest.mark.parametrize(
+    ("argv", "where"),
+    [(["--workflow", "imgrec", "train"], "--workflow imgrec"), (["imgrec/train"], "imgrec/train")],
+)
+def test_rerun_names_an_unknown_workflow(
+    argv: list[str], where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was "train: no task or Job of that name": the task exists, the workflow name is wrong."""
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["compile", "--repo", str(repo), "--env", "dev", "--commit"]) == 0
+    capsys.readouterr()
+    assert run(["rerun", "dev", *argv, "--repo", str(repo)]) == 2
+    line = one_error_line(capsys)
+    expected = f"error: {where}: no workflow 'imgrec' with tasks in environment 'dev' (workflows with tasks: "
+    assert line.startswith(expected), line
+    assert "image-recognition" in line
