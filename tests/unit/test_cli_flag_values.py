@@ -15,7 +15,7 @@ from gitops_agent.errors import ExternalError, InvalidInputError
 from gitops_agent.reconcile.loop import StatusServer
 from gitops_agent.reconcile.metrics import Metrics
 from gitops_agent.vocabulary import urls
-from tests.support.gitrepos import make_gitops_repo
+from tests.support.gitrepos import git, make_gitops_repo
 
 
 def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -214,3 +214,13 @@ def test_rerun_names_an_unknown_workflow(
     expected = f"error: {where}: no workflow 'imgrec' with tasks in environment 'dev' (workflows with tasks: "
     assert line.startswith(expected), line
     assert "image-recognition" in line
+
+
+def test_compile_push_without_origin_says_so_before_committing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was exit 3, "fetch from origin failed: ... 'origin' does not appear to be a git repository"."""
+    repo = make_gitops_repo(tmp_path / "repo")
+    assert run(["compile", "--repo", str(repo), "--push"]) == 2
+    assert one_error_line(capsys) == "error: --push: the repository has no origin remote (git remote add origin URL)"
+    assert git(repo, "for-each-ref", "--format=%(refname)", "refs/heads/") == "refs/heads/main"  # nothing committed
