@@ -28,7 +28,7 @@ from typing import Any
 from gitops_agent.adapters import git as gitops_git
 from gitops_agent.adapters import git_notes
 from gitops_agent.adapters.git import CommitInfo
-from gitops_agent.errors import InvalidInputError
+from gitops_agent.errors import GitError, InvalidInputError
 from gitops_agent.history.notes import SyncEvent, SyncNote, format_time, parse_time, read_all_task_runs, read_sync_notes
 from gitops_agent.history.trailers import PROPOSAL_ENVIRONMENT, ROLLBACK_TO, SOURCE_COMMIT, SPEC_DIGEST
 from gitops_agent.reconcile.runs import FINISHED, RunKey, RunOutcome, TaskRun
@@ -129,8 +129,11 @@ def _person(info: CommitInfo) -> str:
 def _fetch(handle: gitops_git.Repo, repo: Path, branches: Iterable[str]) -> None:
     refspecs = [f"+refs/heads/{b}:refs/remotes/origin/{b}" for b in branches]
     refspecs.append(f"+refs/heads/{OPTIMIZE_PREFIX}*:refs/remotes/origin/{OPTIMIZE_PREFIX}*")
-    gitops_git.fetch(handle, refspecs)
-    git_notes.fetch_notes(repo)
+    try:
+        gitops_git.fetch(handle, refspecs)
+        git_notes.fetch_notes(repo)
+    except GitError as error:
+        raise GitError(f"{error} (audit --no-fetch reads the local refs only)") from error
 
 
 def branch_tip(handle: gitops_git.Repo, branch: str) -> str | None:

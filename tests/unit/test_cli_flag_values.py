@@ -224,3 +224,16 @@ def test_compile_push_without_origin_says_so_before_committing(
     assert run(["compile", "--repo", str(repo), "--push"]) == 2
     assert one_error_line(capsys) == "error: --push: the repository has no origin remote (git remote add origin URL)"
     assert git(repo, "for-each-ref", "--format=%(refname)", "refs/heads/") == "refs/heads/main"  # nothing committed
+
+
+def test_audit_with_an_unreachable_origin_points_at_no_fetch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    git(repo, "remote", "add", "origin", str(tmp_path / "gone.git"))
+    assert run(["audit", "--repo", str(repo)]) == 3
+    line = one_error_line(capsys)
+    assert line.startswith("error: fetch from origin failed") and line.endswith(
+        "(audit --no-fetch reads the local refs only)"
+    ), line
+    assert run(["audit", "--repo", str(repo), "--no-fetch"]) == 0
