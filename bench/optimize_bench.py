@@ -188,7 +188,7 @@ def main() -> None:
                         "-o",
                         "json",
                         "--timeout",
-                        "120",
+                        "120s",
                     ]
                 )
             command_seconds = time.monotonic() - started

@@ -19,7 +19,7 @@ from pathlib import Path
 import git
 from gitdb import IStream
 
-from gitops_agent.errors import GitError
+from gitops_agent.errors import GitError, InvalidInputError
 
 NOTES_REF = "refs/notes/gitops-agent"
 
@@ -61,7 +61,7 @@ def open_repo(path: Path) -> git.Repo:
     try:
         return git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError) as error:
-        raise GitError(f"{path}: not a git repository") from error
+        raise InvalidInputError(f"{path}: not a git repository (--repo names the GitOps repository)") from error
 
 
 def init_repo(path: Path, *, branch: str = "main") -> git.Repo:

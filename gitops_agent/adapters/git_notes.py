@@ -21,7 +21,7 @@ from pathlib import Path
 import git
 
 from gitops_agent.adapters.git import identity_env
-from gitops_agent.errors import GitError
+from gitops_agent.errors import GitError, InvalidInputError
 
 NOTES_REF = "refs/notes/gitops-agent"
 REMOTE_NOTES_REF = "refs/notes/gitops-agent-remote"
@@ -33,7 +33,7 @@ def _open(repo: Path) -> git.Repo:
     try:
         return git.Repo(repo)
     except (git.exc.InvalidGitRepositoryError, git.exc.NoSuchPathError) as error:
-        raise GitError(f"{repo}: not a git repository") from error
+        raise InvalidInputError(f"{repo}: not a git repository (--repo names the GitOps repository)") from error
 
 
 def _git(handle: git.Repo, *args: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import requests
 
 from gitops_agent.errors import GitHubError, InvalidInputError
+from gitops_agent.vocabulary.urls import http_url_problem
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -98,7 +99,10 @@ class GitHubClient:
         source = env.get("GITHUB_REPOSITORY") or remote_url
         if not source:
             raise InvalidInputError("no GitHub repository: set GITHUB_REPOSITORY=owner/name or add an origin remote")
-        return cls(parse_repository(source), token, api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL)
+        api_url = env.get("GITHUB_API_URL") or DEFAULT_API_URL
+        if problem := http_url_problem(api_url):
+            raise InvalidInputError(f"GITHUB_API_URL {api_url}: {problem}")
+        return cls(parse_repository(source), token, api_url=api_url)
 
     def _request(
         self,

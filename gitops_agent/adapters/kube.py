@@ -211,6 +211,11 @@ def _client_transport(
                 persist_config=False,
             )
     except (ConfigException, OSError, TypeError, ValueError, yaml.YAMLError) as error:
+        missing = _kubeconfig_path(kubeconfig)
+        if missing is not None and not missing.exists():
+            raise ClusterError(
+                f"no kubeconfig at {missing}: set KUBECONFIG or pass --kubeconfig"
+            ) from error
         where = f" {kubeconfig}" if kubeconfig else ""
         raise ClusterError(f"cannot load kubeconfig{where}: {error}") from error
     configuration.connection_pool_maxsize = pool_size

@@ -17,7 +17,7 @@ from gitops_agent.app.records import record
 from gitops_agent.app.status_site import StatusSite
 from gitops_agent.app.sync import ClusterAccess
 from gitops_agent.app.targets import target_for
-from gitops_agent.errors import EXIT_EXTERNAL, ClusterError, GitOpsAgentError
+from gitops_agent.errors import EXIT_EXTERNAL, ClusterError, ExternalError, GitOpsAgentError
 from gitops_agent.history.notes import SyncEvent, read_task_runs, record_runs
 from gitops_agent.reconcile.cache import CachedCluster
 from gitops_agent.reconcile.changeset import ChangeSet
@@ -147,7 +147,10 @@ def _start_server(
         return None
     refresh = int(min(max(options.interval, 5), 60))
     site = StatusSite(repo, specs, environments, reconciler, refresh_seconds=refresh)
-    server = StatusServer(reconciler.metrics, healthy, options.metrics_port, pages=site.page)
+    try:
+        server = StatusServer(reconciler.metrics, healthy, options.metrics_port, pages=site.page)
+    except ExternalError as error:
+        raise ExternalError(f"--metrics-port: {error} (0: any free port; -1: none)") from error
     server.start()
     say(f"serving /metrics and /healthz on port {server.port}")
     say(f"status page: http://localhost:{server.port}/")

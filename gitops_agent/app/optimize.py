@@ -36,7 +36,6 @@ from gitops_agent.optimize.recommend import (
 from gitops_agent.spec import effective_workflow, load_specs
 from gitops_agent.spec.loader import locate
 from gitops_agent.spec.model import Environment, SpecSet, Workflow
-from gitops_agent.spec.urls import http_url_problem
 
 Say = Callable[[str], None]
 
@@ -199,9 +198,6 @@ def optimize_environment(repo: Path, request: OptimizeRequest, say: Say) -> Opti
     url = request.prometheus or env.prometheus_url
     if not url:
         raise InvalidInputError(f"{env.source}: spec.prometheus.url is not set (or pass --prometheus URL)")
-    problem = http_url_problem(url) if request.prometheus else None  # the environment's: checked by validate
-    if problem:
-        raise InvalidInputError(f"--prometheus {request.prometheus}: {problem}")
     github = _github(repo) if request.pull_request else None
     workflows = _workflows(specs, env)
     sweeps.require_algorithms(workflows)

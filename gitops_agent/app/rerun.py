@@ -52,6 +52,13 @@ def request_reruns(
     for given in tasks:
         scope, name = _scope_and_name(given, workflow)
         found = [job for job in jobs if _matches(job, name, scope or None)]
+        known = sorted({str(labels_of(job).get(PART_OF_LABEL, "")) for job in jobs} - {""})
+        if not found and scope and scope not in known:
+            where = f"--workflow {scope}" if "/" not in given else given
+            raise InvalidInputError(
+                f"{where}: no workflow {scope!r} with tasks in environment {environment.name!r} "
+                f"(workflows with tasks: {', '.join(known) or 'none'})"
+            )
         if not found:
             raise InvalidInputError(
                 f"{given}: no task or Job of that name in environment {environment.name!r} "

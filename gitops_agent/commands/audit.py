@@ -31,7 +31,7 @@ def audit(
     output: OutputOption = OutputFormat.TEXT,
     verbose: VerboseOption = False,
 ) -> int:
-    """The history, newest first: spec commits, environment commits, syncs, proposals."""
+    """The history, newest first: spec commits, compiles, syncs, drift fixes, task runs, proposals, rollbacks."""
     configure_logging(verbose)
     specs = load_specs(repo)
     events = timeline(repo, specs, environment=env, since=parse_since(since), fetch=not no_fetch)

@@ -83,6 +83,8 @@ def compile_command(
     handle = gitops_git.open_repo(repo) if (commit or push) else None
     source_commit = None
     if handle is not None:
+        if push and not gitops_git.has_remote(handle):
+            raise InvalidInputError("--push: the repository has no origin remote (git remote add origin URL)")
         source_commit = gitops_git.head_commit(handle)
         dirty_paths = [*SPEC_PATHS, *sorted({r for e in envs for r in e.resources})]
         if source_commit is None or gitops_git.is_dirty(handle, dirty_paths):

@@ -13,11 +13,13 @@ from gitops_agent.commands.common import (
     OutputOption,
     RepoOption,
     emit_json,
+    parse_seconds,
     progress,
     say,
 )
 from gitops_agent.errors import EXIT_OK, InvalidInputError
 from gitops_agent.vocabulary.durations import parse_duration
+from gitops_agent.vocabulary.urls import http_url_problem
 
 if TYPE_CHECKING:
     from gitops_agent.app.optimize import OptimizeOutcome
@@ -27,7 +29,9 @@ def optimize(
     env: Annotated[str | None, typer.Argument(help="Environment (default: the only one).")] = None,
     window: Annotated[
         str | None,
-        typer.Option("--window", help="History window, e.g. 7d (default: the policies')."),
+        typer.Option(
+            "--window", help="History window, e.g. 7d (default: the longest rightsizing.window, else 7d)."
+        ),
     ] = None,
     branch: Annotated[
         str | None,
@@ -38,16 +42,21 @@ def optimize(
         str | None,
         typer.Option("--prometheus", help="Prometheus URL (overrides the environment's)."),
     ] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each Prometheus query.")] = 60.0,
+    timeout: Annotated[
+        str, typer.Option("--timeout", help="How long to wait for each Prometheus query (e.g. 30s).")
+    ] = "60s",
     repo: RepoOption = Path(),
     output: OutputOption = OutputFormat.TEXT,
 ) -> int:
-    """Recommend requests, limits, HPA bounds and A/B outcomes; propose them as a commit."""
+    """Propose requests, limits, HPA bounds, A/B winners, sweep generations and retraining from
+    Prometheus history, as a commit on a branch (never a cluster edit)."""
     from gitops_agent.app.optimize import OptimizeRequest, optimize_environment
 
     if window is not None and parse_duration(window) is None:
         raise InvalidInputError(f"--window {window}: not a duration such as 30m, 12h or 7d")
-    request = OptimizeRequest(env, window, branch, pr, prometheus, timeout)
+    if prometheus is not None and (problem := http_url_problem(prometheus)):
+        raise InvalidInputError(f"--prometheus {prometheus}: {problem}")
+    request = OptimizeRequest(env, window, branch, pr, prometheus, parse_seconds(timeout, "--timeout"))
     outcome = optimize_environment(repo, request, progress)
     if outcome.nothing is not None:
         return _nothing(outcome.environment.name, outcome.prometheus, outcome.nothing, output)

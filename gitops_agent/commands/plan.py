@@ -26,9 +26,10 @@ from gitops_agent.commands.common import (
     progress,
     setup_logging,
 )
-from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK
+from gitops_agent.errors import EXIT_DIFFERENCES, EXIT_OK, InvalidInputError
 from gitops_agent.plan.build import Plan, compute_plan
 from gitops_agent.plan.markdown import render_markdown
+from gitops_agent.vocabulary.urls import http_url_problem
 
 
 class PlanFormat(StrEnum):
@@ -64,6 +65,8 @@ def plan(
 ) -> int:
     """Rendered-manifest difference between two revisions, per environment."""
     setup_logging(verbose)
+    if comment and (problem := http_url_problem(github_api_url)):
+        raise InvalidInputError(f"--github-api-url {github_api_url}: {problem}")
     result: Plan = compute_plan(
         repo,
         base,

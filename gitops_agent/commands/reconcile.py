@@ -33,6 +33,10 @@ def _interval(interval: str | None, environments: list[Environment]) -> float:
     return min(parse_seconds(env.sync.interval, f"{env.name}: sync.interval") for env in environments)
 
 
+MAX_PORT = 65535
+"""The highest TCP port (RFC 793's 16-bit port field)."""
+
+
 def reconcile(
     envs: Annotated[list[str] | None, typer.Argument(help="Environments (default: all).")] = None,
     interval: Annotated[
@@ -69,6 +73,10 @@ def reconcile(
 ) -> int:
     """Follow the environment branches and keep the clusters equal to them (stop with SIGTERM)."""
     setup_logging(verbose)
+    if not -1 <= metrics_port <= MAX_PORT:
+        raise InvalidInputError(
+            f"--metrics-port {metrics_port}: expected a port 1-{MAX_PORT}, 0 (any free port) or -1 (none)"
+        )
     specs = load_specs(repo)
     names = envs or sorted(specs.environments)
     unknown = [name for name in names if name not in specs.environments]

@@ -54,7 +54,8 @@ def sync(
     output: OutputOption = OutputFormat.TEXT,
     verbose: VerboseOption = False,
 ) -> int:
-    """Make the cluster match the environment branch (exit 3 when the cluster refused)."""
+    """Make the cluster match the environment branch (exit 3 when the cluster refused, or with --wait
+    when a task failed or health was not reached in time)."""
     started = process_started()
     setup_logging(verbose)
     options = SyncOptions(

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from gitops_agent.commands.common import OutputFormat, OutputOption, RepoOption, emit_json, say
-from gitops_agent.errors import EXIT_INVALID, EXIT_OK
+from gitops_agent.errors import EXIT_INVALID, EXIT_OK, InvalidInputError
 from gitops_agent.spec import validate_paths
+from gitops_agent.spec.loader import spec_files
 
 
 def validate(
@@ -18,6 +19,12 @@ def validate(
     output: OutputOption = OutputFormat.TEXT,
 ) -> int:
     """Check workflow and environment specs; report every problem as file:line:col: field: message."""
+    if not paths and not spec_files(repo):
+        # the wrong folder (or --repo) would otherwise read as "valid" and pass a CI check
+        raise InvalidInputError(
+            f"{repo.resolve()}: no specs to validate (workflows/*.yaml, environments/*.yaml); "
+            "gitops-agent init creates a repository"
+        )
     diagnostics = validate_paths(repo, list(paths) if paths else None)
     if output == OutputFormat.JSON:
         emit_json(

@@ -28,7 +28,7 @@ from typing import Any
 from gitops_agent.adapters import git as gitops_git
 from gitops_agent.adapters import git_notes
 from gitops_agent.adapters.git import CommitInfo
-from gitops_agent.errors import InvalidInputError
+from gitops_agent.errors import GitError, InvalidInputError
 from gitops_agent.history.notes import SyncEvent, SyncNote, format_time, parse_time, read_all_task_runs, read_sync_notes
 from gitops_agent.history.trailers import PROPOSAL_ENVIRONMENT, ROLLBACK_TO, SOURCE_COMMIT, SPEC_DIGEST
 from gitops_agent.reconcile.runs import FINISHED, RunKey, RunOutcome, TaskRun
@@ -129,8 +129,11 @@ def _person(info: CommitInfo) -> str:
 def _fetch(handle: gitops_git.Repo, repo: Path, branches: Iterable[str]) -> None:
     refspecs = [f"+refs/heads/{b}:refs/remotes/origin/{b}" for b in branches]
     refspecs.append(f"+refs/heads/{OPTIMIZE_PREFIX}*:refs/remotes/origin/{OPTIMIZE_PREFIX}*")
-    gitops_git.fetch(handle, refspecs)
-    git_notes.fetch_notes(repo)
+    try:
+        gitops_git.fetch(handle, refspecs)
+        git_notes.fetch_notes(repo)
+    except GitError as error:
+        raise GitError(f"{error} (audit --no-fetch reads the local refs only)") from error
 
 
 def branch_tip(handle: gitops_git.Repo, branch: str) -> str | None:
@@ -301,9 +304,17 @@ def group_runs(facts: Sequence[TaskRun]) -> list[list[TaskRun]]:
     return runs
 
 
+def _task_name(fact: TaskRun) -> str:
+    """``WORKFLOW/TASK`` as ``rerun`` takes it (two workflows may both have a ``train``); the
+    Job's name when the fact does not know its task."""
+    if not fact.task:
+        return fact.job
+    return f"{fact.workflow}/{fact.task}" if fact.workflow else fact.task
+
+
 def _run_event(env: str, run: list[TaskRun]) -> AuditEvent:
     first, last = run[0], run[-1]
-    name = last.task or last.job
+    name = _task_name(last)
     if last.outcome is RunOutcome.RERUN:
         return AuditEvent(
             time=parse_time(last.time), kind=EventKind.RERUN_REQUEST, environment=env, commit=last.revision or None,

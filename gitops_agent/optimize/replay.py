@@ -101,19 +101,27 @@ def attach(rec: Recommendation, resources: Resources, result: Replay | None, evi
     return replace(updated, reason=f"{rec.reason}; replay: {text}")
 
 
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
+def _percent(value: float | None) -> str | None:
+    return None if value is None else f"{value:.1%}"
+
+
+def _change(before: str | None, after: str) -> str:
+    """``before -> after``, or ``after`` alone when there is no before (not counted, or no
+    value set): a dash there read as a value."""
+    return after if before is None else f"{before} -> {after}"
 
 
 def _describe(result: Replay, memory: bool, cpu_limit: bool) -> str:
     if memory:
-        before = "-" if result.over_before is None else str(result.over_before)
-        crossed = f"would-have-OOMed samples {before} -> {result.over_after} of {result.samples}"
+        before = None if result.over_before is None else str(result.over_before)
+        crossed = f"would-have-OOMed samples {_change(before, str(result.over_after))} of {result.samples}"
     else:
-        kind = "above the request (throttling risk: a CPU limit is set)" if cpu_limit else "above the request"
         before_share = None if result.over_before is None else result.over_before / result.samples
-        crossed = f"{kind} {_percent(before_share)} -> {result.share_after:.1%} of {result.samples} samples"
-    return f"{crossed}; slack {_percent(result.slack_before)} -> {_percent(result.slack_after)}"
+        request = "the request" if before_share is not None else "the proposed request"
+        kind = f"above {request} (throttling risk: a CPU limit is set)" if cpu_limit else f"above {request}"
+        crossed = f"{kind} {_change(_percent(before_share), f'{result.share_after:.1%}')} of {result.samples} samples"
+    slack = _change(_percent(result.slack_before), f"{result.slack_after:.1%}")
+    return f"{crossed}; slack {slack}"
 
 
 def _details(result: Replay, memory: bool) -> dict[str, float | str]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
-from gitops_agent.errors import ClusterError, GitOpsAgentError
+from gitops_agent.errors import ClusterError, ExternalError, GitOpsAgentError
 from gitops_agent.reconcile.changeset import CHANGING, Action, Change, ChangeSet
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.engine import SyncOptions, Target, plan, sync
@@ -163,8 +163,14 @@ class StatusServer:
     def __init__(
         self, metrics: Metrics, healthy: Callable[[], bool], port: int, host: str = "", pages: Page | None = None
     ) -> None:
+        """Bind ``host:port`` at once; ExternalError (exit 3) when the port cannot be had (in use,
+        privileged without the right, out of the range 0-65535)."""
         handler = type("Handler", (_StatusHandler,), {"served": _Served(metrics, healthy, pages)})
-        self._server = ThreadingHTTPServer((host, port), handler)
+        try:
+            self._server = ThreadingHTTPServer((host, port), handler)
+        except (OSError, OverflowError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            raise ExternalError(f"cannot listen on port {port}: {reason.lower()}") from error
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="status-server", daemon=True)

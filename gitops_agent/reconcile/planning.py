@@ -45,6 +45,7 @@ from gitops_agent.reconcile.objects import has_ownership_labels, is_owned, is_un
 from gitops_agent.reconcile.options import Target
 from gitops_agent.reconcile.pods import needs_pods, read_pods
 from gitops_agent.reconcile.prune import plan_prune
+from gitops_agent.reconcile.review import project
 from gitops_agent.reconcile.runs import RunOutcome, TaskRun, observe, recorded_end, run_key, stand_in
 from gitops_agent.reconcile.schema import UNKNOWN_NODE, NodeKind, SchemaNode
 from gitops_agent.reconcile.waves import apply_order, wave_of
@@ -307,11 +308,13 @@ def rerun_requested(item: Planned, target: Target) -> bool:
         return False
     item.replace_job = True
     who = f" by {run.user}" if run.user else ""
+    desired = strip_noise(item.body)
     item.change = Change(
         item.ref,
         Action.UPDATE,
         item.change.wave,
-        sides=DiffResult(item.ref, strip_noise(item.live), strip_noise(item.body)),
+        # the same template runs again: only what git sets can differ, not the API server's defaults
+        sides=DiffResult(item.ref, project(strip_noise(item.live), desired), desired),
         message=f"re-run requested{who} at {run.time}; the Job is deleted and created again",
         previous=strip_noise(item.live),
         rerun=True,

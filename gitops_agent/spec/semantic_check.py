@@ -16,10 +16,10 @@ from typing import Any, TypeGuard
 from gitops_agent.errors import Diagnostic
 from gitops_agent.spec.cron import cron_problem
 from gitops_agent.spec.secret_scan import credential_kind, secret_name_reason
-from gitops_agent.spec.urls import http_url_problem
 from gitops_agent.spec.yaml_positions import YamlPath
 from gitops_agent.vocabulary.durations import duration_problem, is_zero_duration, parse_duration
 from gitops_agent.vocabulary.quantities import parse_quantity
+from gitops_agent.vocabulary.urls import http_url_problem, matches_pattern
 
 Report = Callable[[YamlPath, str, bool], Diagnostic]
 """``report(path, message, key)``: a diagnostic at ``path`` (its key when ``key``)."""
@@ -582,8 +582,8 @@ def check_environment(data: Any, report: Report) -> list[Diagnostic]:
     sync = _map(spec.get("sync"))
     _duration(report, ("spec", "sync", "interval"), sync.get("interval"), out)
     url = _map(spec.get("prometheus")).get("url")
-    problem = http_url_problem(url) if isinstance(url, str) and url.startswith(("http://", "https://")) else None
-    if problem:  # the rest is the schema's pattern
+    problem = http_url_problem(url) if isinstance(url, str) and matches_pattern(url) else None
+    if problem:
         out.append(report(("spec", "prometheus", "url"), problem, False))
     return out
 

@@ -220,3 +220,22 @@ def test_loop_survives_an_api_server_restart_and_a_git_remote_outage(tmp_path: P
             process.kill()
             process.wait()
         cluster.stop()
+
+
+def test_a_taken_metrics_port_is_one_line_and_exit_3(dev_repo, kube_cluster, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The default port 8080 is often taken on a workstation: one clear line, never a traceback."""
+    import socket
+
+    repo, _ = dev_repo
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = run(["reconcile", ENV, "--repo", str(repo), "--kubeconfig", str(kube_cluster.kubeconfig),
+                    "--interval", "30s", "--metrics-port", str(port)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 3
+    assert err[-1] == (
+        f"error: --metrics-port: cannot listen on port {port}: address already in use (0: any free port; -1: none)"
+    )
+    assert not any("Traceback" in line or "internal error" in line for line in err)

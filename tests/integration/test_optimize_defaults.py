@@ -100,7 +100,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPrometheus]
 
 
 def optimize(repo: Path, url: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str, str]:
-    code = run(["optimize", "prod", "--repo", str(repo), "--prometheus", url, "--timeout", "5", *extra])
+    code = run(["optimize", "prod", "--repo", str(repo), "--prometheus", url, "--timeout", "5s", *extra])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

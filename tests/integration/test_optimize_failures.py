@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 def run_optimize(repo: Path, url: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = run(["optimize", "prod", "--repo", str(repo), "--prometheus", url, "--timeout", "2"])
+    code = run(["optimize", "prod", "--repo", str(repo), "--prometheus", url, "--timeout", "2s"])
     captured = capsys.readouterr()
     return code, captured.err
 

@@ -80,7 +80,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPrometheus]
 
 
 def optimize(repo: Path, url: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:
-    code = run(["optimize", "prod", "--repo", str(repo), "--prometheus", url, "--timeout", "5", "-o", "json", *extra])
+    code = run(["optimize", "prod", "--repo", str(repo), "--prometheus", url, "--timeout", "5s", "-o", "json", *extra])
     return code, json.loads(capsys.readouterr().out)
 
 

@@ -166,7 +166,7 @@ def test_prometheus_failing_part_way_proposes_nothing(
                     "--prometheus",
                     proxy_server.url_for("/").rstrip("/"),
                     "--timeout",
-                    "2",
+                    "2s",
                     "--pr",
                     "--branch",
                     BRANCH,

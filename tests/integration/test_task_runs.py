@@ -192,6 +192,9 @@ def test_rerun_is_a_recorded_act_and_runs_the_task_once_more(
     assert code == 0
     [entry] = [c for c in rerun["changes"] if c["kind"] == "Job" and "prepare" in c["name"]]
     assert entry["action"] == "update" and "re-run requested" in entry["message"]
+    # the same template runs again: the API server's defaults (backoffLimit, the selector, the
+    # controller-uid labels...) are no difference between the live Job and git's
+    assert entry["diff"] == "" and entry.get("fields", []) == [], entry["diff"]
     assert repo.jobs()["prepare"]["metadata"]["uid"] != before
     code, audit = repo.agent(capsys, "audit", "--no-fetch")
     kinds = [e["kind"] for e in audit["events"] if e["details"].get("task") == "prepare"]

@@ -86,6 +86,8 @@ def test_internal_error_gives_a_short_message_and_a_log(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(validate_module, "validate_paths", broken)
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "w.yaml").write_text("kind: Workflow\n")  # a spec to validate
     assert run(["validate", "--repo", str(tmp_path)]) == EXIT_INTERNAL
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -258,12 +260,12 @@ def test_rerun_refuses_a_malformed_or_contradicted_workflow_task(
 
 
 BAD_URLS = [
-    ("http://[::1", "not a valid URL (Invalid IPv6 URL)"),
-    ("http://prometheus:99999", "not a valid URL (Port out of range 0-65535)"),
-    ("http://prometheus:abc", "not a valid URL"),
+    ("http://[::1", "must be an http:// or https:// URL (invalid IPv6 URL)"),
+    ("http://prometheus:99999", "must be an http:// or https:// URL (port out of range 0-65535)"),
+    ("http://prometheus:abc", "must be an http:// or https:// URL (port could not be cast"),
     ("ftp://prometheus", "must be an http:// or https:// URL"),
     ("prometheus:9090", "must be an http:// or https:// URL"),
-    ("http:///api", "has no host"),
+    ("http:///api", "must name a host"),
 ]
 
 

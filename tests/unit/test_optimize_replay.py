@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gitops_agent.optimize import replay as replay_module
 from gitops_agent.optimize.model import Edit, Evidence, Recommendation, Status, Strategy, Target, TargetKind
 from gitops_agent.optimize.queries import QueryKind, replay_counts, replay_query
 from gitops_agent.optimize.replay import attach, current_value, replay
@@ -76,6 +77,19 @@ def test_nothing_to_replay_leaves_the_recommendation_alone() -> None:
     assert attached(rec, Resources(), []) == rec
     new = attached(rec, Resources(), [0.2, 0.3])
     assert new.details["replaySamples"] == 2 and "overRequestSamplesBefore" not in new.details
+    # no before: the after value alone, never a dash that reads like a value ("- -> 0.0%")
+    assert "replay: above the proposed request 0.0% of 2 samples; slack 50.0%" in new.reason
+    assert "- ->" not in new.reason
+
+
+def test_a_replay_without_a_before_count_shows_the_after_value_alone() -> None:
+    """optimize counts CPU samples above the proposed request only (docs/optimize.md)."""
+    result = replay_module.Replay(samples=2016, over_before=None, over_after=336, slack_before=0.86, slack_after=0.533)
+    text = replay_module._describe(result, memory=False, cpu_limit=False)
+    assert text == "above the proposed request 16.7% of 2016 samples; slack 86.0% -> 53.3%"
+    memory = replay_module.Replay(samples=100, over_before=None, over_after=0, slack_before=None, slack_after=0.2)
+    text = replay_module._describe(memory, memory=True, cpu_limit=False)
+    assert text == "would-have-OOMed samples 0 of 100; slack 20.0%"
 
 
 def test_replay_queries_count_in_prometheus_per_target() -> None:

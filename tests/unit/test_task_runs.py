@@ -105,3 +105,19 @@ def test_facts_group_into_runs_once_each() -> None:
     runs = group_runs(facts)
     assert [[f.outcome.value for f in run] for run in runs] == [
         ["started", "succeeded"], ["rerun-requested"], ["started", "failed"], ["started"]]
+
+
+def test_audit_names_a_task_with_its_workflow() -> None:
+    """Two workflows of one environment may both have a task 'train': the audit line says whose."""
+    from gitops_agent.history.audit import _run_event
+
+    ran = [fact(RunOutcome.STARTED, "2026-11-30T10:00:00.000000Z", task="train", workflow="fraud-model",
+                started="2026-11-30T10:00:00.000000Z"),
+           fact(RunOutcome.SUCCEEDED, "2026-11-30T10:00:02.000000Z", task="train", workflow="fraud-model",
+                started="2026-11-30T10:00:00.000000Z", finished="2026-11-30T10:00:02.000000Z")]
+    assert _run_event("dev", ran).message == "fraud-model/train succeeded in 2s"
+    asked = [fact(RunOutcome.RERUN, "2026-11-30T10:00:03.000000Z", task="train", workflow="image-recognition")]
+    assert _run_event("dev", asked).message == "re-run of image-recognition/train requested"
+    assert _run_event("dev", [fact(RunOutcome.RERUN, "2026-11-30T10:00:03.000000Z")]).message == (
+        "re-run of train-1a2b requested"
+    )
