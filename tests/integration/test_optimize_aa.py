@@ -42,6 +42,7 @@ WORKFLOW = build_workflow(
                 "ranker": {
                     "image": "registry.example.com/ranker:1.0.0",
                     "ports": {"http": 8080},
+                    "route": {"gateway": "shop"},  # requests split by weight, not by replicas
                     "variants": {"canary": {"image": "registry.example.com/ranker:1.0.1", "weight": 20}},
                 }
             },
