@@ -73,6 +73,25 @@ def objects(namespace: str, count: int, *, only_configmaps: bool = False) -> lis
     return found
 
 
+def compiled_objects(namespace: str, workflows: int) -> list[Manifest]:
+    """The compiler's own output for ``workflows`` workflows of the end-to-end benchmark's shape
+    (per workflow: a ConfigMap, a Job, a CronJob, three Deployments with a ClusterIP Service each,
+    an HPA; 10 objects), in ``namespace``."""
+    import yaml
+
+    from bench.e2e_bench import WORKFLOW
+    from gitops_agent.compile.objects import compile_workflow
+    from gitops_agent.spec.build import build_workflow
+
+    found: list[Manifest] = []
+    for index in range(workflows):
+        workflow = build_workflow(yaml.safe_load(WORKFLOW.format(i=index)), f"wf-{index:04d}.yaml")
+        for obj in compile_workflow(workflow):
+            obj["metadata"]["namespace"] = namespace
+            found.append(obj)
+    return found
+
+
 def kubectl(kubeconfig: Path, *args: str) -> tuple[float, int, str]:
     start = time.perf_counter()
     proc = subprocess.run([kubectl_path(), f"--kubeconfig={kubeconfig}", *args],

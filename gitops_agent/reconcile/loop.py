@@ -24,6 +24,7 @@ from gitops_agent.errors import ClusterError, GitOpsAgentError
 from gitops_agent.reconcile.changeset import CHANGING, Action, Change, ChangeSet
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.engine import SyncOptions, Target, plan, sync
+from gitops_agent.reconcile.memo import PlanMemo
 from gitops_agent.reconcile.metrics import Metrics
 from gitops_agent.reconcile.objects import depends_on
 from gitops_agent.reconcile.runs import RunKey, TaskRun
@@ -187,6 +188,8 @@ class _EnvState:
     revision is not finished, so the next round continues it (self-heal or not)."""
     observed: Observed | None = None
     """The last round's facts, for the status page."""
+    memo: PlanMemo = field(default_factory=PlanMemo)
+    """What earlier rounds proved unchanged (see :mod:`gitops_agent.reconcile.memo`)."""
 
 
 @dataclass
@@ -249,7 +252,7 @@ class Reconciler:
         runs = env.runs.latest() if env.runs is not None else {}
         target = Target(**{**env.target.__dict__, "revision": desired.revision, "runs": runs})
         try:
-            found = plan(env.cluster, list(desired.objects), target).change_set()
+            found = plan(env.cluster, desired.objects, target, memo=state.memo).change_set()
             if env.runs is not None and found.runs:
                 env.runs.record(desired.revision, found.runs)
                 target = Target(**{**target.__dict__, "runs": env.runs.latest()})
