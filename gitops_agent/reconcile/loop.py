@@ -224,7 +224,7 @@ class Reconciler:
         """Loop until stopped (or one round with ``once``); exit code 0, or 3 after a failed --once."""
         failed = False
         for env in self.environments:
-            self._states[env.name] = _EnvState()
+            self._states.setdefault(env.name, _EnvState())  # a later run continues the rounds
         while not self.stop.is_set():
             now = time.monotonic()
             for env in self.environments:
