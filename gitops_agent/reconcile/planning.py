@@ -538,7 +538,8 @@ def settled_locally(
 
 def plan_create(item: Planned, live_state: LiveState) -> None:
     """A create; a task's Job names the Job of the same task it re-runs."""
-    previous = previous_task_job(item.body, live_state.objects.values()) if is_job(item.body) else None
+    task = task_of(item.body)
+    previous = None if task is None else previous_task_job(item.body, live_state.task_jobs(task))
     item.change = Change(
         item.ref,
         Action.CREATE,

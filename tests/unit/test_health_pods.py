@@ -216,3 +216,30 @@ def test_pod_index_selects_and_owns_like_a_scan(with_unplaced: bool, namespace: 
         owner = {"metadata": {"uid": uid}}
         assert pods_owned_by(owner, index) == pods_owned_by(owner, pods)
     assert any(pods_selected_by({"metadata": {"namespace": "ns1"}, "spec": {"selector": s}}, index) for s in SELECTORS)
+
+
+def test_live_state_finds_a_task_s_jobs_like_a_scan() -> None:
+    """The Jobs of a task, looked up in the index, are those a scan of every live object finds."""
+    from gitops_agent.reconcile.live import LiveState
+    from gitops_agent.reconcile.planning import previous_task_job
+
+    def task_job(name: str, workflow: str, task: str, created: str) -> dict[str, Any]:
+        labels = {"app.kubernetes.io/part-of": workflow, "gitops-agent.io/task": task}
+        meta = {"name": name, "namespace": "ml", "labels": labels, "creationTimestamp": created}
+        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta}
+
+    live = [
+        task_job("train-a", "shop", "train", "2026-01-01T00:00:01Z"),
+        task_job("train-b", "shop", "train", "2026-01-01T00:00:03Z"),
+        task_job("train-c", "other", "train", "2026-01-01T00:00:05Z"),
+        task_job("prep-a", "shop", "prep", "2026-01-01T00:00:07Z"),
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "train-z", "namespace": "ml",
+                                                                "labels": {"gitops-agent.io/task": "train"}}},
+    ]
+    state = LiveState({ref_of(o).key: o for o in live}, {}, {})
+    new = task_job("train-new", "shop", "train", "")
+    found = previous_task_job(new, state.task_jobs(("shop", "train")))
+    assert found is previous_task_job(new, live)
+    assert found is not None and found["metadata"]["name"] == "train-b"
+    assert [o["metadata"]["name"] for o in state.task_jobs(("other", "train"))] == ["train-c"]
+    assert state.task_jobs(("shop", "missing")) == []
