@@ -10,25 +10,30 @@ Two things are kept, each under a key made of everything that decides it:
 * the local verdict "unchanged" per object (:func:`~gitops_agent.reconcile.fieldset.check_locally`):
   keyed by the prepared object's digest, the live object's ``uid`` and ``resourceVersion``
   (which the API server changes on every write to the object, Kubernetes API concepts,
-  "Resource versions"), the environment's ignore rules and the OpenAPI document the walk used.
+  "Resource versions"), the environment's ignore rules and the digest of the OpenAPI document
+  the walk used.
 
 Only "unchanged" verdicts are kept: anything else goes to the server's dry-run anyway.
 Verdicts not looked up in a round are dropped at the start of the next one, so the memo holds
-at most two rounds' objects.
+at most two rounds' objects. A verdict's key is a SHA-256 of content only, so ``diff`` keeps
+the verdicts of its last run on disk (:meth:`PlanMemo.proven`, :meth:`PlanMemo.of`); those
+leave Secrets out, so that no digest of a Secret's values is written anywhere.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Hashable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from gitops_agent.reconcile.ignore import IgnoreRule
 from gitops_agent.vocabulary.objects import Manifest
 
-VerdictKey = tuple[str, str, str, tuple[IgnoreRule, ...], Hashable]
-"""(desired digest, live uid, live resourceVersion, ignore rules, OpenAPI document)."""
+VerdictKey = str
+"""SHA-256 (hex) of: desired digest, live uid, live resourceVersion, ignore rules, OpenAPI
+document digest."""
 
 
 def content_digest(obj: Manifest) -> str:
@@ -38,16 +43,22 @@ def content_digest(obj: Manifest) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def verdict_key(
-    digest: str, live: Manifest, rules: tuple[IgnoreRule, ...], schema: Hashable
-) -> VerdictKey | None:
-    """The key of one local verdict, or None when the live object has no ``resourceVersion``
-    (then nothing proves it did not change)."""
+@functools.lru_cache(maxsize=64)
+def rules_text(rules: tuple[IgnoreRule, ...]) -> str:
+    """The ignore rules as stable text (their ``when`` narrowing is code, not data: left out)."""
+    return json.dumps([[r.group, r.kind, r.name, r.namespace, r.json_pointers, r.managers] for r in rules])
+
+
+def verdict_key(digest: str, live: Manifest, rules: tuple[IgnoreRule, ...], schema: str) -> VerdictKey | None:
+    """The key of one local verdict (``schema``: the OpenAPI document's digest, empty without
+    one), or None when the live object has no ``resourceVersion`` (then nothing proves it did
+    not change)."""
     meta = live.get("metadata") or {}
     version = str(meta.get("resourceVersion") or "")
     if not version:
         return None
-    return (digest, str(meta.get("uid") or ""), version, rules, schema)
+    parts = ("verdict", digest, str(meta.get("uid") or ""), version, rules_text(rules), schema)
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 @dataclass
@@ -67,6 +78,18 @@ class PlanMemo:
     _seen: set[VerdictKey] = field(default_factory=set)
     hits: int = 0
     """Verdicts answered from the memo since it was made (for tests and benchmarks)."""
+    keeps_secrets: bool = True
+    """False for a memo that is written to disk: Secrets are then always walked."""
+
+    @classmethod
+    def of(cls, proven: Iterable[VerdictKey]) -> PlanMemo:
+        """A memo holding verdicts kept on disk by an earlier process (Secrets never kept)."""
+        keys = set(proven)
+        return cls(_verdicts=set(keys), _seen=keys, keeps_secrets=False)
+
+    def proven(self) -> frozenset[VerdictKey]:
+        """The verdicts the last round used or made (what a later process may start from)."""
+        return frozenset(self._seen)
 
     def prepared(self, desired: Sequence[Manifest], scope: tuple[str, str]) -> tuple[list[Manifest], list[str]] | None:
         """The prepared objects and digests of ``desired`` in ``scope`` (environment,

@@ -516,9 +516,9 @@ def settled_locally(
     if is_job(item.body) and rerun_requested(item, target):
         return True
     key = None
-    if memo is not None and item.digest:
+    if memo is not None and item.digest and (memo.keeps_secrets or not is_secret(item.ref)):
         schema = cluster.schema(item.ref.group, item.ref.version)
-        key = verdict_key(item.digest, item.live, target.ignore_rules, schema)
+        key = verdict_key(item.digest, item.live, target.ignore_rules, "" if schema is None else schema.digest)
         if memo.proven_unchanged(key):
             return True
     item.root = schema_root(cluster, item.ref)
@@ -663,6 +663,12 @@ def plan_deletions(
         plan_result.deletions.append(Deletion(obj, info, change, history))
 
 
-def diff(cluster: Cluster, desired: Sequence[Manifest], target: Target, *, workers: int = 16) -> ChangeSet:
-    """What a sync with pruning would change (no writes)."""
-    return plan(cluster, desired, target, workers=workers).change_set()
+def is_secret(ref: ObjectRef) -> bool:
+    return ref.kind == "Secret" and not ref.group
+
+
+def diff(
+    cluster: Cluster, desired: Sequence[Manifest], target: Target, *, workers: int = 16, memo: PlanMemo | None = None
+) -> ChangeSet:
+    """What a sync with pruning would change (no writes); ``memo``: see :func:`plan`."""
+    return plan(cluster, desired, target, workers=workers, memo=memo).change_set()

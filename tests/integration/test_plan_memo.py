@@ -108,3 +108,24 @@ def test_the_memo_keeps_git_s_objects_unchanged_by_the_rounds(kube_cluster, name
     assert kept is not None
     assert all(obj["data"] == {"MODE": "fast", "LOG_LEVEL": "info"} for obj in kept[0])
     assert render == before
+
+
+def test_a_memo_for_the_disk_keeps_no_secret(kube_cluster, namespace: str) -> None:  # type: ignore[no-untyped-def]
+    """``diff`` writes its proofs to disk: a digest of a Secret's values is never among them
+    (the Secret is walked every time), while a memo kept in memory proves it too."""
+    t = target(namespace)
+    cluster, render = synced(kube_cluster.kubeconfig, namespace, t)
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+              "metadata": {"name": "api-token", "namespace": namespace, "labels": labels(namespace, "api-token")},
+              "data": {"token": "czNjcjN0LXZhbHVl"}}
+    with_secret = (*render, secret)
+    assert changed(sync(cluster, list(with_secret), t, SyncOptions())) == [("create", "Secret", "api-token")]
+    in_memory = warm(cluster, with_secret, t)  # all four from the memo
+    on_disk = PlanMemo.of(in_memory.proven())
+    assert len(on_disk.proven()) == 4
+    assert changed(plan(cluster, with_secret, t, memo=on_disk).change_set()) == []
+    assert on_disk.hits == 3  # the three ConfigMaps; the Secret was walked
+    assert len(on_disk.proven()) == 3
+    kept = PlanMemo.of(on_disk.proven())
+    assert changed(plan(cluster, with_secret, t, memo=kept).change_set()) == []
+    assert kept.hits == 3
