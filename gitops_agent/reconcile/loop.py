@@ -221,7 +221,10 @@ class Reconciler:
         return base * (1 + random.uniform(-self.settings.jitter, self.settings.jitter))
 
     def run(self) -> int:
-        """Loop until stopped (or one round with ``once``); exit code 0, or 3 after a failed --once."""
+        """Loop until stopped (or one round with ``once``); exit code 0, or 3 after a failed --once.
+
+        A later call continues where the last one stopped (the rendered revision, what earlier
+        rounds proved, the backoff), as the next rounds of the same loop."""
         failed = False
         for env in self.environments:
             self._states.setdefault(env.name, _EnvState())  # a later run continues the rounds
