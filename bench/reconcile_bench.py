@@ -148,8 +148,9 @@ def child(mode: str, kubeconfig: Path, manifest_file: Path, namespace: str) -> N
     elif mode == "loop":
         cached = CachedCluster(cluster)
         env = LoopEnvironment(ENV, target, True, lambda: "bench", lambda rev: Desired(rev, tuple(desired)), cached)
-        # interval 0: each run() is the loop's next round (the same reconciler, its memo kept)
-        reconciler = Reconciler([env], LoopSettings(interval=0, jitter=0, once=True))
+        # interval 0: each run() is the loop's next round (the same reconciler, its memo kept);
+        # the heap frozen after a new revision's first round, as `gitops-agent reconcile` does
+        reconciler = Reconciler([env], LoopSettings(interval=0, jitter=0, once=True, freeze_heap=True))
         cpu = time.process_time()
         code = reconciler.run()
         report["first_round_cpu"] = time.process_time() - cpu
