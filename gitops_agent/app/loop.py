@@ -171,8 +171,8 @@ def run_loop(
         lease_cluster = KubeCluster(access.kubeconfig, access.context)
         elector = LeaderElector(lease_cluster, options.leader)
     built, unreachable = build_environments(repo, environments, access, say)
-    reconciler = Reconciler([b[0] for b in built], LoopSettings(interval=options.interval, once=options.once),
-                            progress=say)
+    settings = LoopSettings(interval=options.interval, once=options.once, freeze_heap=True)
+    reconciler = Reconciler([b[0] for b in built], settings, progress=say)
     leading = threading.Event()
 
     def healthy() -> bool:  # a follower waiting for the Lease is alive too

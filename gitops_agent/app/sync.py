@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,8 @@ from gitops_agent.reconcile.changeset import ChangeSet
 from gitops_agent.reconcile.engine import SyncOptions
 from gitops_agent.reconcile.engine import diff as diff_objects
 from gitops_agent.reconcile.engine import sync as sync_objects
-from gitops_agent.render.overlay import Rendered, render_ref
+from gitops_agent.reconcile.memo import PlanMemo
+from gitops_agent.render.overlay import Rendered, cache_for, render_ref
 from gitops_agent.spec.model import Environment
 
 
@@ -52,9 +54,32 @@ def diff_environment(repo: Path, env: Environment, ref: str | None, access: Clus
     cluster = connect(access.kubeconfig, access.context, env)
     try:
         target = target_for(env, rendered.revision, recorded_runs(repo, env))
-        return diff_objects(cluster, list(rendered.objects), target)
+        memo = load_verdicts(repo, env)
+        found = diff_objects(cluster, list(rendered.objects), target, memo=memo)
+        store_verdicts(repo, env, memo)
+        return found
     finally:
         cluster.close()
+
+
+def _verdicts_note(env: Environment) -> str:
+    return "verdicts-" + hashlib.sha256(env.name.encode()).hexdigest()[:16]
+
+
+def load_verdicts(repo: Path, env: Environment) -> PlanMemo:
+    """The "unchanged" proofs the last ``diff`` of ``env`` made (see
+    :mod:`gitops_agent.reconcile.memo`), kept next to the render cache; an empty memo when
+    there are none or they cannot be read."""
+    cache = cache_for(repo)
+    text = cache.load_note(_verdicts_note(env)) if cache is not None else None
+    return PlanMemo.of(text.split() if text else ())
+
+
+def store_verdicts(repo: Path, env: Environment, memo: PlanMemo) -> None:
+    """Keep this diff's proofs for the next one (hashes only; a failure to write is ignored)."""
+    cache = cache_for(repo)
+    if cache is not None:
+        cache.store_note(_verdicts_note(env), "\n".join(sorted(memo.proven())))
 
 
 def sync_environment(

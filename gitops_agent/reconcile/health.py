@@ -81,12 +81,40 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta if isinstance(meta, Mapping) else {}
 
 
+class PodIndex(list[dict[str, Any]]):
+    """Pods (a list), indexed once by owner uid and by (namespace, label, value), so that the
+    health of N objects over P Pods costs about N + P lookups instead of N x P label checks.
+    Build it from a list of Pods and treat it as read-only."""
+
+    def __init__(self, pods: Iterable[dict[str, Any]] = ()) -> None:
+        super().__init__(pods)
+        self.by_owner: dict[str, list[dict[str, Any]]] = {}
+        self.by_label: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        self.unplaced = False
+        """Some Pod has no namespace (it would match any): selections scan every Pod."""
+        for pod in self:
+            meta = _meta(pod)
+            self.unplaced = self.unplaced or not meta.get("namespace")
+            for ref in meta.get("ownerReferences") or []:
+                if isinstance(ref, Mapping) and ref.get("uid"):
+                    self.by_owner.setdefault(str(ref["uid"]), []).append(pod)
+            namespace = str(meta.get("namespace") or "")
+            for key, value in (meta.get("labels") or {}).items():
+                self.by_label.setdefault((namespace, str(key), str(value)), []).append(pod)
+
+    def with_labels(self, namespace: str, labels: Mapping[str, Any]) -> Pods:
+        """A superset of the Pods of ``namespace`` carrying every one of ``labels`` (not empty)."""
+        lists = [self.by_label.get((namespace, str(k), str(v)), []) for k, v in labels.items()]
+        return min(lists, key=len)
+
+
 def pods_owned_by(owner: Mapping[str, Any], pods: Pods) -> list[Mapping[str, Any]]:
     """The Pods whose owner references name ``owner``'s uid, in creation order."""
     uid = _meta(owner).get("uid")
     if not uid:
         return []
-    owned = [p for p in pods if any(ref.get("uid") == uid for ref in _meta(p).get("ownerReferences") or [])]
+    candidates = pods.by_owner.get(str(uid), []) if isinstance(pods, PodIndex) else pods
+    owned = [p for p in candidates if any(ref.get("uid") == uid for ref in _meta(p).get("ownerReferences") or [])]
     return sorted(owned, key=lambda p: (str(_meta(p).get("creationTimestamp", "")), str(_meta(p).get("name", ""))))
 
 
@@ -114,6 +142,8 @@ def pods_selected_by(obj: Mapping[str, Any], pods: Pods) -> list[Mapping[str, An
     if not match_labels and not expressions:
         return []
     namespace = _meta(obj).get("namespace")
+    if isinstance(pods, PodIndex) and namespace and match_labels and not pods.unplaced:
+        pods = pods.with_labels(str(namespace), match_labels)
     found = []
     for pod in pods:
         meta = _meta(pod)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from gitops_agent.errors import ClusterError, ObjectError
@@ -14,7 +14,7 @@ from gitops_agent.reconcile.cluster import Cluster, ResourceInfo
 from gitops_agent.reconcile.objects import is_owned
 from gitops_agent.reconcile.options import Target
 from gitops_agent.vocabulary.labels import ownership_selector
-from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of, split_api_version
+from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of, split_api_version, task_of
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,18 @@ class LiveState:
     objects: dict[Key, Manifest]
     failures: dict[tuple[str, str], ObjectError]
     infos: dict[tuple[str, str, str], ResourceInfo]
+    _by_task: dict[tuple[str, str], list[Manifest]] | None = field(default=None, repr=False, compare=False)
+
+    def task_jobs(self, task: tuple[str, str]) -> list[Manifest]:
+        """The live Jobs of ``task`` (workflow, task), from an index built on first use (so
+        looking up the Jobs of N tasks costs N lookups, not N scans of every live object)."""
+        if self._by_task is None:
+            self._by_task = {}
+            for obj in self.objects.values():
+                key = task_of(obj)
+                if key is not None:
+                    self._by_task.setdefault(key, []).append(obj)
+        return self._by_task.get(task, [])
 
 
 def crd_kinds(desired: Iterable[Manifest]) -> set[tuple[str, str]]:

@@ -10,6 +10,7 @@ and the read-only status pages are served by a small standard-library HTTP serve
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import threading
@@ -24,6 +25,7 @@ from gitops_agent.errors import ClusterError, ExternalError, GitOpsAgentError
 from gitops_agent.reconcile.changeset import CHANGING, Action, Change, ChangeSet
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.engine import SyncOptions, Target, plan, sync
+from gitops_agent.reconcile.memo import PlanMemo
 from gitops_agent.reconcile.metrics import Metrics
 from gitops_agent.reconcile.objects import depends_on
 from gitops_agent.reconcile.runs import RunKey, TaskRun
@@ -79,6 +81,13 @@ class LoopSettings:
     jitter: float = 0.1
     once: bool = False
     max_backoff: float = 300.0
+    freeze_heap: bool = False
+    """After the first round of a new revision, move the objects alive then (the render, the
+    watch cache's lists) out of the cyclic garbage collector's passes (``gc.freeze``): its full
+    passes over a large heap are most of a no-op round's CPU otherwise. They are still freed
+    by reference counting when released; only reference cycles among them wait for the next
+    revision (``gc.unfreeze`` and a collection). For the loop's own process (it changes the
+    whole interpreter), not for a library caller."""
 
 
 Page = Callable[[str], tuple[int, str] | None]
@@ -183,6 +192,14 @@ class StatusServer:
         self._server.server_close()
 
 
+def freeze_long_lived() -> None:
+    """Collect what a new revision left behind (earlier frozen objects included), then keep
+    every object alive now out of later collections (Python ``gc.freeze``)."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 @dataclass
 class _EnvState:
     desired: Desired | None = None
@@ -193,6 +210,8 @@ class _EnvState:
     revision is not finished, so the next round continues it (self-heal or not)."""
     observed: Observed | None = None
     """The last round's facts, for the status page."""
+    memo: PlanMemo = field(default_factory=PlanMemo)
+    """What earlier rounds proved unchanged (see :mod:`gitops_agent.reconcile.memo`)."""
 
 
 @dataclass
@@ -224,10 +243,13 @@ class Reconciler:
         return base * (1 + random.uniform(-self.settings.jitter, self.settings.jitter))
 
     def run(self) -> int:
-        """Loop until stopped (or one round with ``once``); exit code 0, or 3 after a failed --once."""
+        """Loop until stopped (or one round with ``once``); exit code 0, or 3 after a failed --once.
+
+        A later call continues where the last one stopped (the rendered revision, what earlier
+        rounds proved, the backoff), as the next rounds of the same loop."""
         failed = False
         for env in self.environments:
-            self._states[env.name] = _EnvState()
+            self._states.setdefault(env.name, _EnvState())  # a later run continues the rounds
         while not self.stop.is_set():
             now = time.monotonic()
             for env in self.environments:
@@ -255,7 +277,7 @@ class Reconciler:
         runs = env.runs.latest() if env.runs is not None else {}
         target = Target(**{**env.target.__dict__, "revision": desired.revision, "runs": runs})
         try:
-            found = plan(env.cluster, list(desired.objects), target).change_set()
+            found = plan(env.cluster, desired.objects, target, memo=state.memo).change_set()
             if env.runs is not None and found.runs:
                 env.runs.record(desired.revision, found.runs)
                 target = Target(**{**target.__dict__, "runs": env.runs.latest()})
@@ -271,6 +293,8 @@ class Reconciler:
                 self.progress(f"{env.name}: {len(drifted)} objects differ from git (selfHeal is off)")
             state.observed = observe(state.observed, desired.revision, desired.objects, found, result,
                                      drift_fix=not new_revision, at=time.time())
+            if new_revision and self.settings.freeze_heap:
+                freeze_long_lived()
         except GitOpsAgentError as error:
             state.observed = observe_failure(state.observed, desired.revision, desired.objects, str(error),
                                              at=time.time())

@@ -40,6 +40,7 @@ from gitops_agent.reconcile.live import (
     parallel,
     read_live,
 )
+from gitops_agent.reconcile.memo import PlanMemo, verdict_key
 from gitops_agent.reconcile.normalize import strip_noise
 from gitops_agent.reconcile.objects import has_ownership_labels, is_owned, is_untracked_legacy
 from gitops_agent.reconcile.options import Target
@@ -50,7 +51,16 @@ from gitops_agent.reconcile.runs import RunOutcome, TaskRun, observe, recorded_e
 from gitops_agent.reconcile.schema import UNKNOWN_NODE, NodeKind, SchemaNode
 from gitops_agent.reconcile.waves import apply_order, wave_of
 from gitops_agent.vocabulary.labels import ADOPTED_ANNOTATION, TASK_LABEL, TRACKING_ANNOTATION, ApplyPolicy
-from gitops_agent.vocabulary.objects import Manifest, ObjectRef, annotations_of, is_job, labels_of, ref_of, task_of
+from gitops_agent.vocabulary.objects import (
+    Manifest,
+    ObjectRef,
+    annotations_of,
+    copy_manifest,
+    is_job,
+    labels_of,
+    ref_of,
+    task_of,
+)
 
 
 @dataclass
@@ -68,6 +78,18 @@ class Planned:
     replace_job: bool = False
     policy: ApplyPolicy = ApplyPolicy.OVERRIDE
     left_alone: LeftAlone = field(default_factory=LeftAlone)
+    digest: str = ""
+    """The prepared object's content digest (only when a :class:`PlanMemo` is used)."""
+    shared: bool = False
+    """``body`` is kept by a :class:`PlanMemo` for later rounds: change a copy (:func:`own_body`)."""
+
+
+def own_body(item: Planned) -> Manifest:
+    """``item.body``, copied first if it is shared with later rounds; safe to change."""
+    if item.shared:
+        item.body = copy_manifest(item.body)
+        item.shared = False
+    return item.body
 
 
 @dataclass(frozen=True)
@@ -231,7 +253,7 @@ def mark_adopted(item: Planned, environment: str) -> None:
     live_annotations = annotations_of(item.live or {})
     if has_ownership_labels(item.live or {}, environment) and live_annotations.get(ADOPTED_ANNOTATION) != "true":
         return
-    annotations = item.body.setdefault("metadata", {}).setdefault("annotations", {})
+    annotations = own_body(item).setdefault("metadata", {}).setdefault("annotations", {})
     annotations[ADOPTED_ANNOTATION] = "true"
 
 
@@ -240,6 +262,7 @@ def exempt_fields(item: Planned, target: Target) -> None:
     and the environment's ignore rules (rebased to live), and fields of the rules' managers
     (or, with ``Merge``, of every other manager) released to them."""
     assert item.live is not None
+    own_body(item)
     exempt = exemptions_for(item.body, target.ignore_rules)
     if exempt.pointers:
         rebase_pointers(item.body, item.live, exempt.pointers)
@@ -357,13 +380,21 @@ def plan(
     target: Target,
     *,
     workers: int = 16,
+    memo: PlanMemo | None = None,
 ) -> SyncPlan:
-    """Compare desired objects with the cluster; no writes (dry-runs only where needed)."""
-    prepared = prepare_desired(desired, target)
+    """Compare desired objects with the cluster; no writes (dry-runs only where needed).
+
+    ``memo``: what earlier rounds of the same environment proved (the reconcile loop keeps
+    one per environment); an object whose desired content, live ``resourceVersion``, ignore
+    rules and schema are those of an earlier "unchanged" verdict is not walked again.
+    """
+    prepared, digests = prepare_with(memo, desired, target)
     live_state = read_live(cluster, prepared, target, workers=workers)
-    planned, missing = pair_with_live(prepared, live_state, target)
+    planned, missing = pair_with_live(prepared, live_state, target, digests)
     read_what_the_lists_missed(cluster, planned, missing, live_state, target, workers)
-    needs_server = [item for item in planned if not settled_locally(cluster, item, live_state, target)]
+    if memo is not None:
+        memo.start_round()
+    needs_server = [item for item in planned if not settled_locally(cluster, item, live_state, target, memo)]
     parallel(workers, lambda item: confirm_with_server(cluster, item), needs_server)
     pods = read_pods(cluster, {p.ref.namespace for p in planned if needs_pods(p.ref, p.live)}, workers)
     for item in planned:
@@ -382,21 +413,38 @@ def plan(
     return plan_result
 
 
+def prepare_with(
+    memo: PlanMemo | None, desired: Sequence[Manifest], target: Target
+) -> tuple[list[Manifest], list[str] | None]:
+    """The prepared desired objects, and their digests when ``memo`` keeps them (then the
+    objects are shared with later rounds: reused while ``desired`` is the same render)."""
+    if memo is None:
+        return prepare_desired(desired, target), None
+    scope = (target.environment, target.namespace)
+    kept = memo.prepared(desired, scope)
+    if kept is not None:
+        return kept
+    prepared = prepare_desired(desired, target)
+    return prepared, memo.keep_prepared(desired, scope, prepared)
+
+
 def pair_with_live(
-    prepared: Sequence[Manifest], live_state: LiveState, target: Target
+    prepared: Sequence[Manifest], live_state: LiveState, target: Target, digests: Sequence[str] | None = None
 ) -> tuple[list[Planned], list[Planned]]:
     """One :class:`Planned` per desired object, paired with its live object; and the ones
-    whose live object the labelled lists did not find."""
+    whose live object the labelled lists did not find. With ``digests`` (one per prepared
+    object) the objects are shared with later rounds and carry their digest."""
     pending_kinds = crd_kinds(prepared)
     planned: list[Planned] = []
     missing: list[Planned] = []
-    for obj in prepared:
+    for index, obj in enumerate(prepared):
         ref = ref_of(obj)
         info = live_state.infos.get((ref.group, ref.version, ref.kind))
         if info is None:
             planned.append(unserved(obj, pending_kinds))
             continue
         if info.namespaced and not ref.namespace:
+            # the same namespace every round (it is part of the memo's scope): safe on a shared object
             obj["metadata"]["namespace"] = target.namespace
             stamp_tracking_id(obj, target)
             ref = ref_of(obj)
@@ -407,6 +455,8 @@ def pair_with_live(
             continue
         live = live_state.objects.get(ref.key)
         item = Planned(ref, obj, info, live, Change(ref, Action.UNCHANGED, wave_of(ref)), policy=apply_policy(obj))
+        if digests is not None:
+            item.digest, item.shared = digests[index], True
         planned.append(item)
         if live is None:
             missing.append(item)
@@ -450,9 +500,12 @@ def read_what_the_lists_missed(
     parallel(workers, lambda gv: cluster.schema(*gv), sorted(set(present)))
 
 
-def settled_locally(cluster: Cluster, item: Planned, live_state: LiveState, target: Target) -> bool:
+def settled_locally(
+    cluster: Cluster, item: Planned, live_state: LiveState, target: Target, memo: PlanMemo | None = None
+) -> bool:
     """Decide ``item`` without the server where possible (errors, apply policies, creates,
-    finished or re-run Jobs, objects that match git); False when a dry-run must tell."""
+    finished or re-run Jobs, objects that match git, or that ``memo`` proved to); False when
+    a dry-run must tell."""
     if item.change.action is Action.ERROR or item.info is None:
         return True
     if item.policy is ApplyPolicy.IGNORE or (item.policy is ApplyPolicy.IF_NOT_PRESENT and item.live):
@@ -463,14 +516,22 @@ def settled_locally(cluster: Cluster, item: Planned, live_state: LiveState, targ
     if item.live is None:
         plan_create(item, live_state)
         return True
-    item.root = schema_root(cluster, item.ref)
     if is_job(item.body) and rerun_requested(item, target):
         return True
+    key = None
+    if memo is not None and item.digest and (memo.keeps_secrets or not is_secret(item.ref)):
+        schema = cluster.schema(item.ref.group, item.ref.version)
+        key = verdict_key(item.digest, item.live, target.ignore_rules, "" if schema is None else schema.digest)
+        if memo.proven_unchanged(key):
+            return True
+    item.root = schema_root(cluster, item.ref)
     exempt_fields(item, target)
     if item.policy is ApplyPolicy.MERGE:  # items others added stay: only the server can tell
         return False
     local = check_locally(item.body, item.live, item.root, item.left_alone)
     if local.unchanged:
+        if memo is not None:
+            memo.remember_unchanged(key)
         return True
     item.live_extras = local.extras
     pointers = {extra.pointer for extra in local.extras}
@@ -480,7 +541,8 @@ def settled_locally(cluster: Cluster, item: Planned, live_state: LiveState, targ
 
 def plan_create(item: Planned, live_state: LiveState) -> None:
     """A create; a task's Job names the Job of the same task it re-runs."""
-    previous = previous_task_job(item.body, live_state.objects.values()) if is_job(item.body) else None
+    task = task_of(item.body)
+    previous = None if task is None else previous_task_job(item.body, live_state.task_jobs(task))
     item.change = Change(
         item.ref,
         Action.CREATE,
@@ -604,6 +666,12 @@ def plan_deletions(
         plan_result.deletions.append(Deletion(obj, info, change, history))
 
 
-def diff(cluster: Cluster, desired: Sequence[Manifest], target: Target, *, workers: int = 16) -> ChangeSet:
-    """What a sync with pruning would change (no writes)."""
-    return plan(cluster, desired, target, workers=workers).change_set()
+def is_secret(ref: ObjectRef) -> bool:
+    return ref.kind == "Secret" and not ref.group
+
+
+def diff(
+    cluster: Cluster, desired: Sequence[Manifest], target: Target, *, workers: int = 16, memo: PlanMemo | None = None
+) -> ChangeSet:
+    """What a sync with pruning would change (no writes); ``memo``: see :func:`plan`."""
+    return plan(cluster, desired, target, workers=workers, memo=memo).change_set()

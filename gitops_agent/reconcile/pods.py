@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 from gitops_agent.errors import ForbiddenError, NotFoundError
 from gitops_agent.reconcile.cluster import Cluster
-from gitops_agent.reconcile.health import POD_KINDS, HealthStatus, health_of
+from gitops_agent.reconcile.health import POD_KINDS, HealthStatus, PodIndex, health_of
 from gitops_agent.reconcile.live import parallel
 from gitops_agent.vocabulary.objects import Manifest, ObjectRef
 
@@ -21,18 +21,18 @@ def needs_pods(ref: ObjectRef, live: Mapping[str, object] | None) -> bool:
     return health_of(ref.group, ref.kind, live).status is not HealthStatus.HEALTHY
 
 
-def read_pods(cluster: Cluster, namespaces: Iterable[str], workers: int = 8) -> list[Manifest]:
-    """Every Pod of ``namespaces`` (one list request each, in parallel).
+def read_pods(cluster: Cluster, namespaces: Iterable[str], workers: int = 8) -> PodIndex:
+    """Every Pod of ``namespaces`` (one list request each, in parallel), indexed for health.
 
     A namespace whose Pods the credentials may not list (HTTP 401/403/404) contributes none;
     other refusals and transport failures raise ``ObjectError``/``ClusterError``.
     """
     wanted = sorted({n for n in namespaces if n})
     if not wanted:
-        return []
+        return PodIndex()
     info = cluster.resource("", "v1", "Pod")
     if info is None:
-        return []
+        return PodIndex()
 
     def list_one(namespace: str) -> list[Manifest]:
         try:
@@ -40,4 +40,4 @@ def read_pods(cluster: Cluster, namespaces: Iterable[str], workers: int = 8) -> 
         except (ForbiddenError, NotFoundError):
             return []
 
-    return [pod for pods in parallel(workers, list_one, wanted) for pod in pods]
+    return PodIndex(pod for pods in parallel(workers, list_one, wanted) for pod in pods)

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from deepdiff import DeepDiff
-from deepdiff.helper import CannotCompare, notpresent
-
 from gitops_agent.vocabulary.masking import mask_secrets
 from gitops_agent.vocabulary.quantities import parse_quantity
 
@@ -71,6 +68,8 @@ def _show(value: Any) -> str:
 
 
 def _by_name(first: Any, second: Any, level: Any = None) -> bool:
+    from deepdiff.helper import CannotCompare
+
     if isinstance(first, Mapping) and isinstance(second, Mapping) and "name" in first and "name" in second:
         return bool(first["name"] == second["name"])
     raise CannotCompare() from None
@@ -125,6 +124,11 @@ def field_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) 
     """
     if old is None or new is None:
         return ()
+    # deepdiff (and the numpy it loads) takes most of a command's start-up: imported only
+    # when an object did change
+    from deepdiff import DeepDiff
+    from deepdiff.helper import notpresent
+
     masked_old, masked_new = mask_secrets(dict(old), dict(new))
     diff = DeepDiff(masked_old, masked_new, view="tree", iterable_compare_func=_by_name, threshold_to_diff_deeper=0)
     found: list[FieldChange] = []

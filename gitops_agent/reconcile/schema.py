@@ -7,6 +7,9 @@ or atomic map, an atomic list, a set, or an associative list (and its keys)? Any
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -82,11 +85,18 @@ class OpenAPIDocument:
     """One OpenAPI v3 document (one group-version) with ``$ref`` resolution."""
 
     def __init__(self, document: Mapping[str, Any]) -> None:
+        self._document = document
         self._schemas: Mapping[str, Any] = (document.get("components") or {}).get("schemas") or {}
         self._kinds: dict[tuple[str, str, str], str] = {}
         for name, schema in self._schemas.items():
             for gvk in schema.get("x-kubernetes-group-version-kind") or ():
                 self._kinds[(gvk.get("group", ""), gvk.get("version", ""), gvk.get("kind", ""))] = name
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """SHA-256 (hex) of the document's canonical JSON: equal digests, equal schemas."""
+        canonical = json.dumps(self._document, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     def root(self, group: str, version: str, kind: str) -> SchemaNode:
         """The schema of a whole object of this kind (``UNKNOWN`` if the document lacks it)."""

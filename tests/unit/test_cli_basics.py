@@ -158,6 +158,26 @@ def test_a_command_imports_only_its_own_module() -> None:
     assert "gitops_agent.commands.sync'" in out
 
 
+@pytest.mark.parametrize("command", ["diff", "sync", "render", "reconcile", "rollback"])
+def test_the_cluster_commands_load_no_diff_library_until_something_changed(command: str) -> None:
+    """deepdiff (and the numpy and pydantic it loads) is most of a command's imports; it is
+    needed only to list the fields of an object that changed."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, importlib\n"
+        f"importlib.import_module('gitops_agent.commands.{command}')\n"
+        "print(sorted(m for m in ('deepdiff', 'numpy', 'pydantic') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    from gitops_agent.reconcile.review import field_changes
+
+    changes = field_changes({"data": {"a": "1"}}, {"data": {"a": "2"}})
+    assert [(c.path, c.old, c.new) for c in changes] == [("data.a", "1", "2")]
+
+
 def test_help_lists_every_command_in_order_after_one_ran(capsys: pytest.CaptureFixture[str]) -> None:
     from gitops_agent.cli import COMMANDS
 

@@ -164,3 +164,82 @@ def test_kinds_without_a_health_rule_do_not_decide_the_overall_health() -> None:
     assert overall_health([HealthStatus.HEALTHY, HealthStatus.UNKNOWN, None]) is HealthStatus.HEALTHY
     assert overall_health([HealthStatus.UNKNOWN, HealthStatus.PROGRESSING]) is HealthStatus.PROGRESSING
     assert overall_health([HealthStatus.UNKNOWN, HealthStatus.DEGRADED]) is HealthStatus.DEGRADED
+
+
+# The Pod index answers exactly what a scan of every Pod answers.
+
+def _pod(index: int, namespace: str | None, labels: dict[str, str], owner: str | None) -> dict[str, Any]:
+    created = f"2026-01-01T00:00:{index % 60:02d}Z"
+    meta: dict[str, Any] = {"name": f"p{index}", "labels": labels, "creationTimestamp": created}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    if owner is not None:
+        meta["ownerReferences"] = [{"uid": owner, "kind": "ReplicaSet", "name": owner}]
+    return {"metadata": meta}
+
+
+def _pods(with_unplaced: bool) -> list[dict[str, Any]]:
+    pods = []
+    for i in range(60):
+        labels = {"app": f"a{i % 4}", "tier": ("web", "db", "1")[i % 3]}
+        if i % 5 == 0:
+            labels["extra"] = "yes"
+        namespace = None if (with_unplaced and i % 17 == 0) else ("ns1", "ns2")[i % 2]
+        pods.append(_pod(i, namespace, labels, f"uid-{i % 6}" if i % 7 else None))
+    return pods
+
+
+SELECTORS: list[dict[str, Any]] = [
+    {"matchLabels": {"app": "a1"}},
+    {"matchLabels": {"app": "a2", "tier": "db"}},
+    {"matchLabels": {"tier": 1}},  # a number in git: compared as text, as before
+    {"matchLabels": {"app": "a3"}, "matchExpressions": [{"key": "extra", "operator": "Exists"}]},
+    {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["web"]}]},
+    {"matchLabels": {"app": "none"}},
+    {},
+]
+
+
+@pytest.mark.parametrize("with_unplaced", [False, True])
+@pytest.mark.parametrize("namespace", ["ns1", "ns2", None])
+def test_pod_index_selects_and_owns_like_a_scan(with_unplaced: bool, namespace: str | None) -> None:
+    from gitops_agent.reconcile.health import PodIndex, pods_owned_by, pods_selected_by
+
+    pods = _pods(with_unplaced)
+    index = PodIndex(pods)
+    assert list(index) == pods
+    for selector in SELECTORS:
+        meta = {"name": "d", **({"namespace": namespace} if namespace else {})}
+        obj = {"metadata": meta, "spec": {"selector": selector}}
+        assert pods_selected_by(obj, index) == pods_selected_by(obj, pods), selector
+    for uid in ("uid-0", "uid-3", "uid-9"):
+        owner = {"metadata": {"uid": uid}}
+        assert pods_owned_by(owner, index) == pods_owned_by(owner, pods)
+    assert any(pods_selected_by({"metadata": {"namespace": "ns1"}, "spec": {"selector": s}}, index) for s in SELECTORS)
+
+
+def test_live_state_finds_a_task_s_jobs_like_a_scan() -> None:
+    """The Jobs of a task, looked up in the index, are those a scan of every live object finds."""
+    from gitops_agent.reconcile.live import LiveState
+    from gitops_agent.reconcile.planning import previous_task_job
+
+    def task_job(name: str, workflow: str, task: str, created: str) -> dict[str, Any]:
+        labels = {"app.kubernetes.io/part-of": workflow, "gitops-agent.io/task": task}
+        meta = {"name": name, "namespace": "ml", "labels": labels, "creationTimestamp": created}
+        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta}
+
+    live = [
+        task_job("train-a", "shop", "train", "2026-01-01T00:00:01Z"),
+        task_job("train-b", "shop", "train", "2026-01-01T00:00:03Z"),
+        task_job("train-c", "other", "train", "2026-01-01T00:00:05Z"),
+        task_job("prep-a", "shop", "prep", "2026-01-01T00:00:07Z"),
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "train-z", "namespace": "ml",
+                                                                "labels": {"gitops-agent.io/task": "train"}}},
+    ]
+    state = LiveState({ref_of(o).key: o for o in live}, {}, {})
+    new = task_job("train-new", "shop", "train", "")
+    found = previous_task_job(new, state.task_jobs(("shop", "train")))
+    assert found is previous_task_job(new, live)
+    assert found is not None and found["metadata"]["name"] == "train-b"
+    assert [o["metadata"]["name"] for o in state.task_jobs(("other", "train"))] == ["train-c"]
+    assert state.task_jobs(("shop", "missing")) == []
