@@ -57,13 +57,16 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure_logging(verbose: bool) -> None:
-    """Logs go to stderr; ``-v`` shows debug detail."""
+    """Logs go to stderr: gitops-agent's own from INFO, other libraries' only from WARNING
+    (an HTTP server or client embedded with it keeps its request lines to itself); ``-v``
+    shows debug detail of both."""
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING,
         format="%(message)s",
         handlers=[StderrHandler()],
         force=True,
     )
+    logging.getLogger("gitops_agent").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def setup_logging(verbose: bool) -> None:

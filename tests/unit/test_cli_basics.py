@@ -331,3 +331,23 @@ def test_a_ref_outside_the_environment_branch_is_refused(
     assert lines == [f"error: --ref {ref}: {sha[:12]} is not on branch env/dev of environment dev"]
     assert git(repo, "for-each-ref", "refs/notes") == notes
     assert run([*command, "--ref", "env/dev", "--repo", str(repo)]) == 0  # the branch's own commit
+
+
+def test_other_libraries_info_logs_stay_out_of_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gitops-agent's INFO lines are shown; an embedded library's INFO (an HTTP server's request
+    lines) is not, unless -v."""
+    import io
+    import logging
+
+    from gitops_agent.commands.common import configure_logging
+
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    configure_logging(False)
+    logging.getLogger("werkzeug").info('127.0.0.1 - - "GET /api/v1/query"')
+    logging.getLogger("gitops_agent.reconcile.loop").info("round finished")
+    logging.getLogger("werkzeug").warning("a library's warning")
+    assert stream.getvalue() == "round finished\na library's warning\n"
+    configure_logging(True)
+    logging.getLogger("werkzeug").debug("detail")
+    assert stream.getvalue().endswith("detail\n")
