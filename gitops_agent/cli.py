@@ -137,12 +137,16 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # From the moment of the signal: an object it cut short in its constructor may fail in its
+    # finalizer whenever it is collected, even before the handler in run() is reached.
+    sys.unraisablehook = _ignore_unraisable
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main() -> None:
     """Console-script entry point; SIGTERM interrupts like Ctrl-C (exit 130, nothing half-written)."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     code = run()
     # The work is done (or cleanly abandoned): a late signal must not turn the exit into a
     # traceback while the interpreter joins worker threads on its way out.

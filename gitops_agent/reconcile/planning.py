@@ -51,6 +51,7 @@ from gitops_agent.reconcile.runs import RunOutcome, TaskRun, observe, recorded_e
 from gitops_agent.reconcile.schema import UNKNOWN_NODE, NodeKind, SchemaNode
 from gitops_agent.reconcile.waves import apply_order, wave_of
 from gitops_agent.vocabulary.labels import ADOPTED_ANNOTATION, TASK_LABEL, TRACKING_ANNOTATION, ApplyPolicy
+from gitops_agent.vocabulary.masking import is_secret
 from gitops_agent.vocabulary.objects import (
     Manifest,
     ObjectRef,
@@ -519,7 +520,7 @@ def settled_locally(
     if is_job(item.body) and rerun_requested(item, target):
         return True
     key = None
-    if memo is not None and item.digest and (memo.keeps_secrets or not is_secret(item.ref)):
+    if memo is not None and item.digest and (memo.keeps_secrets or not is_secret(item.body)):
         schema = cluster.schema(item.ref.group, item.ref.version)
         key = verdict_key(item.digest, item.live, target.ignore_rules, "" if schema is None else schema.digest)
         if memo.proven_unchanged(key):
@@ -664,10 +665,6 @@ def plan_deletions(
         reason = "finished Job of an older revision" if history else "not in git"
         change = Change(ref, Action.DELETE, wave_of(ref), sides=DiffResult(ref, strip_noise(obj), None), message=reason)
         plan_result.deletions.append(Deletion(obj, info, change, history))
-
-
-def is_secret(ref: ObjectRef) -> bool:
-    return ref.kind == "Secret" and not ref.group
 
 
 def diff(

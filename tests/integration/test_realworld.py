@@ -69,18 +69,16 @@ class Deployed:
         return code, json.loads(out)
 
     def settle(self) -> None:
-        """Wait until the controllers are done on their own: every rollout complete (old
-        ReplicaSets scaled down) and every Job with ``ttlSecondsAfterFinished`` finished and
+        """Wait until the controllers are done on their own: every Deployment's rollout complete
+        (old ReplicaSets scaled down) and every Job with ``ttlSecondsAfterFinished`` finished and
         removed by the TTL controller (ingress-nginx's admission Jobs say 0), with its Pods."""
-        for kind in ("deployment", "statefulset", "daemonset"):
-            names = kubectl(self.kubeconfig, "-n", self.namespace, "get", kind, "-o", "name").split()
-            for name in names:
-                kubectl(self.kubeconfig, "-n", self.namespace, "rollout", "status", name, "--timeout=300s")
+        for name in kubectl(self.kubeconfig, "-n", self.namespace, "get", "deployments", "-o", "name").split():
+            kubectl(self.kubeconfig, "-n", self.namespace, "rollout", "status", name, "--timeout=50s")
         jobs = json.loads(kubectl(self.kubeconfig, "-n", self.namespace, "get", "jobs", "-o", "json"))["items"]
         for job in jobs:
             if job["spec"].get("ttlSecondsAfterFinished") is not None:
                 name = job["metadata"]["name"]
-                kubectl(self.kubeconfig, "-n", self.namespace, "wait", "--for=delete", f"job/{name}", "--timeout=300s")
+                kubectl(self.kubeconfig, "-n", self.namespace, "wait", "--for=delete", f"job/{name}", "--timeout=50s")
 
     def controller_made(self) -> dict[str, list[str]]:
         """uid of every object controllers made in the namespace, by resource."""

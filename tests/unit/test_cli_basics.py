@@ -344,10 +344,10 @@ def test_other_libraries_info_logs_stay_out_of_stderr(monkeypatch: pytest.Monkey
     stream = io.StringIO()
     monkeypatch.setattr("sys.stderr", stream)
     configure_logging(False)
-    logging.getLogger("werkzeug").info('127.0.0.1 - - "GET /api/v1/query"')
+    logging.getLogger("embedded.httpserver").info('127.0.0.1 - - "GET /api/v1/query"')
     logging.getLogger("gitops_agent.reconcile.loop").info("round finished")
-    logging.getLogger("werkzeug").warning("a library's warning")
+    logging.getLogger("embedded.httpserver").warning("a library's warning")
     assert stream.getvalue() == "round finished\na library's warning\n"
     configure_logging(True)
-    logging.getLogger("werkzeug").debug("detail")
+    logging.getLogger("embedded.httpserver").debug("detail")
     assert stream.getvalue().endswith("detail\n")
