@@ -18,7 +18,7 @@ PromQL query over the metric and label names the alerts and ``gitops-agent optim
   per task, from kube-state-metrics' ``kube_job_status_*`` series of the tasks' Jobs;
 - sweeps: the objective each trial exported (``<metric>{workflow, task, trial}``), per trial.
 
-Pods map to workloads as in :mod:`gitops_agent.optimize.queries` (:data:`POD_PATTERN`);
+Pods map to workloads as in optimize (:data:`gitops_agent.vocabulary.objects.POD_PATTERN`);
 Jobs are ``<workflow>-<task>-<hash8>`` (a CronJob's ``<workflow>-<task>-<time>``).
 """
 
@@ -39,10 +39,8 @@ from gitops_agent.compile.templates import template
 from gitops_agent.compile.workloads import object_labels
 from gitops_agent.spec.model import Container, Workflow
 from gitops_agent.vocabulary import labels as L
-from gitops_agent.vocabulary.objects import Manifest
+from gitops_agent.vocabulary.objects import POD_PATTERN, Manifest
 
-POD_PATTERN = "(.+)-[a-z0-9]+-[a-z0-9]{5}"
-"""The workload of a pod: its name without the last two segments (as the optimizer maps them)."""
 RATE = "5m"
 QUANTILES = (0.5, 0.95, 0.99)
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")

@@ -46,6 +46,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from gitops_agent.optimize.model import LatencyHistory, TrafficHistory, UsageHistory
+from gitops_agent.vocabulary.objects import INDEXED_POD_PATTERN, POD_PATTERN
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -59,10 +60,7 @@ def _empty() -> Mapping[Any, Any]:
     return MappingProxyType({})
 
 
-POD_PATTERN = "(.+)-[a-z0-9]+-[a-z0-9]{5}"
 _POD = re.compile(f"^{POD_PATTERN}$")
-INDEXED_POD_PATTERN = "(.+)-[0-9a-f]{8}-[0-9]+-[a-z0-9]{5}"
-"""A pod of an Indexed Job (Kubernetes names them ``<job>-<completion index>-<5 chars>``)."""
 _INDEXED_POD = re.compile(f"^{INDEXED_POD_PATTERN}$")
 CPU = "container_cpu_usage_seconds_total"
 MEMORY = "container_memory_working_set_bytes"

@@ -3,6 +3,7 @@ object; plus the few extra looks pruning and creation need."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -161,11 +162,9 @@ def absent_namespaces(cluster: Cluster, live_state: LiveState, namespaces: set[s
     for ns in sorted(namespaces):
         if ("", "Namespace", "", ns) in live_state.objects:
             continue
-        try:
+        with contextlib.suppress(ObjectError):  # unknown: not counted as absent
             if cluster.get(info, ObjectRef("", "v1", "Namespace", "", ns)) is None:
                 absent.add(ns)
-        except ObjectError:
-            pass  # unknown: not counted as absent
     return absent
 
 

@@ -112,3 +112,12 @@ def task_of(obj: Mapping[str, Any]) -> tuple[str, str] | None:
     if not is_job(obj) or TASK_LABEL not in labels:
         return None
     return str(labels.get(PART_OF_LABEL, "")), str(labels[TASK_LABEL])
+
+
+POD_PATTERN = "(.+)-[a-z0-9]+-[a-z0-9]{5}"
+"""RE2 (and Python) pattern of a Pod's name whose group is its workload: the name without the
+last two dash-separated segments (``<deployment>-<pod-template-hash>-<5 chars>``, a Job's
+``<job>-<5 chars>`` of ``<workflow>-<task>-<hash8>``)."""
+INDEXED_POD_PATTERN = "(.+)-[0-9a-f]{8}-[0-9]+-[a-z0-9]{5}"
+"""A pod of an Indexed Job (Kubernetes names them ``<job>-<completion index>-<5 chars>``); the
+group is the task's workload ``<workflow>-<task>``."""
