@@ -31,6 +31,7 @@ overlay checked out from the environment branch (kustomize on every side). The m
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import shutil
@@ -100,7 +101,9 @@ class Results:
         self.runs.setdefault(key, []).append(run)
 
     def median(self, key: str) -> float:
-        return statistics.median(r.seconds for r in self.runs[key])
+        """The median seconds of ``key``'s runs; NaN when it was skipped (``--skip``)."""
+        runs = self.runs.get(key)
+        return statistics.median(r.seconds for r in runs) if runs else math.nan
 
 
 def timed(argv: list[str], env: dict[str, str], cwd: Path | None = None, ok: tuple[int, ...] = (0,)) -> Run:
@@ -166,7 +169,7 @@ def settle(env: dict[str, str], namespace: str, pods: int, timeout: float = 180.
         time.sleep(2.0)
 
 
-def measure(work: Path, env: dict[str, str], workflows: int, repeat: int, flux: str) -> Results:
+def measure(work: Path, env: dict[str, str], workflows: int, repeat: int, flux: str, skip: frozenset[str]) -> Results:
     results = Results(workflows)
     repo = work / "repo"
     print(f"compiling {workflows} workflows x {len(TOOLS)} environments ...", file=sys.stderr)
@@ -191,8 +194,9 @@ def measure(work: Path, env: dict[str, str], workflows: int, repeat: int, flux: 
     results.add("sync kubectl", timed([kubectl, "apply", "--server-side", "--field-manager=kubectl", "-k",
                                        overlay["kubectl"]], env))
     settle(env, "e2e-kubectl", pods)
-    results.add("sync flux", timed([flux, "-mode", "apply", "-path", overlay["flux"]], env))
-    settle(env, "e2e-flux", pods)
+    if "flux" not in skip:
+        results.add("sync flux", timed([flux, "-mode", "apply", "-path", overlay["flux"]], env))
+        settle(env, "e2e-flux", pods)
     clear_render_cache(repo)  # the first sync of a new commit renders it
     results.add("sync agent", timed([agent, "sync", "agent"], env, cwd=repo))
     settle(env, "e2e-agent", pods)
@@ -203,9 +207,11 @@ def measure(work: Path, env: dict[str, str], workflows: int, repeat: int, flux: 
     results.add("diff agent cold", timed([agent, "diff", "agent"], env, cwd=repo))
     for _ in range(repeat):
         results.add("diff agent", timed([agent, "diff", "agent"], env, cwd=repo))
-        results.add("diff kubectl", timed([kubectl, "diff", "--server-side", "--field-manager=kubectl", "-k",
-                                           overlay["kubectl"]], env))
-        results.add("diff flux", timed([flux, "-mode", "diff", "-path", overlay["flux"]], env))
+        if "kubectl-diff" not in skip:
+            results.add("diff kubectl", timed([kubectl, "diff", "--server-side", "--field-manager=kubectl", "-k",
+                                               overlay["kubectl"]], env))
+        if "flux" not in skip:
+            results.add("diff flux", timed([flux, "-mode", "diff", "-path", overlay["flux"]], env))
 
     print("a commit changing one workflow ...", file=sys.stderr)
     change_one_workflow(repo, workflows // 2, env)
@@ -231,7 +237,12 @@ def change_one_workflow(repo: Path, index: int, env: dict[str, str]) -> None:
 
 
 def ratio(theirs: float, ours: float) -> str:
-    return f"{theirs / ours:.2f}x" if ours else "-"
+    return f"{theirs / ours:.2f}x" if ours and not math.isnan(theirs / ours) else "-"
+
+
+def secs(value: float) -> str:
+    """``12.3 s``, or ``not run`` for a skipped measurement."""
+    return "not run" if math.isnan(value) else f"{value:.1f} s"
 
 
 def report(r: Results, repeat: int) -> str:
@@ -257,26 +268,26 @@ def report(r: Results, repeat: int) -> str:
         "",
         "| command | gitops-agent | kubectl --server-side -k | ratio | fluxssa (build + engine) | ratio |",
         "| --- | --- | --- | --- | --- | --- |",
-        f"| first sync (new commit, render included) | {sync_a:.1f} s | {sync_k:.1f} s (`apply`) | "
-        f"{ratio(sync_k, sync_a)} | {sync_f:.1f} s (`ApplyAllStaged`) | {ratio(sync_f, sync_a)} |",
-        f"| no-op diff, commit not rendered yet (cold) | {cold:.1f} s | {diff_k:.1f} s (`diff`) | "
-        f"{ratio(diff_k, cold)} | {diff_f:.1f} s (`Diff` per object) | {ratio(diff_f, cold)} |",
-        f"| no-op diff (first after the sync) | {first:.1f} s | {diff_k:.1f} s | {ratio(diff_k, first)} | "
-        f"{diff_f:.1f} s | {ratio(diff_f, first)} |",
-        f"| no-op diff, commit rendered (repeated) | {diff_a:.1f} s | {diff_k:.1f} s | {ratio(diff_k, diff_a)} | "
-        f"{diff_f:.1f} s | {ratio(diff_f, diff_a)} |",
-        f"| render only, cold | {render_cold:.1f} s (`render -o json`) | {render_k:.1f} s (`kubectl kustomize`) | "
+        f"| first sync (new commit, render included) | {secs(sync_a)} | {secs(sync_k)} (`apply`) | "
+        f"{ratio(sync_k, sync_a)} | {secs(sync_f)} (`ApplyAllStaged`) | {ratio(sync_f, sync_a)} |",
+        f"| no-op diff, commit not rendered yet (cold) | {secs(cold)} | {secs(diff_k)} (`diff`) | "
+        f"{ratio(diff_k, cold)} | {secs(diff_f)} (`Diff` per object) | {ratio(diff_f, cold)} |",
+        f"| no-op diff (first after the sync) | {secs(first)} | {secs(diff_k)} | {ratio(diff_k, first)} | "
+        f"{secs(diff_f)} | {ratio(diff_f, first)} |",
+        f"| no-op diff, commit rendered (repeated) | {secs(diff_a)} | {secs(diff_k)} | {ratio(diff_k, diff_a)} | "
+        f"{secs(diff_f)} | {ratio(diff_f, diff_a)} |",
+        f"| render only, cold | {secs(render_cold)} (`render -o json`) | {secs(render_k)} (`kubectl kustomize`) | "
         f"{ratio(render_k, render_cold)} | - | - |",
-        f"| render only, rendered commit | {render_a:.1f} s | {render_k:.1f} s | {ratio(render_k, render_a)} | - | - |",
+        f"| render only, rendered commit | {secs(render_a)} | {secs(render_k)} | {ratio(render_k, render_a)} | - | - |",
         "",
         f"A spec commit changing one workflow's config (`compile --commit --env agent`: "
-        f"{r.median('compile one changed'):.1f} s), then each command on the new environment commit, against "
-        f"a full render of the overlay (`kubectl kustomize`, {render_k:.1f} s):",
+        f"{secs(r.median('compile one changed'))}), then each command on the new environment commit, against "
+        f"a full render of the overlay (`kubectl kustomize`, {secs(render_k)}):",
         "",
         "| command | time | share of a full render |",
         "| --- | --- | --- |",
         *(
-            f"| `{what}` | {seconds:.1f} s | {100 * seconds / render_k:.0f}% |"
+            f"| `{what}` | {secs(seconds)} | {100 * seconds / render_k:.0f}% |"
             for what, seconds in (
                 ("diff agent", one["diff"]),
                 ("sync agent", one["sync"]),
@@ -304,11 +315,16 @@ def main() -> None:
     parser.add_argument("--workflows", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3, help="no-op diffs per tool")
     parser.add_argument("--results", type=Path, default=None, help="put a Markdown section at the top of this file")
+    parser.add_argument("--skip", default="", help="comma-separated peers' runs left out: flux, kubectl-diff "
+                        "(each is a full kustomize build; at 1,000 workflows one takes tens of minutes here)")
     args = parser.parse_args()
+    skip = frozenset(filter(None, args.skip.split(",")))
+    if skip - {"flux", "kubectl-diff"}:
+        parser.error(f"--skip: unknown {', '.join(sorted(skip - {'flux', 'kubectl-diff'}))}")
 
     from tools.testcluster.launcher import start_cluster
 
-    flux = fluxssa_bin()
+    flux = "" if "flux" in skip else fluxssa_bin()
     with tempfile.TemporaryDirectory(prefix="e2e-bench-") as tmp:
         work = Path(tmp)
         cluster = start_cluster(work / "cluster", extra_apiserver_args=[f"--service-cluster-ip-range={SERVICE_RANGE}"])
@@ -318,7 +334,7 @@ def main() -> None:
                        GIT_COMMITTER_EMAIL="bench@example.com",
                        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
             env.pop("GITOPS_AGENT_CLUSTER_DIR", None)
-            results = measure(work, env, args.workflows, args.repeat, flux)
+            results = measure(work, env, args.workflows, args.repeat, flux, skip)
         finally:
             cluster.stop()
     text = report(results, args.repeat)
