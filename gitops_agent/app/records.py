@@ -46,15 +46,20 @@ def record(
     context: str | None,
     event: SyncEvent = SyncEvent.SYNC,
     warn: Warn,
+    with_runs: bool = False,
 ) -> None:
-    """Append the sync record to the environment commit's note; ``warn`` when git refuses."""
+    """Append the sync record to the environment commit's note (with ``with_runs``, followed
+    by the task runs the sync observed: one note write, one push); ``warn`` when git refuses."""
     if not change_set.revision:
         return
     entry = sync_record(change_set, event=event, context=context or env.context)
+    runs = change_set.runs if with_runs else ()
     try:
-        record_sync(repo, env.name, change_set.revision, entry)
+        record_sync(repo, env.name, change_set.revision, entry, runs=runs)
     except GitOpsAgentError as error:
         warn(f"warning: the sync record was not written: {error}")
+        if runs:
+            warn(f"warning: {len(runs)} task-run record(s) were not written: {error}")
 
 
 def recorded_runs(repo: Path, env: Environment) -> dict[RunKey, TaskRun]:

@@ -109,6 +109,7 @@ def sync_environment(
     if not options.dry_run:
         changed = change_set.has_changes or bool(change_set.errors)
         if rendered.revision and (changed or event is SyncEvent.ROLLBACK):
-            record(repo, env, change_set, context=access.context, event=event, warn=warn)
-        record_observed_runs(repo, env, change_set, warn=warn)
+            record(repo, env, change_set, context=access.context, event=event, warn=warn, with_runs=True)
+        else:
+            record_observed_runs(repo, env, change_set, warn=warn)
     return SyncOutcome(rendered, change_set, cluster.requests["throttled"])

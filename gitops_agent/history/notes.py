@@ -143,8 +143,11 @@ def default_user(repo: Path, environ: Mapping[str, str] | None = None) -> str:
     return git_notes.current_user(repo)
 
 
-def record_sync(repo: Path, env: str, revision: str, record: SyncRecord, *, push: bool = True) -> SyncNote:
-    """Append ``record`` to the note on ``revision`` and push the notes when a remote exists."""
+def record_sync(
+    repo: Path, env: str, revision: str, record: SyncRecord, *, runs: Sequence[TaskRun] = (), push: bool = True
+) -> SyncNote:
+    """Append ``record`` (then the task-run facts ``runs``, as :func:`record_runs` writes them)
+    to the note on ``revision`` in one write, and push the notes once when a remote exists."""
     sha = git_notes.resolve_commit(repo, revision)
     note = SyncNote(
         time=record.time or datetime.now(UTC),
@@ -159,7 +162,8 @@ def record_sync(repo: Path, env: str, revision: str, record: SyncRecord, *, push
         changes=tuple(record.changes),
         drift=tuple(record.drift),
     )
-    git_notes.append_note_lines(repo, sha, [encode(note)])
+    run_lines = [encode_run(env, run) for run in with_user(runs, note.user)] if runs else []
+    git_notes.append_note_lines(repo, sha, [encode(note), *run_lines])
     if push and git_notes.has_remote(repo):
         git_notes.push_notes(repo)
     return note

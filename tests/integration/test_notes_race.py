@@ -181,3 +181,24 @@ def test_two_sync_processes_racing_keep_every_record(tmp_path: Path, remote_with
     assert results == sorted(f"proc{i}-{r}" for i in range(2) for r in range(3))
     merges = _git(bare, "rev-list", "--merges", "refs/notes/gitops-agent").split()
     assert merges, "no notes merge happened: the pushes did not race"
+
+
+def test_a_sync_record_and_its_task_runs_are_one_note_write_and_one_push(
+    remote_with_env_branch: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitops_agent.history.notes import read_task_runs
+    from gitops_agent.reconcile.runs import RunOutcome, TaskRun
+
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    bare, sha = remote_with_env_branch
+    clone = _clone(bare, tmp_path / "clone", "alice")
+    _git(clone, "fetch", "--quiet", "origin", "env/prod")
+    run = TaskRun("prod", "train-1a2b", "1a2b", RunOutcome.SUCCEEDED, "2026-01-01T00:00:00Z", task="train")
+    record_sync(clone, "prod", sha, SyncRecord(summary={"create": 1}, result="succeeded"), runs=[run])
+    lines = _git(bare, "notes", "--ref", "refs/notes/gitops-agent", "show", sha).splitlines()
+    assert [json.loads(line)["event"] for line in lines] == ["sync", "task-run"]
+    assert _git(bare, "rev-list", "--count", "refs/notes/gitops-agent") == "1"  # one notes commit pushed
+    facts = read_task_runs(clone, "prod")
+    assert [(f.job, f.outcome, f.user) for f in facts] == [
+        ("train-1a2b", RunOutcome.SUCCEEDED, "alice <alice@example.com>")
+    ]
