@@ -126,10 +126,11 @@ class DiskFileStore:
             return None
 
     def put(self, display: str, digest: str, checked: CheckedFile) -> None:
-        if not all(_exact_in_json(d.document.data) for d in checked.documents):
+        entry = self._entry(display, digest)
+        if entry.exists() or not all(_exact_in_json(d.document.data) for d in checked.documents):
             return
         body = {"file": display, "sha256": digest, **_checked_to_json(checked)}
-        if _write_json(self._entry(display, digest), body) and not self._written:
+        if _write_json(entry, body) and not self._written:
             self._written = True
             _prune(self.directory, KEEP_FILE_ENTRIES)
 
@@ -236,7 +237,7 @@ def _write_json(entry: Path, body: Any) -> bool:
         fd, name = tempfile.mkstemp(prefix=".entry-", dir=entry.parent)
         temporary = Path(name)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(body, out, separators=(",", ":"))
+            out.write(json.dumps(body, separators=(",", ":")))  # dumps: the C encoder; dump streams in Python
         temporary.replace(entry)  # readers see the old entry or the whole new one
         return True
     except OSError:

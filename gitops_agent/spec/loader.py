@@ -87,7 +87,8 @@ class FileStore(Protocol):
 
     def get(self, display: str, digest: str) -> CheckedFile | None: ...
 
-    def put(self, display: str, digest: str, checked: CheckedFile) -> None: ...
+    def put(self, display: str, digest: str, checked: CheckedFile) -> None:
+        """Keep ``checked`` unless it is kept already."""
 
 
 MEMO_FILES = 4096
@@ -128,7 +129,10 @@ def checked_file(display: str, raw: bytes, store: FileStore | None = None) -> Ch
         found = _memo.get(key)
         if found is not None:
             _memo.move_to_end(key)
-            return found
+    if found is not None:
+        if store is not None:
+            store.put(*key, found)  # checked in memory for another caller: keep it on disk too
+        return found
     found = store.get(*key) if store is not None else None
     if found is None:
         found = check_file(display, raw)
@@ -181,8 +185,13 @@ def _without_nulls(value: Any) -> Any:
 
 
 def _display(repo: Path, file: Path) -> str:
+    return _relative(file, file.resolve(), repo.resolve())
+
+
+def _relative(file: Path, resolved: Path, root: Path) -> str:
+    """``file`` as diagnostics name it: relative to the resolved repository ``root``."""
     try:
-        return file.resolve().relative_to(repo.resolve()).as_posix()
+        return resolved.relative_to(root).as_posix()
     except ValueError:
         return file.as_posix()
 
@@ -225,9 +234,8 @@ def _expand(repo: Path, paths: Sequence[Path]) -> tuple[list[Path], list[Diagnos
     return list(unique.values()), problems
 
 
-def _read(repo: Path, file: Path, store: FileStore | None = None) -> tuple[list[_Loaded], list[Diagnostic]]:
+def _read(display: str, file: Path, store: FileStore | None = None) -> tuple[list[_Loaded], list[Diagnostic]]:
     """The file's documents (fresh :class:`_Loaded`, for cross-file problems to join) and problems."""
-    display = _display(repo, file)
     try:
         raw = file.read_bytes()
     except OSError as err:
@@ -241,7 +249,7 @@ def locate(repo: Path, source: str, kind: str, name: str, path: YamlPath, messag
     """A diagnostic at ``path`` of the ``kind`` document named ``name`` in ``source`` (a
     display path relative to ``repo``), for a problem found after loading — e.g. a query
     Prometheus refuses. A path the file does not hold points at its nearest ancestor."""
-    loaded, _ = _read(repo, repo / source)
+    loaded, _ = _read(_display(repo, repo / source), repo / source)
     for item in loaded:
         if item.kind == kind and item.name == name:
             return item.document.diagnostic(path, message)
@@ -444,12 +452,14 @@ def _collect(
         given = standard
     else:
         given, problems = _expand(repo, paths)
-    given_keys = {f.resolve() for f in given}
-    files = given + [f for f in standard if f.resolve() not in given_keys]
+    root = repo.resolve()
+    resolved = {f: f.resolve() for f in (*given, *standard)}  # each file resolved once
+    given_keys = {resolved[f] for f in given}
+    files = given + [f for f in standard if resolved[f] not in given_keys]
     loaded: list[_Loaded] = []
-    reported = {_display(repo, f) for f in given}
+    reported = {_relative(f, resolved[f], root) for f in given}
     for file in files:
-        items, file_problems = _read(repo, file, store)
+        items, file_problems = _read(_relative(file, resolved[file], root), file, store)
         loaded.extend(items)
         problems.extend(p for p in file_problems if p.file in reported)
     return loaded, reported, problems
@@ -548,7 +558,7 @@ def spec_set(documents: Sequence[ValidDocument]) -> SpecSet:
     for item in documents:
         if item.kind == "workflow":
             workflows[item.name] = build_workflow(item.data, item.source)
-            raw[item.name] = copy.deepcopy(item.data.get("spec") or {})
+            raw[item.name] = _plain_copy(item.data.get("spec") or {})
         else:
             environments[item.name] = build_environment(item.data, item.source)
     return SpecSet(

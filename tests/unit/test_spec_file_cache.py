@@ -270,3 +270,18 @@ def test_the_memo_is_bounded(tmp_path: Path, parsed: list[str], monkeypatch: pyt
     parsed.clear()
     load_specs(repo)
     assert len(parsed) == SPEC_FILES  # least recently used first: a cyclic scan misses each time
+
+
+def test_files_checked_in_memory_first_are_kept_on_disk_too(
+    tmp_path: Path, parsed: list[str], cache: Path
+) -> None:
+    """A command that loads without the disk cache, then one with it, in the same process."""
+    repo = make_gitops_repo(tmp_path / "repo")
+    load_specs(repo)
+    load_specs_cached(repo)
+    assert len(list((cache / "spec-files").glob("*.json"))) == SPEC_FILES
+    edit(repo / "environments" / "prod.yaml", "labels: {env: prod}", "labels: {env: production}")
+    loader.clear_memo()
+    parsed.clear()
+    assert load_specs_cached(repo).environments["prod"].labels["env"] == "production"
+    assert parsed == ["environments/prod.yaml"]
