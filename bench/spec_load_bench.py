@@ -4,9 +4,9 @@ Generates N workflows of the shape ``bench/e2e_bench.py`` uses and one environme
 second tree that differs in one workflow (a pull request, or the commit after it). Times
 (``time.process_time``, median of ``--repeat``):
 
-- ``before``: the loader as it was, ruamel.yaml's pure-Python parser for every file and no
-  per-file memo (:func:`load_yaml_reference` in place of :func:`load_yaml`, memo emptied
-  before each file);
+- ``before``: the loader as it was, ruamel.yaml's pure-Python parser for every file and
+  nothing remembered per file (:func:`load_yaml_reference` in place of :func:`load_yaml`,
+  every file checked);
 - ``cold``: ``load_specs`` of the first tree, the process's memo empty;
 - ``second tree``: ``load_specs`` of the other tree right after (what ``plan`` does with
   base and head in one process);
@@ -63,15 +63,15 @@ def cpu(action: Callable[[], Any], prepare: Callable[[], Any] = lambda: None) ->
 
 @contextmanager
 def old_loader() -> Iterator[None]:
-    """The loader before: the reference parser for every file, nothing remembered."""
-    real_load, real_memo = loader.load_yaml, loader.MEMO_FILES
+    """The loader before: the reference parser for every file, nothing remembered per file
+    (in memory or on disk)."""
+    real_load, real_checked = loader.load_yaml, loader.checked_file
     loader.load_yaml = load_yaml_reference
-    loader.MEMO_FILES = 0
-    loader.clear_memo()
+    loader.checked_file = lambda display, raw, store=None: loader.check_file(display, raw)
     try:
         yield
     finally:
-        loader.load_yaml, loader.MEMO_FILES = real_load, real_memo
+        loader.load_yaml, loader.checked_file = real_load, real_checked
 
 
 def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, list[float]]]:
@@ -89,6 +89,9 @@ def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, list[float]]
         with old_loader():
             add("before: load_specs, one tree", cpu(lambda: loader.load_specs(base)))
             add("before: load_specs, second tree (plan's head)", cpu(lambda: loader.load_specs(head)))
+            shutil.rmtree(cache, ignore_errors=True)
+            load_specs_cached(base)
+            add("before: load_specs_cached after a one-workflow commit", cpu(lambda: load_specs_cached(head)))
         add("after: load_specs, one tree, cold", cpu(lambda: loader.load_specs(base), loader.clear_memo))
         add("after: load_specs, second tree in the same process (plan's head)", cpu(lambda: loader.load_specs(head)))
         shutil.rmtree(cache, ignore_errors=True)
