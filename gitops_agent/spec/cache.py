@@ -10,8 +10,8 @@ files, that each environment's ``resources`` exist, is checked again on every hi
 specs are never stored, so their errors are the loader's, every time. A missing, unreadable
 or corrupt entry is a miss; a cache that cannot be written is skipped silently.
 
-Behind that whole-set entry, each spec file's own results (:class:`~gitops_agent.spec.loader.CheckedFile`:
-its documents with their positions, its problems) are stored under ``spec-files/``, keyed by
+Behind that whole-set entry, each valid spec file's own results (:class:`~gitops_agent.spec.loader.CheckedFile`:
+its documents with their positions) are stored under ``spec-files/``, keyed by
 the same code fingerprint, the file's path in the repository and the SHA-256 of its bytes.
 After a commit that changes one workflow of 600, only that file is parsed and checked
 again; the checks across files (names, references, overrides, Service names) run over the
@@ -103,9 +103,10 @@ def _code_fingerprint() -> bytes:
 class DiskFileStore:
     """Per-file results of :func:`~gitops_agent.spec.loader.check_file` as JSON files under
     ``directory``, keyed by ``fingerprint`` (see :func:`_code_fingerprint`), the file's
-    display path and the SHA-256 of its bytes. Files whose documents JSON cannot give back
-    exactly (a float ``.inf``) are not stored; a missing, unreadable or corrupt entry is a
-    miss; a directory that cannot be written is skipped silently."""
+    display path and the SHA-256 of its bytes. Files with problems of their own, and files
+    whose documents JSON cannot give back exactly (a float ``.inf``), are not stored; a
+    missing, unreadable or corrupt entry is a miss; a directory that cannot be written is
+    skipped silently."""
 
     def __init__(self, directory: Path, fingerprint: bytes) -> None:
         self.directory = directory
@@ -127,12 +128,20 @@ class DiskFileStore:
 
     def put(self, display: str, digest: str, checked: CheckedFile) -> None:
         entry = self._entry(display, digest)
-        if entry.exists() or not all(_exact_in_json(d.document.data) for d in checked.documents):
+        if entry.exists() or not _storable(checked):
             return
         body = {"file": display, "sha256": digest, **_checked_to_json(checked)}
         if _write_json(entry, body) and not self._written:
             self._written = True
             _prune(self.directory, KEEP_FILE_ENTRIES)
+
+
+def _storable(checked: CheckedFile) -> bool:
+    """Only files without problems of their own are stored (a refused file may hold a secret
+    value the checks caught), and only when JSON gives their documents back exactly."""
+    if checked.problems or any(d.problems for d in checked.documents):
+        return False
+    return all(_exact_in_json(d.document.data) for d in checked.documents)
 
 
 def _diagnostics_to_json(problems: tuple[Diagnostic, ...]) -> list[list[Any]]:

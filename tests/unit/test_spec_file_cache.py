@@ -161,19 +161,23 @@ def test_one_changed_workflow_is_the_only_file_parsed_by_a_new_process(
     assert loaded == fresh(repo)
 
 
-def test_invalid_files_come_back_from_disk_with_the_same_diagnostics(
+def test_invalid_files_are_never_stored_and_give_the_same_diagnostics_every_time(
     tmp_path: Path, parsed: list[str], cache: Path
 ) -> None:
+    """A refused file may hold what the checks refused (a secret value): it stays off the disk."""
     repo = make_gitops_repo(tmp_path / "repo")
-    edit(repo / "workflows" / "fraud-risk-scoring.yaml", "dependsOn: [score]", "dependsOn: [scor]")
+    path = repo / "workflows" / "fraud-risk-scoring.yaml"
+    edit(path, "dependsOn: [score]", "dependsOn: [scor]")
     edit(repo / "environments" / "dev.yaml", "namespace: ml-dev", "namespace: ML_dev")
     expected = fresh(repo)
     assert isinstance(expected, list) and len(expected) >= 2
     assert outcome(lambda: load_specs_cached(repo)) == expected
+    assert len(list((cache / "spec-files").glob("*.json"))) == SPEC_FILES - 2
     loader.clear_memo()
     parsed.clear()
     assert outcome(lambda: load_specs_cached(repo)) == expected
-    assert parsed == []  # both verdicts came from disk
+    assert sorted(parsed) == ["environments/dev.yaml", "workflows/fraud-risk-scoring.yaml"]
+    assert not any(b"scor]" in entry.read_bytes() for entry in (cache / "spec-files").glob("*.json"))
 
 
 def test_a_changed_code_fingerprint_misses_every_file(
