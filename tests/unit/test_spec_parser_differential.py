@@ -26,6 +26,7 @@ from gitops_agent.spec.yaml_positions import (
     load_yaml,
     load_yaml_reference,
 )
+from tests.unit.specs.helpers import VALID_WORKFLOW, diagnose
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_TREES = ("examples", "environments", "tests/unit/specs")
@@ -232,3 +233,12 @@ def test_an_explicit_core_tag_on_an_unreadable_scalar_is_a_located_diagnostic(ta
     for parse in (load_yaml, load_yaml_reference):
         _, problems = parse(f"a: 1\nb: {tagged}\n".encode(), "f.yaml")
         assert problems == [Diagnostic("f.yaml", 2, 4, "<root>", f"value cannot be read as {tag}")]
+
+
+@pytest.mark.parametrize("tagged", ["!!int ''", "!!bool 'yes true'", "!!int '-'"])
+def test_validate_reports_an_unreadable_tagged_scalar_in_a_spec_file(tagged: str, tmp_path: Path) -> None:
+    """Through the loader: one located diagnostic, no exception."""
+    workflow = VALID_WORKFLOW.replace("ports: {http: 8080}", f"ports: {{http: {tagged}}}")
+    found = diagnose(tmp_path, {"workflows/wf.yaml": workflow})
+    assert [(d.file, d.line, d.field) for d in found] == [("workflows/wf.yaml", 14, "<root>")]
+    assert found[0].message.startswith("value cannot be read as ")
