@@ -32,6 +32,7 @@ import gitops_agent.vocabulary
 from gitops_agent import __version__
 from gitops_agent.errors import Diagnostic
 from gitops_agent.spec.loader import (
+    KINDS,
     CheckedDocument,
     CheckedFile,
     ValidDocument,
@@ -185,8 +186,8 @@ def _checked_from_json(display: str, stored: dict[str, Any]) -> CheckedFile:
         )
         for d in stored["documents"]
     )
-    if not all(isinstance(d.document.data, dict) for d in documents):
-        raise TypeError("a stored spec document is not a mapping")
+    if not all(isinstance(d.document.data, dict) and d.kind in KINDS.values() for d in documents):
+        raise TypeError("a stored spec document is not a workflow or environment mapping")
     return CheckedFile(documents, _diagnostics_from_json(stored["problems"]))
 
 

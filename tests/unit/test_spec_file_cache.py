@@ -289,3 +289,16 @@ def test_files_checked_in_memory_first_are_kept_on_disk_too(
     parsed.clear()
     assert load_specs_cached(repo).environments["prod"].labels["env"] == "production"
     assert parsed == ["environments/prod.yaml"]
+
+
+def test_a_stored_document_of_no_known_kind_is_a_miss(tmp_path: Path, parsed: list[str], cache: Path) -> None:
+    repo = make_gitops_repo(tmp_path / "repo")
+    expected = load_specs_cached(repo)
+    for entry in (cache / "spec-files").glob("*.json"):
+        entry.write_text(entry.read_text().replace('"kind":"workflow"', '"kind":"bogus"'))
+    edit(repo / "environments" / "dev.yaml", "namespace: ml-dev", "namespace: ml-dev")  # same bytes
+    shutil.rmtree(cache / "specs")  # the whole-set entry gone: per-file entries are read
+    loader.clear_memo()
+    parsed.clear()
+    assert load_specs_cached(repo) == expected
+    assert sorted(parsed) == sorted(f"workflows/{p.name}" for p in (repo / "workflows").glob("*.yaml"))
