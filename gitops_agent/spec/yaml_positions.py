@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -389,6 +390,25 @@ def _plain_core_value(text: str) -> tuple[bool, Any]:
 
 _CACHED_SCALAR_CHARS = 64
 _CACHED_SCALARS = 100_000
+_FAST_SCALARS: dict[tuple[str | None, str], Any] = {}
+"""Scalars resolved on the fast path, for every file of the process (YAML 1.2 core schema)."""
+_THREAD = threading.local()
+
+
+def _ruamel_yaml() -> YAML:
+    """A ruamel.yaml instance of its own (its parser holds the state of one stream)."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Scanner = _GoYamlTabsScanner
+    return yaml
+
+
+def _resolver_yaml() -> YAML:
+    """This thread's ruamel.yaml instance for resolving and constructing plain scalars
+    only (never parsing): building one costs more than parsing a small file with libyaml."""
+    yaml: YAML | None = getattr(_THREAD, "yaml", None)
+    if yaml is None:
+        yaml = _THREAD.yaml = _ruamel_yaml()
+    return yaml
 _BREAKS = "\r\n\x85\u2028\u2029"
 _END = "\0" + _BREAKS
 
@@ -500,9 +520,11 @@ class _Builder:
         self.limits = limits
         self._reference_only = reference_only  # raised at shapes left to the reference parser
         self.documents: list[Document] = []
-        self._yaml = YAML(typ="safe", pure=True)
-        self._yaml.Scanner = _GoYamlTabsScanner
-        self._scalars: dict[tuple[str | None, str], Any] = {}
+        # The fast path (no directives, so YAML 1.2 throughout) shares resolved scalars and
+        # a resolver across files; the reference parser has its own (a %YAML 1.1 directive
+        # changes how its scalars resolve).
+        self._yaml = _resolver_yaml() if reference_only else _ruamel_yaml()
+        self._scalars: dict[tuple[str | None, str], Any] = _FAST_SCALARS if reference_only else {}
         self._nodes = 0
 
     def run(self, text: str, parse: Callable[[str], Iterator[Any]] | None) -> None:
@@ -644,6 +666,7 @@ class _Builder:
             return text
         try:
             value = self._yaml.constructor.construct_object(ScalarNode(tag, text))
+            self._yaml.constructor.constructed_objects.clear()  # shared on the fast path: keep nothing
             # ``609e4400`` overflows a float64: go-yaml (kustomize, kubectl) keeps it a string.
             overflowed = isinstance(value, float) and math.isinf(value) and "inf" not in text.lower()
             return text if overflowed else value
