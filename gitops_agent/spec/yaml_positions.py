@@ -16,11 +16,12 @@ every problem becomes a located :class:`Diagnostic` instead of an exception:
   sized for published install files (16 MiB, 128 levels, 2 000 000 nodes; see there).
   Manifests are parsed by libyaml (through PyYAML, when its wheel carries it), the C
   parser Go's yaml.v3, kustomize's parser, is a port of, and keep libyaml's diagnostics.
-  Spec files are parsed by libyaml too (ten times faster than a pure-Python parser), but
-  a spec file libyaml does not accept as it stands — any syntax error or refusal, a
-  ``%YAML``/``%TAG`` directive — is parsed again by ruamel.yaml, the reference, whose
-  documents and diagnostics spec files always had (:func:`load_yaml_reference`; a
-  differential test over examples, fixtures and generated hostile YAML keeps the two
+  Spec files are parsed by libyaml too (about ten times faster than ruamel.yaml's
+  pure-Python parser), but a spec file libyaml does not take as it stands — any syntax
+  error or refusal, or a shape the two parsers read differently (see
+  :func:`fast_documents`) — is parsed again by ruamel.yaml, the reference, whose documents
+  and diagnostics spec files always had (:func:`load_yaml_reference`; a differential test
+  over the repository's specs, the tests' specs and generated hostile YAML keeps the two
   equal).
 
 Tabs follow the rule of libyaml and Go's yaml.v3, the parser behind kustomize and kubectl:
@@ -409,6 +410,8 @@ def _resolver_yaml() -> YAML:
     if yaml is None:
         yaml = _THREAD.yaml = _ruamel_yaml()
     return yaml
+
+
 _BREAKS = "\r\n\x85\u2028\u2029"
 _END = "\0" + _BREAKS
 
