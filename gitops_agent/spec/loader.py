@@ -13,15 +13,27 @@ recursively, lists and scalars replace, ``null`` deletes a key) and the result i
 validated again as a workflow; problems point into the environment file. An override may
 name only existing workflows, tasks and services (a typo cannot invent a task); it may add
 variants.
+
+Per-file work is done once per content: what depends on one file alone (parsing, the JSON
+Schema, the per-document semantic checks) is a :class:`CheckedFile`, remembered in the
+process by the file's display path and the SHA-256 of its bytes (the newest
+:data:`MEMO_FILES`), and optionally in a :class:`FileStore` (the on-disk cache of
+:mod:`gitops_agent.spec.cache`). Loading a second tree in the same process — ``plan``'s
+base and head — so re-checks only the files that differ. What spans files (duplicate
+names and branches, an environment's references to workflows and resources, overrides,
+Deployment/Service name clashes) is checked over the whole set on every load.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gitops_agent.errors import Diagnostic, SpecError
 from gitops_agent.spec.build import build_environment, build_workflow
@@ -47,6 +59,90 @@ class ValidDocument:
     name: str
     source: str
     data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CheckedDocument:
+    """One document of a spec file with a known kind, and the problems found in it alone
+    (JSON Schema, semantic checks); ``name`` is None when ``metadata.name`` is not a string."""
+
+    document: Document
+    kind: str
+    name: str | None
+    problems: tuple[Diagnostic, ...]
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """What one spec file says on its own: its documents of a known kind, and the file's
+    other problems (YAML errors, documents of no known kind, an empty file)."""
+
+    documents: tuple[CheckedDocument, ...]
+    problems: tuple[Diagnostic, ...]
+
+
+class FileStore(Protocol):
+    """A second level behind the in-process memo (e.g. on disk), keyed like it by a spec
+    file's display path and the SHA-256 (hex) of its bytes."""
+
+    def get(self, display: str, digest: str) -> CheckedFile | None: ...
+
+    def put(self, display: str, digest: str, checked: CheckedFile) -> None:
+        """Keep ``checked`` unless it is kept already."""
+
+
+MEMO_FILES = 4096
+"""Checked files the process remembers (least recently used dropped first): a
+repository of 600 workflows, at two revisions, fits several times over."""
+
+_memo: OrderedDict[tuple[str, str], CheckedFile] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def clear_memo() -> None:
+    """Forget every checked file of this process."""
+    with _memo_lock:
+        _memo.clear()
+
+
+def check_file(display: str, raw: bytes) -> CheckedFile:
+    """Parse one spec file's bytes and check each document on its own (kind, JSON Schema,
+    semantic checks); ``display`` is the file as diagnostics name it. Never raises for bad
+    input: every problem is a :class:`Diagnostic`."""
+    documents, problems = load_yaml(raw, display)
+    present = [d for d in documents if d.data is not None]
+    if not present and not problems:
+        problems.append(Diagnostic(display, 1, 1, "<root>", "file contains no YAML document"))
+    checked: list[CheckedDocument] = []
+    for document in present:
+        item = _classify(document, problems)
+        if item is not None:
+            checked.append(CheckedDocument(item.document, item.kind, item.name, tuple(item.problems)))
+    return CheckedFile(tuple(checked), tuple(problems))
+
+
+def checked_file(display: str, raw: bytes, store: FileStore | None = None) -> CheckedFile:
+    """:func:`check_file`, done once per content: from the process's memo, else from
+    ``store``, else checked now and remembered in both."""
+    key = (display, hashlib.sha256(raw).hexdigest())
+    with _memo_lock:
+        found = _memo.get(key)
+        if found is not None:
+            _memo.move_to_end(key)
+    if found is not None:
+        if store is not None:
+            store.put(*key, found)  # checked in memory for another caller: keep it on disk too
+        return found
+    found = store.get(*key) if store is not None else None
+    if found is None:
+        found = check_file(display, raw)
+        if store is not None:
+            store.put(*key, found)
+    with _memo_lock:
+        _memo[key] = found
+        while len(_memo) > MEMO_FILES:
+            _memo.popitem(last=False)
+    return found
 
 
 @dataclass
@@ -89,8 +185,13 @@ def _without_nulls(value: Any) -> Any:
 
 
 def _display(repo: Path, file: Path) -> str:
+    return _relative(file, file.resolve(), repo.resolve())
+
+
+def _relative(file: Path, resolved: Path, root: Path) -> str:
+    """``file`` as diagnostics name it: relative to the resolved repository ``root``."""
     try:
-        return file.resolve().relative_to(repo.resolve()).as_posix()
+        return resolved.relative_to(root).as_posix()
     except ValueError:
         return file.as_posix()
 
@@ -133,29 +234,22 @@ def _expand(repo: Path, paths: Sequence[Path]) -> tuple[list[Path], list[Diagnos
     return list(unique.values()), problems
 
 
-def _read(repo: Path, file: Path) -> tuple[list[_Loaded], list[Diagnostic]]:
-    display = _display(repo, file)
+def _read(display: str, file: Path, store: FileStore | None = None) -> tuple[list[_Loaded], list[Diagnostic]]:
+    """The file's documents (fresh :class:`_Loaded`, for cross-file problems to join) and problems."""
     try:
         raw = file.read_bytes()
     except OSError as err:
         return [], [Diagnostic(display, 0, 0, "<root>", f"cannot read file: {err.strerror}")]
-    documents, problems = load_yaml(raw, display)
-    loaded: list[_Loaded] = []
-    present = [d for d in documents if d.data is not None]
-    if not present and not problems:
-        problems.append(Diagnostic(display, 1, 1, "<root>", "file contains no YAML document"))
-    for document in present:
-        item = _classify(document, problems)
-        if item is not None:
-            loaded.append(item)
-    return loaded, problems
+    checked = checked_file(display, raw, store)
+    loaded = [_Loaded(d.document, d.kind, d.name, list(d.problems)) for d in checked.documents]
+    return loaded, list(checked.problems)
 
 
 def locate(repo: Path, source: str, kind: str, name: str, path: YamlPath, message: str) -> Diagnostic:
     """A diagnostic at ``path`` of the ``kind`` document named ``name`` in ``source`` (a
     display path relative to ``repo``), for a problem found after loading — e.g. a query
     Prometheus refuses. A path the file does not hold points at its nearest ancestor."""
-    loaded, _ = _read(repo, repo / source)
+    loaded, _ = _read(_display(repo, repo / source), repo / source)
     for item in loaded:
         if item.kind == kind and item.name == name:
             return item.document.diagnostic(path, message)
@@ -348,7 +442,9 @@ def _check_service_names(workflows: list[_Loaded], environments: list[_Loaded]) 
                 )
 
 
-def _collect(repo: Path, paths: Sequence[Path] | None) -> tuple[list[_Loaded], set[str], list[Diagnostic]]:
+def _collect(
+    repo: Path, paths: Sequence[Path] | None, store: FileStore | None
+) -> tuple[list[_Loaded], set[str], list[Diagnostic]]:
     """Every loaded document, the display names of the files to report on, and problems."""
     standard = spec_files(repo)
     problems: list[Diagnostic] = []
@@ -356,12 +452,14 @@ def _collect(repo: Path, paths: Sequence[Path] | None) -> tuple[list[_Loaded], s
         given = standard
     else:
         given, problems = _expand(repo, paths)
-    given_keys = {f.resolve() for f in given}
-    files = given + [f for f in standard if f.resolve() not in given_keys]
+    root = repo.resolve()
+    resolved = {f: f.resolve() for f in (*given, *standard)}  # each file resolved once
+    given_keys = {resolved[f] for f in given}
+    files = given + [f for f in standard if resolved[f] not in given_keys]
     loaded: list[_Loaded] = []
-    reported = {_display(repo, f) for f in given}
+    reported = {_relative(f, resolved[f], root) for f in given}
     for file in files:
-        items, file_problems = _read(repo, file)
+        items, file_problems = _read(_relative(file, resolved[file], root), file, store)
         loaded.extend(items)
         problems.extend(p for p in file_problems if p.file in reported)
     return loaded, reported, problems
@@ -390,9 +488,9 @@ def _check_resources(repo: Path, env: _Loaded) -> None:
 
 
 def _diagnose(
-    repo: Path, paths: Sequence[Path] | None, *, manifests: bool = False
+    repo: Path, paths: Sequence[Path] | None, *, manifests: bool = False, store: FileStore | None = None
 ) -> tuple[list[_Loaded], list[Diagnostic]]:
-    loaded, reported_files, problems = _collect(repo, paths)
+    loaded, reported_files, problems = _collect(repo, paths, store)
     workflows = [item for item in loaded if item.kind == "workflow"]
     environments = [item for item in loaded if item.kind == "environment"]
     _cross_check(repo, workflows, environments)
@@ -417,22 +515,39 @@ def validate_paths(repo: Path, paths: Sequence[Path] | None = None) -> list[Diag
     return _diagnose(repo, paths, manifests=True)[1]
 
 
-def load_specs(repo: Path, paths: Sequence[Path] | None = None) -> SpecSet:
-    """Load, validate and build the repository's specs; :class:`SpecError` lists every problem."""
-    return spec_set(validated_documents(repo, paths))
+def load_specs(repo: Path, paths: Sequence[Path] | None = None, *, store: FileStore | None = None) -> SpecSet:
+    """Load, validate and build the repository's specs; :class:`SpecError` lists every problem.
+
+    Files checked before in this process (same display path, same bytes), in any tree,
+    are not parsed or checked again (see :func:`checked_file`); ``store`` adds a second level.
+    """
+    return spec_set(validated_documents(repo, paths, store=store))
 
 
-def validated_documents(repo: Path, paths: Sequence[Path] | None = None) -> list[ValidDocument]:
+def validated_documents(
+    repo: Path, paths: Sequence[Path] | None = None, *, store: FileStore | None = None
+) -> list[ValidDocument]:
     """Every spec document of ``repo`` (or of ``paths``), validated and cross-checked, in
-    load order; :class:`SpecError` lists every problem."""
-    loaded, diagnostics = _diagnose(repo, paths)
+    load order; :class:`SpecError` lists every problem. Each document's ``data`` is the
+    caller's own copy."""
+    loaded, diagnostics = _diagnose(repo, paths, store=store)
     if diagnostics:
         raise SpecError(diagnostics)
     documents: list[ValidDocument] = []
     for item in loaded:
         assert item.name is not None
-        documents.append(ValidDocument(item.kind, item.name, item.document.file, item.data))
+        documents.append(ValidDocument(item.kind, item.name, item.document.file, _plain_copy(item.data)))
     return documents
+
+
+def _plain_copy(value: Any) -> Any:
+    """A deep copy of parsed YAML (dicts, lists, immutable scalars), several times faster
+    than :func:`copy.deepcopy`: the memo's documents are shared, their copies are not."""
+    if isinstance(value, dict):
+        return {k: _plain_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_copy(v) for v in value]
+    return value
 
 
 def spec_set(documents: Sequence[ValidDocument]) -> SpecSet:
@@ -443,7 +558,7 @@ def spec_set(documents: Sequence[ValidDocument]) -> SpecSet:
     for item in documents:
         if item.kind == "workflow":
             workflows[item.name] = build_workflow(item.data, item.source)
-            raw[item.name] = copy.deepcopy(item.data.get("spec") or {})
+            raw[item.name] = _plain_copy(item.data.get("spec") or {})
         else:
             environments[item.name] = build_environment(item.data, item.source)
     return SpecSet(

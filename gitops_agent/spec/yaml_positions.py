@@ -15,7 +15,14 @@ every problem becomes a located :class:`Diagnostic` instead of an exception:
   nodes); manifests listed by an environment's ``resources:`` get :data:`MANIFEST_LIMITS`,
   sized for published install files (16 MiB, 128 levels, 2 000 000 nodes; see there).
   Manifests are parsed by libyaml (through PyYAML, when its wheel carries it), the C
-  parser Go's yaml.v3, kustomize's parser, is a port of; spec files by ruamel.yaml.
+  parser Go's yaml.v3, kustomize's parser, is a port of, and keep libyaml's diagnostics.
+  Spec files are parsed by libyaml too (about ten times faster than ruamel.yaml's
+  pure-Python parser), but a spec file libyaml does not take as it stands — any syntax
+  error or refusal, or a shape the two parsers read differently (see
+  :func:`fast_documents`) — is parsed again by ruamel.yaml, the reference, whose documents
+  and diagnostics spec files always had (:func:`load_yaml_reference`; a differential test
+  over the repository's specs, the tests' specs and generated hostile YAML keeps the two
+  equal).
 
 Tabs follow the rule of libyaml and Go's yaml.v3, the parser behind kustomize and kubectl:
 a tab is whitespace between tokens and inside plain scalars, and refused only where it
@@ -32,6 +39,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,9 +213,74 @@ def load_yaml(
     text, problem = decode_utf8(raw, file)
     if text is None:
         return [], [problem] if problem else []
+    if limits is not SPEC_LIMITS:
+        return _parse(text, file, limits, _LIBYAML_PARSE)
+    documents = fast_documents(text, file, limits)
+    if documents is not None:
+        return documents, []
+    return _parse(text, file, limits, None)
+
+
+def load_yaml_reference(
+    raw: bytes, file: str, limits: Limits = SPEC_LIMITS
+) -> tuple[list[Document], list[Diagnostic]]:
+    """:func:`load_yaml` with ruamel.yaml's parser alone: the reference the fast path of
+    spec files must equal (documents, positions and diagnostics)."""
+    if len(raw) > limits.max_bytes:
+        return [], [Diagnostic(file, 1, 1, "<root>", f"file is larger than {limits.max_bytes} bytes")]
+    text, problem = decode_utf8(raw, file)
+    if text is None:
+        return [], [problem] if problem else []
+    return _parse(text, file, limits, None)
+
+
+def fast_documents(text: str, file: str, limits: Limits = SPEC_LIMITS) -> list[Document] | None:
+    """The documents of ``text`` parsed by libyaml, or None when libyaml is missing or the
+    text is not for it: any problem (the reference parser then gives its own diagnostic),
+    or a shape on which libyaml and ruamel.yaml disagree — a ``%YAML``/``%TAG`` directive
+    (it changes how ruamel resolves scalars), an explicit tag (they split ``!!str,`` in
+    flow context differently), an empty node (they place it differently), a YAML 1.1
+    line break (NEL, LS, PS: ordinary characters in YAML 1.2), a byte order mark after
+    the start (they count its column differently), text ruamel refuses and libyaml takes
+    (see :data:`_DISAGREEING`)."""
+    if _LIBYAML_PARSE is None or _DISAGREEING.search(text):
+        return None
+    builder = _Builder(file, limits, reference_only=_ForReference)
+    try:
+        builder.run(text, _LIBYAML_PARSE)
+    except _NOT_FOR_FAST_PATH:
+        return None
+    return builder.documents
+
+
+_DISAGREEING = re.compile(
+    "[\x85\u2028\u2029\ufeff]"  # NEL, LS, PS; a byte order mark after the start
+    "|[|>][-+0-9]*#"  # a comment touching a block scalar header: libyaml takes it, ruamel refuses
+    "|[\"']:[^\\s]"  # a value touching a quoted key's colon (YAML 1.2 flow): libyaml takes it, ruamel refuses
+)
+"""Text on which libyaml and ruamel.yaml may disagree (found by the differential test):
+any match leaves the file to the reference parser."""
+
+
+def _empty(scalar: Any) -> bool:
+    """A scalar with no text in the source (``key:`` with nothing after it)."""
+    return bool(scalar.start_mark.index == scalar.end_mark.index)
+
+
+class _ForReference(Exception):
+    """A shape the fast parser leaves to the reference parser (see :func:`fast_documents`)."""
+
+
+_NOT_FOR_FAST_PATH: tuple[type[Exception], ...] = (_Refused, _ForReference, RecursionError, *_YAML_ERRORS)
+
+
+def _parse(
+    text: str, file: str, limits: Limits, parse: Callable[[str], Iterator[Any]] | None
+) -> tuple[list[Document], list[Diagnostic]]:
+    """Documents and diagnostics of ``text`` from ``parse``'s events (ruamel's when None)."""
     builder = _Builder(file, limits)
     try:
-        builder.run(text)
+        builder.run(text, parse)
     except _Refused as err:
         return builder.documents, [
             Diagnostic(file, err.line, err.col, format_path(err.path), err.message)
@@ -318,6 +391,27 @@ def _plain_core_value(text: str) -> tuple[bool, Any]:
 
 _CACHED_SCALAR_CHARS = 64
 _CACHED_SCALARS = 100_000
+_FAST_SCALARS: dict[tuple[str | None, str], Any] = {}
+"""Scalars resolved on the fast path, for every file of the process (YAML 1.2 core schema)."""
+_THREAD = threading.local()
+
+
+def _ruamel_yaml() -> YAML:
+    """A ruamel.yaml instance of its own (its parser holds the state of one stream)."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Scanner = _GoYamlTabsScanner
+    return yaml
+
+
+def _resolver_yaml() -> YAML:
+    """This thread's ruamel.yaml instance for resolving and constructing plain scalars
+    only (never parsing): building one costs more than parsing a small file with libyaml."""
+    yaml: YAML | None = getattr(_THREAD, "yaml", None)
+    if yaml is None:
+        yaml = _THREAD.yaml = _ruamel_yaml()
+    return yaml
+
+
 _BREAKS = "\r\n\x85\u2028\u2029"
 _END = "\0" + _BREAKS
 
@@ -424,29 +518,30 @@ def _attach(parent: _Container | None, value: Any, event: Any, doc: _DocumentSta
 
 
 class _Builder:
-    def __init__(self, file: str, limits: Limits) -> None:
+    def __init__(self, file: str, limits: Limits, reference_only: type[Exception] | None = None) -> None:
         self.file = file
         self.limits = limits
+        self._reference_only = reference_only  # raised at shapes left to the reference parser
         self.documents: list[Document] = []
-        self._yaml = YAML(typ="safe", pure=True)
-        self._yaml.Scanner = _GoYamlTabsScanner
-        self._scalars: dict[tuple[str | None, str], Any] = {}
+        # The fast path (no directives, so YAML 1.2 throughout) shares resolved scalars and
+        # a resolver across files; the reference parser has its own (a %YAML 1.1 directive
+        # changes how its scalars resolve).
+        self._yaml = _resolver_yaml() if reference_only else _ruamel_yaml()
+        self._scalars: dict[tuple[str | None, str], Any] = _FAST_SCALARS if reference_only else {}
         self._nodes = 0
 
-    def run(self, text: str) -> None:
-        """Build documents from the event stream of ``text``: libyaml's (the C parser Go's
-        yaml.v3 is a port of) for manifests when PyYAML carries it, else ruamel's."""
-        events: Iterator[Any]
-        if self.limits is not SPEC_LIMITS and _LIBYAML_PARSE is not None:
-            events = iter(_LIBYAML_PARSE(text))
-        else:
-            events = iter(self._yaml.parse(text))
+    def run(self, text: str, parse: Callable[[str], Iterator[Any]] | None) -> None:
+        """Build documents from the event stream of ``text``: ``parse``'s (libyaml's, the C
+        parser Go's yaml.v3 is a port of), else ruamel's."""
+        events: Iterator[Any] = iter(parse(text) if parse is not None else self._yaml.parse(text))
         doc = _DocumentState()
         for event in events:
             kind = type(event).__name__
             if kind in ("StreamStartEvent", "StreamEndEvent"):
                 continue
             if kind == "DocumentStartEvent":
+                if self._reference_only and (event.version is not None or event.tags):
+                    raise self._reference_only
                 doc = _DocumentState()
             elif kind == "DocumentEndEvent":
                 self.documents.append(Document(self.file, doc.root, doc.values, doc.keys))
@@ -468,6 +563,8 @@ class _Builder:
             raise _Refused(*_pos(event), f"YAML {what} are not supported")
         tag = getattr(event, "tag", None)
         tag_text = str(tag) if tag is not None else None
+        if self._reference_only and (tag is not None or (kind == "ScalarEvent" and _empty(event))):
+            raise self._reference_only
         # A scalar in key position of a mapping: remember it as the pending key.
         parent = doc.stack[-1] if doc.stack else None
         if parent is not None and isinstance(parent.value, dict) and parent.pending_key is None:
@@ -572,10 +669,11 @@ class _Builder:
             return text
         try:
             value = self._yaml.constructor.construct_object(ScalarNode(tag, text))
+            self._yaml.constructor.constructed_objects.clear()  # shared on the fast path: keep nothing
             # ``609e4400`` overflows a float64: go-yaml (kustomize, kubectl) keeps it a string.
             overflowed = isinstance(value, float) and math.isinf(value) and "inf" not in text.lower()
             return text if overflowed else value
-        except (YAMLError, ValueError) as err:
+        except (YAMLError, ValueError, LookupError, TypeError, ArithmeticError) as err:  # ruamel's constructors
             raise _Refused(
                 *_pos(event), f"value cannot be read as {tag.removeprefix(_CORE)}"
             ) from err

@@ -22,7 +22,8 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record every spec file the loader parses."""
+    """Record every spec file the loader parses (the process's memo emptied first)."""
+    loader.clear_memo()
     parsed: list[str] = []
     real = loader.load_yaml
 
