@@ -107,8 +107,9 @@ def compile_environment(
     ``outlined`` (workflow name → the identities of its objects, see :func:`outline_workflow`)
     leaves those workflows out of the tree: no files, resource entries or patches of theirs.
     Their identities still take part in the check of the environment's ``resources:``
-    against generated objects, so the tree compiles, or fails, as the whole one does. (``plan``
-    compiles this way the workflows equal at both revisions; see docs/reconcile.md.)
+    against generated objects, so the tree compiles, or fails, as the whole one does; it has
+    no provenance file (``plan`` compiles this way around the workflows equal at both
+    revisions; see docs/reconcile.md).
 
     :raises SpecError: a problem of the environment's ``resources:``, a collision of one of
         their objects with a generated one, or a compiled object with a duplicate list key.
@@ -156,14 +157,16 @@ def compile_environment(
         kustomization["patches"] = patches
     files[f"{overlay}/kustomization.yaml"] = dump(kustomization)
 
-    source = {
-        "environment": env.name,
-        "sourceCommit": source_commit,
-        "specDigest": digest(spec_digests(specs, env)),
-        "specs": spec_digests(specs, env),
-        "toolVersion": __version__,
-    }
-    files[SOURCE_FILE] = (json.dumps(source, indent=2, sort_keys=True) + "\n").encode()
+    if outlined is None:  # a tree with outlined workflows is no branch's: no provenance
+        digests = spec_digests(specs, env)
+        source = {
+            "environment": env.name,
+            "sourceCommit": source_commit,
+            "specDigest": digest(digests),
+            "specs": digests,
+            "toolVersion": __version__,
+        }
+        files[SOURCE_FILE] = (json.dumps(source, indent=2, sort_keys=True) + "\n").encode()
     return MappingProxyType(dict(sorted(files.items())))
 
 
