@@ -1,9 +1,11 @@
 """``plan``: what a change to the specs does to every environment's rendered manifests.
 
-Both revisions are exported from git, loaded, compiled and rendered with the real
+Both revisions are exported from git and loaded, then compiled and rendered with the real
 kustomize; then, per environment, objects are paired by identity (API group, kind,
 namespace, name) and reported as added, changed (with a unified diff of their YAML) or
-removed. Secret ``data`` and ``stringData`` values never appear: they are masked before
+removed. Only what differs is compiled and built (:func:`incremental_plan`): a workflow
+equal at both revisions is counted and checked from the compiler's objects, with the
+result of rendering both revisions whole. Secret ``data`` and ``stringData`` values never appear: they are masked before
 any diff is taken, and a masked value only says whether it changed.
 """
 
