@@ -4,6 +4,7 @@ the cross-slice checks with them are never laxer than with every slice built."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from hypothesis import strategies as st
 from gitops_agent.compile import compile_environment, outline_workflow, workflow_inputs
 from gitops_agent.compile.objects import identity
 from gitops_agent.compile.slices import REST, Slice, cross_slice_problem, outline_problem
-from gitops_agent.render.overlay import BuiltSlices, build_slices
+from gitops_agent.render.cache import RenderCache
+from gitops_agent.render.overlay import BuiltSlices, build_slices, render_sliced
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.model import SpecSet
 from gitops_agent.vocabulary.objects import Manifest
@@ -162,3 +164,30 @@ def test_random_workflows_outlines_are_their_built_slices(tmp_path_factory: Any,
     root = tmp_path_factory.mktemp("outline")
     write_repo(root, workflow, env)
     assert assert_outlines_are_the_built_slices(load_specs(root), root) == 1
+
+
+def test_a_slice_that_builds_to_no_object_is_served_from_the_cache(tmp_path: Path) -> None:
+    """An empty slice is an entry like any other (it was once taken for a missing one)."""
+    config_map = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+    kustomization = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- configmap-x.yaml\n"
+    overlay = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": "ns",
+        "resources": ["namespace.yaml", "../../base/w"],
+        "patches": [{"path": "patches/w/delete-configmap-x.yaml"}],
+    }
+    tree = {
+        "base/w/kustomization.yaml": kustomization.encode(),
+        "base/w/configmap-x.yaml": config_map,
+        "overlays/e/kustomization.yaml": json.dumps(overlay).encode(),
+        "overlays/e/namespace.yaml": b"apiVersion: v1\nkind: Namespace\nmetadata: {name: ns}\n",
+        "overlays/e/patches/w/delete-configmap-x.yaml": config_map + b"$patch: delete\n",
+    }
+    cache = RenderCache(tmp_path / "cache")
+    first = build_slices(tree, "e", cache)
+    assert isinstance(first, BuiltSlices) and [part.name for part in first.overlay.slices] == [REST, "w"]
+    assert first.objects[1] == []
+    again = build_slices(tree, "e", cache)
+    assert isinstance(again, BuiltSlices) and again.objects == first.objects
+    assert render_sliced(tree, "e", cache) == [obj("Namespace", "ns", namespace=None)]
