@@ -244,3 +244,11 @@ def test_a_change_to_one_workflow_builds_that_workflow_s_slice_and_then_nothing(
     builds.clear()
     assert compute_plan(repo, base, head) == first
     assert builds == []  # every slice from the render cache
+
+
+def test_a_revision_planned_against_itself_equals_the_whole_render(tmp_path: Path) -> None:
+    repo, base, _ = history(tmp_path, SCENARIOS["nothing-changed"])
+    whole = outcome(lambda: compute_plan(repo, base, base, render=functools.partial(WHOLE, memo=CompileMemo())))
+    assert outcome(lambda: compute_plan(repo, base, base)) == whole
+    assert not whole["plan"]["changed"]
+    assert all(env["summary"]["unchanged"] > 0 for env in whole["plan"]["environments"])
