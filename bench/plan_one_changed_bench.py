@@ -5,7 +5,9 @@ objects) and one environment, commits them, then a commit that changes one workf
 config. Times ``gitops-agent plan --base main~1 --head main -f json`` as a fresh process
 (start-up included): cold (render cache emptied, as in a CI job's fresh clone) and warm
 (a second plan in the same clone). No cluster is needed. The machine load
-(``/proc/loadavg``) is printed before and after.
+(``/proc/loadavg``) is printed before and after. Then, in process (CPU-s of this process
+and its kustomize children), the phases of a cold plan: loading each revision's specs, and
+the plan of the environment from what differs (``incremental_plan``).
 
     python bench/plan_one_changed_bench.py [--workflows 600] [--repeat 3]
 """
@@ -61,6 +63,38 @@ def timed_plan(repo: Path, env: dict[str, str]) -> tuple[float, float]:
     return wall, cpu
 
 
+def phases(repo: Path) -> str:
+    """CPU seconds of a cold plan's phases, in this process (kustomize children included)."""
+    from gitops_agent.adapters import git as gitops_git
+    from gitops_agent.compile import CompileMemo
+    from gitops_agent.plan.build import incremental_plan, load_revision
+    from gitops_agent.render.overlay import cache_for
+
+    def cpu() -> float:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    shutil.rmtree(repo / ".git" / "gitops-agent", ignore_errors=True)
+    handle = gitops_git.open_repo(repo)
+    spent: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="plan-phases-") as tmp:
+        revisions = []
+        for ref in ("main~1", "main"):
+            started = cpu()
+            sha = gitops_git.rev_parse(handle, ref)
+            assert sha is not None
+            revisions.append(load_revision(repo, sha, Path(tmp) / ref))
+            spent.append(cpu() - started)
+        started = cpu()
+        plan = incremental_plan("agent", *revisions, cache=cache_for(repo), memo=CompileMemo())
+        spent.append(cpu() - started)
+    assert not isinstance(plan, str), plan
+    return (
+        f"in process: load base {spent[0]:.2f}, load head {spent[1]:.2f}, incremental plan {spent[2]:.2f} CPU-s "
+        f"({plan.summary})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workflows", type=int, default=600)
@@ -90,6 +124,7 @@ def main() -> None:
                 f"({walls}), median {statistics.median(c for _, c in runs):.2f} CPU-s; "
                 f"{args.workflows} workflows"
             )
+        print(phases(repo))
 
 
 if __name__ == "__main__":

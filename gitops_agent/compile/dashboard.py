@@ -254,13 +254,14 @@ def expressions(document: dict[str, Any]) -> list[str]:
     return [str(target["expr"]) for panel in document.get("panels", []) for target in panel.get("targets", [])]
 
 
-def config_map(workflow: Workflow) -> Manifest:
+def config_map(workflow: Workflow, *, with_data: bool = True) -> Manifest:
     """ConfigMap ``<workflow>-dashboard`` labelled ``grafana_dashboard: "1"``, holding
-    ``<workflow>.json`` (sorted keys, two-space indent)."""
+    ``<workflow>.json`` (sorted keys, two-space indent); without ``data`` when not ``with_data``."""
     obj = template("configmap")
     obj["metadata"]["name"] = config_map_name(workflow)
     labels = {**object_labels(workflow, config_map_name(workflow), "monitoring"), L.GRAFANA_DASHBOARD_LABEL: "1"}
     obj["metadata"]["labels"] = dict(sorted(labels.items()))
-    text = json.dumps(build(workflow), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    obj["data"] = {f"{workflow.name}.json": text}
+    if with_data:
+        text = json.dumps(build(workflow), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        obj["data"] = {f"{workflow.name}.json": text}
     return obj

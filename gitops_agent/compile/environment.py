@@ -18,7 +18,7 @@ import enum
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -47,6 +47,8 @@ from gitops_agent.vocabulary.objects import Manifest, split_api_version
 from gitops_agent.vocabulary.yaml import dump
 
 Tree = Mapping[str, bytes]
+Identity = tuple[str, str, str]
+"""(API group, kind, name) of a compiled object (:func:`~gitops_agent.compile.objects.identity`)."""
 KUSTOMIZE_HEADER = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 SOURCE_FILE = ".gitops-agent/source.json"
 
@@ -94,15 +96,24 @@ def compile_environment(
     source_commit: str | None,
     repo_root: Path | None = None,
     memo: CompileMemo | None = None,
+    outlined: Mapping[str, Sequence[Identity]] | None = None,
 ) -> Tree:
     """The full branch tree for ``env``: bases, overlay, extra resources, provenance.
 
     ``repo_root`` is where the environment's ``resources:`` paths are read from; it is
     required when the environment lists any. With ``memo``, a workflow compiled before with
     equal inputs (see :data:`CompileMemo`) is not compiled again.
-    """
-    from gitops_agent.spec import effective_workflow
 
+    ``outlined`` (workflow name → the identities of its objects, see :func:`outline_workflow`)
+    leaves those workflows out of the tree: no files, resource entries or patches of theirs.
+    Their identities still take part in the check of the environment's ``resources:``
+    against generated objects, so the tree compiles, or fails, as the whole one does; it has
+    no provenance file (``plan`` compiles this way around the workflows equal at both
+    revisions; see docs/reconcile.md).
+
+    :raises SpecError: a problem of the environment's ``resources:``, a collision of one of
+        their objects with a generated one, or a compiled object with a duplicate list key.
+    """
     files: dict[str, bytes] = {}
     overlay = f"overlays/{env.name}"
     kustomization: dict[str, Any] = dict(KUSTOMIZE_HEADER)
@@ -115,15 +126,17 @@ def compile_environment(
     files[f"{overlay}/namespace.yaml"] = dump(_namespace_object(env, fold))
 
     direct_pins = variant_pinned_images(specs, env)
-    generated: dict[tuple[str, str, str], str] = {}
+    generated: dict[Identity, str] = {}
     for name in selected_workflows(specs, env):
-        effective = effective_workflow(specs, env, name)
-        key = _part_key(name, specs.workflows[name], effective, env, direct_pins)
-        part = memo.get(key) if memo is not None else None
+        if outlined is not None and name in outlined:
+            generated.update((object_id, name) for object_id in outlined[name])
+            continue
+        inputs = _workflow_inputs(specs, env, name, direct_pins)
+        part = memo.get(inputs.key) if memo is not None else None
         if part is None:
-            part = _compile_part(name, specs.workflows[name], effective, env, direct_pins)
+            part = _compile_part(name, inputs.workflow, inputs.effective, env, direct_pins)
             if memo is not None:
-                memo[key] = part
+                memo[inputs.key] = part
         files.update(part.files)
         resources.append(f"../../base/{name}")
         generated.update((object_id, name) for object_id in part.identities)
@@ -144,15 +157,63 @@ def compile_environment(
         kustomization["patches"] = patches
     files[f"{overlay}/kustomization.yaml"] = dump(kustomization)
 
-    source = {
-        "environment": env.name,
-        "sourceCommit": source_commit,
-        "specDigest": digest(spec_digests(specs, env)),
-        "specs": spec_digests(specs, env),
-        "toolVersion": __version__,
-    }
-    files[SOURCE_FILE] = (json.dumps(source, indent=2, sort_keys=True) + "\n").encode()
+    if outlined is None:  # a tree with outlined workflows is no branch's: no provenance
+        digests = spec_digests(specs, env)
+        source = {
+            "environment": env.name,
+            "sourceCommit": source_commit,
+            "specDigest": digest(digests),
+            "specs": digests,
+            "toolVersion": __version__,
+        }
+        files[SOURCE_FILE] = (json.dumps(source, indent=2, sort_keys=True) + "\n").encode()
     return MappingProxyType(dict(sorted(files.items())))
+
+
+@dataclass(frozen=True)
+class WorkflowInputs:
+    """One workflow as an environment compiles it: as written, as the environment deploys it
+    (its ``overrides`` merged), and the key of both with everything else that decides its part
+    of the tree (:data:`CompileMemo`)."""
+
+    workflow: Workflow
+    effective: Workflow
+    key: str
+
+
+def workflow_inputs(specs: SpecSet, env: Environment) -> dict[str, WorkflowInputs]:
+    """The inputs of each workflow ``env`` deploys, by name (sorted).
+
+    Equal keys mean byte-equal parts of the tree: the workflow's base, patches and overlay
+    resources, given the same overlay settings (``namespace``, ``labels``, ``images``).
+
+    :raises SpecError: an override that does not validate (only for a hand-built ``SpecSet``;
+        :func:`~gitops_agent.spec.load_specs` reports those with positions).
+    """
+    direct_pins = variant_pinned_images(specs, env)
+    return {name: _workflow_inputs(specs, env, name, direct_pins) for name in selected_workflows(specs, env)}
+
+
+def _workflow_inputs(specs: SpecSet, env: Environment, name: str, direct_pins: set[str]) -> WorkflowInputs:
+    from gitops_agent.spec import effective_workflow
+
+    workflow = specs.workflows[name]
+    effective = effective_workflow(specs, env, name)
+    return WorkflowInputs(workflow, effective, _part_key(name, workflow, effective, env, direct_pins))
+
+
+def outline_workflow(inputs: WorkflowInputs, env: Environment) -> list[Manifest]:
+    """The objects of a workflow's slice of ``env``'s overlay, as the compiler makes them:
+    the same list, in the same order, with the same identities as the objects its base and
+    overlay patches build to, before kustomize sets their namespace, labels and images. The
+    dashboard ConfigMap has no ``data`` (building it is most of a workflow's compile time);
+    nothing is written as YAML. Checked as :func:`compile_environment` checks them.
+
+    :raises SpecError: a compiled object with a duplicate key in a list Kubernetes merges by key.
+    """
+    objects = compile_workflow(inputs.effective, image_pins=env.images, outline=True)
+    _refuse_duplicate_list_keys(objects, inputs.effective.source or env.source)
+    return objects
 
 
 @dataclass(frozen=True)
@@ -163,7 +224,7 @@ class WorkflowPart:
     files: tuple[tuple[str, bytes], ...]
     patches: tuple[Mapping[str, Any], ...]
     added: tuple[str, ...]
-    identities: tuple[tuple[str, str, str], ...]
+    identities: tuple[Identity, ...]
 
 
 CompileMemo = dict[str, WorkflowPart]
@@ -342,7 +403,7 @@ def _subject_patches(
 
 
 def _refuse_colliding_objects(
-    resources: ResourceSet, env: Environment, generated: Mapping[tuple[str, str, str], str]
+    resources: ResourceSet, env: Environment, generated: Mapping[Identity, str]
 ) -> None:
     """No object of ``resources:`` shares its kind and name with another or with a
     generated object: kustomize would refuse to build the overlay."""

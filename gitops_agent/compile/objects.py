@@ -24,11 +24,15 @@ KIND_FILE_ORDER = (
 )
 
 
-def compile_workflow(workflow: Workflow, *, image_pins: Mapping[str, str] | None = None) -> list[Manifest]:
+def compile_workflow(
+    workflow: Workflow, *, image_pins: Mapping[str, str] | None = None, outline: bool = False
+) -> list[Manifest]:
     """Every object of ``workflow``; ``image_pins`` only affect Job names (their hash).
 
     Images themselves are pinned later by kustomize's ``images:``; the Job name must already
-    reflect the pinned image so that a new pin runs the task again.
+    reflect the pinned image so that a new pin runs the task again. With ``outline``, the
+    dashboard ConfigMap carries no ``data`` (its JSON is most of a workflow's compile time);
+    the objects, their identities and every other field are the same.
     """
     pins = image_pins or {}
     objects: list[Manifest] = []
@@ -46,7 +50,7 @@ def compile_workflow(workflow: Workflow, *, image_pins: Mapping[str, str] | None
     if workflow.monitoring and workflow.monitoring.alerts:
         objects.append(monitoring.prometheus_rule(workflow))
     if dashboard.wanted(workflow):
-        objects.append(dashboard.config_map(workflow))
+        objects.append(dashboard.config_map(workflow, with_data=not outline))
     return sorted(objects, key=object_key)
 
 

@@ -190,9 +190,18 @@ def _group_resources(resources: list[str]) -> tuple[dict[str, list[str]], list[s
             rest_resources.append(entry)
         else:
             return f"the resource entry {entry!r} leaves the overlay"
-    if "extra" in workflows:
+    problem = next(filter(None, map(workflow_slice_problem, workflows)), None)
+    return (workflows, rest_resources) if problem is None else problem
+
+
+def workflow_slice_problem(name: str) -> str | None:
+    """Why workflow ``name``'s entries (``../../base/<name>``, ``resources/<name>``, patches
+    under ``patches/<name>/``) cannot make a slice of their own, or None."""
+    if not _PLAIN_NAME.fullmatch(name):
+        return f"the workflow name {name!r} is not a plain directory name"
+    if name == "extra":
         return "a workflow named 'extra' shares its patch directory with the environment's resources"
-    return workflows, rest_resources
+    return None
 
 
 def _owned_files(tree: Tree, overlay: str, workflows: dict[str, list[str]]) -> dict[str, list[str]] | str:
@@ -444,18 +453,52 @@ def _references(obj: Manifest) -> list[tuple[str, str]]:
 def cross_slice_problem(slices: Sequence[Slice], objects: Sequence[Sequence[Manifest]]) -> str | None:
     """Why the built slices (``objects[i]`` of ``slices[i]``) may differ from the whole build,
     or None when each slice's objects are what the whole build makes of them."""
+    return _problem([part.patches for part in slices], objects, with_namespace=True)
+
+
+def outline_problem(
+    slices: Sequence[Slice], objects: Sequence[Sequence[Manifest]], outlines: Mapping[str, Sequence[Manifest]]
+) -> str | None:
+    """:func:`cross_slice_problem` of built slices (``objects[i]`` of ``slices[i]``) and of
+    outlined ones: workflow slices that were not built, each given by the compiler's objects
+    (workflow name → :func:`~gitops_agent.compile.environment.outline_workflow`).
+
+    Outlined objects lack what kustomize adds (namespace, labels, images), and which of them a
+    compiled patch targets is not known without compiling the patches, so the check is stricter:
+    two objects are one identity when their group, kind and name are equal, whatever their
+    namespace, and every outlined object counts as the target (group, kind, name) of a patch of
+    its own slice. A compiled patch targets an object of its own workflow, so this returns None
+    only where :func:`cross_slice_problem` of every slice built would return None too.
+    """
+    patches: list[Sequence[Mapping[str, Any]]] = [part.patches for part in slices]
+    for name, outline in outlines.items():
+        patches.append([{"path": f"patches/{name}/*", "target": _own_target(obj)} for obj in outline])
+    return _problem(patches, [*objects, *outlines.values()], with_namespace=False)
+
+
+def _own_target(obj: Manifest) -> dict[str, str]:
+    ident = _Id.of(obj)
+    target = {"group": ident.group, "kind": ident.kind, "name": ident.name}
+    return {field: value for field, value in target.items() if value}
+
+
+def _problem(
+    patches: Sequence[Sequence[Mapping[str, Any]]], objects: Sequence[Sequence[Manifest]], *, with_namespace: bool
+) -> str | None:
+    """The checks of :func:`cross_slice_problem`: ``patches[i]`` and ``objects[i]`` of slice ``i``;
+    without ``with_namespace``, identities are compared by group, kind and name alone."""
     owner: dict[tuple[str, str, str, str], int] = {}
     by_name: dict[str, list[tuple[_Id, int]]] = {}
     for index, part in enumerate(objects):
         for obj in part:
             ident = _Id.of(obj)
-            key = (ident.group, ident.kind, ident.namespace, ident.name)
+            key = (ident.group, ident.kind, ident.namespace if with_namespace else "", ident.name)
             if key in owner:
                 return f"{ident.kind} {ident.name} is in two slices"
             owner[key] = index
             by_name.setdefault(ident.name, []).append((ident, index))
-    for index, piece in enumerate(slices):
-        for patch in piece.patches:
+    for index, own in enumerate(patches):
+        for patch in own:
             target = patch.get("target")
             if target and _selects_elsewhere(target, index, by_name):
                 return f"the patch {patch['path']} selects objects of another slice"
@@ -472,16 +515,14 @@ def cross_slice_problem(slices: Sequence[Slice], objects: Sequence[Sequence[Mani
 def _selects_elsewhere(target: Mapping[str, str], index: int, by_name: Mapping[str, list[tuple[_Id, int]]]) -> bool:
     """Whether kustomize's selector ``target`` (anchored regular expressions, api/types/selector.go)
     selects an object outside slice ``index``. An expression Python cannot read counts as yes."""
+    name = target.get("name", "")
+    plain = bool(name and _PLAIN_NAME.fullmatch(name))  # selects that name only: looked up, not matched
     try:
-        patterns = {field: re.compile(value) for field, value in target.items() if value}
+        patterns = {f: re.compile(value) for f, value in target.items() if value and not (plain and f == "name")}
     except re.error:
         return True
-    name = target.get("name", "")
     candidates: Iterable[tuple[_Id, int]]
-    if name and _PLAIN_NAME.fullmatch(name):
-        candidates = by_name.get(name, ())
-    else:
-        candidates = (item for items in by_name.values() for item in items)
+    candidates = by_name.get(name, ()) if plain else (item for items in by_name.values() for item in items)
     for ident, at in candidates:
         if at == index:
             continue

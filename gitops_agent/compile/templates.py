@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 from typing import Any
 
@@ -24,4 +23,15 @@ def _load(name: str) -> dict[str, Any]:
 
 def template(name: str) -> dict[str, Any]:
     """A fresh copy of one skeleton (``job``, ``deployment``, …), safe to fill in."""
-    return copy.deepcopy(_load(name))
+    copied: dict[str, Any] = _copied(_load(name))
+    return copied
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of YAML data: its mappings and lists new, its scalars (immutable) shared;
+    several times faster than :func:`copy.deepcopy`, which a compile calls for every object."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value

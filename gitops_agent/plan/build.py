@@ -1,18 +1,22 @@
 """``plan``: what a change to the specs does to every environment's rendered manifests.
 
-Both revisions are exported from git, loaded, compiled and rendered with the real
+Both revisions are exported from git and loaded, then compiled and rendered with the real
 kustomize; then, per environment, objects are paired by identity (API group, kind,
 namespace, name) and reported as added, changed (with a unified diff of their YAML) or
-removed. Secret ``data`` and ``stringData`` values never appear: they are masked before
+removed. Only what differs is compiled and built (:func:`incremental_plan`): a workflow
+equal at both revisions is counted and checked from the compiler's objects, with the
+result of rendering both revisions whole. Secret ``data`` and ``stringData`` values never appear: they are masked before
 any diff is taken, and a masked value only says whether it changed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
+import logging
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -20,19 +24,22 @@ from pathlib import Path
 from typing import Any
 
 from gitops_agent.adapters import git as gitops_git
-from gitops_agent.compile import CompileMemo, compile_environment
-from gitops_agent.errors import InvalidInputError, SpecError
+from gitops_agent.compile import CompileMemo, compile_environment, outline_workflow, workflow_inputs
+from gitops_agent.compile.objects import identity
+from gitops_agent.compile.slices import outline_problem, workflow_slice_problem
+from gitops_agent.errors import GitOpsAgentError, InvalidInputError, SpecError
 from gitops_agent.reconcile.review import FieldChange, Reviewed, field_changes, risk_summary
 from gitops_agent.render.cache import RenderCache
-from gitops_agent.render.overlay import cache_for, render_files
+from gitops_agent.render.overlay import BuiltSlices, build_slices, cache_for, render_files
 from gitops_agent.spec import load_specs
-from gitops_agent.spec.model import Environment
+from gitops_agent.spec.model import Environment, SpecSet
 from gitops_agent.vocabulary.masking import mask_secrets
 from gitops_agent.vocabulary.objects import Manifest, ObjectKey, ref_of, task_of
 from gitops_agent.vocabulary.yaml import manifest_lines
 
 RENDER_WORKERS = 4
 """Environments rendered at once (each render is one ``kubectl kustomize`` process)."""
+_LOG = logging.getLogger(__name__)
 
 
 class ChangeKind(StrEnum):
@@ -260,14 +267,40 @@ def render_environments(
     if not (root / "environments").is_dir():
         return {}
     specs = load_specs(root)
-    selected = [env for name, env in sorted(specs.environments.items()) if not only or name in only]
+    return render_specs(specs, root, _selected(specs, only), cache=cache, memo=memo)
 
-    def build(env: Environment) -> RenderedEnvironment:
+
+def render_specs(
+    specs: SpecSet,
+    root: Path,
+    names: Sequence[str],
+    *,
+    cache: RenderCache | None = None,
+    memo: CompileMemo | None = None,
+) -> dict[str, RenderedEnvironment]:
+    """Compile and render environments ``names`` of ``specs`` (loaded from ``root``), a few at once."""
+
+    def build(name: str) -> RenderedEnvironment:
+        env = specs.environments[name]
         tree = compile_environment(specs, env, source_commit=None, repo_root=root, memo=memo)
         return RenderedEnvironment(env, tuple(render_files(dict(tree), env.name, cache)))
 
     with ThreadPoolExecutor(max_workers=RENDER_WORKERS) as pool:
-        return {r.environment.name: r for r in pool.map(build, selected)}
+        return {r.environment.name: r for r in pool.map(build, names)}
+
+
+def _selected(specs: SpecSet, only: Sequence[str] | None) -> list[str]:
+    return [name for name in sorted(specs.environments) if not only or name in only]
+
+
+@contextlib.contextmanager
+def _located(ref: str) -> Iterator[None]:
+    """Spec problems raised inside, each located in revision ``ref`` (``<sha12>:<file>``)."""
+    try:
+        yield
+    except SpecError as error:
+        located = [replace(d, file=f"{ref[:12]}:{d.file}") for d in error.diagnostics]
+        raise SpecError(located) from error
 
 
 def render_revision(
@@ -281,11 +314,148 @@ def render_revision(
     with tempfile.TemporaryDirectory(prefix="gitops-agent-plan-") as tmp:
         root = Path(tmp)
         gitops_git.export_tree(handle, ref, root)
-        try:
+        with _located(ref):
             return dict(render(root, only))
-        except SpecError as error:
-            located = [replace(d, file=f"{ref[:12]}:{d.file}") for d in error.diagnostics]
-            raise SpecError(located) from error
+
+
+@dataclass(frozen=True)
+class LoadedRevision:
+    """One revision's tree, exported to ``root``, and its specs (None: no ``environments/``)."""
+
+    sha: str
+    root: Path
+    specs: SpecSet | None
+
+    def environments(self, only: Sequence[str] | None) -> list[str]:
+        """The names of its environments (those in ``only`` when given), sorted."""
+        return [] if self.specs is None else _selected(self.specs, only)
+
+    def render(
+        self, names: Sequence[str], cache: RenderCache | None, memo: CompileMemo
+    ) -> dict[str, RenderedEnvironment]:
+        """Environments ``names`` compiled and rendered whole (spec problems located in this revision)."""
+        if self.specs is None or not names:
+            return {}
+        with _located(self.sha):
+            return render_specs(self.specs, self.root, names, cache=cache, memo=memo)
+
+
+def load_revision(repo: Path, sha: str, root: Path) -> LoadedRevision:
+    """Export ``sha``'s tree to ``root`` (empty or absent) and load its specs.
+
+    :raises SpecError: every spec problem of the revision, each located as ``<sha12>:<file>``.
+    """
+    gitops_git.export_tree(gitops_git.open_repo(repo), sha, root)
+    if not (root / "environments").is_dir():
+        return LoadedRevision(sha, root, None)
+    with _located(sha):
+        return LoadedRevision(sha, root, load_specs(root))
+
+
+def incremental_plan(
+    name: str, base: LoadedRevision, head: LoadedRevision, *, cache: RenderCache | None, memo: CompileMemo
+) -> EnvironmentPlan | str:
+    """Environment ``name``'s plan, built from what differs between ``base`` and ``head``; or
+    why it must be rendered whole.
+
+    A workflow deployed with equal inputs at both revisions
+    (:func:`~gitops_agent.compile.workflow_inputs`) under equal overlay settings has a slice
+    with the same key, hence the same objects, at both: it is neither written as YAML nor
+    built. The compiler's objects (:func:`~gitops_agent.compile.outline_workflow`) count its
+    unchanged objects and take part in the cross-slice checks
+    (:func:`~gitops_agent.compile.slices.outline_problem`). The other workflows, the Namespace
+    and the environment's ``resources:`` are compiled and built slice by slice, as
+    :func:`~gitops_agent.render.overlay.render_sliced` builds them (same cache). The result
+    is what :func:`diff_environment` gives for the two whole renders.
+
+    A reason is returned where that is not shown: no workflow equal at both revisions, an
+    overlay that cannot be sliced, a batch kustomize failed on, a cross-slice problem (built or
+    outlined), other overlay settings. Compile and render errors propagate.
+    """
+    assert base.specs is not None and head.specs is not None, "both revisions have environments"
+    envs = (base.specs.environments[name], head.specs.environments[name])
+    before, after = workflow_inputs(base.specs, envs[0]), workflow_inputs(head.specs, envs[1])
+    same = [workflow for workflow, inputs in after.items() if workflow in before and before[workflow].key == inputs.key]
+    if not same:
+        return "no workflow is deployed with equal inputs at both revisions"
+    problem = next(filter(None, map(workflow_slice_problem, same)), None)
+    if problem is not None:
+        return problem
+    outlines = {workflow: outline_workflow(after[workflow], envs[1]) for workflow in same}
+    identities = {workflow: [identity(obj) for obj in objects] for workflow, objects in outlines.items()}
+    built: list[BuiltSlices] = []
+    for revision, specs, env in ((base, base.specs, envs[0]), (head, head.specs, envs[1])):
+        tree = compile_environment(
+            specs, env, source_commit=None, repo_root=revision.root, memo=memo, outlined=identities
+        )
+        sliced = build_slices(tree, name, cache)
+        if isinstance(sliced, str):
+            return sliced
+        problem = outline_problem(sliced.overlay.slices, sliced.objects, outlines)
+        if problem is not None:
+            return problem
+        built.append(sliced)
+    if built[0].overlay.header != built[1].overlay.header:
+        return "the overlay's namespace, labels or images differ"
+    plan = diff_environment(name, built[0].ordered(), built[1].ordered())
+    return replace(plan, unchanged=plan.unchanged + sum(len(objects) for objects in outlines.values()))
+
+
+def incremental_plans(
+    base: LoadedRevision, head: LoadedRevision, names: Sequence[str], *, cache: RenderCache | None, memo: CompileMemo
+) -> dict[str, EnvironmentPlan]:
+    """The plan of each environment of ``names`` that :func:`incremental_plan` can give; the
+    others (a reason, or an error of ours, which rendering whole reports as it should) are left out."""
+
+    def attempt(name: str) -> EnvironmentPlan | None:
+        try:
+            result = incremental_plan(name, base, head, cache=cache, memo=memo)
+        except GitOpsAgentError as error:
+            result = f"{type(error).__name__}: {error}"
+        if isinstance(result, str):
+            _LOG.debug("plan: environment %s rendered whole: %s", name, result)
+            return None
+        return result
+
+    with ThreadPoolExecutor(max_workers=RENDER_WORKERS) as pool:
+        found = list(pool.map(attempt, names))
+    return {name: plan for name, plan in zip(names, found, strict=True) if plan is not None}
+
+
+def _diff_rendered(
+    name: str, old: Mapping[str, RenderedEnvironment], new: Mapping[str, RenderedEnvironment]
+) -> EnvironmentPlan:
+    note = "new environment" if name not in old else ("environment removed" if name not in new else None)
+    before = old[name].objects if name in old else ()
+    after = new[name].objects if name in new else ()
+    return diff_environment(name, before, after, note=note)
+
+
+def _refuse_unknown(only: Sequence[str] | None, known: Iterable[str]) -> None:
+    unknown = sorted(set(only or ()) - set(known))
+    if unknown:
+        names = ", ".join(unknown)
+        raise InvalidInputError(f"--env {names}: no such environment at either revision")
+
+
+def _plan_revisions(
+    base: LoadedRevision,
+    head: LoadedRevision,
+    cache: RenderCache | None,
+    only: Sequence[str] | None,
+    *,
+    incremental: bool,
+) -> tuple[dict[str, EnvironmentPlan], dict[str, RenderedEnvironment], dict[str, RenderedEnvironment]]:
+    """Each environment's plan, and the environments of each revision rendered whole."""
+    names = base.environments(only), head.environments(only)
+    _refuse_unknown(only, {*names[0], *names[1]})
+    memo = CompileMemo()
+    both = sorted(set(names[0]) & set(names[1])) if incremental else []
+    plans = incremental_plans(base, head, both, cache=cache, memo=memo)
+    old = base.render([name for name in names[0] if name not in plans], cache, memo)
+    new = old if head is base else head.render([name for name in names[1] if name not in plans], cache, memo)
+    plans.update((name, _diff_rendered(name, old, new)) for name in old.keys() | new.keys())
+    return plans, old, new
 
 
 def compute_plan(
@@ -299,7 +469,17 @@ def compute_plan(
 ) -> Plan:
     """Render both revisions and diff each environment present in either.
 
-    With ``live``, each environment of head is also compared with its cluster.
+    The specs of both revisions are loaded first, so a spec problem of either is reported
+    before anything is compiled. An environment present at both is planned from what differs
+    (:func:`incremental_plan`); the others are compiled and rendered whole, base before head,
+    and so is every environment when :func:`incremental_plan` gives a reason or meets an
+    error (the whole render then reports it). With ``render``, both revisions are rendered
+    whole by it instead. With ``live``, each environment of head is rendered whole and
+    also compared with its cluster.
+
+    :raises InvalidInputError: a revision that does not resolve, an ``--env`` at neither
+        revision, a spec problem (:class:`SpecError`, ``<sha12>:<file>:line:col: ...``).
+    :raises KustomizeError: kustomize failed on a whole overlay.
     """
     handle = gitops_git.open_repo(repo)
     shas: list[str] = []
@@ -309,24 +489,16 @@ def compute_plan(
             raise InvalidInputError(f"{flag} {ref}: no such revision in {repo}")
         shas.append(sha)
     only = list(environments) or None
-    if render is None:  # base and head share their compiled workflows and the render cache
-        render = functools.partial(render_environments, cache=cache_for(repo), memo=CompileMemo())
-    old = render_revision(repo, shas[0], only, render)
-    new = old if shas[1] == shas[0] else render_revision(repo, shas[1], only, render)
-    if only:
-        unknown = sorted(set(only) - old.keys() - new.keys())
-        if unknown:
-            names = ", ".join(unknown)
-            raise InvalidInputError(f"--env {names}: no such environment at either revision")
-    plans = []
-    for name in sorted(old.keys() | new.keys()):
-        note = None
-        if name not in old:
-            note = "new environment"
-        elif name not in new:
-            note = "environment removed"
-        before = old[name].objects if name in old else ()
-        after = new[name].objects if name in new else ()
-        plans.append(diff_environment(name, before, after, note=note))
+    if render is not None:
+        old = render_revision(repo, shas[0], only, render)
+        new = old if shas[1] == shas[0] else render_revision(repo, shas[1], only, render)
+        _refuse_unknown(only, old.keys() | new.keys())
+        plans = {name: _diff_rendered(name, old, new) for name in old.keys() | new.keys()}
+    else:
+        with tempfile.TemporaryDirectory(prefix="gitops-agent-plan-") as tmp:
+            revisions = [load_revision(repo, shas[0], Path(tmp) / "base")]
+            same = shas[1] == shas[0]
+            revisions.append(revisions[0] if same else load_revision(repo, shas[1], Path(tmp) / "head"))
+            plans, old, new = _plan_revisions(revisions[0], revisions[1], cache_for(repo), only, incremental=not live)
     live_plans = tuple(live(new[name], shas[1]) for name in sorted(new)) if live else ()
-    return Plan(base=shas[0], head=shas[1], environments=tuple(plans), live=live_plans)
+    return Plan(base=shas[0], head=shas[1], environments=tuple(plans[n] for n in sorted(plans)), live=live_plans)

@@ -102,26 +102,51 @@ def render_sliced(files: Mapping[str, bytes], env_name: str, cache: RenderCache 
     others are built a few at a time in parallel processes; an overlay that cannot be sliced
     safely, or whose slices fail to build, is built whole (so kustomize reports its errors).
     """
+    sliced = build_slices(files, env_name, cache)
+    problem = sliced if isinstance(sliced, str) else cross_slice_problem(sliced.overlay.slices, sliced.objects)
+    if problem is not None or isinstance(sliced, str):
+        _LOG.debug("render: overlays/%s built whole: %s", env_name, problem)
+        return _render_files(files, env_name)
+    return sliced.ordered()
+
+
+@dataclass(frozen=True)
+class BuiltSlices:
+    """An overlay's slices and the objects kustomize built of each (``objects[i]`` of
+    ``overlay.slices[i]``), not yet checked against each other (see
+    :func:`~gitops_agent.compile.slices.cross_slice_problem`)."""
+
+    overlay: SlicedOverlay
+    objects: tuple[list[Manifest], ...]
+
+    def ordered(self) -> list[Manifest]:
+        """Every slice's objects in the order ``kustomize build`` prints them."""
+        return legacy_order(obj for part in self.objects for obj in part)
+
+
+def build_slices(files: Mapping[str, bytes], env_name: str, cache: RenderCache | None) -> BuiltSlices | str:
+    """Each slice of ``overlays/<env_name>`` in ``files`` built (or found in ``cache``), or why
+    the overlay must be built whole: a shape :func:`~gitops_agent.compile.slices.plan_slices`
+    cannot slice, or a batch of slices kustomize failed to build.
+
+    Slices built are kept in ``cache`` (under ``slices/``): a slice's objects depend only on
+    its key, whether or not the overlay they were built for is then built whole.
+    """
     build = f"{kustomize_build(kustomize.kubectl_path(), cache)}/{READER_VERSION}" if cache else READER_VERSION
     plan = plan_slices(files, env_name, build=build)
     if isinstance(plan, str):
-        _LOG.debug("render: overlays/%s built whole: %s", env_name, plan)
-        return _render_files(files, env_name)
+        return plan
     store = RenderCache(cache.directory / "slices", MAX_SLICE_ENTRIES) if cache else None
     found = {part.key: store.load(part.key) for part in plan.slices} if store else {}
     cached = {key: objects for key, objects in found.items() if objects is not None}
     built = _build_slices(files, plan, [part for part in plan.slices if part.key not in cached])
     if built is None:
-        return _render_files(files, env_name)
-    parts = [cached.get(part.key) or built[part.key] for part in plan.slices]
-    problem = cross_slice_problem(plan.slices, parts)
-    if problem is not None:
-        _LOG.debug("render: overlays/%s built whole: %s", env_name, problem)
-        return _render_files(files, env_name)
+        return "a batch of its slices failed to build"
     if store is not None:
         store.store_many(built)
         store.touch(cached)
-    return legacy_order(obj for part in parts for obj in part)
+    objects = tuple(cached[part.key] if part.key in cached else built[part.key] for part in plan.slices)
+    return BuiltSlices(plan, objects)
 
 
 def _build_slices(
