@@ -20,7 +20,8 @@ objects are then put in the order of kustomize's default ``legacy`` sort
 Slices give the full build's objects only where kustomize transforms each object on its own.
 :func:`plan_slices` returns a reason instead of a plan for any overlay shape where that is
 not known (another kustomization field, a base that is more than a list of files, a path
-leaving the overlay); :func:`cross_slice_problem` finds what only the built objects show (an
+leaving the overlay, a patch that may rename an object: :func:`moves_identity`);
+:func:`cross_slice_problem` finds what only the built objects show (an
 identity in two slices, a patch target selecting another slice's object, a RoleBinding
 subject or webhook Service naming another slice's object, which kustomize's name-reference
 transformer may rewrite). In every such case the overlay is built whole.
@@ -220,6 +221,8 @@ def _assign_patches(
         path = str(patch["path"])
         if not _inside(path) or f"{overlay}/{path}" not in tree:
             return f"the patch {path!r} is not a file of the overlay"
+        if moves_identity(tree, f"{overlay}/{path}"):
+            return f"the patch {path!r} may change an object's name, namespace or kind (followed into references)"
         first = path.split("/")[1] if path.startswith("patches/") and path.count("/") >= 2 else None
         if first in owned:
             slice_patches[first].append(patch)
@@ -271,37 +274,60 @@ _IDENTITY_PATHS = ("", "/", "/metadata", "/kind", "/apiVersion")
 def builds_alone(tree: Tree, overlay: str, part: Slice) -> bool:
     """Whether ``part`` must be built in a kustomize process of its own.
 
-    So it must when one of its patches can reach objects other than those its target selects
-    by their unchanged identity: a patch without a target (kustomize finds its object by the
-    patch's own kind and name), a strategic-merge patch, or a JSON patch operation on an
-    object's kind, apiVersion, name or namespace. Built alone, such a patch of another slice's
-    object fails the build or selects nothing, and :func:`cross_slice_problem` sees the rest;
-    built beside the other slice, it would change that slice's objects unseen.
+    So it must when one of its patches can reach objects other than those its target selects:
+    a patch without a target (kustomize finds its object by the patch's own kind and name) or
+    a strategic-merge patch. Built alone, such a patch of another slice's object fails the
+    build or selects nothing, and :func:`cross_slice_problem` sees the rest; built beside the
+    other slice, it would change that slice's objects unseen.
     """
+    for patch in part.patches:
+        documents = _patch_documents(tree, f"{overlay}/{patch['path']}")
+        if "target" not in patch or documents is None or len(documents) != 1 or not isinstance(documents[0], list):
+            return True
+    return False
+
+
+def moves_identity(tree: Tree, path: str) -> bool:
+    """Whether the patch file at ``path`` may change an object's kind, apiVersion, name or
+    namespace: a JSON patch (RFC 6902) operation whose ``path`` or ``from`` reaches them, or a
+    file that is neither a list of operations nor strategic-merge patches (kustomize's to judge).
+
+    kustomize's name-reference transformer follows such a change into the objects naming the
+    changed one (a Deployment's ConfigMap, a RoleBinding's subject; ``api/filters/nameref``)
+    whatever slice they are in, so an overlay holding such a patch is built whole. A
+    strategic-merge patch keeps its target's name and kind (a change needs ``options``, which
+    :func:`plan_slices` refuses).
+    """
+    documents = _patch_documents(tree, path)
+    if documents is None:
+        return True
+    if all(isinstance(document, dict) for document in documents):
+        return False
+    if len(documents) != 1 or not isinstance(documents[0], list):
+        return True
+    for operation in documents[0]:
+        if not isinstance(operation, dict):
+            return True
+        for pointer in (operation.get("path"), operation.get("from")):
+            if pointer is None:
+                continue
+            if not isinstance(pointer, str) or pointer in _IDENTITY_PATHS:
+                return True
+            if pointer.startswith(("/metadata/name", "/metadata/namespace")):
+                return True
+    return False
+
+
+def _patch_documents(tree: Tree, path: str) -> list[Any] | None:
+    """The YAML documents of the patch file at ``path``; None when it is not there or not readable here."""
     import yaml
 
     from gitops_agent.vocabulary.yaml import NonFiniteNumberError, load_all
 
-    for patch in part.patches:
-        if "target" not in patch:
-            return True
-        try:
-            documents = load_all(tree[f"{overlay}/{patch['path']}"])
-        except (yaml.YAMLError, NonFiniteNumberError, KeyError):  # kustomize's to judge, alone
-            return True
-        if len(documents) != 1 or not isinstance(documents[0], list):
-            return True
-        for operation in documents[0]:
-            if not isinstance(operation, dict):
-                return True
-            for pointer in (operation.get("path"), operation.get("from")):
-                if pointer is None:
-                    continue
-                if not isinstance(pointer, str) or pointer in _IDENTITY_PATHS:
-                    return True
-                if pointer.startswith(("/metadata/name", "/metadata/namespace")):
-                    return True
-    return False
+    try:
+        return load_all(tree[path])
+    except (yaml.YAMLError, NonFiniteNumberError, KeyError):
+        return None
 
 
 def _files_of_list(tree: Tree, directory: str) -> list[str] | None:

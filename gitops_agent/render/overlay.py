@@ -113,7 +113,7 @@ def render_sliced(files: Mapping[str, bytes], env_name: str, cache: RenderCache 
     built = _build_slices(files, plan, [part for part in plan.slices if part.key not in cached])
     if built is None:
         return _render_files(files, env_name)
-    parts = [cached.get(part.key) or built[part.key] for part in plan.slices]
+    parts = [cached[part.key] if part.key in cached else built[part.key] for part in plan.slices]  # [] is a slice too
     problem = cross_slice_problem(plan.slices, parts)
     if problem is not None:
         _LOG.debug("render: overlays/%s built whole: %s", env_name, problem)
