@@ -246,13 +246,16 @@ def _cache_key(cache: RenderCache, env_name: str, tree: str) -> str:
 
 
 def kustomize_build(kubectl: str, cache: RenderCache) -> str:
-    """kubectl's and its kustomize's versions (``v1.37.1/kustomize-v5.8.1``), remembered per binary.
+    """kubectl's and its kustomize's versions (``v1.37.1/kustomize-v5.8.1``), remembered per binary
+    file (its path, size, modification and change times and inode).
 
     Raises KustomizeError when kubectl cannot tell its version.
     """
     binary = Path(kubectl).resolve()
     stat = binary.stat()
-    stamp = hashlib.sha256(f"{binary}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:32]
+    # The change time and inode too: an upgrade may keep the size and the modification time.
+    identity = f"{binary}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}\0{stat.st_ino}"
+    stamp = hashlib.sha256(identity.encode()).hexdigest()[:32]
     note = f"kubectl-{stamp}"
     known = cache.load_note(note)
     if known is not None:
