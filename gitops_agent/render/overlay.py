@@ -16,6 +16,7 @@ import yaml
 
 from gitops_agent.adapters import git as gitops_git
 from gitops_agent.adapters import kustomize
+from gitops_agent.compile import slices as slicing
 from gitops_agent.compile.slices import (
     Slice,
     SlicedOverlay,
@@ -241,7 +242,7 @@ def _cache_key(cache: RenderCache, env_name: str, tree: str) -> str:
         environment=env_name,
         tree=tree,
         kustomize=kustomize_build(kustomize.kubectl_path(), cache),
-        reader=READER_VERSION,
+        reader=f"{READER_VERSION}/{slicing.SLICE_FORMAT}",  # a render made by older slicing rules is not reused
     )
 
 

@@ -440,3 +440,21 @@ def test_a_slice_entry_of_an_older_slice_format_is_never_read(
     builds = _counting_builds(monkeypatch)
     assert render_sliced(small_tree, ENV, cache) == whole(small_tree, tmp_path)
     assert builds
+
+
+def test_a_whole_render_made_under_older_slicing_rules_is_never_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A render cached by a release whose slicing got a shape wrong (here: a renamed ConfigMap)
+    must not outlive the fix: the whole render's key holds the slicing rules' version."""
+    workflows, patch, target = RENAMES["ConfigMap named by another workflow's Deployment"]
+    tree = overlay_tree(workflows, patches={"patches/a/rename.yaml": (patch, target)})
+    cache = RenderCache(tmp_path / "cache")
+    with monkeypatch.context() as older:
+        older.setattr(slices_module, "SLICE_FORMAT", "overlay-slice/1")
+        render_files(tree, ENV, cache)
+    for entry in (tmp_path / "cache").glob("*.json"):  # what the older rules rendered: the old name
+        entry.write_bytes(entry.read_bytes().replace(b"cfg-v2", b"cfg"))
+    builds = _counting_builds(monkeypatch)
+    assert render_files(tree, ENV, cache) == whole(tree, tmp_path)
+    assert builds
