@@ -4,6 +4,7 @@ with one whole ``kubectl kustomize`` of the same tree (real kustomize, real publ
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import subprocess
@@ -18,6 +19,7 @@ from gitops_agent.adapters import kustomize as kustomize_adapter
 from gitops_agent.adapters.kustomize import kubectl_path
 from gitops_agent.compile import slices as slices_module
 from gitops_agent.compile.slices import SlicedOverlay, plan_slices
+from gitops_agent.errors import KustomizeError
 from gitops_agent.render.cache import RenderCache
 from gitops_agent.render.overlay import kustomize_build, read_kustomize_output, render_files, render_sliced
 from gitops_agent.vocabulary.objects import Manifest
@@ -458,3 +460,27 @@ def test_a_whole_render_made_under_older_slicing_rules_is_never_read(
     builds = _counting_builds(monkeypatch)
     assert render_files(tree, ENV, cache) == whole(tree, tmp_path)
     assert builds
+
+
+# Secrets: kustomize writes the objects of an ID conflict into its error, values and all.
+
+
+def test_secrets_colliding_across_workflows_fail_without_their_values_in_the_error_or_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def secret(namespace: str) -> str:
+        return (
+            f"apiVersion: v1\nkind: Secret\nmetadata: {{name: creds, namespace: {namespace}}}\n"
+            "data: {password: c3VwZXJzZWNyZXQ=}\nstringData: {token: hunter2-token}\n"
+        )
+
+    tree = overlay_tree({"a": [secret("team-a")], "b": [secret("team-b")]})
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(KustomizeError) as raised:
+        render_sliced(tree, ENV, RenderCache(tmp_path / "cache"))
+    message = str(raised.value)
+    assert "ID conflict" in message and '"stringData":{"token":"***"}' in message
+    for value in ("c3VwZXJzZWNyZXQ=", "hunter2-token"):
+        assert value not in message
+        assert value not in caplog.text
+    assert "ID conflict" in caplog.text  # the batch's failure was logged, masked
