@@ -475,7 +475,7 @@ def test_secrets_colliding_across_workflows_fail_without_their_values_in_the_err
         )
 
     tree = overlay_tree({"a": [secret("team-a")], "b": [secret("team-b")]})
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="gitops_agent")
     with pytest.raises(KustomizeError) as raised:
         render_sliced(tree, ENV, RenderCache(tmp_path / "cache"))
     message = str(raised.value)
