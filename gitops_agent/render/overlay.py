@@ -120,8 +120,8 @@ def render_sliced(files: Mapping[str, bytes], env_name: str, cache: RenderCache 
         _LOG.debug("render: overlays/%s built whole: %s", env_name, problem)
         return _render_files(files, env_name)
     if store is not None:
+        store.touch(cached)  # first: the slices this commit reads are the newest when the store prunes
         store.store_many(built)
-        store.touch(cached)
     return legacy_order(obj for part in parts for obj in part)
 
 

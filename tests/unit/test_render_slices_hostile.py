@@ -20,9 +20,11 @@ from gitops_agent.adapters.kustomize import kubectl_path
 from gitops_agent.compile import slices as slices_module
 from gitops_agent.compile.slices import SlicedOverlay, plan_slices
 from gitops_agent.errors import KustomizeError
+from gitops_agent.render import overlay as overlay_module
 from gitops_agent.render.cache import RenderCache
 from gitops_agent.render.overlay import kustomize_build, read_kustomize_output, render_files, render_sliced
 from gitops_agent.vocabulary.objects import Manifest
+from gitops_agent.vocabulary.yaml import READER_VERSION
 from tests.support.gitrepos import make_gitops_repo
 from tests.unit.test_render_slices import REALWORLD, _counting_builds, _with_resources, kustomize
 
@@ -484,3 +486,21 @@ def test_secrets_colliding_across_workflows_fail_without_their_values_in_the_err
         assert value not in message
         assert value not in caplog.text
     assert "ID conflict" in caplog.text  # the batch's failure was logged, masked
+
+
+def test_a_full_slice_cache_keeps_the_slices_the_commit_it_rendered_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(overlay_module, "MAX_SLICE_ENTRIES", 4)
+    before = overlay_tree({"a": [config_map("ca")], "b": [config_map("cb")], "c": [config_map("cc")]})
+    after = {**before, "base/c/object-0.yaml": config_map("cc-changed").encode()}
+    cache = RenderCache(tmp_path / "cache")
+    render_sliced(before, ENV, cache)
+    render_sliced(after, ENV, cache)  # builds c's new slice: five entries, one to remove
+    plan = plan_slices(after, ENV, build=f"{kustomize_build(kubectl_path(), cache)}/{READER_VERSION}")
+    assert isinstance(plan, SlicedOverlay)
+    kept = {entry.stem for entry in (tmp_path / "cache" / "slices").glob("*.json")}
+    assert kept == {part.key for part in plan.slices}
+    builds = _counting_builds(monkeypatch)
+    assert render_sliced(after, ENV, cache) == whole(after, tmp_path)
+    assert builds == []
