@@ -252,7 +252,7 @@ def _assign(
     rest_files = sorted(p for p in tree if p.startswith(f"{overlay}/") and p not in claimed)
     rest_files.remove(f"{overlay}/kustomization.yaml")
     for path in rest_files:
-        if path.rsplit("/", 1)[-1] in _KUSTOMIZATION_NAMES and b"../" in tree[path]:
+        if path.rsplit("/", 1)[-1] in _KUSTOMIZATION_NAMES and _may_leave_its_directory(tree[path]):
             return f"{path} may read files outside its directory"
     header_json = _canonical(header)
 
@@ -343,6 +343,35 @@ def _files_of_list(tree: Tree, directory: str) -> list[str] | None:
     names = [line[2:].decode() for line in match.group(1).splitlines()]
     paths = [f"{directory}/{name}" for name in names]
     return [kustomization, *paths] if all(path in tree for path in paths) else None
+
+
+def _may_leave_its_directory(kustomization: bytes) -> bool:
+    """Whether a kustomization may name a path above its directory: a string of it holding a
+    ``..`` path segment once YAML has read it (so ``"\\x2e\\x2e/base"`` and
+    ``"\\u002e\\u002e/base"`` count too), or a file that is not readable here. Such a path may
+    read another slice's files, which then are not part of this slice's key."""
+    import yaml
+
+    from gitops_agent.vocabulary.yaml import NonFiniteNumberError, load_all
+
+    try:
+        documents = load_all(kustomization)
+    except (yaml.YAMLError, NonFiniteNumberError):
+        return True
+    return any(".." in re.split(r"[/\\]", text) for text in _strings(documents))
+
+
+def _strings(value: Any) -> Iterable[str]:
+    """Every string in a YAML value, keys too."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _canonical(value: Any) -> str:

@@ -504,3 +504,33 @@ def test_a_full_slice_cache_keeps_the_slices_the_commit_it_rendered_reads(
     builds = _counting_builds(monkeypatch)
     assert render_sliced(after, ENV, cache) == whole(after, tmp_path)
     assert builds == []
+
+
+# An environment's kustomize directory that names a path above it reads another slice's files,
+# which are not part of its slice's key: however YAML spells the "..", the overlay is built whole.
+
+UPWARDS = {
+    "plain": "../../../../base/a",
+    "YAML hexadecimal escapes": "\\x2e\\x2e/\\x2e\\x2e/\\x2e\\x2e/\\x2e\\x2e/base/a",
+    "YAML Unicode escapes": "\\u002e\\u002e/\\u002E\\u002E/\\u002e\\u002e/\\U0000002e\\U0000002e/base/a",
+    "YAML escaped line breaks": ".\\\n  ./.\\\n  ./.\\\n  ./.\\\n  ./base/a",
+}
+
+
+@pytest.mark.parametrize("spelling", list(UPWARDS))
+def test_an_environment_directory_reading_a_workflows_files_is_never_served_stale(
+    spelling: str, tmp_path: Path
+) -> None:
+    copy = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamePrefix: copy-\n"
+    copy += f'resources: ["{UPWARDS[spelling]}"]\n'
+    tree = overlay_tree({"a": [config_map("cfg")]}, extra={"extra/copy": ""})
+    del tree[f"overlays/{ENV}/extra/copy"]
+    tree[f"overlays/{ENV}/extra/copy/kustomization.yaml"] = copy.encode()
+    plan = plan_slices(tree, ENV, build="test")
+    assert isinstance(plan, str) and "may read files outside its directory" in plan
+    cache = RenderCache(tmp_path / "cache")
+    assert render_sliced(tree, ENV, cache) == whole(tree, tmp_path)
+    changed = {**tree, "base/a/object-0.yaml": config_map("cfg").replace("{a: b}", "{a: changed}").encode()}
+    rendered = render_sliced(changed, ENV, cache)
+    assert rendered == whole(changed, tmp_path)
+    assert [obj.get("data") for obj in rendered if obj["kind"] == "ConfigMap"] == [{"a": "changed"}] * 2
