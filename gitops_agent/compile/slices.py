@@ -44,7 +44,8 @@ Tree = Mapping[str, bytes]
 SLICE_FORMAT = "overlay-slice/2"
 """Version of the slicing rules; part of every slice's key and of every whole render's (a
 render made under older rules may hold what those rules got wrong). 2: a JSON patch that
-may rename an object builds the overlay whole."""
+may rename an object, or an environment kustomize directory naming a ``..`` path however YAML
+spells it, builds the overlay whole."""
 HEADER_KEYS = frozenset({"apiVersion", "kind", "namespace", "labels", "images"})
 """Overlay fields that apply to each object on its own, given to every slice."""
 BOUNDARY_API_VERSION = "render.gitops-agent.io/v1"
