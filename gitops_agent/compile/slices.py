@@ -33,6 +33,7 @@ import functools
 import hashlib
 import json
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -529,10 +530,15 @@ def cross_slice_problem(slices: Sequence[Slice], objects: Sequence[Sequence[Mani
 
 def _selects_elsewhere(target: Mapping[str, str], index: int, by_name: Mapping[str, list[tuple[_Id, int]]]) -> bool:
     """Whether kustomize's selector ``target`` (anchored regular expressions, api/types/selector.go)
-    selects an object outside slice ``index``. An expression Python cannot read counts as yes."""
+    selects an object outside slice ``index``. An expression Python may read otherwise than Go's
+    RE2 (:func:`_read_alike`) or cannot read counts as yes."""
+    if not all(_read_alike(value) for value in target.values()):
+        return True
     try:
-        patterns = {field: re.compile(value) for field, value in target.items() if value}
-    except re.error:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # e.g. "possible nested set": Python may read it otherwise
+            patterns = {field: re.compile(value) for field, value in target.items() if value}
+    except (re.error, Warning):
         return True
     name = target.get("name", "")
     candidates: Iterable[tuple[_Id, int]]
@@ -547,3 +553,14 @@ def _selects_elsewhere(target: Mapping[str, str], index: int, by_name: Mapping[s
         if all(pattern.fullmatch(values[field]) for field, pattern in patterns.items()):
             return True
     return False
+
+
+_COMMON_REGEX = re.compile(r"[A-Za-z0-9_.*+?|()^$\[\]-]*")
+
+
+def _read_alike(pattern: str) -> bool:
+    """Whether Python's ``re`` reads ``pattern`` as Go's RE2 (kustomize's) does: only letters,
+    digits, ``_-.*+?|()^$`` and bracket sets, no POSIX class (``[[:alpha:]]``, RE2 only), no
+    escape (``\\pL`` is RE2's, ``\\d`` is Unicode in Python), no ``{`` (RE2 reads ``a{,2}``
+    literally, Python as a repetition) and no ``(?`` flag or group."""
+    return _COMMON_REGEX.fullmatch(pattern) is not None and "[:" not in pattern and "(?" not in pattern

@@ -534,3 +534,32 @@ def test_an_environment_directory_reading_a_workflows_files_is_never_served_stal
     rendered = render_sliced(changed, ENV, cache)
     assert rendered == whole(changed, tmp_path)
     assert [obj.get("data") for obj in rendered if obj["kind"] == "ConfigMap"] == [{"a": "changed"}] * 2
+
+
+# Patch targets are Go (RE2) regular expressions: where Python could read one otherwise, the
+# target counts as selecting other slices' objects, so no slice keeps another slice's patch.
+
+GO_ONLY_TARGETS = {
+    "POSIX class": {"kind": "[[:alpha:]]+"},
+    "POSIX class in a name": {"kind": "ConfigMap", "name": "c[[:digit:]]"},
+    "RE2 Unicode class": {"kind": "Config\\pLap"},
+    "a brace RE2 reads literally": {"kind": "C.{,20}"},
+    "a flag group": {"kind": "(?i)configmap"},
+    "an escape": {"kind": "\\x43onfigMap"},
+}
+
+
+@pytest.mark.parametrize("case", list(GO_ONLY_TARGETS))
+def test_a_target_python_may_read_otherwise_than_go_never_leaves_a_patched_slice_in_the_cache(
+    case: str, tmp_path: Path
+) -> None:
+    def tree(value: str) -> Tree:
+        patch = f"- op: add\n  path: /metadata/labels\n  value: {{patched: {value}}}\n"
+        return overlay_tree(
+            {"a": [config_map("c1")], "b": [config_map("c2")], "c": [service("c3")]},
+            patches={"patches/a/label.yaml": (patch, GO_ONLY_TARGETS[case])},
+        )
+
+    cache = RenderCache(tmp_path / "cache")
+    for value in ("one", "two"):
+        assert render_sliced(tree(value), ENV, cache) == whole(tree(value), tmp_path)
