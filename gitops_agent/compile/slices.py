@@ -29,6 +29,7 @@ transformer may rewrite). In every such case the overlay is built whole.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -46,7 +47,8 @@ SLICE_FORMAT = "overlay-slice/2"
 """Version of the slicing rules; part of every slice's key and of every whole render's (a
 render made under older rules may hold what those rules got wrong). 2: a JSON patch that
 may rename an object, or an environment kustomize directory naming a ``..`` path however YAML
-spells it, builds the overlay whole."""
+spells it, builds the overlay whole; so does a patch target that may select another slice's
+object by its original name or as Go's RE2 reads it."""
 HEADER_KEYS = frozenset({"apiVersion", "kind", "namespace", "labels", "images"})
 """Overlay fields that apply to each object on its own, given to every slice."""
 BOUNDARY_API_VERSION = "render.gitops-agent.io/v1"
@@ -74,6 +76,10 @@ class Slice:
     files: tuple[str, ...]
     key: str
     """SHA-256 (hex) of everything that decides the slice's objects."""
+    renames: bool = False
+    """Whether a kustomize directory of the slice may give objects names other than those of
+    their files (``namePrefix``, a generator's hash, a renaming patch): kustomize's patch
+    targets also select an object by its original name, which the built objects no longer show."""
 
 
 @dataclass(frozen=True)
@@ -253,9 +259,11 @@ def _assign(
     claimed = {path for paths in owned.values() for path in paths}
     rest_files = sorted(p for p in tree if p.startswith(f"{overlay}/") and p not in claimed)
     rest_files.remove(f"{overlay}/kustomization.yaml")
-    for path in rest_files:
-        if path.rsplit("/", 1)[-1] in _KUSTOMIZATION_NAMES and _may_leave_its_directory(tree[path]):
+    kustomizations = [path for path in rest_files if path.rsplit("/", 1)[-1] in _KUSTOMIZATION_NAMES]
+    for path in kustomizations:
+        if _may_leave_its_directory(tree[path]):
             return f"{path} may read files outside its directory"
+    rest_renames = any(_kustomization_renames(tree, path) for path in kustomizations)
     header_json = _canonical(header)
 
     def make(name: str, entries: list[str], own_patches: list[Mapping[str, Any]], paths: Iterable[str]) -> Slice:
@@ -267,7 +275,8 @@ def _assign(
             digest.update(f"{len(path)}:{path}:{hashlib.sha256(tree[path]).hexdigest()}".encode())
         return Slice(name, tuple(entries), tuple(own_patches), reads, digest.hexdigest())
 
-    slices = [make(REST, rest_resources, rest_patches, rest_files)]
+    rest = make(REST, rest_resources, rest_patches, rest_files)
+    slices = [dataclasses.replace(rest, renames=rest_renames)]
     slices.extend(make(name, workflows[name], slice_patches[name], owned[name]) for name in workflows)
     return SlicedOverlay(overlay, header, tuple(slices))
 
@@ -302,7 +311,11 @@ def moves_identity(tree: Tree, path: str) -> bool:
     strategic-merge patch keeps its target's name and kind (a change needs ``options``, which
     :func:`plan_slices` refuses).
     """
-    documents = _patch_documents(tree, path)
+    return _documents_move_identity(_patch_documents(tree, path))
+
+
+def _documents_move_identity(documents: list[Any] | None) -> bool:
+    """:func:`moves_identity` of a patch's YAML documents (None: not readable)."""
     if documents is None:
         return True
     if all(isinstance(document, dict) for document in documents):
@@ -361,6 +374,56 @@ def _may_leave_its_directory(kustomization: bytes) -> bool:
     except (yaml.YAMLError, NonFiniteNumberError):
         return True
     return any(".." in re.split(r"[/\\]", text) for text in _strings(documents))
+
+
+_RENAMING_FIELDS = frozenset(
+    {
+        "namePrefix",
+        "nameSuffix",
+        "configMapGenerator",
+        "secretGenerator",
+        "generators",
+        "transformers",
+        "replacements",
+        "components",
+        "helmCharts",
+        "patchesJson6902",
+    }
+)
+"""Kustomization fields that can give an object a name other than its file's."""
+
+
+def _kustomization_renames(tree: Tree, path: str) -> bool:
+    """Whether the kustomization at ``path`` may rename objects: a field of _RENAMING_FIELDS, or a
+    ``patches`` entry with ``options`` or whose patch (inline or a file beside it) may change an
+    object's identity (:func:`moves_identity`). Its ``patchesStrategicMerge`` cannot."""
+    import yaml
+
+    from gitops_agent.vocabulary.yaml import NonFiniteNumberError, load_all
+
+    documents = _patch_documents(tree, path)
+    if documents is None or len(documents) != 1 or not isinstance(documents[0], dict):
+        return True
+    kustomization = documents[0]
+    if _RENAMING_FIELDS & set(kustomization):
+        return True
+    patches = kustomization.get("patches") or []
+    if not isinstance(patches, list):
+        return True
+    directory = path.rsplit("/", 1)[0]
+    for entry in patches:
+        if not isinstance(entry, dict) or "options" in entry:
+            return True
+        if isinstance(entry.get("patch"), str):
+            try:
+                inline: list[Any] | None = load_all(entry["patch"].encode())
+            except (yaml.YAMLError, NonFiniteNumberError):  # kustomize's to judge; count it as renaming
+                inline = None
+            if _documents_move_identity(inline):
+                return True
+        elif not isinstance(entry.get("path"), str) or moves_identity(tree, f"{directory}/{entry['path']}"):
+            return True
+    return False
 
 
 def _strings(value: Any) -> Iterable[str]:
@@ -513,10 +576,11 @@ def cross_slice_problem(slices: Sequence[Slice], objects: Sequence[Sequence[Mani
                 return f"{ident.kind} {ident.name} is in two slices"
             owner[key] = index
             by_name.setdefault(ident.name, []).append((ident, index))
+    renamed = [(_Id.of(obj), at) for at, part in enumerate(objects) if slices[at].renames for obj in part]
     for index, piece in enumerate(slices):
         for patch in piece.patches:
             target = patch.get("target")
-            if target and _selects_elsewhere(target, index, by_name):
+            if target and _selects_elsewhere(target, index, by_name, renamed):
                 return f"the patch {patch['path']} selects objects of another slice"
     for index, part in enumerate(objects):
         for obj in part:
@@ -528,10 +592,17 @@ def cross_slice_problem(slices: Sequence[Slice], objects: Sequence[Sequence[Mani
     return None
 
 
-def _selects_elsewhere(target: Mapping[str, str], index: int, by_name: Mapping[str, list[tuple[_Id, int]]]) -> bool:
+def _selects_elsewhere(
+    target: Mapping[str, str],
+    index: int,
+    by_name: Mapping[str, list[tuple[_Id, int]]],
+    renamed: Sequence[tuple[_Id, int]] = (),
+) -> bool:
     """Whether kustomize's selector ``target`` (anchored regular expressions, api/types/selector.go)
     selects an object outside slice ``index``. An expression Python may read otherwise than Go's
-    RE2 (:func:`_read_alike`) or cannot read counts as yes."""
+    RE2 (:func:`_read_alike`) or cannot read counts as yes. kustomize also selects an object by
+    its original name (api/resmap/reswrangler.go ``Select``), so the objects ``renamed`` (of a
+    slice whose names may not be their files') count whatever ``name`` the target gives."""
     if not all(_read_alike(value) for value in target.values()):
         return True
     try:
@@ -551,6 +622,10 @@ def _selects_elsewhere(target: Mapping[str, str], index: int, by_name: Mapping[s
             continue
         values = {"group": ident.group, "version": ident.version, "kind": ident.kind, "name": ident.name}
         if all(pattern.fullmatch(values[field]) for field, pattern in patterns.items()):
+            return True
+    for ident, at in renamed:
+        values = {"group": ident.group, "version": ident.version, "kind": ident.kind}
+        if at != index and all(pattern.fullmatch(values[f]) for f, pattern in patterns.items() if f != "name"):
             return True
     return False
 

@@ -563,3 +563,63 @@ def test_a_target_python_may_read_otherwise_than_go_never_leaves_a_patched_slice
     cache = RenderCache(tmp_path / "cache")
     for value in ("one", "two"):
         assert render_sliced(tree(value), ENV, cache) == whole(tree(value), tmp_path)
+
+
+# kustomize selects a patch's target by the object's original name too: an environment kustomize
+# directory that renames its objects keeps the names a workflow's patch may select.
+
+_RENAMING_DIRECTORIES = {
+    "namePrefix": ({"kustomization.yaml": "namePrefix: extra-\nresources: [cm.yaml]\n"}),
+    "nameSuffix": ({"kustomization.yaml": "nameSuffix: -extra\nresources: [cm.yaml]\n"}),
+    "an inline renaming patch": (
+        {
+            "kustomization.yaml": "resources: [cm.yaml]\npatches:\n- target: {kind: ConfigMap, name: cfg}\n"
+            "  patch: |-\n    - op: replace\n      path: /metadata/name\n      value: extra-cfg\n"
+        }
+    ),
+    "a renaming patch file": (
+        {
+            "kustomization.yaml": "resources: [cm.yaml]\npatches:\n- {path: rename.yaml, target: {kind: ConfigMap}}\n",
+            "rename.yaml": "- {op: replace, path: /metadata/name, value: extra-cfg}\n",
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_RENAMING_DIRECTORIES))
+def test_a_workflow_patch_selecting_a_renamed_environment_object_by_its_original_name_is_never_cached_unseen(
+    case: str, tmp_path: Path
+) -> None:
+    directory = {
+        f"overlays/{ENV}/extra/renamed/{name}": (
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n" + text
+            if name == "kustomization.yaml"
+            else text
+        ).encode()
+        for name, text in {**_RENAMING_DIRECTORIES[case], "cm.yaml": config_map("cfg")}.items()
+    }
+
+    def tree(value: str) -> Tree:
+        patch = f"- op: add\n  path: /metadata/labels\n  value: {{patched: {value}}}\n"
+        built = overlay_tree(
+            {"a": [config_map("cfg")], "b": [service("web")]},
+            patches={"patches/a/label.yaml": (patch, {"kind": "ConfigMap", "name": "cfg"})},
+            extra={"extra/renamed": ""},
+        )
+        del built[f"overlays/{ENV}/extra/renamed"]
+        return {**built, **directory}
+
+    cache = RenderCache(tmp_path / "cache")
+    for value in ("one", "two"):
+        expected = whole(tree(value), tmp_path)
+        assert render_sliced(tree(value), ENV, cache) == expected
+    assert len([obj for obj in expected if obj["kind"] == "ConfigMap"]) == 2
+
+
+def test_published_sets_deleting_their_namespace_still_slice_beside_workflow_patches(tmp_path: Path) -> None:
+    """Their kustomizations' `$patch: delete` patches rename nothing: a workflow's patch still slices."""
+    repo = make_gitops_repo(tmp_path / "repo")
+    tree = _with_resources(repo, [REALWORLD / "cert-manager", REALWORLD / "ingress-nginx"], env="prod")
+    plan = plan_slices(tree, "prod", build="test")
+    assert isinstance(plan, SlicedOverlay) and not plan.slices[0].renames
+    assert any(part.patches for part in plan.slices[1:])
