@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from gitops_agent.errors import KustomizeError
+from gitops_agent.vocabulary.masking import mask_secrets_in_text
 
 
 def kubectl_path() -> str:
@@ -29,7 +30,8 @@ def kubectl_path() -> str:
 def build(overlay: Path) -> bytes:
     """``kubectl kustomize <overlay>``'s standard output (a YAML stream), plugins off.
 
-    Raises KustomizeError with kustomize's last error line when the build fails.
+    Raises KustomizeError with kustomize's last error line when the build fails, the values of
+    any Secret written into it masked (:func:`~gitops_agent.vocabulary.masking.mask_secrets_in_text`).
     """
     proc = subprocess.run(
         [kubectl_path(), "kustomize", str(overlay)],
@@ -39,7 +41,8 @@ def build(overlay: Path) -> bytes:
     )
     if proc.returncode != 0:
         detail = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise KustomizeError(f"kustomize build of {overlay} failed: {detail[-1] if detail else 'no output'}")
+        last = mask_secrets_in_text(detail[-1]) if detail else "no output"  # kustomize may print whole objects
+        raise KustomizeError(f"kustomize build of {overlay} failed: {last}")
     return proc.stdout
 
 

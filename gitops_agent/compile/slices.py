@@ -20,7 +20,8 @@ objects are then put in the order of kustomize's default ``legacy`` sort
 Slices give the full build's objects only where kustomize transforms each object on its own.
 :func:`plan_slices` returns a reason instead of a plan for any overlay shape where that is
 not known (another kustomization field, a base that is more than a list of files, a path
-leaving the overlay); :func:`cross_slice_problem` finds what only the built objects show (an
+leaving the overlay, a patch that may rename an object: :func:`moves_identity`);
+:func:`cross_slice_problem` finds what only the built objects show (an
 identity in two slices, a patch target selecting another slice's object, a RoleBinding
 subject or webhook Service naming another slice's object, which kustomize's name-reference
 transformer may rewrite). In every such case the overlay is built whole.
@@ -28,10 +29,12 @@ transformer may rewrite). In every such case the overlay is built whole.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,8 +43,12 @@ from gitops_agent.vocabulary.objects import Manifest
 
 Tree = Mapping[str, bytes]
 
-SLICE_FORMAT = "overlay-slice/1"
-"""Version of the slicing rules; part of every slice's key."""
+SLICE_FORMAT = "overlay-slice/2"
+"""Version of the slicing rules; part of every slice's key and of every whole render's (a
+render made under older rules may hold what those rules got wrong). 2: a JSON patch that
+may rename an object, or an environment kustomize directory naming a ``..`` path however YAML
+spells it, builds the overlay whole; so does a patch target that may select another slice's
+object by its original name or as Go's RE2 reads it."""
 HEADER_KEYS = frozenset({"apiVersion", "kind", "namespace", "labels", "images"})
 """Overlay fields that apply to each object on its own, given to every slice."""
 BOUNDARY_API_VERSION = "render.gitops-agent.io/v1"
@@ -69,6 +76,10 @@ class Slice:
     files: tuple[str, ...]
     key: str
     """SHA-256 (hex) of everything that decides the slice's objects."""
+    renames: bool = False
+    """Whether a kustomize directory of the slice may give objects names other than those of
+    their files (``namePrefix``, a generator's hash, a renaming patch): kustomize's patch
+    targets also select an object by its original name, which the built objects no longer show."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +240,8 @@ def _assign_patches(
         path = str(patch["path"])
         if not _inside(path) or f"{overlay}/{path}" not in tree:
             return f"the patch {path!r} is not a file of the overlay"
+        if moves_identity(tree, f"{overlay}/{path}"):
+            return f"the patch {path!r} may change an object's name, namespace or kind (followed into references)"
         first = path.split("/")[1] if path.startswith("patches/") and path.count("/") >= 2 else None
         if first in owned:
             slice_patches[first].append(patch)
@@ -255,9 +268,11 @@ def _assign(
     claimed = {path for paths in owned.values() for path in paths}
     rest_files = sorted(p for p in tree if p.startswith(f"{overlay}/") and p not in claimed)
     rest_files.remove(f"{overlay}/kustomization.yaml")
-    for path in rest_files:
-        if path.rsplit("/", 1)[-1] in _KUSTOMIZATION_NAMES and b"../" in tree[path]:
+    kustomizations = [path for path in rest_files if path.rsplit("/", 1)[-1] in _KUSTOMIZATION_NAMES]
+    for path in kustomizations:
+        if _may_leave_its_directory(tree[path]):
             return f"{path} may read files outside its directory"
+    rest_renames = any(_kustomization_renames(tree, path) for path in kustomizations)
     header_json = _canonical(header)
 
     def make(name: str, entries: list[str], own_patches: list[Mapping[str, Any]], paths: Iterable[str]) -> Slice:
@@ -269,7 +284,8 @@ def _assign(
             digest.update(f"{len(path)}:{path}:{hashlib.sha256(tree[path]).hexdigest()}".encode())
         return Slice(name, tuple(entries), tuple(own_patches), reads, digest.hexdigest())
 
-    slices = [make(REST, rest_resources, rest_patches, rest_files)]
+    rest = make(REST, rest_resources, rest_patches, rest_files)
+    slices = [dataclasses.replace(rest, renames=rest_renames)]
     slices.extend(make(name, workflows[name], slice_patches[name], owned[name]) for name in workflows)
     return SlicedOverlay(overlay, header, tuple(slices))
 
@@ -280,37 +296,64 @@ _IDENTITY_PATHS = ("", "/", "/metadata", "/kind", "/apiVersion")
 def builds_alone(tree: Tree, overlay: str, part: Slice) -> bool:
     """Whether ``part`` must be built in a kustomize process of its own.
 
-    So it must when one of its patches can reach objects other than those its target selects
-    by their unchanged identity: a patch without a target (kustomize finds its object by the
-    patch's own kind and name), a strategic-merge patch, or a JSON patch operation on an
-    object's kind, apiVersion, name or namespace. Built alone, such a patch of another slice's
-    object fails the build or selects nothing, and :func:`cross_slice_problem` sees the rest;
-    built beside the other slice, it would change that slice's objects unseen.
+    So it must when one of its patches can reach objects other than those its target selects:
+    a patch without a target (kustomize finds its object by the patch's own kind and name) or
+    a strategic-merge patch. Built alone, such a patch of another slice's object fails the
+    build or selects nothing, and :func:`cross_slice_problem` sees the rest; built beside the
+    other slice, it would change that slice's objects unseen.
     """
+    for patch in part.patches:
+        documents = _patch_documents(tree, f"{overlay}/{patch['path']}")
+        if "target" not in patch or documents is None or len(documents) != 1 or not isinstance(documents[0], list):
+            return True
+    return False
+
+
+def moves_identity(tree: Tree, path: str) -> bool:
+    """Whether the patch file at ``path`` may change an object's kind, apiVersion, name or
+    namespace: a JSON patch (RFC 6902) operation whose ``path`` or ``from`` reaches them, or a
+    file that is neither a list of operations nor strategic-merge patches (kustomize's to judge).
+
+    kustomize's name-reference transformer follows such a change into the objects naming the
+    changed one (a Deployment's ConfigMap, a RoleBinding's subject; ``api/filters/nameref``)
+    whatever slice they are in, so an overlay holding such a patch is built whole. A
+    strategic-merge patch keeps its target's name and kind (a change needs ``options``, which
+    :func:`plan_slices` refuses).
+    """
+    return _documents_move_identity(_patch_documents(tree, path))
+
+
+def _documents_move_identity(documents: list[Any] | None) -> bool:
+    """:func:`moves_identity` of a patch's YAML documents (None: not readable)."""
+    if documents is None:
+        return True
+    if all(isinstance(document, dict) for document in documents):
+        return False
+    if len(documents) != 1 or not isinstance(documents[0], list):
+        return True
+    for operation in documents[0]:
+        if not isinstance(operation, dict):
+            return True
+        for pointer in (operation.get("path"), operation.get("from")):
+            if pointer is None:
+                continue
+            if not isinstance(pointer, str) or pointer in _IDENTITY_PATHS:
+                return True
+            if pointer.startswith(("/metadata/name", "/metadata/namespace")):
+                return True
+    return False
+
+
+def _patch_documents(tree: Tree, path: str) -> list[Any] | None:
+    """The YAML documents of the patch file at ``path``; None when it is not there or not readable here."""
     import yaml
 
     from gitops_agent.vocabulary.yaml import NonFiniteNumberError, load_all
 
-    for patch in part.patches:
-        if "target" not in patch:
-            return True
-        try:
-            documents = load_all(tree[f"{overlay}/{patch['path']}"])
-        except (yaml.YAMLError, NonFiniteNumberError, KeyError):  # kustomize's to judge, alone
-            return True
-        if len(documents) != 1 or not isinstance(documents[0], list):
-            return True
-        for operation in documents[0]:
-            if not isinstance(operation, dict):
-                return True
-            for pointer in (operation.get("path"), operation.get("from")):
-                if pointer is None:
-                    continue
-                if not isinstance(pointer, str) or pointer in _IDENTITY_PATHS:
-                    return True
-                if pointer.startswith(("/metadata/name", "/metadata/namespace")):
-                    return True
-    return False
+    try:
+        return load_all(tree[path])
+    except (yaml.YAMLError, NonFiniteNumberError, KeyError):
+        return None
 
 
 def _files_of_list(tree: Tree, directory: str) -> list[str] | None:
@@ -324,6 +367,85 @@ def _files_of_list(tree: Tree, directory: str) -> list[str] | None:
     names = [line[2:].decode() for line in match.group(1).splitlines()]
     paths = [f"{directory}/{name}" for name in names]
     return [kustomization, *paths] if all(path in tree for path in paths) else None
+
+
+def _may_leave_its_directory(kustomization: bytes) -> bool:
+    """Whether a kustomization may name a path above its directory: a string of it holding a
+    ``..`` path segment once YAML has read it (so ``"\\x2e\\x2e/base"`` and
+    ``"\\u002e\\u002e/base"`` count too), or a file that is not readable here. Such a path may
+    read another slice's files, which then are not part of this slice's key."""
+    import yaml
+
+    from gitops_agent.vocabulary.yaml import NonFiniteNumberError, load_all
+
+    try:
+        documents = load_all(kustomization)
+    except (yaml.YAMLError, NonFiniteNumberError):
+        return True
+    return any(".." in re.split(r"[/\\]", text) for text in _strings(documents))
+
+
+_RENAMING_FIELDS = frozenset(
+    {
+        "namePrefix",
+        "nameSuffix",
+        "configMapGenerator",
+        "secretGenerator",
+        "generators",
+        "transformers",
+        "replacements",
+        "components",
+        "helmCharts",
+        "patchesJson6902",
+    }
+)
+"""Kustomization fields that can give an object a name other than its file's."""
+
+
+def _kustomization_renames(tree: Tree, path: str) -> bool:
+    """Whether the kustomization at ``path`` may rename objects: a field of _RENAMING_FIELDS, or a
+    ``patches`` entry with ``options`` or whose patch (inline or a file beside it) may change an
+    object's identity (:func:`moves_identity`). Its ``patchesStrategicMerge`` cannot."""
+    import yaml
+
+    from gitops_agent.vocabulary.yaml import NonFiniteNumberError, load_all
+
+    documents = _patch_documents(tree, path)
+    if documents is None or len(documents) != 1 or not isinstance(documents[0], dict):
+        return True
+    kustomization = documents[0]
+    if _RENAMING_FIELDS & set(kustomization):
+        return True
+    patches = kustomization.get("patches") or []
+    if not isinstance(patches, list):
+        return True
+    directory = path.rsplit("/", 1)[0]
+    for entry in patches:
+        if not isinstance(entry, dict) or "options" in entry:
+            return True
+        if isinstance(entry.get("patch"), str):
+            try:
+                inline: list[Any] | None = load_all(entry["patch"].encode())
+            except (yaml.YAMLError, NonFiniteNumberError):  # kustomize's to judge; count it as renaming
+                inline = None
+            if _documents_move_identity(inline):
+                return True
+        elif not isinstance(entry.get("path"), str) or moves_identity(tree, f"{directory}/{entry['path']}"):
+            return True
+    return False
+
+
+def _strings(value: Any) -> Iterable[str]:
+    """Every string in a YAML value, keys too."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def _canonical(value: Any) -> str:
@@ -453,7 +575,7 @@ def _references(obj: Manifest) -> list[tuple[str, str]]:
 def cross_slice_problem(slices: Sequence[Slice], objects: Sequence[Sequence[Manifest]]) -> str | None:
     """Why the built slices (``objects[i]`` of ``slices[i]``) may differ from the whole build,
     or None when each slice's objects are what the whole build makes of them."""
-    return _problem([part.patches for part in slices], objects, with_namespace=True)
+    return _problem([part.patches for part in slices], objects, [part.renames for part in slices], with_namespace=True)
 
 
 def outline_problem(
@@ -473,7 +595,8 @@ def outline_problem(
     patches: list[Sequence[Mapping[str, Any]]] = [part.patches for part in slices]
     for name, outline in outlines.items():
         patches.append([{"path": f"patches/{name}/*", "target": _own_target(obj)} for obj in outline])
-    return _problem(patches, [*objects, *outlines.values()], with_namespace=False)
+    renames = [part.renames for part in slices] + [False] * len(outlines)  # a workflow slice renames nothing
+    return _problem(patches, [*objects, *outlines.values()], renames, with_namespace=False)
 
 
 def _own_target(obj: Manifest) -> dict[str, str]:
@@ -483,10 +606,15 @@ def _own_target(obj: Manifest) -> dict[str, str]:
 
 
 def _problem(
-    patches: Sequence[Sequence[Mapping[str, Any]]], objects: Sequence[Sequence[Manifest]], *, with_namespace: bool
+    patches: Sequence[Sequence[Mapping[str, Any]]],
+    objects: Sequence[Sequence[Manifest]],
+    renames: Sequence[bool],
+    *,
+    with_namespace: bool,
 ) -> str | None:
-    """The checks of :func:`cross_slice_problem`: ``patches[i]`` and ``objects[i]`` of slice ``i``;
-    without ``with_namespace``, identities are compared by group, kind and name alone."""
+    """The checks of :func:`cross_slice_problem`: ``patches[i]``, ``objects[i]`` and ``renames[i]``
+    (whether its objects' names may not be their files') of slice ``i``; without
+    ``with_namespace``, identities are compared by group, kind and name alone."""
     owner: dict[tuple[str, str, str, str], int] = {}
     by_name: dict[str, list[tuple[_Id, int]]] = {}
     for index, part in enumerate(objects):
@@ -497,10 +625,11 @@ def _problem(
                 return f"{ident.kind} {ident.name} is in two slices"
             owner[key] = index
             by_name.setdefault(ident.name, []).append((ident, index))
+    renamed = [(_Id.of(obj), at) for at, part in enumerate(objects) if renames[at] for obj in part]
     for index, own in enumerate(patches):
         for patch in own:
             target = patch.get("target")
-            if target and _selects_elsewhere(target, index, by_name):
+            if target and _selects_elsewhere(target, index, by_name, renamed):
                 return f"the patch {patch['path']} selects objects of another slice"
     for index, part in enumerate(objects):
         for obj in part:
@@ -512,14 +641,26 @@ def _problem(
     return None
 
 
-def _selects_elsewhere(target: Mapping[str, str], index: int, by_name: Mapping[str, list[tuple[_Id, int]]]) -> bool:
+def _selects_elsewhere(
+    target: Mapping[str, str],
+    index: int,
+    by_name: Mapping[str, list[tuple[_Id, int]]],
+    renamed: Sequence[tuple[_Id, int]] = (),
+) -> bool:
     """Whether kustomize's selector ``target`` (anchored regular expressions, api/types/selector.go)
-    selects an object outside slice ``index``. An expression Python cannot read counts as yes."""
+    selects an object outside slice ``index``. An expression Python may read otherwise than Go's
+    RE2 (:func:`_read_alike`) or cannot read counts as yes. kustomize also selects an object by
+    its original name (api/resmap/reswrangler.go ``Select``), so the objects ``renamed`` (of a
+    slice whose names may not be their files') count whatever ``name`` the target gives."""
+    if not all(_read_alike(value) for value in target.values()):
+        return True
     name = target.get("name", "")
     plain = bool(name and _PLAIN_NAME.fullmatch(name))  # selects that name only: looked up, not matched
     try:
-        patterns = {f: re.compile(value) for f, value in target.items() if value and not (plain and f == "name")}
-    except re.error:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # e.g. "possible nested set": Python may read it otherwise
+            patterns = {f: re.compile(value) for f, value in target.items() if value and not (plain and f == "name")}
+    except (re.error, Warning):
         return True
     candidates: Iterable[tuple[_Id, int]]
     candidates = by_name.get(name, ()) if plain else (item for items in by_name.values() for item in items)
@@ -529,4 +670,19 @@ def _selects_elsewhere(target: Mapping[str, str], index: int, by_name: Mapping[s
         values = {"group": ident.group, "version": ident.version, "kind": ident.kind, "name": ident.name}
         if all(pattern.fullmatch(values[field]) for field, pattern in patterns.items()):
             return True
+    for ident, at in renamed:
+        values = {"group": ident.group, "version": ident.version, "kind": ident.kind}
+        if at != index and all(pattern.fullmatch(values[f]) for f, pattern in patterns.items() if f != "name"):
+            return True
     return False
+
+
+_COMMON_REGEX = re.compile(r"[A-Za-z0-9_.*+?|()^$\[\]-]*")
+
+
+def _read_alike(pattern: str) -> bool:
+    """Whether Python's ``re`` reads ``pattern`` as Go's RE2 (kustomize's) does: only letters,
+    digits, ``_-.*+?|()^$`` and bracket sets, no POSIX class (``[[:alpha:]]``, RE2 only), no
+    escape (``\\pL`` is RE2's, ``\\d`` is Unicode in Python), no ``{`` (RE2 reads ``a{,2}``
+    literally, Python as a repetition) and no ``(?`` flag or group."""
+    return _COMMON_REGEX.fullmatch(pattern) is not None and "[:" not in pattern and "(?" not in pattern

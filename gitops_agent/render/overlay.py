@@ -16,6 +16,7 @@ import yaml
 
 from gitops_agent.adapters import git as gitops_git
 from gitops_agent.adapters import kustomize
+from gitops_agent.compile import slices as slicing
 from gitops_agent.compile.slices import (
     Slice,
     SlicedOverlay,
@@ -143,8 +144,8 @@ def build_slices(files: Mapping[str, bytes], env_name: str, cache: RenderCache |
     if built is None:
         return "a batch of its slices failed to build"
     if store is not None:
+        store.touch(cached)  # first: the slices this commit reads are the newest when the store prunes
         store.store_many(built)
-        store.touch(cached)
     objects = tuple(cached[part.key] if part.key in cached else built[part.key] for part in plan.slices)
     return BuiltSlices(plan, objects)
 
@@ -266,18 +267,21 @@ def _cache_key(cache: RenderCache, env_name: str, tree: str) -> str:
         environment=env_name,
         tree=tree,
         kustomize=kustomize_build(kustomize.kubectl_path(), cache),
-        reader=READER_VERSION,
+        reader=f"{READER_VERSION}/{slicing.SLICE_FORMAT}",  # a render made by older slicing rules is not reused
     )
 
 
 def kustomize_build(kubectl: str, cache: RenderCache) -> str:
-    """kubectl's and its kustomize's versions (``v1.37.1/kustomize-v5.8.1``), remembered per binary.
+    """kubectl's and its kustomize's versions (``v1.37.1/kustomize-v5.8.1``), remembered per binary
+    file (its path, size, modification and change times and inode).
 
     Raises KustomizeError when kubectl cannot tell its version.
     """
     binary = Path(kubectl).resolve()
     stat = binary.stat()
-    stamp = hashlib.sha256(f"{binary}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:32]
+    # The change time and inode too: an upgrade may keep the size and the modification time.
+    identity = f"{binary}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}\0{stat.st_ino}"
+    stamp = hashlib.sha256(identity.encode()).hexdigest()[:32]
     note = f"kubectl-{stamp}"
     known = cache.load_note(note)
     if known is not None:

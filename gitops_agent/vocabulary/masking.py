@@ -7,6 +7,7 @@ and no value — nor its length or hash — ever reaches a diff, a log or git.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,3 +65,25 @@ def _mask_whole(old: object, new: object) -> tuple[object, object]:
     if old is not None and new is not None and old != new:
         return MASK_BEFORE, MASK_AFTER
     return masked(old), masked(new)
+
+
+def mask_secrets_in_text(text: str) -> str:
+    """``text`` with every Secret written into it as a JSON object (as kustomize writes the
+    objects of an ID conflict into its error) masked like a diff's: each ``data`` and
+    ``stringData`` value ``***``. Other text, and JSON that is not a Secret, is kept as it is."""
+    decoder = json.JSONDecoder()
+    parts: list[str] = []
+    start = 0
+    at = text.find("{")
+    while at != -1:
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except ValueError:
+            at = text.find("{", at + 1)
+            continue
+        if isinstance(value, dict) and is_secret(value):
+            masked, _ = mask_secrets(value, value)
+            parts += [text[start:at], json.dumps(masked, separators=(",", ":"), ensure_ascii=False)]
+            start = end
+        at = text.find("{", end if isinstance(value, dict) and is_secret(value) else at + 1)
+    return "".join([*parts, text[start:]])

@@ -24,7 +24,7 @@ from gitops_agent.reconcile.review import field_changes
 from gitops_agent.vocabulary import labels
 from gitops_agent.vocabulary.durations import PATTERN as DURATION_PATTERN
 from gitops_agent.vocabulary.durations import parse_duration
-from gitops_agent.vocabulary.masking import MASK, MASK_AFTER, MASK_BEFORE, mask_secrets
+from gitops_agent.vocabulary.masking import MASK, MASK_AFTER, MASK_BEFORE, mask_secrets, mask_secrets_in_text
 from gitops_agent.vocabulary.objects import ObjectKey, ref_of, task_of
 from gitops_agent.vocabulary.quantities import parse_quantity, quantities_equal, quantity_float
 
@@ -231,3 +231,15 @@ def test_no_other_manifest_alias() -> None:
         if isinstance(node, ast.Assign) and ast.unparse(node.value) == "dict[str, Any]"
     ]
     assert aliases == ["gitops_agent/vocabulary/objects.py: Manifest = dict[str, Any]"]
+
+
+def test_secrets_written_into_text_as_json_are_masked_and_nothing_else_changes() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "c2VjcmV0"}}
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "plain"}}
+    listed = {"apiVersion": "v1", "kind": "List", "items": [config, {**secret, "stringData": {"t": "tok"}}]}
+    text = f"error: conflict: [{json.dumps(secret)} {json.dumps(config)}] in {json.dumps(listed)} {{not json}}"
+    masked = mask_secrets_in_text(text)
+    assert "c2VjcmV0" not in masked and "tok" not in masked
+    assert masked.count('"k":"***"') == 2 and '"t":"***"' in masked
+    assert json.dumps(config) in masked and masked.startswith("error: conflict: [") and masked.endswith("{not json}")
+    assert mask_secrets_in_text("no objects { here") == "no objects { here"
