@@ -38,6 +38,7 @@ from gitops_agent.errors import (
 )
 from gitops_agent.reconcile.cluster import ResourceInfo, WatchEvent
 from gitops_agent.reconcile.schema import OpenAPIDocument
+from gitops_agent.reconcile.transform import Fields, keep_fields
 from gitops_agent.vocabulary.labels import FIELD_MANAGER
 from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of
 
@@ -400,8 +401,11 @@ class KubeCluster:
             item.setdefault("kind", info.kind)
         return items, str((document.get("metadata") or {}).get("resourceVersion", ""))
 
-    def list(self, info: ResourceInfo, namespace: str | None, selector: str) -> list[Manifest]:
-        return self.list_with_version(info, namespace, selector)[0]
+    def list(
+        self, info: ResourceInfo, namespace: str | None, selector: str, *, fields: Fields | None = None
+    ) -> list[Manifest]:
+        items = self.list_with_version(info, namespace, selector)[0]
+        return items if fields is None else [keep_fields(item, fields) for item in items]
 
     def watch(
         self,

@@ -1,7 +1,10 @@
 """A watch-fed cache of owned objects: the loop lists each kind once, then follows a watch.
 
 ``CachedCluster`` wraps a ``Cluster``: ``list`` answers from the cache (starting a watcher for
-that kind and namespace on first use); every other call goes to the server.
+that kind, namespace, selector and set of fields on first use); every other call goes to the
+server. The cache keeps of each object what :func:`~gitops_agent.reconcile.transform.kept`
+keeps (the fields asked for; never the status writers' ``managedFields``), as client-go's
+informers keep what their transform returns.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ from typing import Any
 from gitops_agent.errors import ClusterError, ExpiredError
 from gitops_agent.reconcile.cluster import Cluster, ResourceInfo, WatchEvent
 from gitops_agent.reconcile.schema import OpenAPIDocument
+from gitops_agent.reconcile.transform import Fields, kept
 from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of
 
 log = logging.getLogger(__name__)
 
-WatchKey = tuple[str, str, str, str, str]
-"""(group, version, kind, namespace, selector)."""
+WatchKey = tuple[str, str, str, str, str, int]
+"""(group, version, kind, namespace, selector, ``id`` of the fields kept (0: whole objects))."""
 
 
 class _Watcher:
@@ -34,8 +38,10 @@ class _Watcher:
         selector: str,
         stop: threading.Event,
         watch_seconds: int,
+        fields: Fields | None = None,
     ) -> None:
         self._cluster = cluster
+        self._fields = fields
         self._info = info
         self._namespace = namespace
         self._selector = selector
@@ -61,7 +67,7 @@ class _Watcher:
     def _relist(self) -> None:
         items, version = self._cluster.list_with_version(self._info, self._namespace, self._selector)
         with self._lock:
-            self._objects = {(ref_of(o).namespace, ref_of(o).name): o for o in items}
+            self._objects = {(ref_of(o).namespace, ref_of(o).name): kept(o, self._fields) for o in items}
             self._resource_version = version
             self._synced = True
             self._error = None
@@ -81,7 +87,7 @@ class _Watcher:
             if event.type == "DELETED":
                 self._objects.pop(key, None)
             else:
-                self._objects[key] = obj
+                self._objects[key] = kept(obj, self._fields)
 
     def _run(self) -> None:
         delay = 0.5
@@ -134,12 +140,14 @@ class CachedCluster:
         """Stop every watcher (threads end at their next event or watch timeout)."""
         self._stop.set()
 
-    def list(self, info: ResourceInfo, namespace: str | None, selector: str) -> list[Manifest]:
-        key = (info.group, info.version, info.kind, namespace or "", selector)
+    def list(
+        self, info: ResourceInfo, namespace: str | None, selector: str, *, fields: Fields | None = None
+    ) -> list[Manifest]:
+        key = (info.group, info.version, info.kind, namespace or "", selector, 0 if fields is None else id(fields))
         with self._lock:
             watcher = self._watchers.get(key)
             if watcher is None:
-                watcher = _Watcher(self._cluster, info, namespace, selector, self._stop, self._watch_seconds)
+                watcher = _Watcher(self._cluster, info, namespace, selector, self._stop, self._watch_seconds, fields)
                 self._watchers[key] = watcher
                 watcher.start()
         if not watcher.ready.wait(self._wait_seconds):

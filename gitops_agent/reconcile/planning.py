@@ -263,14 +263,13 @@ def exempt_fields(item: Planned, target: Target) -> None:
     and the environment's ignore rules (rebased to live), and fields of the rules' managers
     (or, with ``Merge``, of every other manager) released to them."""
     assert item.live is not None
-    own_body(item)
     exempt = exemptions_for(item.body, target.ignore_rules)
-    if exempt.pointers:
-        rebase_pointers(item.body, item.live, exempt.pointers)
+    if exempt.pointers:  # changes the body in place: a copy when it is shared with later rounds
+        rebase_pointers(own_body(item), item.live, exempt.pointers)
     owned = frozenset[tuple[str, ...]]()
     if exempt.managers or exempt.all_other_managers:
         owned = owned_by(item.live, exempt.managers, all_others=exempt.all_other_managers)
-        item.body = release_fields(item.body, item.root, owned)
+        item.body = release_fields(item.body, item.root, owned)  # a new object; the body is not changed
     item.left_alone = LeftAlone(exempt.pointers, owned, exempt.managers, exempt.all_other_managers)
 
 
@@ -425,7 +424,8 @@ def prepare_with(
     kept = memo.prepared(desired, scope)
     if kept is not None:
         return kept
-    prepared = prepare_desired(desired, target)
+    # kept next to the render for the revision's rounds: share what preparing does not change
+    prepared = prepare_desired(desired, target, share=True)
     return prepared, memo.keep_prepared(desired, scope, prepared)
 
 

@@ -1,0 +1,104 @@
+"""What a list or the loop's watch cache keeps of live objects: the fields their readers read.
+
+Kubernetes objects carry much that no rule here reads: every writer's ``managedFields``, a
+Pod's whole spec. The loop keeps thousands of them between rounds, so it keeps less, the way
+client-go's informers do with a transform (``SharedInformer.SetTransform``;
+``cache.TransformStripManagedFields``) and Argo CD's cluster cache does by keeping whole
+manifests only of the objects it manages:
+
+* every object: ``managedFields`` entries of the ``status`` subresource are dropped. The drift
+  check reads only gitops-agent's own ``Apply`` entry of the main resource
+  (:func:`~gitops_agent.reconcile.fieldset.owned_fields`), and naming who drifted an object
+  or releasing fields to their managers skips status writers
+  (:func:`~gitops_agent.reconcile.fieldset.manager_entries`): controllers' status reports are
+  never drift. Entries of other subresources (``scale``: ``kubectl scale``) are kept.
+* Pods read for health (:func:`~gitops_agent.reconcile.pods.read_pods`, which also serves the
+  check of what a pruned Namespace holds): :data:`POD_HEALTH_FIELDS`, what the rules of
+  :mod:`~gitops_agent.reconcile.health` and the ownership rule
+  (:func:`~gitops_agent.reconcile.objects.is_owned`) read.
+
+A test records every field those readers touch on real Pods and fails when one is not kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gitops_agent.vocabulary.labels import TRACKING_ANNOTATION
+from gitops_agent.vocabulary.objects import Manifest
+
+Fields = Mapping[str, "Fields | None"]
+"""The fields to keep: name → the fields to keep inside it, or None for the whole value. Inside
+a list, the fields apply to each item."""
+
+_CONTAINER_STATUS: Fields = {
+    "name": None,
+    "restartCount": None,
+    "state": None,
+    "lastState": {"terminated": {"exitCode": None}},
+}
+_CONDITION: Fields = {"type": None, "status": None, "reason": None, "message": None}
+
+POD_HEALTH_FIELDS: Fields = {
+    "apiVersion": None,
+    "kind": None,
+    "metadata": {
+        "name": None,
+        "namespace": None,
+        "uid": None,
+        "resourceVersion": None,
+        "creationTimestamp": None,
+        "labels": None,
+        "annotations": {TRACKING_ANNOTATION: None},
+        "ownerReferences": None,
+    },
+    "status": {
+        "phase": None,
+        "reason": None,
+        "message": None,
+        "conditions": _CONDITION,
+        "initContainerStatuses": _CONTAINER_STATUS,
+        "containerStatuses": _CONTAINER_STATUS,
+    },
+}
+"""What Deployment and Job health (Pods by owner uid or selector, in creation order; Pod
+conditions, phase, reason and message; container states and restart counts, Kubernetes docs
+"Pod Lifecycle") and the ownership rule (labels, the tracking id, the controller owner
+reference) read of a Pod; ``resourceVersion`` is the watch cache's bookkeeping."""
+
+
+def keep_fields(value: Any, fields: Fields | None) -> Any:
+    """``value`` with only ``fields`` (whole when None); a list keeps each item's ``fields``;
+    a scalar where a mapping was expected is kept as it is. Nothing is copied that is kept
+    whole: the result shares those values with ``value``."""
+    if fields is None:
+        return value
+    if isinstance(value, list):
+        return [keep_fields(item, fields) for item in value]
+    if not isinstance(value, Mapping):
+        return value
+    return {name: keep_fields(value[name], inner) for name, inner in fields.items() if name in value}
+
+
+def without_status_writers(obj: Manifest) -> Manifest:
+    """``obj`` without the ``managedFields`` entries of the ``status`` subresource (changed in
+    place; returned). Nothing reads them: see the module docstring."""
+    meta = obj.get("metadata")
+    entries = meta.get("managedFields") if isinstance(meta, dict) else None
+    if isinstance(entries, list) and any(_status_writer(e) for e in entries):
+        meta["managedFields"] = [e for e in entries if not _status_writer(e)]  # type: ignore[index]
+    return obj
+
+
+def _status_writer(entry: Any) -> bool:
+    return isinstance(entry, Mapping) and entry.get("subresource") == "status"
+
+
+def kept(obj: Manifest, fields: Fields | None) -> Manifest:
+    """What a list or watch keeps of ``obj``: ``fields`` of it (whole when None), always without
+    the status writers' ``managedFields``."""
+    if fields is not None:
+        result: Manifest = keep_fields(obj, fields)
+        return result
+    return without_status_writers(obj)
