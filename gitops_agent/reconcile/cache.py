@@ -18,7 +18,7 @@ from typing import Any
 from gitops_agent.errors import ClusterError, ExpiredError
 from gitops_agent.reconcile.cluster import Cluster, ResourceInfo, WatchEvent
 from gitops_agent.reconcile.schema import OpenAPIDocument
-from gitops_agent.reconcile.transform import Fields, kept
+from gitops_agent.reconcile.transform import Fields, kept, share_field_sets, without_status_writers
 from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,16 @@ class _Watcher:
             return list(self._objects.values())
 
     def _relist(self) -> None:
-        items, version = self._cluster.list_with_version(self._info, self._namespace, self._selector)
+        # the list keeps the fields asked for itself, page by page (the whole list is never held)
+        items, version = self._cluster.list_with_version(
+            self._info, self._namespace, self._selector, fields=self._fields
+        )
+        if self._fields is None:
+            items = [without_status_writers(o) for o in items]
+            share_field_sets(items)
+        objects = {(ref_of(o).namespace, ref_of(o).name): o for o in items}
         with self._lock:
-            self._objects = {(ref_of(o).namespace, ref_of(o).name): kept(o, self._fields) for o in items}
+            self._objects = objects
             self._resource_version = version
             self._synced = True
             self._error = None
@@ -155,9 +162,9 @@ class CachedCluster:
         return watcher.snapshot()
 
     def list_with_version(
-        self, info: ResourceInfo, namespace: str | None, selector: str
+        self, info: ResourceInfo, namespace: str | None, selector: str, *, fields: Fields | None = None
     ) -> tuple[builtins.list[Manifest], str]:
-        return self._cluster.list_with_version(info, namespace, selector)
+        return self._cluster.list_with_version(info, namespace, selector, fields=fields)
 
     def watch(
         self,

@@ -58,7 +58,7 @@ class Cluster(Protocol):
         of each only ``fields`` when given (see :mod:`gitops_agent.reconcile.transform`)."""
 
     def list_with_version(
-        self, info: ResourceInfo, namespace: str | None, selector: str
+        self, info: ResourceInfo, namespace: str | None, selector: str, *, fields: Fields | None = None
     ) -> tuple[builtins.list[Manifest], str]:
         """Like ``list``, also returning the list's resourceVersion (to start a watch)."""
 

@@ -12,17 +12,22 @@ manifests only of the objects it manages:
   or releasing fields to their managers skips status writers
   (:func:`~gitops_agent.reconcile.fieldset.manager_entries`): controllers' status reports are
   never drift. Entries of other subresources (``scale``: ``kubectl scale``) are kept.
+* the objects of one list: equal ``managedFields`` field sets (``fieldsV1``, and every equal
+  part of them) are one object (:func:`share_field_sets`): objects made from one template
+  record the same fields, so a list of thousands holds few distinct sets.
 * Pods read for health (:func:`~gitops_agent.reconcile.pods.read_pods`, which also serves the
   check of what a pruned Namespace holds): :data:`POD_HEALTH_FIELDS`, what the rules of
   :mod:`~gitops_agent.reconcile.health` and the ownership rule
   (:func:`~gitops_agent.reconcile.objects.is_owned`) read.
 
 A test records every field those readers touch on real Pods and fails when one is not kept.
+What is kept is read-only, as every object the watch cache hands out is (the next round gets
+the same objects).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gitops_agent.vocabulary.labels import TRACKING_ANNOTATION
@@ -96,9 +101,30 @@ def _status_writer(entry: Any) -> bool:
 
 
 def kept(obj: Manifest, fields: Fields | None) -> Manifest:
-    """What a list or watch keeps of ``obj``: ``fields`` of it (whole when None), always without
-    the status writers' ``managedFields``."""
-    if fields is not None:
-        result: Manifest = keep_fields(obj, fields)
-        return result
-    return without_status_writers(obj)
+    """What the watch cache keeps of ``obj``: ``fields`` of it (whole when None), always
+    without the status writers' ``managedFields``; ``obj`` itself when it is that already."""
+    result: Manifest = without_status_writers(obj) if fields is None else keep_fields(obj, fields)
+    return result
+
+
+def share_field_sets(objects: Iterable[Manifest]) -> None:
+    """Make equal ``fieldsV1`` parts of the ``managedFields`` of ``objects`` one object (in
+    place; equal values, so no reader can tell). The table of parts lives for this call only."""
+    table: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for obj in objects:
+        meta = obj.get("metadata")
+        for entry in (meta.get("managedFields") if isinstance(meta, dict) else None) or ():
+            if isinstance(entry, dict) and isinstance(entry.get("fieldsV1"), dict):
+                entry["fieldsV1"] = _shared(entry["fieldsV1"], table)
+
+
+def _shared(fields: dict[str, Any], table: dict[tuple[Any, ...], dict[str, Any]]) -> dict[str, Any]:
+    """The one object in ``table`` equal to ``fields`` (a field set: names to field sets; a
+    part that is not one, which the API server never sends, keeps its set to itself)."""
+    parts: list[Any] = []
+    for name, child in fields.items():
+        if not isinstance(child, dict):
+            return fields
+        child = fields[name] = _shared(child, table)
+        parts += (name, id(child))  # the child lives in the table as long as the table
+    return table.setdefault(tuple(parts), fields)

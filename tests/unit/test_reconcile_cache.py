@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from gitops_agent.errors import ClusterError, api_error
 from gitops_agent.reconcile.cache import CachedCluster
 from gitops_agent.reconcile.cluster import ResourceInfo, WatchEvent
-from gitops_agent.reconcile.transform import POD_HEALTH_FIELDS, keep_fields
+from gitops_agent.reconcile.transform import POD_HEALTH_FIELDS, Fields, keep_fields
 from gitops_agent.vocabulary.objects import Manifest
 
 INFO = ResourceInfo("", "v1", "ConfigMap", "configmaps", True)
@@ -28,10 +28,11 @@ class Feed:
         self.list_calls = 0
         self.watch_from: list[str] = []
 
-    def list_with_version(self, info: ResourceInfo, namespace: str | None, selector: str) -> tuple[list[Manifest], str]:
+    def list_with_version(self, info: ResourceInfo, namespace: str | None, selector: str, *,
+                          fields: Fields | None = None) -> tuple[list[Manifest], str]:
         self.list_calls += 1
         items = self.lists[min(self.list_calls, len(self.lists)) - 1]
-        return [dict(i) for i in items], str(10 * self.list_calls)
+        return [keep_fields(dict(i), fields) for i in items], str(10 * self.list_calls)
 
     def watch(self, info: ResourceInfo, namespace: str | None, selector: str, resource_version: str,
               timeout_seconds: int) -> Iterator[WatchEvent]:

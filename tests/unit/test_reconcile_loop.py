@@ -48,8 +48,9 @@ class MemoryCluster:
         self._check()
         return [keep_fields(copy.deepcopy(o), fields) for (ns, _), o in self.objects.items() if namespace in (None, ns)]
 
-    def list_with_version(self, info: ResourceInfo, namespace: str | None, selector: str) -> tuple[list[Manifest], str]:
-        return self.list(info, namespace, selector), "1"
+    def list_with_version(self, info: ResourceInfo, namespace: str | None, selector: str, *,
+                          fields: Fields | None = None) -> tuple[list[Manifest], str]:
+        return self.list(info, namespace, selector, fields=fields), "1"
 
     def watch(self, info: ResourceInfo, namespace: str | None, selector: str, resource_version: str,
               timeout_seconds: int) -> Iterator[WatchEvent]:
