@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from gitops_agent.adapters import kube
+from gitops_agent.errors import ExpiredError
 from gitops_agent.reconcile.cache import CachedCluster
 from gitops_agent.reconcile.changeset import ChangeSet
 from gitops_agent.reconcile.engine import SyncOptions, diff, sync
@@ -118,3 +120,32 @@ def test_diff_from_the_watch_cache_equals_diff_from_whole_objects_after_edits_an
     whole_web = cluster.get(cluster.resource("apps", "v1", "Deployment"), ref_of(web))
     assert whole_web is not None
     assert "status" in {e.get("subresource", "") for e in whole_web["metadata"]["managedFields"]}
+
+
+def test_lists_are_read_in_pages_and_an_expired_continue_token_lists_once_without_pages(  # type: ignore[no-untyped-def]
+    kube_cluster, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kubeconfig = kube_cluster.kubeconfig
+    sync(connect(kubeconfig), [{**config(namespace), "metadata": {**config(namespace)["metadata"], "name": f"c{i}"}}
+                               for i in range(5)], target(namespace), SyncOptions())
+    monkeypatch.setattr(kube, "LIST_PAGE_SIZE", 2)
+    cluster = connect(kubeconfig)
+    info = cluster.resource("", "v1", "ConfigMap")
+    selector = f"gitops-agent.io/environment={namespace}"
+    items, version = cluster.list_with_version(info, namespace, selector)
+    assert sorted(ref_of(o).name for o in items) == [f"c{i}" for i in range(5)] and version
+    assert cluster.requests["list ConfigMap"] == 3  # 2 + 2 + 1
+    assert [set(o) for o in cluster.list(info, namespace, selector, fields={"metadata": {"name": None}})] == [
+        {"metadata"}] * 5
+    # the API server expired the continue token (etcd compacted): one list without pages
+    send = cluster._request
+
+    def expiring(method: str, path: str, **kwargs: Any) -> Any:
+        if any(name == "continue" for name, _ in kwargs.get("query", ())):
+            raise ExpiredError("list ConfigMap", 410, "The provided continue parameter is too old")
+        return send(method, path, **kwargs)
+
+    monkeypatch.setattr(cluster, "_request", expiring)
+    cluster.requests.clear()
+    assert sorted(ref_of(o).name for o in cluster.list(info, namespace, selector)) == [f"c{i}" for i in range(5)]
+    assert cluster.requests["list ConfigMap"] == 2  # the first page, then the whole list

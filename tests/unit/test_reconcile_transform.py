@@ -15,7 +15,13 @@ from gitops_agent.reconcile.fieldset import check_locally, drift_authors, manage
 from gitops_agent.reconcile.health import Health, PodIndex, health_of
 from gitops_agent.reconcile.objects import controller_of, is_owned
 from gitops_agent.reconcile.options import Target
-from gitops_agent.reconcile.transform import POD_HEALTH_FIELDS, keep_fields, kept, without_status_writers
+from gitops_agent.reconcile.transform import (
+    POD_HEALTH_FIELDS,
+    keep_fields,
+    kept,
+    share_field_sets,
+    without_status_writers,
+)
 from gitops_agent.vocabulary.objects import copy_manifest, ref_of
 from tests.support.reads import WHOLE, kept_by, recorded
 from tests.unit.test_health_pods import NS, UNSCHEDULED, deployment, job, pod, waiting
@@ -225,3 +231,25 @@ def test_shared_prepared_objects_equal_copies_and_leave_the_render_as_it_was() -
     assert shared[0]["spec"]["template"] is rendered[0]["spec"]["template"]  # what preparing does not change
     assert "replicas" not in shared[0]["spec"] and rendered[0]["spec"]["replicas"] == 3
     assert shared[2]["spec"]["suspend"] is False and "suspend" not in rendered[2]["spec"]
+
+
+# --- equal field sets of one list are one object -----------------------------------------------------------
+
+def test_equal_field_sets_of_a_list_become_one_object_and_every_verdict_stays() -> None:
+    lives = [copy.deepcopy(drifted_live()) for _ in range(3)]  # each its own field sets, as parsed
+    lives[2]["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:paused"] = {}  # one differs
+    before = copy.deepcopy(lives)
+    share_field_sets(lives)
+    assert lives == before  # equal values: only identities changed
+    sets = [live["metadata"]["managedFields"][0]["fieldsV1"] for live in lives]
+    assert sets[0] is sets[1] and sets[2] is not sets[0]
+    assert sets[2]["f:metadata"] is sets[0]["f:metadata"]  # equal parts of unequal sets too
+    for name, reader in READERS.items():
+        assert [reader(live) for live in lives] == [reader(live) for live in before], name
+
+
+def test_a_field_set_part_that_is_not_a_set_keeps_its_set_to_itself() -> None:
+    odd = [{"metadata": {"managedFields": [{"fieldsV1": {"f:data": {"f:a": "x"}}}]}} for _ in range(2)]
+    share_field_sets(odd)
+    first, second = (o["metadata"]["managedFields"][0]["fieldsV1"] for o in odd)
+    assert first == second and first is not second and first["f:data"] is not second["f:data"]
