@@ -19,6 +19,8 @@ manifests only of the objects it manages:
   check of what a pruned Namespace holds): :data:`POD_HEALTH_FIELDS`, what the rules of
   :mod:`~gitops_agent.reconcile.health` and the ownership rule
   (:func:`~gitops_agent.reconcile.objects.is_owned`) read.
+* the other objects of a Namespace about to be pruned
+  (:func:`~gitops_agent.reconcile.live.foreign_contents`): :data:`OWNERSHIP_FIELDS`.
 
 A test records every field those readers touch on real Pods and fails when one is not kept.
 What is kept is read-only, as every object the watch cache hands out is (the next round gets
@@ -44,6 +46,23 @@ _CONTAINER_STATUS: Fields = {
     "lastState": {"terminated": {"exitCode": None}},
 }
 _CONDITION: Fields = {"type": None, "status": None, "reason": None, "message": None}
+
+OWNERSHIP_FIELDS: Fields = {
+    "apiVersion": None,
+    "kind": None,
+    "type": None,
+    "metadata": {
+        "name": None,
+        "namespace": None,
+        "resourceVersion": None,
+        "labels": None,
+        "annotations": {TRACKING_ANNOTATION: None},
+        "ownerReferences": None,
+    },
+}
+"""What the ownership rule (:func:`~gitops_agent.reconcile.objects.is_owned`: labels, the
+tracking id, the controller owner reference) and the check of what a pruned Namespace holds
+(a Secret's ``type``) read of any object."""
 
 POD_HEALTH_FIELDS: Fields = {
     "apiVersion": None,

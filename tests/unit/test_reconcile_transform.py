@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from gitops_agent.reconcile.cluster import ResourceInfo
 from gitops_agent.reconcile.desired import prepare_desired
 from gitops_agent.reconcile.fieldset import check_locally, drift_authors, manager_entries, owned_by, owned_fields
 from gitops_agent.reconcile.health import Health, PodIndex, health_of
+from gitops_agent.reconcile.live import CONTENT_KINDS, foreign_contents
 from gitops_agent.reconcile.objects import controller_of, is_owned
 from gitops_agent.reconcile.options import Target
 from gitops_agent.reconcile.transform import (
@@ -253,3 +255,53 @@ def test_a_field_set_part_that_is_not_a_set_keeps_its_set_to_itself() -> None:
     share_field_sets(odd)
     first, second = (o["metadata"]["managedFields"][0]["fieldsV1"] for o in odd)
     assert first == second and first is not second and first["f:data"] is not second["f:data"]
+
+
+# --- the objects of a Namespace about to be pruned -----------------------------------------------------------
+
+class Contents:
+    """A namespace's objects of every kind ``foreign_contents`` lists: owned, controller-made, a
+    Secret token, the root CA ConfigMap, and one of each a person made; ``fields`` asked are kept."""
+
+    def __init__(self, *, record: set[tuple[str, ...]] | None = None) -> None:
+        self.record, self.asked = record, {}  # type: ignore[var-annotated]
+
+    def resource(self, group: str, version: str, kind: str) -> ResourceInfo:
+        return ResourceInfo(group, version, kind, kind.lower() + "s", True)
+
+    def list(self, info: ResourceInfo, namespace: str | None, selector: str, *, fields: Any = None) -> list[Any]:
+        self.asked[info.kind] = fields
+        found = [whole_object(info, name) for name in ("by-hand", "owned", "made", "kube-root-ca.crt", "token")]
+        if self.record is not None:
+            return [recorded(o, self.record, (info.kind,)) for o in found]
+        return [keep_fields(o, fields) for o in found]
+
+
+def whole_object(info: ResourceInfo, name: str) -> dict[str, Any]:
+    api = f"{info.group}/{info.version}" if info.group else info.version
+    meta: dict[str, Any] = {"name": name, "namespace": NS, "uid": f"{name}-uid", "resourceVersion": "3",
+                            "labels": {"app.kubernetes.io/managed-by": "gitops-agent",
+                                       "gitops-agent.io/environment": ENV} if name == "owned" else {},
+                            "annotations": {"gitops-agent.io/tracking-id": f"{ENV}:{info.group}/{info.kind}:{NS}/owned",
+                                            "note": "x" * 100},
+                            "managedFields": [{"manager": "kubectl", "operation": "Update", "fieldsV1": {}}]}
+    if name == "made":
+        meta["ownerReferences"] = [{"kind": "ReplicaSet", "name": "r", "uid": "r-uid", "controller": True}]
+    obj = {"apiVersion": api, "kind": info.kind, "metadata": meta, "spec": {"x": 1}, "data": {"secret": "c2VjcmV0"}}
+    if name == "token":
+        obj["type"] = "kubernetes.io/service-account-token"
+    return obj
+
+
+def test_the_check_of_a_pruned_namespace_reads_only_the_fields_it_asks_for_and_decides_as_over_whole_objects() -> None:
+    reads: set[tuple[str, ...]] = set()
+    recording = Contents(record=reads)
+    whole_verdict = foreign_contents(recording, NS, ENV, {})  # type: ignore[arg-type]
+    assert set(recording.asked) == {gvk[2] for gvk in CONTENT_KINDS}
+    dropped = [path for path in reads if not kept_by(recording.asked[path[0]], path[1:])]
+    assert reads and not dropped, dropped
+    assert recording.asked["Pod"] is POD_HEALTH_FIELDS  # one list with health's
+    assert foreign_contents(Contents(), NS, ENV, {}) == whole_verdict  # type: ignore[arg-type]
+    assert "ConfigMap/ml/by-hand" in whole_verdict and "Secret/ml/token" not in whole_verdict
+    assert "ConfigMap/ml/kube-root-ca.crt" not in whole_verdict and "Secret/ml/kube-root-ca.crt" in whole_verdict
+    assert not [name for name in whole_verdict if name.endswith(("/owned", "/made"))]
