@@ -3,8 +3,8 @@
 ``CachedCluster`` wraps a ``Cluster``: ``list`` answers from the cache (starting a watcher for
 that kind, namespace, selector and set of fields on first use); every other call goes to the
 server. The cache keeps of each object what :func:`~gitops_agent.reconcile.transform.kept`
-keeps (the fields asked for; never the status writers' ``managedFields``), as client-go's
-informers keep what their transform returns.
+keeps (the fields asked for; never the status writers' ``managedFields``; short strings
+interned), as client-go's informers keep what their transform returns.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from gitops_agent.errors import ClusterError, ExpiredError
 from gitops_agent.reconcile.cluster import Cluster, ResourceInfo, WatchEvent
 from gitops_agent.reconcile.schema import OpenAPIDocument
-from gitops_agent.reconcile.transform import Fields, kept, share_field_sets, without_status_writers
+from gitops_agent.reconcile.transform import Fields, kept, kept_list
 from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of
 
 log = logging.getLogger(__name__)
@@ -69,10 +69,7 @@ class _Watcher:
         items, version = self._cluster.list_with_version(
             self._info, self._namespace, self._selector, fields=self._fields
         )
-        if self._fields is None:
-            items = [without_status_writers(o) for o in items]
-            share_field_sets(items)
-        objects = {(ref_of(o).namespace, ref_of(o).name): o for o in items}
+        objects = {(ref_of(o).namespace, ref_of(o).name): o for o in kept_list(items, self._fields)}
         with self._lock:
             self._objects = objects
             self._resource_version = version

@@ -15,6 +15,9 @@ manifests only of the objects it manages:
 * the objects of one list: equal ``managedFields`` field sets (``fieldsV1``, and every equal
   part of them) are one object (:func:`share_field_sets`): objects made from one template
   record the same fields, so a list of thousands holds few distinct sets.
+* every kept object: strings shorter than :data:`INTERNED_LENGTH` characters (names, label
+  values, API versions, reasons, timestamps) are interned (:func:`intern_strings`), so a value
+  repeated within and across objects is held once.
 * Pods read for health (:func:`~gitops_agent.reconcile.pods.read_pods`, which also serves the
   check of what a pruned Namespace holds): :data:`POD_HEALTH_FIELDS`, what the rules of
   :mod:`~gitops_agent.reconcile.health` and the ownership rule
@@ -29,6 +32,7 @@ the same objects).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -120,10 +124,46 @@ def _status_writer(entry: Any) -> bool:
 
 
 def kept(obj: Manifest, fields: Fields | None) -> Manifest:
-    """What the watch cache keeps of ``obj``: ``fields`` of it (whole when None), always
-    without the status writers' ``managedFields``; ``obj`` itself when it is that already."""
+    """What the watch cache keeps of a watched ``obj``: ``fields`` of it (whole when None), always
+    without the status writers' ``managedFields``, short strings interned."""
     result: Manifest = without_status_writers(obj) if fields is None else keep_fields(obj, fields)
+    intern_strings(result)
     return result
+
+
+def kept_list(objects: list[Manifest], fields: Fields | None) -> list[Manifest]:
+    """What the watch cache keeps of a list's ``objects`` (already of ``fields``, as the list
+    reads them): without the status writers' ``managedFields``, equal field sets shared, short
+    strings interned. Changes the objects in place."""
+    if fields is None:
+        objects = [without_status_writers(obj) for obj in objects]
+        share_field_sets(objects)
+    for obj in objects:
+        intern_strings(obj)
+    return objects
+
+
+INTERNED_LENGTH = 64
+"""Strings shorter than this are interned; longer ones (ConfigMap data, messages) rarely repeat."""
+
+
+def intern_strings(value: Any) -> None:
+    """Replace, in place, every string value shorter than :data:`INTERNED_LENGTH` inside
+    ``value`` (mappings and lists) by its interned equal (``sys.intern``); keys stay."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if type(item) is str:
+                if len(item) < INTERNED_LENGTH:
+                    value[name] = sys.intern(item)
+            elif isinstance(item, dict | list):
+                intern_strings(item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if type(item) is str:
+                if len(item) < INTERNED_LENGTH:
+                    value[index] = sys.intern(item)
+            elif isinstance(item, dict | list):
+                intern_strings(item)
 
 
 def share_field_sets(objects: Iterable[Manifest]) -> None:

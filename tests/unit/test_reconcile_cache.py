@@ -161,3 +161,23 @@ def test_the_cache_drops_the_status_writers_managed_fields_of_listed_and_watched
     finally:
         cache.close()
         feed.events.put(None)
+
+
+def test_equal_short_strings_of_listed_and_watched_objects_are_one_object() -> None:
+    def made(name: str, version: str) -> Manifest:  # strings made at run time, as a JSON parser makes them
+        found = cm(name, version)
+        found["data"] = {"v": "".join(["fa", "st"])}
+        return found
+
+    feed = Feed()
+    feed.lists = [[made("a", "1"), made("b", "1")]]
+    cache = CachedCluster(feed, watch_seconds=30)  # type: ignore[arg-type]
+    try:
+        first, second = cache.list(INFO, "ml", "sel")
+        assert first["data"]["v"] is second["data"]["v"]
+        feed.events.put(WatchEvent("ADDED", made("c", "2")))
+        eventually(lambda: len(cache.list(INFO, "ml", "sel")) == 3)
+        assert cache.list(INFO, "ml", "sel")[2]["data"]["v"] is first["data"]["v"]
+    finally:
+        cache.close()
+        feed.events.put(None)

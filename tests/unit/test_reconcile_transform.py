@@ -18,7 +18,9 @@ from gitops_agent.reconcile.live import CONTENT_KINDS, foreign_contents
 from gitops_agent.reconcile.objects import controller_of, is_owned
 from gitops_agent.reconcile.options import Target
 from gitops_agent.reconcile.transform import (
+    INTERNED_LENGTH,
     POD_HEALTH_FIELDS,
+    intern_strings,
     keep_fields,
     kept,
     share_field_sets,
@@ -305,3 +307,19 @@ def test_the_check_of_a_pruned_namespace_reads_only_the_fields_it_asks_for_and_d
     assert "ConfigMap/ml/by-hand" in whole_verdict and "Secret/ml/token" not in whole_verdict
     assert "ConfigMap/ml/kube-root-ca.crt" not in whole_verdict and "Secret/ml/kube-root-ca.crt" in whole_verdict
     assert not [name for name in whole_verdict if name.endswith(("/owned", "/made"))]
+
+
+def test_short_strings_are_interned_in_place_and_long_ones_stay_their_own() -> None:
+    def parsed() -> dict[str, Any]:  # strings made at run time, as a JSON parser makes them
+        return {"metadata": {"name": "".join(["we", "b"]), "labels": {"tier": "".join(["fr", "ont"])}},
+                "data": {"big": "".join(["x"] * INTERNED_LENGTH)}, "list": ["".join(["a", "b"]), 3, None]}
+
+    first, second = parsed(), parsed()
+    assert first["metadata"]["name"] is not second["metadata"]["name"]
+    intern_strings(first)
+    intern_strings(second)
+    assert first == second == parsed()
+    assert first["metadata"]["name"] is second["metadata"]["name"]
+    assert first["metadata"]["labels"]["tier"] is second["metadata"]["labels"]["tier"]
+    assert first["list"][0] is second["list"][0]
+    assert first["data"]["big"] is not second["data"]["big"]
