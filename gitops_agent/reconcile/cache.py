@@ -147,6 +147,7 @@ class CachedCluster:
     def list(
         self, info: ResourceInfo, namespace: str | None, selector: str, *, fields: Fields | None = None
     ) -> list[Manifest]:
+        # ``fields`` are constants (transform's): one watch per set of fields, by identity
         key = (info.group, info.version, info.kind, namespace or "", selector, 0 if fields is None else id(fields))
         with self._lock:
             watcher = self._watchers.get(key)
