@@ -16,7 +16,8 @@ from gitops_agent.reconcile.changeset import ChangeSet
 from gitops_agent.reconcile.engine import SyncOptions, diff, sync
 from gitops_agent.reconcile.health import PodIndex, health_of
 from gitops_agent.reconcile.objects import is_owned
-from gitops_agent.reconcile.transform import POD_HEALTH_FIELDS, keep_fields
+from gitops_agent.reconcile.planning import LIST_INSTEAD_OF_GETS
+from gitops_agent.reconcile.transform import OWNERSHIP_FIELDS, POD_HEALTH_FIELDS, keep_fields
 from gitops_agent.vocabulary.objects import ref_of
 from tests.integration.reconcile_helpers import Manifest, connect, kubectl, labels, target
 from tests.integration.test_dag import job, service
@@ -149,3 +150,31 @@ def test_lists_are_read_in_pages_and_an_expired_continue_token_lists_once_withou
     cluster.requests.clear()
     assert sorted(ref_of(o).name for o in cluster.list(info, namespace, selector)) == [f"c{i}" for i in range(5)]
     assert cluster.requests["list ConfigMap"] == 2  # the first page, then the whole list
+
+
+def test_many_desired_objects_that_exist_unlabelled_are_found_without_holding_whole_unowned_objects(  # type: ignore[no-untyped-def]
+    kube_cluster, namespace: str
+) -> None:
+    kubeconfig = kube_cluster.kubeconfig
+    names = [f"made-by-hand-{i}" for i in range(LIST_INSTEAD_OF_GETS + 2)]
+    for name in [*names, "someone-elses"]:
+        kubectl(kubeconfig, "-n", namespace, "create", "configmap", name, "--from-literal=token=s3cret")
+    desired = [{**config(namespace), "metadata": {**config(namespace)["metadata"], "name": name}}
+               for name in [*names, "new"]]
+    cluster = connect(kubeconfig)
+    whole = diff(cluster, desired, target(namespace))
+    cached = CachedCluster(connect(kubeconfig))
+    try:
+        from_cache = diff(cached, desired, target(namespace))
+        info = cluster.resource("", "v1", "ConfigMap")
+        kept_there = cached.list(info, namespace, "", fields=OWNERSHIP_FIELDS)
+    finally:
+        cached.close()
+    assert verdicts(from_cache) == verdicts(whole)
+    actions = {c.ref.name: (str(c.action), c.message) for c in whole.changes}
+    assert actions["new"][0] == "create"
+    assert all(actions[name] == ("update", "adopted: the tracking id is added") for name in names)
+    assert cluster.requests["list ConfigMap"] == 2 and cluster.requests["get ConfigMap"] == len(names)
+    # the unlabelled list kept what identifies an object: no data of the namespace's other ConfigMaps
+    assert {ref_of(o).name for o in kept_there} >= {*names, "someone-elses"}
+    assert all("data" not in o for o in kept_there)
