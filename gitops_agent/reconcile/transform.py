@@ -23,7 +23,9 @@ manifests only of the objects it manages:
   :mod:`~gitops_agent.reconcile.health` and the ownership rule
   (:func:`~gitops_agent.reconcile.objects.is_owned`) read.
 * the other objects of a Namespace about to be pruned
-  (:func:`~gitops_agent.reconcile.live.foreign_contents`): :data:`OWNERSHIP_FIELDS`.
+  (:func:`~gitops_agent.reconcile.live.foreign_contents`) and the unlabelled list that looks
+  for many missing desired objects (:func:`~gitops_agent.reconcile.planning.look_up_unlabelled`):
+  :data:`OWNERSHIP_FIELDS`.
 
 A test records every field those readers touch on real Pods and fails when one is not kept.
 What is kept is read-only, as every object the watch cache hands out is (the next round gets
@@ -65,8 +67,9 @@ OWNERSHIP_FIELDS: Fields = {
     },
 }
 """What the ownership rule (:func:`~gitops_agent.reconcile.objects.is_owned`: labels, the
-tracking id, the controller owner reference) and the check of what a pruned Namespace holds
-(a Secret's ``type``) read of any object."""
+tracking id, the controller owner reference), the check of what a pruned Namespace holds (a
+Secret's ``type``) and the search for desired objects that exist unlabelled (identity) read
+of any object."""
 
 POD_HEALTH_FIELDS: Fields = {
     "apiVersion": None,
