@@ -30,6 +30,7 @@ from ruamel.yaml.error import YAMLError
 
 from gitops_agent.errors import (
     ClusterError,
+    ExpiredError,
     NotFoundError,
     NotSentError,
     ObjectError,
@@ -38,12 +39,15 @@ from gitops_agent.errors import (
 )
 from gitops_agent.reconcile.cluster import ResourceInfo, WatchEvent
 from gitops_agent.reconcile.schema import OpenAPIDocument
+from gitops_agent.reconcile.transform import Fields, keep_fields
 from gitops_agent.vocabulary.labels import FIELD_MANAGER
 from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 JSON_PATCH_CONTENT_TYPE = "application/json-patch+json"
 DEFAULT_TIMEOUT = 60.0
+LIST_PAGE_SIZE = 500
+"""Objects per list page (``limit``), client-go's reflector's and pager's default."""
 
 
 def _reason(error: BaseException) -> str:
@@ -385,23 +389,46 @@ class KubeCluster:
     def _item(self, info: ResourceInfo, namespace: str, name: str) -> str:
         return f"{self._collection(info, namespace)}/{quote(name, safe='')}"
 
-    def list_with_version(self, info: ResourceInfo, namespace: str | None, selector: str) -> tuple[list[Manifest], str]:
-        where = f"{info.kind} in {namespace}" if namespace else f"{info.kind} (all namespaces)"
-        document = self._request(
-            "GET",
-            self._collection(info, namespace),
-            query=[("labelSelector", selector)] if selector else [],
-            ref=f"list {where}",
-            counter=f"list {info.kind}",
-        )
-        items: list[Manifest] = document.get("items") or []
-        for item in items:
-            item.setdefault("apiVersion", info.api_version)
-            item.setdefault("kind", info.kind)
-        return items, str((document.get("metadata") or {}).get("resourceVersion", ""))
+    def list_with_version(
+        self, info: ResourceInfo, namespace: str | None, selector: str, *, fields: Fields | None = None
+    ) -> tuple[list[Manifest], str]:
+        """Every object of one list (of each only ``fields`` when given), read in pages of
+        :data:`LIST_PAGE_SIZE` objects, so that no more than a page is ever held whole (one
+        consistent snapshot: Kubernetes API concepts, "Retrieving large results sets in
+        chunks"); and the list's ``resourceVersion``. A continue token that expired (HTTP 410)
+        between two pages makes one list without pages, as client-go's pager does."""
+        try:
+            return self._list_pages(info, namespace, selector, fields, LIST_PAGE_SIZE)
+        except ExpiredError:
+            return self._list_pages(info, namespace, selector, fields, 0)
 
-    def list(self, info: ResourceInfo, namespace: str | None, selector: str) -> list[Manifest]:
-        return self.list_with_version(info, namespace, selector)[0]
+    def _list_pages(
+        self, info: ResourceInfo, namespace: str | None, selector: str, fields: Fields | None, page_size: int
+    ) -> tuple[list[Manifest], str]:
+        where = f"{info.kind} in {namespace}" if namespace else f"{info.kind} (all namespaces)"
+        items: list[Manifest] = []
+        token, version = "", ""
+        while True:
+            query = [("labelSelector", selector)] if selector else []
+            if page_size:
+                query += [("limit", str(page_size))] + ([("continue", token)] if token else [])
+            document = self._request(
+                "GET", self._collection(info, namespace), query=query, ref=f"list {where}", counter=f"list {info.kind}"
+            )
+            for item in document.get("items") or ():
+                item.setdefault("apiVersion", info.api_version)
+                item.setdefault("kind", info.kind)
+                items.append(item if fields is None else keep_fields(item, fields))
+            meta = document.get("metadata") or {}
+            version = version or str(meta.get("resourceVersion", ""))
+            token = str(meta.get("continue") or "")
+            if not token:
+                return items, version
+
+    def list(
+        self, info: ResourceInfo, namespace: str | None, selector: str, *, fields: Fields | None = None
+    ) -> list[Manifest]:
+        return self.list_with_version(info, namespace, selector, fields=fields)[0]
 
     def watch(
         self,

@@ -1,7 +1,10 @@
 """A watch-fed cache of owned objects: the loop lists each kind once, then follows a watch.
 
 ``CachedCluster`` wraps a ``Cluster``: ``list`` answers from the cache (starting a watcher for
-that kind and namespace on first use); every other call goes to the server.
+that kind, namespace, selector and set of fields on first use); every other call goes to the
+server. The cache keeps of each object what :func:`~gitops_agent.reconcile.transform.kept`
+keeps (the fields asked for; never the status writers' ``managedFields``; short strings
+interned), as client-go's informers keep what their transform returns.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ from typing import Any
 from gitops_agent.errors import ClusterError, ExpiredError
 from gitops_agent.reconcile.cluster import Cluster, ResourceInfo, WatchEvent
 from gitops_agent.reconcile.schema import OpenAPIDocument
+from gitops_agent.reconcile.transform import Fields, kept, kept_list
 from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of
 
 log = logging.getLogger(__name__)
 
-WatchKey = tuple[str, str, str, str, str]
-"""(group, version, kind, namespace, selector)."""
+WatchKey = tuple[str, str, str, str, str, int]
+"""(group, version, kind, namespace, selector, ``id`` of the fields kept (0: whole objects))."""
 
 
 class _Watcher:
@@ -34,8 +38,10 @@ class _Watcher:
         selector: str,
         stop: threading.Event,
         watch_seconds: int,
+        fields: Fields | None = None,
     ) -> None:
         self._cluster = cluster
+        self._fields = fields
         self._info = info
         self._namespace = namespace
         self._selector = selector
@@ -59,9 +65,13 @@ class _Watcher:
             return list(self._objects.values())
 
     def _relist(self) -> None:
-        items, version = self._cluster.list_with_version(self._info, self._namespace, self._selector)
+        # the list keeps the fields asked for itself, page by page (the whole list is never held)
+        items, version = self._cluster.list_with_version(
+            self._info, self._namespace, self._selector, fields=self._fields
+        )
+        objects = {(ref_of(o).namespace, ref_of(o).name): o for o in kept_list(items, self._fields)}
         with self._lock:
-            self._objects = {(ref_of(o).namespace, ref_of(o).name): o for o in items}
+            self._objects = objects
             self._resource_version = version
             self._synced = True
             self._error = None
@@ -81,7 +91,7 @@ class _Watcher:
             if event.type == "DELETED":
                 self._objects.pop(key, None)
             else:
-                self._objects[key] = obj
+                self._objects[key] = kept(obj, self._fields)
 
     def _run(self) -> None:
         delay = 0.5
@@ -134,12 +144,15 @@ class CachedCluster:
         """Stop every watcher (threads end at their next event or watch timeout)."""
         self._stop.set()
 
-    def list(self, info: ResourceInfo, namespace: str | None, selector: str) -> list[Manifest]:
-        key = (info.group, info.version, info.kind, namespace or "", selector)
+    def list(
+        self, info: ResourceInfo, namespace: str | None, selector: str, *, fields: Fields | None = None
+    ) -> list[Manifest]:
+        # ``fields`` are constants (transform's): one watch per set of fields, by identity
+        key = (info.group, info.version, info.kind, namespace or "", selector, 0 if fields is None else id(fields))
         with self._lock:
             watcher = self._watchers.get(key)
             if watcher is None:
-                watcher = _Watcher(self._cluster, info, namespace, selector, self._stop, self._watch_seconds)
+                watcher = _Watcher(self._cluster, info, namespace, selector, self._stop, self._watch_seconds, fields)
                 self._watchers[key] = watcher
                 watcher.start()
         if not watcher.ready.wait(self._wait_seconds):
@@ -147,9 +160,9 @@ class CachedCluster:
         return watcher.snapshot()
 
     def list_with_version(
-        self, info: ResourceInfo, namespace: str | None, selector: str
+        self, info: ResourceInfo, namespace: str | None, selector: str, *, fields: Fields | None = None
     ) -> tuple[builtins.list[Manifest], str]:
-        return self._cluster.list_with_version(info, namespace, selector)
+        return self._cluster.list_with_version(info, namespace, selector, fields=fields)
 
     def watch(
         self,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gitops_agent.reconcile.schema import OpenAPIDocument
+from gitops_agent.reconcile.transform import Fields
 from gitops_agent.vocabulary.objects import Manifest, ObjectRef
 
 
@@ -50,11 +51,14 @@ class Cluster(Protocol):
     def forget_discovery(self) -> None:
         """Drop cached discovery (after CRDs were created)."""
 
-    def list(self, info: ResourceInfo, namespace: str | None, selector: str) -> list[Manifest]:
-        """One list request: objects of a kind matching ``selector`` (all namespaces when None)."""
+    def list(
+        self, info: ResourceInfo, namespace: str | None, selector: str, *, fields: Fields | None = None
+    ) -> list[Manifest]:
+        """One list request: objects of a kind matching ``selector`` (all namespaces when None);
+        of each only ``fields`` when given (see :mod:`gitops_agent.reconcile.transform`)."""
 
     def list_with_version(
-        self, info: ResourceInfo, namespace: str | None, selector: str
+        self, info: ResourceInfo, namespace: str | None, selector: str, *, fields: Fields | None = None
     ) -> tuple[builtins.list[Manifest], str]:
         """Like ``list``, also returning the list's resourceVersion (to start a watch)."""
 

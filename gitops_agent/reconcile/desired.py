@@ -21,9 +21,14 @@ from gitops_agent.vocabulary.labels import (
 from gitops_agent.vocabulary.objects import Manifest, copy_manifest, is_job, ref_of
 
 
-def prepare_desired(desired: Sequence[Manifest], target: Target) -> list[Manifest]:
+def prepare_desired(desired: Sequence[Manifest], target: Target, *, share: bool = False) -> list[Manifest]:
     """Copies with ownership labels and tracking ids ensured (Jobs: their template hash; CronJobs:
     ``suspend`` explicit, false unless git says otherwise) and HPA-managed ``replicas`` removed.
+
+    ``share``: each copy shares with its original every value preparing does not change (all
+    but the object's own mapping, its ``metadata`` with ``labels`` and ``annotations``, and its
+    ``spec`` mapping), so a caller keeping both holds one object set, not two; whoever changes a
+    shared copy must change a deep copy of it. Without ``share``: deep copies.
 
     Raises ``InvalidInputError`` for objects without identity, duplicates, objects labelled
     for another environment, an unknown ``gitops-agent.io/ssa`` policy and task dependency cycles.
@@ -31,7 +36,7 @@ def prepare_desired(desired: Sequence[Manifest], target: Target) -> list[Manifes
     prepared: list[Manifest] = []
     seen: set[tuple[str, str, str, str]] = set()
     for original in desired:
-        obj = copy_manifest(original)
+        obj = copy_stamped_parts(original) if share else copy_manifest(original)
         ref = ref_of(obj)
         if not ref.version or not ref.kind or not ref.name:
             raise InvalidInputError(f"desired object without apiVersion, kind or name: {ref}")
@@ -57,6 +62,21 @@ def prepare_desired(desired: Sequence[Manifest], target: Target) -> list[Manifes
     if cycle:
         raise InvalidInputError("task dependency cycle: " + " -> ".join(cycle))
     return prepared
+
+
+def copy_stamped_parts(original: Manifest) -> Manifest:
+    """A copy of the mappings preparing changes (the object, ``metadata``, its ``labels`` and
+    ``annotations``, ``spec``); every other value is ``original``'s own."""
+    obj = dict(original)
+    meta = original.get("metadata")
+    if isinstance(meta, dict):
+        obj["metadata"] = own_meta = dict(meta)
+        for name in ("labels", "annotations"):
+            if isinstance(meta.get(name), dict):
+                own_meta[name] = dict(meta[name])
+    if isinstance(original.get("spec"), dict):
+        obj["spec"] = dict(original["spec"])
+    return obj
 
 
 def stamp_tracking_id(obj: Manifest, target: Target) -> None:

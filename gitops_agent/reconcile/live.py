@@ -14,6 +14,7 @@ from gitops_agent.errors import ClusterError, ObjectError
 from gitops_agent.reconcile.cluster import Cluster, ResourceInfo
 from gitops_agent.reconcile.objects import is_owned
 from gitops_agent.reconcile.options import Target
+from gitops_agent.reconcile.transform import OWNERSHIP_FIELDS, POD_HEALTH_FIELDS
 from gitops_agent.vocabulary.labels import ownership_selector
 from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of, split_api_version, task_of
 
@@ -192,8 +193,10 @@ def foreign_contents(
         info = infos.get(gvk) or cluster.resource(*gvk)
         if info is None:
             continue
+        # what ownership reads; of Pods what health reads too (one list with health's in the loop's cache)
+        fields = POD_HEALTH_FIELDS if gvk == ("", "v1", "Pod") else OWNERSHIP_FIELDS
         try:
-            items = cluster.list(info, namespace, "")
+            items = cluster.list(info, namespace, "", fields=fields)
         except ObjectError as error:
             return [f"{gvk[2]} (cannot list: HTTP {error.status})"]
         for obj in items:

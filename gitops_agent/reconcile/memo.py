@@ -3,8 +3,9 @@ unchanged revision costs a dict lookup per object instead of a copy and a walk.
 
 Two things are kept, each under a key made of everything that decides it:
 
-* the prepared desired objects (:func:`~gitops_agent.reconcile.desired.prepare_desired`) and
-  a content digest of each, for one rendered revision: keyed by the rendered objects themselves
+* the prepared desired objects (:func:`~gitops_agent.reconcile.desired.prepare_desired`,
+  sharing with the render every value preparing does not change) and a content digest of
+  each, for one rendered revision: keyed by the rendered objects themselves
   (held, so their identities stay theirs), the environment and its namespace. A render's
   objects are never changed after the render, so equal identities mean equal content;
 * the local verdict "unchanged" per object (:func:`~gitops_agent.reconcile.fieldset.check_locally`):

@@ -49,6 +49,7 @@ from gitops_agent.reconcile.prune import plan_prune
 from gitops_agent.reconcile.review import project
 from gitops_agent.reconcile.runs import RunOutcome, TaskRun, observe, recorded_end, run_key, stand_in
 from gitops_agent.reconcile.schema import UNKNOWN_NODE, NodeKind, SchemaNode
+from gitops_agent.reconcile.transform import OWNERSHIP_FIELDS
 from gitops_agent.reconcile.waves import apply_order, wave_of
 from gitops_agent.vocabulary.labels import ADOPTED_ANNOTATION, TASK_LABEL, TRACKING_ANNOTATION, ApplyPolicy
 from gitops_agent.vocabulary.masking import is_secret
@@ -212,7 +213,10 @@ LIST_INSTEAD_OF_GETS = 5
 def look_up_unlabelled(cluster: Cluster, missing: list[Planned], workers: int) -> None:
     """Find desired objects that exist without gitops-agent's labels (so "create" is true).
 
-    Few of a kind: a GET each; many: one list of that kind in that namespace (no selector).
+    Few of a kind: a GET each; many: one list of that kind in that namespace (no selector) of
+    only what identifies an object (:data:`~gitops_agent.reconcile.transform.OWNERSHIP_FIELDS`,
+    so neither a list nor the loop's cache holds whole objects gitops-agent does not own, nor
+    Secret values), then a GET of each one found.
     """
     groups: dict[tuple[ResourceInfo, str], list[Planned]] = {}
     for item in missing:
@@ -233,19 +237,19 @@ def look_up_unlabelled(cluster: Cluster, missing: list[Planned], workers: int) -
         except ObjectError as error:
             item.change = Change(item.ref, Action.ERROR, item.change.wave, message=str(error))
 
-    def list_all(key: tuple[ResourceInfo, str]) -> None:
+    def list_all(key: tuple[ResourceInfo, str]) -> list[Planned]:
+        """The items of ``key`` that exist (each is read whole next)."""
         info, namespace = key
         try:
-            found = {ref_of(o).key: o for o in cluster.list(info, namespace or None, "")}
+            present = {ref_of(o).key for o in cluster.list(info, namespace or None, "", fields=OWNERSHIP_FIELDS)}
         except ObjectError as error:
             for item in groups[key]:
                 item.change = Change(item.ref, Action.ERROR, item.change.wave, message=str(error))
-            return
-        for item in groups[key]:
-            item.live = found.get(item.ref.key)
+            return []
+        return [item for item in groups[key] if item.ref.key in present]
 
-    parallel(workers, look_up, singles)
-    parallel(workers, list_all, listed)
+    found = [item for items in parallel(workers, list_all, listed) for item in items]
+    parallel(workers, look_up, singles + found)
 
 
 def mark_adopted(item: Planned, environment: str) -> None:
@@ -263,14 +267,13 @@ def exempt_fields(item: Planned, target: Target) -> None:
     and the environment's ignore rules (rebased to live), and fields of the rules' managers
     (or, with ``Merge``, of every other manager) released to them."""
     assert item.live is not None
-    own_body(item)
     exempt = exemptions_for(item.body, target.ignore_rules)
-    if exempt.pointers:
-        rebase_pointers(item.body, item.live, exempt.pointers)
+    if exempt.pointers:  # changes the body in place: a copy when it is shared with later rounds
+        rebase_pointers(own_body(item), item.live, exempt.pointers)
     owned = frozenset[tuple[str, ...]]()
     if exempt.managers or exempt.all_other_managers:
         owned = owned_by(item.live, exempt.managers, all_others=exempt.all_other_managers)
-        item.body = release_fields(item.body, item.root, owned)
+        item.body = release_fields(item.body, item.root, owned)  # a new object; the body is not changed
     item.left_alone = LeftAlone(exempt.pointers, owned, exempt.managers, exempt.all_other_managers)
 
 
@@ -425,7 +428,8 @@ def prepare_with(
     kept = memo.prepared(desired, scope)
     if kept is not None:
         return kept
-    prepared = prepare_desired(desired, target)
+    # kept next to the render for the revision's rounds: share what preparing does not change
+    prepared = prepare_desired(desired, target, share=True)
     return prepared, memo.keep_prepared(desired, scope, prepared)
 
 

@@ -1,4 +1,5 @@
-"""The Pods that Deployment and Job health reads (see ``health``): one list per namespace."""
+"""The Pods that Deployment and Job health reads (see ``health``): one list per namespace, of
+each Pod only what the rules read (:data:`~gitops_agent.reconcile.transform.POD_HEALTH_FIELDS`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from gitops_agent.errors import ForbiddenError, NotFoundError
 from gitops_agent.reconcile.cluster import Cluster
 from gitops_agent.reconcile.health import POD_KINDS, HealthStatus, PodIndex, health_of
 from gitops_agent.reconcile.live import parallel
+from gitops_agent.reconcile.transform import POD_HEALTH_FIELDS
 from gitops_agent.vocabulary.objects import Manifest, ObjectRef
 
 """Answers to a Pod list that leave health to the objects' own status (no ``list pods`` right)."""
@@ -22,7 +24,8 @@ def needs_pods(ref: ObjectRef, live: Mapping[str, object] | None) -> bool:
 
 
 def read_pods(cluster: Cluster, namespaces: Iterable[str], workers: int = 8) -> PodIndex:
-    """Every Pod of ``namespaces`` (one list request each, in parallel), indexed for health.
+    """Every Pod of ``namespaces`` (one list request each, in parallel), indexed for health; of
+    each Pod the fields :data:`~gitops_agent.reconcile.transform.POD_HEALTH_FIELDS`.
 
     A namespace whose Pods the credentials may not list (HTTP 401/403/404) contributes none;
     other refusals and transport failures raise ``ObjectError``/``ClusterError``.
@@ -36,7 +39,7 @@ def read_pods(cluster: Cluster, namespaces: Iterable[str], workers: int = 8) -> 
 
     def list_one(namespace: str) -> list[Manifest]:
         try:
-            return cluster.list(info, namespace, "")
+            return cluster.list(info, namespace, "", fields=POD_HEALTH_FIELDS)
         except (ForbiddenError, NotFoundError):
             return []
 

@@ -12,6 +12,7 @@ from gitops_agent.reconcile.cluster import ResourceInfo, WatchEvent
 from gitops_agent.reconcile.engine import Target
 from gitops_agent.reconcile.loop import Desired, LoopEnvironment, LoopSettings, Metrics, Reconciler, StatusServer
 from gitops_agent.reconcile.schema import OpenAPIDocument
+from gitops_agent.reconcile.transform import Fields, keep_fields
 from gitops_agent.vocabulary.objects import Manifest, ObjectRef, ref_of
 
 CONFIGMAPS = ResourceInfo("", "v1", "ConfigMap", "configmaps", True)
@@ -41,12 +42,15 @@ class MemoryCluster:
     def forget_discovery(self) -> None:
         pass
 
-    def list(self, info: ResourceInfo, namespace: str | None, selector: str) -> list[Manifest]:
+    def list(
+        self, info: ResourceInfo, namespace: str | None, selector: str, *, fields: Fields | None = None
+    ) -> list[Manifest]:
         self._check()
-        return [copy.deepcopy(o) for (ns, _), o in self.objects.items() if namespace in (None, ns)]
+        return [keep_fields(copy.deepcopy(o), fields) for (ns, _), o in self.objects.items() if namespace in (None, ns)]
 
-    def list_with_version(self, info: ResourceInfo, namespace: str | None, selector: str) -> tuple[list[Manifest], str]:
-        return self.list(info, namespace, selector), "1"
+    def list_with_version(self, info: ResourceInfo, namespace: str | None, selector: str, *,
+                          fields: Fields | None = None) -> tuple[list[Manifest], str]:
+        return self.list(info, namespace, selector, fields=fields), "1"
 
     def watch(self, info: ResourceInfo, namespace: str | None, selector: str, resource_version: str,
               timeout_seconds: int) -> Iterator[WatchEvent]:
