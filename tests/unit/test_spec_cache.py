@@ -7,32 +7,16 @@ from pathlib import Path
 
 import pytest
 
-import gitops_agent.spec.loader as loader
 from gitops_agent.errors import SpecError
 from gitops_agent.spec import load_specs
 from gitops_agent.spec.cache import KEEP_ENTRIES, cache_root, load_specs_cached
 from tests.support.gitrepos import make_gitops_repo
+from tests.support.spec_loading import count_parses, private_cache
 
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "cache"
-    monkeypatch.setenv("GITOPS_AGENT_CACHE", str(root))
-    return root
-
-
-def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record every spec file the loader parses (the process's memo emptied first)."""
-    loader.clear_memo()
-    parsed: list[str] = []
-    real = loader.load_yaml
-
-    def recording(raw: bytes, display: str):  # type: ignore[no-untyped-def]
-        parsed.append(display)
-        return real(raw, display)
-
-    monkeypatch.setattr(loader, "load_yaml", recording)
-    return parsed
+    return private_cache(tmp_path, monkeypatch)
 
 
 def test_a_hit_gives_the_loaders_model_without_parsing(tmp_path: Path, cache: Path,

@@ -18,6 +18,7 @@ from gitops_agent.errors import SpecError
 from gitops_agent.spec.cache import load_specs_cached
 from gitops_agent.spec.loader import load_specs
 from tests.support.gitrepos import make_gitops_repo
+from tests.support.spec_loading import count_parses, private_cache
 
 WORKFLOW_FILES = 3
 SPEC_FILES = 6  # 3 workflows, 3 environments
@@ -25,24 +26,13 @@ SPEC_FILES = 6  # 3 workflows, 3 environments
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "cache"
-    monkeypatch.setenv("GITOPS_AGENT_CACHE", str(root))
-    return root
+    return private_cache(tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every spec file the loader parses from now on (the process's memo emptied first)."""
-    loader.clear_memo()
-    seen: list[str] = []
-    real = loader.load_yaml
-
-    def recording(raw: bytes, display: str):  # type: ignore[no-untyped-def]
-        seen.append(display)
-        return real(raw, display)
-
-    monkeypatch.setattr(loader, "load_yaml", recording)
-    return seen
+    return count_parses(monkeypatch)
 
 
 def fresh(repo: Path) -> object:
