@@ -31,6 +31,7 @@ overlay checked out from the environment branch (kustomize on every side). The m
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -87,6 +88,8 @@ class Run:
     seconds: float
     code: int
     tail: str = ""
+    stopped: bool = False
+    """Stopped at ``--peer-timeout``: ``seconds`` is a lower bound."""
 
 
 @dataclass
@@ -105,11 +108,26 @@ class Results:
         runs = self.runs.get(key)
         return statistics.median(r.seconds for r in runs) if runs else math.nan
 
+    def stopped(self, key: str) -> bool:
+        """Whether a run of ``key`` was stopped at the peer timeout (its time is a lower bound)."""
+        return any(r.stopped for r in self.runs.get(key, ()))
 
-def timed(argv: list[str], env: dict[str, str], cwd: Path | None = None, ok: tuple[int, ...] = (0,)) -> Run:
-    """Run ``argv`` to completion; fail the benchmark on an unexpected exit code."""
+
+def timed(
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path | None = None,
+    ok: tuple[int, ...] = (0,),
+    timeout: float | None = None,
+) -> Run:
+    """Run ``argv`` to completion (or until ``timeout`` seconds: then a stopped run, whose time
+    is a lower bound); fail the benchmark on an unexpected exit code."""
     started = time.perf_counter()
-    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"  > {timeout:.0f} s  stopped  {Path(argv[0]).name} {' '.join(argv[1:3])}", file=sys.stderr)
+        return Run(time.perf_counter() - started, -1, stopped=True)
     run = Run(time.perf_counter() - started, proc.returncode, (proc.stdout[-600:] + proc.stderr[-1500:]))
     if proc.returncode not in ok:
         raise SystemExit(f"{' '.join(argv[:4])} … exited {proc.returncode}:\n{run.tail}")
@@ -169,7 +187,9 @@ def settle(env: dict[str, str], namespace: str, pods: int, timeout: float = 180.
         time.sleep(2.0)
 
 
-def measure(work: Path, env: dict[str, str], workflows: int, repeat: int, flux: str, skip: frozenset[str]) -> Results:
+def measure(
+    work: Path, env: dict[str, str], workflows: int, repeat: int, flux: str, skip: frozenset[str], peer_timeout: float
+) -> Results:
     results = Results(workflows)
     repo = work / "repo"
     print(f"compiling {workflows} workflows x {len(TOOLS)} environments ...", file=sys.stderr)
@@ -182,20 +202,19 @@ def measure(work: Path, env: dict[str, str], workflows: int, repeat: int, flux: 
     clear_render_cache(repo)
     results.add("render agent cold", timed([agent, "render", "agent", "-o", "json"], env, cwd=repo))
     results.add("render agent", timed([agent, "render", "agent", "-o", "json"], env, cwd=repo))
-    rendered = timed([kubectl, "kustomize", overlay["kubectl"]], env)
-    results.add("render kubectl", rendered)
-    results.objects = sum(1 for _ in subprocess.run([kubectl, "kustomize", overlay["kubectl"]], env=env,
-                                                    capture_output=True, text=True, check=True)
-                          .stdout.split("\n---\n"))
+    results.add("render kubectl", timed([kubectl, "kustomize", overlay["kubectl"]], env, timeout=peer_timeout))
+    results.objects = len(json.loads(subprocess.run([agent, "render", "agent", "-o", "json"], env=env, cwd=repo,
+                                                    capture_output=True, text=True, check=True).stdout)["objects"])
 
     results.load_before = loadavg()
     pods = workflows * 4  # 3 Deployments + 1 Job per workflow
     print("first sync ...", file=sys.stderr)
-    results.add("sync kubectl", timed([kubectl, "apply", "--server-side", "--field-manager=kubectl", "-k",
-                                       overlay["kubectl"]], env))
-    settle(env, "e2e-kubectl", pods)
+    if "kubectl-sync" not in skip:
+        results.add("sync kubectl", timed([kubectl, "apply", "--server-side", "--field-manager=kubectl", "-k",
+                                           overlay["kubectl"]], env, timeout=peer_timeout))
+        settle(env, "e2e-kubectl", pods)
     if "flux" not in skip:
-        results.add("sync flux", timed([flux, "-mode", "apply", "-path", overlay["flux"]], env))
+        results.add("sync flux", timed([flux, "-mode", "apply", "-path", overlay["flux"]], env, timeout=peer_timeout))
         settle(env, "e2e-flux", pods)
     clear_render_cache(repo)  # the first sync of a new commit renders it
     results.add("sync agent", timed([agent, "sync", "agent"], env, cwd=repo))
@@ -209,9 +228,10 @@ def measure(work: Path, env: dict[str, str], workflows: int, repeat: int, flux: 
         results.add("diff agent", timed([agent, "diff", "agent"], env, cwd=repo))
         if "kubectl-diff" not in skip:
             results.add("diff kubectl", timed([kubectl, "diff", "--server-side", "--field-manager=kubectl", "-k",
-                                               overlay["kubectl"]], env))
+                                               overlay["kubectl"]], env, timeout=peer_timeout))
         if "flux" not in skip:
-            results.add("diff flux", timed([flux, "-mode", "diff", "-path", overlay["flux"]], env))
+            results.add("diff flux", timed([flux, "-mode", "diff", "-path", overlay["flux"]], env,
+                                           timeout=peer_timeout))
 
     print("a commit changing one workflow ...", file=sys.stderr)
     change_one_workflow(repo, workflows // 2, env)
@@ -236,23 +256,35 @@ def change_one_workflow(repo: Path, index: int, env: dict[str, str]) -> None:
     subprocess.run(["git", "commit", "-q", "-am", f"wf-{index:04d}: threshold 0.8"], cwd=repo, env=env, check=True)
 
 
-def ratio(theirs: float, ours: float) -> str:
-    return f"{theirs / ours:.2f}x" if ours and not math.isnan(theirs / ours) else "-"
+def ratio(theirs: float, ours: float, stopped: bool = False) -> str:
+    """``theirs / ours`` as ``3.20x`` (``> 3.20x`` when their run was stopped), ``-`` if not run."""
+    if not ours or math.isnan(theirs / ours):
+        return "-"
+    return f"{'> ' if stopped else ''}{theirs / ours:.2f}x"
 
 
-def secs(value: float) -> str:
-    """``12.3 s``, or ``not run`` for a skipped measurement."""
-    return "not run" if math.isnan(value) else f"{value:.1f} s"
+def secs(value: float, stopped: bool = False) -> str:
+    """``12.3 s``; ``> 900.0 s (stopped)`` for a run stopped at the peer timeout; ``not run``."""
+    if math.isnan(value):
+        return "not run"
+    return f"> {value:.1f} s (stopped)" if stopped else f"{value:.1f} s"
 
 
 def report(r: Results, repeat: int) -> str:
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    sync_a, sync_k, sync_f = r.median("sync agent"), r.median("sync kubectl"), r.median("sync flux")
-    diff_a, diff_k, diff_f = r.median("diff agent"), r.median("diff kubectl"), r.median("diff flux")
+    sync_a, diff_a = r.median("sync agent"), r.median("diff agent")
     first, cold = r.median("diff agent first"), r.median("diff agent cold")
     render_cold, render_a = r.median("render agent cold"), r.median("render agent")
     render_k = r.median("render kubectl")
     one = {what: r.median(f"{what} agent one changed") for what in ("diff", "sync", "plan")}
+
+    def peer(key: str) -> str:
+        return secs(r.median(key), r.stopped(key))
+
+    def vs(key: str, ours: float) -> str:
+        return ratio(r.median(key), ours, r.stopped(key))
+
+    share = "< " if r.stopped("render kubectl") else ""
     lines = [
         f"## End to end: the commands as typed, {r.workflows} compiled workflows (`bench/e2e_bench.py`)",
         "",
@@ -268,26 +300,27 @@ def report(r: Results, repeat: int) -> str:
         "",
         "| command | gitops-agent | kubectl --server-side -k | ratio | fluxssa (build + engine) | ratio |",
         "| --- | --- | --- | --- | --- | --- |",
-        f"| first sync (new commit, render included) | {secs(sync_a)} | {secs(sync_k)} (`apply`) | "
-        f"{ratio(sync_k, sync_a)} | {secs(sync_f)} (`ApplyAllStaged`) | {ratio(sync_f, sync_a)} |",
-        f"| no-op diff, commit not rendered yet (cold) | {secs(cold)} | {secs(diff_k)} (`diff`) | "
-        f"{ratio(diff_k, cold)} | {secs(diff_f)} (`Diff` per object) | {ratio(diff_f, cold)} |",
-        f"| no-op diff (first after the sync) | {secs(first)} | {secs(diff_k)} | {ratio(diff_k, first)} | "
-        f"{secs(diff_f)} | {ratio(diff_f, first)} |",
-        f"| no-op diff, commit rendered (repeated) | {secs(diff_a)} | {secs(diff_k)} | {ratio(diff_k, diff_a)} | "
-        f"{secs(diff_f)} | {ratio(diff_f, diff_a)} |",
-        f"| render only, cold | {secs(render_cold)} (`render -o json`) | {secs(render_k)} (`kubectl kustomize`) | "
-        f"{ratio(render_k, render_cold)} | - | - |",
-        f"| render only, rendered commit | {secs(render_a)} | {secs(render_k)} | {ratio(render_k, render_a)} | - | - |",
+        f"| first sync (new commit, render included) | {secs(sync_a)} | {peer('sync kubectl')} (`apply`) | "
+        f"{vs('sync kubectl', sync_a)} | {peer('sync flux')} (`ApplyAllStaged`) | {vs('sync flux', sync_a)} |",
+        f"| no-op diff, commit not rendered yet (cold) | {secs(cold)} | {peer('diff kubectl')} (`diff`) | "
+        f"{vs('diff kubectl', cold)} | {peer('diff flux')} (`Diff` per object) | {vs('diff flux', cold)} |",
+        f"| no-op diff (first after the sync) | {secs(first)} | {peer('diff kubectl')} | "
+        f"{vs('diff kubectl', first)} | {peer('diff flux')} | {vs('diff flux', first)} |",
+        f"| no-op diff, commit rendered (repeated) | {secs(diff_a)} | {peer('diff kubectl')} | "
+        f"{vs('diff kubectl', diff_a)} | {peer('diff flux')} | {vs('diff flux', diff_a)} |",
+        f"| render only, cold | {secs(render_cold)} (`render -o json`) | {peer('render kubectl')} "
+        f"(`kubectl kustomize`) | {vs('render kubectl', render_cold)} | - | - |",
+        f"| render only, rendered commit | {secs(render_a)} | {peer('render kubectl')} | "
+        f"{vs('render kubectl', render_a)} | - | - |",
         "",
         f"A spec commit changing one workflow's config (`compile --commit --env agent`: "
         f"{secs(r.median('compile one changed'))}), then each command on the new environment commit, against "
-        f"a full render of the overlay (`kubectl kustomize`, {secs(render_k)}):",
+        f"a full render of the overlay (`kubectl kustomize`, {peer('render kubectl')}):",
         "",
         "| command | time | share of a full render |",
         "| --- | --- | --- |",
         *(
-            f"| `{what}` | {secs(seconds)} | {100 * seconds / render_k:.0f}% |"
+            f"| `{what}` | {secs(seconds)} | {share}{100 * seconds / render_k:.0f}% |"
             for what, seconds in (
                 ("diff agent", one["diff"]),
                 ("sync agent", one["sync"]),
@@ -315,12 +348,16 @@ def main() -> None:
     parser.add_argument("--workflows", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3, help="no-op diffs per tool")
     parser.add_argument("--results", type=Path, default=None, help="put a Markdown section at the top of this file")
-    parser.add_argument("--skip", default="", help="comma-separated peers' runs left out: flux, kubectl-diff "
-                        "(each is a full kustomize build; at 1,000 workflows one takes tens of minutes here)")
+    parser.add_argument("--skip", default="", help="comma-separated peers' runs left out: flux, kubectl-sync, "
+                        "kubectl-diff (each is a full kustomize build; at 1,000 workflows one takes over half an "
+                        "hour here)")
+    parser.add_argument("--peer-timeout", type=float, default=None,
+                        help="stop a peer's run after this many seconds and report its time as a lower bound")
     args = parser.parse_args()
     skip = frozenset(filter(None, args.skip.split(",")))
-    if skip - {"flux", "kubectl-diff"}:
-        parser.error(f"--skip: unknown {', '.join(sorted(skip - {'flux', 'kubectl-diff'}))}")
+    known = {"flux", "kubectl-sync", "kubectl-diff"}
+    if skip - known:
+        parser.error(f"--skip: unknown {', '.join(sorted(skip - known))}")
 
     from tools.testcluster.launcher import start_cluster
 
@@ -334,7 +371,7 @@ def main() -> None:
                        GIT_COMMITTER_EMAIL="bench@example.com",
                        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
             env.pop("GITOPS_AGENT_CLUSTER_DIR", None)
-            results = measure(work, env, args.workflows, args.repeat, flux, skip)
+            results = measure(work, env, args.workflows, args.repeat, flux, skip, args.peer_timeout)
         finally:
             cluster.stop()
     text = report(results, args.repeat)
