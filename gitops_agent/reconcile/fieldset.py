@@ -407,11 +407,17 @@ class ManagerEntry:
         return entry
 
 
+def is_status_writer(entry: Any) -> bool:
+    """Whether a ``managedFields`` entry was written to the ``status`` subresource (a
+    controller's report: never drift, never read by the drift check)."""
+    return isinstance(entry, Mapping) and entry.get("subresource") == "status"
+
+
 def manager_entries(live: Mapping[str, Any]) -> list[ManagerEntry]:
     """Every managedFields entry of ``live`` except status writers (controllers' reports)."""
     entries: list[ManagerEntry] = []
     for raw in (live.get("metadata") or {}).get("managedFields") or []:
-        if not isinstance(raw, Mapping) or raw.get("subresource") == "status":
+        if not isinstance(raw, Mapping) or is_status_writer(raw):
             continue
         fields: set[FieldPath] = set()
         _collect_owned(raw.get("fieldsV1") or {}, (), fields)

@@ -38,6 +38,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gitops_agent.reconcile.fieldset import is_status_writer
 from gitops_agent.vocabulary.labels import TRACKING_ANNOTATION
 from gitops_agent.vocabulary.objects import Manifest
 
@@ -117,13 +118,9 @@ def without_status_writers(obj: Manifest) -> Manifest:
     place; returned). Nothing reads them: see the module docstring."""
     meta = obj.get("metadata")
     entries = meta.get("managedFields") if isinstance(meta, dict) else None
-    if isinstance(entries, list) and any(_status_writer(e) for e in entries):
-        meta["managedFields"] = [e for e in entries if not _status_writer(e)]  # type: ignore[index]
+    if isinstance(entries, list) and any(is_status_writer(e) for e in entries):
+        meta["managedFields"] = [e for e in entries if not is_status_writer(e)]  # type: ignore[index]
     return obj
-
-
-def _status_writer(entry: Any) -> bool:
-    return isinstance(entry, Mapping) and entry.get("subresource") == "status"
 
 
 def kept(obj: Manifest, fields: Fields | None) -> Manifest:
@@ -153,20 +150,19 @@ INTERNED_LENGTH = 64
 def intern_strings(value: Any) -> None:
     """Replace, in place, every string value shorter than :data:`INTERNED_LENGTH` inside
     ``value`` (mappings and lists) by its interned equal (``sys.intern``); keys stay."""
+    slots: Iterable[tuple[Any, Any]]
     if isinstance(value, dict):
-        for name, item in value.items():
-            if type(item) is str:
-                if len(item) < INTERNED_LENGTH:
-                    value[name] = sys.intern(item)
-            elif isinstance(item, dict | list):
-                intern_strings(item)
+        slots = value.items()  # assigning to existing keys while iterating is safe
     elif isinstance(value, list):
-        for index, item in enumerate(value):
-            if type(item) is str:
-                if len(item) < INTERNED_LENGTH:
-                    value[index] = sys.intern(item)
-            elif isinstance(item, dict | list):
-                intern_strings(item)
+        slots = enumerate(value)
+    else:
+        return
+    for slot, item in slots:
+        if type(item) is str:
+            if len(item) < INTERNED_LENGTH:
+                value[slot] = sys.intern(item)
+        elif isinstance(item, dict | list):
+            intern_strings(item)
 
 
 def share_field_sets(objects: Iterable[Manifest]) -> None:
